@@ -1,0 +1,26 @@
+/**
+ * Exit codes scripts can rely on: 0 success, 1 unexpected failure, 2 bad usage or input
+ * (a NitamonoError the user can fix), 3 partial success (e.g. some files skipped) where a command says so.
+ */
+import type { Command } from 'commander';
+import { NitamonoError } from '../errors.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export async function runCli(program: Command): Promise<void> {
+  program.exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+  });
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof NitamonoError) {
+      process.stderr.write(`nitamono: ${err.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    process.stderr.write(`nitamono: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(EXIT_FAILURE);
+  }
+}

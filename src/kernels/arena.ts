@@ -1,0 +1,105 @@
+/**
+ * An Arena is one shared WebAssembly.Memory plus a small first-fit allocator over it. Index data
+ * lives here (not in JS arrays) so that the WASM kernels scan it in place and worker threads can
+ * attach the same memory without copying. Offsets are byte addresses; allocations are 64-byte
+ * aligned (cache lines, and f32x4 loads never straddle them).
+ */
+import { NitamonoError } from '../errors.js';
+
+const PAGE = 65536;
+/** The first page is left to the WASM module itself (its data segment and stack). */
+const RESERVED = PAGE;
+const ALIGN = 64;
+/** wasm32 addresses 4 GiB; shared memories need a declared maximum. */
+const MAX_PAGES = 65536;
+
+let nextArenaId = 1;
+
+interface Block { off: number; size: number }
+
+export class Arena {
+  readonly memory: WebAssembly.Memory;
+  /** Identifies this memory to worker threads, which cache one kernel instance per arena. */
+  readonly id: number;
+  private free: Block[] = [];
+  private top = RESERVED;
+  private used = new Map<number, number>();
+
+  constructor(initialBytes = 4 * PAGE) {
+    this.id = nextArenaId++;
+    const pages = Math.max(2, Math.ceil((initialBytes + RESERVED) / PAGE));
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+  }
+
+  /** Wraps a memory received from another thread (allocation stays with the owner). */
+  static attach(memory: WebAssembly.Memory, id: number): Arena {
+    const a = Object.create(Arena.prototype) as Arena;
+    Object.assign(a, { memory, id, free: [], top: RESERVED, used: new Map() });
+    return a;
+  }
+
+  /** Returns a byte offset of `bytes` zero-filled bytes. */
+  alloc(bytes: number): number {
+    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      if (b.size >= size) {
+        const off = b.off;
+        if (b.size === size) this.free.splice(i, 1);
+        else { b.off += size; b.size -= size; }
+        this.used.set(off, size);
+        new Uint8Array(this.memory.buffer, off, size).fill(0);
+        return off;
+      }
+    }
+    const off = this.top;
+    const end = off + size;
+    if (end > MAX_PAGES * PAGE) {
+      throw new NitamonoError('TOO_LARGE', `index data would exceed the 4 GiB WebAssembly address space (${end} bytes)`);
+    }
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      // grow geometrically so a stream of adds costs amortised O(1) grows
+      const want = Math.min(MAX_PAGES, Math.max(Math.ceil(end / PAGE), Math.ceil((have * 1.5) / PAGE)));
+      this.memory.grow(want - have / PAGE);
+    }
+    this.top = end;
+    this.used.set(off, size);
+    // released blocks at the top may be handed out again, so zero even "fresh" space
+    new Uint8Array(this.memory.buffer, off, size).fill(0);
+    return off;
+  }
+
+  release(off: number): void {
+    const size = this.used.get(off);
+    if (size === undefined) return;
+    this.used.delete(off);
+    if (off + size === this.top) { this.top = off; this.coalesceTop(); return; }
+    // keep the free list sorted and merged
+    let i = 0;
+    while (i < this.free.length && this.free[i]!.off < off) i++;
+    this.free.splice(i, 0, { off, size });
+    this.merge(i);
+    if (i > 0) this.merge(i - 1);
+  }
+
+  /** Bytes currently allocated (what the index really holds, not what the memory reserved). */
+  get bytesInUse(): number {
+    let s = 0;
+    for (const v of this.used.values()) s += v;
+    return s;
+  }
+
+  f32(off: number, length: number): Float32Array { return new Float32Array(this.memory.buffer, off, length); }
+  i32(off: number, length: number): Int32Array { return new Int32Array(this.memory.buffer, off, length); }
+
+  private merge(i: number): void {
+    const a = this.free[i], b = this.free[i + 1];
+    if (a && b && a.off + a.size === b.off) { a.size += b.size; this.free.splice(i + 1, 1); }
+  }
+
+  private coalesceTop(): void {
+    const last = this.free[this.free.length - 1];
+    if (last && last.off + last.size === this.top) { this.top = last.off; this.free.pop(); }
+  }
+}

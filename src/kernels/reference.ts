@@ -1,0 +1,114 @@
+/**
+ * Plain TypeScript kernels: the reference the WASM SIMD build is tested against, and the
+ * fallback where WASM SIMD is unavailable. Same pointer conventions as ./types.ts.
+ */
+import { type Kernels, type MetricCode, METRIC_L2 } from './types.js';
+
+/** Pushes (score, label) into a max-heap of capacity k holding `size` entries; returns new size. */
+export function heapPush(hd: Float32Array, hi: Int32Array, h0: number, k: number, size: number,
+  score: number, label: number): number {
+  if (size < k) {
+    // sift up
+    let i = size;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const ps = hd[h0 + p]!, pl = hi[h0 + p]!;
+      if (ps > score || (ps === score && pl > label)) break;
+      hd[h0 + i] = ps; hi[h0 + i] = pl; i = p;
+    }
+    hd[h0 + i] = score; hi[h0 + i] = label;
+    return size + 1;
+  }
+  const ts = hd[h0]!;
+  if (score > ts || (score === ts && label >= hi[h0]!)) return size;
+  // replace the root and sift down
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    let c = l;
+    if (r < size) {
+      const ls = hd[h0 + l]!, rs = hd[h0 + r]!;
+      if (rs > ls || (rs === ls && hi[h0 + r]! > hi[h0 + l]!)) c = r;
+    }
+    const cs = hd[h0 + c]!, cl = hi[h0 + c]!;
+    if (cs < score || (cs === score && cl < label)) {
+      hd[h0 + i] = cs; hi[h0 + i] = cl; i = c;
+    } else break;
+  }
+  hd[h0 + i] = score; hi[h0 + i] = label;
+  return size;
+}
+
+export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
+  // Views are re-made on every call: the memory may have grown since the last one.
+  const f32 = () => new Float32Array(memory.buffer);
+  const i32 = () => new Int32Array(memory.buffer);
+
+  return {
+    name: 'reference',
+    memory,
+
+    scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number,
+      heapD: number, heapI: number, size: number, rowOffset: number): number {
+      const F = f32(), I = i32();
+      const q0 = q >> 2, h0d = heapD >> 2, h0i = heapI >> 2;
+      // heapPush indexes both arrays with one offset; use aligned views to keep that simple
+      const hd = F.subarray(h0d, h0d + k), hi = I.subarray(h0i, h0i + k);
+      for (let r = 0; r < n; r++) {
+        const x0 = (base >> 2) + r * d;
+        let s = 0;
+        if (metric === METRIC_L2) {
+          for (let j = 0; j < d; j++) { const t = F[q0 + j]! - F[x0 + j]!; s += t * t; }
+        } else {
+          for (let j = 0; j < d; j++) s += F[q0 + j]! * F[x0 + j]!;
+          s = -s;
+        }
+        size = heapPush(hd, hi, 0, k, size, Math.fround(s), rowOffset + r);
+      }
+      return size;
+    },
+
+    batchTopK(metric: MetricCode, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
+      n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void {
+      const F = f32(), I = i32();
+      for (let i = 0; i < nq; i++) {
+        const q0 = (Q >> 2) + i * d;
+        const hd = F.subarray((heapsD >> 2) + i * k, (heapsD >> 2) + (i + 1) * k);
+        const hi = I.subarray((heapsI >> 2) + i * k, (heapsI >> 2) + (i + 1) * k);
+        let size = I[(sizes >> 2) + i]!;
+        const qn = metric === METRIC_L2 ? F[(qnorms >> 2) + i]! : 0;
+        for (let r = 0; r < n; r++) {
+          const x0 = (base >> 2) + r * d;
+          let dot = 0;
+          for (let j = 0; j < d; j++) dot += F[q0 + j]! * F[x0 + j]!;
+          const s = metric === METRIC_L2 ? qn + F[(xnorms >> 2) + r]! - 2 * dot : -dot;
+          size = heapPush(hd, hi, 0, k, size, Math.fround(s), rowOffset + r);
+        }
+        I[(sizes >> 2) + i] = size;
+      }
+    },
+
+    norms(X: number, n: number, d: number, out: number): void {
+      const F = f32();
+      for (let r = 0; r < n; r++) {
+        const x0 = (X >> 2) + r * d;
+        let s = 0;
+        for (let j = 0; j < d; j++) s += F[x0 + j]! * F[x0 + j]!;
+        F[(out >> 2) + r] = s;
+      }
+    },
+
+    accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void {
+      const F = f32(), I = i32();
+      for (let r = 0; r < n; r++) {
+        const c = I[(assign >> 2) + r]!;
+        if (c < 0) continue;
+        const x0 = (X >> 2) + r * d, s0 = (sums >> 2) + c * d;
+        for (let j = 0; j < d; j++) F[s0 + j]! += F[x0 + j]!;
+        I[(counts >> 2) + c]! += 1;
+      }
+    },
+  };
+}

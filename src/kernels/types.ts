@@ -1,0 +1,50 @@
+/**
+ * The numeric kernels behind every index. They work on byte offsets ("pointers") into one
+ * WebAssembly.Memory so that the WASM SIMD build and the plain TypeScript reference are
+ * interchangeable and can be run on the very same data, and so that worker threads sharing
+ * that memory can scan without copying.
+ *
+ * Conventions, shared by both implementations:
+ * - vectors are f32, row-major, `d` floats per row, rows contiguous;
+ * - a *score* is "smaller is better": squared L2 for METRIC_L2, the negated inner product for
+ *   METRIC_IP;
+ * - a top-k *heap* is two arrays at `heapD` (f32 scores) and `heapI` (i32 labels) of capacity k,
+ *   kept as a binary max-heap on (score, label) so the worst kept candidate sits at index 0; a
+ *   row enters when the heap is not full or when (score, label) < (heapD[0], heapI[0]);
+ * - the label of row `r` of a scan is `rowOffset + r`.
+ */
+export const METRIC_L2 = 0;
+export const METRIC_IP = 1;
+export type MetricCode = typeof METRIC_L2 | typeof METRIC_IP;
+
+export interface Kernels {
+  readonly name: 'wasm-simd' | 'reference';
+  readonly memory: WebAssembly.Memory;
+
+  /**
+   * Scans `n` rows at `base` against the query at `q` with the direct formula
+   * (Σ(q−x)² or −Σq·x), pushing into the heap that currently holds `size` entries.
+   * Returns the heap's new size (≤ k).
+   */
+  scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number,
+    heapD: number, heapI: number, size: number, rowOffset: number): number;
+
+  /**
+   * Blocked many-queries-by-many-rows scan. For METRIC_L2 the score is
+   * qnorms[i] + xnorms[j] − 2⟨q_i, x_j⟩ (both norms squared, precomputed by `norms`); for
+   * METRIC_IP it is −⟨q_i, x_j⟩ and the norm arrays are not read. Query i owns the heap at
+   * heapsD + 4·i·k / heapsI + 4·i·k with its current size in the i32 at sizes + 4·i, which is
+   * updated.
+   */
+  batchTopK(metric: MetricCode, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
+    n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void;
+
+  /** out[i] = Σ_j X[i,j]² for n rows. */
+  norms(X: number, n: number, d: number, out: number): void;
+
+  /**
+   * k-means update step: for each row i, sums[assign[i]] += X[i] (f32 rows of d) and
+   * counts[assign[i]] += 1 (i32). Rows whose assignment is negative are skipped.
+   */
+  accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void;
+}
