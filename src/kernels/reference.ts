@@ -33,7 +33,7 @@ export function heapPush(hd: Float32Array, hi: Int32Array, h0: number, k: number
       if (rs > ls || (rs === ls && hi[h0 + r]! > hi[h0 + l]!)) c = r;
     }
     const cs = hd[h0 + c]!, cl = hi[h0 + c]!;
-    if (cs < score || (cs === score && cl < label)) {
+    if (cs > score || (cs === score && cl > label)) {
       hd[h0 + i] = cs; hi[h0 + i] = cl; i = c;
     } else break;
   }

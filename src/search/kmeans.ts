@@ -1,0 +1,228 @@
+/**
+ * k-means clustering (Lloyd's algorithm), the seed's way of splitting N vectors into K groups
+ * before search. Defaults follow Faiss's Clustering: 25 iterations, a fixed seed, random
+ * initial centroids, training on at most 256·K sampled points, empty clusters split from big
+ * ones. The assignment step (the N·K·D part) runs on worker threads.
+ */
+import { Arena } from '../kernels/arena.js';
+import { createKernels } from '../kernels/index.js';
+import { METRIC_IP, METRIC_L2 } from '../kernels/types.js';
+import { NitamonoError, invalid } from '../errors.js';
+import { checkVectors } from '../vectors/matrix.js';
+import { flatSearchRange, type FlatLayout, type QueryBlock } from './scan.js';
+import { forgetArena, resolveThreads, sharedPool, type Task } from './pool.js';
+import type { Metric } from './types.js';
+
+export interface KMeansOptions {
+  /** Lloyd iterations (default 25, as Faiss). */
+  iterations?: number;
+  /** Seed of the sampling and initialisation (default 1234, as Faiss). */
+  seed?: number;
+  /** 'random' picks K distinct training points (Faiss's default); 'kmeans++' spreads them (O(n·K·d)). */
+  init?: 'random' | 'kmeans++';
+  /** Train on at most this many points per centroid (default 256, as Faiss). */
+  maxPointsPerCentroid?: number;
+  /** Below this many points per centroid, warn (default 39, as Faiss). */
+  minPointsPerCentroid?: number;
+  /** 'l2' (default) or 'ip': assign by largest inner product and keep centroids unit length (spherical k-means). */
+  metric?: Metric;
+  /** Worker threads for the assignment step (default: all cores; 1 runs on the calling thread). */
+  threads?: number;
+  /** Called with warnings (default: collected in the result only). */
+  onWarning?: (message: string) => void;
+}
+
+export interface KMeansResult {
+  /** k×d row-major centroids. */
+  centroids: Float32Array;
+  k: number;
+  d: number;
+  /** Sum of squared distances (or of negated inner products) to the assigned centroid, per iteration. */
+  objective: number[];
+  /** Points actually trained on (after subsampling). */
+  trainedOn: number;
+  /** Empty clusters that were split from large ones, over all iterations. */
+  splits: number;
+  warnings: string[];
+}
+
+/** mulberry32: small, fast, seedable; Math.random cannot be seeded. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The first m entries of a seeded random permutation of 0..n-1 (partial Fisher–Yates). */
+export function samplePermutation(n: number, m: number, seed: number): Int32Array {
+  const rand = rng(seed);
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = 0; i < m; i++) {
+    const j = i + Math.floor(rand() * (n - i));
+    const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t;
+  }
+  return perm.subarray(0, m);
+}
+
+export async function kmeans(data: Float32Array, d: number, k: number, options: KMeansOptions = {}): Promise<KMeansResult> {
+  const n = checkVectors(data, d, 'training vectors');
+  if (!Number.isInteger(k) || k < 1) throw invalid(`k must be a positive integer, got ${k}`);
+  if (n < k) throw new NitamonoError('INVALID_ARGUMENT', `k-means needs at least as many points as clusters: got ${n} points for k = ${k}`);
+  const iterations = options.iterations ?? 25;
+  if (!Number.isInteger(iterations) || iterations < 1) throw invalid(`iterations must be a positive integer, got ${iterations}`);
+  const seed = options.seed ?? 1234;
+  const maxPer = options.maxPointsPerCentroid ?? 256;
+  const minPer = options.minPointsPerCentroid ?? 39;
+  const metric = options.metric ?? 'l2';
+  const code = metric === 'ip' ? METRIC_IP : METRIC_L2;
+  const threads = resolveThreads(options.threads);
+  const warnings: string[] = [];
+  const warn = (m: string) => { warnings.push(m); options.onWarning?.(m); };
+
+  // Sample as Faiss does: a seeded permutation, capped at maxPer·k points.
+  let m = n;
+  let rows: Int32Array | null = null;
+  if (n > maxPer * k) {
+    m = maxPer * k;
+    rows = samplePermutation(n, m, seed);
+    warn(`sampling ${m} of ${n} points to train ${k} centroids (at most ${maxPer} per centroid)`);
+  } else if (n < minPer * k) {
+    warn(`only ${n} training points for ${k} centroids (fewer than ${minPer} per centroid): clusters may be poor`);
+  }
+
+  const arena = new Arena(m * d * 4 + k * d * 8 + m * 16);
+  try {
+    const K = createKernels(arena.memory);
+    const X = arena.alloc(m * d * 4);
+    const xv = arena.f32(X, m * d);
+    if (rows) for (let i = 0; i < m; i++) xv.set(data.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
+    else xv.set(data.subarray(0, m * d));
+
+    const C = arena.alloc(k * d * 4), CN = arena.alloc(k * 4);
+    const block: QueryBlock = {
+      queries: X, queryNorms: arena.alloc(m * 4), heapsD: arena.alloc(m * 4),
+      heapsI: arena.alloc(m * 4), sizes: arena.alloc(m * 4), k: 1,
+    };
+    const sums = arena.alloc(k * d * 4), counts = arena.alloc(k * 4);
+    const layout: FlatLayout = { metric: code, d, n: k, vectors: C, norms: CN };
+
+    initCentroids(options.init ?? 'random', arena.f32(X, m * d), m, d, k, arena.f32(C, k * d), seed);
+    const rand = rng(seed + 1);
+    const objective: number[] = [];
+    let splits = 0;
+
+    for (let it = 0; it < iterations; it++) {
+      if (code === METRIC_IP) normalizeRows(arena.f32(C, k * d), k, d);
+      K.norms(C, k, d, CN);
+      arena.i32(block.sizes, m).fill(0);
+      if (threads === 1) {
+        flatSearchRange(K, layout, block, 0, m, true);
+      } else {
+        const tasks: Task[] = splitRanges(m, threads).map(([q0, q1]) => ({ op: 'flat', layout, block, q0, q1, batched: true }));
+        await sharedPool().run(arena, tasks);
+      }
+      const dist = arena.f32(block.heapsD, m);
+      let obj = 0;
+      for (let i = 0; i < m; i++) obj += code === METRIC_L2 ? Math.max(0, dist[i]!) : dist[i]!;
+      objective.push(obj);
+
+      // update: centroid = mean of its points
+      arena.f32(sums, k * d).fill(0);
+      arena.i32(counts, k).fill(0);
+      K.accumulate(X, m, d, block.heapsI, sums, counts);
+      const cv = arena.f32(C, k * d), sv = arena.f32(sums, k * d), cnt = arena.i32(counts, k);
+      for (let c = 0; c < k; c++) {
+        const nc = cnt[c]!;
+        if (nc === 0) continue;
+        const inv = 1 / nc;
+        for (let j = 0; j < d; j++) cv[c * d + j] = sv[c * d + j]! * inv;
+      }
+      splits += splitEmptyClusters(cv, cnt, k, d, m, rand);
+    }
+    if (code === METRIC_IP) normalizeRows(arena.f32(C, k * d), k, d);
+    if (splits > 0) warn(`${splits} empty cluster(s) were split from large ones during training`);
+    return { centroids: arena.f32(C, k * d).slice(), k, d, objective, trainedOn: m, splits, warnings };
+  } finally {
+    forgetArena(arena);
+  }
+}
+
+function splitRanges(n: number, parts: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const p = Math.max(1, Math.min(parts, n));
+  for (let t = 0; t < p; t++) out.push([Math.floor((t * n) / p), Math.floor(((t + 1) * n) / p)]);
+  return out;
+}
+
+function normalizeRows(v: Float32Array, n: number, d: number): void {
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += v[r * d + j]! * v[r * d + j]!;
+    if (s > 0) { const inv = 1 / Math.sqrt(s); for (let j = 0; j < d; j++) v[r * d + j]! *= inv; }
+  }
+}
+
+function initCentroids(init: 'random' | 'kmeans++', X: Float32Array, m: number, d: number, k: number, C: Float32Array, seed: number): void {
+  if (init === 'random') {
+    const pick = samplePermutation(m, k, seed + 2);
+    for (let c = 0; c < k; c++) C.set(X.subarray(pick[c]! * d, (pick[c]! + 1) * d), c * d);
+    return;
+  }
+  if (init !== 'kmeans++') throw invalid(`unknown k-means init '${String(init)}' (expected 'random' or 'kmeans++')`);
+  // k-means++: each next centre is drawn with probability proportional to D(x)², the squared
+  // distance to the nearest centre chosen so far.
+  const rand = rng(seed + 2);
+  const best = new Float64Array(m).fill(Infinity);
+  let cur = Math.floor(rand() * m);
+  for (let c = 0; c < k; c++) {
+    C.set(X.subarray(cur * d, (cur + 1) * d), c * d);
+    if (c === k - 1) break;
+    let total = 0;
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) { const t = X[i * d + j]! - C[c * d + j]!; s += t * t; }
+      if (s < best[i]!) best[i] = s;
+      total += best[i]!;
+    }
+    let r = rand() * total;
+    cur = m - 1;
+    for (let i = 0; i < m; i++) { r -= best[i]!; if (r <= 0) { cur = i; break; } }
+  }
+}
+
+/**
+ * Faiss's split_clusters: an empty cluster takes a copy of a large cluster's centroid (chosen
+ * with probability ∝ its size), and the two are nudged apart by ±1/1024 so they separate.
+ */
+function splitEmptyClusters(C: Float32Array, counts: Int32Array, k: number, d: number, m: number, rand: () => number): number {
+  const EPS = 1 / 1024;
+  let splits = 0;
+  for (let ci = 0; ci < k; ci++) {
+    if (counts[ci] !== 0) continue;
+    // with no cluster of two or more points (duplicated data) there is nothing to split
+    let donors = 0;
+    for (let c = 0; c < k; c++) if (counts[c]! > 1) donors++;
+    if (donors === 0 || m <= k) break;
+    let cj = 0;
+    for (;;) {
+      const p = (counts[cj]! - 1) / (m - k);
+      if (rand() < p) break;
+      cj = (cj + 1) % k;
+    }
+    for (let j = 0; j < d; j++) {
+      const v = C[cj * d + j]!;
+      if (j % 2 === 0) { C[ci * d + j] = v * (1 + EPS); C[cj * d + j] = v * (1 - EPS); }
+      else { C[ci * d + j] = v * (1 - EPS); C[cj * d + j] = v * (1 + EPS); }
+    }
+    counts[ci] = counts[cj]! >> 1;
+    counts[cj] = counts[cj]! - counts[ci]!;
+    splits++;
+  }
+  return splits;
+}

@@ -1,0 +1,158 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FlatIndex } from '../src/search/flat.js';
+import { IVFIndex } from '../src/search/ivf.js';
+import { kmeans } from '../src/search/kmeans.js';
+import { loadIndex } from '../src/search/load.js';
+import { recallAt } from '../src/eval/recall.js';
+import { clusteredVectors } from '../src/vectors/synthetic.js';
+import { NitamonoError } from '../src/errors.js';
+
+const d = 16;
+const { data } = clusteredVectors(4000, d, { clusters: 40, seed: 11 });
+// the same seed replays the same stream: these are the first 100 base points, perturbed below
+const queries = clusteredVectors(100, d, { clusters: 40, seed: 11 }).data;
+const q = new Float32Array(queries.length);
+for (let i = 0; i < q.length; i++) q[i] = queries[i]! + 0.05 * Math.sin(i); // near, not equal, to base points
+
+async function build(metric: 'l2' | 'ip' = 'l2', nlist?: number): Promise<{ ivf: IVFIndex; flat: FlatIndex }> {
+  const ivf = new IVFIndex(d, { metric, ...(nlist ? { nlist } : {}) });
+  await ivf.train(data, { threads: 2 });
+  ivf.add(data);
+  const flat = new FlatIndex(d, { metric });
+  flat.add(data);
+  return { ivf, flat };
+}
+
+function singles(index: IVFIndex | FlatIndex, k: number, nprobe?: number): Int32Array {
+  const out = new Int32Array(100 * k);
+  for (let i = 0; i < 100; i++) out.set(index.search(q.subarray(i * d, (i + 1) * d), k, nprobe ? { nprobe } : {}).labels, i * k);
+  return out;
+}
+
+test('default nlist is ceil(sqrt(N)) and every vector lands in a list', async () => {
+  const { ivf } = await build();
+  assert.equal(ivf.nlist, Math.ceil(Math.sqrt(4000)));
+  const sizes = ivf.listSizes();
+  assert.equal(sizes.reduce((a, b) => a + b, 0), 4000);
+  const st = ivf.listStats();
+  assert.equal(st.nlist, 64);
+  assert.ok(st.imbalance >= 1);
+});
+
+test('nprobe = nlist returns exactly the flat results (both metrics)', async () => {
+  for (const metric of ['l2', 'ip'] as const) {
+    const { ivf, flat } = await build(metric, 32);
+    assert.deepEqual(singles(ivf, 10, 32), singles(flat, 10), metric);
+    const r = ivf.search(q.subarray(0, d), 10, { nprobe: 32 });
+    assert.equal(r.distancesComputed, 32 + 4000);
+  }
+});
+
+test('recall on clustered data is high at small nprobe and grows with nprobe; fewer distances than flat', async () => {
+  const { ivf, flat } = await build('l2', 40);
+  const gt = flat.search(q, 10);
+  let last = 0;
+  for (const nprobe of [1, 2, 4, 8]) {
+    const r = await ivf.searchAsync(q, 10, { nprobe, threads: 2 });
+    const rec = recallAt(r, gt, 10);
+    assert.ok(rec.kRecallAtK >= last - 1e-9, `recall should not drop with nprobe (${nprobe})`);
+    last = rec.kRecallAtK;
+    assert.ok(r.distancesComputed < gt.distancesComputed);
+    if (nprobe === 4) assert.ok(rec.kRecallAtK > 0.9, `10-recall@10 at nprobe 4 was ${rec.kRecallAtK}`);
+  }
+});
+
+test('sync and async search agree', async () => {
+  const { ivf } = await build('l2', 20);
+  const a = ivf.search(q, 5, { nprobe: 3 }), b = await ivf.searchAsync(q, 5, { nprobe: 3, threads: 2 });
+  assert.deepEqual(b.labels, a.labels);
+  assert.equal(b.distancesComputed, a.distancesComputed);
+});
+
+test('remove then search never returns a removed id; add after remove keeps lists consistent', async () => {
+  const { ivf } = await build('l2', 20);
+  const removed = Array.from({ length: 2000 }, (_, i) => i * 2);
+  assert.equal(ivf.remove(removed), 2000);
+  const gone = new Set(removed);
+  const r = ivf.search(data.subarray(0, 200 * d), 10, { nprobe: 20 });
+  for (const l of r.labels) assert.ok(!gone.has(l));
+  assert.equal(ivf.listSizes().reduce((a, b) => a + b, 0), 2000);
+  ivf.add(data.subarray(0, 10 * d), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+  assert.equal(ivf.size, 2010);
+  assert.equal(ivf.search(data.subarray(4 * d, 5 * d), 1, { nprobe: 20 }).labels[0], 8);
+});
+
+test('save/load round trip; corruption, newer version and wrong magic are rejected', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nitamono-ivf-'));
+  const { ivf } = await build('l2', 16);
+  const path = join(dir, 'ivf.index');
+  await ivf.save(path);
+  const back = await loadIndex(path);
+  assert.equal(back.kind, 'ivf');
+  assert.deepEqual((back as IVFIndex).listSizes(), ivf.listSizes());
+  const a = ivf.search(q, 10, { nprobe: 3 }), b = back.search(q, 10, { nprobe: 3 });
+  assert.deepEqual(b.labels, a.labels);
+  assert.deepEqual(b.distances, a.distances);
+  const bytes = readFileSync(path);
+  const flipped = Buffer.from(bytes); flipped[bytes.length - 200] ^= 1;
+  writeFileSync(join(dir, 'flip.index'), flipped);
+  await assert.rejects(loadIndex(join(dir, 'flip.index')), /flip\.index.*checksum/);
+  const magic = Buffer.from(bytes); magic[0] = 0x58;
+  writeFileSync(join(dir, 'magic.index'), magic);
+  await assert.rejects(loadIndex(join(dir, 'magic.index')), /magic\.index.*magic/);
+  const newer = Buffer.from(bytes); newer.writeUInt32LE(99, 8);
+  writeFileSync(join(dir, 'newer.index'), newer);
+  await assert.rejects(loadIndex(join(dir, 'newer.index')), /newer\.index.*newer/);
+  writeFileSync(join(dir, 'trunc.index'), bytes.subarray(0, bytes.length - 1000));
+  await assert.rejects(loadIndex(join(dir, 'trunc.index')), /trunc\.index.*(truncated|checksum)/);
+});
+
+test('bad input: untrained, nprobe clamped with a warning, nprobe <= 0, n < K', async () => {
+  const fresh = new IVFIndex(d, { nlist: 8 });
+  assert.throws(() => fresh.search(q.subarray(0, d), 1), (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_TRAINED');
+  assert.throws(() => fresh.add(data.subarray(0, d)), (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_TRAINED');
+  await assert.rejects(new IVFIndex(d, { nlist: 50 }).train(data.subarray(0, 10 * d)), /at least as many points as clusters/);
+  const { ivf, flat } = await build('l2', 8);
+  const r = ivf.search(q.subarray(0, d), 5, { nprobe: 100 });
+  assert.equal(r.nprobe, 8);
+  assert.match(r.warnings?.[0] ?? '', /nprobe 100 is more than nlist 8/);
+  assert.deepEqual(r.labels, flat.search(q.subarray(0, d), 5).labels);
+  assert.throws(() => ivf.search(q.subarray(0, d), 5, { nprobe: 0 }), /nprobe must be a positive integer/);
+  assert.throws(() => ivf.search(q.subarray(0, d), -1), /k must be a positive integer/);
+  assert.throws(() => ivf.search(new Float32Array([NaN, ...new Array(d - 1).fill(0)]), 1), /finite|NaN/i);
+});
+
+test('kmeans: deterministic for a seed, objective decreases, finds planted clusters, warns on small n', async () => {
+  const { data: pts, centres } = clusteredVectors(2000, 8, { clusters: 5, spread: 0.05, seed: 3 });
+  const warnings: string[] = [];
+  const a = await kmeans(pts, 8, 5, { seed: 7, threads: 2, onWarning: (m) => warnings.push(m) });
+  const b = await kmeans(pts, 8, 5, { seed: 7, threads: 1 });
+  assert.deepEqual(a.centroids, b.centroids);
+  assert.equal(a.objective.length, 25);
+  for (let i = 1; i < a.objective.length; i++) assert.ok(a.objective[i]! <= a.objective[i - 1]! * (1 + 1e-6));
+  // each planted centre has a learned centroid close by (k-means++ init avoids bad local minima)
+  const pp = await kmeans(pts, 8, 5, { init: 'kmeans++', seed: 1 });
+  for (let c = 0; c < 5; c++) {
+    let best = Infinity;
+    for (let e = 0; e < 5; e++) { let s = 0; for (let j = 0; j < 8; j++) s += (centres[c * 8 + j]! - pp.centroids[e * 8 + j]!) ** 2; best = Math.min(best, s); }
+    assert.ok(best < 0.05, `centre ${c} is ${best} from the nearest centroid`);
+  }
+  await kmeans(pts.subarray(0, 100 * 8), 8, 5, { onWarning: (m) => warnings.push(m) });
+  assert.ok(warnings.some((w) => /fewer than 39 per centroid/.test(w)));
+  const big = await kmeans(pts, 8, 2, { maxPointsPerCentroid: 100 });
+  assert.equal(big.trainedOn, 200);
+  await assert.rejects(kmeans(pts.subarray(0, 3 * 8), 8, 5), /got 3 points for k = 5/);
+});
+
+test('kmeans splits empty clusters instead of leaving them empty', async () => {
+  // 3 distinct points repeated: with 6 centroids some start on duplicates and go empty
+  const pts = new Float32Array(600);
+  for (let i = 0; i < 300; i++) { pts[i * 2] = i % 3; pts[i * 2 + 1] = (i % 3) * 2; }
+  const r = await kmeans(pts, 2, 6, { seed: 2, threads: 1 });
+  assert.equal(r.centroids.length, 12);
+  for (const v of r.centroids) assert.ok(Number.isFinite(v));
+});
