@@ -1,0 +1,386 @@
+/**
+ * The versioned, checksummed binary container every nitamono index file uses.
+ *
+ * Layout (all integers little-endian; see docs/index-format.md):
+ *
+ *   offset 0   8 bytes   magic "NITAMONO"
+ *   offset 8   u32       format version of the file's kind (≥ 1)
+ *   offset 12  u32       H = byte length of the header JSON
+ *   offset 16  H bytes   header JSON (UTF-8):
+ *                          { "kind": string, "meta": object,
+ *                            "sections": [{ "name", "offset", "length", "dtype" }, …] }
+ *                        offsets are absolute byte offsets in the file, lengths in bytes,
+ *                        dtype a hint such as "f32", "i32", "u8", "bytes"
+ *              zero padding up to the next multiple of 64
+ *   sections   each payload starts at a multiple of 64 (zero padding between payloads), in
+ *              table order; there is no padding after the last payload
+ *   footer     12 bytes: u32 CRC-32 (IEEE 802.3, as zlib/PNG/gzip) of every byte before the
+ *              footer, then the end marker "ENDNITA\0"
+ *
+ * The file is written through writeFileAtomic chunk by chunk (the checksum is computed as the
+ * chunks stream out), and read into one buffer whose section payloads are returned as
+ * zero-copy, 64-byte-aligned Uint8Array views, ready for Float32Array/Int32Array views.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import * as zlib from 'node:zlib';
+import { NitamonoError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
+
+export const CONTAINER_MAGIC = 'NITAMONO';
+export const CONTAINER_END_MARKER = 'ENDNITA\0';
+/** Bytes before the header JSON: magic, version, header length. */
+export const PREFIX_BYTES = 16;
+export const FOOTER_BYTES = 12;
+export const SECTION_ALIGN = 64;
+
+// ---------------------------------------------------------------------------------------------
+// CRC-32
+
+/** Slicing-by-8 tables for the reflected polynomial 0xEDB88320: table t at [t*256, t*256+256). */
+const CRC_TABLES: Int32Array = (() => {
+  const t = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n]!;
+    for (let s = 1; s < 8; s++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[s * 256 + n] = c;
+    }
+  }
+  return t;
+})();
+
+/**
+ * CRC-32 in plain JavaScript (slicing-by-8). `crc` is the value returned for the preceding
+ * bytes (0 to start), so a stream can be checksummed chunk by chunk. Same results as zlib.crc32.
+ */
+export function crc32Js(data: Uint8Array, crc = 0): number {
+  const T = CRC_TABLES;
+  let c = ~crc | 0;
+  let i = 0;
+  const n = data.length;
+  const end8 = n - (n & 7);
+  while (i < end8) {
+    c ^= data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    c =
+      T[1792 + (c & 0xff)]! ^
+      T[1536 + ((c >>> 8) & 0xff)]! ^
+      T[1280 + ((c >>> 16) & 0xff)]! ^
+      T[1024 + (c >>> 24)]! ^
+      T[768 + data[i + 4]!]! ^
+      T[512 + data[i + 5]!]! ^
+      T[256 + data[i + 6]!]! ^
+      T[data[i + 7]!]!;
+    i += 8;
+  }
+  while (i < n) c = T[(c ^ data[i++]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+/** CRC-32 of `data` continuing from `crc`: zlib's native version when present (Node ≥ 20.15), else crc32Js. */
+export function crc32(data: Uint8Array, crc = 0): number {
+  if (nativeCrc32 && data.length > 64) return nativeCrc32(data, crc) >>> 0;
+  return crc32Js(data, crc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export interface ContainerInput {
+  /** What the file holds, e.g. 'flat' or 'ivf'. */
+  kind: string;
+  /** Format version of this kind (positive integer, ≤ 2^32−1). */
+  version: number;
+  /** Small JSON-serialisable metadata (dimension, metric, counts, …). */
+  meta: object;
+  /** Binary payloads, written as their raw (little-endian) bytes. */
+  sections: Record<string, ArrayBufferView>;
+}
+
+interface SectionEntry {
+  name: string;
+  offset: number;
+  length: number;
+  dtype: string;
+}
+
+export interface ContainerFile {
+  kind: string;
+  version: number;
+  meta: Record<string, unknown>;
+  /** Raw payloads, zero-copy views of one buffer, each starting at a 64-byte aligned offset. */
+  sections: Record<string, Uint8Array>;
+  /** The dtype hint recorded for each section. */
+  dtypes: Record<string, string>;
+}
+
+const align = (x: number, a = SECTION_ALIGN): number => Math.ceil(x / a) * a;
+
+function dtypeOf(v: ArrayBufferView): string {
+  if (v instanceof Float32Array) return 'f32';
+  if (v instanceof Float64Array) return 'f64';
+  if (v instanceof Int32Array) return 'i32';
+  if (v instanceof Uint32Array) return 'u32';
+  if (v instanceof Int16Array) return 'i16';
+  if (v instanceof Uint16Array) return 'u16';
+  if (v instanceof Int8Array) return 'i8';
+  if (v instanceof Uint8Array || v instanceof Uint8ClampedArray) return 'u8';
+  if (v instanceof BigInt64Array) return 'i64';
+  if (v instanceof BigUint64Array) return 'u64';
+  return 'bytes';
+}
+
+function requireLittleEndian(what: string): void {
+  if (endianness() !== 'LE') {
+    throw new NitamonoError('UNSUPPORTED', `${what}: nitamono files are little-endian and this host is big-endian`);
+  }
+}
+
+const bytesOf = (v: ArrayBufferView): Uint8Array =>
+  v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+
+/**
+ * Writes a container atomically (temp file, fsync, rename). Returns the file's size in bytes.
+ * Section payloads are streamed as they are (no concatenated copy of the file is built).
+ */
+export async function writeContainer(path: string, input: ContainerInput): Promise<number> {
+  requireLittleEndian(path);
+  const { kind, version, meta, sections } = input;
+  if (typeof kind !== 'string' || kind.length === 0) {
+    throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): kind must be a non-empty string`);
+  }
+  if (!Number.isInteger(version) || version < 1 || version > 0xffffffff) {
+    throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): version must be an integer in [1, 2^32-1], got ${String(version)}`);
+  }
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
+    throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): meta must be a plain object`);
+  }
+  const names = Object.keys(sections);
+  const views: Uint8Array[] = [];
+  const dtypes: string[] = [];
+  for (const name of names) {
+    const v = sections[name];
+    if (!ArrayBuffer.isView(v)) {
+      throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): section '${name}' is not an ArrayBufferView`);
+    }
+    if (name === '__proto__') {
+      throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): '__proto__' is not allowed as a section name`);
+    }
+    views.push(bytesOf(v));
+    dtypes.push(dtypeOf(v));
+  }
+
+  // The header holds absolute offsets, whose digits change the header's length: iterate to a
+  // fixed point (the data start only grows, so this settles within a few rounds).
+  const encoder = new TextEncoder();
+  let dataStart = align(PREFIX_BYTES + 2);
+  let headerBytes: Uint8Array;
+  let table: SectionEntry[];
+  for (;;) {
+    table = [];
+    let cursor = dataStart;
+    for (let i = 0; i < names.length; i++) {
+      cursor = align(cursor);
+      table.push({ name: names[i]!, offset: cursor, length: views[i]!.byteLength, dtype: dtypes[i]! });
+      cursor += views[i]!.byteLength;
+    }
+    let json: string;
+    try {
+      json = JSON.stringify({ kind, meta, sections: table });
+    } catch (err) {
+      throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): meta is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
+    }
+    headerBytes = encoder.encode(json);
+    const needed = align(PREFIX_BYTES + headerBytes.byteLength);
+    if (needed <= dataStart) break;
+    dataStart = needed;
+  }
+  if (headerBytes.byteLength > 0xffffffff) {
+    throw new NitamonoError('TOO_LARGE', `writeContainer(${path}): header JSON is too large`);
+  }
+
+  function* chunks(): Generator<Uint8Array> {
+    let crc = 0;
+    const head = new Uint8Array(dataStart);
+    head.set(encoder.encode(CONTAINER_MAGIC), 0);
+    const dv = new DataView(head.buffer);
+    dv.setUint32(8, version, true);
+    dv.setUint32(12, headerBytes.byteLength, true);
+    head.set(headerBytes, PREFIX_BYTES);
+    crc = crc32(head, crc);
+    yield head;
+    let pos = dataStart;
+    const zeros = new Uint8Array(SECTION_ALIGN);
+    for (let i = 0; i < table.length; i++) {
+      const pad = table[i]!.offset - pos;
+      if (pad > 0) {
+        const z = zeros.subarray(0, pad);
+        crc = crc32(z, crc);
+        yield z;
+      }
+      const bytes = views[i]!;
+      crc = crc32(bytes, crc);
+      yield bytes;
+      pos = table[i]!.offset + bytes.byteLength;
+    }
+    const footer = new Uint8Array(FOOTER_BYTES);
+    new DataView(footer.buffer).setUint32(0, crc, true);
+    footer.set(encoder.encode(CONTAINER_END_MARKER), 4);
+    yield footer;
+  }
+
+  return writeFileAtomic(path, chunks());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+const READ_CHUNK = 8 << 20;
+
+function bad(path: string, problem: string): NitamonoError {
+  return new NitamonoError('BAD_FILE', `${path}: ${problem}`);
+}
+
+async function openForRead(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new NitamonoError('NOT_FOUND', `${path}: no such file`, { cause: err });
+    throw new NitamonoError('IO', `${path}: cannot open: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function readExactly(fh: FileHandle, path: string, buf: Uint8Array, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.byteLength) {
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await fh.read(buf, off, Math.min(READ_CHUNK, buf.byteLength - off), position + off));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR') throw bad(path, 'is a directory, not a file');
+      throw new NitamonoError('IO', `${path}: read failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (bytesRead === 0) throw bad(path, `truncated (file shrank while reading, at byte ${position + off})`);
+    off += bytesRead;
+  }
+}
+
+function isNonNegInt(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+/**
+ * Reads and verifies a container. Throws NitamonoError 'NOT_FOUND' for a missing file and
+ * 'BAD_FILE' (message starting with the path) when the file is truncated, is not a nitamono
+ * file, was written by a newer format version than `maxVersion`, holds a different `kind`, or
+ * fails its checksum.
+ */
+export async function readContainer(path: string, options: { kind?: string; maxVersion: number }): Promise<ContainerFile> {
+  requireLittleEndian(path);
+  const { kind: wantKind, maxVersion } = options;
+  const fh = await openForRead(path);
+  let buf: Uint8Array;
+  let size: number;
+  let computed = 0;
+  let headerLen: number;
+  let version: number;
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw bad(path, 'is a directory, not a file');
+    size = st.size;
+    if (size === 0) throw bad(path, 'truncated (empty file)');
+
+    const prefix = new Uint8Array(Math.min(size, PREFIX_BYTES));
+    await readExactly(fh, path, prefix, 0);
+    const magicSeen = new TextDecoder('latin1').decode(prefix.subarray(0, 8));
+    if (!CONTAINER_MAGIC.startsWith(magicSeen)) throw bad(path, 'not a nitamono index file (bad magic)');
+    if (size < PREFIX_BYTES) throw bad(path, `truncated (${size} bytes, shorter than the ${PREFIX_BYTES}-byte file header)`);
+    const pdv = new DataView(prefix.buffer);
+    version = pdv.getUint32(8, true);
+    headerLen = pdv.getUint32(12, true);
+    if (version === 0) throw bad(path, 'invalid format version 0 (file is corrupt)');
+    if (version > maxVersion) {
+      throw bad(path, `written by a newer nitamono (format version ${version}, this build reads up to ${maxVersion})`);
+    }
+    if (PREFIX_BYTES + headerLen + FOOTER_BYTES > size) {
+      throw bad(path, `truncated (the header alone needs ${PREFIX_BYTES + headerLen + FOOTER_BYTES} bytes, the file has ${size})`);
+    }
+
+    // One buffer for the whole file (so sections are zero-copy views at their aligned offsets);
+    // the checksum is computed chunk by chunk while reading, while the bytes are in cache.
+    buf = new Uint8Array(size);
+    const crcEnd = size - FOOTER_BYTES;
+    for (let pos = 0; pos < size; pos += READ_CHUNK) {
+      const part = buf.subarray(pos, Math.min(size, pos + READ_CHUNK));
+      await readExactly(fh, path, part, pos);
+      if (pos < crcEnd) computed = crc32(part.subarray(0, Math.min(part.byteLength, crcEnd - pos)), computed);
+    }
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const stored = dv.getUint32(size - FOOTER_BYTES, true);
+  const endMarker = new TextDecoder('latin1').decode(buf.subarray(size - FOOTER_BYTES + 4));
+  const checksumOk = endMarker === CONTAINER_END_MARKER && stored === computed;
+  const corrupt = (problem: string): NitamonoError =>
+    checksumOk ? bad(path, `${problem} (file is corrupt)`) : bad(path, 'checksum mismatch (file is corrupt)');
+
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLen)));
+  } catch {
+    throw corrupt('header is not valid JSON');
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw corrupt('header is not a JSON object');
+  const h = header as { kind?: unknown; meta?: unknown; sections?: unknown };
+  if (typeof h.kind !== 'string') throw corrupt('header has no kind');
+  if (h.meta === null || typeof h.meta !== 'object' || Array.isArray(h.meta)) throw corrupt('header has no meta object');
+  if (!Array.isArray(h.sections)) throw corrupt('header has no section table');
+
+  const dataStart = align(PREFIX_BYTES + headerLen);
+  let dataEnd = dataStart;
+  const table: SectionEntry[] = [];
+  const seen = new Set<string>();
+  for (const s of h.sections as unknown[]) {
+    const e = s as Partial<SectionEntry> | null;
+    if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || !isNonNegInt(e.offset) || !isNonNegInt(e.length)) {
+      throw corrupt('malformed section table');
+    }
+    if (seen.has(e.name) || e.name === '__proto__') throw corrupt(`section '${e.name}' appears twice or has a reserved name`);
+    seen.add(e.name);
+    if (e.offset % SECTION_ALIGN !== 0 || e.offset < dataEnd) throw corrupt(`section '${e.name}' has an invalid offset ${e.offset}`);
+    if (e.offset + e.length > size - FOOTER_BYTES) {
+      throw bad(path, `truncated (section '${e.name}' needs bytes up to ${e.offset + e.length + FOOTER_BYTES} including the footer, the file has ${size})`);
+    }
+    dataEnd = e.offset + e.length;
+    table.push({ name: e.name, offset: e.offset, length: e.length, dtype: typeof e.dtype === 'string' ? e.dtype : 'bytes' });
+  }
+  if (dataEnd + FOOTER_BYTES > size) {
+    throw bad(path, `truncated (expected ${dataEnd + FOOTER_BYTES} bytes, the file has ${size})`);
+  }
+  if (dataEnd + FOOTER_BYTES < size) throw corrupt(`${size - dataEnd - FOOTER_BYTES} unexpected bytes after the data`);
+  if (endMarker !== CONTAINER_END_MARKER) throw bad(path, 'bad end marker (file is corrupt or truncated)');
+  if (stored !== computed) throw bad(path, 'checksum mismatch (file is corrupt)');
+
+  if (wantKind !== undefined && h.kind !== wantKind) {
+    throw bad(path, `holds a '${h.kind}' index, expected '${wantKind}'`);
+  }
+
+  const sections: Record<string, Uint8Array> = {};
+  const dtypes: Record<string, string> = {};
+  for (const e of table) {
+    sections[e.name] = buf.subarray(e.offset, e.offset + e.length);
+    dtypes[e.name] = e.dtype;
+  }
+  return { kind: h.kind, version, meta: h.meta as Record<string, unknown>, sections, dtypes };
+}
