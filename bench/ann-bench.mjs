@@ -69,6 +69,17 @@ async function prepare(name) {
   return { bf, qf, gf };
 }
 
+/** Bytes/s of a streaming read by a C loop (bench/bandwidth.c), measured now, in this run. */
+function streamingBandwidth() {
+  const bin = `${out}bandwidth`;
+  if (!existsSync(bin)) {
+    const cc = spawnSync('cc', ['-O3', '-march=native', '-ffast-math', '-o', bin, new URL('./bandwidth.c', import.meta.url).pathname], { encoding: 'utf8' });
+    if (cc.status !== 0) { log(`no C compiler: bandwidth not measured (${cc.stderr})`); return 0; }
+  }
+  const r = spawnSync(bin, { encoding: 'utf8' });
+  return Number(r.stdout.split(' ')[0]);
+}
+
 const fmt = (x, p = 1) => (x >= 100 ? x.toFixed(0) : x.toFixed(p));
 const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
 
@@ -123,7 +134,7 @@ for (const name of datasets) {
     const py = spawnSync('/usr/bin/python3', [new URL('./peers.py', import.meta.url).pathname, '--base', bf, '--queries', qf, '--gt', gf,
       '--nlist', String(spec.nlist), '--nprobe', nprobes.join(','), '--threads', String(threads),
       '--single-queries', String(spec.single), '--flat-single-queries', String(spec.singleFlat),
-      ...(hnsw && spec.hnsw && threads === 1 ? ['--hnsw'] : []), ...(threads === 1 ? ['--bandwidth'] : [])],
+      ...(hnsw && spec.hnsw && threads === 1 ? ['--hnsw'] : [])],
     { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
     if (py.status !== 0) throw new Error(`peers.py failed: ${py.stderr}`);
     const peers = JSON.parse(py.stdout);
@@ -131,7 +142,7 @@ for (const name of datasets) {
   }
   writeFileSync(`${out}ann-${name}.json`, JSON.stringify(results, null, 2));
 
-  const bw = results[threadList[0]].peers.bandwidth_bytes_per_s;
+  const bw = streamingBandwidth();
   for (const threads of threadList) {
     const { flat, ivf, peers } = results[threads];
     const f = flat.rows[0];

@@ -26,17 +26,6 @@ def time_single(index_search, q, k, n_single):
     return n_single / (time.perf_counter() - t0)
 
 
-def bandwidth(size_bytes=1 << 30, repeats=5):
-    """Bytes per second of a streaming read: numpy's SIMD sum over a 1 GiB float32 array."""
-    a = np.ones(size_bytes // 4, dtype=np.float32)
-    best = 1e9
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a.sum()
-        best = min(best, time.perf_counter() - t0)
-    return size_bytes / best
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--base', required=True)
@@ -50,7 +39,6 @@ def main():
     p.add_argument('--flat-single-queries', type=int, default=200)
     p.add_argument('--hnsw', action='store_true')
     p.add_argument('--ef', default='10,20,40,80,160,320')
-    p.add_argument('--bandwidth', action='store_true')
     a = p.parse_args()
 
     import faiss
@@ -61,8 +49,6 @@ def main():
     n, d = xb.shape
     k = 10
     out = {'n': n, 'dim': d, 'threads': a.threads, 'faiss_version': faiss.__version__}
-    if a.bandwidth:
-        out['bandwidth_bytes_per_s'] = bandwidth()
 
     flat = faiss.IndexFlatL2(d)
     t0 = time.perf_counter(); flat.add(xb); add_s = time.perf_counter() - t0
