@@ -87,7 +87,8 @@ function svgChart(title, series) {
   const W = 720, H = 420, L = 70, R = 20, T = 40, B = 50;
   const pts = series.flatMap((s) => s.points);
   const ymin = Math.log10(Math.min(...pts.map((p) => p.qps)) * 0.8), ymax = Math.log10(Math.max(...pts.map((p) => p.qps)) * 1.2);
-  const xmin = Math.min(0.5, ...pts.map((p) => p.recall)), xmax = 1;
+  const xmin = Math.max(0, Math.floor(Math.min(...pts.map((p) => p.recall)) * 20) / 20 - 0.05), xmax = 1.005;
+  const step = xmax - xmin > 0.3 ? 0.1 : 0.05;
   const X = (r) => L + ((r - xmin) / (xmax - xmin)) * (W - L - R);
   const Y = (q) => T + (1 - (Math.log10(q) - ymin) / (ymax - ymin)) * (H - T - B);
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n`;
@@ -95,8 +96,8 @@ function svgChart(title, series) {
   for (let e = Math.ceil(ymin); e <= Math.floor(ymax); e++) {
     s += `<line x1="${L}" x2="${W - R}" y1="${Y(10 ** e)}" y2="${Y(10 ** e)}" stroke="#ddd"/><text x="${L - 6}" y="${Y(10 ** e) + 4}" text-anchor="end">${10 ** e}</text>\n`;
   }
-  for (let r = Math.ceil(xmin * 10) / 10; r <= 1.0001; r += 0.1) {
-    s += `<line y1="${T}" y2="${H - B}" x1="${X(r)}" x2="${X(r)}" stroke="#eee"/><text x="${X(r)}" y="${H - B + 16}" text-anchor="middle">${r.toFixed(1)}</text>\n`;
+  for (let r = Math.ceil(xmin / step) * step; r <= 1.0001; r += step) {
+    s += `<line y1="${T}" y2="${H - B}" x1="${X(r)}" x2="${X(r)}" stroke="#eee"/><text x="${X(r)}" y="${H - B + 16}" text-anchor="middle">${r.toFixed(2)}</text>\n`;
   }
   s += `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">10-recall@10</text>`;
   s += `<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">queries/s, one at a time, 1 thread (log)</text>\n`;
