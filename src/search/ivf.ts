@@ -5,7 +5,7 @@
  * nearest groups. Rows are stored contiguously, grouped by list.
  */
 import { ArenaIndex, checkK } from './base.js';
-import { ivfSearchRange, flatSearchRange, type IVFLayout, type QueryBlock, type FlatLayout } from './scan.js';
+import { BATCH_MIN_QUERIES, ivfSearchRange, flatSearchRange, type IVFLayout, type QueryBlock, type FlatLayout } from './scan.js';
 import { kmeans, type KMeansOptions, type KMeansResult } from './kmeans.js';
 import { resolveThreads, sharedPool, type Task } from './pool.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
@@ -126,8 +126,8 @@ export class IVFIndex extends ArenaIndex implements VectorIndex {
       heapsI: this.arena.alloc(n * 4), sizes: this.arena.alloc(n * 4), k: 1,
     };
     const layout: FlatLayout = { metric: this.code, d: this.dim, n: this.k, vectors: this.centroids, norms: this.centroidNorms };
-    // the direct formula, so that a vector is filed under the list a query would probe first
-    flatSearchRange(this.K, layout, block, 0, n, false);
+    // the blocked kernel: assignment of a large batch is the N·K·D part of add()
+    flatSearchRange(this.K, layout, block, 0, n, n >= BATCH_MIN_QUERIES);
     const lists = this.arena.i32(block.heapsI, n).slice();
     for (const p of [block.queryNorms, block.heapsD, block.heapsI, block.sizes]) this.arena.release(p);
     return lists;
