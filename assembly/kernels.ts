@@ -1,0 +1,424 @@
+// WASM SIMD kernels for nitamono. Compiled by scripts/build-wasm.mjs with AssemblyScript
+// (--runtime stub, imported shared memory, SIMD enabled, -O3 --noAssert).
+//
+// The semantics are exactly those of src/kernels/reference.ts (see src/kernels/types.ts):
+// pointers are byte offsets into the imported memory, scores are "smaller is better"
+// (squared L2, or the negated inner product), and a top-k heap is a binary max-heap on
+// (score, label) held in two arrays (f32 scores, i32 labels) of capacity k.
+//
+// Nothing here allocates, and there is no static data: the module's own footprint in memory
+// is nil, well inside the 64 KiB the arena reserves for it.
+
+const METRIC_L2: i32 = 0;
+
+// Row block of batch_topk: this many bytes of rows stay hot (L2) while every query tile
+// passes over them.
+const ROW_BLOCK_BYTES: i32 = 96 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Heap
+
+/**
+ * Pushes (score, label) into the max-heap at hd/hi of capacity k currently holding `size`
+ * entries; returns the new size. A full heap takes the candidate only when
+ * (score, label) < (root score, root label); the root is replaced and sifted down past every
+ * larger child.
+ */
+// @ts-ignore: decorator
+@inline
+function heapPush(hd: usize, hi: usize, k: i32, size: i32, score: f32, label: i32): i32 {
+  if (size < k) {
+    // sift up
+    let i = size;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const ps = load<f32>(hd + (<usize>p << 2));
+      const pl = load<i32>(hi + (<usize>p << 2));
+      if (ps > score || (ps == score && pl > label)) break;
+      store<f32>(hd + (<usize>i << 2), ps);
+      store<i32>(hi + (<usize>i << 2), pl);
+      i = p;
+    }
+    store<f32>(hd + (<usize>i << 2), score);
+    store<i32>(hi + (<usize>i << 2), label);
+    return size + 1;
+  }
+  const ts = load<f32>(hd);
+  if (score > ts || (score == ts && label >= load<i32>(hi))) return size;
+  // replace the root and sift down
+  let i = 0;
+  while (true) {
+    const l = 2 * i + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    let c = l;
+    if (r < size) {
+      const ls = load<f32>(hd + (<usize>l << 2));
+      const rs = load<f32>(hd + (<usize>r << 2));
+      if (rs > ls || (rs == ls && load<i32>(hi + (<usize>r << 2)) > load<i32>(hi + (<usize>l << 2)))) c = r;
+    }
+    const cs = load<f32>(hd + (<usize>c << 2));
+    const cl = load<i32>(hi + (<usize>c << 2));
+    if (cs > score || (cs == score && cl > label)) {
+      store<f32>(hd + (<usize>i << 2), cs);
+      store<i32>(hi + (<usize>i << 2), cl);
+      i = c;
+    } else break;
+  }
+  store<f32>(hd + (<usize>i << 2), score);
+  store<i32>(hi + (<usize>i << 2), label);
+  return size;
+}
+
+/**
+ * Horizontal sum as (l0 + l2) + (l1 + l3): the order hsum4 uses, so a dot product reduced by
+ * either gives the same bits.
+ */
+// @ts-ignore: decorator
+@inline
+function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 2)) +
+         (f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 3));
+}
+
+/** [hsum(a), hsum(b), hsum(c), hsum(d)] with six shuffles and three adds. */
+// @ts-ignore: decorator
+@inline
+function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  // [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, d
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
+  // [(a0+a2)+(a1+a3), (b0+b2)+(b1+b3), (c0+c2)+(c1+c3), (d0+d2)+(d1+d3)]
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
+}
+
+// Kept out of line: it runs rarely (only for candidates that beat the heap's root) and
+// keeping it out of the hot loops keeps their register allocation clean.
+function push(hd: usize, hi: usize, k: i32, size: i32, score: f32, label: i32): i32 {
+  return heapPush(hd, hi, k, size, score, label);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single-query scan (direct formula)
+
+// @ts-ignore: decorator
+@inline
+function l2Row(q: usize, x: usize, d: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const end16 = q + (<usize>(d & ~15) << 2);
+  const end4 = q + (<usize>(d & ~3) << 2);
+  const end = q + (<usize>d << 2);
+  let qp = q, xp = x;
+  while (qp < end16) {
+    const t0 = f32x4.sub(v128.load(qp), v128.load(xp));
+    const t1 = f32x4.sub(v128.load(qp, 16), v128.load(xp, 16));
+    const t2 = f32x4.sub(v128.load(qp, 32), v128.load(xp, 32));
+    const t3 = f32x4.sub(v128.load(qp, 48), v128.load(xp, 48));
+    a0 = f32x4.add(a0, f32x4.mul(t0, t0));
+    a1 = f32x4.add(a1, f32x4.mul(t1, t1));
+    a2 = f32x4.add(a2, f32x4.mul(t2, t2));
+    a3 = f32x4.add(a3, f32x4.mul(t3, t3));
+    qp += 64; xp += 64;
+  }
+  while (qp < end4) {
+    const t = f32x4.sub(v128.load(qp), v128.load(xp));
+    a0 = f32x4.add(a0, f32x4.mul(t, t));
+    qp += 16; xp += 16;
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  while (qp < end) {
+    const t = load<f32>(qp) - load<f32>(xp);
+    s += t * t;
+    qp += 4; xp += 4;
+  }
+  return s;
+}
+
+// @ts-ignore: decorator
+@inline
+function dotRow(q: usize, x: usize, d: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const end16 = q + (<usize>(d & ~15) << 2);
+  const end4 = q + (<usize>(d & ~3) << 2);
+  const end = q + (<usize>d << 2);
+  let qp = q, xp = x;
+  while (qp < end16) {
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(qp), v128.load(xp)));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(qp, 16), v128.load(xp, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load(qp, 32), v128.load(xp, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load(qp, 48), v128.load(xp, 48)));
+    qp += 64; xp += 64;
+  }
+  while (qp < end4) {
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(qp), v128.load(xp)));
+    qp += 16; xp += 16;
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  while (qp < end) {
+    s += load<f32>(qp) * load<f32>(xp);
+    qp += 4; xp += 4;
+  }
+  return s;
+}
+
+/**
+ * Scans n rows at `base` (d floats each) against the query at `q`, pushing
+ * (score, rowOffset + r) into the heap holding `size` entries; returns the new size.
+ */
+export function scan_topk(metric: i32, q: usize, base: usize, n: i32, d: i32, k: i32,
+  heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
+  if (k <= 0) return size;
+  const rowBytes = <usize>d << 2;
+  // While the heap is not full every row enters; +inf makes the "score > root" test fail.
+  let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
+  let x = base;
+  if (metric == METRIC_L2) {
+    for (let r = 0; r < n; r++) {
+      const s = l2Row(q, x, d);
+      x += rowBytes;
+      if (s > root) continue;
+      size = push(heapD, heapI, k, size, s, rowOffset + r);
+      if (size >= k) root = load<f32>(heapD);
+    }
+  } else {
+    for (let r = 0; r < n; r++) {
+      const s = -dotRow(q, x, d);
+      x += rowBytes;
+      if (s > root) continue;
+      size = push(heapD, heapI, k, size, s, rowOffset + r);
+      if (size >= k) root = load<f32>(heapD);
+    }
+  }
+  return size;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many queries × many rows
+//
+// Rows are processed in blocks of ROW_BLOCK_BYTES; within a block, tiles of 4 queries × 2 rows
+// keep 8 f32x4 accumulators in registers (each row load feeds 4 queries, each query load 2 rows),
+// and the 4 scores of a row are checked against the 4 heaps' thresholds with one vector compare.
+//
+// Every (query, row) dot product is accumulated in one f32x4 accumulator over chunks of 4, then
+// reduced as (l0 + l2) + (l1 + l3) (hsum or hsum4), then the scalar tail is added in order,
+// whatever tile it is computed in: identical rows therefore get bit-identical scores and ties
+// break on the label as in the reference.
+
+/** The score a candidate must not exceed to be offered to query i's heap (+inf until it is full). */
+// @ts-ignore: decorator
+@inline
+function threshold(i: i32, k: i32, heapsD: usize, sizes: usize): f32 {
+  return load<i32>(sizes + (<usize>i << 2)) >= k ? load<f32>(heapsD + ((<usize>i * <usize>k) << 2)) : Infinity;
+}
+
+/** Pushes into query i's heap and returns its new threshold. */
+// @ts-ignore: decorator
+@inline
+function offer(i: i32, s: f32, label: i32, k: i32, heapsD: usize, heapsI: usize, sizes: usize): f32 {
+  const off = (<usize>i * <usize>k) << 2;
+  const sp = sizes + (<usize>i << 2);
+  const size = push(heapsD + off, heapsI + off, k, load<i32>(sp), s, label);
+  store<i32>(sp, size);
+  return size >= k ? load<f32>(heapsD + off) : Infinity;
+}
+
+// Scores are qn + xn + c·dot with c = −2 for L2 and, for IP, qn = xn = 0 and c = −1: the same
+// roundings as qn + xn − 2·dot and −dot. A candidate is offered unless s > threshold (so NaN
+// is offered, as in the reference).
+
+/**
+ * Offers the four scores in `sv` (one per query i..i+3) for the row labelled `label` to the
+ * queries whose threshold they do not exceed; returns the updated thresholds.
+ */
+// @ts-ignore: decorator
+@inline
+function offer4(i: i32, sv: v128, tv: v128, label: i32, k: i32, heapsD: usize, heapsI: usize, sizes: usize): v128 {
+  const over = i32x4.bitmask(f32x4.gt(sv, tv));
+  if (over == 15) return tv;
+  if (!(over & 1)) tv = f32x4.replace_lane(tv, 0, offer(i, f32x4.extract_lane(sv, 0), label, k, heapsD, heapsI, sizes));
+  if (!(over & 2)) tv = f32x4.replace_lane(tv, 1, offer(i + 1, f32x4.extract_lane(sv, 1), label, k, heapsD, heapsI, sizes));
+  if (!(over & 4)) tv = f32x4.replace_lane(tv, 2, offer(i + 2, f32x4.extract_lane(sv, 2), label, k, heapsD, heapsI, sizes));
+  if (!(over & 8)) tv = f32x4.replace_lane(tv, 3, offer(i + 3, f32x4.extract_lane(sv, 3), label, k, heapsD, heapsI, sizes));
+  return tv;
+}
+
+/** Queries i..i+3 against rows [r0, r1). */
+function tile4(metric: i32, Q: usize, i: i32, qnorms: usize, base: usize, xnorms: usize,
+  r0: i32, r1: i32, d: i32, k: i32, heapsD: usize, heapsI: usize, sizes: usize, rowOffset: i32): void {
+  const rowBytes = <usize>d << 2;
+  const q0 = Q + <usize>i * rowBytes;
+  const q1 = q0 + rowBytes, q2 = q1 + rowBytes, q3 = q2 + rowBytes;
+  const b4 = <usize>(d & ~3) << 2;
+  const bd = rowBytes;
+  const l2 = metric == METRIC_L2;
+  const cv = f32x4.splat(l2 ? -2 : -1);
+  const qnv = l2 ? v128.load(qnorms + (<usize>i << 2)) : f32x4.splat(0);
+  let tv = f32x4.splat(threshold(i, k, heapsD, sizes));
+  tv = f32x4.replace_lane(tv, 1, threshold(i + 1, k, heapsD, sizes));
+  tv = f32x4.replace_lane(tv, 2, threshold(i + 2, k, heapsD, sizes));
+  tv = f32x4.replace_lane(tv, 3, threshold(i + 3, k, heapsD, sizes));
+  let r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    const xa = base + <usize>r * rowBytes;
+    const xb = xa + rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    let o: usize = 0;
+    for (; o < b4; o += 16) {
+      const x0 = v128.load(xa + o);
+      const x1 = v128.load(xb + o);
+      let v = v128.load(q0 + o);
+      a0 = f32x4.add(a0, f32x4.mul(v, x0));
+      b0 = f32x4.add(b0, f32x4.mul(v, x1));
+      v = v128.load(q1 + o);
+      a1 = f32x4.add(a1, f32x4.mul(v, x0));
+      b1 = f32x4.add(b1, f32x4.mul(v, x1));
+      v = v128.load(q2 + o);
+      a2 = f32x4.add(a2, f32x4.mul(v, x0));
+      b2 = f32x4.add(b2, f32x4.mul(v, x1));
+      v = v128.load(q3 + o);
+      a3 = f32x4.add(a3, f32x4.mul(v, x0));
+      b3 = f32x4.add(b3, f32x4.mul(v, x1));
+    }
+    // lane j of sa / sb: ⟨q_{i+j}, x_r⟩ / ⟨q_{i+j}, x_{r+1}⟩
+    let sa = hsum4(a0, a1, a2, a3);
+    let sb = hsum4(b0, b1, b2, b3);
+    for (; o < bd; o += 4) {
+      let qv = f32x4.splat(load<f32>(q0 + o));
+      qv = f32x4.replace_lane(qv, 1, load<f32>(q1 + o));
+      qv = f32x4.replace_lane(qv, 2, load<f32>(q2 + o));
+      qv = f32x4.replace_lane(qv, 3, load<f32>(q3 + o));
+      sa = f32x4.add(sa, f32x4.mul(qv, f32x4.splat(load<f32>(xa + o))));
+      sb = f32x4.add(sb, f32x4.mul(qv, f32x4.splat(load<f32>(xb + o))));
+    }
+    let xna = f32x4.splat(0), xnb = f32x4.splat(0);
+    if (l2) {
+      xna = v128.load32_splat(xnorms + (<usize>r << 2));
+      xnb = v128.load32_splat(xnorms + (<usize>r << 2), 4);
+    }
+    const la = rowOffset + r;
+    tv = offer4(i, f32x4.add(f32x4.add(qnv, xna), f32x4.mul(cv, sa)), tv, la, k, heapsD, heapsI, sizes);
+    tv = offer4(i, f32x4.add(f32x4.add(qnv, xnb), f32x4.mul(cv, sb)), tv, la + 1, k, heapsD, heapsI, sizes);
+  }
+  if (r < r1) {
+    const xa = base + <usize>r * rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let o: usize = 0;
+    for (; o < b4; o += 16) {
+      const x0 = v128.load(xa + o);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(q0 + o), x0));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(q1 + o), x0));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(q2 + o), x0));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(q3 + o), x0));
+    }
+    let sa = hsum4(a0, a1, a2, a3);
+    for (; o < bd; o += 4) {
+      let qv = f32x4.splat(load<f32>(q0 + o));
+      qv = f32x4.replace_lane(qv, 1, load<f32>(q1 + o));
+      qv = f32x4.replace_lane(qv, 2, load<f32>(q2 + o));
+      qv = f32x4.replace_lane(qv, 3, load<f32>(q3 + o));
+      sa = f32x4.add(sa, f32x4.mul(qv, f32x4.splat(load<f32>(xa + o))));
+    }
+    const xna = l2 ? v128.load32_splat(xnorms + (<usize>r << 2)) : f32x4.splat(0);
+    offer4(i, f32x4.add(f32x4.add(qnv, xna), f32x4.mul(cv, sa)), tv, rowOffset + r, k, heapsD, heapsI, sizes);
+  }
+}
+
+/** Query i alone against rows [r0, r1) (the nq % 4 leftover queries). */
+function tile1(metric: i32, Q: usize, i: i32, qnorms: usize, base: usize, xnorms: usize,
+  r0: i32, r1: i32, d: i32, k: i32, heapsD: usize, heapsI: usize, sizes: usize, rowOffset: i32): void {
+  const rowBytes = <usize>d << 2;
+  const q0 = Q + <usize>i * rowBytes;
+  const b4 = <usize>(d & ~3) << 2;
+  const bd = rowBytes;
+  const l2 = metric == METRIC_L2;
+  const c: f32 = l2 ? -2 : -1;
+  const qn0: f32 = l2 ? load<f32>(qnorms + (<usize>i << 2)) : 0;
+  let t0 = threshold(i, k, heapsD, sizes);
+  let r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    const xa = base + <usize>r * rowBytes;
+    const xb = xa + rowBytes;
+    let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+    let o: usize = 0;
+    for (; o < b4; o += 16) {
+      const v = v128.load(q0 + o);
+      a0 = f32x4.add(a0, f32x4.mul(v, v128.load(xa + o)));
+      b0 = f32x4.add(b0, f32x4.mul(v, v128.load(xb + o)));
+    }
+    let sa0 = hsum(a0), sb0 = hsum(b0);
+    for (; o < bd; o += 4) {
+      const v = load<f32>(q0 + o);
+      sa0 += v * load<f32>(xa + o);
+      sb0 += v * load<f32>(xb + o);
+    }
+    let xna: f32 = 0, xnb: f32 = 0;
+    if (l2) {
+      xna = load<f32>(xnorms + (<usize>r << 2));
+      xnb = load<f32>(xnorms + (<usize>r << 2), 4);
+    }
+    let s: f32;
+    s = qn0 + xna + c * sa0; if (!(s > t0)) t0 = offer(i, s, rowOffset + r, k, heapsD, heapsI, sizes);
+    s = qn0 + xnb + c * sb0; if (!(s > t0)) t0 = offer(i, s, rowOffset + r + 1, k, heapsD, heapsI, sizes);
+  }
+  if (r < r1) {
+    const xa = base + <usize>r * rowBytes;
+    let a0 = f32x4.splat(0);
+    let o: usize = 0;
+    for (; o < b4; o += 16) a0 = f32x4.add(a0, f32x4.mul(v128.load(q0 + o), v128.load(xa + o)));
+    let sa0 = hsum(a0);
+    for (; o < bd; o += 4) sa0 += load<f32>(q0 + o) * load<f32>(xa + o);
+    const xna: f32 = l2 ? load<f32>(xnorms + (<usize>r << 2)) : 0;
+    const s = qn0 + xna + c * sa0;
+    if (!(s > t0)) offer(i, s, rowOffset + r, k, heapsD, heapsI, sizes);
+  }
+}
+
+/**
+ * nq queries at Q against n rows at base. L2 scores are qnorms[i] + xnorms[r] − 2⟨q_i, x_r⟩,
+ * IP scores −⟨q_i, x_r⟩. Query i's heap is at heapsD/heapsI + 4·i·k, its size at sizes + 4·i.
+ */
+export function batch_topk(metric: i32, Q: usize, nq: i32, qnorms: usize, base: usize, xnorms: usize,
+  n: i32, d: i32, k: i32, heapsD: usize, heapsI: usize, sizes: usize, rowOffset: i32): void {
+  if (k <= 0 || n <= 0 || nq <= 0) return;
+  let block = ROW_BLOCK_BYTES / max(d << 2, 1);
+  block = max(block & ~1, 2);
+  for (let r0 = 0; r0 < n; r0 += block) {
+    const r1 = min(n, r0 + block);
+    let i = 0;
+    for (; i + 4 <= nq; i += 4) tile4(metric, Q, i, qnorms, base, xnorms, r0, r1, d, k, heapsD, heapsI, sizes, rowOffset);
+    for (; i < nq; i++) tile1(metric, Q, i, qnorms, base, xnorms, r0, r1, d, k, heapsD, heapsI, sizes, rowOffset);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Norms and k-means accumulation
+
+/** out[r] = Σ_j X[r,j]² for n rows. */
+export function norms(X: usize, n: i32, d: i32, out: usize): void {
+  const rowBytes = <usize>d << 2;
+  let x = X;
+  for (let r = 0; r < n; r++) {
+    store<f32>(out + (<usize>r << 2), dotRow(x, x, d));
+    x += rowBytes;
+  }
+}
+
+/**
+ * For each row r with assign[r] = c ≥ 0: sums[c] += X[r] (d floats) and counts[c] += 1.
+ */
+export function accumulate(X: usize, n: i32, d: i32, assign: usize, sums: usize, counts: usize): void {
+  const rowBytes = <usize>d << 2;
+  const b4 = <usize>(d & ~3) << 2;
+  for (let r = 0; r < n; r++) {
+    const c = load<i32>(assign + (<usize>r << 2));
+    if (c < 0) continue;
+    const x = X + <usize>r * rowBytes;
+    const s = sums + <usize>c * rowBytes;
+    let o: usize = 0;
+    for (; o < b4; o += 16) v128.store(s + o, f32x4.add(v128.load(s + o), v128.load(x + o)));
+    for (; o < rowBytes; o += 4) store<f32>(s + o, load<f32>(s + o) + load<f32>(x + o));
+    const cp = counts + (<usize>c << 2);
+    store<i32>(cp, load<i32>(cp) + 1);
+  }
+}

@@ -1,0 +1,426 @@
+// The WASM SIMD kernels against the TypeScript reference and against an exact brute-force
+// oracle (f64 scores of every row, sorted by (score, label), first k), on one shared memory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Arena } from '../src/kernels/arena.js';
+import {
+  createKernels, createReferenceKernels, createWasmKernels, kernelsAvailable, kernelsModule,
+  wasmSimdSupported, METRIC_IP, METRIC_L2, type Kernels, type MetricCode,
+} from '../src/kernels/index.js';
+
+const TOL = 1e-4;
+
+function rng(seed: number): () => number {
+  // mulberry32
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomData(len: number, seed: number): Float32Array {
+  const r = rng(seed), out = new Float32Array(len);
+  for (let i = 0; i < len; i++) out[i] = r() * 2 - 1;
+  return out;
+}
+
+interface Setup { arena: Arena; wasm: Kernels; ref: Kernels }
+
+function setup(): Setup {
+  const arena = new Arena(1 << 20);
+  return { arena, wasm: createWasmKernels(arena.memory), ref: createReferenceKernels(arena.memory) };
+}
+
+function put(arena: Arena, data: Float32Array | Int32Array): number {
+  const off = arena.alloc(Math.max(4, data.length * 4));
+  if (data instanceof Float32Array) arena.f32(off, data.length).set(data);
+  else arena.i32(off, data.length).set(data);
+  return off;
+}
+
+interface Entry { score: number; label: number }
+
+function readHeap(arena: Arena, hd: number, hi: number, size: number): Entry[] {
+  const D = arena.f32(hd, size), I = arena.i32(hi, size);
+  const out: Entry[] = [];
+  for (let i = 0; i < size; i++) out.push({ score: D[i]!, label: I[i]! });
+  return out.sort((a, b) => a.score - b.score || a.label - b.label);
+}
+
+/** Checks the max-heap property on (score, label) (the root is the worst kept entry). */
+function assertHeap(arena: Arena, hd: number, hi: number, size: number, what: string): void {
+  const D = arena.f32(hd, size), I = arena.i32(hi, size);
+  for (let i = 1; i < size; i++) {
+    const p = (i - 1) >> 1;
+    const ok = D[p]! > D[i]! || (D[p] === D[i] && I[p]! > I[i]!);
+    assert.ok(ok, `${what}: heap order broken at ${i}`);
+  }
+}
+
+/** Exact (f64) score of row `label - rowOffset`. */
+function trueScore(metric: MetricCode, q: Float32Array, X: Float32Array, d: number, row: number): number {
+  let s = 0;
+  for (let j = 0; j < d; j++) {
+    if (metric === METRIC_L2) { const t = q[j]! - X[row * d + j]!; s += t * t; } else s += q[j]! * X[row * d + j]!;
+  }
+  return metric === METRIC_L2 ? s : -s;
+}
+
+/** The exact top-k of rows [0, n) with labels rowOffset + r: every score, sorted, first k. */
+function oracle(metric: MetricCode, q: Float32Array, X: Float32Array, n: number, d: number, k: number,
+  rowOffset = 0): Entry[] {
+  const all: Entry[] = [];
+  for (let r = 0; r < n; r++) all.push({ score: trueScore(metric, q, X, d, r), label: rowOffset + r });
+  return all.sort((a, b) => a.score - b.score || a.label - b.label).slice(0, k);
+}
+
+/**
+ * The kernels' result must be the oracle's up to rounding: same size, scores equal within a
+ * relative tolerance, labels equal except between candidates whose exact scores are within
+ * that tolerance of each other.
+ */
+function assertSameTopK(got: Entry[], want: Entry[], truth: (label: number) => number, scale: number, what: string): void {
+  assert.equal(got.length, want.length, `${what}: size`);
+  const tol = TOL * Math.max(scale, 1e-6);
+  assert.equal(new Set(got.map((e) => e.label)).size, got.length, `${what}: duplicate labels`);
+  for (let p = 0; p < want.length; p++) {
+    const g = got[p]!, w = want[p]!;
+    assert.ok(Math.abs(g.score - w.score) <= tol, `${what}: score #${p} ${g.score} vs ${w.score}`);
+    if (g.label !== w.label) {
+      const dt = Math.abs(truth(g.label) - truth(w.label));
+      assert.ok(dt <= tol, `${what}: label #${p} ${g.label} vs ${w.label} (exact scores differ by ${dt})`);
+    }
+  }
+}
+
+test('WASM SIMD kernels are available here', () => {
+  assert.equal(wasmSimdSupported(), true);
+  assert.deepEqual(kernelsAvailable(), { wasm: true });
+  assert.ok(kernelsModule() instanceof WebAssembly.Module);
+  assert.equal(createWasmKernels(new Arena().memory, kernelsModule()).name, 'wasm-simd');
+});
+
+test('createKernels: auto picks WASM, NITAMONO_KERNELS=reference forces the reference', () => {
+  const arena = new Arena();
+  const saved = process.env.NITAMONO_KERNELS;
+  try {
+    delete process.env.NITAMONO_KERNELS;
+    assert.equal(createKernels(arena.memory).name, 'wasm-simd');
+    assert.equal(createKernels(arena.memory, 'wasm').name, 'wasm-simd');
+    assert.equal(createKernels(arena.memory, 'reference').name, 'reference');
+    process.env.NITAMONO_KERNELS = 'reference';
+    assert.equal(createKernels(arena.memory).name, 'reference');
+    assert.equal(createKernels(arena.memory, 'wasm').name, 'reference');
+  } finally {
+    if (saved === undefined) delete process.env.NITAMONO_KERNELS; else process.env.NITAMONO_KERNELS = saved;
+  }
+});
+
+test("the seed's own numbers: 2-D distance² 13, 3-D distance² 173", () => {
+  const { arena, wasm, ref } = setup();
+  for (const K of [wasm, ref]) {
+    for (const [q, x, want, wantIp] of [
+      [[9, 7], [6, 5], 13, -(9 * 6 + 7 * 5)],
+      [[3, 21, 12], [9, 10, 8], 173, -(3 * 9 + 21 * 10 + 12 * 8)],
+    ] as const) {
+      const d = q.length;
+      const qp = put(arena, new Float32Array(q)), xp = put(arena, new Float32Array(x));
+      const hd = arena.alloc(4), hi = arena.alloc(4);
+      assert.equal(K.scanTopK(METRIC_L2, qp, xp, 1, d, 1, hd, hi, 0, 0), 1);
+      assert.equal(arena.f32(hd, 1)[0], want, `${K.name} L2 d=${d}`);
+      assert.equal(arena.i32(hi, 1)[0], 0);
+      assert.equal(K.scanTopK(METRIC_IP, qp, xp, 1, d, 1, hd, hi, 0, 7), 1);
+      assert.equal(arena.f32(hd, 1)[0], wantIp, `${K.name} IP d=${d}`);
+      assert.equal(arena.i32(hi, 1)[0], 7);
+      // the batch formula qn + xn − 2⟨q,x⟩ gives the same integer exactly
+      const qn = arena.alloc(4), xn = arena.alloc(4), sizes = arena.alloc(4);
+      K.norms(qp, 1, d, qn); K.norms(xp, 1, d, xn);
+      K.batchTopK(METRIC_L2, qp, 1, qn, xp, xn, 1, d, 1, hd, hi, sizes, 0);
+      assert.equal(arena.f32(hd, 1)[0], want, `${K.name} batch L2 d=${d}`);
+      assert.equal(arena.i32(sizes, 1)[0], 1);
+    }
+  }
+});
+
+/**
+ * scanTopK on random shapes, both metrics, against the oracle and (when given) directly against
+ * `other` run on the same data; returns the number of cases.
+ */
+function checkScanShapes(arena: Arena, K: Kernels, other?: Kernels): number {
+  let cases = 0;
+  for (const d of [1, 3, 7, 128, 784]) {
+    for (const n of [1, 5, 100, 1000]) {
+      const X = randomData(n * d, d * 7919 + n), q = randomData(d, d + n * 31);
+      const xp = put(arena, X), qp = put(arena, q);
+      for (const k of [...new Set([1, 10, n, n + 3])]) {
+        const hd = arena.alloc(4 * k), hi = arena.alloc(4 * k), hd2 = arena.alloc(4 * k), hi2 = arena.alloc(4 * k);
+        for (const metric of [METRIC_L2, METRIC_IP] as const) {
+          const what = `${K.name} scan metric=${metric} d=${d} n=${n} k=${k}`;
+          const size = K.scanTopK(metric, qp, xp, n, d, k, hd, hi, 0, 0);
+          assert.equal(size, Math.min(n, k), what);
+          assertHeap(arena, hd, hi, size, what);
+          const want = oracle(metric, q, X, n, d, k);
+          const scale = Math.max(...want.map((e) => Math.abs(e.score)));
+          const got = readHeap(arena, hd, hi, size);
+          assertSameTopK(got, want, (l) => trueScore(metric, q, X, d, l), scale, what);
+          if (other) {
+            const size2 = other.scanTopK(metric, qp, xp, n, d, k, hd2, hi2, 0, 0);
+            assertSameTopK(got, readHeap(arena, hd2, hi2, size2), (l) => trueScore(metric, q, X, d, l), scale, `${what} vs ${other.name}`);
+          }
+          cases++;
+        }
+        for (const p of [hd, hi, hd2, hi2]) arena.release(p);
+      }
+      arena.release(xp); arena.release(qp);
+    }
+  }
+  return cases;
+}
+
+test('scanTopK: WASM matches the exact oracle and the reference on random shapes', () => {
+  const { arena, wasm, ref } = setup();
+  assert.equal(checkScanShapes(arena, wasm, ref), 5 * (3 + 3 * 4) * 2);
+});
+
+test('scanTopK: a heap carried across calls with rowOffset equals one scan', () => {
+  const { arena, wasm } = setup();
+  const d = 37, n = 500, k = 20;
+  const X = randomData(n * d, 5), q = randomData(d, 6);
+  const xp = put(arena, X), qp = put(arena, q);
+  for (const metric of [METRIC_L2, METRIC_IP] as const) {
+    const whole = { d: arena.alloc(4 * k), i: arena.alloc(4 * k) };
+    const parts = { d: arena.alloc(4 * k), i: arena.alloc(4 * k) };
+    const s1 = wasm.scanTopK(metric, qp, xp, n, d, k, whole.d, whole.i, 0, 1000);
+    let s2 = 0;
+    for (const [a, b] of [[0, 7], [7, 250], [250, 251], [251, 500]] as const) {
+      s2 = wasm.scanTopK(metric, qp, xp + a * d * 4, b - a, d, k, parts.d, parts.i, s2, 1000 + a);
+    }
+    assert.equal(s1, k); assert.equal(s2, k);
+    assert.deepEqual(readHeap(arena, parts.d, parts.i, k), readHeap(arena, whole.d, whole.i, k));
+    assertSameTopK(readHeap(arena, whole.d, whole.i, k), oracle(metric, q, X, n, d, k, 1000),
+      (l) => trueScore(metric, q, X, d, l - 1000), 10, `carried metric=${metric}`);
+  }
+});
+
+test('scanTopK: k = 0 leaves everything alone', () => {
+  const { arena, wasm } = setup();
+  const xp = put(arena, randomData(40, 1)), qp = put(arena, randomData(4, 2));
+  const hd = arena.alloc(64), hi = arena.alloc(64);
+  arena.f32(hd, 1)[0] = 42;
+  assert.equal(wasm.scanTopK(METRIC_L2, qp, xp, 10, 4, 0, hd, hi, 0, 0), 0);
+  assert.equal(arena.f32(hd, 1)[0], 42);
+});
+
+function runBatch(arena: Arena, K: Kernels, metric: MetricCode, qp: number, nq: number, qn: number, xp: number,
+  xn: number, n: number, d: number, k: number, rowOffset = 0, chunks: number[] = [0, n]): Entry[][] {
+  const hd = arena.alloc(4 * nq * k), hi = arena.alloc(4 * nq * k), sizes = arena.alloc(4 * nq);
+  for (let c = 0; c + 1 < chunks.length; c++) {
+    const a = chunks[c]!, b = chunks[c + 1]!;
+    K.batchTopK(metric, qp, nq, qn, xp + a * d * 4, xn + a * 4, b - a, d, k, hd, hi, sizes, rowOffset + a);
+  }
+  const S = Array.from(arena.i32(sizes, nq));
+  const out = S.map((s, i) => {
+    assertHeap(arena, hd + 4 * i * k, hi + 4 * i * k, s, `batch ${K.name} query ${i}`);
+    return readHeap(arena, hd + 4 * i * k, hi + 4 * i * k, s);
+  });
+  arena.release(hd); arena.release(hi); arena.release(sizes);
+  return out;
+}
+
+/**
+ * batchTopK on random shapes, both metrics, against the oracle and (when given) directly against
+ * `other` run on the same data and norms; returns the number of cases.
+ */
+function checkBatchShapes(arena: Arena, K: Kernels, other?: Kernels): number {
+  let cases = 0;
+  for (const d of [1, 3, 7, 128, 784]) {
+    for (const n of [1, 5, 100, 1000]) {
+      const nq = d === 784 ? 6 : 7; // a tile of 4 plus leftovers
+      const X = randomData(n * d, d * 131 + n), Q = randomData(nq * d, d * 17 + n);
+      const xp = put(arena, X), qp = put(arena, Q);
+      const xn = arena.alloc(4 * n), qn = arena.alloc(4 * nq);
+      K.norms(xp, n, d, xn); K.norms(qp, nq, d, qn);
+      const xnMax = Math.max(...arena.f32(xn, n)), qnA = Array.from(arena.f32(qn, nq));
+      for (const k of [...new Set([1, 10, n, n + 3])]) {
+        for (const metric of [METRIC_L2, METRIC_IP] as const) {
+          const what = `${K.name} batch metric=${metric} d=${d} n=${n} k=${k}`;
+          const got = runBatch(arena, K, metric, qp, nq, qn, xp, xn, n, d, k, 3);
+          const got2 = other ? runBatch(arena, other, metric, qp, nq, qn, xp, xn, n, d, k, 3) : undefined;
+          for (let i = 0; i < nq; i++) {
+            assert.equal(got[i]!.length, Math.min(n, k), what);
+            const q = Q.subarray(i * d, (i + 1) * d);
+            const want = oracle(metric, q, X, n, d, k, 3);
+            // L2 here is qn + xn − 2⟨q,x⟩: its rounding error scales with the norms
+            const scale = metric === METRIC_L2 ? qnA[i]! + xnMax : Math.max(...want.map((e) => Math.abs(e.score)));
+            assertSameTopK(got[i]!, want, (l) => trueScore(metric, q, X, d, l - 3), scale, `${what} q${i}`);
+            if (got2) assertSameTopK(got[i]!, got2[i]!, (l) => trueScore(metric, q, X, d, l - 3), scale, `${what} q${i} vs ${other!.name}`);
+          }
+          cases++;
+        }
+      }
+      for (const p of [xp, qp, xn, qn]) arena.release(p);
+    }
+  }
+  return cases;
+}
+
+test('batchTopK: WASM matches the exact oracle and the reference on random shapes', () => {
+  const { arena, wasm, ref } = setup();
+  assert.equal(checkBatchShapes(arena, wasm, ref), 5 * (3 + 3 * 4) * 2);
+});
+
+test('batchTopK: every query count (tiles of 4 and leftovers) and chunked calls', () => {
+  const { arena, wasm } = setup();
+  const d = 13, n = 301, k = 5;
+  for (const nq of [1, 2, 3, 4, 5, 8, 11]) {
+    const X = randomData(n * d, nq), Q = randomData(nq * d, 100 + nq);
+    const xp = put(arena, X), qp = put(arena, Q);
+    const xn = arena.alloc(4 * n), qn = arena.alloc(4 * nq);
+    wasm.norms(xp, n, d, xn); wasm.norms(qp, nq, d, qn);
+    for (const metric of [METRIC_L2, METRIC_IP] as const) {
+      const whole = runBatch(arena, wasm, metric, qp, nq, qn, xp, xn, n, d, k);
+      const chunked = runBatch(arena, wasm, metric, qp, nq, qn, xp, xn, n, d, k, 0, [0, 1, 100, 101, 300, 301]);
+      assert.deepEqual(chunked, whole, `chunked nq=${nq}`);
+      for (let i = 0; i < nq; i++) {
+        const q = Q.subarray(i * d, (i + 1) * d);
+        assertSameTopK(whole[i]!, oracle(metric, q, X, n, d, k), (l) => trueScore(metric, q, X, d, l), 20,
+          `nq=${nq} metric=${metric} q${i}`);
+      }
+    }
+    for (const p of [xp, qp, xn, qn]) arena.release(p);
+  }
+});
+
+/** Identical rows (fed in two calls, later calls bringing smaller labels) must keep labels 0..k−1. */
+function checkDuplicates(arena: Arena, K: Kernels): void {
+  for (const d of [3, 8, 130]) {
+    const n = 41, v = randomData(d, d);
+    const X = new Float32Array(n * d);
+    for (let r = 0; r < n; r++) X.set(v, r * d);
+    const Q = randomData(5 * d, 99);
+    const xp = put(arena, X), qp = put(arena, Q);
+    const xn = arena.alloc(4 * n), qn = arena.alloc(4 * 5);
+    K.norms(xp, n, d, xn); K.norms(qp, 5, d, qn);
+    for (const metric of [METRIC_L2, METRIC_IP] as const) {
+      for (const k of [1, 3, 16]) {
+        const first = Array.from({ length: k }, (_, i) => i);
+        const hd = arena.alloc(4 * k), hi = arena.alloc(4 * k);
+        let s = K.scanTopK(metric, qp, xp + 20 * d * 4, 21, d, k, hd, hi, 0, 20);
+        s = K.scanTopK(metric, qp, xp, 20, d, k, hd, hi, s, 0);
+        const got = readHeap(arena, hd, hi, s);
+        assert.deepEqual(got.map((e) => e.label), first, `${K.name} scan d=${d} k=${k}`);
+        assert.equal(new Set(got.map((e) => e.score)).size, 1, 'identical rows, identical scores');
+        // batch: rows 20..40 first (pairs and a leftover row), then 0..19
+        const b = runBatch(arena, K, metric, qp, 5, qn, xp, xn, n, d, k, 0, [20, 41, 0, 20]);
+        for (const h of b) {
+          assert.deepEqual(h.map((e) => e.label), first, `${K.name} batch d=${d} k=${k}`);
+          assert.equal(new Set(h.map((e) => e.score)).size, 1);
+        }
+        arena.release(hd); arena.release(hi);
+      }
+    }
+    for (const p of [xp, qp, xn, qn]) arena.release(p);
+  }
+}
+
+/** Different rows at exactly equal distance: the smaller labels win. */
+function checkTies(arena: Arena, K: Kernels): void {
+  // q = 0 and rows ±2·e_j: every L2 score is exactly 4, every IP score 0; the last row (e_0) is
+  // closer in L2 and tied in IP
+  const d = 6, n = 2 * d + 1;
+  const X = new Float32Array(n * d);
+  for (let j = 0; j < d; j++) { X[(2 * j) * d + j] = 2; X[(2 * j + 1) * d + j] = -2; }
+  X[(n - 1) * d] = 1;
+  const xp = put(arena, X), qp = put(arena, new Float32Array(4 * d));
+  const xn = arena.alloc(4 * n), qn = arena.alloc(16);
+  K.norms(xp, n, d, xn); K.norms(qp, 4, d, qn);
+  for (const metric of [METRIC_L2, METRIC_IP] as const) {
+    for (const k of [1, 4, 13]) {
+      const want = metric === METRIC_L2
+        ? [n - 1, ...Array.from({ length: k - 1 }, (_, i) => i)]
+        : Array.from({ length: k }, (_, i) => i);
+      const hd = arena.alloc(4 * k), hi = arena.alloc(4 * k);
+      const s = K.scanTopK(metric, qp, xp, n, d, k, hd, hi, 0, 0);
+      assert.deepEqual(readHeap(arena, hd, hi, s).map((e) => e.label), want, `${K.name} scan metric=${metric} k=${k}`);
+      for (const h of runBatch(arena, K, metric, qp, 4, qn, xp, xn, n, d, k, 0, [7, n, 0, 7])) {
+        assert.deepEqual(h.map((e) => e.label), want, `${K.name} batch metric=${metric} k=${k}`);
+      }
+      arena.release(hd); arena.release(hi);
+    }
+  }
+}
+
+test('duplicates: identical rows tie-break on the smaller label (scan and batch)', () => {
+  const { arena, wasm } = setup();
+  checkDuplicates(arena, wasm);
+});
+
+test('ties between different rows break on the label (scan and batch)', () => {
+  const { arena, wasm } = setup();
+  checkTies(arena, wasm);
+});
+
+test('reference kernels: same checks against the oracle', () => {
+  const { arena, ref } = setup();
+  assert.equal(checkScanShapes(arena, ref), 5 * (3 + 3 * 4) * 2);
+  assert.equal(checkBatchShapes(arena, ref), 5 * (3 + 3 * 4) * 2);
+  checkDuplicates(arena, ref);
+  checkTies(arena, ref);
+});
+
+test('WASM and reference give the same heaps on the same memory', () => {
+  const { arena, wasm, ref } = setup();
+  const d = 24, n = 3000, k = 16, X = randomData(n * d, 77), q = randomData(d, 78);
+  const xp = put(arena, X), qp = put(arena, q);
+  for (const metric of [METRIC_L2, METRIC_IP] as const) {
+    const [w, r] = [wasm, ref].map((K) => {
+      const hd = arena.alloc(4 * k), hi = arena.alloc(4 * k);
+      return readHeap(arena, hd, hi, K.scanTopK(metric, qp, xp, n, d, k, hd, hi, 0, 0));
+    });
+    assertSameTopK(w!, r!, (l) => trueScore(metric, q, X, d, l), 10, `metric=${metric}`);
+  }
+});
+
+test('norms: WASM matches the reference', () => {
+  const { arena, wasm, ref } = setup();
+  for (const d of [1, 3, 4, 7, 16, 17, 128, 784]) {
+    const n = 33, X = randomData(n * d, d);
+    const xp = put(arena, X), a = arena.alloc(4 * n), b = arena.alloc(4 * n);
+    wasm.norms(xp, n, d, a); ref.norms(xp, n, d, b);
+    const A = arena.f32(a, n), B = arena.f32(b, n);
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(A[i]! - B[i]!) <= TOL * Math.max(B[i]!, 1e-3), `d=${d} row ${i}: ${A[i]} vs ${B[i]}`);
+    for (const p of [xp, a, b]) arena.release(p);
+  }
+});
+
+test('accumulate: WASM matches the reference, negative assignments skipped', () => {
+  const { arena, wasm, ref } = setup();
+  for (const d of [1, 3, 4, 7, 128, 785]) {
+    const n = 200, c = 9, X = randomData(n * d, d + 1), r = rng(d);
+    const assign = new Int32Array(n);
+    for (let i = 0; i < n; i++) assign[i] = Math.floor(r() * (c + 2)) - 2; // −2..c−1; some clusters may be empty
+    assign[0] = -1; assign[1] = c - 1;
+    const xp = put(arena, X), ap = put(arena, assign);
+    const init = randomData(c * d, 7);
+    const sW = put(arena, init), sR = put(arena, init);
+    const cW = put(arena, new Int32Array(c).fill(3)), cR = put(arena, new Int32Array(c).fill(3));
+    wasm.accumulate(xp, n, d, ap, sW, cW);
+    ref.accumulate(xp, n, d, ap, sR, cR);
+    assert.deepEqual(Array.from(arena.i32(cW, c)), Array.from(arena.i32(cR, c)), `counts d=${d}`);
+    const expectCounts = new Array<number>(c).fill(3);
+    for (const a of assign) if (a >= 0) expectCounts[a]!++;
+    assert.deepEqual(Array.from(arena.i32(cW, c)), expectCounts);
+    const A = arena.f32(sW, c * d), B = arena.f32(sR, c * d);
+    for (let i = 0; i < c * d; i++) assert.ok(Math.abs(A[i]! - B[i]!) <= 1e-4 * Math.max(Math.abs(B[i]!), 1), `sums d=${d} [${i}]`);
+    // a row assigned −1 contributes nothing: clusters with only skipped rows keep their initial sums
+    const exp0 = new Float64Array(d);
+    for (let j = 0; j < d; j++) exp0[j] = init[j]!;
+    for (let i = 0; i < n; i++) if (assign[i] === 0) for (let j = 0; j < d; j++) exp0[j]! += X[i * d + j]!;
+    for (let j = 0; j < d; j++) assert.ok(Math.abs(A[j]! - exp0[j]!) <= 1e-4 * Math.max(Math.abs(exp0[j]!), 1));
+    for (const p of [xp, ap, sW, sR, cW, cR]) arena.release(p);
+  }
+});
