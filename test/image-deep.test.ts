@@ -1,0 +1,180 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http from 'node:http';
+import https from 'node:https';
+import { existsSync } from 'node:fs';
+import sharp from 'sharp';
+import { NitamonoError } from '../src/errors.js';
+import { decodeImage } from '../src/image/decode.js';
+import {
+  DEEP_INPUT_BYTES,
+  DEFAULT_DEEP_MODEL,
+  DeepEmbedder,
+  bundledModelDir,
+  deepDim,
+  isDeepModel,
+  wasmDir,
+  type DeepModel,
+} from '../src/image/deep.js';
+
+// --- no network: every way out of this process is recorded and refused while the tests run ---
+const attempts: string[] = [];
+const saved = {
+  fetch: globalThis.fetch,
+  connect: net.Socket.prototype.connect,
+  httpRequest: http.request,
+  httpsRequest: https.request,
+};
+function blockNetwork(): void {
+  globalThis.fetch = (async (u: unknown) => {
+    attempts.push(`fetch ${String(u)}`);
+    throw new Error('network disabled in tests');
+  }) as typeof fetch;
+  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+    attempts.push(`socket connect ${JSON.stringify(args[0])}`);
+    throw new Error('network disabled in tests');
+  } as typeof net.Socket.prototype.connect;
+  http.request = ((...args: unknown[]) => {
+    attempts.push(`http.request ${String(args[0])}`);
+    throw new Error('network disabled in tests');
+  }) as typeof http.request;
+  https.request = ((...args: unknown[]) => {
+    attempts.push(`https.request ${String(args[0])}`);
+    throw new Error('network disabled in tests');
+  }) as typeof https.request;
+}
+function restoreNetwork(): void {
+  globalThis.fetch = saved.fetch;
+  net.Socket.prototype.connect = saved.connect;
+  http.request = saved.httpRequest;
+  https.request = saved.httpsRequest;
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** A photo-like 640×480 scene: smooth blobs around a base colour, with grain. */
+async function scene(seed: number, base: [number, number, number], spread: number): Promise<Buffer> {
+  const r = rng(seed);
+  const sw = 12;
+  const sh = 9;
+  const small = Buffer.alloc(sw * sh * 3);
+  for (let i = 0; i < sw * sh; i++) {
+    for (let c = 0; c < 3; c++) small[i * 3 + c] = Math.max(0, Math.min(255, Math.round(base[c]! + (r() - 0.5) * spread)));
+  }
+  const big = await sharp(small, { raw: { width: sw, height: sh, channels: 3 } }).resize(640, 480, { kernel: 'cubic' }).raw().toBuffer();
+  for (let i = 0; i < big.length; i++) big[i] = Math.max(0, Math.min(255, big[i]! + Math.round((r() - 0.5) * 20)));
+  return sharp(big, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+async function cnnInput(jpeg: Buffer): Promise<Uint8Array> {
+  return (await decodeImage(jpeg, { resize: { width: 224, height: 224, fit: 'fill' } })).data;
+}
+
+function row(m: Float32Array, dim: number, i: number): Float32Array {
+  return m.subarray(i * dim, (i + 1) * dim);
+}
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+let red1: Uint8Array;
+let red2: Uint8Array;
+let blue: Uint8Array;
+let green: Uint8Array;
+
+before(async () => {
+  blockNetwork();
+  red1 = await cnnInput(await scene(1, [200, 40, 30], 80));
+  red2 = await cnnInput(await scene(2, [210, 50, 40], 80));
+  blue = await cnnInput(await scene(3, [40, 80, 200], 80));
+  green = await cnnInput(await scene(4, [50, 170, 60], 80));
+});
+after(() => {
+  restoreNetwork();
+});
+
+test('model registry and dims', () => {
+  assert.equal(deepDim('mobilenetv2-pooled'), 1280);
+  assert.equal(deepDim('mobilenetv2-mid'), 1792);
+  assert.ok(isDeepModel(DEFAULT_DEEP_MODEL));
+  assert.ok(!isDeepModel('resnet'));
+  assert.throws(() => deepDim('resnet' as DeepModel), (e: unknown) => e instanceof NitamonoError && e.code === 'INVALID_ARGUMENT');
+  // Everything the models need is on disk, inside installed packages.
+  assert.ok(existsSync(wasmDir() + 'tfjs-backend-wasm-simd.wasm'));
+  assert.ok(existsSync(bundledModelDir('mobilenetv2-pooled') + '/model.min.js'));
+  assert.ok(existsSync(bundledModelDir('mobilenetv2-mid') + '/group1-shard2of2.min.js'));
+});
+
+for (const model of ['mobilenetv2-pooled', 'mobilenetv2-mid'] as const) {
+  describe(`DeepEmbedder ${model}`, () => {
+    let emb: DeepEmbedder;
+    before(async () => {
+      emb = await DeepEmbedder.create(model);
+    });
+    after(() => emb?.dispose());
+
+    test('loads offline: no fetch, no socket, no http(s) request', () => {
+      assert.deepEqual(attempts, []);
+    });
+
+    test(`dim ${deepDim(model)}, L2-normalised, deterministic`, async () => {
+      assert.equal(emb.dim, deepDim(model));
+      assert.equal(emb.model, model);
+      const a = await emb.embed([red1]);
+      const b = await emb.embed([red1]);
+      assert.equal(a.length, emb.dim);
+      assert.deepEqual(Array.from(a), Array.from(b), 'same image twice → identical vector');
+      assert.ok(Math.abs(Math.sqrt(dot(a, a)) - 1) < 1e-5, 'unit length');
+      assert.ok(a.every(Number.isFinite));
+    });
+
+    test('a batch gives the same vectors as one at a time', async () => {
+      const batch = await emb.embed([red1, blue, red2, green]);
+      assert.equal(batch.length, 4 * emb.dim);
+      const singles = [red1, blue, red2, green];
+      for (let i = 0; i < 4; i++) {
+        const one = await emb.embed([singles[i]!]);
+        const d = dot(row(batch, emb.dim, i), one);
+        assert.ok(d > 0.99999, `row ${i}: cosine to its single embedding ${d}`);
+      }
+      assert.equal((await emb.embed([])).length, 0);
+    });
+
+    test('similar images are closer than dissimilar ones', async () => {
+      const m = await emb.embed([red1, red2, blue, green]);
+      const v = (i: number) => row(m, emb.dim, i);
+      const redRed = dot(v(0), v(1));
+      const redBlue = dot(v(0), v(2));
+      const redGreen = dot(v(0), v(3));
+      assert.ok(redRed > redBlue && redRed > redGreen, `cos(red, red') ${redRed.toFixed(3)} vs red–blue ${redBlue.toFixed(3)}, red–green ${redGreen.toFixed(3)}`);
+    });
+
+    test('rejects wrongly sized input', async () => {
+      await assert.rejects(emb.embed([new Uint8Array(100)]), (e: unknown) => e instanceof NitamonoError && e.code === 'INVALID_ARGUMENT');
+      assert.equal(DEEP_INPUT_BYTES, 224 * 224 * 3);
+    });
+  });
+}
+
+test('pooled: BatchNorm-folded fast path equals the LayersModel run as loaded', async () => {
+  const fused = await DeepEmbedder.create('mobilenetv2-pooled');
+  const plain = await DeepEmbedder.create('mobilenetv2-pooled', { fuseBatchNorm: false });
+  try {
+    const a = await fused.embed([red1, blue]);
+    const b = await plain.embed([red1, blue]);
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+    assert.ok(maxDiff < 1e-4, `max |fused − layers| = ${maxDiff}`);
+  } finally {
+    fused.dispose();
+    plain.dispose();
+  }
+  await assert.rejects(fused.embed([red1]), /disposed/);
+  assert.deepEqual(attempts, [], 'still no network');
+});
