@@ -1,0 +1,88 @@
+/**
+ * Progress bars for long steps (scanning, hashing, features, training, adding): one bar per
+ * step on stderr with count, rate and ETA. Silent when stderr is not a TTY, with `--json`, or
+ * when the caller passes `enabled: false`, so piped output and tests stay clean.
+ */
+import cliProgress from 'cli-progress';
+
+export interface ProgressStep {
+  /** Adds `n` (default 1) to the done count. */
+  increment(n?: number): void;
+  /** Sets the done count. */
+  update(value: number): void;
+  /** Changes the total, e.g. when it becomes known. */
+  setTotal(total: number): void;
+  /** Ends the bar (leaves its last state on screen). */
+  stop(): void;
+}
+
+export interface Progress {
+  readonly enabled: boolean;
+  /** Starts a step; `total` 0 means unknown (the bar shows only a count). */
+  step(label: string, total: number, unit?: string): ProgressStep;
+}
+
+const noopStep: ProgressStep = { increment() {}, update() {}, setTotal() {}, stop() {} };
+
+/** A progress reporter that never prints. */
+export const silentProgress: Progress = { enabled: false, step: () => noopStep };
+
+function formatRate(perSecond: number, unit: string): string {
+  if (!Number.isFinite(perSecond) || perSecond <= 0) return `- ${unit}/s`;
+  if (perSecond >= 100) return `${Math.round(perSecond)} ${unit}/s`;
+  return `${perSecond.toFixed(1)} ${unit}/s`;
+}
+
+/**
+ * Progress on `stream` (default stderr). `enabled` defaults to "stream is a TTY and
+ * NITAMONO_NO_PROGRESS is not set".
+ */
+export function createProgress(opts: { enabled?: boolean; stream?: NodeJS.WriteStream } = {}): Progress {
+  const stream = opts.stream ?? process.stderr;
+  const enabled = opts.enabled ?? (Boolean(stream.isTTY) && !process.env.NITAMONO_NO_PROGRESS);
+  if (!enabled) return silentProgress;
+  return {
+    enabled: true,
+    step(label: string, total: number, unit = 'items'): ProgressStep {
+      const known = total > 0;
+      const bar = new cliProgress.SingleBar(
+        {
+          stream,
+          format: known
+            ? `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total} | {rate} | ETA {eta_formatted}`
+            : `${label.padEnd(10)} {value} | {rate}`,
+          hideCursor: false,
+          clearOnComplete: false,
+          etaBuffer: 50,
+          fps: 5,
+          barsize: 30,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      const started = Date.now();
+      let value = 0;
+      const payload = () => ({ rate: formatRate(value / Math.max(1e-3, (Date.now() - started) / 1000), unit) });
+      bar.start(Math.max(total, known ? 1 : 0), 0, payload());
+      let stopped = false;
+      return {
+        increment(n = 1) {
+          value += n;
+          if (!stopped) bar.update(value, payload());
+        },
+        update(v: number) {
+          value = v;
+          if (!stopped) bar.update(value, payload());
+        },
+        setTotal(t: number) {
+          if (!stopped) bar.setTotal(Math.max(1, t));
+        },
+        stop() {
+          if (stopped) return;
+          stopped = true;
+          bar.update(value, payload());
+          bar.stop();
+        },
+      };
+    },
+  };
+}

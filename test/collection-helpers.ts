@@ -1,0 +1,133 @@
+/** Test images made with sharp, temp folders, and running the CLI. */
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+
+export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export async function tempDir(prefix = 'nitamono-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export type RGB = [number, number, number];
+
+async function ensureDir(file: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+}
+
+/** A solid-colour image. */
+export async function solid(file: string, rgb: RGB, size = 64): Promise<void> {
+  await ensureDir(file);
+  const img = sharp({ create: { width: size, height: size, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
+  await (file.endsWith('.jpg') ? img.jpeg({ quality: 95 }) : img.png()).toFile(file);
+}
+
+/** A horizontal gradient between two colours. */
+export async function gradient(file: string, from: RGB, to: RGB, w = 64, h = 48): Promise<void> {
+  await ensureDir(file);
+  const data = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const t = x / (w - 1);
+      for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = Math.round(from[c]! * (1 - t) + to[c]! * t);
+    }
+  }
+  await sharp(data, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+}
+
+/** A shape (SVG rendered to PNG): a coloured circle or square on a background. */
+export async function shape(file: string, kind: 'circle' | 'square', fg: string, bg = 'white', size = 64): Promise<void> {
+  await ensureDir(file);
+  const body =
+    kind === 'circle'
+      ? `<circle cx="${size / 2}" cy="${size / 2}" r="${size / 3}" fill="${fg}"/>`
+      : `<rect x="${size / 4}" y="${size / 4}" width="${size / 2}" height="${size / 2}" fill="${fg}"/>`;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="100%" height="100%" fill="${bg}"/>${body}</svg>`;
+  await sharp(Buffer.from(svg)).png().toFile(file);
+}
+
+/** Random-noise image (slow to compress, distinct per seed). */
+export async function noise(file: string, seed: number, size = 48): Promise<void> {
+  await ensureDir(file);
+  const data = Buffer.alloc(size * size * 3);
+  let s = seed * 2654435761 + 1;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    data[i] = s >>> 24;
+  }
+  await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 1 }).toFile(file);
+}
+
+function crc32(buf: Buffer): number {
+  let c = ~0;
+  for (let i = 0; i < buf.length; i++) {
+    c ^= buf[i]!;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+
+/** A valid 1-bit greyscale PNG of w×h that compresses to almost nothing (a decompression bomb). */
+export async function pngBomb(file: string, w = 20000, h = 20000): Promise<void> {
+  await ensureDir(file);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 0; // greyscale
+  const row = 1 + Math.ceil(w / 8);
+  const raw = Buffer.alloc(row * h); // all zero: filter 0, black pixels
+  const idat = deflateSync(raw, { level: 9 });
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+  await writeFile(file, png);
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node dist/src/cli/main.js ...args` and collects its output. */
+export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, NITAMONO_NO_PROGRESS: '1', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
