@@ -1,4 +1,117 @@
+/**
+ * `nitamono serve`: the HTTP API and the web page over one collection.
+ * Stops cleanly on SIGINT/SIGTERM: the server stops accepting, in-flight requests finish, the
+ * collection saves its indexes and closes.
+ */
 import type { Command } from 'commander';
+import { Collection } from '../collection/index.js';
+import { DEFAULT_COLLECTION_PATH } from '../collection/index.js';
+import { invalid } from '../errors.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, createServer, isLoopbackHost } from '../server/server.js';
+import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 
-// Placeholder until this command group lands; it registers nothing.
-export function registerServeCommand(_program: Command): void {}
+interface ServeOptions {
+  collection: string;
+  host: string;
+  port: string;
+  allowWrite?: boolean;
+  token?: string;
+  maxUploadMb: string;
+  maxPixels: string;
+}
+
+function parsePort(v: string): number {
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw invalid(`--port must be an integer from 0 to 65535, got "${v}"`);
+  return Number(v);
+}
+
+function parsePositive(name: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw invalid(`${name} must be a positive number, got "${v}"`);
+  return n;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the search API and web page for a collection')
+    .option('-c, --collection <path>', 'collection folder', DEFAULT_COLLECTION_PATH)
+    .option('--host <host>', 'address to bind (anything but localhost/127.0.0.1/::1 makes writes need the token)', '127.0.0.1')
+    .option('-p, --port <port>', 'port (0 = any free port)', '3000')
+    .option('--allow-write', 'enable adding (POST /api/images) and removing (DELETE /api/images/:id) images')
+    .option('--token <token>', 'bearer token for the write routes (generated and printed when bound off localhost)')
+    .option('--max-upload-mb <mb>', 'largest accepted upload in MB', String(DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024)))
+    .option('--max-pixels <n>', 'largest accepted image in pixels', String(DEFAULT_MAX_PIXELS))
+    .action(async (opts: ServeOptions) => {
+      const port = parsePort(opts.port);
+      const maxUploadBytes = Math.round(parsePositive('--max-upload-mb', opts.maxUploadMb) * 1024 * 1024);
+      const maxPixels = Math.round(parsePositive('--max-pixels', opts.maxPixels));
+      if (opts.token !== undefined && !/^[\x21-\x7e]{8,}$/.test(opts.token)) throw invalid('--token must be at least 8 printable characters without spaces');
+      const collection = await Collection.open(opts.collection);
+      let app;
+      try {
+        app = await createServer({
+          collection,
+          allowWrite: opts.allowWrite === true,
+          ...(opts.token !== undefined ? { token: opts.token } : {}),
+          host: opts.host,
+          maxUploadBytes,
+          maxPixels,
+        });
+        await app.listen({ host: opts.host, port });
+      } catch (err) {
+        await app?.close().catch(() => undefined);
+        await collection.close().catch(() => undefined);
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw invalid(`port ${port} on ${opts.host} is already in use (try --port 0 or another port)`);
+        if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') throw invalid(`cannot bind to ${opts.host}: no such local address`);
+        throw err;
+      }
+      const addr = app.server.address();
+      const actualPort = addr && typeof addr === 'object' ? addr.port : port;
+      const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+      const info = app.nitamono;
+      process.stdout.write(`nitamono: serving ${collection.root} (${collection.catalog.countByStatus().ok} images) at http://${shownHost}:${actualPort}/\n`);
+      if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
+      if (info.allowWrite) {
+        process.stdout.write('nitamono: writes enabled (POST /api/images, DELETE /api/images/:id)\n');
+        if (info.tokenRequired) {
+          process.stdout.write(
+            info.tokenGenerated
+              ? `nitamono: write token (send as "Authorization: Bearer <token>"): ${info.token}\n`
+              : 'nitamono: write routes need the --token given, as "Authorization: Bearer <token>"\n',
+          );
+        }
+      }
+
+      // Build (or load) the inverted files in the background so the first IVF search is quick.
+      void (async () => {
+        for (const kind of collection.features) {
+          if (collection.catalog.countByStatus().ok === 0) break;
+          await collection.ivfIndex(kind).catch(() => undefined);
+        }
+      })();
+
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) {
+            process.stderr.write(`nitamono: ${signal} again, exiting now\n`);
+            process.exit(130);
+          }
+          stopping = true;
+          process.stderr.write(`nitamono: ${signal}, shutting down\n`);
+          void (async () => {
+            try {
+              await app.close();
+            } finally {
+              await collection.close().catch((err) => process.stderr.write(`nitamono: closing the collection: ${(err as Error).message}\n`));
+              resolve();
+            }
+          })();
+        };
+        process.on('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
+      });
+      process.exit(0);
+    });
+}

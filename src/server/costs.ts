@@ -1,0 +1,50 @@
+/**
+ * The seed lecture's cost model, recomputed for a collection: exact search costs N·D
+ * (one D-dimensional distance per stored vector), an inverted file with K groups costs
+ * D·(K + N/K) (K representatives, then on average N/K vectors of the chosen group), which is
+ * smallest at K = √N where it is 2·D·√N.
+ */
+export interface CostRow {
+  n: number;
+  d: number;
+  /** Groups K used for the inverted-file figure. */
+  k_groups: number;
+  /** N·D */
+  exact: number;
+  /** D·(K + N/K) with this K */
+  ivf: number;
+  /** 2·D·√N, the seed's minimum at K = √N */
+  ivf_optimal: number;
+  /** exact / ivf */
+  ratio: number;
+}
+
+export function costRow(n: number, d: number, kGroups?: number): CostRow {
+  const k = Math.max(1, Math.round(kGroups ?? Math.sqrt(Math.max(1, n))));
+  const exact = n * d;
+  const ivf = d * (k + n / k);
+  return { n, d, k_groups: k, exact, ivf: Math.round(ivf), ivf_optimal: Math.round(2 * d * Math.sqrt(n)), ratio: ivf > 0 ? exact / ivf : 1 };
+}
+
+/** The seed's table (N = 100, 10,000, 1,000,000) for dimension d, plus this collection's N. */
+export function costTable(n: number, d: number, nlist: number | null): { collection: CostRow; seed: CostRow[] } {
+  return {
+    collection: costRow(n, d, nlist ?? undefined),
+    seed: [100, 10_000, 1_000_000].map((m) => costRow(m, d)),
+  };
+}
+
+/** The nprobe values an nprobe sweep visits: 1, 2, 3, 4, 6, 8, 12, 16, … up to nlist (at most `max`). */
+export function sweepProbes(nlist: number, max = 12): number[] {
+  const out = new Set<number>();
+  for (let p = 1; p <= nlist; p = p < 4 ? p + 1 : Math.ceil(p * 1.5)) out.add(p);
+  out.add(nlist);
+  let list = [...out].sort((a, b) => a - b);
+  if (list.length > max) {
+    // keep the ends, thin the middle evenly in log space
+    const picked = new Set<number>([list[0]!, list[list.length - 1]!]);
+    for (let i = 1; i < max - 1; i++) picked.add(list[Math.round((i * (list.length - 1)) / (max - 1))]!);
+    list = [...picked].sort((a, b) => a - b);
+  }
+  return list;
+}

@@ -1,0 +1,99 @@
+/**
+ * The nprobe sweep behind the "how it works" chart: a fixed sample of the collection's own
+ * images is searched exactly (the ground truth) and with the inverted file at several nprobe
+ * values; each point is the mean recall@k and the mean search time. Also the measured cost of
+ * exact search next to the seed's N·D.
+ */
+import { compareAnswers, type Collection } from '../collection/index.js';
+import type { FeatureKind } from '../collection/index.js';
+import { sweepProbes } from './costs.js';
+
+export interface SweepPoint {
+  nprobe: number;
+  recall_at_k: number;
+  recall_at_1: number;
+  mean_ms: number;
+  p50_ms: number;
+  distances_computed: number;
+}
+
+export interface SweepResult {
+  features: FeatureKind;
+  k: number;
+  n: number;
+  dim: number;
+  nlist: number;
+  queries: number;
+  generation: number;
+  exact: { mean_ms: number; p50_ms: number; distances_computed: number };
+  points: SweepPoint[];
+  took_ms: number;
+}
+
+/** `count` ids spread evenly over the searchable images (deterministic). */
+export function sampleIds(collection: Collection, count: number): number[] {
+  const rows = collection.catalog.okRows();
+  if (rows.length <= count) return rows.map((r) => r.id);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) out.push(rows[Math.floor(((i + 0.5) * rows.length) / count)]!.id);
+  return out;
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const median = (xs: number[]) => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number): Promise<SweepResult> {
+  const t0 = performance.now();
+  const generation = collection.catalog.generation();
+  const ids = sampleIds(collection, queries);
+  const ivf = await collection.ivfIndex(kind);
+  const nlist = typeof ivf.nlist === 'number' && ivf.nlist > 0 ? ivf.nlist : 1;
+  const probes = sweepProbes(nlist);
+  // Warm-up (JIT, worker start-up, caches): not measured.
+  for (const id of ids.slice(0, 3)) {
+    await collection.search({ id }, { k, features: kind, method: 'exact' });
+    for (const nprobe of probes) await collection.search({ id }, { k, features: kind, method: 'ivf', nprobe });
+  }
+  const truth = [];
+  for (const id of ids) truth.push(await collection.search({ id }, { k, features: kind, method: 'exact' }));
+  const n = truth[0]?.n ?? 0;
+  const dim = truth[0]?.dim ?? 0;
+  const points: SweepPoint[] = [];
+  for (const nprobe of probes) {
+    const times: number[] = [];
+    const dc: number[] = [];
+    const r1: number[] = [];
+    const rk: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const res = await collection.search({ id: ids[i]! }, { k, features: kind, method: 'ivf', nprobe });
+      const cmp = compareAnswers(truth[i]!.results, res.results, k);
+      times.push(res.took_ms);
+      dc.push(res.distances_computed);
+      r1.push(cmp.r1);
+      rk.push(cmp.rk);
+    }
+    points.push({ nprobe, recall_at_k: r4(mean(rk)), recall_at_1: r4(mean(r1)), mean_ms: r4(mean(times)), p50_ms: r4(median(times)), distances_computed: Math.round(mean(dc)) });
+  }
+  return {
+    features: kind,
+    k,
+    n,
+    dim,
+    nlist,
+    queries: ids.length,
+    generation,
+    exact: {
+      mean_ms: r4(mean(truth.map((t) => t.took_ms))),
+      p50_ms: r4(median(truth.map((t) => t.took_ms))),
+      distances_computed: Math.round(mean(truth.map((t) => t.distances_computed))),
+    },
+    points,
+    took_ms: Math.round(performance.now() - t0),
+  };
+}

@@ -1,0 +1,662 @@
+// nitamono web page: query by upload / drop / paste / click, results grid, cost and recall
+// panels, and the "how it works" view. State lives in the URL (id, k, features, method,
+// nprobe, view) so a search can be shared and reloaded.
+import { api } from './api.js';
+import { histogramChart, sweepChart } from './charts.js';
+
+const $ = (sel) => document.querySelector(sel);
+const nf = new Intl.NumberFormat('en');
+const fmt = (n) => nf.format(Math.round(n));
+const ms = (v) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const bytes = (b) => (b >= 1 << 30 ? (b / (1 << 30)).toFixed(2) + ' GB' : b >= 1 << 20 ? (b / (1 << 20)).toFixed(1) + ' MB' : b >= 1024 ? (b / 1024).toFixed(1) + ' KB' : b + ' B');
+const K_CHOICES = [12, 24, 48, 96];
+const MAX_K = 1000;
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(c);
+  return e;
+}
+
+// ------------------------------------------------------------------ state
+
+const state = {
+  view: 'search',
+  id: null, // query image id, when the query is an image of the collection
+  file: null, // uploaded query (File), not representable in the URL
+  k: 24,
+  features: 'color',
+  method: 'exact',
+  nprobe: 1,
+  shown: 24, // results requested (k grows with "load more")
+};
+let stats = null;
+let lastSearch = null;
+let browseOffset = 0;
+let searchSeq = 0;
+let busy = 0;
+
+function nlistOf(features) {
+  const f = stats && stats.features.find((x) => x.kind === features);
+  return (f && f.ivf_nlist) || 1;
+}
+
+function dimOf(features) {
+  const f = stats && stats.features.find((x) => x.kind === features);
+  return f ? f.dim : 0;
+}
+
+function readUrl() {
+  const p = new URLSearchParams(location.search);
+  state.view = p.get('view') === 'how' ? 'how' : 'search';
+  const id = p.get('id');
+  state.id = id !== null && /^\d+$/.test(id) ? Number(id) : null;
+  if (state.id !== null) state.file = null;
+  const k = Number(p.get('k'));
+  state.k = Number.isInteger(k) && k >= 1 && k <= MAX_K ? k : 24;
+  state.shown = state.k;
+  const f = p.get('features');
+  if (f === 'color' || f === 'deep') state.features = f;
+  const m = p.get('method');
+  state.method = m === 'ivf' ? 'ivf' : 'exact';
+  const np = Number(p.get('nprobe'));
+  if (Number.isInteger(np) && np >= 1) state.nprobe = np;
+}
+
+function urlFor(overrides = {}) {
+  const s = { ...state, ...overrides };
+  const p = new URLSearchParams();
+  if (s.view === 'how') p.set('view', 'how');
+  if (s.id !== null && s.id !== undefined) p.set('id', String(s.id));
+  p.set('k', String(s.k));
+  p.set('features', s.features);
+  p.set('method', s.method);
+  if (s.method === 'ivf') p.set('nprobe', String(s.nprobe));
+  return '?' + p.toString();
+}
+
+function writeUrl(push) {
+  const url = urlFor();
+  if (url === location.search) return;
+  if (push) history.pushState(null, '', url);
+  else history.replaceState(null, '', url);
+}
+
+// ------------------------------------------------------------------ feedback
+
+function setBusy(on) {
+  busy += on ? 1 : -1;
+  $('#progress').hidden = busy <= 0;
+  $('#main').setAttribute('aria-busy', busy > 0 ? 'true' : 'false');
+}
+
+function showError(err) {
+  const box = $('#alert');
+  box.textContent = err ? err.message || String(err) : '';
+  box.hidden = !err;
+}
+
+// ------------------------------------------------------------------ controls
+
+function buildFeatureControls() {
+  const group = $('#features-group');
+  group.textContent = '';
+  const kinds = stats.features.map((f) => f.kind);
+  if (!kinds.includes(state.features)) state.features = kinds.includes(stats.default_features) ? stats.default_features : kinds[0];
+  for (const kind of kinds) {
+    const input = el('input', { type: 'radio', name: 'features', value: kind, checked: kind === state.features });
+    group.append(el('label', {}, input, el('span', { text: kind === 'color' ? 'Colour' : 'Deep' })));
+  }
+  $('#features-field').hidden = kinds.length === 0;
+  const how = $('#how-features');
+  how.textContent = '';
+  for (const kind of kinds) {
+    const input = el('input', { type: 'radio', name: 'how-features', value: kind, checked: kind === state.features });
+    how.append(el('label', {}, input, el('span', { text: kind === 'color' ? `Colour (D = ${dimOf(kind)})` : `Deep (D = ${dimOf(kind)})` })));
+  }
+}
+
+function syncControls() {
+  for (const r of document.querySelectorAll('input[name="features"]')) r.checked = r.value === state.features;
+  for (const r of document.querySelectorAll('input[name="how-features"]')) r.checked = r.value === state.features;
+  for (const r of document.querySelectorAll('input[name="method"]')) r.checked = r.value === state.method;
+  const nlist = nlistOf(state.features);
+  state.nprobe = Math.max(1, Math.min(state.nprobe, nlist));
+  const slider = $('#nprobe');
+  slider.max = String(nlist);
+  slider.value = String(state.nprobe);
+  slider.disabled = state.method !== 'ivf';
+  $('#nprobe-field').classList.toggle('disabled', state.method !== 'ivf');
+  $('#nprobe-out').textContent = String(state.nprobe);
+  $('#nlist-note').textContent = `of K = ${nlist}`;
+  const kSel = $('#k');
+  if (![...kSel.options].some((o) => Number(o.value) === state.k)) kSel.append(el('option', { text: String(state.k) }));
+  kSel.value = String(state.k);
+}
+
+function hasQuery() {
+  return state.id !== null || state.file !== null;
+}
+
+function onSettingsChanged() {
+  state.shown = state.k;
+  writeUrl(false);
+  if (hasQuery()) runSearch();
+}
+
+function bindControls() {
+  $('#controls').addEventListener('submit', (e) => e.preventDefault());
+  $('#features-group').addEventListener('change', (e) => {
+    state.features = e.target.value;
+    syncControls();
+    onSettingsChanged();
+  });
+  for (const r of document.querySelectorAll('input[name="method"]')) {
+    r.addEventListener('change', () => {
+      state.method = r.value;
+      syncControls();
+      onSettingsChanged();
+    });
+  }
+  let t = null;
+  $('#nprobe').addEventListener('input', (e) => {
+    state.nprobe = Number(e.target.value);
+    $('#nprobe-out').textContent = String(state.nprobe);
+    clearTimeout(t);
+    t = setTimeout(onSettingsChanged, 200);
+  });
+  $('#k').addEventListener('change', (e) => {
+    state.k = Number(e.target.value);
+    onSettingsChanged();
+  });
+  $('#file-input').addEventListener('change', (e) => {
+    const f = e.target.files && e.target.files[0];
+    if (f) searchFile(f);
+    e.target.value = '';
+  });
+  $('#more').addEventListener('click', loadMore);
+  $('#how-features').addEventListener('change', (e) => {
+    state.features = e.target.value;
+    syncControls();
+    writeUrl(false);
+    renderHow();
+  });
+  for (const tab of document.querySelectorAll('.tab')) {
+    tab.addEventListener('click', (e) => {
+      e.preventDefault();
+      setView(tab.dataset.view, true);
+    });
+  }
+}
+
+// ------------------------------------------------------------------ drag, drop and paste
+
+function bindDrop() {
+  const overlay = $('#drop-overlay');
+  const zone = $('#dropzone');
+  let depth = 0;
+  const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+  document.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth++;
+    overlay.hidden = false;
+    zone.classList.add('dragging');
+  });
+  document.addEventListener('dragover', (e) => {
+    if (hasFiles(e)) e.preventDefault();
+  });
+  document.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) {
+      overlay.hidden = true;
+      zone.classList.remove('dragging');
+    }
+  });
+  document.addEventListener('drop', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    zone.classList.remove('dragging');
+    const f = [...e.dataTransfer.files].find((x) => x.type.startsWith('image/')) || e.dataTransfer.files[0];
+    if (f) searchFile(f);
+  });
+  document.addEventListener('paste', (e) => {
+    const items = e.clipboardData ? [...e.clipboardData.items] : [];
+    const item = items.find((i) => i.kind === 'file' && i.type.startsWith('image/'));
+    if (!item) return;
+    const f = item.getAsFile();
+    if (f) {
+      e.preventDefault();
+      searchFile(new File([f], f.name || 'pasted-image.png', { type: f.type }));
+    }
+  });
+}
+
+// ------------------------------------------------------------------ queries
+
+function searchFile(file) {
+  state.file = file;
+  state.id = null;
+  state.shown = state.k;
+  if (state.view !== 'search') setView('search', false);
+  writeUrl(true);
+  showQueryPreview();
+  runSearch();
+}
+
+function searchId(id) {
+  state.id = id;
+  state.file = null;
+  state.shown = state.k;
+  if (state.view !== 'search') setView('search', false);
+  writeUrl(true);
+  showQueryPreview();
+  runSearch();
+  window.scrollTo({ top: 0, behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
+}
+
+let previewUrl = null;
+function showQueryPreview() {
+  const img = $('#query-img');
+  if (previewUrl) {
+    URL.revokeObjectURL(previewUrl);
+    previewUrl = null;
+  }
+  if (state.file) {
+    previewUrl = URL.createObjectURL(state.file);
+    img.src = previewUrl;
+    img.alt = `Query: ${state.file.name}`;
+    $('#query-caption').textContent = state.file.name;
+  } else if (state.id !== null) {
+    img.src = `/api/images/${state.id}/thumbnail?size=512`;
+    img.alt = `Query: image ${state.id}`;
+    $('#query-caption').textContent = `image #${state.id}`;
+  }
+  $('#query-preview').hidden = !hasQuery();
+  $('#drop-hint').hidden = hasQuery();
+}
+
+function params(overrides = {}) {
+  const p = { k: state.shown, features: state.features, method: state.method, ...overrides };
+  if ((overrides.method || state.method) === 'ivf') p.nprobe = state.nprobe;
+  return p;
+}
+
+function currentQuery() {
+  return state.file ? { file: state.file } : { id: state.id };
+}
+
+async function runSearch() {
+  if (!hasQuery()) return;
+  const seq = ++searchSeq;
+  setBusy(true);
+  showError(null);
+  try {
+    const res = await api.search(currentQuery(), params());
+    if (seq !== searchSeq) return;
+    lastSearch = res;
+    if (res.query && res.query.path && state.id !== null) $('#query-caption').textContent = res.query.path;
+    renderStats(res);
+    renderHistogram(res);
+    renderResults(res);
+  } catch (err) {
+    if (seq === searchSeq) showError(err);
+  } finally {
+    setBusy(false);
+  }
+}
+
+function loadMore() {
+  if (hasQuery()) {
+    const before = lastSearch ? lastSearch.results.length : 0;
+    state.shown = Math.min(MAX_K, state.shown + state.k);
+    runSearch().then(() => focusCard(before));
+  } else {
+    const before = $('#grid').children.length;
+    browse(true).then(() => focusCard(before));
+  }
+}
+
+function focusCard(i) {
+  const cards = $('#grid').querySelectorAll('.pick');
+  if (cards[i]) cards[i].focus({ preventScroll: false });
+}
+
+// ------------------------------------------------------------------ rendering: search
+
+function costBars(res) {
+  const nd = res.cost.exact;
+  const model = res.cost.ivf;
+  const thisOps = res.distances_computed * res.dim;
+  const max = Math.max(nd, thisOps, 1);
+  const row = (cls, label, value, note) => [
+    el('span', { class: 'lbl', text: label }),
+    el('div', { class: `bar ${cls}`, role: 'presentation' }, barFill(value / max)),
+    el('span', { class: 'num', text: fmt(value) + (note ? ` ${note}` : '') }),
+  ];
+  return el(
+    'div',
+    { class: 'cost-bars', 'aria-label': 'Cost in operations' },
+    ...row('exact', 'Exact search N·D', nd),
+    ...row('model', `Inverted file D·(K + N/K), K = ${res.cost.k_groups}`, model),
+    ...row('this', `This search: ${fmt(res.distances_computed)} distances × D`, thisOps),
+  );
+}
+
+function barFill(frac) {
+  const i = document.createElement('i');
+  i.style.width = `${Math.max(0.4, Math.min(100, frac * 100)).toFixed(2)}%`;
+  return i;
+}
+
+function renderStats(res) {
+  const box = $('#search-stats');
+  $('#stats-panel').hidden = false;
+  box.textContent = '';
+  const stat = (value, label, id) => el('div', { class: 'stat' }, el('b', { text: value, id }), el('span', { text: label }));
+  const methodLabel = res.method === 'ivf' ? `inverted file, nprobe ${res.nprobe} of ${res.nlist ?? '?'}` : 'exact search';
+  box.append(
+    el(
+      'div',
+      { class: 'stats-head' },
+      stat(`${ms(res.took_ms)} ms`, `search time (${methodLabel})`, 'stat-time'),
+      stat(fmt(res.distances_computed), `distances computed of N = ${fmt(res.n)}`, 'stat-distances'),
+      stat(`D = ${res.dim}`, res.features === 'color' ? 'colour histogram' : 'deep features'),
+      res.extract_ms > 0 ? stat(`${ms(res.extract_ms)} ms`, 'reading the uploaded image') : null,
+    ),
+    costBars(res),
+  );
+  if (res.warnings && res.warnings.length) box.append(el('p', { class: 'warn', text: res.warnings.join(' ') }));
+  const out = el('span', { class: 'recall-out', id: 'recall-out', 'aria-live': 'polite' });
+  const btn = el('button', { class: 'button small', type: 'button', id: 'recall-btn', text: `Check recall@${res.k} of the inverted file (nprobe ${state.nprobe})` });
+  btn.addEventListener('click', () => checkRecall(btn, out));
+  box.append(el('div', { class: 'recall-row' }, btn, out));
+}
+
+async function checkRecall(btn, out) {
+  btn.disabled = true;
+  out.textContent = 'measuring…';
+  setBusy(true);
+  try {
+    const ev = await api.evaluate(currentQuery(), { k: state.shown, features: state.features, nprobe: state.nprobe });
+    out.textContent = '';
+    out.append(
+      'recall@' + ev.k + ' = ',
+      el('b', { text: ev.recall_at_k.toFixed(3) }),
+      ` (recall@1 ${ev.recall_at_1.toFixed(0)}) · inverted file ${ms(ev.ivf.took_ms)} ms, ${fmt(ev.ivf.distances_computed)} distances · exact ${ms(ev.exact.took_ms)} ms, ${fmt(ev.exact.distances_computed)} distances`,
+    );
+  } catch (err) {
+    out.textContent = err.message;
+  } finally {
+    btn.disabled = false;
+    setBusy(false);
+  }
+}
+
+function renderHistogram(res) {
+  const box = $('#hist-box');
+  const h = res.color_histogram;
+  box.hidden = !h;
+  $('#stats-panel').classList.toggle('no-hist', !h);
+  const holder = $('#hist');
+  holder.textContent = '';
+  if (h) holder.append(histogramChart(h.values, h.bins));
+}
+
+function card(item, rank, opts = {}) {
+  const title = item.distance !== undefined ? `${item.path} — distance ${item.distance.toFixed(4)}` : item.path;
+  const pick = el(
+    'button',
+    { class: 'pick', type: 'button', 'data-id': item.id, 'aria-label': `Search for images like ${title}` },
+    el('img', { src: item.thumbnail_url, alt: '', loading: 'lazy', decoding: 'async', width: 256, height: 256 }),
+    rank !== null ? el('span', { class: 'rank', text: `#${rank}` }) : null,
+  );
+  pick.addEventListener('click', () => searchId(item.id));
+  return el(
+    'li',
+    { class: 'card' + (opts.isQuery ? ' is-query' : ''), title },
+    pick,
+    el(
+      'div',
+      { class: 'meta' },
+      el('span', { class: 'dist', text: item.distance !== undefined ? item.distance.toFixed(4) : `#${item.id}`, title: item.distance !== undefined ? 'squared distance (smaller = more similar)' : 'image id' }),
+      el('a', { class: 'open', href: item.file_url, target: '_blank', rel: 'noopener', 'aria-label': `Open the original of ${item.path}` }, el('span', { class: 'word', text: 'Open ' }), '↗'),
+    ),
+    el('div', { class: 'path', text: item.path }),
+  );
+}
+
+function renderResults(res) {
+  $('#intro').hidden = true;
+  $('#grid-title').textContent = `${res.results.length} most similar · ${res.features === 'color' ? 'colour' : 'deep'} features · ${res.method === 'ivf' ? 'inverted file' : 'exact'}`;
+  const grid = $('#grid');
+  grid.textContent = '';
+  res.results.forEach((r, i) => grid.append(card(r, i + 1, { isQuery: state.id !== null && r.id === state.id })));
+  $('#more').hidden = !(res.results.length >= state.shown && state.shown < Math.min(MAX_K, res.n));
+}
+
+// ------------------------------------------------------------------ rendering: browse
+
+async function browse(append) {
+  setBusy(true);
+  try {
+    if (!append) browseOffset = 0;
+    const page = await api.images(browseOffset, state.k);
+    const grid = $('#grid');
+    if (!append) grid.textContent = '';
+    page.images.forEach((img) => grid.append(card(img, null)));
+    browseOffset += page.images.length;
+    $('#grid-title').textContent = `Images in the collection (${fmt(page.total)})`;
+    $('#more').hidden = browseOffset >= page.total;
+  } catch (err) {
+    showError(err);
+  } finally {
+    setBusy(false);
+  }
+}
+
+// ------------------------------------------------------------------ keyboard navigation in the grid
+
+function bindGridKeys() {
+  $('#grid').addEventListener('keydown', (e) => {
+    const t = e.target;
+    if (!t.classList || !t.classList.contains('pick')) return;
+    const cards = [...$('#grid').querySelectorAll('.pick')];
+    const i = cards.indexOf(t);
+    const cols = getComputedStyle($('#grid')).gridTemplateColumns.split(' ').length || 1;
+    let j = null;
+    if (e.key === 'ArrowRight') j = i + 1;
+    else if (e.key === 'ArrowLeft') j = i - 1;
+    else if (e.key === 'ArrowDown') j = i + cols;
+    else if (e.key === 'ArrowUp') j = i - cols;
+    else if (e.key === 'Home') j = 0;
+    else if (e.key === 'End') j = cards.length - 1;
+    if (j === null) return;
+    e.preventDefault();
+    if (j >= 0 && j < cards.length) cards[j].focus();
+  });
+}
+
+// ------------------------------------------------------------------ how it works
+
+let sweepXKey = 'time';
+
+async function renderHow() {
+  if (!stats) return;
+  const feat = stats.features.find((f) => f.kind === state.features) || stats.features[0];
+  if (!feat) return;
+  renderFacts();
+  renderCostTable(feat, null);
+  $('#sweep-note').textContent = 'measuring…';
+  $('#sweep-chart').textContent = '';
+  $('#sweep-table').textContent = '';
+  if (stats.images === 0) {
+    $('#sweep-note').textContent = 'the collection is empty';
+    return;
+  }
+  setBusy(true);
+  try {
+    const sw = await api.sweep(feat.kind, 10);
+    if (feat.kind !== state.features) return;
+    renderCostTable(feat, sw);
+    renderSweep(sw);
+  } catch (err) {
+    $('#sweep-note').textContent = err.message;
+  } finally {
+    setBusy(false);
+  }
+}
+
+function renderCostTable(feat, sw) {
+  const c = feat.costs;
+  const cols = [...c.seed, c.collection];
+  const head = el('tr', {}, el('th', { text: `D = ${feat.dim}` }), ...c.seed.map((r) => el('th', { text: `N = ${fmt(r.n)}` })), el('th', { class: 'this', text: `this collection (N = ${fmt(c.collection.n)})` }));
+  const row = (label, f, thisCell) => {
+    const measured = thisCell !== undefined;
+    return el(
+      'tr',
+      { class: measured ? 'measured' : null },
+      el('th', { scope: 'row', text: label }),
+      ...c.seed.map((r) => el('td', { class: measured ? 'na' : null, text: f(r) })),
+      el('td', { class: 'this', text: measured ? thisCell : f(c.collection) }),
+    );
+  };
+  const body = [
+    row('Exact search: N·D', (r) => fmt(r.exact)),
+    row('Groups K (≈ √N)', (r) => fmt(r.k_groups)),
+    row('Inverted file: D·(K + N/K)', (r) => fmt(r.ivf)),
+    row('Speed-up N·D ÷ D·(K + N/K)', (r) => `${r.ratio.toFixed(1)}×`),
+  ];
+  if (sw) {
+    const p1 = sw.points[0];
+    body.push(
+      row('Measured: exact, distances', () => '—', fmt(sw.exact.distances_computed)),
+      row('Measured: exact, median time', () => '—', `${ms(sw.exact.p50_ms)} ms`),
+      row(`Measured: inverted file (nprobe ${p1.nprobe}), distances`, () => '—', fmt(p1.distances_computed)),
+      row(`Measured: inverted file (nprobe ${p1.nprobe}), median time`, () => '—', `${ms(p1.p50_ms)} ms`),
+      row(`Measured: recall@${sw.k} at nprobe ${p1.nprobe}`, () => '—', p1.recall_at_k.toFixed(3)),
+    );
+  }
+  void cols;
+  const table = el('table', {}, el('thead', {}, head), el('tbody', {}, ...body));
+  const wrap = $('#cost-table');
+  wrap.textContent = '';
+  wrap.append(table);
+  $('#cost-note').textContent = sw
+    ? `Operations counted as in the lecture (one distance = D multiply-adds). Measured over ${sw.queries} images of the collection used as queries; times are the search only, on this server.`
+    : 'Operations counted as in the lecture (one distance = D multiply-adds).';
+}
+
+function renderSweep(sw) {
+  $('#sweep-note').textContent = `${sw.queries} queries, K = ${sw.nlist}, k = ${sw.k}`;
+  const chart = $('#sweep-chart');
+  chart.textContent = '';
+  const toggle = el('div', { class: 'segmented small', role: 'radiogroup', 'aria-label': 'x axis' });
+  for (const [key, label] of [['time', 'time'], ['dist', 'distances']]) {
+    const input = el('input', { type: 'radio', name: 'sweep-x', value: key, checked: key === sweepXKey });
+    input.addEventListener('change', () => {
+      sweepXKey = key;
+      renderSweep(sw);
+    });
+    toggle.append(el('label', {}, input, el('span', { text: `x: ${label}` })));
+  }
+  chart.append(el('div', { class: 'row-head' }, toggle), sweepChart(sw, sweepXKey));
+  const table = el(
+    'table',
+    {},
+    el('thead', {}, el('tr', {}, ...['nprobe', `recall@${sw.k}`, 'recall@1', 'median ms', 'distances'].map((h) => el('th', { text: h })))),
+    el(
+      'tbody',
+      {},
+      ...sw.points.map((p) => el('tr', {}, el('td', { text: String(p.nprobe) }), el('td', { text: p.recall_at_k.toFixed(3) }), el('td', { text: p.recall_at_1.toFixed(2) }), el('td', { text: ms(p.p50_ms) }), el('td', { text: fmt(p.distances_computed) }))),
+      el('tr', {}, el('td', { text: 'exact' }), el('td', { text: '1.000' }), el('td', { text: '1.00' }), el('td', { text: ms(sw.exact.p50_ms) }), el('td', { text: fmt(sw.exact.distances_computed) })),
+    ),
+  );
+  const wrap = $('#sweep-table');
+  wrap.textContent = '';
+  wrap.append(table);
+}
+
+function renderFacts() {
+  const dl = $('#collection-facts');
+  dl.textContent = '';
+  const add = (k, v) => dl.append(el('dt', { text: k }), el('dd', { text: v }));
+  add('Images (N)', fmt(stats.images));
+  if (stats.skipped) add('Skipped files', fmt(stats.skipped));
+  for (const f of stats.features) {
+    const idx = f.index;
+    const kind = idx ? (idx.kind === 'ivf' ? `inverted file, ${idx.nlist} lists` : 'flat (exact)') : 'not built';
+    add(`${f.kind === 'color' ? 'Colour' : 'Deep'} features`, `D = ${f.dim} · primary index ${kind}${f.ivf_nlist ? ` · inverted file K = ${f.ivf_nlist}` : ''}`);
+  }
+  add('Index memory', bytes(stats.memory.index_bytes));
+  add('Server memory (RSS)', bytes(stats.memory.rss_bytes));
+  add('On disk', bytes(stats.disk_bytes));
+}
+
+// ------------------------------------------------------------------ views
+
+function setView(view, push) {
+  state.view = view;
+  $('#view-search').hidden = view !== 'search';
+  $('#view-how').hidden = view !== 'how';
+  for (const t of document.querySelectorAll('.tab')) {
+    if (t.dataset.view === view) t.setAttribute('aria-current', 'page');
+    else t.removeAttribute('aria-current');
+    t.href = urlFor({ view: t.dataset.view });
+  }
+  if (push) writeUrl(true);
+  if (view === 'how') renderHow();
+}
+
+async function applyState() {
+  syncControls();
+  setView(state.view, false);
+  showQueryPreview();
+  if (state.id !== null) await runSearch();
+  else if (state.file) await runSearch();
+  else {
+    lastSearch = null;
+    $('#stats-panel').hidden = true;
+    $('#hist-box').hidden = true;
+    $('#intro').hidden = false;
+    await browse(false);
+  }
+}
+
+async function main() {
+  readUrl();
+  bindControls();
+  bindDrop();
+  bindGridKeys();
+  setBusy(true);
+  try {
+    stats = await api.stats();
+  } catch (err) {
+    showError(err);
+    return;
+  } finally {
+    setBusy(false);
+  }
+  $('#summary').textContent = `${fmt(stats.images)} images · ${stats.features.map((f) => `${f.kind === 'color' ? 'colour' : 'deep'} D = ${f.dim}`).join(' · ')}`;
+  if (!K_CHOICES.includes(state.k)) $('#k').append(el('option', { text: String(state.k) }));
+  buildFeatureControls();
+  window.addEventListener('popstate', () => {
+    const file = state.file;
+    readUrl();
+    if (state.id === null && !new URLSearchParams(location.search).has('id')) state.file = file;
+    applyState();
+  });
+  await applyState();
+  document.body.dataset.ready = 'true';
+}
+
+main();

@@ -1,0 +1,111 @@
+/**
+ * Test fixture for the server tests: a temp folder of small generated PNGs (made with sharp),
+ * indexed into a collection with colour features, and helpers to start a real server on port 0.
+ */
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { Collection } from '../src/collection/index.js';
+import { createServer, type ServerOptions } from '../src/server/server.js';
+import type { FastifyInstance } from 'fastify';
+
+/** A deterministic pseudo-random generator (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Raw RGB of a size×size image made of four coloured quadrants around a base colour, plus noise. */
+export function patternRgb(size: number, rand: () => number): Buffer {
+  const base = [rand() * 255, rand() * 255, rand() * 255];
+  const quads = Array.from({ length: 4 }, () => base.map((c) => Math.max(0, Math.min(255, c + (rand() - 0.5) * 120))));
+  const buf = Buffer.alloc(size * size * 3);
+  const h = size >> 1;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const q = quads[(y < h ? 0 : 2) + (x < h ? 0 : 1)]!;
+      const o = (y * size + x) * 3;
+      for (let c = 0; c < 3; c++) buf[o + c] = Math.max(0, Math.min(255, Math.round(q[c]! + (rand() - 0.5) * 30)));
+    }
+  }
+  return buf;
+}
+
+export async function pngOf(rgb: Buffer, size: number): Promise<Buffer> {
+  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+}
+
+/** A small generated PNG (for uploads). */
+export async function makePng(seed: number, size = 48): Promise<Buffer> {
+  return pngOf(patternRgb(size, rng(seed)), size);
+}
+
+/** Writes `n` generated PNGs into `dir` (in sub-folders of 100), `concurrency` at a time. */
+export async function writeImages(dir: string, n: number, opts: { size?: number; seed?: number } = {}): Promise<void> {
+  const size = opts.size ?? 24;
+  const rand = rng(opts.seed ?? 1);
+  const rgbs: Buffer[] = [];
+  for (let i = 0; i < n; i++) rgbs.push(patternRgb(size, rand));
+  let next = 0;
+  const work = async () => {
+    while (next < n) {
+      const i = next++;
+      const sub = join(dir, `g${String(Math.floor(i / 100)).padStart(3, '0')}`);
+      await mkdir(sub, { recursive: true });
+      await writeFile(join(sub, `img-${String(i).padStart(5, '0')}.png`), await pngOf(rgbs[i]!, size));
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, work));
+}
+
+export interface Fixture {
+  base: string;
+  root: string;
+  collectionPath: string;
+  collection: Collection;
+  cleanup(): Promise<void>;
+}
+
+/** A temp collection of `n` generated images (colour features), indexed. */
+export async function makeFixture(n: number, opts: { prepare?: (root: string, base: string) => Promise<void>; threads?: number; size?: number } = {}): Promise<Fixture> {
+  const base = await mkdtemp(join(tmpdir(), 'nitamono-server-'));
+  const root = join(base, 'images');
+  await mkdir(root, { recursive: true });
+  await writeImages(root, n, opts.size !== undefined ? { size: opts.size } : {});
+  await opts.prepare?.(root, base);
+  const collectionPath = join(base, 'collection');
+  const collection = await Collection.open(collectionPath, { create: true, root, features: ['color'], threads: opts.threads ?? 2 });
+  await collection.update();
+  return {
+    base,
+    root,
+    collectionPath,
+    collection,
+    async cleanup() {
+      await collection.close().catch(() => undefined);
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Running {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** createServer + listen on 127.0.0.1, port 0. */
+export async function startServer(opts: ServerOptions): Promise<Running> {
+  const app = await createServer(opts);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : 0;
+  return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
