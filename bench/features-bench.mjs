@@ -2,7 +2,12 @@
 // Feature-extraction throughput: images/s for colour-only, deep-only and colour+deep extraction
 // through FeatureExtractor (worker_threads + sharp + tfjs-wasm), with 1 and 2 threads.
 //
-//   npx tsc -p . && node bench/features-bench.mjs [--color N] [--deep N] [--threads 1,2] [--model NAME]
+//   npx tsc -p . && node bench/features-bench.mjs [--color N] [--deep N] [--threads 1,2] [--models a,b]
+//
+// Besides images/s (wall clock, what you get on this machine now, shared with whatever else
+// runs), it prints the CPU time per image summed over all threads of the process: that is
+// independent of other load, and cores / (CPU ms per image) bounds the throughput of an idle
+// machine.
 //
 // Input: generated 1000×800 JPEGs (quality 85) that look roughly like photos — smooth colour
 // blobs (low-resolution noise upscaled) plus fine grain — written to a temporary folder.
@@ -13,7 +18,7 @@ import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { FeatureExtractor } from '../dist/src/image/extract.js';
-import { DEFAULT_DEEP_MODEL } from '../dist/src/image/deep.js';
+import { DEFAULT_DEEP_MODEL, DEEP_MODELS } from '../dist/src/image/deep.js';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -23,7 +28,7 @@ const opt = (name, def) => {
 const nColor = Number(opt('color', 200));
 const nDeep = Number(opt('deep', 60));
 const threadList = String(opt('threads', '1,2')).split(',').map(Number);
-const model = opt('model', DEFAULT_DEEP_MODEL);
+const models = String(opt('models', [DEFAULT_DEEP_MODEL, ...DEEP_MODELS.filter((m) => m !== DEFAULT_DEEP_MODEL)].join(','))).split(',');
 const W = 1000;
 const H = 800;
 
@@ -63,10 +68,10 @@ for (let i = 0; i < nFiles; i++) {
 }
 console.log(
   `${nFiles} JPEGs ${W}×${H}, mean ${(bytes / nFiles / 1024).toFixed(0)} KiB, generated in ${((performance.now() - tGen) / 1000).toFixed(1)} s; ` +
-    `cores: ${availableParallelism()}, node ${process.version}, deep model ${model}`,
+    `cores: ${availableParallelism()}, node ${process.version}; default deep model ${DEFAULT_DEEP_MODEL}`,
 );
 
-async function run(kinds, n, threads) {
+async function run(kinds, n, threads, model = DEFAULT_DEEP_MODEL) {
   const fx = new FeatureExtractor({ kinds, threads, deepModel: model });
   const t0 = performance.now();
   await fx.start();
@@ -74,27 +79,32 @@ async function run(kinds, n, threads) {
   const list = paths.slice(0, n);
   // Warm-up pass on a few files (page cache, first-batch allocation), not timed.
   for await (const _ of fx.extractMany(list.slice(0, Math.min(8, n)))) void _;
+  const load1 = (await import('node:os')).loadavg()[0];
+  const c0 = process.cpuUsage();
   const t1 = performance.now();
   let ok = 0;
   for await (const r of fx.extractMany(list)) if (r.ok) ok++;
   const secs = (performance.now() - t1) / 1000;
+  const cpu = process.cpuUsage(c0);
   await fx.close();
   if (ok !== n) throw new Error(`only ${ok}/${n} images extracted`);
-  return { kinds: kinds.join('+'), threads, n, secs, ips: n / secs, load };
+  const name = kinds.includes('deep') ? `${kinds.join('+')} (${model.replace('mobilenetv2-', '')})` : kinds.join('+');
+  return { kinds: name, threads, n, secs, ips: n / secs, load, cpuMs: (cpu.user + cpu.system) / 1000 / n, sysLoad: load1 };
 }
 
 const rows = [];
 for (const threads of threadList) {
   if (nColor > 0) rows.push(await run(['color'], nColor, threads));
-  if (nDeep > 0) rows.push(await run(['deep'], nDeep, threads));
+  if (nDeep > 0) for (const m of models) rows.push(await run(['deep'], nDeep, threads, m));
   if (nDeep > 0) rows.push(await run(['color', 'deep'], nDeep, threads));
 }
 rmSync(dir, { recursive: true, force: true });
 
-console.log('\n| features     | threads | images | seconds | images/s | worker start |');
-console.log('|--------------|--------:|-------:|--------:|---------:|-------------:|');
+console.log('\n| features          | threads | images | seconds | images/s | CPU ms/image | worker start | load avg |');
+console.log('|-------------------|--------:|-------:|--------:|---------:|-------------:|-------------:|---------:|');
 for (const r of rows) {
   console.log(
-    `| ${r.kinds.padEnd(12)} | ${String(r.threads).padStart(7)} | ${String(r.n).padStart(6)} | ${r.secs.toFixed(2).padStart(7)} | ${r.ips.toFixed(1).padStart(8)} | ${(r.load.toFixed(0) + ' ms').padStart(12)} |`,
+    `| ${r.kinds.padEnd(17)} | ${String(r.threads).padStart(7)} | ${String(r.n).padStart(6)} | ${r.secs.toFixed(2).padStart(7)} | ${r.ips.toFixed(1).padStart(8)} | ${r.cpuMs.toFixed(1).padStart(12)} | ${(r.load.toFixed(0) + ' ms').padStart(12)} | ${r.sysLoad.toFixed(1).padStart(8)} |`,
   );
 }
+console.log('\n(load avg: 1-minute system load when the timed pass started; on 2 cores, above ~2 means other processes were competing)');

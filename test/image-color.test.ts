@@ -5,8 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { NitamonoError } from '../src/errors.js';
-import { decodeImage } from '../src/image/decode.js';
-import { COLOR_SIZE, DEFAULT_COLOR_BINS, colorDim, colorHistogram, histogramL1, jointColorHistogram } from '../src/image/color.js';
+import { decodeFeatureImage, decodeImage } from '../src/image/decode.js';
+import {
+  COLOR_SIZE,
+  DEFAULT_COLOR_BINS,
+  FEATURE_MAX_SIDE,
+  colorDim,
+  colorHistogram,
+  featureImageSize,
+  histogramL1,
+  jointColorHistogram,
+} from '../src/image/color.js';
 
 let dir: string;
 before(() => {
@@ -115,15 +124,15 @@ describe('colorHistogram (the seed lecture’s per-channel RGB histogram)', () =
     }
   });
 
-  test(`downscaling to ${COLOR_SIZE} px ('inside') barely changes the histogram`, async (t) => {
+  test(`downscaling to the feature size (short side ${COLOR_SIZE} px) barely changes the histogram`, async (t) => {
     let worst = 0;
     let sum = 0;
     const n = 6;
     for (let seed = 1; seed <= n; seed++) {
       const jpg = await photoLike(seed * 31);
       const full = await decodeImage(jpg);
-      const small = await decodeImage(jpg, { resize: { width: COLOR_SIZE, height: COLOR_SIZE, fit: 'inside' } });
-      assert.ok(Math.max(small.width, small.height) === COLOR_SIZE);
+      const small = await decodeFeatureImage(jpg);
+      assert.equal(Math.min(small.width, small.height), COLOR_SIZE);
       for (const bins of [4, 8]) {
         const d = histogramL1(colorHistogram(full.data, full.width, full.height, bins), colorHistogram(small.data, small.width, small.height, bins));
         worst = Math.max(worst, d);
@@ -134,6 +143,21 @@ describe('colorHistogram (the seed lecture’s per-channel RGB histogram)', () =
     // photos is typically 0.5–3. The downscale moves the vector by a few thousandths.
     t.diagnostic(`L1(full, ${COLOR_SIZE}px): mean ${(sum / n).toFixed(4)} (4 bins), worst ${worst.toFixed(4)} (4 or 8 bins)`);
     assert.ok(worst < 0.05, `worst L1 ${worst}`);
+  });
+
+  test('featureImageSize: short side COLOR_SIZE, long side capped, never enlarged', async () => {
+    assert.equal(COLOR_SIZE, 224);
+    assert.deepEqual(featureImageSize(1000, 800), { width: 280, height: 224 });
+    assert.deepEqual(featureImageSize(800, 1000), { width: 224, height: 280 });
+    assert.deepEqual(featureImageSize(4032, 3024), { width: 299, height: 224 });
+    assert.deepEqual(featureImageSize(1920, 1080), { width: 398, height: 224 });
+    assert.deepEqual(featureImageSize(224, 224), { width: 224, height: 224 });
+    assert.deepEqual(featureImageSize(28, 28), { width: 28, height: 28 });
+    assert.deepEqual(featureImageSize(300, 100), { width: 300, height: 100 });
+    assert.deepEqual(featureImageSize(20000, 1000), { width: FEATURE_MAX_SIDE, height: 51 });
+    const img = await decodeFeatureImage(await photoLike(3, 1000, 800));
+    assert.deepEqual([img.width, img.height, img.originalWidth, img.originalHeight], [280, 224, 1000, 800]);
+    assert.equal(img.data.length, 280 * 224 * 3);
   });
 
   test('invalid arguments → INVALID_ARGUMENT', () => {

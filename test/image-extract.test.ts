@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { NitamonoError } from '../src/errors.js';
-import { decodeImage, resizeRgb } from '../src/image/decode.js';
-import { COLOR_SIZE, colorHistogram } from '../src/image/color.js';
+import { decodeFeatureImage, resizeRgb } from '../src/image/decode.js';
+import { colorHistogram } from '../src/image/color.js';
 import { DEFAULT_DEEP_MODEL, DeepEmbedder, deepDim } from '../src/image/deep.js';
 import { FeatureExtractor, type ExtractedImage } from '../src/image/extract.js';
 
@@ -66,11 +66,11 @@ describe('FeatureExtractor: colour', () => {
     assert.deepEqual(new FeatureExtractor({ kinds: ['color', 'deep'], deepModel: 'mobilenetv2-mid' }).dims, { color: 12, deep: 1792 });
   });
 
-  test('extract(path) equals colorHistogram of the image decoded inside COLOR_SIZE', async () => {
+  test('extract(path) equals colorHistogram of decodeFeatureImage', async () => {
     const r = await fx.extract(good[3]!);
     expectOk(r);
     assert.equal(r.path, good[3]);
-    const img = await decodeImage(good[3]!, { resize: { width: COLOR_SIZE, height: COLOR_SIZE, fit: 'inside' } });
+    const img = await decodeFeatureImage(good[3]!);
     assert.deepEqual(Array.from(r.features.color!), Array.from(colorHistogram(img.data, img.width, img.height)));
     assert.equal(r.features.deep, undefined);
     assert.deepEqual([r.width, r.height, r.format], [img.originalWidth, img.originalHeight, 'jpeg']);
@@ -162,7 +162,7 @@ describe('FeatureExtractor: colour + deep', () => {
     expectOk(r);
     assert.equal(r.features.deep!.length, deepDim(DEFAULT_DEEP_MODEL));
     assert.equal(r.features.color!.length, 12);
-    const img = await decodeImage(good[2]!, { resize: { width: COLOR_SIZE, height: COLOR_SIZE, fit: 'inside' } });
+    const img = await decodeFeatureImage(good[2]!);
     const cnn = await resizeRgb(img.data, img.width, img.height, { width: 224, height: 224, fit: 'fill' });
     const emb = await DeepEmbedder.create(DEFAULT_DEEP_MODEL);
     try {

@@ -9,12 +9,30 @@ import { invalid } from '../errors.js';
 export const DEFAULT_COLOR_BINS = 4;
 
 /**
- * Side of the box the image is downscaled into ('inside', never enlarged) before the histogram
- * is taken. A histogram is a global statistic: at 256 it differs from the full-resolution one by
- * well under 1% (L1, see test/image-color.test.ts and the report), while decoding a JPEG to
- * ≤256 px lets libjpeg decode at 1/2–1/8 scale, which is what makes extraction fast.
+ * Short side, in pixels, of the feature image: every image is decoded once, scaled so its
+ * shorter side is COLOR_SIZE (never enlarged; long side capped at FEATURE_MAX_SIDE), and that one
+ * image gives both the colour histogram and, stretched to 224×224, the CNN input — whose 224 rows
+ * and columns it then covers without upsampling. Decoding straight to this size lets libjpeg
+ * decode at 1/2, 1/4 or 1/8 scale (shrink-on-load), which is most of the speed of extraction.
+ * A histogram is a global statistic: at this size it moves by about 0.01 in L1 (of a possible 6)
+ * from the full-resolution one (measured in test/image-color.test.ts).
  */
-export const COLOR_SIZE = 256;
+export const COLOR_SIZE = 224;
+
+/** Cap on the long side of the feature image (very elongated images: short side then < COLOR_SIZE). */
+export const FEATURE_MAX_SIDE = 1024;
+
+/**
+ * Size of the feature image for an image displayed at width×height: shorter side COLOR_SIZE,
+ * longer side at most FEATURE_MAX_SIDE, aspect ratio kept, never larger than the original.
+ */
+export function featureImageSize(width: number, height: number): { width: number; height: number } {
+  if (!(width >= 1 && height >= 1)) throw invalid(`image size must be positive, got ${width}×${height}`);
+  let s = COLOR_SIZE / Math.min(width, height);
+  if (Math.max(width, height) * s > FEATURE_MAX_SIDE) s = FEATURE_MAX_SIDE / Math.max(width, height);
+  if (s >= 1) return { width, height };
+  return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
+}
 
 /** Length of the colour vector for `bins` bins per channel. */
 export function colorDim(bins = DEFAULT_COLOR_BINS): number {

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata as SharpMetadata, SharpOptions } from 'sharp';
 import { NitamonoError, invalid } from '../errors.js';
+import { featureImageSize } from './color.js';
 
 /** 100 MP: a 20000×20000 decompression bomb (400 MP) is refused from its header. */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -33,7 +34,11 @@ export interface ResizeOptions {
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (from the header, before decoding). Default 100 MP. */
   maxPixels?: number;
-  resize?: ResizeOptions;
+  /**
+   * Target size, or a function of the displayed (EXIF-oriented) size read from the header that
+   * returns one (or null for no resize) — so a size can depend on the image's aspect ratio.
+   */
+  resize?: ResizeOptions | ((width: number, height: number) => ResizeOptions | null);
 }
 
 export interface DecodedImage {
@@ -238,13 +243,14 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
   const name = inputName(input);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   checkMaxPixels(maxPixels);
-  if (opts.resize) checkResize(opts.resize);
+  if (opts.resize && typeof opts.resize !== 'function') checkResize(opts.resize);
   const buf = await readInput(input);
   const p = await probe(buf, name, maxPixels);
+  const r = typeof opts.resize === 'function' ? opts.resize(p.width, p.height) : opts.resize;
+  if (r && typeof opts.resize === 'function') checkResize(r);
   try {
     let img = sharp(buf, sharpOptions(maxPixels)).rotate().flatten({ background: '#ffffff' });
-    if (opts.resize) {
-      const r = opts.resize;
+    if (r) {
       img = img.resize(r.width, r.height, {
         fit: r.fit,
         withoutEnlargement: r.withoutEnlargement ?? r.fit === 'inside',
@@ -265,6 +271,20 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
   } catch (err) {
     throw decodeError(name, p.format, err, maxPixels, p);
   }
+}
+
+/**
+ * The one decode that feeds every feature (see COLOR_SIZE in color.ts): shorter side 224, long
+ * side ≤ 1024, never enlarged, stretched exactly to that size (aspect ratio kept up to rounding).
+ */
+export function decodeFeatureImage(input: string | Buffer, opts: { maxPixels?: number } = {}): Promise<DecodedImage> {
+  return decodeImage(input, {
+    ...opts,
+    resize: (w, h) => {
+      const t = featureImageSize(w, h);
+      return t.width === w && t.height === h ? null : { width: t.width, height: t.height, fit: 'fill' };
+    },
+  });
 }
 
 /** Header-only read: displayed width/height (EXIF orientation applied) and format. No pixel limit. */

@@ -4,14 +4,15 @@
  *    so one model per worker thread is how the CNN uses several cores);
  *  - keeps several sharp decodes in flight (sharp/libvips run on libuv's thread pool, so decodes
  *    proceed while this thread is busy in the CNN);
- *  - decodes each image once, to fit in COLOR_SIZE×COLOR_SIZE (JPEG shrink-on-load makes that
- *    cheap), takes the colour histogram from it and stretches it to 224×224 for the CNN;
+ *  - decodes each image once, to the feature size (shorter side 224: decodeFeatureImage; JPEG
+ *    shrink-on-load makes that cheap), takes the colour histogram from it and stretches it to
+ *    224×224 for the CNN;
  *  - runs the CNN on whatever decoded images are waiting, as one batch.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { NitamonoError, type ErrorCode } from '../errors.js';
-import { COLOR_SIZE, colorHistogram } from './color.js';
-import { decodeImage, resizeRgb } from './decode.js';
+import { colorHistogram } from './color.js';
+import { decodeFeatureImage, resizeRgb } from './decode.js';
 import { DEEP_INPUT_SIZE, MAX_DEEP_BATCH, DeepEmbedder, type DeepModel } from './deep.js';
 
 export interface WorkerInit {
@@ -58,10 +59,7 @@ function post(msg: WorkerMessage): void {
 
 async function decode(job: WorkerJob): Promise<Decoded> {
   const input = job.path ?? Buffer.from(job.buf!);
-  const img = await decodeImage(input, {
-    maxPixels: init.maxPixels,
-    resize: { width: COLOR_SIZE, height: COLOR_SIZE, fit: 'inside' },
-  });
+  const img = await decodeFeatureImage(input, { maxPixels: init.maxPixels });
   const out: Decoded = { id: job.id, width: img.originalWidth, height: img.originalHeight, format: img.format };
   if (init.color) out.color = colorHistogram(img.data, img.width, img.height, init.colorBins);
   if (init.deep) {
