@@ -138,6 +138,21 @@ describe('FeatureExtractor: colour', () => {
     expectOk(r);
   });
 
+  test('a worker that dies mid-job is replaced and its jobs retried', async () => {
+    const fx2 = new FeatureExtractor({ kinds: ['color'], threads: 1 });
+    try {
+      await fx2.start();
+      const slots = (fx2 as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> }).slots;
+      const pending = Promise.all(good.slice(0, 4).map((p) => fx2.extract(p)));
+      await slots[0]!.worker.terminate();
+      const results = await pending;
+      for (const r of results) expectOk(r);
+      expectOk(await fx2.extract(good[5]!));
+    } finally {
+      await fx2.close();
+    }
+  });
+
   test('empty list; invalid options', async () => {
     for await (const r of fx.extractMany([])) assert.fail(`unexpected ${r.path}`);
     for (const o of [{ kinds: [] }, { kinds: ['colour'] }, { kinds: ['color'], threads: 0 }, { kinds: ['deep'], deepModel: 'vgg' }]) {
@@ -193,7 +208,9 @@ describe('FeatureExtractor: colour + deep', () => {
     assert.equal(out.length, good.length + 1);
     assert.equal(out.filter((r) => r.ok).length, good.length);
     for (const r of out) if (r.ok) assert.ok(Math.abs(Math.hypot(...r.features.deep!) - 1) < 1e-4);
-    assert.ok(worst < 150, `main-thread event loop was late by ${worst.toFixed(0)} ms`);
+    // One CNN batch of these images takes ≥ 0.5 s of CPU; were it on this thread, the timer would
+    // be that late. The margin allows for a machine shared with other busy processes.
+    assert.ok(worst < 300, `main-thread event loop was late by ${worst.toFixed(0)} ms`);
   });
 
   test('close(): later calls reject', async () => {
