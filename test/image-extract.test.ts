@@ -213,6 +213,23 @@ describe('FeatureExtractor: colour + deep', () => {
     assert.ok(worst < 300, `main-thread event loop was late by ${worst.toFixed(0)} ms`);
   });
 
+  test('a model that cannot load rejects extract (it is not a bad file) and stops the pool', async () => {
+    const fx2 = new FeatureExtractor({ kinds: ['deep'], threads: 2 });
+    // Simulate a broken model: the worker gets a model name it cannot load.
+    (fx2 as unknown as { init: { deep: string } }).init.deep = 'no-such-model';
+    try {
+      await assert.rejects(fx2.extract(good[0]!), /cannot load deep model no-such-model/);
+      await assert.rejects(fx2.extract(good[1]!), /cannot load deep model/);
+      const out: unknown[] = [];
+      await assert.rejects(async () => {
+        for await (const r of fx2.extractMany(good.slice(0, 3))) out.push(r);
+      }, /cannot load deep model/);
+      assert.equal(out.length, 0);
+    } finally {
+      await fx2.close();
+    }
+  });
+
   test('close(): later calls reject', async () => {
     const fx2 = new FeatureExtractor({ kinds: ['color'], threads: 1 });
     expectOk(await fx2.extract(good[0]!));

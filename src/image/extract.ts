@@ -180,11 +180,18 @@ export class FeatureExtractor {
     this.slots.push(this.spawn());
   }
 
+  /** The pool cannot work (a worker cannot start or load its model): reject everything, stop workers. */
   private failAll(err: NitamonoError): void {
     this.fatal = err;
     const jobs = [...this.queue, ...this.slots.flatMap((s) => [...s.jobs.values()])];
     this.queue = [];
-    for (const s of this.slots) s.jobs.clear();
+    const slots = this.slots;
+    this.slots = [];
+    for (const s of slots) {
+      s.dead = true;
+      s.jobs.clear();
+      void s.worker.terminate();
+    }
     for (const j of jobs) j.reject(err);
   }
 
