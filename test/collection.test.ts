@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Collection } from '../src/collection/collection.js';
 import { loadIndex } from '../src/search/load.js';
+import { DEFAULT_DEEP_MODEL, deepDim } from '../src/image/deep.js';
 import { removeDir, solid, gradient, shape, tempDir } from './collection-helpers.js';
 
 async function makeImages(root: string): Promise<void> {
@@ -259,7 +260,36 @@ describe('collection: edge cases', () => {
     }
   });
 
-  test('deep features: a few images, 1280-d, nearest by content', async () => {
+  test('switching the index policy rebuilds and saves the index file', async () => {
+    const root = await tempDir();
+    try {
+      for (let i = 0; i < 9; i++) await solid(join(root, `c${i}.png`), [i * 28, 255 - i * 28, (i * 97) % 256]);
+      const col = join(root, '.nitamono');
+      const c = await Collection.open(col, { create: true, root });
+      try {
+        assert.equal((await c.update()).index.color!.kind, 'flat');
+        const r = await c.update({ index: 'ivf' });
+        assert.deepEqual(r.index.color, { kind: 'ivf', size: 9, nlist: 3 });
+        const side = JSON.parse(await readFile(join(col, 'color.index.json'), 'utf8'));
+        assert.equal(side.index, 'ivf');
+        assert.equal(side.nlist, 3);
+        const s = await c.search({ path: 'c0.png' }, { k: 3 });
+        assert.equal(s.method, 'ivf');
+        assert.equal(s.nprobe, 3, 'default nprobe 8 clamped to nlist');
+        const st = await c.stats();
+        assert.equal(st.features[0]!.index!.nlist, 3);
+        assert.equal(st.features[0]!.index!.list_sizes!.min + st.features[0]!.index!.list_sizes!.max > 0, true);
+        assert.equal((await c.update({ index: 'auto' })).index.color!.kind, 'flat');
+        await assertIndexMatchesCatalog(c);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await removeDir(root);
+    }
+  });
+
+  test('deep features: a few images, nearest by content', async () => {
     const root = await tempDir();
     try {
       await shape(join(root, 'a', 'circle-red.png'), 'circle', 'red', 'white', 128);
@@ -272,7 +302,7 @@ describe('collection: edge cases', () => {
         assert.equal(r.skipped.length, 0);
         const s = await c.search({ path: 'a/circle-red.png' }, { k: 1, excludeSelf: true });
         assert.equal(s.features, 'deep');
-        assert.equal(s.dim, 1280);
+        assert.equal(s.dim, deepDim(DEFAULT_DEEP_MODEL));
         assert.equal(s.results[0]!.path, 'a/circle-red2.png');
         await assertIndexMatchesCatalog(c, 'deep');
       } finally {

@@ -182,7 +182,7 @@ interface SearchCliOptions {
   json?: boolean;
 }
 
-export function searchJson(c: Collection, query: string, r: SearchResponse) {
+export function searchJson(c: Collection, query: string, r: SearchResponse, k = r.results.length) {
   return {
     query: r.query.path !== undefined ? displayPath(c.absolutePath(r.query.path)) : query,
     query_source: r.query.source,
@@ -190,7 +190,7 @@ export function searchJson(c: Collection, query: string, r: SearchResponse) {
     method: r.method,
     ...(r.nprobe !== undefined ? { nprobe: r.nprobe } : {}),
     ...(r.nlist !== undefined ? { nlist: r.nlist } : {}),
-    k: r.results.length,
+    k,
     took_ms: r.took_ms,
     extract_ms: r.extract_ms,
     distances_computed: r.distances_computed,
@@ -239,7 +239,7 @@ async function searchCommand(query: string, o: SearchCliOptions): Promise<void> 
         ...(o.nprobe !== undefined ? { method: 'ivf' as const, nprobe: o.nprobe } : {}),
       },
     );
-    if (o.json) writeJson(searchJson(c, query, r));
+    if (o.json) writeJson(searchJson(c, query, r, o.k));
     else printSearch(c, query, r);
   } finally {
     await c.close();

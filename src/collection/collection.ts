@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NitamonoError, invalid, type ErrorCode } from '../errors.js';
 import { FeatureExtractor, type ExtractedImage } from '../image/extract.js';
+import { DEFAULT_DEEP_MODEL } from '../image/deep.js';
 import { IVFIndex } from '../search/ivf.js';
 import type { SearchResult } from '../search/types.js';
 import { Catalog, type ImageRow, type NewImage } from './catalog.js';
@@ -23,7 +24,7 @@ import {
   type FeatureKind,
   type IndexChoice,
 } from './config.js';
-import { IndexSlot, ensureSlot, fileBytes, readSidecar, saveSlot, type EngineIndex } from './indexes.js';
+import { IndexSlot, ensureSlot, fileBytes, readSidecar, saveSlot, useIndex, type EngineIndex } from './indexes.js';
 import { silentProgress, type Progress } from './progress.js';
 import { hashBuffer, hashFile, isImageName, mapLimit, scanFolder, toRelpath, type ScanIssue } from './scan.js';
 
@@ -262,7 +263,8 @@ export class Collection {
         root,
         features: sortKinds(opts.features ?? ['color']),
         color_bins: opts.colorBins ?? 4,
-        deep_model: opts.deepModel ?? null,
+        // Recorded explicitly so a later change of the default model cannot mix embeddings.
+        deep_model: opts.deepModel ?? DEFAULT_DEEP_MODEL,
         index: opts.index ?? 'auto',
         nlist: opts.nlist ?? null,
         created_at: now,
@@ -606,7 +608,9 @@ export class Collection {
     const sopts = nprobe !== undefined ? { nprobe } : {};
     // Small scans run right here: cheaper than handing them to worker threads, and too short
     // (≲ 1 ms) to hold up the event loop. Larger ones go to the worker pool.
-    const res: SearchResult = work(index, method, nprobe) <= SYNC_SEARCH_MAX_WORK ? index.search(q.vector, kk, sopts) : await index.searchAsync(q.vector, kk, sopts);
+    const res: SearchResult = await useIndex(index, () =>
+      work(index, method, nprobe) <= SYNC_SEARCH_MAX_WORK ? index.search(q.vector, kk, sopts) : index.searchAsync(q.vector, kk, sopts),
+    );
     const took = performance.now() - t0;
     const results: SearchHit[] = [];
     for (let j = 0; j < res.k && results.length < k; j++) {

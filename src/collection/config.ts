@@ -20,11 +20,12 @@ export const FEATURE_KINDS: readonly FeatureKind[] = ['color', 'deep'];
 export type IndexChoice = 'flat' | 'ivf' | 'auto';
 
 /**
- * Below this many images `--index auto` keeps an exact (flat) index. Measured on this project's
- * 2-core CI machine (see the collection README section): a flat scan of 50,000 × 1,280-d deep
- * vectors answers one query in tens of milliseconds and 50,000 × 12-d colour histograms in about a
- * millisecond, so exact search is fast enough there and never loses a neighbour; past it the
- * cost N·D grows linearly and an inverted file (≈ D·√N) pays off.
+ * Below this many images `--index auto` keeps an exact (flat) index. Measured on the project's
+ * 2-core machine (FlatIndex, WASM SIMD, one query on one thread): 50,000 × 1,280-d deep vectors
+ * take 26 ms per query (256 MB), 50,000 × 12-d colour histograms 0.3 ms; 200,000 deep vectors
+ * take 86 ms. Up to 50,000 images exact search is fast enough for interactive use and never
+ * misses a neighbour; past it the cost N·D keeps growing linearly and the inverted file
+ * (≈ D·(nlist + N·nprobe/nlist), nlist = ⌈√N⌉) pays for its small recall loss.
  */
 export const AUTO_FLAT_MAX = 50_000;
 

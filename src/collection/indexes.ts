@@ -51,6 +51,31 @@ export function autoNlist(n: number): number {
   return Math.max(1, Math.ceil(Math.sqrt(Math.max(1, n))));
 }
 
+// Indexes being searched right now, so a rebuild never frees one under an in-flight search.
+const inUse = new Map<EngineIndex, number>();
+const retired = new Set<EngineIndex>();
+
+/** Runs `fn` (a search on `idx`) while keeping `idx` alive. */
+export async function useIndex<T>(idx: EngineIndex, fn: () => T | Promise<T>): Promise<T> {
+  inUse.set(idx, (inUse.get(idx) ?? 0) + 1);
+  try {
+    return await fn();
+  } finally {
+    const left = inUse.get(idx)! - 1;
+    if (left > 0) inUse.set(idx, left);
+    else {
+      inUse.delete(idx);
+      if (retired.delete(idx)) idx.dispose();
+    }
+  }
+}
+
+/** Frees `idx` now, or when its last in-flight search finishes. */
+export function retireIndex(idx: EngineIndex): void {
+  if (inUse.has(idx)) retired.add(idx);
+  else idx.dispose();
+}
+
 export class IndexSlot {
   index: EngineIndex | undefined;
   /** Catalog generation the in-memory index reflects. */
@@ -86,7 +111,7 @@ export class IndexSlot {
   }
 
   dispose(): void {
-    this.index?.dispose();
+    if (this.index) retireIndex(this.index);
     this.index = undefined;
     this.generation = -1;
   }
@@ -137,7 +162,7 @@ export async function ensureSlot(slot: IndexSlot, opts: EnsureOptions): Promise<
     const { catalog, dim, config } = opts;
     // Fast path (every search): one indexed SELECT.
     let generation = catalog.generation();
-    if (slot.index && slot.generation === generation) return slot.index;
+    if (slot.index && slot.generation === generation && !needsRebuild(slot, config, slot.index.size)) return slot.index;
     let n = catalog.countByStatus().ok;
 
     if (!slot.index && !opts.memoryOnly) {
@@ -186,17 +211,26 @@ export async function ensureSlot(slot: IndexSlot, opts: EnsureOptions): Promise<
       n = slot.index.size;
     }
 
-    // Rebuild policy.
-    const want = wantedKind(slot, config, n);
-    let rebuild = !slot.index || slot.index.kind !== want.kind;
-    if (!rebuild && slot.index instanceof IVFIndex) {
-      const t = slot.trainedN ?? slot.index.size;
-      if (n > 2 * Math.max(t, 1) || n < t / 2) rebuild = true;
-      if (config.nlist !== null && slot.index.nlist !== Math.min(config.nlist, Math.max(1, t))) rebuild = true;
-    }
-    if (rebuild) await rebuildSlot(slot, opts);
+    if (needsRebuild(slot, config, n)) await rebuildSlot(slot, opts);
     return slot.index!;
   });
+}
+
+/**
+ * Rebuild policy: no index yet, the wrong kind for the policy and size, or an IVF whose size has
+ * moved more than 2× from what it was trained on (nlist = ⌈√N⌉ would then be far off), or whose
+ * nlist differs from an explicitly configured one.
+ */
+function needsRebuild(slot: IndexSlot, config: CollectionConfig, n: number): boolean {
+  const idx = slot.index;
+  if (!idx) return true;
+  if (idx.kind !== wantedKind(slot, config, n).kind) return true;
+  if (idx instanceof IVFIndex) {
+    const t = slot.trainedN ?? idx.size;
+    if (n > 2 * Math.max(t, 1) || n < t / 2) return true;
+    if (config.nlist !== null && idx.nlist !== Math.min(config.nlist, Math.max(1, t))) return true;
+  }
+  return false;
 }
 
 async function rebuildSlot(slot: IndexSlot, opts: EnsureOptions): Promise<void> {
@@ -205,12 +239,11 @@ async function rebuildSlot(slot: IndexSlot, opts: EnsureOptions): Promise<void> 
   const data = catalog.db.transaction(() => ({ g: catalog.generation(), ...catalog.vectors(slot.kind, dim) }))();
   const n = data.ids.length;
   const want = wantedKind(slot, config, n);
-  slot.dispose();
   let idx: EngineIndex;
   if (want.kind === 'ivf' && n > 0) {
     const nlist = Math.max(1, Math.min(want.nlist ?? autoNlist(n), n));
     const ivf = new IVFIndex(dim, { metric: COLLECTION_METRIC, nlist });
-    const bar = progress.step(`training`, 1, `IVF nlist=${nlist}`);
+    const bar = progress.step(`training IVF (k-means, nlist=${nlist}, ${n} vectors)`, 1, '');
     await ivf.train(data.vectors, { seed: TRAIN_SEED, threads: opts.threads });
     bar.increment();
     bar.stop();
@@ -231,8 +264,10 @@ async function rebuildSlot(slot: IndexSlot, opts: EnsureOptions): Promise<void> 
     }
     bar.stop();
   }
+  slot.dispose(); // the old index (freed once no search uses it)
   slot.index = idx;
   slot.generation = data.g;
+  slot.savedGeneration = -1; // a new index: the file on disk (if any) is not it
 }
 
 /** Saves the slot's index and sidecar if they changed since the last save. */

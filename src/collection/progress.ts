@@ -18,7 +18,7 @@ export interface ProgressStep {
 
 export interface Progress {
   readonly enabled: boolean;
-  /** Starts a step; `total` 0 means unknown (the bar shows only a count). */
+  /** Starts a step; `total` 0 means unknown (the bar shows only a count); `unit` '' hides the rate. */
   step(label: string, total: number, unit?: string): ProgressStep;
 }
 
@@ -49,8 +49,8 @@ export function createProgress(opts: { enabled?: boolean; stream?: NodeJS.WriteS
         {
           stream,
           format: known
-            ? `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total} | {rate} | ETA {eta_formatted}`
-            : `${label.padEnd(10)} {value} | {rate}`,
+            ? `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total}${unit ? ' | {rate}' : ''} | ETA {eta_formatted}`
+            : `${label.padEnd(10)} {value}${unit ? ' | {rate}' : ''}`,
           hideCursor: false,
           clearOnComplete: false,
           etaBuffer: 50,
