@@ -161,3 +161,11 @@ test('save/load round trip gives identical results; corruption is rejected', asy
   writeFileSync(join(dir, 'short.index'), bytes.subarray(0, 100));
   await assert.rejects(loadIndex(join(dir, 'short.index')), /short\.index.*truncated/);
 });
+
+test('large k (more than the small-k sort handles) is sorted and exact', () => {
+  const d = 5, base = uniformVectors(400, d, 21), q = uniformVectors(1, d, 22);
+  const idx = new FlatIndex(d);
+  idx.add(base);
+  const r = idx.search(q, 150);
+  assert.deepEqual(Array.from(r.labels), bruteForce(base, q, d, 150)[0]);
+});

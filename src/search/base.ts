@@ -94,6 +94,7 @@ export abstract class ArenaIndex {
   protected idToRow = new Map<number, number>();
   protected nextId = 0;
   private inflight = 0;
+  private scratch?: { block: QueryBlock; nq: number; k: number; ptrs: number[] };
   private deferred: number[] = [];
   private disposed = false;
 
@@ -192,19 +193,35 @@ export abstract class ArenaIndex {
     }
   }
 
-  /** Copies queries into the arena and makes room for nq heaps of k. */
-  protected queryBlock(queries: Float32Array, k: number): { block: QueryBlock; nq: number; ptrs: number[] } {
+  /**
+   * Copies queries into the arena and makes room for nq heaps of k. A synchronous call reuses
+   * one scratch block sized for its largest (nq, k) so far: one-query-at-a-time search then
+   * allocates nothing. Async calls get their own block (several may be in flight).
+   */
+  protected queryBlock(queries: Float32Array, k: number, reuse = false): { block: QueryBlock; nq: number; ptrs: number[] } {
     this.assertUsable();
     checkK(k);
     const nq = checkVectors(queries, this.dim, 'queries');
     const d = this.dim;
-    const q = this.arena.alloc(Math.max(1, nq) * d * 4);
-    this.arena.f32(q, nq * d).set(queries);
-    const queryNorms = this.arena.alloc(Math.max(1, nq) * 4);
-    const heapsD = this.arena.alloc(Math.max(1, nq) * k * 4);
-    const heapsI = this.arena.alloc(Math.max(1, nq) * k * 4);
-    const sizes = this.arena.alloc(Math.max(1, nq) * 4);
-    return { block: { queries: q, queryNorms, heapsD, heapsI, sizes, k }, nq, ptrs: [q, queryNorms, heapsD, heapsI, sizes] };
+    let block: QueryBlock, ptrs: number[];
+    if (reuse && this.scratch && this.scratch.nq >= nq && this.scratch.k >= k) {
+      block = { ...this.scratch.block, k };
+      ptrs = [];
+      this.arena.i32(block.sizes, nq).fill(0);
+    } else {
+      const m = Math.max(1, nq);
+      const at = [m * d * 4, m * 4, m * k * 4, m * k * 4, m * 4].map((b) => this.arena.alloc(b));
+      block = { queries: at[0]!, queryNorms: at[1]!, heapsD: at[2]!, heapsI: at[3]!, sizes: at[4]!, k };
+      ptrs = at;
+      if (reuse && nq <= 64) {
+        // keep this block as the new scratch instead of releasing it
+        if (this.scratch) for (const p of this.scratch.ptrs) this.release(p);
+        this.scratch = { block, nq: m, k, ptrs: at };
+        ptrs = [];
+      }
+    }
+    this.arena.f32(block.queries, nq * d).set(queries);
+    return { block, nq, ptrs };
   }
 
   /** Sorts each heap best-first, maps rows to ids and scores to distances, frees the block. */
@@ -212,20 +229,33 @@ export abstract class ArenaIndex {
     const k = block.k;
     const labels = new Int32Array(nq * k).fill(-1);
     const distances = new Float32Array(nq * k).fill(NaN);
-    const hd = this.arena.f32(block.heapsD, nq * k), hi = this.arena.i32(block.heapsI, nq * k);
-    const sizes = this.arena.i32(block.sizes, nq);
-    const rowIds = this.rows.idsView();
-    const order: number[] = [];
+    // one `buffer` read: on a shared memory each read makes a new object
+    const buf = this.arena.memory.buffer;
+    const hd = new Float32Array(buf, block.heapsD, nq * k), hi = new Int32Array(buf, block.heapsI, nq * k);
+    const sizes = new Int32Array(buf, block.sizes, nq);
+    const rowIds = new Int32Array(buf, this.rows.ids, this.rows.n);
+    const l2 = this.code === METRIC_L2;
     for (let i = 0; i < nq; i++) {
       const m = sizes[i]!, base = i * k;
-      order.length = 0;
-      for (let j = 0; j < m; j++) order.push(base + j);
-      order.sort((a, b) => hd[a]! - hd[b]! || rowIds[hi[a]!]! - rowIds[hi[b]!]!);
+      if (m > 64) {
+        const order = Array.from({ length: m }, (_, j) => base + j);
+        order.sort((a, b) => hd[a]! - hd[b]! || rowIds[hi[a]!]! - rowIds[hi[b]!]!);
+        for (let j = 0; j < m; j++) { distances[base + j] = hd[order[j]!]!; labels[base + j] = rowIds[hi[order[j]!]!]!; }
+      }
+      // insertion sort by (score, id) for the usual small k
+      for (let j = 0; j < (m > 64 ? 0 : m); j++) {
+        const s = hd[base + j]!, id = rowIds[hi[base + j]!]!;
+        let t = j;
+        while (t > 0) {
+          const ps = distances[base + t - 1]!, pid = labels[base + t - 1]!;
+          if (ps < s || (ps === s && pid < id)) break;
+          distances[base + t] = ps; labels[base + t] = pid; t--;
+        }
+        distances[base + t] = s; labels[base + t] = id;
+      }
       for (let j = 0; j < m; j++) {
-        const e = order[j]!;
-        labels[base + j] = rowIds[hi[e]!]!;
-        const s = hd[e]!;
-        distances[base + j] = this.code === METRIC_L2 ? Math.max(0, s) : -s;
+        const s = distances[base + j]!;
+        distances[base + j] = l2 ? (s > 0 ? s : 0) : -s;
       }
     }
     for (const p of ptrs) this.arena.release(p);

@@ -52,7 +52,7 @@ export class FlatIndex extends ArenaIndex implements VectorIndex {
    * the SIMD kernel; larger batches use the blocked ‖q‖²+‖x‖²−2⟨q,x⟩ kernel.
    */
   search(queries: Float32Array, k: number, _options: SearchOptions = {}): SearchResult {
-    const { block, nq, ptrs } = this.queryBlock(queries, k);
+    const { block, nq, ptrs } = this.queryBlock(queries, k, true);
     const computed = flatSearchRange(this.K, this.layout(), block, 0, nq, nq >= BATCH_MIN_QUERIES);
     return this.collect(block, nq, ptrs, computed);
   }

@@ -43,6 +43,8 @@ export class IVFIndex extends ArenaIndex implements VectorIndex {
   private centroids = 0;
   private centroidNorms = 0;
   private listOffsets = 0;
+  /** Probe heap of synchronous searches. */
+  private probeScratch = { cap: 0, d: 0, i: 0 };
   /** Summary of the last training, for reports. */
   training?: Pick<KMeansResult, 'objective' | 'trainedOn' | 'splits' | 'warnings'>;
 
@@ -214,10 +216,13 @@ export class IVFIndex extends ArenaIndex implements VectorIndex {
     this.requireTrained('search');
     checkK(k);
     const { nprobe, warnings } = this.probes(options);
-    const { block, nq, ptrs } = this.queryBlock(queries, k);
-    const probeD = this.arena.alloc(nprobe * 4), probeI = this.arena.alloc(nprobe * 4);
-    const computed = ivfSearchRange(this.K, this.layout(), block, 0, nq, nprobe, probeD, probeI);
-    this.arena.release(probeD); this.arena.release(probeI);
+    const { block, nq, ptrs } = this.queryBlock(queries, k, true);
+    if (this.probeScratch.cap < nprobe) {
+      // sized for every list at once so it is allocated once per index
+      for (const p of [this.probeScratch.d, this.probeScratch.i]) if (p) this.release(p);
+      this.probeScratch = { cap: this.k, d: this.arena.alloc(this.k * 4), i: this.arena.alloc(this.k * 4) };
+    }
+    const computed = ivfSearchRange(this.K, this.layout(), block, 0, nq, nprobe, this.probeScratch.d, this.probeScratch.i);
     return { ...this.collect(block, nq, ptrs, computed), nprobe, ...(warnings.length ? { warnings } : {}) };
   }
 
