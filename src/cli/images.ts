@@ -138,13 +138,15 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
   });
   const ac = new AbortController();
   let sigints = 0;
-  const onSigint = () => {
+  let exitOnSignal = EXIT_INTERRUPTED;
+  const onSigint = (sig: NodeJS.Signals) => {
     sigints++;
+    exitOnSignal = sig === 'SIGTERM' ? 143 : EXIT_INTERRUPTED;
     if (sigints === 1) {
       process.stderr.write('\nnitamono: interrupted — finishing the current batch and saving (Ctrl-C again to quit at once)\n');
       ac.abort();
     } else {
-      process.exit(EXIT_INTERRUPTED);
+      process.exit(exitOnSignal);
     }
   };
   process.on('SIGINT', onSigint);
@@ -168,7 +170,7 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
   }
   if (o.json) writeJson(indexJson(report));
   else printIndexReport(report);
-  process.exitCode = report.interrupted ? EXIT_INTERRUPTED : report.skipped.length > 0 ? EXIT_SKIPPED : 0;
+  process.exitCode = report.interrupted ? exitOnSignal : report.skipped.length > 0 ? EXIT_SKIPPED : 0;
 }
 
 // ------------------------------------------------------------------ search

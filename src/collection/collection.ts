@@ -514,7 +514,9 @@ export class Collection {
               if (c !== rep) report.reused++;
               if (c.old) report.changed++;
             } else {
-              row = rowFor(c, { status: 'skipped', error_code: ex.code, error_message: ex.error });
+              // The decoder's messages start with the path; the row already has it.
+              const msg = ex.error.startsWith(`${ex.path}: `) ? ex.error.slice(ex.path.length + 2) : ex.error;
+              row = rowFor(c, { status: 'skipped', error_code: ex.code, error_message: msg });
               report.skipped_new++;
             }
             pending.push({ c, row });
@@ -846,7 +848,11 @@ export class Collection {
       const r = await ex.extract(buf);
       if (!r.ok) throw new NitamonoError(errorCodeOf(r.code), `${safeName(filename, 'upload')}: ${r.error}`);
       const dir = join(this.root, UPLOADS_DIR);
-      await mkdir(dir, { recursive: true });
+      const ioError = (err: unknown) =>
+        new NitamonoError('IO', `cannot write the upload under ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      await mkdir(dir, { recursive: true }).catch((err) => {
+        throw ioError(err);
+      });
       let name = safeName(filename, r.format);
       const ext = extname(name);
       const stem = name.slice(0, name.length - ext.length);
@@ -856,7 +862,7 @@ export class Collection {
           await writeFile(abs, buf, { flag: 'wx' });
           break;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i > 10000) throw err;
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i > 10000) throw ioError(err);
           name = `${stem}-${i}${ext}`;
           abs = join(dir, name);
         }
