@@ -196,6 +196,26 @@ describe('uploads', () => {
     }
   });
 
+  test('uploads beyond the concurrency limit get 503 BUSY, and the server recovers', async () => {
+    const d = await startServer({ collection: fx.collection, maxConcurrentUploads: 1 });
+    try {
+      const sharp = (await import('sharp')).default;
+      const big = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png({ compressionLevel: 1 }).toBuffer();
+      const all = await Promise.all([0, 1, 2].map(() => postFile(d.url, '/api/search', big, 'big.png', 'image/png')));
+      const statuses = all.map((r) => r.status).sort();
+      assert.ok(statuses.includes(200), statuses.join(','));
+      const busy = all.filter((r) => r.status === 503);
+      assert.ok(busy.length >= 1, statuses.join(','));
+      await expectError(busy[0]!, 503, 'BUSY');
+      assert.equal(busy[0]!.headers.get('retry-after'), '1');
+      for (const r of all) if (r.status === 200) await r.arrayBuffer();
+      const again = await postFile(d.url, '/api/search', await makePng(11), 'q.png', 'image/png');
+      assert.equal(again.status, 200);
+    } finally {
+      await d.close();
+    }
+  });
+
   test('a pixel bomb is 422 TOO_LARGE (from the header, before decoding)', async () => {
     const bomb = bombPng(30000, 30000);
     assert.ok(bomb.length < 4096);

@@ -16,6 +16,7 @@ export type ApiErrorCode =
   | 'FORBIDDEN'
   | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
+  | 'BUSY'
   | 'INTERNAL';
 
 export class ApiError extends Error {

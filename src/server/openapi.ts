@@ -26,6 +26,7 @@ const searchErrors = {
   '413': errorResponse('Upload larger than the server limit'),
   '415': errorResponse('Content-Type is neither application/json nor multipart/form-data'),
   '422': errorResponse('The upload is not a supported image (DECODE_FAILED) or has too many pixels (TOO_LARGE)'),
+  '503': errorResponse('Too many uploads being processed at once (BUSY); retry after the Retry-After seconds'),
 };
 
 const idParam = {
@@ -123,6 +124,7 @@ export function buildOpenApi(limits: { maxUploadBytes: number; maxPixels: number
             '403': errorResponse('Writes disabled (no --allow-write) or a cross-origin request'),
             '413': errorResponse('Upload larger than the server limit'),
             '422': errorResponse('Not a supported image, or too many pixels'),
+            '503': errorResponse('Too many uploads being processed at once (BUSY)'),
           },
         },
       },
@@ -194,7 +196,7 @@ export function buildOpenApi(limits: { maxUploadBytes: number; maxPixels: number
               type: 'object',
               required: ['code', 'message'],
               properties: {
-                code: { type: 'string', example: 'INVALID_ARGUMENT', description: 'INVALID_ARGUMENT, BAD_REQUEST, NOT_FOUND, PAYLOAD_TOO_LARGE, TOO_LARGE, DECODE_FAILED, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, FORBIDDEN, EMPTY_INDEX, INTERNAL, …' },
+                code: { type: 'string', example: 'INVALID_ARGUMENT', description: 'INVALID_ARGUMENT, BAD_REQUEST, NOT_FOUND, PAYLOAD_TOO_LARGE, TOO_LARGE, DECODE_FAILED, UNSUPPORTED_MEDIA_TYPE, UNAUTHORIZED, FORBIDDEN, EMPTY_INDEX, BUSY, INTERNAL, …' },
                 message: { type: 'string' },
               },
             },

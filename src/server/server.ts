@@ -55,6 +55,8 @@ export interface ServerOptions {
   maxPixels?: number;
   /** fastify logger option (default off). */
   logger?: boolean | object;
+  /** Uploads processed at the same time (each may hold up to maxUploadBytes); more → 503. Default 8. */
+  maxConcurrentUploads?: number;
   /** Called for every 5xx with the underlying error (default: written to stderr). */
   onInternalError?: (err: unknown, req: FastifyRequest) => void;
 }
@@ -143,6 +145,9 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
   if (!Number.isInteger(maxUploadBytes) || maxUploadBytes < 1) throw new Error(`maxUploadBytes must be a positive integer, got ${maxUploadBytes}`);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(Number.isFinite(maxPixels) && maxPixels > 0)) throw new Error(`maxPixels must be a positive number, got ${maxPixels}`);
+  const maxConcurrentUploads = opts.maxConcurrentUploads ?? 8;
+  if (!Number.isInteger(maxConcurrentUploads) || maxConcurrentUploads < 1) throw new Error(`maxConcurrentUploads must be a positive integer, got ${maxConcurrentUploads}`);
+  let uploadsInFlight = 0;
   const allowWrite = opts.allowWrite === true;
   const loopback = isLoopbackHost(opts.host);
   const tokenRequired = allowWrite && (!loopback || (opts.token !== undefined && opts.token !== ''));
@@ -207,6 +212,26 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     const url = req.url;
     if (url.startsWith('/api/') && !reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
     return payload;
+  });
+
+  // Bounded memory: at most maxConcurrentUploads multipart bodies are read and processed at once.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST' || !/^multipart\//i.test(req.headers['content-type'] ?? '')) return;
+    if (uploadsInFlight >= maxConcurrentUploads) {
+      reply.header('Retry-After', '1');
+      return sendError(reply, new ApiError(503, 'BUSY', `busy: ${maxConcurrentUploads} uploads are being processed, try again in a moment`, { connection: 'close' }));
+    }
+    uploadsInFlight++;
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        uploadsInFlight--;
+      }
+    };
+    reply.raw.once('close', release);
+    reply.raw.once('finish', release);
+    return undefined;
   });
 
   // ------------------------------------------------------------------ helpers
@@ -323,6 +348,10 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       histogramOf(p, upload),
     ]);
     if (res.nlist) knownNlist.set(res.features, res.nlist);
+    const warnings = [...(res.warnings ?? [])];
+    if (p.method === 'ivf' && p.nprobe !== undefined && res.nprobe !== undefined && p.nprobe > res.nprobe) {
+      warnings.push(`nprobe ${p.nprobe} is more than the ${res.nlist ?? res.nprobe} lists of the inverted file; used ${res.nprobe}`);
+    }
     const nlist = res.nlist ?? nlistForCost(res.features, res.n);
     return {
       took_ms: res.took_ms,
@@ -343,7 +372,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       cost: costFor(res.n, res.dim, nlist),
       ...(histogram ? { color_histogram: { bins: HISTOGRAM_BINS, channels: ['r', 'g', 'b'], values: histogram } } : {}),
       results: shapeResults(res),
-      ...(res.warnings?.length ? { warnings: res.warnings } : {}),
+      ...(warnings.length ? { warnings } : {}),
     };
   });
 

@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+/**
+ * HTTP benchmark of POST /api/search by id: p50 / p99 latency and requests per second, exact
+ * search and the inverted file, with 1 and 16 concurrent clients (autocannon, programmatic API).
+ *
+ *   npm run build:ts && node bench/server-bench.mjs [--n 10000] [--duration 10] [--nprobe 8]
+ *        [--k 10] [--connections 1,16] [--keep DIR]
+ *
+ * Builds a collection of N small generated PNGs (colour features, 12-d) in a temp folder (or
+ * reuses DIR with --keep), starts `nitamono serve` on it as a child process (so the load generator
+ * does not share the server's event loop), warms each scenario up, then measures. Query ids are
+ * drawn at random from the collection for every request. Also reports recall@k of the inverted
+ * file at that nprobe (POST /api/evaluate over 50 images of the collection).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = join(ROOT, 'dist/src/cli/main.js');
+
+function arg(name, def) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
+}
+const N = Number(arg('n', '10000'));
+const DURATION = Number(arg('duration', '10'));
+const NPROBE = Number(arg('nprobe', '8'));
+const K = Number(arg('k', '10'));
+const CONNECTIONS = String(arg('connections', '1,16')).split(',').map(Number);
+const KEEP = arg('keep', undefined);
+
+if (!existsSync(MAIN)) {
+  console.error('build first: npm run build:ts');
+  process.exit(1);
+}
+
+/** mulberry32 */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 16×16 PNG: four noisy quadrants around a random base colour. */
+function imageRgb(rand, size = 16) {
+  const base = [rand() * 255, rand() * 255, rand() * 255];
+  const quads = Array.from({ length: 4 }, () => base.map((c) => c + (rand() - 0.5) * 140));
+  const buf = Buffer.alloc(size * size * 3);
+  const h = size >> 1;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const q = quads[(y < h ? 0 : 2) + (x < h ? 0 : 1)];
+      for (let c = 0; c < 3; c++) buf[(y * size + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(q[c] + (rand() - 0.5) * 40)));
+    }
+  }
+  return buf;
+}
+
+async function makeImages(dir, n) {
+  const rand = rng(2020);
+  const rgbs = Array.from({ length: n }, () => imageRgb(rand));
+  let next = 0;
+  const work = async () => {
+    while (next < n) {
+      const i = next++;
+      const sub = join(dir, `g${String(Math.floor(i / 500)).padStart(3, '0')}`);
+      await mkdir(sub, { recursive: true });
+      const png = await sharp(rgbs[i], { raw: { width: 16, height: 16, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+      await writeFile(join(sub, `i${String(i).padStart(6, '0')}.png`), png);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, work));
+}
+
+function run(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NITAMONO_NO_PROGRESS: '1' } });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+function startServer(collection) {
+  const child = spawn(process.execPath, [MAIN, 'serve', '--collection', collection, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /at (http:\/\/\S+?)\/?\n/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+}
+
+/**
+ * One autocannon run. autocannon's own histogram has 1 ms resolution, too coarse for sub-ms
+ * searches, so latencies are also timed here: each connection sends one request at a time
+ * (no pipelining), so the send time kept in the connection's context pairs with its response.
+ */
+function cannon(url, ids, body, connections, duration) {
+  const pick = rng(connections * 7919 + duration);
+  const latencies = [];
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: `${url}/api/search`,
+        method: 'POST',
+        connections,
+        pipelining: 1,
+        duration,
+        headers: { 'content-type': 'application/json' },
+        requests: [
+          {
+            setupRequest: (req, context) => {
+              context.sent = performance.now();
+              return { ...req, body: JSON.stringify({ ...body, id: ids[Math.floor(pick() * ids.length)] }) };
+            },
+            onResponse: (status, _body, context) => {
+              if (context.sent !== undefined) latencies.push(performance.now() - context.sent);
+            },
+          },
+        ],
+      },
+      (err, res) => (err ? reject(err) : resolve({ res, latencies })),
+    );
+  });
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+async function json(url, path, body) {
+  const res = await fetch(url + path, body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {});
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const base = KEEP ?? (await mkdtemp(join(tmpdir(), 'nitamono-server-bench-')));
+const images = join(base, 'images');
+const collection = join(base, 'collection');
+const t0 = performance.now();
+if (!existsSync(join(collection, 'collection.json'))) {
+  console.error(`generating ${N} images in ${images} …`);
+  await mkdir(images, { recursive: true });
+  await makeImages(images, N);
+  const tGen = performance.now();
+  console.error(`  ${((tGen - t0) / 1000).toFixed(1)} s; indexing (colour features) …`);
+  await run(process.execPath, [MAIN, 'index', images, '--collection', collection, '--features', 'color']);
+  console.error(`  ${((performance.now() - tGen) / 1000).toFixed(1)} s`);
+} else {
+  console.error(`reusing ${collection}`);
+}
+
+const { child, url } = await startServer(collection);
+try {
+  const stats = await json(url, '/api/stats');
+  const n = stats.images;
+  const nlist = stats.features[0].ivf_nlist;
+  const list = [];
+  for (let off = 0; off < n; off += 200) list.push(...(await json(url, `/api/images?offset=${off}&limit=200`)).images.map((i) => i.id));
+  // recall@k of the inverted file at this nprobe, over 50 ids spread over the collection
+  let recall = 0;
+  const evalIds = Array.from({ length: 50 }, (_, i) => list[Math.floor(((i + 0.5) * list.length) / 50)]);
+  for (const id of evalIds) recall += (await json(url, '/api/evaluate', { id, k: K, nprobe: NPROBE })).recall_at_k / evalIds.length;
+  const probeExact = await json(url, '/api/search', { id: list[0], k: K, method: 'exact' });
+  const probeIvf = await json(url, '/api/search', { id: list[0], k: K, method: 'ivf', nprobe: NPROBE });
+
+  const scenarios = [];
+  for (const method of ['exact', 'ivf']) for (const c of CONNECTIONS) scenarios.push({ method, c });
+  const rows = [];
+  for (const s of scenarios) {
+    const body = { k: K, features: 'color', method: s.method, ...(s.method === 'ivf' ? { nprobe: NPROBE } : {}) };
+    await cannon(url, list, body, s.c, 2); // warm-up
+    const { res: r, latencies } = await cannon(url, list, body, s.c, DURATION);
+    latencies.sort((a, b) => a - b);
+    rows.push({
+      method: s.method === 'ivf' ? `ivf nprobe=${probeIvf.nprobe}` : 'exact',
+      clients: s.c,
+      rps: r.requests.total / DURATION,
+      p50: percentile(latencies, 50).toFixed(2),
+      p99: percentile(latencies, 99).toFixed(2),
+      total: r.requests.total,
+      errors: r.errors + r.non2xx + r.timeouts,
+      distances: s.method === 'ivf' ? probeIvf.distances_computed : probeExact.distances_computed,
+    });
+    console.error(`  ${rows.at(-1).method} × ${s.c}: ${Math.round(rows.at(-1).rps)} req/s (${latencies.length} timed of ${r.requests.total})`);
+  }
+
+  const pad = (s, w) => String(s).padStart(w);
+  console.log(`\nnitamono server bench — POST /api/search by id, k=${K}, colour features (D=12), N=${n}, nlist=${nlist}`);
+  console.log(`node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model?.trim() ?? '?'}), ${DURATION} s per row after a 2 s warm-up; server in its own process`);
+  console.log(`recall@${K} of the inverted file at nprobe=${probeIvf.nprobe}: ${recall.toFixed(3)} (mean over 50 images of the collection as queries, against exact)`);
+  console.log('latency = client-side time from sending a request to its response (loopback HTTP, JSON)\n');
+  const head = ['method', 'clients', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'errors', 'distances/query'];
+  const w = [18, 8, 9, 8, 8, 10, 7, 16];
+  console.log('| ' + head.map((h, i) => h.padEnd(w[i])).join(' | ') + ' |');
+  console.log('|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|');
+  for (const r of rows) {
+    console.log(
+      '| ' +
+        [r.method.padEnd(w[0]), pad(r.clients, w[1]), pad(Math.round(r.rps), w[2]), pad(r.p50, w[3]), pad(r.p99, w[4]), pad(r.total, w[5]), pad(r.errors, w[6]), pad(r.distances, w[7])].join(' | ') +
+        ' |',
+    );
+  }
+} finally {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+  if (!KEEP) await rm(base, { recursive: true, force: true });
+}
