@@ -95,7 +95,17 @@ function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
 // Kept out of line: it runs rarely (only for candidates that beat the heap's root) and
 // keeping it out of the hot loops keeps their register allocation clean.
 function push(hd: usize, hi: usize, k: i32, size: i32, score: f32, label: i32): i32 {
-  return heapPush(hd, hi, k, size, score, label);
+  // Labels become ids here, off the hot path, so ties break on the caller's id whatever order
+  // the rows are stored in (an inverted file groups them by list).
+  const l = labelMap ? load<i32>(labelMap + (<usize>label << 2)) : label;
+  return heapPush(hd, hi, k, size, score, l);
+}
+
+/** 0: a row's label is its row number; else the address of an i32 label per row. */
+let labelMap: usize = 0;
+
+export function set_label_map(ptr: usize): void {
+  labelMap = ptr;
 }
 
 // ---------------------------------------------------------------------------------------------

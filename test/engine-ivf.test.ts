@@ -156,3 +156,27 @@ test('kmeans splits empty clusters instead of leaving them empty', async () => {
   assert.equal(r.centroids.length, 12);
   for (const v of r.centroids) assert.ok(Number.isFinite(v));
 });
+
+test('with many duplicate vectors, nprobe = nlist still equals flat: ties break on the id', async () => {
+  // 2000 vectors but only 50 distinct ones (like colour histograms of greyscale images)
+  const distinct = clusteredVectors(50, d, { clusters: 5, seed: 8 }).data;
+  const dup = new Float32Array(2000 * d);
+  for (let i = 0; i < 2000; i++) dup.set(distinct.subarray((i % 50) * d, (i % 50 + 1) * d), i * d);
+  const ids = Array.from({ length: 2000 }, (_, i) => (i * 7919) % 2003); // scrambled, distinct
+  const ivf = new IVFIndex(d, { nlist: 10 });
+  await ivf.train(dup);
+  ivf.add(dup, ids);
+  const flat = new FlatIndex(d);
+  flat.add(dup, ids);
+  for (let i = 0; i < 50; i++) {
+    const qv = distinct.subarray(i * d, (i + 1) * d);
+    const a = flat.search(qv, 25), b = ivf.search(qv, 25, { nprobe: 10 });
+    assert.deepEqual(b.labels, a.labels, `query ${i}`);
+    // ties come out in increasing id order
+    const first = Array.from(a.labels.subarray(0, 25));
+    assert.deepEqual(first.slice(0, 25), [...first].sort((x, y) => x - y));
+  }
+  const async = await ivf.searchAsync(distinct, 25, { nprobe: 10, threads: 2 });
+  const flatBatch = flat.search(distinct, 25);
+  assert.deepEqual(async.labels, flatBatch.labels);
+});

@@ -45,10 +45,14 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
   // Views are re-made on every call: the memory may have grown since the last one.
   const f32 = () => new Float32Array(memory.buffer);
   const i32 = () => new Int32Array(memory.buffer);
+  let labelMap = 0;
+  const label = (I: Int32Array, l: number) => (labelMap ? I[(labelMap >> 2) + l]! : l);
 
   return {
     name: 'reference',
     memory,
+
+    setLabelMap(ptr: number): void { labelMap = ptr; },
 
     scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number,
       heapD: number, heapI: number, size: number, rowOffset: number): number {
@@ -65,7 +69,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
           for (let j = 0; j < d; j++) s += F[q0 + j]! * F[x0 + j]!;
           s = -s;
         }
-        size = heapPush(hd, hi, 0, k, size, Math.fround(s), rowOffset + r);
+        size = heapPush(hd, hi, 0, k, size, Math.fround(s), label(I, rowOffset + r));
       }
       return size;
     },
@@ -84,7 +88,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
           let dot = 0;
           for (let j = 0; j < d; j++) dot += F[q0 + j]! * F[x0 + j]!;
           const s = metric === METRIC_L2 ? qn + F[(xnorms >> 2) + r]! - 2 * dot : -dot;
-          size = heapPush(hd, hi, 0, k, size, Math.fround(s), rowOffset + r);
+          size = heapPush(hd, hi, 0, k, size, Math.fround(s), label(I, rowOffset + r));
         }
         I[(sizes >> 2) + i] = size;
       }

@@ -11,7 +11,8 @@
  * - a top-k *heap* is two arrays at `heapD` (f32 scores) and `heapI` (i32 labels) of capacity k,
  *   kept as a binary max-heap on (score, label) so the worst kept candidate sits at index 0; a
  *   row enters when the heap is not full or when (score, label) < (heapD[0], heapI[0]);
- * - the label of row `r` of a scan is `rowOffset + r`.
+ * - the label of row `r` of a scan is `rowOffset + r`, or, after setLabelMap(p) with p ≠ 0, the
+ *   i32 at p + 4·(rowOffset + r): heaps then hold (and break ties on) the caller's ids.
  */
 export const METRIC_L2 = 0;
 export const METRIC_IP = 1;
@@ -38,6 +39,9 @@ export interface Kernels {
    */
   batchTopK(metric: MetricCode, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
     n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void;
+
+  /** Where labels come from in later scans: 0 for row numbers, else an i32 array of labels by row. */
+  setLabelMap(ptr: number): void;
 
   /** out[i] = Σ_j X[i,j]² for n rows. */
   norms(X: number, n: number, d: number, out: number): void;

@@ -26,6 +26,7 @@ interface KernelExports {
   batch_topk(metric: number, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
     n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void;
   norms(X: number, n: number, d: number, out: number): void;
+  set_label_map(ptr: number): void;
   accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void;
 }
 
@@ -99,6 +100,9 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
     batchTopK(metric: MetricCode, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
       n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void {
       batch(metric, Q, nq, qnorms, base, xnorms, n, d, k, heapsD, heapsI, sizes, rowOffset);
+    },
+    setLabelMap(ptr: number): void {
+      x.set_label_map(ptr);
     },
     norms(X: number, n: number, d: number, out: number): void {
       norms(X, n, d, out);

@@ -224,7 +224,7 @@ export abstract class ArenaIndex {
     return { block, nq, ptrs };
   }
 
-  /** Sorts each heap best-first, maps rows to ids and scores to distances, frees the block. */
+  /** Sorts each heap (which holds ids) best-first, turns scores into distances, frees the block. */
   protected collect(block: QueryBlock, nq: number, ptrs: number[], computed: number): SearchResult {
     const k = block.k;
     const labels = new Int32Array(nq * k).fill(-1);
@@ -233,18 +233,17 @@ export abstract class ArenaIndex {
     const buf = this.arena.memory.buffer;
     const hd = new Float32Array(buf, block.heapsD, nq * k), hi = new Int32Array(buf, block.heapsI, nq * k);
     const sizes = new Int32Array(buf, block.sizes, nq);
-    const rowIds = new Int32Array(buf, this.rows.ids, this.rows.n);
     const l2 = this.code === METRIC_L2;
     for (let i = 0; i < nq; i++) {
       const m = sizes[i]!, base = i * k;
       if (m > 64) {
         const order = Array.from({ length: m }, (_, j) => base + j);
-        order.sort((a, b) => hd[a]! - hd[b]! || rowIds[hi[a]!]! - rowIds[hi[b]!]!);
-        for (let j = 0; j < m; j++) { distances[base + j] = hd[order[j]!]!; labels[base + j] = rowIds[hi[order[j]!]!]!; }
+        order.sort((a, b) => hd[a]! - hd[b]! || hi[a]! - hi[b]!);
+        for (let j = 0; j < m; j++) { distances[base + j] = hd[order[j]!]!; labels[base + j] = hi[order[j]!]!; }
       }
       // insertion sort by (score, id) for the usual small k
       for (let j = 0; j < (m > 64 ? 0 : m); j++) {
-        const s = hd[base + j]!, id = rowIds[hi[base + j]!]!;
+        const s = hd[base + j]!, id = hi[base + j]!;
         let t = j;
         while (t > 0) {
           const ps = distances[base + t - 1]!, pid = labels[base + t - 1]!;

@@ -44,7 +44,7 @@ export class FlatIndex extends ArenaIndex implements VectorIndex {
   }
 
   private layout(): FlatLayout {
-    return { metric: this.code, d: this.dim, n: this.rows.n, vectors: this.rows.vectors, norms: this.rows.norms };
+    return { metric: this.code, d: this.dim, n: this.rows.n, vectors: this.rows.vectors, norms: this.rows.norms, ids: this.rows.ids };
   }
 
   /**

@@ -127,7 +127,7 @@ export class IVFIndex extends ArenaIndex implements VectorIndex {
       queries: ptr, queryNorms: this.arena.alloc(n * 4), heapsD: this.arena.alloc(n * 4),
       heapsI: this.arena.alloc(n * 4), sizes: this.arena.alloc(n * 4), k: 1,
     };
-    const layout: FlatLayout = { metric: this.code, d: this.dim, n: this.k, vectors: this.centroids, norms: this.centroidNorms };
+    const layout: FlatLayout = { metric: this.code, d: this.dim, n: this.k, vectors: this.centroids, norms: this.centroidNorms, ids: 0 };
     // the blocked kernel: assignment of a large batch is the N·K·D part of add()
     flatSearchRange(this.K, layout, block, 0, n, n >= BATCH_MIN_QUERIES);
     const lists = this.arena.i32(block.heapsI, n).slice();
@@ -195,7 +195,7 @@ export class IVFIndex extends ArenaIndex implements VectorIndex {
 
   private layout(): IVFLayout {
     return {
-      metric: this.code, d: this.dim, n: this.rows.n, vectors: this.rows.vectors, norms: this.rows.norms,
+      metric: this.code, d: this.dim, n: this.rows.n, vectors: this.rows.vectors, norms: this.rows.norms, ids: this.rows.ids,
       nlist: this.k, centroids: this.centroids, centroidNorms: this.centroidNorms, listOffsets: this.listOffsets,
     };
   }

@@ -110,7 +110,7 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
       heapsI: arena.alloc(m * 4), sizes: arena.alloc(m * 4), k: 1,
     };
     const sums = arena.alloc(k * d * 4), counts = arena.alloc(k * 4);
-    const layout: FlatLayout = { metric: code, d, n: k, vectors: C, norms: CN };
+    const layout: FlatLayout = { metric: code, d, n: k, vectors: C, norms: CN, ids: 0 };
 
     initCentroids(options.init ?? 'random', arena.f32(X, m * d), m, d, k, arena.f32(C, k * d), seed);
     const rand = rng(seed + 1);

@@ -14,6 +14,8 @@ export interface FlatLayout {
   vectors: number;
   /** f32 n: squared norms, for the batched L2 form */
   norms: number;
+  /** i32 n: the id of each row, which heaps hold; 0 when labels are row numbers (k-means). */
+  ids: number;
 }
 
 /** An inverted file: rows ordered by list; list l holds rows listOffsets[l] .. listOffsets[l+1]. */
@@ -47,6 +49,7 @@ export const BATCH_MIN_QUERIES = 8;
 export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: number, q1: number, batched: boolean): number {
   const { d, n } = L;
   if (n === 0 || q1 <= q0) return 0;
+  K.setLabelMap(L.ids);
   if (batched) {
     const off = q0 * 4;
     if (L.metric === METRIC_L2) K.norms(B.queries + q0 * d * 4, q1 - q0, d, B.queryNorms + off);
@@ -78,9 +81,11 @@ export function ivfSearchRange(K: Kernels, L: IVFLayout, B: QueryBlock, q0: numb
   // L2 index; for IP indexes Faiss ranks centroids by inner product too, as done here.
   for (let i = q0; i < q1; i++) {
     const q = B.queries + i * d * 4;
+    K.setLabelMap(0);
     const np = K.scanTopK(L.metric, q, L.centroids, L.nlist, d, nprobe, probeD, probeI, 0, 0);
     computed += L.nlist;
     let size = sizes[i]!;
+    K.setLabelMap(L.ids);
     for (let p = 0; p < np; p++) {
       const list = probes[p]!;
       const start = offsets[list]!, len = offsets[list + 1]! - start;
