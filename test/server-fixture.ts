@@ -103,7 +103,7 @@ export interface Running {
 
 /** createServer + listen on 127.0.0.1, port 0. */
 export async function startServer(opts: ServerOptions): Promise<Running> {
-  const app = await createServer(opts);
+  const app = createServer(opts);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   const port = addr && typeof addr === 'object' ? addr.port : 0;

@@ -50,7 +50,7 @@ export function registerServeCommand(program: Command): void {
       const collection = await Collection.open(opts.collection);
       let app;
       try {
-        app = await createServer({
+        app = createServer({
           collection,
           allowWrite: opts.allowWrite === true,
           ...(opts.token !== undefined ? { token: opts.token } : {}),

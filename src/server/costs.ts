@@ -13,7 +13,9 @@ export interface CostRow {
   exact: number;
   /** D·(K + N/K) with this K */
   ivf: number;
-  /** 2·D·√N, the seed's minimum at K = √N */
+  /** D·√N, the approximate-search column of the seed's cost table */
+  ivf_seed: number;
+  /** 2·D·√N, D·(K + N/K) at its minimum K = √N */
   ivf_optimal: number;
   /** exact / ivf */
   ratio: number;
@@ -23,7 +25,7 @@ export function costRow(n: number, d: number, kGroups?: number): CostRow {
   const k = Math.max(1, Math.round(kGroups ?? Math.sqrt(Math.max(1, n))));
   const exact = n * d;
   const ivf = d * (k + n / k);
-  return { n, d, k_groups: k, exact, ivf: Math.round(ivf), ivf_optimal: Math.round(2 * d * Math.sqrt(n)), ratio: ivf > 0 ? exact / ivf : 1 };
+  return { n, d, k_groups: k, exact, ivf: Math.round(ivf), ivf_seed: Math.round(d * Math.sqrt(n)), ivf_optimal: Math.round(2 * d * Math.sqrt(n)), ratio: ivf > 0 ? exact / ivf : 1 };
 }
 
 /** The seed's table (N = 100, 10,000, 1,000,000) for dimension d, plus this collection's N. */

@@ -14,6 +14,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { constants as fsc } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,7 +140,11 @@ function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
 
-export async function createServer(opts: ServerOptions): Promise<FastifyInstance> {
+/**
+ * Builds the server (not yet listening): `const app = createServer({ collection }); await app.listen(…)`.
+ * Plugins load on `ready()` / `listen()`.
+ */
+export function createServer(opts: ServerOptions): FastifyInstance {
   const collection = opts.collection;
   const maxUploadBytes = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (!Number.isInteger(maxUploadBytes) || maxUploadBytes < 1) throw new Error(`maxUploadBytes must be a positive integer, got ${maxUploadBytes}`);
@@ -159,7 +164,12 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
   }
   const tokenBytes = token ? Buffer.from(token, 'utf8') : undefined;
   const webRoot = webRootDir();
-  const rootReal = await realpath(collection.root).catch(() => collection.root);
+  let rootReal: string;
+  try {
+    rootReal = realpathSync(collection.root);
+  } catch {
+    rootReal = collection.root;
+  }
   const errorCtx: ErrorContext = { maxUploadBytes, redact: [...new Set([rootReal, collection.root, collection.path])] };
   const thumbs = new ByteLru<Buffer>(64 * 1024 * 1024);
   const sweeps = new Map<string, Promise<SweepResult>>();
@@ -182,7 +192,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
 
   // JSON and multipart only: text/plain bodies are refused with 415 rather than parsed as strings.
   app.removeContentTypeParser('text/plain');
-  await app.register(fastifyMultipart, { limits: { fileSize: maxUploadBytes, files: 1 } });
+  app.register(fastifyMultipart, { limits: { fileSize: maxUploadBytes, files: 1 } });
 
   // ------------------------------------------------------------------ errors and headers
 
@@ -561,7 +571,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
 
   // ------------------------------------------------------------------ the page
 
-  await app.register(fastifyStatic, {
+  app.register(fastifyStatic, {
     root: webRoot,
     prefix: '/',
     index: ['index.html'],

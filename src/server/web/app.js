@@ -347,6 +347,7 @@ function costBars(res) {
     'div',
     { class: 'cost-bars', 'aria-label': 'Cost in operations' },
     ...row('exact', 'Exact search N·D', nd),
+    ...row('model', 'Approximate, the lecture\'s D·√N', res.cost.ivf_seed),
     ...row('model', `Inverted file D·(K + N/K), K = ${res.cost.k_groups}`, model),
     ...row('this', `This search: ${fmt(res.distances_computed)} distances × D`, thisOps),
   );
@@ -363,14 +364,14 @@ function renderStats(res) {
   $('#stats-panel').hidden = false;
   box.textContent = '';
   const stat = (value, label, id) => el('div', { class: 'stat' }, el('b', { text: value, id }), el('span', { text: label }));
-  const methodLabel = res.method === 'ivf' ? `inverted file, nprobe ${res.nprobe} of ${res.nlist ?? '?'}` : 'exact search';
+  const methodLabel = res.method === 'ivf' ? `inverted file, nprobe ${res.nprobe}/${res.nlist ?? '?'}` : 'exact';
   box.append(
     el(
       'div',
       { class: 'stats-head' },
-      stat(`${ms(res.took_ms)} ms`, `search time (${methodLabel})`, 'stat-time'),
-      stat(fmt(res.distances_computed), `distances computed of N = ${fmt(res.n)}`, 'stat-distances'),
-      stat(`D = ${res.dim}`, res.features === 'color' ? 'colour histogram' : 'deep features'),
+      stat(`${ms(res.took_ms)} ms`, `search, ${methodLabel}`, 'stat-time'),
+      stat(fmt(res.distances_computed), `distances of N = ${fmt(res.n)}`, 'stat-distances'),
+      stat(`D = ${res.dim}`, res.features === 'color' ? 'colour' : 'deep'),
       res.extract_ms > 0 ? stat(`${ms(res.extract_ms)} ms`, 'reading the uploaded image') : null,
     ),
     costBars(res),
@@ -532,6 +533,7 @@ function renderCostTable(feat, sw) {
   };
   const body = [
     row('Exact search: N·D', (r) => fmt(r.exact)),
+    row('Approximate search (the lecture\'s table): D·√N', (r) => fmt(r.ivf_seed)),
     row('Groups K (≈ √N)', (r) => fmt(r.k_groups)),
     row('Inverted file: D·(K + N/K)', (r) => fmt(r.ivf)),
     row('Speed-up N·D ÷ D·(K + N/K)', (r) => `${r.ratio.toFixed(1)}×`),
