@@ -3,7 +3,7 @@
 // (default: Fashion-MNIST test split, 100 images × 10 classes, made by
 // scripts/fashion-mnist-to-png.mjs into a temporary folder).
 //
-//   npx tsc -p . && node bench/deep-model-compare.mjs [--dir LABELLED_DIR] [--per-class 100] [--threads 2]
+//   npx tsc -p . && node bench/deep-model-compare.mjs [--dir LABELLED_DIR] [--per-class 100] [--split test|train] [--threads 2]
 //
 // Every image is a query against all the others (brute force, cosine similarity); an answer is
 // relevant when it has the query's class (its folder name). Reported per embedding:
@@ -25,13 +25,14 @@ const opt = (name, def) => {
 };
 const perClass = Number(opt('per-class', 100));
 const threads = Number(opt('threads', 2));
+const split = opt('split', 'test');
 let dir = opt('dir', undefined);
 let tmp;
 if (!dir) {
   tmp = mkdtempSync(join(tmpdir(), 'nitamono-fmnist-'));
   dir = tmp;
   const script = fileURLToPath(new URL('../scripts/fashion-mnist-to-png.mjs', import.meta.url));
-  const r = spawnSync(process.execPath, [script, '--out', dir, '--split', 'test', '--limit', String(perClass)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(process.execPath, [script, '--out', dir, '--split', split, '--limit', String(perClass)], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
