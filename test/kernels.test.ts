@@ -2,6 +2,7 @@
 // oracle (f64 scores of every row, sorted by (score, label), first k), on one shared memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rng } from '../src/util/random.js';
 import { Arena } from '../src/kernels/arena.js';
 import {
   createKernels, createReferenceKernels, createWasmKernels, kernelsAvailable, kernelsModule,
@@ -10,17 +11,6 @@ import {
 
 const TOL = 1e-4;
 
-function rng(seed: number): () => number {
-  // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomData(len: number, seed: number): Float32Array {
   const r = rng(seed), out = new Float32Array(len);

@@ -10,17 +10,8 @@ import { Collection } from '../src/collection/index.js';
 import { createServer, type ServerOptions } from '../src/server/server.js';
 import type { FastifyInstance } from 'fastify';
 
-/** A deterministic pseudo-random generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../src/util/random.js';
+import { rng } from '../src/util/random.js';
 
 /** Raw RGB of a size×size image made of four coloured quadrants around a base colour, plus noise. */
 export function patternRgb(size: number, rand: () => number): Buffer {

@@ -12,6 +12,7 @@ import { checkVectors } from '../vectors/matrix.js';
 import { flatSearchRange, type FlatLayout, type QueryBlock } from './scan.js';
 import { forgetArena, resolveThreads, sharedPool, type Task } from './pool.js';
 import type { Metric } from './types.js';
+import { rng, samplePermutation } from '../util/random.js';
 
 export interface KMeansOptions {
   /** Lloyd iterations (default 25, as Faiss). */
@@ -46,29 +47,6 @@ export interface KMeansResult {
   warnings: string[];
 }
 
-/** mulberry32: small, fast, seedable; Math.random cannot be seeded. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The first m entries of a seeded random permutation of 0..n-1 (partial Fisher–Yates). */
-export function samplePermutation(n: number, m: number, seed: number): Int32Array {
-  const rand = rng(seed);
-  const perm = new Int32Array(n);
-  for (let i = 0; i < n; i++) perm[i] = i;
-  for (let i = 0; i < m; i++) {
-    const j = i + Math.floor(rand() * (n - i));
-    const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t;
-  }
-  return perm.subarray(0, m);
-}
 
 export async function kmeans(data: Float32Array, d: number, k: number, options: KMeansOptions = {}): Promise<KMeansResult> {
   const n = checkVectors(data, d, 'training vectors');

@@ -3,7 +3,7 @@
  * nothing (every point is about equally far), so the default is clustered data: Gaussian
  * blobs around random centres, like real features.
  */
-import { rng } from '../search/kmeans.js';
+import { rng } from '../util/random.js';
 
 /** Standard normal samples from a seeded uniform generator (Box–Muller). */
 export function gaussian(seed: number): () => number {
