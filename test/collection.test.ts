@@ -216,6 +216,44 @@ describe('collection: colour features on generated images', () => {
     await assertIndexMatchesCatalog(c);
   });
 
+  test('listImages pages the searchable images; search results follow removals made by another process', async () => {
+    const ok = c.catalog.okRows();
+    const all = c.listImages(0, 1000);
+    assert.equal(all.total, ok.length);
+    assert.deepEqual(all.images.map((i) => i.id), ok.map((r) => r.id));
+    for (const img of all.images) {
+      assert.equal(img.status, 'ok');
+      assert.equal(img.path, join(root, ...img.relpath.split('/')));
+      assert.deepEqual(img, c.getImage(img.id));
+    }
+    const page = c.listImages(3, 4);
+    assert.equal(page.total, ok.length);
+    assert.deepEqual(page.images, all.images.slice(3, 7));
+    assert.deepEqual(c.listImages(ok.length, 10), { total: ok.length, images: [] });
+    assert.throws(() => c.listImages(-1, 10), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT');
+
+    const q = c.getImageByPath('reds/red.png')!;
+    const before1 = await c.search({ id: q.id }, { k: 20, method: 'exact' });
+    assert.equal(before1.results.length, ok.length);
+    for (const h of before1.results) assert.equal(h.absolute_path, join(root, ...h.path.split('/')));
+    const gone = before1.results.find((h) => h.path === 'reds/red-dark.png')!;
+    const other = await Collection.open(colDir);
+    try {
+      assert.equal(await other.removeImage(gone.id), true);
+    } finally {
+      await other.close();
+    }
+    const after1 = await c.search({ id: q.id }, { k: 20, method: 'exact' });
+    assert.equal(after1.n, ok.length - 1);
+    assert.ok(!after1.results.some((h) => h.id === gone.id || h.path === 'reds/red-dark.png'));
+    assert.deepEqual(
+      after1.results.map((h) => [h.id, h.path]),
+      before1.results.filter((h) => h.id !== gone.id).map((h) => [h.id, h.path]),
+    );
+    assert.equal(c.listImages(0, 1000).total, ok.length - 1);
+    assert.ok(!c.listImages(0, 1000).images.some((i) => i.id === gone.id));
+  });
+
   test('bad queries throw coded errors', async () => {
     await assert.rejects(c.search({ id: 424242 }), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
     await assert.rejects(c.search({ path: 'nope/none.png' }), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');

@@ -166,6 +166,18 @@ describe('images', () => {
     assert.equal(body.total, N);
     assert.equal(body.images.length, 5);
     assert.equal(body.images[0].thumbnail_url, `/api/images/${body.images[0].id}/thumbnail`);
+    // The response shape is unchanged: these keys in this order, ids ascending, root-relative paths.
+    assert.deepEqual(body, { total: N, offset: 10, limit: 5, images: body.images });
+    for (const img of body.images) {
+      assert.deepEqual(Object.keys(img), ['id', 'path', 'width', 'height', 'thumbnail_url', 'file_url']);
+      assert.equal(img.file_url, `/api/images/${img.id}/file`);
+      assert.ok(!img.path.startsWith('/') && img.width > 0 && img.height > 0, JSON.stringify(img));
+    }
+    for (let i = 1; i < body.images.length; i++) assert.ok(body.images[i].id > body.images[i - 1].id);
+    const first = await json('/api/images?limit=15');
+    assert.deepEqual(first.body.images.slice(10), body.images);
+    const past = await json(`/api/images?offset=${N}`);
+    assert.deepEqual(past.body, { total: N, offset: N, limit: 24, images: [] });
   });
 
   test('GET /api/images/:id/thumbnail is a JPEG within the size, with an ETag', async () => {

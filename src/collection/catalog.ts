@@ -103,9 +103,24 @@ function kindColumn(kind: FeatureKind): 'color' | 'deep' {
   throw new Error(`unknown feature kind ${String(kind)}`);
 }
 
+/** Id-list sizes the batched lookups are prepared for (a list is padded up to the next one). */
+const IN_ARITIES = [1, 4, 16, 64, 256, 1024] as const;
+/** Entries of the id → relpath cache before it starts over (a few MB at most). */
+const RELPATH_CACHE_MAX = 65536;
+
 export class Catalog {
   readonly db: Database.Database;
   readonly readonly: boolean;
+  /**
+   * Prepared statements by SQL text: compiling one costs far more than running it (a search used
+   * to spend most of its time here), and better-sqlite3 statements are reusable.
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+  /** Searchable-row count, valid while `meta.generation` equals `gen` (every change of the searchable set bumps it). */
+  private okCountCache: { gen: number; n: number } | undefined;
+  /** id → relpath of rows looked up by relpaths(), valid for generation `relpathGen`. */
+  private readonly relpathCache = new Map<number, string>();
+  private relpathGen = -1;
 
   constructor(file: string, opts: { readonly?: boolean } = {}) {
     this.readonly = Boolean(opts.readonly);
@@ -122,11 +137,24 @@ export class Catalog {
   }
 
   close(): void {
+    this.statements.clear();
+    this.relpathCache.clear();
     if (this.db.open) this.db.close();
   }
 
+  /** The prepared statement for `sql`, compiled on first use and then reused. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  /** Catalog generation: one indexed read of a cached statement (the per-search "did anything change?" check). */
   generation(): number {
-    const r = this.db.prepare("SELECT value FROM meta WHERE key = 'generation'").get() as { value: string } | undefined;
+    const r = this.stmt("SELECT value FROM meta WHERE key = 'generation'").get() as { value: string } | undefined;
     return r ? Number(r.value) : 0;
   }
 
@@ -142,7 +170,7 @@ export class Catalog {
       const result = fn(gen, () => {
         changed = true;
       });
-      if (changed) this.db.prepare("UPDATE meta SET value = ? WHERE key = 'generation'").run(String(gen));
+      if (changed) this.stmt("UPDATE meta SET value = ? WHERE key = 'generation'").run(String(gen));
       return result;
     });
     return tx.immediate();
@@ -151,8 +179,8 @@ export class Catalog {
   /** Inserts a row; call inside write(). Returns the new id. */
   insert(img: NewImage, gen: number): number {
     const v = img.vectors ?? {};
-    const info = this.db
-      .prepare(
+    const info = this
+      .stmt(
         `INSERT INTO images (relpath, size, mtime_ms, sha256, status, width, height, format, error_code, error_message, color, deep, gen, added_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -179,8 +207,8 @@ export class Catalog {
   delete(id: number, gen: number): ImageRow | undefined {
     const row = this.get(id);
     if (!row) return undefined;
-    this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
-    if (row.status === 'ok') this.db.prepare('INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)').run(id, gen);
+    this.stmt('DELETE FROM images WHERE id = ?').run(id);
+    if (row.status === 'ok') this.stmt('INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)').run(id, gen);
     return row;
   }
 
@@ -188,33 +216,102 @@ export class Catalog {
   exclude(id: number, gen: number): boolean {
     const row = this.get(id);
     if (!row || row.status !== 'ok') return false;
-    this.db.prepare("UPDATE images SET status = 'excluded', gen = ? WHERE id = ?").run(gen, id);
-    this.db.prepare('INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)').run(id, gen);
+    this.stmt("UPDATE images SET status = 'excluded', gen = ? WHERE id = ?").run(gen, id);
+    this.stmt('INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)').run(id, gen);
     return true;
   }
 
   /** Updates size and mtime only (content unchanged). */
   touch(id: number, size: number, mtimeMs: number): void {
-    this.db.prepare('UPDATE images SET size = ?, mtime_ms = ? WHERE id = ?').run(size, mtimeMs, id);
+    this.stmt('UPDATE images SET size = ?, mtime_ms = ? WHERE id = ?').run(size, mtimeMs, id);
   }
 
   get(id: number): ImageRow | undefined {
-    return this.db.prepare(`SELECT ${ROW_COLUMNS} FROM images WHERE id = ?`).get(id) as ImageRow | undefined;
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE id = ?`).get(id) as ImageRow | undefined;
   }
 
   byRelpath(relpath: string): ImageRow | undefined {
-    return this.db.prepare(`SELECT ${ROW_COLUMNS} FROM images WHERE relpath = ?`).get(relpath) as ImageRow | undefined;
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE relpath = ?`).get(relpath) as ImageRow | undefined;
+  }
+
+  /**
+   * Relative paths of the rows with these ids (any status); unknown ids are absent from the map.
+   * A search maps its k result ids with this: from a cache (an id's relpath never changes while
+   * its row exists, and deleting a searchable row bumps the generation, which empties the cache),
+   * the misses in one query per 1024 ids.
+   */
+  relpaths(ids: ArrayLike<number>): Map<number, string> {
+    const gen = this.generation(); // read before any row, so a later deletion always clears what is cached now
+    if (gen !== this.relpathGen) {
+      this.relpathCache.clear();
+      this.relpathGen = gen;
+    }
+    const out = new Map<number, string>();
+    const missing: number[] = [];
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      const r = this.relpathCache.get(id);
+      if (r !== undefined) out.set(id, r);
+      else if (id >= 0 && !out.has(id)) missing.push(id);
+    }
+    for (let start = 0; start < missing.length; start += 1024) {
+      const m = Math.min(1024, missing.length - start);
+      const arity = IN_ARITIES.find((a) => a >= m)!;
+      const st = this.stmt(`SELECT id, relpath FROM images WHERE id IN (${new Array(arity).fill('?').join(', ')})`);
+      // Padded with the first id (repeats in IN are harmless), so a handful of statements serve every k.
+      const args = new Array<number>(arity);
+      for (let j = 0; j < arity; j++) args[j] = missing[start + (j < m ? j : 0)]!;
+      if (this.relpathCache.size + m > RELPATH_CACHE_MAX) this.relpathCache.clear();
+      for (const [id, relpath] of st.raw(true).all(args) as [number, string][]) {
+        out.set(id, relpath);
+        this.relpathCache.set(id, relpath);
+      }
+    }
+    return out;
+  }
+
+  /** A searchable row's relative path and stored vector of `kind`, in one query. */
+  okVector(id: number, kind: FeatureKind): { relpath: string; vector: Float32Array } | undefined {
+    const r = this.stmt(`SELECT relpath, ${kindColumn(kind)} AS v FROM images WHERE id = ? AND status = 'ok'`).get(id) as
+      | { relpath: string; v: Buffer | null }
+      | undefined;
+    return r?.v ? { relpath: r.relpath, vector: blobToVector(r.v) } : undefined;
+  }
+
+  /** Byte length of one stored vector of `kind` (learns the dimension), or undefined if none is stored. */
+  vectorBytes(kind: FeatureKind): number | undefined {
+    const col = kindColumn(kind);
+    const r = this.stmt(`SELECT length(${col}) AS b FROM images WHERE status = 'ok' AND ${col} IS NOT NULL LIMIT 1`).get() as { b: number } | undefined;
+    return r?.b || undefined;
+  }
+
+  /** Searchable rows in id order, `limit` of them from `offset`, and how many there are in all (one read transaction). */
+  okPage(offset: number, limit: number): { total: number; rows: ImageRow[] } {
+    return this.db.transaction(() => ({
+      total: this.okCount(),
+      rows: this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE status = 'ok' ORDER BY id LIMIT ? OFFSET ?`).all(limit, offset) as ImageRow[],
+    }))();
+  }
+
+  /** Number of searchable rows; counted once per generation. */
+  okCount(): number {
+    const gen = this.generation();
+    if (this.okCountCache?.gen === gen) return this.okCountCache.n;
+    const n = (this.stmt("SELECT COUNT(*) AS n FROM images WHERE status = 'ok'").get() as { n: number }).n;
+    // Read in the same transaction as `gen` when called inside one (okPage); otherwise a commit
+    // in between only makes the next call count again (gen is read first).
+    this.okCountCache = { gen, n };
+    return n;
   }
 
   /** All rows without vectors (for change detection). */
   summaries(): ImageSummary[] {
-    return this.db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM images`).all() as ImageSummary[];
+    return this.stmt(`SELECT ${SUMMARY_COLUMNS} FROM images`).all() as ImageSummary[];
   }
 
   /** A searchable row with this content hash that has a vector for every kind in `kinds`. */
   okBySha(sha256: string, kinds: readonly FeatureKind[]): { id: number; width: number | null; height: number | null; format: string | null; vectors: Partial<Record<FeatureKind, Float32Array>> } | undefined {
-    const rows = this.db
-      .prepare(`SELECT id, width, height, format, color, deep FROM images WHERE sha256 = ? AND status = 'ok'`)
+    const rows = this.stmt(`SELECT id, width, height, format, color, deep FROM images WHERE sha256 = ? AND status = 'ok'`)
       .all(sha256) as { id: number; width: number | null; height: number | null; format: string | null; color: Buffer | null; deep: Buffer | null }[];
     for (const r of rows) {
       if (kinds.every((k) => r[kindColumn(k)] !== null)) {
@@ -227,20 +324,20 @@ export class Catalog {
   }
 
   vector(id: number, kind: FeatureKind): Float32Array | undefined {
-    const r = this.db.prepare(`SELECT ${kindColumn(kind)} AS v FROM images WHERE id = ? AND status = 'ok'`).get(id) as { v: Buffer | null } | undefined;
+    const r = this.stmt(`SELECT ${kindColumn(kind)} AS v FROM images WHERE id = ? AND status = 'ok'`).get(id) as { v: Buffer | null } | undefined;
     return r?.v ? blobToVector(r.v) : undefined;
   }
 
   countByStatus(): Record<ImageStatus, number> {
     const out: Record<ImageStatus, number> = { ok: 0, skipped: 0, excluded: 0 };
-    for (const r of this.db.prepare('SELECT status, COUNT(*) AS n FROM images GROUP BY status').all() as { status: ImageStatus; n: number }[]) {
+    for (const r of this.stmt('SELECT status, COUNT(*) AS n FROM images GROUP BY status').all() as { status: ImageStatus; n: number }[]) {
       out[r.status] = r.n;
     }
     return out;
   }
 
   skipped(): ImageRow[] {
-    return this.db.prepare(`SELECT ${ROW_COLUMNS} FROM images WHERE status = 'skipped' ORDER BY relpath`).all() as ImageRow[];
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE status = 'skipped' ORDER BY relpath`).all() as ImageRow[];
   }
 
   /**
@@ -249,13 +346,13 @@ export class Catalog {
    */
   vectors(kind: FeatureKind, dim: number, sinceGen = -1): { ids: Int32Array; vectors: Float32Array } {
     const col = kindColumn(kind);
-    const n = (this.db.prepare(`SELECT COUNT(*) AS n FROM images WHERE status = 'ok' AND ${col} IS NOT NULL AND gen > ?`).get(sinceGen) as { n: number }).n;
+    const n = (this.stmt(`SELECT COUNT(*) AS n FROM images WHERE status = 'ok' AND ${col} IS NOT NULL AND gen > ?`).get(sinceGen) as { n: number }).n;
     const ids = new Int32Array(n);
     const vectors = new Float32Array(n * dim);
     const bytes = new Uint8Array(vectors.buffer);
     let i = 0;
-    for (const r of this.db
-      .prepare(`SELECT id, ${col} AS v FROM images WHERE status = 'ok' AND ${col} IS NOT NULL AND gen > ? ORDER BY id`)
+    for (const r of this
+      .stmt(`SELECT id, ${col} AS v FROM images WHERE status = 'ok' AND ${col} IS NOT NULL AND gen > ? ORDER BY id`)
       .iterate(sinceGen) as Iterable<{ id: number; v: Buffer }>) {
       if (i >= n) break;
       if (r.v.byteLength !== dim * 4) continue;
@@ -268,12 +365,12 @@ export class Catalog {
 
   /** Ids that left the searchable set after generation `sinceGen`. */
   removedSince(sinceGen: number): Int32Array {
-    const rows = this.db.prepare('SELECT id FROM removed WHERE gen > ? ORDER BY id').all(sinceGen) as { id: number }[];
+    const rows = this.stmt('SELECT id FROM removed WHERE gen > ? ORDER BY id').all(sinceGen) as { id: number }[];
     return Int32Array.from(rows, (r) => r.id);
   }
 
   /** Searchable rows (id, relpath) in id order. */
   okRows(): { id: number; relpath: string }[] {
-    return this.db.prepare("SELECT id, relpath FROM images WHERE status = 'ok' ORDER BY id").all() as { id: number; relpath: string }[];
+    return this.stmt("SELECT id, relpath FROM images WHERE status = 'ok' ORDER BY id").all() as { id: number; relpath: string }[];
   }
 }

@@ -5,7 +5,7 @@
 import { mkdir, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, extname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { NitamonoError, invalid, type ErrorCode } from '../errors.js';
 import { FeatureExtractor, type ExtractedImage } from '../image/extract.js';
 import { DEFAULT_DEEP_MODEL } from '../image/deep.js';
@@ -223,6 +223,8 @@ export class Collection {
   private threads: number;
   private progress: Progress;
   private closed = false;
+  /** `root` + "/" when plain concatenation gives what join() would (absolutePath), else null. */
+  private rootPrefix: { root: string; prefix: string | null } | undefined;
 
   private constructor(path: string, config: CollectionConfig, catalog: Catalog, opts: OpenOptions) {
     this.path = path;
@@ -297,7 +299,15 @@ export class Collection {
 
   /** Absolute path of a stored relative path. */
   absolutePath(relpath: string): string {
-    return join(this.root, ...relpath.split('/'));
+    // Stored relpaths are normalised ("/"-separated, no "." or ".." segments), so on POSIX a
+    // concatenation is what join() would return, without its cost (k of these per search).
+    const root = this.root;
+    if (this.rootPrefix?.root !== root) {
+      this.rootPrefix = { root, prefix: sep === '/' && isAbsolute(root) && normalize(root) === root ? (root.endsWith('/') ? root : `${root}/`) : null };
+    }
+    const prefix = this.rootPrefix.prefix;
+    if (prefix !== null && relpath !== '' && !ODD_RELPATH.test(relpath)) return prefix + relpath;
+    return join(root, ...relpath.split('/'));
   }
 
   // ---------------------------------------------------------------- indexing a folder
@@ -614,13 +624,15 @@ export class Collection {
       work(index, method, nprobe) <= SYNC_SEARCH_MAX_WORK ? index.search(q.vector, kk, sopts) : index.searchAsync(q.vector, kk, sopts),
     );
     const took = performance.now() - t0;
+    // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is left out).
+    const paths = this.catalog.relpaths(res.labels.subarray(0, res.k));
     const results: SearchHit[] = [];
     for (let j = 0; j < res.k && results.length < k; j++) {
       const id = res.labels[j]!;
       if (id < 0 || id === drop) continue;
-      const row = this.catalog.get(id);
-      if (!row) continue;
-      results.push({ id, path: row.relpath, absolute_path: this.absolutePath(row.relpath), distance: res.distances[j]! });
+      const relpath = paths.get(id);
+      if (relpath === undefined) continue;
+      results.push({ id, path: relpath, absolute_path: this.absolutePath(relpath), distance: res.distances[j]! });
     }
     const out: SearchResponse = { ...base, took_ms: round3(took), distances_computed: res.distancesComputed, results };
     if (method === 'ivf' && res.nprobe !== undefined) out.nprobe = res.nprobe;
@@ -662,10 +674,9 @@ export class Collection {
   ): Promise<{ vector: Float32Array; source: 'indexed' | 'extracted'; id?: number; relpath?: string; extract_ms: number }> {
     if (query && 'id' in query) {
       if (!Number.isInteger(query.id)) throw invalid('id must be an integer');
-      const v = this.catalog.vector(query.id, kind);
-      const row = this.catalog.get(query.id);
-      if (!v || !row) throw new NitamonoError('NOT_FOUND', `no indexed image with id ${query.id}`);
-      return { vector: v, source: 'indexed', id: row.id, relpath: row.relpath, extract_ms: 0 };
+      const r = this.catalog.okVector(query.id, kind);
+      if (!r) throw new NitamonoError('NOT_FOUND', `no indexed image with id ${query.id}`);
+      return { vector: r.vector, source: 'indexed', id: query.id, relpath: r.relpath, extract_ms: 0 };
     }
     if (query && 'path' in query) {
       const p = query.path;
@@ -768,10 +779,8 @@ export class Collection {
   /** Learns a kind's dimension from one stored vector. */
   private learnDim(kind: FeatureKind): number | undefined {
     if (this.dims[kind] !== undefined) return this.dims[kind];
-    const r = this.catalog.db
-      .prepare(`SELECT length(${kind === 'color' ? 'color' : 'deep'}) AS b FROM images WHERE status = 'ok' AND ${kind === 'color' ? 'color' : 'deep'} IS NOT NULL LIMIT 1`)
-      .get() as { b: number } | undefined;
-    if (r?.b) this.dims[kind] = r.b / 4;
+    const b = this.catalog.vectorBytes(kind);
+    if (b) this.dims[kind] = b / 4;
     else if (kind === 'color') this.dims[kind] = 3 * this.config.color_bins;
     return this.dims[kind];
   }
@@ -816,6 +825,17 @@ export class Collection {
   getImageByPath(relpath: string): ImageInfo | undefined {
     const row = this.catalog.byRelpath(relpath);
     return row ? this.info(row) : undefined;
+  }
+
+  /**
+   * A page of the searchable images in id order (`limit` from `offset`) and how many there are in
+   * all, read in one transaction. The total is counted once per catalogue generation.
+   */
+  listImages(offset = 0, limit = 24): { total: number; images: ImageInfo[] } {
+    if (!Number.isInteger(offset) || offset < 0) throw invalid('offset must be a non-negative integer');
+    if (!Number.isInteger(limit) || limit < 0) throw invalid('limit must be a non-negative integer');
+    const { total, rows } = this.catalog.okPage(offset, limit);
+    return { total, images: rows.map((r) => this.info(r)) };
   }
 
   private info(row: ImageRow): ImageInfo {
@@ -1025,6 +1045,9 @@ export class Collection {
 }
 
 const FEATURE_KIND_LIST: FeatureKind[] = ['color', 'deep'];
+
+/** A relpath join() would normalise: leading, trailing or doubled "/", or a "." / ".." segment. */
+const ODD_RELPATH = /^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)/;
 
 /** Multiply-adds below which a single query is searched on the calling thread (≈ 0.3 ms). */
 export const SYNC_SEARCH_MAX_WORK = 1 << 20;

@@ -41,7 +41,10 @@
  *         query: { source: 'indexed' | 'extracted', id?, path? },
  *         results: [ { id, path /* root-relative *\/, absolute_path, distance } ], warnings? }
  *     The scan runs on worker threads (searchAsync) unless it is tiny (≤ 2^20 multiply-adds).
- *     Every call first applies changes other processes committed to SQLite (a generation check).
+ *     Every call first applies changes other processes committed to SQLite (a generation check:
+ *     one cached statement). SQLite statements are prepared once per Catalog and the k result
+ *     ids are mapped to paths in one batched query, so outside the scan a search by id costs
+ *     a few tens of microseconds.
  *     Errors: NitamonoError INVALID_ARGUMENT (bad k / nprobe / kind), NOT_FOUND (unknown id or
  *     path), DECODE_FAILED / TOO_LARGE / IO (unreadable query image), EMPTY_INDEX.
  *
@@ -51,6 +54,8 @@
  *
  *   c.getImage(id) → ImageInfo | undefined         (any status)
  *   c.getImageByPath(relpath) → ImageInfo | undefined
+ *   c.listImages(offset?, limit?) → { total, images: ImageInfo[] }
+ *     searchable images in id order (a page for the web grid); total counted once per generation
  *     ImageInfo = { id, relpath, path /* absolute *\/, width, height, format, size, sha256, status }
  *
  *   await c.addImage(buffer, filename) → ImageInfo

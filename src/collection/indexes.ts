@@ -158,9 +158,13 @@ export interface EnsureOptions {
  * delta, rebuilds when missing, mismatching or (IVF) badly out of balance. Does not save.
  */
 export async function ensureSlot(slot: IndexSlot, opts: EnsureOptions): Promise<EngineIndex> {
+  // Fast path (every search): one cached, indexed SELECT, without queueing behind the slot's
+  // other work. Whatever the slow path does to `slot` happens while the generation or the
+  // rebuild policy disagrees, so a match here means the index is current.
+  if (slot.index && slot.generation === opts.catalog.generation() && !needsRebuild(slot, opts.config, slot.index.size)) return slot.index;
   return slot.exclusive(async () => {
     const { catalog, dim, config } = opts;
-    // Fast path (every search): one indexed SELECT.
+    // Same check again: the work queued before this call may have caught up already.
     let generation = catalog.generation();
     if (slot.index && slot.generation === generation && !needsRebuild(slot, config, slot.index.size)) return slot.index;
     let n = catalog.countByStatus().ok;

@@ -293,7 +293,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
 
   /** nlist of the inverted file for `kind` (built on first use when the collection is flat). */
   const ivfNlist = async (kind: FeatureKind): Promise<number | null> => {
-    if (collection.catalog.countByStatus().ok === 0) return null;
+    if (collection.catalog.okCount() === 0) return null;
     const ivf = await collection.ivfIndex(kind);
     const nlist = typeof ivf.nlist === 'number' && ivf.nlist > 0 ? ivf.nlist : null;
     if (nlist) knownNlist.set(kind, nlist);
@@ -417,7 +417,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     const kind = parseFeatures(q.features, features());
     const k = q.k === undefined ? 10 : parseIntParam('k', q.k, 1, 100);
     const queries = q.queries === undefined ? 20 : parseIntParam('queries', q.queries, 1, 100);
-    if (collection.catalog.countByStatus().ok === 0) throw new ApiError(409, 'EMPTY_INDEX', 'the collection has no images yet');
+    if (collection.catalog.okCount() === 0) throw new ApiError(409, 'EMPTY_INDEX', 'the collection has no images yet');
     const key = `${kind}:${k}:${queries}:${collection.catalog.generation()}`;
     let run = sweeps.get(key);
     if (!run) {
@@ -497,11 +497,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     for (const key of Object.keys(q)) if (!['offset', 'limit'].includes(key)) throw badRequest(`unknown parameter "${key}" (expected offset, limit)`);
     const offset = q.offset === undefined ? 0 : parseIntParam('offset', q.offset, 0, 1e9);
     const limit = q.limit === undefined ? 24 : parseIntParam('limit', q.limit, 1, 200);
-    const total = collection.catalog.countByStatus().ok;
-    const rows = collection.catalog.db
-      .prepare("SELECT id, relpath, width, height FROM images WHERE status = 'ok' ORDER BY id LIMIT ? OFFSET ?")
-      .all(limit, offset) as { id: number; relpath: string; width: number | null; height: number | null }[];
-    return { total, offset, limit, images: rows.map((r) => ({ id: r.id, path: r.relpath, width: r.width, height: r.height, ...urls(r.id) })) };
+    const { total, images } = collection.listImages(offset, limit);
+    return { total, offset, limit, images: images.map((r) => ({ id: r.id, path: r.relpath, width: r.width, height: r.height, ...urls(r.id) })) };
   });
 
   app.get('/api/images/:id', async (req) => {
