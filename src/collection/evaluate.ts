@@ -32,6 +32,7 @@ import type { Collection } from './collection.js';
 import type { FeatureKind } from './config.js';
 import { silentProgress, type Progress } from './progress.js';
 import { mapLimit } from './scan.js';
+import { rng } from '../util/random.js';
 
 export type CompareKind = 'pixels' | 'color4' | 'color8';
 export const COMPARE_KINDS: readonly CompareKind[] = ['pixels', 'color4', 'color8'];
@@ -96,21 +97,10 @@ export function folderLabel(relpath: string): string {
   return parts.length >= 2 ? parts[parts.length - 2]! : '.';
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `m` distinct indices of 0..n-1 (all, in order, if m ≥ n), sorted. */
 export function sampleIndices(n: number, m: number, seed = 1): Int32Array {
   if (m >= n) return Int32Array.from({ length: n }, (_, i) => i);
-  const rnd = mulberry32(seed);
+  const rnd = rng(seed);
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < m; i++) {
     const j = i + Math.floor(rnd() * (n - i));
