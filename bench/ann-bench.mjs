@@ -37,12 +37,12 @@ function idx(path) {
 }
 
 const DATA = {
-  fmnist: { nlist: 256, singleFlat: 500, single: 2000, hnsw: true, make() {
+  fmnist: { nlist: 256, singleFlat: 200, single: 1000, hnsw: true, make() {
     const dir = '/usr/share/datasets/fashion-mnist';
     const b = idx(`${dir}/train-images-idx3-ubyte.gz`), q = idx(`${dir}/t10k-images-idx3-ubyte.gz`);
     return { base: b.data, queries: q.data, d: b.d, note: 'Fashion-MNIST: 60,000 base / 10,000 queries, 784-d raw pixels 0..255' };
   } },
-  clustered: { nlist: 316, singleFlat: 500, single: 2000, hnsw: true, make() {
+  clustered: { nlist: 316, singleFlat: 300, single: 1000, hnsw: true, make() {
     const { data } = clusteredVectors(101_000, 64, { clusters: 300, spread: 0.5, seed: 7 });
     return { base: data.subarray(0, 100_000 * 64), queries: data.subarray(100_000 * 64), d: 64, note: 'clustered synthetic: 100,000 base / 1,000 queries, 64-d, 300 Gaussian blobs' };
   } },
