@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { assemblePng } from './png-craft.js';
 
 export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -66,42 +67,13 @@ export async function noise(file: string, seed: number, size = 48): Promise<void
   await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 1 }).toFile(file);
 }
 
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (let i = 0; i < buf.length; i++) {
-    c ^= buf[i]!;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
-
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
-
 /** A valid 1-bit greyscale PNG of w×h that compresses to almost nothing (a decompression bomb). */
 export async function pngBomb(file: string, w = 20000, h = 20000): Promise<void> {
   await ensureDir(file);
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 1; // bit depth
-  ihdr[9] = 0; // greyscale
   const row = 1 + Math.ceil(w / 8);
   const raw = Buffer.alloc(row * h); // all zero: filter 0, black pixels
-  const idat = deflateSync(raw, { level: 9 });
-  const png = Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', idat),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-  await writeFile(file, png);
+  // 1-bit greyscale
+  await writeFile(file, assemblePng(w, h, 1, 0, deflateSync(raw, { level: 9 })));
 }
 
 export interface CliResult {

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { NitamonoError } from '../src/errors.js';
 import { decodeImage, imageMetadata, makeThumbnail, resizeRgb, DEFAULT_MAX_PIXELS } from '../src/image/decode.js';
+import { assemblePng } from './png-craft.js';
 
 let dir: string;
 
@@ -40,28 +41,6 @@ function near(actual: number[], expected: number[], tol: number, what: string): 
 }
 
 // --- a real PNG decompression bomb, built in milliseconds ---------------------------------
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
 /**
  * A valid all-black 8-bit greyscale PNG of size×size whose pixels are really there: the zlib
  * stream is one full-flushed deflate block of 100 zero rows repeated size/100 times (a block
@@ -80,17 +59,7 @@ function pngBomb(size: number): Buffer {
   const parts: Buffer[] = [Buffer.from([0x78, 0xda])];
   for (let i = 0; i < size / rows; i++) parts.push(block);
   parts.push(final, adler);
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 0; // greyscale
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', Buffer.concat(parts)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
+  return assemblePng(size, size, 8, 0, Buffer.concat(parts)); // 8-bit greyscale
 }
 
 before(() => {
