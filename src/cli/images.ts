@@ -353,6 +353,35 @@ function fmtBytes(b: number): string {
 
 // ------------------------------------------------------------------ demo
 
+/** Per top-level folder, the image with the least summed distance to the others in its folder. */
+function demoQueries(c: Collection): Map<string, { id: number; relpath: string }> {
+  const kind = c.features.includes('deep') ? 'deep' : c.features[0]!;
+  const { ids, vectors, dim } = c.vectors(kind);
+  const row = new Map<number, number>();
+  ids.forEach((id, i) => row.set(id, i));
+  const byFolder = new Map<string, Array<{ id: number; relpath: string }>>();
+  for (const r of c.catalog.okRows()) {
+    if (!r.relpath.includes('/') || !row.has(r.id)) continue;
+    const folder = r.relpath.split('/')[0]!;
+    byFolder.set(folder, [...(byFolder.get(folder) ?? []), { id: r.id, relpath: r.relpath }]);
+  }
+  const out = new Map<string, { id: number; relpath: string }>();
+  for (const [folder, members] of byFolder) {
+    let best = members[0]!, bestCost = Infinity;
+    for (const a of members) {
+      const va = row.get(a.id)! * dim;
+      let cost = 0;
+      for (const b of members) {
+        const vb = row.get(b.id)! * dim;
+        for (let j = 0; j < dim; j++) { const t = vectors[va + j]! - vectors[vb + j]!; cost += t * t; }
+      }
+      if (cost < bestCost || (cost === bestCost && a.relpath < best.relpath)) { best = a; bestCost = cost; }
+    }
+    out.set(folder, best);
+  }
+  return out;
+}
+
 /** The bundled demo images: <package>/demo/images. */
 export function demoImagesDir(): string {
   return fileURLToPath(new URL('../../../demo/images', import.meta.url));
@@ -376,12 +405,9 @@ async function demoCommand(o: { collection?: string; deep?: boolean; json?: bool
     const report = await c.update({ features, progress });
     say(`Indexed ${fmtInt(report.images)} images in ${fmtMs(report.took_ms)} (${report.indexed} new, ${report.unchanged} unchanged) into ${displayPath(path)}`);
     say('');
-    // One query per category: the first image of each folder; its 5 nearest others.
-    const firstOf = new Map<string, { id: number; relpath: string }>();
-    for (const r of c.catalog.okRows().sort((a, b) => (a.relpath < b.relpath ? -1 : a.relpath > b.relpath ? 1 : 0))) {
-      const folder = r.relpath.split('/')[0]!;
-      if (r.relpath.includes('/') && !firstOf.has(folder)) firstOf.set(folder, r);
-    }
+    // One query per category: the folder's most typical image (its medoid under the richest
+    // feature kind), so the demo shows what search does, not the oddest picture in a folder.
+    const firstOf = demoQueries(c);
     for (const [folder, r] of [...firstOf].sort((a, b) => a[0].localeCompare(b[0]))) {
       example ||= c.absolutePath(r.relpath);
       for (const kind of c.features) {
