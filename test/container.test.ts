@@ -7,18 +7,11 @@ import * as zlib from 'node:zlib';
 import { NitamonoError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/persist/atomic.js';
 import { readContainer, writeContainer, crc32, crc32Js, FOOTER_BYTES } from '../src/persist/container.js';
+import { expectError } from './assert-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nitamono-container-'));
 const p = (name: string): string => join(dir, name);
 
-function expectError(code: string, re: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof NitamonoError, `expected a NitamonoError, got ${String(err)}`);
-    assert.equal(err.code, code, `code of: ${err.message}`);
-    assert.match(err.message, re);
-    return true;
-  };
-}
 
 function esc(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

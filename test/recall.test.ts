@@ -2,15 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NitamonoError } from '../src/errors.js';
 import { recallAt, distanceRecallAt, precisionAtK, averagePrecision } from '../src/eval/recall.js';
+import { expectError } from './assert-error.js';
 
-function expectError(code: string, re: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof NitamonoError, `expected a NitamonoError, got ${String(err)}`);
-    assert.equal(err.code, code, `code of: ${err.message}`);
-    assert.match(err.message, re);
-    return true;
-  };
-}
 
 const close = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} ≠ ${b}`);
 

@@ -7,18 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { NitamonoError } from '../src/errors.js';
 import { readVectors, readIds, writeFvecs, writeIvecs, writeNpy } from '../src/vectors/io.js';
 import { checkVectors, l2Normalize, toFloat32Matrix } from '../src/vectors/matrix.js';
+import { expectError } from './assert-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nitamono-vio-'));
 const p = (name: string): string => join(dir, name);
 
-function expectError(code: string, re: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof NitamonoError, `expected a NitamonoError, got ${String(err)}`);
-    assert.equal(err.code, code, `code of: ${err.message}`);
-    assert.match(err.message, re);
-    return true;
-  };
-}
 
 function seq(n: number, scale = 0.5): Float32Array {
   const a = new Float32Array(n);
