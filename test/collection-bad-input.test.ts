@@ -5,6 +5,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Collection } from '../src/collection/collection.js';
 import { noise, pngBomb, removeDir, runCli, solid, tempDir } from './collection-helpers.js';
+import { tinyBmp } from './png-craft.js';
 
 test('bad files are skipped with reasons; good images, odd names and loops are handled', async () => {
   const root = await tempDir();
@@ -26,16 +27,7 @@ test('bad files are skipped with reasons; good images, odd names and loops are h
     await writeFile(join(root, 'bad', 'truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
     await writeFile(join(root, 'tmp-noise.png'), png); // stays a good image
     await writeFile(join(root, 'bad', 'text.jpg'), 'this is not a JPEG, it is a text file\n'.repeat(20));
-    const bmp = Buffer.alloc(58);
-    bmp.write('BM', 0, 'latin1');
-    bmp.writeUInt32LE(58, 2);
-    bmp.writeUInt32LE(54, 10);
-    bmp.writeUInt32LE(40, 14);
-    bmp.writeInt32LE(1, 18);
-    bmp.writeInt32LE(1, 22);
-    bmp.writeUInt16LE(1, 26);
-    bmp.writeUInt16LE(24, 28);
-    await writeFile(join(root, 'bad', 'old.bmp'), bmp);
+    await writeFile(join(root, 'bad', 'old.bmp'), tinyBmp(1, 1));
     await pngBomb(join(root, 'bad', 'bomb.png'));
     await symlink('.', join(root, 'bad', 'loop'));
     await symlink('self.png', join(root, 'bad', 'self.png')); // resolves to itself: ELOOP

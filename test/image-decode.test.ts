@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { NitamonoError } from '../src/errors.js';
 import { decodeImage, imageMetadata, makeThumbnail, resizeRgb, DEFAULT_MAX_PIXELS } from '../src/image/decode.js';
-import { assemblePng } from './png-craft.js';
+import { assemblePng, tinyBmp } from './png-craft.js';
 
 let dir: string;
 
@@ -250,19 +250,8 @@ describe('decodeImage: bad input', () => {
   });
 
   test('BMP (unsupported format) → DECODE_FAILED naming BMP', async () => {
-    // A valid 2×2 24-bit BMP.
-    const bmp = Buffer.alloc(70);
-    bmp.write('BM', 0, 'latin1');
-    bmp.writeUInt32LE(70, 2);
-    bmp.writeUInt32LE(54, 10);
-    bmp.writeUInt32LE(40, 14);
-    bmp.writeInt32LE(2, 18);
-    bmp.writeInt32LE(2, 22);
-    bmp.writeUInt16LE(1, 26);
-    bmp.writeUInt16LE(24, 28);
-    bmp.writeUInt32LE(16, 34);
     const p = join(dir, 'image.bmp');
-    writeFileSync(p, bmp);
+    writeFileSync(p, tinyBmp(2, 2));
     await rejectsWith(decodeImage(p), 'DECODE_FAILED', /image\.bmp: not a supported image \(BMP is not a supported format\)/);
   });
 

@@ -1,4 +1,4 @@
-/** Hand-made PNG files for tests that need headers sharp would never write (bombs, lies). */
+/** Hand-made image files for tests that need what sharp would never write (bombs, lies, BMP). */
 import { crc32 } from '../src/persist/container.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -20,4 +20,21 @@ export function assemblePng(width: number, height: number, bitDepth: number, col
   ihdr[8] = bitDepth;
   ihdr[9] = colourType;
   return Buffer.concat([SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A valid, all-black 24-bit BMP of width×height: a real image in a format nitamono refuses. */
+export function tinyBmp(width: number, height: number): Buffer {
+  const rowBytes = Math.ceil((width * 3) / 4) * 4; // rows are padded to 4 bytes
+  const size = 54 + rowBytes * height;
+  const bmp = Buffer.alloc(size);
+  bmp.write('BM', 0, 'latin1');
+  bmp.writeUInt32LE(size, 2);
+  bmp.writeUInt32LE(54, 10); // pixel data offset
+  bmp.writeUInt32LE(40, 14); // BITMAPINFOHEADER
+  bmp.writeInt32LE(width, 18);
+  bmp.writeInt32LE(height, 22);
+  bmp.writeUInt16LE(1, 26); // planes
+  bmp.writeUInt16LE(24, 28); // bits per pixel
+  bmp.writeUInt32LE(rowBytes * height, 34);
+  return bmp;
 }

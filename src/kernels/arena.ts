@@ -31,13 +31,6 @@ export class Arena {
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
   }
 
-  /** Wraps a memory received from another thread (allocation stays with the owner). */
-  static attach(memory: WebAssembly.Memory, id: number): Arena {
-    const a = Object.create(Arena.prototype) as Arena;
-    Object.assign(a, { memory, id, free: [], top: RESERVED, used: new Map() });
-    return a;
-  }
-
   /** Returns a byte offset of `bytes` zero-filled bytes. */
   alloc(bytes: number): number {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
@@ -81,13 +74,6 @@ export class Arena {
     this.free.splice(i, 0, { off, size });
     this.merge(i);
     if (i > 0) this.merge(i - 1);
-  }
-
-  /** Bytes currently allocated (what the index really holds, not what the memory reserved). */
-  get bytesInUse(): number {
-    let s = 0;
-    for (const v of this.used.values()) s += v;
-    return s;
   }
 
   f32(off: number, length: number): Float32Array { return new Float32Array(this.memory.buffer, off, length); }

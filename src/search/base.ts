@@ -38,8 +38,6 @@ export class RowStore {
   constructor(private readonly arena: Arena, private readonly K: Kernels, readonly d: number,
     private readonly releaseLater: (ptr: number) => void) {}
 
-  get bytes(): number { return this.cap * (this.d + 2) * 4; }
-
   idsView(): Int32Array { return this.arena.i32(this.ids, this.n); }
   vectorsView(): Float32Array { return this.arena.f32(this.vectors, this.n * this.d); }
 
