@@ -33,10 +33,10 @@ async function assertIndexMatchesCatalog(c: Collection, kind: 'color' | 'deep' =
   const idx = await loadIndex(file);
   try {
     const ids = [...idx.ids()].sort((a, b) => a - b);
-    const rows = c.catalog.okRows().map((r) => r.id);
+    const rows = (await c.catalog.okRows()).map((r) => r.id);
     assert.deepEqual(ids, rows);
     const side = JSON.parse(await readFile(`${file}.json`, 'utf8'));
-    assert.equal(side.generation, c.catalog.generation());
+    assert.equal(side.generation, await c.catalog.generation());
   } finally {
     idx.dispose();
   }
@@ -140,9 +140,9 @@ describe('collection: colour features on generated images', () => {
     const copy = blue.results.find((h) => h.path === 'blues/blue-copy.png');
     assert.ok(copy, 'the identical copy is found');
     assert.equal(copy.distance, 0);
-    const copyRow = c.getImageByPath('blues/blue-copy.png')!;
-    assert.equal(copyRow.sha256, c.getImageByPath('blues/blue.png')!.sha256);
-    assert.equal(c.getImageByPath('shapes/black-circle.png'), undefined);
+    const copyRow = (await (await c.getImageByPath('blues/blue-copy.png')))!;
+    assert.equal(copyRow.sha256, (await (await c.getImageByPath('blues/blue.png')))!.sha256);
+    assert.equal((await c.getImageByPath('shapes/black-circle.png')), undefined);
     // Touching a file (same content, new mtime) is not a change.
     const t = new Date(Date.now() + 5000);
     await utimes(join(root, 'reds', 'red.png'), t, t);
@@ -155,12 +155,12 @@ describe('collection: colour features on generated images', () => {
   test('server API: addImage, getImage, removeImage, stats', async () => {
     const png = await readFile(join(root, 'greens', 'green.png'));
     const info = await c.addImage(png, '../../evil name.png');
-    assert.equal(info.relpath, 'uploads/evil name.png');
+    assert.equal(info.path, 'uploads/evil name.png');
     assert.ok(existsSync(join(root, 'uploads', 'evil name.png')));
     assert.equal(info.status, 'ok');
     assert.equal(info.width, 64);
     const again = await c.addImage(png, 'evil name.png');
-    assert.equal(again.relpath, 'uploads/evil name-1.png');
+    assert.equal(again.path, 'uploads/evil name-1.png');
     const s = await c.search({ id: info.id }, { k: 10, excludeSelf: true });
     assert.ok(s.results.some((h) => h.id === again.id));
     await assert.rejects(c.addImage(Buffer.from('not an image'), 'x.png'), (e: Error & { code?: string }) => e.code === 'DECODE_FAILED');
@@ -168,10 +168,10 @@ describe('collection: colour features on generated images', () => {
 
     assert.equal(await c.removeImage(again.id), true);
     assert.ok(!existsSync(join(root, 'uploads', 'evil name-1.png')));
-    assert.equal(c.getImage(again.id), undefined);
-    const blueCopy = c.getImageByPath('blues/blue-copy.png')!;
+    assert.equal((await c.getImage(again.id)), undefined);
+    const blueCopy = (await (await c.getImageByPath('blues/blue-copy.png')))!;
     assert.equal(await c.removeImage(blueCopy.id), true);
-    assert.equal(c.getImage(blueCopy.id)!.status, 'excluded');
+    assert.equal((await c.getImage(blueCopy.id))!.status, 'excluded');
     assert.ok(existsSync(join(root, 'blues', 'blue-copy.png')), 'user files are never deleted');
     assert.equal(await c.removeImage(999999), false);
     const after1 = await c.search({ path: 'blues/blue.png' }, { k: 20 });
@@ -217,22 +217,22 @@ describe('collection: colour features on generated images', () => {
   });
 
   test('listImages pages the searchable images; search results follow removals made by another process', async () => {
-    const ok = c.catalog.okRows();
-    const all = c.listImages(0, 1000);
+    const ok = await c.catalog.okRows();
+    const all = (await c.listImages(0, 1000));
     assert.equal(all.total, ok.length);
     assert.deepEqual(all.images.map((i) => i.id), ok.map((r) => r.id));
     for (const img of all.images) {
       assert.equal(img.status, 'ok');
-      assert.equal(img.path, join(root, ...img.relpath.split('/')));
-      assert.deepEqual(img, c.getImage(img.id));
+      assert.equal(img.absolute_path, join(root, ...img.path.split('/')));
+      assert.deepEqual(img, (await c.getImage(img.id)));
     }
-    const page = c.listImages(3, 4);
+    const page = (await c.listImages(3, 4));
     assert.equal(page.total, ok.length);
     assert.deepEqual(page.images, all.images.slice(3, 7));
-    assert.deepEqual(c.listImages(ok.length, 10), { total: ok.length, images: [] });
-    assert.throws(() => c.listImages(-1, 10), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT');
+    assert.deepEqual((await c.listImages(ok.length, 10)), { total: ok.length, images: [] });
+    await assert.rejects(c.listImages(-1, 10), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT');
 
-    const q = c.getImageByPath('reds/red.png')!;
+    const q = (await (await c.getImageByPath('reds/red.png')))!;
     const before1 = await c.search({ id: q.id }, { k: 20, method: 'exact' });
     assert.equal(before1.results.length, ok.length);
     for (const h of before1.results) assert.equal(h.absolute_path, join(root, ...h.path.split('/')));
@@ -250,8 +250,8 @@ describe('collection: colour features on generated images', () => {
       after1.results.map((h) => [h.id, h.path]),
       before1.results.filter((h) => h.id !== gone.id).map((h) => [h.id, h.path]),
     );
-    assert.equal(c.listImages(0, 1000).total, ok.length - 1);
-    assert.ok(!c.listImages(0, 1000).images.some((i) => i.id === gone.id));
+    assert.equal((await c.listImages(0, 1000)).total, ok.length - 1);
+    assert.ok(!(await c.listImages(0, 1000)).images.some((i) => i.id === gone.id));
   });
 
   test('bad queries throw coded errors', async () => {

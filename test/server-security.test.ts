@@ -75,8 +75,8 @@ before(async () => {
       await symlink(join(outside, 'folder'), join(root, 'linked-folder'));
     },
   });
-  outsideId = fx.collection.getImageByPath('link-out.png')?.id ?? 0;
-  outsideDirId = fx.collection.getImageByPath('linked-folder/other.png')?.id ?? 0;
+  outsideId = (await fx.collection.getImageByPath('link-out.png'))?.id ?? 0;
+  outsideDirId = (await fx.collection.getImageByPath('linked-folder/other.png'))?.id ?? 0;
   srv = await startServer({ collection: fx.collection, maxUploadBytes: 64 * 1024 });
 });
 

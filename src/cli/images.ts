@@ -9,12 +9,8 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NitamonoError, invalid } from '../errors.js';
-import {
-  Collection,
-  DEFAULT_NPROBE,
-  type IndexReport,
-  type SearchResponse,
-} from '../collection/collection.js';
+import { Collection } from '../collection/collection.js';
+import { DEFAULT_NPROBE, type IndexReport, type SearchResponse } from '../collection/types.js';
 import { AUTO_FLAT_MAX, DEFAULT_COLLECTION_PATH, parseFeatures, parseIndexChoice, type FeatureKind } from '../collection/config.js';
 import { evaluateCollection, parseCompare, type EvalReport } from '../collection/evaluate.js';
 import { createProgress, silentProgress } from '../collection/progress.js';
@@ -354,13 +350,13 @@ function fmtBytes(b: number): string {
 // ------------------------------------------------------------------ demo
 
 /** Per top-level folder, the image with the least summed distance to the others in its folder. */
-function demoQueries(c: Collection): Map<string, { id: number; relpath: string }> {
+async function demoQueries(c: Collection): Promise<Map<string, { id: number; relpath: string }>> {
   const kind = c.features.includes('deep') ? 'deep' : c.features[0]!;
-  const { ids, vectors, dim } = c.vectors(kind);
+  const { ids, vectors, dim } = await c.vectors(kind);
   const row = new Map<number, number>();
   ids.forEach((id, i) => row.set(id, i));
   const byFolder = new Map<string, Array<{ id: number; relpath: string }>>();
-  for (const r of c.catalog.okRows()) {
+  for (const r of await c.searchableImages()) {
     if (!r.relpath.includes('/') || !row.has(r.id)) continue;
     const folder = r.relpath.split('/')[0]!;
     byFolder.set(folder, [...(byFolder.get(folder) ?? []), { id: r.id, relpath: r.relpath }]);
@@ -407,7 +403,7 @@ async function demoCommand(o: { collection?: string; deep?: boolean; json?: bool
     say('');
     // One query per category: the folder's most typical image (its medoid under the richest
     // feature kind), so the demo shows what search does, not the oddest picture in a folder.
-    const firstOf = demoQueries(c);
+    const firstOf = await demoQueries(c);
     for (const [folder, r] of [...firstOf].sort((a, b) => a[0].localeCompare(b[0]))) {
       example ||= c.absolutePath(r.relpath);
       for (const kind of c.features) {

@@ -70,7 +70,7 @@ export function registerServeCommand(program: Command): void {
       const actualPort = addr && typeof addr === 'object' ? addr.port : port;
       const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
       const info = app.nitamono;
-      process.stdout.write(`nitamono: serving ${collection.root} (${collection.catalog.countByStatus().ok} images) at http://${shownHost}:${actualPort}/\n`);
+      process.stdout.write(`nitamono: serving ${collection.root} (${(await collection.catalog.okCount())} images) at http://${shownHost}:${actualPort}/\n`);
       if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
       if (info.allowWrite) {
         process.stdout.write('nitamono: writes enabled (POST /api/images, DELETE /api/images/:id)\n');
@@ -86,7 +86,7 @@ export function registerServeCommand(program: Command): void {
       // Build (or load) the inverted files in the background so the first IVF search is quick.
       void (async () => {
         for (const kind of collection.features) {
-          if (collection.catalog.countByStatus().ok === 0) break;
+          if ((await collection.catalog.okCount()) === 0) break;
           await collection.ivfIndex(kind).catch(() => undefined);
         }
       })();

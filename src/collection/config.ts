@@ -6,6 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { NitamonoError, invalid } from '../errors.js';
 import { writeFileAtomic } from '../persist/atomic.js';
+import type { FeatureSpace } from '../catalog/types.js';
+import { colorDim } from '../image/color.js';
+import { DEEP_MODELS, DEFAULT_DEEP_MODEL, isDeepModel } from '../image/deep.js';
 
 export const SCHEMA_VERSION = 1;
 export const DEFAULT_COLLECTION_PATH = '.nitamono';
@@ -101,4 +104,25 @@ export async function readConfig(file: string): Promise<CollectionConfig> {
 
 export async function writeConfig(file: string, cfg: CollectionConfig): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(cfg, null, 2) + '\n');
+}
+
+/**
+ * The vector space a kind of this collection lives in: its model version is part of the
+ * catalogue key, so vectors of another bin count or deep model are never mixed in.
+ */
+export function featureSpace(cfg: Pick<CollectionConfig, 'color_bins' | 'deep_model'>, kind: FeatureKind): FeatureSpace {
+  if (kind === 'color') return { kind, model: `rgb-hist-${cfg.color_bins}` };
+  return { kind, model: cfg.deep_model ?? DEFAULT_DEEP_MODEL };
+}
+
+/**
+ * Checks the options a collection is created with before anything is written: a bad value in
+ * collection.json would make every later run fail.
+ */
+export function checkCollectionOptions(o: { colorBins?: number; deepModel?: string | null; nlist?: number | null }): void {
+  if (o.colorBins !== undefined) colorDim(o.colorBins);
+  if (o.deepModel !== undefined && o.deepModel !== null && !isDeepModel(o.deepModel)) {
+    throw invalid(`unknown deep model '${o.deepModel}' (expected one of ${DEEP_MODELS.join(', ')})`);
+  }
+  if (o.nlist !== undefined && o.nlist !== null && (!Number.isInteger(o.nlist) || o.nlist < 1)) throw invalid(`nlist must be a positive integer, got ${o.nlist}`);
 }

@@ -31,7 +31,7 @@ import type { SearchResult } from '../search/types.js';
 import type { Collection } from './collection.js';
 import type { FeatureKind } from './config.js';
 import { silentProgress, type Progress } from './progress.js';
-import { mapLimit } from './scan.js';
+import { mapLimit } from './folder.js';
 import { rng } from '../util/random.js';
 
 export type CompareKind = 'pixels' | 'color4' | 'color8';
@@ -287,7 +287,7 @@ export async function evaluateCollection(c: Collection, opts: EvalOptions = {}):
   const kinds = opts.features ?? c.features;
   for (const k of kinds) if (!c.features.includes(k)) throw invalid(`the collection has no ${k} features`);
   const notes: string[] = [];
-  const rows = c.catalog.okRows(); // id order
+  const rows = await c.searchableImages(); // id order
   const n = rows.length;
   const report: EvalReport = {
     collection: c.path,
@@ -330,7 +330,7 @@ export async function evaluateCollection(c: Collection, opts: EvalOptions = {}):
   report.queries = queries.length;
 
   for (const kind of kinds) {
-    const data = c.vectors(kind);
+    const data = await c.vectors(kind);
     // Align to `rows` (both in id order; a row without this kind would misalign).
     if (data.ids.length !== n) {
       notes.push(`${kind}: ${n - data.ids.length} images lack this feature; skipped`);

@@ -85,15 +85,13 @@
  * Writes (update, addImage, removeImage) are serialised inside one Collection. Two processes may
  * share a collection for reading while one writes (SQLite WAL); run one `nitamono index` at a time.
  */
+export { Collection, type CollectionServices } from './collection.js';
 export {
-  Collection,
   DEFAULT_BATCH,
   DEFAULT_NPROBE,
   UPLOADS_DIR,
-  SYNC_SEARCH_MAX_WORK,
-  compareAnswers,
-  safeName,
   type CollectionQuery,
+  type CollectionSearchOptions,
   type CollectionStats,
   type ImageInfo,
   type IndexReport,
@@ -102,24 +100,26 @@ export {
   type QueryEvaluation,
   type SearchHit,
   type SearchMethod,
-  type SearchOptions,
   type SearchResponse,
   type SkippedFile,
   type UpdateOptions,
-} from './collection.js';
+} from './types.js';
+export { SYNC_SEARCH_MAX_WORK } from './search.js';
+export { safeName } from './uploads.js';
+export { inProcessRunner, type JobRunnerFactory } from './sync.js';
 export {
   AUTO_FLAT_MAX,
   DEFAULT_COLLECTION_PATH,
   FEATURE_KINDS,
   SCHEMA_VERSION,
+  featureSpace,
   parseFeatures,
   parseIndexChoice,
   type CollectionConfig,
   type FeatureKind,
   type IndexChoice,
 } from './config.js';
-export { Catalog, type ImageRow, type ImageStatus } from './catalog.js';
-export { IMAGE_EXTENSIONS, isImageName, scanFolder, hashFile, type ScanIssue, type ScanResult, type ScannedFile } from './scan.js';
+export { IMAGE_EXTENSIONS, isImageName, scanFolder, hashFile, type ScanIssue, type ScanResult, type ScannedFile } from './folder.js';
 export { createProgress, silentProgress, type Progress, type ProgressStep } from './progress.js';
 export {
   COMPARE_KINDS,

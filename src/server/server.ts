@@ -254,14 +254,14 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   const histogramOf = async (p: SearchParams, upload: Upload | undefined): Promise<number[] | undefined> => {
     if (p.features !== 'color') return undefined;
     if (p.id !== undefined && collection.config.color_bins === HISTOGRAM_BINS) {
-      const v = collection.catalog.vector(p.id, 'color');
+      const v = await collection.storedVector(p.id, 'color');
       if (v) return Array.from(v, round4);
     }
     let input: Buffer | string | undefined = upload?.buffer;
     if (!input && p.id !== undefined) {
-      const img = collection.getImage(p.id);
+      const img = await collection.getImage(p.id);
       if (!img || img.status !== 'ok') return undefined;
-      input = img.path;
+      input = img.absolute_path;
     }
     if (!input) return undefined;
     try {
@@ -272,11 +272,11 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     }
   };
 
-  const queryOf = (p: SearchParams, upload: Upload | undefined) => {
+  const queryOf = async (p: SearchParams, upload: Upload | undefined) => {
     if (upload && p.id !== undefined) throw badRequest('give either an uploaded image or an id, not both');
     if (upload) return { buffer: upload.buffer, filename: upload.filename || 'upload' };
     if (p.id !== undefined) {
-      const img = collection.getImage(p.id);
+      const img = await collection.getImage(p.id);
       if (!img || img.status !== 'ok') throw notFound(`no image with id ${p.id} in this collection`);
       return { id: p.id };
     }
@@ -293,7 +293,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
 
   /** nlist of the inverted file for `kind` (built on first use when the collection is flat). */
   const ivfNlist = async (kind: FeatureKind): Promise<number | null> => {
-    if (collection.catalog.okCount() === 0) return null;
+    if ((await collection.catalog.okCount()) === 0) return null;
     const ivf = await collection.ivfIndex(kind);
     const nlist = typeof ivf.nlist === 'number' && ivf.nlist > 0 ? ivf.nlist : null;
     if (nlist) knownNlist.set(kind, nlist);
@@ -352,7 +352,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   app.post('/api/search', async (req) => {
     const { fields, upload } = await readInput(req, inputLimits);
     const p = parseSearchParams(fields, features());
-    const query = queryOf(p, upload);
+    const query = await queryOf(p, upload);
     const [res, histogram] = await Promise.all([
       collection.search(query, { k: p.k, features: p.features, method: p.method, ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}) }),
       histogramOf(p, upload),
@@ -390,7 +390,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     const { fields, upload } = await readInput(req, inputLimits);
     const p = parseSearchParams(fields, features());
     if (fields.method !== undefined && p.method !== 'ivf') throw badRequest('evaluate compares the inverted file with exact search; method can only be "ivf"');
-    const query = queryOf(p, upload);
+    const query = await queryOf(p, upload);
     const ev = await collection.evaluateQuery(query, { k: p.k, features: p.features, ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}) });
     const speedup = ev.ivf.took_ms > 0 ? ev.exact.took_ms / ev.ivf.took_ms : null;
     return {
@@ -417,8 +417,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     const kind = parseFeatures(q.features, features());
     const k = q.k === undefined ? 10 : parseIntParam('k', q.k, 1, 100);
     const queries = q.queries === undefined ? 20 : parseIntParam('queries', q.queries, 1, 100);
-    if (collection.catalog.okCount() === 0) throw new ApiError(409, 'EMPTY_INDEX', 'the collection has no images yet');
-    const key = `${kind}:${k}:${queries}:${collection.catalog.generation()}`;
+    if ((await collection.catalog.okCount()) === 0) throw new ApiError(409, 'EMPTY_INDEX', 'the collection has no images yet');
+    const key = `${kind}:${k}:${queries}:${await collection.generation()}`;
     let run = sweeps.get(key);
     if (!run) {
       run = runSweep(collection, kind, k, queries);
@@ -466,28 +466,28 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   /** An image of the catalogue (searchable) and its file's real path, checked to be inside the root. */
   const imageFile = async (rawId: string) => {
     const id = parseIdSegment(rawId);
-    const info = collection.getImage(id);
+    const info = await collection.getImage(id);
     if (!info || info.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
     let real: string;
     try {
-      real = await realpath(info.path);
+      real = await realpath(info.absolute_path);
     } catch {
-      throw notFound(`the file of image ${id} (${info.relpath}) is missing`);
+      throw notFound(`the file of image ${id} (${info.path}) is missing`);
     }
     if (!isInside(rootReal, real)) {
-      throw new ApiError(403, 'FORBIDDEN', `image ${id} (${info.relpath}) resolves outside the collection folder and is not served`);
+      throw new ApiError(403, 'FORBIDDEN', `image ${id} (${info.path}) resolves outside the collection folder and is not served`);
     }
     // O_NOFOLLOW: the resolved path must still be the file itself, not a link swapped in meanwhile.
     let fh;
     try {
       fh = await open(real, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch {
-      throw notFound(`the file of image ${id} (${info.relpath}) cannot be opened`);
+      throw notFound(`the file of image ${id} (${info.path}) cannot be opened`);
     }
     const st = await fh.stat();
     if (!st.isFile()) {
       await fh.close();
-      throw notFound(`image ${id} (${info.relpath}) is not a regular file`);
+      throw notFound(`image ${id} (${info.path}) is not a regular file`);
     }
     return { id, info, fh, size: st.size };
   };
@@ -497,15 +497,15 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     for (const key of Object.keys(q)) if (!['offset', 'limit'].includes(key)) throw badRequest(`unknown parameter "${key}" (expected offset, limit)`);
     const offset = q.offset === undefined ? 0 : parseIntParam('offset', q.offset, 0, 1e9);
     const limit = q.limit === undefined ? 24 : parseIntParam('limit', q.limit, 1, 200);
-    const { total, images } = collection.listImages(offset, limit);
-    return { total, offset, limit, images: images.map((r) => ({ id: r.id, path: r.relpath, width: r.width, height: r.height, ...urls(r.id) })) };
+    const { total, images } = await collection.listImages(offset, limit);
+    return { total, offset, limit, images: images.map((r) => ({ id: r.id, path: r.path, width: r.width, height: r.height, ...urls(r.id) })) };
   });
 
   app.get('/api/images/:id', async (req) => {
     const id = parseIdSegment((req.params as { id: string }).id);
-    const info = collection.getImage(id);
+    const info = await collection.getImage(id);
     if (!info || info.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
-    return { id, path: info.relpath, width: info.width, height: info.height, format: info.format, size: info.size, ...urls(id) };
+    return { id, path: info.path, width: info.width, height: info.height, format: info.format, size: info.size, ...urls(id) };
   });
 
   app.get('/api/images/:id/thumbnail', async (req, reply) => {
@@ -533,7 +533,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   app.get('/api/images/:id/file', async (req, reply) => {
     const { info, fh, size } = await imageFile((req.params as { id: string }).id);
     const type = CONTENT_TYPES[info.format ?? ''] ?? 'application/octet-stream';
-    const name = info.relpath.split('/').pop() ?? `image-${info.id}`;
+    const name = info.path.split('/').pop() ?? `image-${info.id}`;
     reply
       .header('Content-Type', type)
       .header('Content-Length', String(size))
@@ -552,12 +552,12 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     if (!upload) throw badRequest('no image: send the file in the multipart field "image"');
     const info = await collection.addImage(upload.buffer, upload.filename || 'upload');
     sweeps.clear();
-    return reply.code(201).send({ id: info.id, path: info.relpath, width: info.width, height: info.height, format: info.format, ...urls(info.id) });
+    return reply.code(201).send({ id: info.id, path: info.path, width: info.width, height: info.height, format: info.format, ...urls(info.id) });
   });
 
   app.delete('/api/images/:id', { onRequest: checkWrite }, async (req) => {
     const id = parseIdSegment((req.params as { id: string }).id);
-    const info = collection.getImage(id);
+    const info = await collection.getImage(id);
     if (!info || info.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
     const removed = await collection.removeImage(id);
     if (!removed) throw notFound(`no image with id ${id} in this collection`);

@@ -4,7 +4,8 @@
  * values; each point is the mean recall@k and the mean search time. Also the measured cost of
  * exact search next to the seed's N·D.
  */
-import { compareAnswers, type Collection } from '../collection/index.js';
+import type { Collection } from '../collection/index.js';
+import { tieAwareRecall } from '../collection/search.js';
 import type { FeatureKind } from '../collection/index.js';
 import { sweepProbes } from './costs.js';
 
@@ -31,8 +32,8 @@ export interface SweepResult {
 }
 
 /** `count` ids spread evenly over the searchable images (deterministic). */
-export function sampleIds(collection: Collection, count: number): number[] {
-  const rows = collection.catalog.okRows();
+export async function sampleIds(collection: Collection, count: number): Promise<number[]> {
+  const rows = await collection.searchableImages();
   if (rows.length <= count) return rows.map((r) => r.id);
   const out: number[] = [];
   for (let i = 0; i < count; i++) out.push(rows[Math.floor(((i + 0.5) * rows.length) / count)]!.id);
@@ -50,8 +51,8 @@ const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number): Promise<SweepResult> {
   const t0 = performance.now();
-  const generation = collection.catalog.generation();
-  const ids = sampleIds(collection, queries);
+  const generation = await collection.generation();
+  const ids = await sampleIds(collection, queries);
   const ivf = await collection.ivfIndex(kind);
   const nlist = typeof ivf.nlist === 'number' && ivf.nlist > 0 ? ivf.nlist : 1;
   const probes = sweepProbes(nlist);
@@ -72,7 +73,7 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
     const rk: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       const res = await collection.search({ id: ids[i]! }, { k, features: kind, method: 'ivf', nprobe });
-      const cmp = compareAnswers(truth[i]!.results, res.results, k);
+      const cmp = tieAwareRecall(truth[i]!.results, res.results, k);
       times.push(res.took_ms);
       dc.push(res.distances_computed);
       r1.push(cmp.r1);

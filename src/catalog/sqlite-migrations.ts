@@ -1,0 +1,108 @@
+/**
+ * Numbered schema migrations of the SQLite catalogue. A new catalogue runs all of them, an
+ * existing one the ones past its `meta.schema_version`, each in its own transaction, so a
+ * collection written by any earlier nitamono is upgraded in place when it is opened for writing.
+ * Never edit a migration that has shipped: add the next one.
+ */
+import type Database from 'better-sqlite3';
+import { NitamonoError } from '../errors.js';
+
+export interface MigrationContext {
+  /**
+   * Model names of the vectors stored before vectors were keyed by model (schema 1 had one
+   * column per kind): the collection's configured colour bins and deep model.
+   */
+  legacyModels: { color: string; deep: string };
+}
+
+interface Migration {
+  version: number;
+  description: string;
+  up(db: Database.Database, ctx: MigrationContext): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'images with one vector column per kind, removals, generation counter',
+    up(db) {
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS images (
+          id            INTEGER PRIMARY KEY AUTOINCREMENT,
+          relpath       TEXT NOT NULL UNIQUE,
+          size          INTEGER NOT NULL,
+          mtime_ms      REAL NOT NULL,
+          sha256        TEXT,
+          status        TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'excluded')),
+          width         INTEGER,
+          height        INTEGER,
+          format        TEXT,
+          error_code    TEXT,
+          error_message TEXT,
+          color         BLOB,
+          deep          BLOB,
+          gen           INTEGER NOT NULL,
+          added_at      INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS images_sha256 ON images (sha256);
+        CREATE INDEX IF NOT EXISTS images_gen ON images (gen);
+        CREATE TABLE IF NOT EXISTS removed (id INTEGER PRIMARY KEY, gen INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS removed_gen ON removed (gen);
+        INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+      `);
+    },
+  },
+  {
+    version: 2,
+    description: 'vectors in their own table keyed by (image, kind, model)',
+    up(db, ctx) {
+      db.exec(`
+        CREATE TABLE vectors (
+          image_id INTEGER NOT NULL,
+          kind     TEXT NOT NULL,
+          model    TEXT NOT NULL,
+          data     BLOB NOT NULL,
+          UNIQUE (image_id, kind, model)
+        );
+        CREATE INDEX vectors_space ON vectors (kind, model, image_id);
+      `);
+      const copy = (column: 'color' | 'deep', model: string) =>
+        db.prepare(`INSERT INTO vectors (image_id, kind, model, data) SELECT id, ?, ?, ${column} FROM images WHERE ${column} IS NOT NULL`).run(column, model);
+      copy('color', ctx.legacyModels.color);
+      copy('deep', ctx.legacyModels.deep);
+      db.exec('ALTER TABLE images DROP COLUMN color; ALTER TABLE images DROP COLUMN deep;');
+    },
+  },
+];
+
+export const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+function currentVersion(db: Database.Database): number {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+  if (!hasMeta) return 0;
+  const r = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+  // Catalogues of the first release wrote the images table before recording a version.
+  return r ? Number(r.value) : 1;
+}
+
+/** Brings the schema to LATEST_SCHEMA; returns the version found before. */
+export function migrate(db: Database.Database, file: string, ctx: MigrationContext): number {
+  const before = currentVersion(db);
+  if (!Number.isInteger(before) || before > LATEST_SCHEMA) {
+    throw new NitamonoError('UNSUPPORTED', `${file} has catalogue schema ${before}; this nitamono reads up to ${LATEST_SCHEMA} (upgrade nitamono)`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= before) continue;
+    db.transaction(() => {
+      m.up(db, ctx);
+      db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(m.version));
+    }).immediate();
+  }
+  return before;
+}
+
+/** The schema version of a catalogue opened read-only (no migration possible). */
+export function readOnlyVersion(db: Database.Database): number {
+  return currentVersion(db);
+}

@@ -1,0 +1,339 @@
+/**
+ * The SQLite catalogue (`catalog.sqlite`, better-sqlite3): the default backend, one file beside
+ * the index files. WAL, so readers in other processes never block on a writer; synchronous=FULL,
+ * so a commit survives power loss too, not only kill -9 (batched commits keep the cost small).
+ *
+ * better-sqlite3 is synchronous: each method does its work at once and returns a settled
+ * promise. A unit of work is one IMMEDIATE transaction run synchronously, so no other code of
+ * this process can observe it half-applied.
+ */
+import Database from 'better-sqlite3';
+import { NitamonoError } from '../errors.js';
+import { migrate, readOnlyVersion, type MigrationContext } from './sqlite-migrations.js';
+import type {
+  CatalogStore,
+  CatalogWrite,
+  CommitResult,
+  FeatureSpace,
+  ImageRow,
+  ImageSummary,
+  NewImage,
+  StatusCounts,
+  VectorChanges,
+  VectorSnapshot,
+} from './types.js';
+import { blobToVector, vectorToBlob } from './vector-bytes.js';
+
+export interface SQLiteCatalogOptions extends Partial<MigrationContext> {
+  /** Open without writing (no migration); fails if the file does not exist. */
+  readonly?: boolean;
+}
+
+const ROW_COLUMNS = 'id, relpath, size, mtime_ms, sha256, status, width, height, format, error_code, error_message, gen, added_at';
+
+/** Id-list sizes the batched lookups are prepared for (a list is padded up to the next one). */
+const IN_ARITIES = [1, 4, 16, 64, 256, 1024] as const;
+/** Entries of the id → relpath cache before it starts over (a few MB at most). */
+const RELPATH_CACHE_MAX = 65536;
+
+const DEFAULT_LEGACY: MigrationContext['legacyModels'] = { color: 'rgb-hist-4', deep: 'mobilenetv2-mid' };
+
+export class SQLiteCatalogStore implements CatalogStore {
+  readonly backend = 'sqlite';
+  readonly schemaVersion: number;
+  readonly file: string;
+  private readonly db: Database.Database;
+  /** Compiling a statement costs far more than running it, and statements are reusable. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private okCountCache: { gen: number; n: number } | undefined;
+  /** id → relpath, valid for generation `relpathGen` (an id's relpath never changes while its row exists). */
+  private readonly relpathCache = new Map<number, string>();
+  private relpathGen = -1;
+
+  private constructor(file: string, db: Database.Database, schemaVersion: number) {
+    this.file = file;
+    this.db = db;
+    this.schemaVersion = schemaVersion;
+  }
+
+  static async open(file: string, opts: SQLiteCatalogOptions = {}): Promise<SQLiteCatalogStore> {
+    let db: Database.Database;
+    try {
+      db = new Database(file, { readonly: Boolean(opts.readonly), fileMustExist: Boolean(opts.readonly) });
+    } catch (err) {
+      throw new NitamonoError('IO', `cannot open ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      db.pragma('busy_timeout = 10000');
+      if (opts.readonly) {
+        const v = readOnlyVersion(db);
+        if (v !== 2) throw new NitamonoError('UNSUPPORTED', `${file} has catalogue schema ${v}; open it for writing once to upgrade it`);
+        return new SQLiteCatalogStore(file, db, v);
+      }
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      migrate(db, file, { legacyModels: opts.legacyModels ?? DEFAULT_LEGACY });
+      return new SQLiteCatalogStore(file, db, 2);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  private gen(): number {
+    const r = this.stmt("SELECT value FROM meta WHERE key = 'generation'").get() as { value: string } | undefined;
+    return r ? Number(r.value) : 0;
+  }
+
+  async generation(): Promise<number> {
+    return this.gen();
+  }
+
+  async commit(writes: readonly CatalogWrite[]): Promise<CommitResult> {
+    if (this.db.readonly) throw new NitamonoError('INVALID_ARGUMENT', `${this.file} is open read-only`);
+    const tx = this.db.transaction((): CommitResult => {
+      const gen = this.gen() + 1;
+      // Copies read their source before any write of the unit applies: a write earlier in the
+      // unit may replace the source row (two files that swapped contents copy from each other).
+      const sources = this.copySources(writes);
+      let changed = false;
+      const ids = writes.map((w) => {
+        const r = this.apply(w, gen, sources);
+        if (r.changed) changed = true;
+        return r.id;
+      });
+      if (changed) this.stmt("UPDATE meta SET value = ? WHERE key = 'generation'").run(String(gen));
+      return { generation: changed ? gen : gen - 1, changed, ids };
+    });
+    return tx.immediate();
+  }
+
+  private copySources(writes: readonly CatalogWrite[]): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    for (const w of writes) {
+      if (w.op !== 'put' || !w.copyVectorsFrom) continue;
+      const from = w.copyVectorsFrom.id;
+      for (const s of w.copyVectorsFrom.spaces) {
+        const r = this.stmt('SELECT data FROM vectors WHERE image_id = ? AND kind = ? AND model = ?').get(from, s.kind, s.model) as { data: Buffer } | undefined;
+        if (!r) throw new NitamonoError('NOT_FOUND', `cannot copy ${s.kind} vectors from image ${from}: it has none`);
+        out.set(`${from}/${s.kind}:${s.model}`, r.data);
+      }
+    }
+    return out;
+  }
+
+  private apply(w: CatalogWrite, gen: number, sources: Map<string, Buffer>): { id: number; changed: boolean } {
+    switch (w.op) {
+      case 'put':
+        return this.put(w, gen, sources);
+      case 'delete': {
+        const row = this.row(w.id);
+        if (!row) return { id: -1, changed: false };
+        this.remove(row, gen);
+        return { id: w.id, changed: row.status === 'ok' };
+      }
+      case 'exclude': {
+        const row = this.row(w.id);
+        if (!row || row.status !== 'ok') return { id: -1, changed: false };
+        this.stmt("UPDATE images SET status = 'excluded', gen = ? WHERE id = ?").run(gen, w.id);
+        this.stmt('INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)').run(w.id, gen);
+        return { id: w.id, changed: true };
+      }
+      case 'touch': {
+        const info = this.stmt('UPDATE images SET size = ?, mtime_ms = ? WHERE id = ?').run(w.size, w.mtime_ms, w.id);
+        return { id: info.changes ? w.id : -1, changed: false };
+      }
+      default:
+        throw new NitamonoError('INVALID_ARGUMENT', `unknown catalogue write '${(w as { op: unknown }).op}'`);
+    }
+  }
+
+  private put(w: Extract<CatalogWrite, { op: 'put' }>, gen: number, sources: Map<string, Buffer>): { id: number; changed: boolean } {
+    const img = w.image;
+    const spaces = w.vectors?.map((v) => v.space) ?? w.copyVectorsFrom?.spaces ?? [];
+    const old = this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE relpath = ?`).get(img.relpath) as ImageRow | undefined;
+    if (old && sameFile(old, img) && spaces.every((s) => this.hasVector(old.id, s))) return { id: old.id, changed: false };
+    let changed = false;
+    if (old) {
+      this.remove(old, gen);
+      changed = old.status === 'ok';
+    }
+    const id = this.insert(img, gen);
+    const addVector = this.stmt('INSERT INTO vectors (image_id, kind, model, data) VALUES (?, ?, ?, ?)');
+    if (w.vectors) for (const v of w.vectors) addVector.run(id, v.space.kind, v.space.model, vectorToBlob(v.vector));
+    if (w.copyVectorsFrom) {
+      const from = w.copyVectorsFrom.id;
+      for (const s of w.copyVectorsFrom.spaces) addVector.run(id, s.kind, s.model, sources.get(`${from}/${s.kind}:${s.model}`)!);
+    }
+    return { id, changed: changed || img.status === 'ok' };
+  }
+
+  private insert(img: NewImage, gen: number): number {
+    const info = this.stmt(
+      `INSERT INTO images (relpath, size, mtime_ms, sha256, status, width, height, format, error_code, error_message, gen, added_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(img.relpath, img.size, img.mtime_ms, img.sha256, img.status, img.width ?? null, img.height ?? null, img.format ?? null,
+      img.error_code ?? null, img.error_message ?? null, gen, Date.now());
+    return Number(info.lastInsertRowid);
+  }
+
+  private remove(row: ImageRow, gen: number): void {
+    this.stmt('DELETE FROM vectors WHERE image_id = ?').run(row.id);
+    this.stmt('DELETE FROM images WHERE id = ?').run(row.id);
+    if (row.status === 'ok') this.stmt('INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)').run(row.id, gen);
+  }
+
+  private hasVector(id: number, s: FeatureSpace): boolean {
+    return this.stmt('SELECT 1 FROM vectors WHERE image_id = ? AND kind = ? AND model = ?').get(id, s.kind, s.model) !== undefined;
+  }
+
+  private row(id: number): ImageRow | undefined {
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE id = ?`).get(id) as ImageRow | undefined;
+  }
+
+  async get(id: number): Promise<ImageRow | undefined> {
+    return this.row(id);
+  }
+
+  async byRelpath(relpath: string): Promise<ImageRow | undefined> {
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE relpath = ?`).get(relpath) as ImageRow | undefined;
+  }
+
+  /**
+   * From a cache (deleting a searchable row bumps the generation, which empties it), the misses
+   * in one query per 1024 ids: a search maps its k result ids with this.
+   */
+  async relpaths(ids: ArrayLike<number>): Promise<Map<number, string>> {
+    const gen = this.gen(); // read before any row, so a later deletion always clears what is cached now
+    if (gen !== this.relpathGen) {
+      this.relpathCache.clear();
+      this.relpathGen = gen;
+    }
+    const out = new Map<number, string>();
+    const missing: number[] = [];
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      const r = this.relpathCache.get(id);
+      if (r !== undefined) out.set(id, r);
+      else if (id >= 0 && !out.has(id)) missing.push(id);
+    }
+    for (let start = 0; start < missing.length; start += 1024) {
+      const m = Math.min(1024, missing.length - start);
+      const arity = IN_ARITIES.find((a) => a >= m)!;
+      const st = this.stmt(`SELECT id, relpath FROM images WHERE id IN (${new Array(arity).fill('?').join(', ')})`);
+      // Padded with the first id (repeats in IN are harmless), so a handful of statements serve every k.
+      const args = new Array<number>(arity);
+      for (let j = 0; j < arity; j++) args[j] = missing[start + (j < m ? j : 0)]!;
+      if (this.relpathCache.size + m > RELPATH_CACHE_MAX) this.relpathCache.clear();
+      for (const [id, relpath] of st.raw(true).all(args) as [number, string][]) {
+        out.set(id, relpath);
+        this.relpathCache.set(id, relpath);
+      }
+    }
+    return out;
+  }
+
+  async summaries(spaces: readonly FeatureSpace[]): Promise<ImageSummary[]> {
+    const rows = this.stmt(`SELECT ${ROW_COLUMNS} FROM images`).all() as ImageRow[];
+    const have = spaces.map((s) => new Set((this.stmt('SELECT image_id FROM vectors WHERE kind = ? AND model = ?').raw(true).all(s.kind, s.model) as [number][]).map((r) => r[0])));
+    return rows.map((r) => ({ ...r, complete: have.every((h) => h.has(r.id)) }));
+  }
+
+  async okPage(offset: number, limit: number): Promise<{ total: number; rows: ImageRow[] }> {
+    return this.db.transaction(() => ({
+      total: this.countOk(),
+      rows: this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE status = 'ok' ORDER BY id LIMIT ? OFFSET ?`).all(limit, offset) as ImageRow[],
+    }))();
+  }
+
+  async okCount(): Promise<number> {
+    return this.countOk();
+  }
+
+  /** Counted once per generation (every change of the searchable set bumps it). */
+  private countOk(): number {
+    const gen = this.gen();
+    if (this.okCountCache?.gen === gen) return this.okCountCache.n;
+    const n = (this.stmt("SELECT COUNT(*) AS n FROM images WHERE status = 'ok'").get() as { n: number }).n;
+    this.okCountCache = { gen, n };
+    return n;
+  }
+
+  async countByStatus(): Promise<StatusCounts> {
+    const out: StatusCounts = { ok: 0, skipped: 0, excluded: 0 };
+    for (const r of this.stmt('SELECT status, COUNT(*) AS n FROM images GROUP BY status').all() as { status: keyof StatusCounts; n: number }[]) out[r.status] = r.n;
+    return out;
+  }
+
+  async skipped(): Promise<ImageRow[]> {
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE status = 'skipped' ORDER BY relpath`).all() as ImageRow[];
+  }
+
+  async okRows(): Promise<{ id: number; relpath: string }[]> {
+    return this.stmt("SELECT id, relpath FROM images WHERE status = 'ok' ORDER BY id").all() as { id: number; relpath: string }[];
+  }
+
+  async vector(id: number, space: FeatureSpace): Promise<Float32Array | undefined> {
+    const r = this.stmt(`SELECT v.data AS v FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.image_id = ? AND v.kind = ? AND v.model = ? AND i.status = 'ok'`)
+      .get(id, space.kind, space.model) as { v: Buffer } | undefined;
+    return r ? blobToVector(r.v) : undefined;
+  }
+
+  async okBySha(sha256: string, spaces: readonly FeatureSpace[]): Promise<ImageRow | undefined> {
+    const rows = this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE sha256 = ? AND status = 'ok' ORDER BY id`).all(sha256) as ImageRow[];
+    return rows.find((r) => spaces.every((s) => this.hasVector(r.id, s)));
+  }
+
+  async vectorDim(space: FeatureSpace): Promise<number | undefined> {
+    const r = this.stmt(`SELECT length(v.data) AS b FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.kind = ? AND v.model = ? AND i.status = 'ok' LIMIT 1`)
+      .get(space.kind, space.model) as { b: number } | undefined;
+    return r?.b ? r.b / 4 : undefined;
+  }
+
+  private vectorsAfter(space: FeatureSpace, dim: number, since: number): { ids: Int32Array; vectors: Float32Array } {
+    const where = `FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.kind = ? AND v.model = ? AND i.status = 'ok' AND i.gen > ? AND length(v.data) = ?`;
+    const n = (this.stmt(`SELECT COUNT(*) AS n ${where}`).get(space.kind, space.model, since, dim * 4) as { n: number }).n;
+    const ids = new Int32Array(n);
+    const vectors = new Float32Array(n * dim);
+    const bytes = new Uint8Array(vectors.buffer);
+    let i = 0;
+    for (const [id, v] of this.stmt(`SELECT v.image_id, v.data ${where} ORDER BY v.image_id`).raw(true).iterate(space.kind, space.model, since, dim * 4) as Iterable<[number, Buffer]>) {
+      if (i >= n) break;
+      ids[i] = id;
+      bytes.set(v, i * dim * 4);
+      i++;
+    }
+    return { ids: ids.subarray(0, i), vectors: vectors.subarray(0, i * dim) };
+  }
+
+  async snapshot(space: FeatureSpace, dim: number): Promise<VectorSnapshot> {
+    return this.db.transaction(() => ({ generation: this.gen(), ...this.vectorsAfter(space, dim, -1) }))();
+  }
+
+  async changesSince(space: FeatureSpace, dim: number, since: number): Promise<VectorChanges> {
+    return this.db.transaction(() => {
+      const removed = this.stmt('SELECT id FROM removed WHERE gen > ? ORDER BY id').raw(true).all(since) as [number][];
+      return { generation: this.gen(), removed: Int32Array.from(removed, (r) => r[0]), added: this.vectorsAfter(space, dim, since) };
+    })();
+  }
+
+  async close(): Promise<void> {
+    this.statements.clear();
+    this.relpathCache.clear();
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** The stored row already describes this file's current content. */
+function sameFile(old: ImageRow, img: NewImage): boolean {
+  return old.sha256 !== null && old.sha256 === img.sha256 && old.size === img.size && old.mtime_ms === img.mtime_ms && old.status === img.status;
+}

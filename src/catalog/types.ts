@@ -1,0 +1,150 @@
+/**
+ * The catalogue: the source of truth of a collection, behind one asynchronous interface so that
+ * SQLite (one machine, the default) and a server database (PostgreSQL, for several machines) are
+ * interchangeable. The application layer talks only to `CatalogStore`: no raw database handle,
+ * no caller-opened transactions; every write is one unit of work (`commit`).
+ *
+ * Generations: every commit that changes the set of searchable vectors bumps the catalogue's
+ * generation once; rows it inserts carry that generation, and ids that leave the searchable set
+ * are recorded with it. An index built at generation g is brought up to date with
+ * `changesSince(space, g)`. Ids are never reused, and a file whose content changes gets a new id,
+ * so a vector never changes under an id.
+ */
+import type { FeatureKind } from '../image/extract.js';
+
+export type { FeatureKind };
+export type ImageStatus = 'ok' | 'skipped' | 'excluded';
+
+/**
+ * One vector space: a feature kind computed by one model version ('rgb-hist-4', or a deep model
+ * name). Vectors are stored per (image, kind, model), so a change of model never mixes embeddings.
+ */
+export interface FeatureSpace {
+  kind: FeatureKind;
+  model: string;
+}
+
+export function spaceKey(s: FeatureSpace): string {
+  return `${s.kind}:${s.model}`;
+}
+
+export interface ImageRow {
+  id: number;
+  relpath: string;
+  size: number;
+  mtime_ms: number;
+  sha256: string | null;
+  status: ImageStatus;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  gen: number;
+  added_at: number;
+}
+
+/** A row without vectors, and whether it holds a vector in every space asked about. */
+export interface ImageSummary extends ImageRow {
+  complete: boolean;
+}
+
+export interface NewImage {
+  relpath: string;
+  size: number;
+  mtime_ms: number;
+  sha256: string | null;
+  status: ImageStatus;
+  width?: number | null;
+  height?: number | null;
+  format?: string | null;
+  error_code?: string | null;
+  error_message?: string | null;
+}
+
+export interface SpaceVector {
+  space: FeatureSpace;
+  vector: Float32Array;
+}
+
+/** One change of a unit of work. */
+export type CatalogWrite =
+  /**
+   * Stores a file's row under its relpath, replacing any row that holds that relpath (its id then
+   * leaves the searchable set and a new id is given). Idempotent: when the stored row already has
+   * the same content hash, size, mtime and status, and a vector in each space given, nothing
+   * changes and the existing id is returned (a job delivered twice writes once).
+   * Vectors come from `vectors`, or are copied from the row `copyVectorsFrom` (same content).
+   */
+  | { op: 'put'; image: NewImage; vectors?: SpaceVector[]; copyVectorsFrom?: { id: number; spaces: FeatureSpace[] } }
+  /** Deletes a row (any status). */
+  | { op: 'delete'; id: number }
+  /** Keeps the row but takes it out of search, so a re-index does not bring it back. */
+  | { op: 'exclude'; id: number }
+  /** Metadata only: the file's size and mtime changed, its content did not. */
+  | { op: 'touch'; id: number; size: number; mtime_ms: number };
+
+export interface CommitResult {
+  /** The catalogue generation after the commit. */
+  generation: number;
+  /** Whether the searchable set changed (and so the generation moved). */
+  changed: boolean;
+  /** Per write: the row id of a put; the id of a delete/exclude/touch, or -1 when it did nothing. */
+  ids: number[];
+}
+
+/** All searchable vectors of a space, read at one generation. */
+export interface VectorSnapshot {
+  generation: number;
+  ids: Int32Array;
+  /** n×dim row-major. */
+  vectors: Float32Array;
+}
+
+export interface VectorChanges {
+  generation: number;
+  /** Ids that left the searchable set after the given generation. */
+  removed: Int32Array;
+  /** Searchable rows added after it. */
+  added: { ids: Int32Array; vectors: Float32Array };
+}
+
+export type StatusCounts = Record<ImageStatus, number>;
+
+/** Everything the application layer may ask of a catalogue backend. */
+export interface CatalogStore {
+  /** 'sqlite', 'postgres', … */
+  readonly backend: string;
+  /** Schema version in use (after migrations). */
+  readonly schemaVersion: number;
+
+  /** The unit of work: all writes apply together or none does. */
+  commit(writes: readonly CatalogWrite[]): Promise<CommitResult>;
+
+  generation(): Promise<number>;
+  get(id: number): Promise<ImageRow | undefined>;
+  byRelpath(relpath: string): Promise<ImageRow | undefined>;
+  /** Relative paths of these ids (any status); unknown ids are absent from the map. */
+  relpaths(ids: ArrayLike<number>): Promise<Map<number, string>>;
+  /** Every row, with whether it holds a vector in each of `spaces` (change detection). */
+  summaries(spaces: readonly FeatureSpace[]): Promise<ImageSummary[]>;
+  /** Searchable rows in id order, `limit` from `offset`, and how many there are in all. */
+  okPage(offset: number, limit: number): Promise<{ total: number; rows: ImageRow[] }>;
+  okCount(): Promise<number>;
+  countByStatus(): Promise<StatusCounts>;
+  /** Skipped rows, by relpath. */
+  skipped(): Promise<ImageRow[]>;
+  /** Searchable (id, relpath) in id order. */
+  okRows(): Promise<{ id: number; relpath: string }[]>;
+  /** A searchable row's vector in `space`. */
+  vector(id: number, space: FeatureSpace): Promise<Float32Array | undefined>;
+  /** A searchable row holding this content with a vector in every space asked (for reuse). */
+  okBySha(sha256: string, spaces: readonly FeatureSpace[]): Promise<ImageRow | undefined>;
+  /** Dimension of the vectors of a space, from one stored vector; undefined if none is stored. */
+  vectorDim(space: FeatureSpace): Promise<number | undefined>;
+  /** All searchable vectors of a space (rows of another dimension are left out). */
+  snapshot(space: FeatureSpace, dim: number): Promise<VectorSnapshot>;
+  /** What changed in a space since generation `since`, read consistently. */
+  changesSince(space: FeatureSpace, dim: number, since: number): Promise<VectorChanges>;
+  close(): Promise<void>;
+}

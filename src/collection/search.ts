@@ -1,0 +1,231 @@
+/**
+ * Searching a collection: the query's vector (stored, or extracted from an image), the index
+ * that serves the method asked for, the scan (on the calling thread when tiny, else on worker
+ * threads), and the ids mapped back to paths.
+ */
+import { stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { NitamonoError, invalid } from '../errors.js';
+import { IVFIndex } from '../search/ivf.js';
+import type { SearchResult } from '../search/types.js';
+import { featureSpace, type FeatureKind } from './config.js';
+import type { CollectionContext } from './context.js';
+import { toRelpath } from './folder.js';
+import { useIndex, type EngineIndex } from './index-manager.js';
+import {
+  DEFAULT_NPROBE,
+  type CollectionQuery,
+  type CollectionSearchOptions,
+  type QueryEvaluation,
+  type SearchHit,
+  type SearchMethod,
+  type SearchResponse,
+} from './types.js';
+
+/** Multiply-adds below which a single query is searched on the calling thread (≈ 0.3 ms). */
+export const SYNC_SEARCH_MAX_WORK = 1 << 20;
+
+interface QueryVector {
+  vector: Float32Array;
+  source: 'indexed' | 'extracted';
+  id?: number;
+  relpath?: string;
+  extract_ms: number;
+}
+
+export class SearchService {
+  constructor(private readonly ctx: CollectionContext) {}
+
+  /** Default feature kind for searches: deep when stored, else colour. */
+  get defaultKind(): FeatureKind {
+    return this.ctx.config.features.includes('deep') ? 'deep' : 'color';
+  }
+
+  checkKind(kind: FeatureKind | undefined): FeatureKind {
+    const k = kind ?? this.defaultKind;
+    const have = this.ctx.config.features;
+    if (!have.includes(k)) throw invalid(`this collection has no ${k} features (it has ${have.join(', ')}); re-index with --features ${k === 'deep' ? 'both' : k}`);
+    return k;
+  }
+
+  async search(query: CollectionQuery, opts: CollectionSearchOptions = {}): Promise<SearchResponse> {
+    const kind = this.checkKind(opts.features);
+    const k = checkResultCount(opts.k);
+    if (opts.nprobe !== undefined && (!Number.isInteger(opts.nprobe) || opts.nprobe < 1)) throw invalid('nprobe must be a positive integer');
+    const q = await this.queryVector(query, kind);
+    const { index, method, nprobe } = await this.indexFor(kind, opts.method, opts.nprobe);
+    return useIndex(index, () => this.run(index, kind, q, k, method, nprobe, opts.excludeSelf === true));
+  }
+
+  /**
+   * Runs the query both ways and measures how faithful the IVF answer is to the exact one:
+   * recall@1 and k-recall@k (ties at equal distance count as found). Both indexes are held
+   * for the whole evaluation, so a concurrent rebuild cannot free one under it.
+   */
+  async evaluateQuery(query: CollectionQuery, opts: CollectionSearchOptions = {}): Promise<QueryEvaluation> {
+    const kind = this.checkKind(opts.features);
+    const k = checkResultCount(opts.k);
+    const q = await this.queryVector(query, kind);
+    const ex = await this.indexFor(kind, 'exact', undefined);
+    const iv = await this.indexFor(kind, 'ivf', opts.nprobe);
+    return useIndex(ex.index, () => useIndex(iv.index, async () => {
+      const exact = await this.run(ex.index, kind, q, k, 'exact', ex.nprobe, opts.excludeSelf === true);
+      const ivf = await this.run(iv.index, kind, q, k, 'ivf', iv.nprobe, opts.excludeSelf === true);
+      const { r1, rk } = tieAwareRecall(exact.results, ivf.results, k);
+      return {
+        features: kind, k,
+        nprobe: ivf.nprobe ?? iv.nprobe ?? 1,
+        nlist: iv.index instanceof IVFIndex ? iv.index.nlist : 1,
+        recall_at_1: r1, recall_at_k: rk, exact, ivf,
+      };
+    }));
+  }
+
+  /** The index serving `method` for `kind`, current with the catalogue, and the nprobe to use. */
+  private async indexFor(kind: FeatureKind, method: SearchMethod | undefined, nprobe: number | undefined): Promise<{ index: EngineIndex; method: SearchMethod; nprobe: number | undefined }> {
+    const primary = (await this.ctx.indexes.primary(kind))?.index;
+    if (!primary) throw new NitamonoError('EMPTY_INDEX', `no ${kind} vectors in the collection`);
+    const m: SearchMethod = method ?? (primary.kind === 'ivf' ? 'ivf' : 'exact');
+    if (m !== 'exact' && m !== 'ivf') throw invalid(`method must be exact or ivf, not ${String(method)}`);
+    if (m === 'exact') {
+      // Exact on an IVF index = every list scanned (same answers as flat, plus nlist centroid distances).
+      return { index: primary, method: m, nprobe: primary instanceof IVFIndex ? primary.nlist : undefined };
+    }
+    const ivf = (await this.ctx.indexes.ivf(kind))!;
+    return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, ivf.nlist) };
+  }
+
+  private async run(index: EngineIndex, kind: FeatureKind, q: QueryVector, k: number, method: SearchMethod, nprobe: number | undefined, excludeSelf: boolean): Promise<SearchResponse> {
+    const n = index.size;
+    const base: Omit<SearchResponse, 'took_ms' | 'distances_computed' | 'results'> = {
+      extract_ms: q.extract_ms,
+      method,
+      features: kind,
+      n,
+      dim: index.dim,
+      query: { source: q.source, ...(q.id !== undefined ? { id: q.id } : {}), ...(q.relpath !== undefined ? { path: q.relpath } : {}) },
+    };
+    if (index instanceof IVFIndex) base.nlist = index.nlist;
+    if (n === 0) return { ...base, took_ms: 0, distances_computed: 0, results: [] };
+    const drop = excludeSelf && q.id !== undefined ? q.id : undefined;
+    const kk = Math.min(n, k + (drop !== undefined ? 1 : 0));
+    const t0 = performance.now();
+    const sopts = nprobe !== undefined ? { nprobe } : {};
+    // Small scans run right here: cheaper than handing them to worker threads, and too short
+    // (≲ 1 ms) to hold up the event loop. Larger ones go to the worker pool.
+    const res: SearchResult = work(index, method, nprobe) <= SYNC_SEARCH_MAX_WORK ? index.search(q.vector, kk, sopts) : await index.searchAsync(q.vector, kk, sopts);
+    const took = performance.now() - t0;
+    // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is left out).
+    const paths = await this.ctx.store.relpaths(res.labels.subarray(0, res.k));
+    const results: SearchHit[] = [];
+    for (let j = 0; j < res.k && results.length < k; j++) {
+      const id = res.labels[j]!;
+      if (id < 0 || id === drop) continue;
+      const relpath = paths.get(id);
+      if (relpath === undefined) continue;
+      results.push({ id, path: relpath, absolute_path: this.ctx.paths.absolute(relpath), distance: res.distances[j]! });
+    }
+    const out: SearchResponse = { ...base, took_ms: round3(took), distances_computed: res.distancesComputed, results };
+    if (method === 'ivf' && res.nprobe !== undefined) out.nprobe = res.nprobe;
+    else if (method === 'ivf' && nprobe !== undefined) out.nprobe = nprobe;
+    if (res.warnings?.length) out.warnings = res.warnings;
+    return out;
+  }
+
+  /** The vector to search with, and where it came from. */
+  private async queryVector(query: CollectionQuery, kind: FeatureKind): Promise<QueryVector> {
+    const { store, config } = this.ctx;
+    const space = featureSpace(config, kind);
+    if (query && 'id' in query) {
+      if (!Number.isInteger(query.id)) throw invalid('id must be an integer');
+      const row = await store.get(query.id);
+      const v = row?.status === 'ok' ? await store.vector(query.id, space) : undefined;
+      if (!row || !v) throw new NitamonoError('NOT_FOUND', `no indexed image with id ${query.id}`);
+      return { vector: v, source: 'indexed', id: query.id, relpath: row.relpath, extract_ms: 0 };
+    }
+    if (query && 'path' in query) {
+      const p = query.path;
+      if (typeof p !== 'string' || p === '') throw invalid('path must be a non-empty string');
+      const abs = resolve(p);
+      const st = await stat(abs).catch(() => undefined);
+      // An indexed path: by absolute location inside the root, or as a root-relative path.
+      const candidates: string[] = [];
+      if (inside(config.root, abs)) candidates.push(toRelpath(config.root, abs));
+      if (!isAbsolute(p)) candidates.push(p.split(sep).join('/').replace(/^\.\//, ''));
+      for (const rel of candidates) {
+        const row = await store.byRelpath(rel);
+        if (!row || row.status !== 'ok') continue;
+        const rowAbs = this.ctx.paths.absolute(row.relpath);
+        const rowSt = rowAbs === abs && st ? st : await stat(rowAbs).catch(() => undefined);
+        // Use the stored vector unless the file on disk changed since it was indexed.
+        if (!rowSt || (rowSt.size === row.size && rowSt.mtimeMs === row.mtime_ms)) {
+          if (st && rowAbs !== abs) continue; // the relative path names a different existing file
+          const v = await store.vector(row.id, space);
+          if (v) return { vector: v, source: 'indexed', id: row.id, relpath: row.relpath, extract_ms: 0 };
+        }
+      }
+      if (!st) throw new NitamonoError('NOT_FOUND', `${p}: no such file, and not an indexed path`);
+      if (!st.isFile()) throw invalid(`${p} is not a file`);
+      return this.extract(abs, kind, p);
+    }
+    if (query && 'buffer' in query) {
+      if (!(query.buffer instanceof Uint8Array) || query.buffer.byteLength === 0) throw new NitamonoError('BAD_FILE', 'the query image is empty');
+      return this.extract(Buffer.from(query.buffer.buffer, query.buffer.byteOffset, query.buffer.byteLength), kind, query.filename ?? 'uploaded image');
+    }
+    throw invalid('query must be { id }, { path } or { buffer }');
+  }
+
+  private async extract(input: string | Buffer, kind: FeatureKind, label: string): Promise<QueryVector> {
+    const t0 = performance.now();
+    const r = await this.ctx.extractors.extractOne(input, [kind], label);
+    const extract_ms = round3(performance.now() - t0);
+    const v = r.features[kind];
+    if (!v) throw new NitamonoError('DECODE_FAILED', `${label}: no ${kind} features`);
+    this.ctx.dims.learn({ [kind]: v.length });
+    return { vector: v, source: 'extracted', extract_ms };
+  }
+}
+
+/** The k of a collection search: 1..MAX_K, default 10. */
+export function checkResultCount(k: number | undefined): number {
+  const v = k ?? 10;
+  if (!Number.isInteger(v) || v < 1 || v > MAX_K) throw invalid(`k must be an integer from 1 to ${MAX_K}`);
+  return v;
+}
+
+/** Expected multiply-adds of one query: N·D exact, ≈ (nlist + N·nprobe/nlist)·D for IVF. */
+function work(index: EngineIndex, method: SearchMethod, nprobe: number | undefined): number {
+  if (index instanceof IVFIndex && method === 'ivf' && index.nlist > 0) {
+    const p = Math.min(nprobe ?? 1, index.nlist);
+    return (index.nlist + (index.size * p) / index.nlist) * index.dim;
+  }
+  return index.size * index.dim;
+}
+
+/** A path inside `root`? (both absolute) */
+function inside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+export function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+// MERGE: replaced by validate.MAX_K and eval/recall.tieAwareRecall from the engine branch
+const MAX_K = 1000;
+/** Tie-aware comparison of an approximate answer with the exact one. */
+export function tieAwareRecall(exact: { id: number; distance: number }[], approx: { id: number; distance: number }[], k: number): { r1: number; rk: number } {
+  const kk = Math.min(k, exact.length);
+  if (kk === 0) return { r1: 1, rk: 1 };
+  const tol = (d: number) => 1e-5 * Math.max(1, Math.abs(d));
+  const top = exact[0]!;
+  const a0 = approx[0];
+  const r1 = a0 && (a0.id === top.id || a0.distance <= top.distance + tol(top.distance)) ? 1 : 0;
+  const set = new Set(exact.slice(0, kk).map((h) => h.id));
+  const kth = exact[kk - 1]!.distance;
+  let hits = 0;
+  for (const h of approx.slice(0, kk)) if (set.has(h.id) || h.distance <= kth + tol(kth)) hits++;
+  return { r1, rk: hits / kk };
+}
+

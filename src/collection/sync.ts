@@ -1,0 +1,183 @@
+/**
+ * `update()`: brings the catalogue and the index files in line with the root folder. Scan →
+ * select → hash → plan (pure, ../ingest/plan.ts) → cheap writes → extraction jobs committed in
+ * batches → indexes synced and saved. Never throws for a bad image file; an abort finishes the
+ * batch in flight, so a killed or interrupted run resumes where it stopped.
+ */
+import { stat } from 'node:fs/promises';
+import type { CatalogWrite, FeatureSpace, NewImage } from '../catalog/types.js';
+import { invalid } from '../errors.js';
+import { InProcessJobRunner, extractionJob, type ExtractionJob, type JobRunner } from '../ingest/jobs.js';
+import { planSync, selectCandidates, type HashedCandidate } from '../ingest/plan.js';
+import { featureSpace, sortKinds, type FeatureKind } from './config.js';
+import type { CollectionContext } from './context.js';
+import { hashFile, mapLimit, scanFolder } from './folder.js';
+import type { IndexReport, UpdateOptions } from './types.js';
+import { DEFAULT_BATCH } from './types.js';
+
+/** Makes the runner of extraction jobs: in-process worker threads unless a queue is plugged in. */
+export type JobRunnerFactory = (ctx: CollectionContext, kinds: readonly FeatureKind[]) => JobRunner;
+
+export const inProcessRunner: JobRunnerFactory = (ctx, kinds) => {
+  const ex = ctx.extractors.get(kinds);
+  ctx.dims.learn(ex.dims);
+  // enough jobs in flight to keep every worker's queue full
+  return new InProcessJobRunner(ctx.store, (path) => ex.extract(path), Math.max(2, ex.threads * 16));
+};
+
+export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, runnerFor: JobRunnerFactory = inProcessRunner): Promise<IndexReport> {
+  const t0 = performance.now();
+  const progress = opts.progress ?? ctx.progress;
+  const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
+  const signal = opts.signal;
+  const root = ctx.config.root;
+
+  let rootStat;
+  try {
+    rootStat = await stat(root);
+  } catch {
+    throw invalid(`folder ${root} does not exist`);
+  }
+  if (!rootStat.isDirectory()) throw invalid(`${root} is not a folder`);
+
+  await applyConfigChanges(ctx, opts);
+  const kinds = ctx.config.features;
+  const spaces: FeatureSpace[] = kinds.map((k) => featureSpace(ctx.config, k));
+
+  const report: IndexReport = {
+    root, collection: ctx.path, indexed: 0, changed: 0, reused: 0, unchanged: 0, removed: 0, skipped_new: 0,
+    skipped: [], ignored: 0, images: 0, features: [...kinds], index: {}, interrupted: false, took_ms: 0,
+  };
+
+  // 1. Scan.
+  const scanBar = progress.step('scanning', 0, 'files');
+  const scan = await scanFolder(root, { excludeDirs: [ctx.path], onFile: (n) => scanBar.update(n) });
+  scanBar.stop();
+  report.ignored = scan.ignored;
+
+  // 2. Compare with the catalogue; hash what may have changed.
+  const catalog = await ctx.store.summaries(spaces);
+  const { unchanged, candidates } = selectCandidates(scan.files, catalog, { retrySkipped: opts.retrySkipped });
+  report.unchanged = unchanged;
+  const hashBar = progress.step('hashing', candidates.length, 'files');
+  const hashed: HashedCandidate[] = await mapLimit(candidates, 4, async (c) => {
+    if (signal?.aborted) return { ...c, hashError: 'interrupted' };
+    try {
+      return { ...c, sha: await hashFile(c.abspath) };
+    } catch (err) {
+      return { ...c, hashError: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    } finally {
+      hashBar.increment();
+    }
+  });
+  hashBar.stop();
+
+  // 3. Plan. An interrupted hash pass plans nothing it did not finish, and deletes nothing.
+  const plan = planSync({
+    seen: new Set(scan.files.map((f) => f.relpath)),
+    unreadableDirs: scan.unreadableDirs,
+    candidates: signal?.aborted ? hashed.filter((c) => c.sha !== undefined) : hashed,
+    catalog,
+    retrySkipped: opts.retrySkipped,
+  });
+  if (signal?.aborted) plan.deletions = [];
+
+  // 4. Cheap writes first: metadata touches, copies of known content, unreadable files, deletions.
+  const row = (c: HashedCandidate, fields: Omit<NewImage, 'relpath' | 'size' | 'mtime_ms' | 'sha256'>): NewImage => ({
+    relpath: c.relpath, size: c.size, mtime_ms: c.mtimeMs, sha256: c.sha ?? null, ...fields,
+  });
+  const cheap: CatalogWrite[] = [];
+  for (const c of plan.touches) cheap.push({ op: 'touch', id: c.old!.id, size: c.size, mtime_ms: c.mtimeMs });
+  const sources = new Map(catalog.map((r) => [r.id, r]));
+  for (const { file, from } of plan.reuses) {
+    const src = sources.get(from)!;
+    cheap.push({ op: 'put', image: row(file, { status: 'ok', width: src.width, height: src.height, format: src.format }), copyVectorsFrom: { id: from, spaces } });
+    report.indexed++;
+    report.reused++;
+    if (file.old) report.changed++;
+  }
+  for (const f of plan.failures) {
+    cheap.push({ op: 'put', image: row(f.file, { status: 'skipped', error_code: f.code, error_message: f.reason }) });
+    report.skipped_new++;
+  }
+  for (const r of plan.deletions) {
+    cheap.push({ op: 'delete', id: r.id });
+    report.removed++;
+  }
+  if (cheap.length > 0) await ctx.store.commit(cheap);
+  report.unchanged += plan.touches.length;
+
+  // 5. Extraction jobs, committed every `batchSize` images.
+  if (plan.extract.length > 0 && !signal?.aborted) {
+    const jobs: ExtractionJob[] = plan.extract.map((group) =>
+      extractionJob(group[0]!.sha!, group[0]!.abspath, spaces, group.map((c) => ({ relpath: c.relpath, size: c.size, mtime_ms: c.mtimeMs }))));
+    const changedPaths = new Set(plan.extract.flat().filter((c) => c.old).map((c) => c.relpath));
+    const bar = progress.step('features', jobs.length, 'images');
+    let pending: CatalogWrite[] = [];
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      await ctx.store.commit(batch);
+    };
+    try {
+      for await (const r of runnerFor(ctx, kinds).run(jobs, signal)) {
+        const files = r.job.files;
+        if (r.outcome.status === 'failed') report.skipped_new += files.length;
+        else {
+          report.indexed += files.length;
+          // copies of the one image read, or all of them when the content was already stored
+          report.reused += r.outcome.status === 'reused' ? files.length : files.length - 1;
+          report.changed += files.filter((f) => changedPaths.has(f.relpath)).length;
+        }
+        pending.push(...r.writes);
+        bar.increment();
+        if (pending.length >= batchSize) await flush();
+      }
+    } finally {
+      await flush();
+      bar.stop();
+    }
+  }
+  report.interrupted = Boolean(signal?.aborted);
+
+  // 6. Indexes: sync with the catalogue and save.
+  await ctx.indexes.sync(kinds, progress);
+  for (const k of kinds) {
+    const idx = (await ctx.indexes.primary(k, progress))?.index;
+    if (idx) report.index[k] = { kind: idx.kind, size: idx.size, ...(idx.kind === 'ivf' ? { nlist: idx.nlist } : {}) };
+  }
+  ctx.config.updated_at = new Date().toISOString();
+  await ctx.saveConfig();
+
+  const counts = await ctx.store.countByStatus();
+  report.images = counts.ok;
+  report.skipped = [
+    ...(await ctx.store.skipped()).map((r) => ({ path: r.relpath, code: r.error_code ?? 'SKIPPED', reason: r.error_message ?? 'skipped' })),
+    ...scan.issues.map((i) => ({ path: i.path, code: i.code, reason: i.reason })),
+  ];
+  report.took_ms = Math.round(performance.now() - t0);
+  return report;
+}
+
+/** Kinds are only ever added; the index policy and nlist may change. */
+async function applyConfigChanges(ctx: CollectionContext, opts: UpdateOptions): Promise<void> {
+  const cfg = ctx.config;
+  let changed = false;
+  if (opts.features) {
+    const union = sortKinds([...cfg.features, ...opts.features]);
+    if (union.length !== cfg.features.length) {
+      cfg.features = union;
+      changed = true;
+    }
+  }
+  if (opts.index && opts.index !== cfg.index) {
+    cfg.index = opts.index;
+    changed = true;
+  }
+  if (opts.nlist !== undefined && opts.nlist !== cfg.nlist) {
+    cfg.nlist = opts.nlist;
+    changed = true;
+  }
+  if (changed) await ctx.saveConfig();
+}

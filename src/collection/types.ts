@@ -1,0 +1,173 @@
+/**
+ * The public shapes of the collection API: requests, responses and reports (what the CLI prints
+ * with --json and the HTTP API returns).
+ */
+import type { FeatureKind, IndexChoice } from './config.js';
+import type { Progress } from './progress.js';
+
+/** Default nprobe for IVF searches when none is given (clamped to nlist). */
+export const DEFAULT_NPROBE = 8;
+/** Images committed to SQLite per transaction while indexing. */
+export const DEFAULT_BATCH = 64;
+/** Folder under the root where addImage() writes uploads. */
+export const UPLOADS_DIR = 'uploads';
+
+export type SearchMethod = 'exact' | 'ivf';
+export type CollectionQuery = { id: number } | { path: string } | { buffer: Uint8Array; filename?: string };
+
+export interface CollectionSearchOptions {
+  /** Results wanted (default 10, at most 1000). */
+  k?: number;
+  /** Feature kind (default: deep if the collection has it, else color). */
+  features?: FeatureKind;
+  /** 'exact' scans every vector; 'ivf' scans the nprobe nearest lists. Default: the collection's index kind. */
+  method?: SearchMethod;
+  /** IVF lists to scan (default DEFAULT_NPROBE, clamped to nlist). */
+  nprobe?: number;
+  /** Leave the query image itself out of the results (queries by id or indexed path). */
+  excludeSelf?: boolean;
+}
+
+export interface SearchHit {
+  id: number;
+  /** Path relative to the collection root, "/"-separated. */
+  path: string;
+  absolute_path: string;
+  /** Squared Euclidean distance ‖q − x‖² (smaller = more similar). */
+  distance: number;
+}
+
+export interface SearchResponse {
+  took_ms: number;
+  /** Feature extraction time for a query that was not indexed (0 otherwise). */
+  extract_ms: number;
+  method: SearchMethod;
+  features: FeatureKind;
+  distances_computed: number;
+  /** Searchable vectors. */
+  n: number;
+  dim: number;
+  nprobe?: number;
+  nlist?: number;
+  query: { source: 'indexed' | 'extracted'; id?: number; path?: string };
+  results: SearchHit[];
+  warnings?: string[];
+}
+
+export interface ImageInfo {
+  id: number;
+  /** Path relative to the collection root, "/"-separated (as in SearchHit). */
+  path: string;
+  absolute_path: string;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  size: number;
+  sha256: string | null;
+  status: 'ok' | 'skipped' | 'excluded';
+}
+
+export interface SkippedFile {
+  /** Path relative to the collection root. */
+  path: string;
+  code: string;
+  reason: string;
+}
+
+export interface IndexReport {
+  root: string;
+  collection: string;
+  /** Images made searchable in this run (new files, changed files, identical copies). */
+  indexed: number;
+  /** Of `indexed`: files that replaced an older version of the same path. */
+  changed: number;
+  /** Of `indexed`: files whose content hash matched an indexed image, vectors copied, not re-extracted. */
+  reused: number;
+  unchanged: number;
+  removed: number;
+  /** Files newly skipped in this run. */
+  skipped_new: number;
+  /** Every file of the folder that is not searchable, with the reason (this run's and earlier runs' still present). */
+  skipped: SkippedFile[];
+  /** Files without an image extension, not looked at. */
+  ignored: number;
+  /** Searchable images after the run. */
+  images: number;
+  features: FeatureKind[];
+  index: Record<string, { kind: 'flat' | 'ivf'; size: number; nlist?: number }>;
+  interrupted: boolean;
+  took_ms: number;
+}
+
+export interface UpdateOptions {
+  /** Feature kinds to make sure exist (added to the collection's; existing ones are kept). */
+  features?: FeatureKind[];
+  index?: IndexChoice;
+  nlist?: number | null;
+  /** Worker threads for feature extraction and IVF training (default: all cores). */
+  threads?: number;
+  /** Images per SQLite transaction (default 64). */
+  batchSize?: number;
+  /** Re-try files that were skipped before even if they did not change. */
+  retrySkipped?: boolean;
+  progress?: Progress;
+  /** Aborting finishes the current batch, saves, and returns with `interrupted: true`. */
+  signal?: AbortSignal;
+}
+
+export interface OpenOptions {
+  /** Create the collection if it does not exist (needs `root`). */
+  create?: boolean;
+  /** The image folder: required to create; when opening, must match the stored root if given. */
+  root?: string;
+  features?: FeatureKind[];
+  colorBins?: number;
+  deepModel?: string | null;
+  index?: IndexChoice;
+  nlist?: number | null;
+  threads?: number;
+  progress?: Progress;
+}
+
+export interface KindStats {
+  kind: FeatureKind;
+  dim: number;
+  index: {
+    kind: 'flat' | 'ivf';
+    size: number;
+    nlist: number | null;
+    list_sizes: { min: number; max: number; mean: number; empty: number } | null;
+    memory_bytes: number;
+    file_bytes: number;
+    generation: number;
+  } | null;
+}
+
+export interface CollectionStats {
+  path: string;
+  root: string;
+  images: number;
+  skipped: number;
+  excluded: number;
+  generation: number;
+  index_policy: IndexChoice;
+  features: KindStats[];
+  memory_bytes: number;
+  disk_bytes: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface QueryEvaluation {
+  features: FeatureKind;
+  k: number;
+  nprobe: number;
+  nlist: number;
+  /** 1 if the IVF's first result is the exact nearest neighbour (or ties with it), else 0. */
+  recall_at_1: number;
+  /** |IVF top-k ∩ exact top-k| / k, counting equal-distance ties as found. */
+  recall_at_k: number;
+  exact: SearchResponse;
+  ivf: SearchResponse;
+}
+
