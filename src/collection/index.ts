@@ -120,7 +120,7 @@ export {
 } from './config.js';
 export { Catalog, type ImageRow, type ImageStatus } from './catalog.js';
 export { IMAGE_EXTENSIONS, isImageName, scanFolder, hashFile, type ScanIssue, type ScanResult, type ScannedFile } from './scan.js';
-export { createProgress, silentProgress, type Progress, type ProgressStep } from './progress.js';
+export { progressFromCallback, silentProgress, type Progress, type ProgressEvent, type ProgressStep } from './progress.js';
 export {
   COMPARE_KINDS,
   evaluateCollection,
