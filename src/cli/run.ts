@@ -30,10 +30,18 @@ export async function runCli(program: Command): Promise<void> {
 }
 
 /** `nitamono … | head` closes stdout early: stop quietly instead of crashing on EPIPE. */
-export function quietOnClosedStdout(): void {
+function quietOnClosedStdout(): void {
   if (process.stdout.listenerCount('error') > 0) return;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw err;
   });
+}
+
+/** An action whose output may be piped into `head`: see quietOnClosedStdout. */
+export function printing<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return (...args: A) => {
+    quietOnClosedStdout();
+    return action(...args);
+  };
 }

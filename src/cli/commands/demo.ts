@@ -12,7 +12,7 @@ import { NitamonoError } from '../../errors.js';
 import { groupMedoids } from '../../eval/medoid.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { progressFor } from '../progress-bar.js';
-import { quietOnClosedStdout } from '../run.js';
+import { printing } from '../run.js';
 
 interface DemoCliOptions {
   collection?: string;
@@ -138,5 +138,5 @@ export function registerDemoCommand(program: Command): void {
     .option('--collection <path>', 'where to keep the demo collection (default: <tmp>/nitamono-demo)')
     .option('--no-deep', 'colour features only (skips the MobileNetV2 features)')
     .option('--json', 'print the searches as JSON')
-    .action((o: DemoCliOptions) => (quietOnClosedStdout(), demoCommand(o)));
+    .action(printing(demoCommand));
 }

@@ -9,7 +9,7 @@ import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { collectionPath, intAtLeast, listOf } from '../options.js';
 import { progressFor } from '../progress-bar.js';
-import { quietOnClosedStdout } from '../run.js';
+import { printing } from '../run.js';
 
 interface EvalCliOptions {
   collection?: string;
@@ -84,5 +84,5 @@ export function registerEvalCommand(program: Command): void {
     .option('--no-ivf', 'skip the IVF faithfulness sweep')
     .option('--threads <t>', 'worker threads for the exact ranking (default: all cores)', intAtLeast('threads'))
     .option('--json', 'print the report as JSON')
-    .action((o: EvalCliOptions) => (quietOnClosedStdout(), evalCommand(o)));
+    .action(printing(evalCommand));
 }

@@ -18,7 +18,7 @@ import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { collectionPath, intAtLeast } from '../options.js';
 import { progressFor } from '../progress-bar.js';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED, EXIT_TERMINATED, quietOnClosedStdout } from '../run.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED, EXIT_TERMINATED, printing } from '../run.js';
 
 interface IndexCliOptions {
   collection?: string;
@@ -141,5 +141,5 @@ export function registerIndexCommand(program: Command): void {
     .option('--retry-skipped', 'try again files that were skipped before, even if unchanged')
     .option('--batch <n>', 'images per SQLite transaction', intAtLeast('batch'))
     .option('--json', 'print the summary as JSON')
-    .action((dir: string, o: IndexCliOptions) => (quietOnClosedStdout(), indexCommand(dir, o)));
+    .action(printing(indexCommand));
 }

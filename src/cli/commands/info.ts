@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
 import { displayPath, fmtBytes, fmtInt, writeJson } from '../format.js';
 import { collectionPath } from '../options.js';
-import { quietOnClosedStdout } from '../run.js';
+import { printing } from '../run.js';
 
 interface InfoCliOptions {
   collection?: string;
@@ -48,5 +48,5 @@ export function registerInfoCommand(program: Command): void {
     .description('what a collection holds: images, skipped files, features, index, memory and disk use')
     .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH})`)
     .option('--json', 'print as JSON')
-    .action((o: InfoCliOptions) => (quietOnClosedStdout(), infoCommand(o)));
+    .action(printing(infoCommand));
 }

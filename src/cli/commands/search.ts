@@ -4,7 +4,7 @@ import { Collection, DEFAULT_COLLECTION_PATH, DEFAULT_NPROBE, parseFeatures, typ
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { collectionPath, intAtLeast } from '../options.js';
-import { quietOnClosedStdout } from '../run.js';
+import { printing } from '../run.js';
 
 interface SearchCliOptions {
   collection?: string;
@@ -88,5 +88,5 @@ export function registerSearchCommand(program: Command): void {
     .option('--exact', 'exact search: every vector is compared (cost N·D)')
     .option('--nprobe <p>', `inverted-file search scanning the p nearest lists (default ${DEFAULT_NPROBE} on an IVF collection)`, intAtLeast('nprobe'))
     .option('--json', 'print the results as JSON')
-    .action((query: string, o: SearchCliOptions) => (quietOnClosedStdout(), searchCommand(query, o)));
+    .action(printing(searchCommand));
 }
