@@ -12,10 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { runAnnBenchmark } from '../dist/src/eval/annbench.js';
-import { FlatIndex } from '../dist/src/search/flat.js';
-import { writeFvecs, writeIvecs, readVectors } from '../dist/src/vectors/io.js';
-import { clusteredVectors } from '../dist/src/vectors/synthetic.js';
+import { FlatIndex, clusteredVectors, readVectors, runAnnBenchmark, writeFvecs, writeIvecs } from 'nitamono';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { FeatureExtractor } from '../dist/src/image/extract.js';
+import { FeatureExtractor } from 'nitamono';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {

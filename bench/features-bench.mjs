@@ -17,8 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { FeatureExtractor } from '../dist/src/image/extract.js';
-import { DEFAULT_DEEP_MODEL, DEEP_MODELS } from '../dist/src/image/deep.js';
+import { DEEP_MODELS, DEFAULT_DEEP_MODEL, FeatureExtractor } from 'nitamono';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {

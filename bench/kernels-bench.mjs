@@ -5,8 +5,7 @@
 // native single-thread read-bandwidth yardstick (memchr over a buffer of the same size, via
 // Buffer#indexOf), then batchTopK throughput in queries/s over all rows.
 import { performance } from 'node:perf_hooks';
-import { Arena } from '../dist/src/kernels/arena.js';
-import { createReferenceKernels, createWasmKernels, METRIC_IP, METRIC_L2 } from '../dist/src/kernels/index.js';
+import { Arena, METRIC_IP, METRIC_L2, createReferenceKernels, createWasmKernels } from 'nitamono';
 
 const K_TOP = 10;
 

@@ -1,9 +1,18 @@
 #!/usr/bin/env node
-/** The `nitamono` command. Each group of commands lives in its own module and only calls the library. */
+/**
+ * The `nitamono` command: one module per command under ./commands, each only parsing options,
+ * calling the library and printing. Registration order is the order `nitamono --help` lists them.
+ */
 import { Command } from 'commander';
-import { registerAnnCommands } from './ann.js';
-import { registerImageCommands } from './images.js';
-import { registerServeCommand } from './serve.js';
+import { registerAnnBenchCommand } from './commands/ann-bench.js';
+import { registerAnnBuildCommand } from './commands/ann-build.js';
+import { registerAnnSearchCommand } from './commands/ann-search.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { registerEvalCommand } from './commands/eval.js';
+import { registerIndexCommand } from './commands/index.js';
+import { registerInfoCommand } from './commands/info.js';
+import { registerSearchCommand } from './commands/search.js';
+import { registerServeCommand } from './commands/serve.js';
 import { runCli } from './run.js';
 
 const program = new Command();
@@ -11,7 +20,17 @@ program
   .name('nitamono')
   .description('似たもの — find similar images: colour histograms or deep features, exact or inverted-file search')
   .version('0.1.0');
-registerAnnCommands(program);
-registerImageCommands(program);
-registerServeCommand(program);
+for (const register of [
+  registerAnnBenchCommand,
+  registerAnnBuildCommand,
+  registerAnnSearchCommand,
+  registerIndexCommand,
+  registerSearchCommand,
+  registerEvalCommand,
+  registerInfoCommand,
+  registerDemoCommand,
+  registerServeCommand,
+]) {
+  register(program);
+}
 await runCli(program);

@@ -79,9 +79,10 @@ export {
   type IndexChoice,
 } from './config.js';
 export { IMAGE_EXTENSIONS, isImageName, scanFolder, hashFile, type ScanIssue, type ScanResult, type ScannedFile } from './folder.js';
-export { createProgress, silentProgress, type Progress, type ProgressStep } from './progress.js';
+export { progressFromCallback, silentProgress, type Progress, type ProgressEvent, type ProgressStep } from './progress.js';
 export {
   COMPARE_KINDS,
+  parseCompare,
   evaluateCollection,
   folderLabel,
   retrievalQuality,

@@ -1,9 +1,8 @@
 /**
- * Progress bars for long steps (scanning, hashing, features, training, adding): one bar per
- * step on stderr with count, rate and ETA. Silent when stderr is not a TTY, with `--json`, or
- * when the caller passes `enabled: false`, so piped output and tests stay clean.
+ * Progress of long steps (scanning, hashing, features, training, adding) as plain callbacks, so
+ * the library never writes to a terminal itself: the CLI draws bars (src/cli/progress-bar.ts), a
+ * server or a script can subscribe with `progressFromCallback`, and the default prints nothing.
  */
-import cliProgress from 'cli-progress';
 
 export interface ProgressStep {
   /** Adds `n` (default 1) to the done count. */
@@ -12,75 +11,65 @@ export interface ProgressStep {
   update(value: number): void;
   /** Changes the total, e.g. when it becomes known. */
   setTotal(total: number): void;
-  /** Ends the bar (leaves its last state on screen). */
+  /** Ends the step; later calls are ignored. */
   stop(): void;
 }
 
 export interface Progress {
   readonly enabled: boolean;
-  /** Starts a step; `total` 0 means unknown (the bar shows only a count); `unit` '' hides the rate. */
+  /** Starts a step; `total` 0 means unknown (only a count); `unit` '' means the count has no rate worth showing. */
   step(label: string, total: number, unit?: string): ProgressStep;
 }
 
 const noopStep: ProgressStep = { increment() {}, update() {}, setTotal() {}, stop() {} };
 
-/** A progress reporter that never prints. */
+/** A progress reporter that reports nothing. */
 export const silentProgress: Progress = { enabled: false, step: () => noopStep };
 
-function formatRate(perSecond: number, unit: string): string {
-  if (!Number.isFinite(perSecond) || perSecond <= 0) return `- ${unit}/s`;
-  if (perSecond >= 100) return `${Math.round(perSecond)} ${unit}/s`;
-  return `${perSecond.toFixed(1)} ${unit}/s`;
+/** One change of one step, as `progressFromCallback` delivers it. */
+export interface ProgressEvent {
+  /** The step's label, e.g. 'features' or 'hashing'. */
+  step: string;
+  phase: 'start' | 'update' | 'end';
+  done: number;
+  /** 0 while unknown. */
+  total: number;
+  unit: string;
 }
 
 /**
- * Progress on `stream` (default stderr). `enabled` defaults to "stream is a TTY and
- * NITAMONO_NO_PROGRESS is not set".
+ * A Progress that calls `fn` when a step starts, at every change and when it ends (exactly one
+ * 'start' and at most one 'end' per step). Calls are synchronous and as frequent as the work
+ * (e.g. once per image), so `fn` should be cheap; throttle in `fn` if it does I/O.
  */
-export function createProgress(opts: { enabled?: boolean; stream?: NodeJS.WriteStream } = {}): Progress {
-  const stream = opts.stream ?? process.stderr;
-  const enabled = opts.enabled ?? (Boolean(stream.isTTY) && !process.env.NITAMONO_NO_PROGRESS);
-  if (!enabled) return silentProgress;
+export function progressFromCallback(fn: (event: ProgressEvent) => void): Progress {
   return {
     enabled: true,
     step(label: string, total: number, unit = 'items'): ProgressStep {
-      const known = total > 0;
-      const bar = new cliProgress.SingleBar(
-        {
-          stream,
-          format: known
-            ? `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total}${unit ? ' | {rate}' : ''} | ETA {eta_formatted}`
-            : `${label.padEnd(10)} {value}${unit ? ' | {rate}' : ''}`,
-          hideCursor: false,
-          clearOnComplete: false,
-          etaBuffer: 50,
-          fps: 5,
-          barsize: 30,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      const started = Date.now();
-      let value = 0;
-      const payload = () => ({ rate: formatRate(value / Math.max(1e-3, (Date.now() - started) / 1000), unit) });
-      bar.start(Math.max(total, known ? 1 : 0), 0, payload());
-      let stopped = false;
+      let done = 0;
+      let ended = false;
+      const emit = (phase: ProgressEvent['phase']) => fn({ step: label, phase, done, total, unit });
+      emit('start');
       return {
         increment(n = 1) {
-          value += n;
-          if (!stopped) bar.update(value, payload());
+          if (ended) return;
+          done += n;
+          emit('update');
         },
-        update(v: number) {
-          value = v;
-          if (!stopped) bar.update(value, payload());
+        update(value: number) {
+          if (ended) return;
+          done = value;
+          emit('update');
         },
         setTotal(t: number) {
-          if (!stopped) bar.setTotal(Math.max(1, t));
+          if (ended) return;
+          total = t;
+          emit('update');
         },
         stop() {
-          if (stopped) return;
-          stopped = true;
-          bar.update(value, payload());
-          bar.stop();
+          if (ended) return;
+          ended = true;
+          emit('end');
         },
       };
     },

@@ -7,10 +7,10 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { loadIndex } from '../src/search/load.js';
-import { CLI, noise, removeDir, runCli, solid, tempDir } from './collection-helpers.js';
+import { loadIndex } from '../../src/search/load.js';
+import { CLI, noise, removeDir, runCli, solid, tempDir } from '../collection-helpers.js';
 
-const DEMO = fileURLToPath(new URL('../../demo/images', import.meta.url));
+const DEMO = fileURLToPath(new URL('../../../demo/images', import.meta.url));
 
 describe('nitamono index / search / info', () => {
   let root: string;

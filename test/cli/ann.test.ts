@@ -1,17 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { writeFvecs, writeNpy, readIds } from '../src/vectors/io.js';
-import { clusteredVectors } from '../src/vectors/synthetic.js';
+import { writeFvecs, writeNpy, readIds } from '../../src/vectors/io.js';
+import { clusteredVectors } from '../../src/vectors/synthetic.js';
 
-const cli = new URL('../src/cli/main.js', import.meta.url).pathname;
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
-test('ann-bench, ann-build and ann-search on .fvecs/.npy files', async () => {
+test('ann-bench, ann-build and ann-search on .fvecs/.npy files', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nitamono-ann-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const d = 8;
   const { data } = clusteredVectors(2100, d, { clusters: 30, seed: 4 });
   await writeFvecs(join(dir, 'base.fvecs'), data.subarray(0, 2000 * d), d);

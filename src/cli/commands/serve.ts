@@ -4,11 +4,10 @@
  * collection saves its indexes and closes.
  */
 import type { Command } from 'commander';
-import { Collection } from '../collection/index.js';
-import { DEFAULT_COLLECTION_PATH } from '../collection/index.js';
-import { invalid } from '../errors.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, createServer, isLoopbackHost } from '../server/server.js';
-import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
+import { Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
+import { invalid } from '../../errors.js';
+import { DEFAULT_MAX_PIXELS } from '../../image/decode.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, createServer, isLoopbackHost } from '../../server/server.js';
 
 interface ServeOptions {
   collection: string;
@@ -29,6 +28,11 @@ function parsePositive(name: string, v: string): number {
   const n = Number(v);
   if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw invalid(`${name} must be a positive number, got "${v}"`);
   return n;
+}
+
+/** The number of searchable images (listImages counts them once per catalogue generation). */
+async function searchableCount(collection: Collection): Promise<number> {
+  return (await collection.listImages(0, 0)).total;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -70,7 +74,7 @@ export function registerServeCommand(program: Command): void {
       const actualPort = addr && typeof addr === 'object' ? addr.port : port;
       const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
       const info = app.nitamono;
-      process.stdout.write(`nitamono: serving ${collection.root} (${(await collection.catalog.okCount())} images) at http://${shownHost}:${actualPort}/\n`);
+      process.stdout.write(`nitamono: serving ${collection.root} (${await searchableCount(collection)} images) at http://${shownHost}:${actualPort}/\n`);
       if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
       if (info.allowWrite) {
         process.stdout.write('nitamono: writes enabled (POST /api/images, DELETE /api/images/:id)\n');
@@ -86,7 +90,7 @@ export function registerServeCommand(program: Command): void {
       // Build (or load) the inverted files in the background so the first IVF search is quick.
       void (async () => {
         for (const kind of collection.features) {
-          if ((await collection.catalog.okCount()) === 0) break;
+          if ((await searchableCount(collection)) === 0) break;
           await collection.ivfIndex(kind).catch(() => undefined);
         }
       })();

@@ -1,0 +1,40 @@
+/** `nitamono ann-bench`: recall, queries/s and distances computed of an index on anyone's own vectors. */
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { formatAnnReport, runAnnBenchmark } from '../../eval/annbench.js';
+import { invalid } from '../../errors.js';
+import { readIds, readVectors } from '../../vectors/io.js';
+import { indexKind, listOf, metricOf, positiveInt } from '../options.js';
+
+export function registerAnnBenchCommand(program: Command): void {
+  program
+    .command('ann-bench')
+    .description('build an index on base vectors and measure recall, queries/s and distances computed')
+    .requiredOption('--base <file>', 'base vectors (.fvecs or .npy float32)')
+    .requiredOption('--queries <file>', 'query vectors (.fvecs or .npy float32)')
+    .option('--gt <file>', 'ground-truth neighbour ids (.ivecs or .npy int32); computed exactly when absent')
+    .option('--index <kind>', 'flat or ivf', indexKind, 'ivf')
+    .option('--nlist <n>', 'inverted lists for ivf (default ceil(sqrt(N)))', positiveInt('nlist'))
+    .option('--nprobe <list>', 'comma-separated nprobe values to sweep', listOf(positiveInt('nprobe')), [1, 2, 4, 8, 16, 32, 64])
+    .option('--k <k>', 'neighbours per query', positiveInt('k'), 10)
+    .option('--threads <t>', 'worker threads for batch search and k-means', positiveInt('threads'), 1)
+    .option('--metric <m>', 'l2 or ip', metricOf, 'l2')
+    .option('--iterations <n>', 'k-means iterations', positiveInt('iterations'), 25)
+    .option('--single-queries <n>', 'queries issued one at a time for the single-query rate', positiveInt('single-queries'), 2000)
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o) => {
+      const base = await readVectors(o.base), queries = await readVectors(o.queries);
+      if (base.dim !== queries.dim) throw invalid(`base vectors have dimension ${base.dim} but queries ${queries.dim}`);
+      const gt = o.gt ? await readIds(o.gt) : undefined;
+      if (gt && gt.n !== queries.n) throw invalid(`${o.gt}: ${gt.n} ground-truth rows for ${queries.n} queries`);
+      const report = await runAnnBenchmark({
+        base: base.data, queries: queries.data, dim: base.dim,
+        ...(gt ? { groundTruth: { labels: gt.data, k: gt.dim } } : {}),
+        index: o.index, metric: o.metric, ...(o.nlist ? { nlist: o.nlist } : {}), nprobes: o.nprobe,
+        k: o.k, threads: o.threads, iterations: o.iterations, singleQueries: o.singleQueries,
+        log: (l) => process.stderr.write(`${l}\n`),
+      });
+      process.stdout.write(`${formatAnnReport(report)}\n`);
+      if (o.json) await writeFile(o.json, JSON.stringify(report, null, 2));
+    });
+}

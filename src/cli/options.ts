@@ -1,0 +1,48 @@
+/**
+ * Option parsers shared by several commands. A parser throws NitamonoError INVALID_ARGUMENT, which
+ * run.ts turns into the message and exit 2.
+ *
+ * The vector commands (ann-*) and the collection commands word a bad integer differently ("a
+ * positive integer" / "an integer ≥ 1"); scripts and tests match those messages, so both stay.
+ */
+import { DEFAULT_COLLECTION_PATH } from '../collection/index.js';
+import { invalid } from '../errors.js';
+import type { Metric } from '../search/types.js';
+
+/** For the ann-* commands: an integer ≥ 1. */
+export function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw invalid(`--${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+/** For the collection commands: an integer ≥ `min`. */
+export function intAtLeast(name: string, min = 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw invalid(`--${name} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+/** A comma-separated list, each item read by `item`. */
+export function listOf<T>(item: (v: string) => T) {
+  return (v: string): T[] => v.split(',').map((s) => item(s.trim()));
+}
+
+export function metricOf(v: string): Metric {
+  if (v !== 'l2' && v !== 'ip') throw invalid(`--metric must be l2 or ip, got '${v}'`);
+  return v;
+}
+
+export function indexKind(v: string): 'flat' | 'ivf' {
+  if (v !== 'flat' && v !== 'ivf') throw invalid(`--index must be flat or ivf, got '${v}'`);
+  return v;
+}
+
+/** --collection, else $NITAMONO_COLLECTION, else ./.nitamono. */
+export function collectionPath(o: { collection?: string }): string {
+  return o.collection ?? process.env.NITAMONO_COLLECTION ?? DEFAULT_COLLECTION_PATH;
+}
