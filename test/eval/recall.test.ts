@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NitamonoError } from '../src/errors.js';
-import { recallAt, distanceRecallAt, precisionAtK, averagePrecision } from '../src/eval/recall.js';
-import { expectError } from './assert-error.js';
+import { NitamonoError } from '../../src/errors.js';
+import { recallAt, distanceRecallAt, precisionAtK, averagePrecision } from '../../src/eval/recall.js';
+import { expectError } from '../assert-error.js';
 
 
 const close = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} ≠ ${b}`);
