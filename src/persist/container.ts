@@ -24,6 +24,7 @@
 import * as zlib from 'node:zlib';
 import { NitamonoError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { checkInt } from '../validate.js';
 import { READ_CHUNK, badFile, openForRead, readExactly, requireLittleEndian } from './read.js';
 
 export const CONTAINER_MAGIC = 'NITAMONO';
@@ -151,9 +152,7 @@ export async function writeContainer(path: string, input: ContainerInput): Promi
   if (typeof kind !== 'string' || kind.length === 0) {
     throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): kind must be a non-empty string`);
   }
-  if (!Number.isInteger(version) || version < 1 || version > 0xffffffff) {
-    throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): version must be an integer in [1, 2^32-1], got ${String(version)}`);
-  }
+  checkInt(`writeContainer(${path}): version`, version, { min: 1, max: 0xffffffff });
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
     throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): meta must be a plain object`);
   }
