@@ -7,6 +7,7 @@
  *   features (`FeatureExtractor` with kind 'deep');
  * - exact search, cost N·D: `FlatIndex`;
  * - approximate search with k-means groups (K ≈ √N), cost ≈ D·√N: `kmeans`, `IVFIndex`;
+ * - index kinds by name (`registerIndexKind`, `indexKinds`), so `loadIndex` opens any of them;
  * - accuracy: `recallAt`.
  *
  * On top of them, a folder of images indexed on disk (`Collection`, see src/collection/index.ts
@@ -18,14 +19,23 @@
 export { NitamonoError, type ErrorCode } from './errors.js';
 
 // ---- the vector engine: indexes over float32 rows
-export type { Metric, SearchOptions, SearchResult, VectorIndex } from './search/types.js';
+export { MAX_K } from './validate.js';
+export {
+  needsTraining,
+  type Metric, type SearchResult, type VectorIndex, type IndexCapabilities, type IndexDescription, type ListStats,
+  type BaseSearchParams, type FlatSearchParams, type IVFSearchParams, type SearchParams, type SearchOptions,
+} from './search/types.js';
+export { registerIndexKind, indexKind, indexKinds, type IndexKind } from './search/registry.js';
 export { FlatIndex, type FlatIndexOptions } from './search/flat.js';
-export { IVFIndex, type IVFIndexOptions, type IVFTrainOptions, type ListStats } from './search/ivf.js';
-export { kmeans, type KMeansOptions, type KMeansResult } from './search/kmeans.js';
+export { IVFIndex, type IVFIndexOptions, type IVFTrainOptions } from './search/ivf.js';
+export { F32Codec, type VectorCodec } from './search/codec.js';
+export {
+  kmeans, nearestCentroids, type KMeansOptions, type KMeansResult, type KMeansAssign, type AssignInput, type Assignment,
+} from './search/kmeans.js';
 export { loadIndex } from './search/load.js';
 
 // ---- measuring search quality and speed
-export { recallAt, distanceRecallAt, precisionAtK, averagePrecision } from './eval/recall.js';
+export { recallAt, distanceRecallAt, tieAwareRecall, precisionAtK, averagePrecision, type RankedHit } from './eval/recall.js';
 export { runAnnBenchmark, formatAnnReport, type AnnBenchOptions, type AnnBenchReport, type AnnBenchRow } from './eval/annbench.js';
 export { groupMedoids, medoid } from './eval/medoid.js';
 

@@ -12,7 +12,7 @@ import { SQLiteCatalogStore } from '../catalog/sqlite.js';
 import type { CatalogStore } from '../catalog/types.js';
 import { NitamonoError, invalid } from '../errors.js';
 import { DEFAULT_DEEP_MODEL } from '../image/deep.js';
-import type { IVFIndex } from '../search/ivf.js';
+import type { VectorIndex } from '../search/types.js';
 import {
   CATALOG_FILE,
   CONFIG_FILE,
@@ -256,7 +256,7 @@ export class Collection {
   }
 
   /** The IVF index for `kind` (the primary if it is one, else one built on demand and saved). */
-  async ivfIndex(kind: FeatureKind): Promise<IVFIndex> {
+  async ivfIndex(kind: FeatureKind): Promise<VectorIndex> {
     const k = this.searcher.checkKind(kind);
     const ivf = await this.ctx.indexes.ivf(k);
     if (!ivf) throw new NitamonoError('EMPTY_INDEX', `no ${k} vectors in the collection`);

@@ -26,7 +26,9 @@ import { colorHistogram } from '../image/color.js';
 import { COLOR_SIZE } from '../image/color.js';
 import { decodeImage, resizeRgb } from '../image/decode.js';
 import { FlatIndex } from '../search/flat.js';
-import { IVFIndex } from '../search/ivf.js';
+import type { VectorIndex } from '../search/types.js';
+import { tieAwareRecall } from '../eval/recall.js';
+import { sampleIndices } from '../util/random.js';
 import type { SearchResult } from '../search/types.js';
 import type { Collection } from './collection.js';
 import type { FeatureKind } from './config.js';
@@ -97,19 +99,7 @@ export function folderLabel(relpath: string): string {
   return parts.length >= 2 ? parts[parts.length - 2]! : '.';
 }
 
-/** `m` distinct indices of 0..n-1 (all, in order, if m ≥ n), sorted. */
-export function sampleIndices(n: number, m: number, seed = 1): Int32Array {
-  if (m >= n) return Int32Array.from({ length: n }, (_, i) => i);
-  const rnd = rng(seed);
-  const idx = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < m; i++) {
-    const j = i + Math.floor(rnd() * (n - i));
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  return idx.subarray(0, m).sort();
-}
+export { sampleIndices };
 
 export function defaultNprobes(nlist: number): number[] {
   const out: number[] = [];
@@ -199,7 +189,7 @@ export async function retrievalQuality(
 /** R@1 and 10-recall@10 of `ivf` against exact search, self excluded, ties counted as found. */
 export function ivfFaithfulness(
   flat: FlatIndex,
-  ivf: IVFIndex,
+  ivf: VectorIndex,
   queryVectors: Float32Array,
   selfIds: Int32Array,
   nprobes: number[],
@@ -212,7 +202,8 @@ export function ivfFaithfulness(
   const gt = flat.search(queryVectors, kk);
   const gtRows = Array.from({ length: nq }, (_, q) => withoutSelf(gt, q, selfIds[q]!, k));
   const rows: IvfRow[] = [];
-  const tol = (d: number) => 1e-5 * Math.max(1, Math.abs(d));
+  const hits = (r: { ids: number[]; dist: number[] }) => r.ids.map((id, j) => ({ id, distance: r.dist[j]! }));
+  const nlist = ivf.describe().nlist ?? 1;
   for (const nprobe of nprobes) {
     const t0 = performance.now();
     const res = ivf.search(queryVectors, kk, { nprobe });
@@ -220,25 +211,13 @@ export function ivfFaithfulness(
     let r1 = 0;
     let r10 = 0;
     for (let q = 0; q < nq; q++) {
-      const truth = gtRows[q]!;
-      const got = withoutSelf(res, q, selfIds[q]!, k);
-      const kq = Math.min(k, truth.ids.length);
-      if (kq === 0) {
-        r1 += 1;
-        r10 += 1;
-        continue;
-      }
-      const d1 = truth.dist[0]!;
-      if (got.ids.length > 0 && (got.ids[0] === truth.ids[0] || got.dist[0]! <= d1 + tol(d1))) r1++;
-      const set = new Set(truth.ids.slice(0, kq));
-      const kth = truth.dist[kq - 1]!;
-      let hits = 0;
-      for (let j = 0; j < Math.min(kq, got.ids.length); j++) if (set.has(got.ids[j]!) || got.dist[j]! <= kth + tol(kth)) hits++;
-      r10 += hits / kq;
+      const r = tieAwareRecall(hits(gtRows[q]!), hits(withoutSelf(res, q, selfIds[q]!, k)), k);
+      r1 += r.r1;
+      r10 += r.rk;
     }
     rows.push({
       features: kind,
-      nlist: ivf.nlist,
+      nlist,
       nprobe: res.nprobe ?? nprobe,
       recall_at_1: round4(r1 / nq),
       recall_at_10: round4(r10 / nq),
@@ -346,7 +325,8 @@ export async function evaluateCollection(c: Collection, opts: EvalOptions = {}):
         flat.add(data.vectors, data.ids);
         const qv = gather(data.vectors, data.dim, queries);
         const selfIds = Int32Array.from(queries, (i) => data.ids[i]!);
-        const nprobes = (opts.nprobes ?? defaultNprobes(ivf.nlist)).filter((p) => p >= 1).map((p) => Math.min(p, ivf.nlist));
+        const nlist = ivf.describe().nlist ?? 1;
+        const nprobes = (opts.nprobes ?? defaultNprobes(nlist)).filter((p) => p >= 1).map((p) => Math.min(p, nlist));
         const bar = progress.step(`ivf ${kind}`, 1, 'sweeps');
         report.ivf.push(...ivfFaithfulness(flat, ivf, qv, selfIds, [...new Set(nprobes)], kind));
         bar.increment();

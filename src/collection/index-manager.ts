@@ -22,11 +22,13 @@ import type { CatalogStore, FeatureSpace } from '../catalog/types.js';
 import { FlatIndex } from '../search/flat.js';
 import { IVFIndex } from '../search/ivf.js';
 import { loadIndex } from '../search/load.js';
+import type { VectorIndex } from '../search/types.js';
 import { writeFileAtomic } from '../persist/atomic.js';
 import { AUTO_FLAT_MAX, type CollectionConfig, type FeatureKind } from './config.js';
 import { silentProgress, type Progress } from './progress.js';
 
-export type EngineIndex = FlatIndex | IVFIndex;
+/** Any registered index kind; the collection asks it (`kind`, `describe()`, `queryCost()`), never tests its class. */
+export type EngineIndex = VectorIndex;
 export type SlotRole = 'primary' | 'ivf';
 
 export interface Sidecar {
@@ -152,10 +154,11 @@ function needsRebuild(slot: IndexSlot, config: CollectionConfig, n: number): boo
   const idx = slot.index;
   if (!idx) return true;
   if (idx.kind !== wantedKind(slot.role, config, n).kind) return true;
-  if (idx instanceof IVFIndex) {
+  const nlist = idx.describe().nlist;
+  if (idx.capabilities.trainable && nlist !== undefined) {
     const t = slot.trainedN ?? idx.size;
     if (n > 2 * Math.max(t, 1) || n < t / 2) return true;
-    if (config.nlist !== null && idx.nlist !== Math.min(config.nlist, Math.max(1, t))) return true;
+    if (config.nlist !== null && nlist !== Math.min(config.nlist, Math.max(1, t))) return true;
   }
   return false;
 }
@@ -197,15 +200,15 @@ export class IndexManager {
   }
 
   /** The inverted file of `kind`: the primary if it is one, else the on-demand auxiliary (saved when first built). */
-  async ivf(kind: FeatureKind, progress = this.o.progress): Promise<IVFIndex | undefined> {
+  async ivf(kind: FeatureKind, progress = this.o.progress): Promise<EngineIndex | undefined> {
     const p = await this.primary(kind, progress);
     if (!p) return undefined;
-    if (p.index instanceof IVFIndex) return p.index;
+    if (p.index.kind === 'ivf') return p.index;
     const slot = this.slot(kind, 'ivf');
     const fresh = !slot.index;
     const idx = await this.ensure(slot, p.index.dim, progress);
     if (fresh) await this.saveSlot(slot);
-    return idx as IVFIndex;
+    return idx;
   }
 
   /** Loaded slots (for stats): never loads or builds anything. */
@@ -351,8 +354,8 @@ export class IndexManager {
         version: 1,
         feature: slot.kind,
         generation: slot.generation,
-        index: idx.kind,
-        nlist: idx instanceof IVFIndex ? idx.nlist : null,
+        index: idx.kind as Sidecar['index'],
+        nlist: idx.describe().nlist ?? null,
         trained_n: slot.trainedN,
         size: idx.size,
         dim: idx.dim,

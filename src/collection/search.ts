@@ -6,8 +6,9 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { NitamonoError, invalid } from '../errors.js';
-import { IVFIndex } from '../search/ivf.js';
 import type { SearchResult } from '../search/types.js';
+import { checkK, MAX_K } from '../validate.js';
+import { tieAwareRecall } from '../eval/recall.js';
 import { featureSpace, type FeatureKind } from './config.js';
 import type { CollectionContext } from './context.js';
 import { toRelpath } from './folder.js';
@@ -75,7 +76,7 @@ export class SearchService {
       return {
         features: kind, k,
         nprobe: ivf.nprobe ?? iv.nprobe ?? 1,
-        nlist: iv.index instanceof IVFIndex ? iv.index.nlist : 1,
+        nlist: iv.index.describe().nlist ?? 1,
         recall_at_1: r1, recall_at_k: rk, exact, ivf,
       };
     }));
@@ -89,10 +90,10 @@ export class SearchService {
     if (m !== 'exact' && m !== 'ivf') throw invalid(`method must be exact or ivf, not ${String(method)}`);
     if (m === 'exact') {
       // Exact on an IVF index = every list scanned (same answers as flat, plus nlist centroid distances).
-      return { index: primary, method: m, nprobe: primary instanceof IVFIndex ? primary.nlist : undefined };
+      return { index: primary, method: m, nprobe: primary.describe().nlist };
     }
     const ivf = (await this.ctx.indexes.ivf(kind))!;
-    return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, ivf.nlist) };
+    return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, ivf.describe().nlist ?? 1) };
   }
 
   private async run(index: EngineIndex, kind: FeatureKind, q: QueryVector, k: number, method: SearchMethod, nprobe: number | undefined, excludeSelf: boolean): Promise<SearchResponse> {
@@ -105,7 +106,8 @@ export class SearchService {
       dim: index.dim,
       query: { source: q.source, ...(q.id !== undefined ? { id: q.id } : {}), ...(q.relpath !== undefined ? { path: q.relpath } : {}) },
     };
-    if (index instanceof IVFIndex) base.nlist = index.nlist;
+    const nlist = index.describe().nlist;
+    if (nlist !== undefined) base.nlist = nlist;
     if (n === 0) return { ...base, took_ms: 0, distances_computed: 0, results: [] };
     const drop = excludeSelf && q.id !== undefined ? q.id : undefined;
     const kk = Math.min(n, k + (drop !== undefined ? 1 : 0));
@@ -113,7 +115,7 @@ export class SearchService {
     const sopts = nprobe !== undefined ? { nprobe } : {};
     // Small scans run right here: cheaper than handing them to worker threads, and too short
     // (≲ 1 ms) to hold up the event loop. Larger ones go to the worker pool.
-    const res: SearchResult = work(index, method, nprobe) <= SYNC_SEARCH_MAX_WORK ? index.search(q.vector, kk, sopts) : await index.searchAsync(q.vector, kk, sopts);
+    const res: SearchResult = index.queryCost(sopts) <= SYNC_SEARCH_MAX_WORK ? index.search(q.vector, kk, sopts) : await index.searchAsync(q.vector, kk, sopts);
     const took = performance.now() - t0;
     // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is left out).
     const paths = await this.ctx.store.relpaths(res.labels.subarray(0, res.k));
@@ -188,18 +190,7 @@ export class SearchService {
 
 /** The k of a collection search: 1..MAX_K, default 10. */
 export function checkResultCount(k: number | undefined): number {
-  const v = k ?? 10;
-  if (!Number.isInteger(v) || v < 1 || v > MAX_K) throw invalid(`k must be an integer from 1 to ${MAX_K}`);
-  return v;
-}
-
-/** Expected multiply-adds of one query: N·D exact, ≈ (nlist + N·nprobe/nlist)·D for IVF. */
-function work(index: EngineIndex, method: SearchMethod, nprobe: number | undefined): number {
-  if (index instanceof IVFIndex && method === 'ivf' && index.nlist > 0) {
-    const p = Math.min(nprobe ?? 1, index.nlist);
-    return (index.nlist + (index.size * p) / index.nlist) * index.dim;
-  }
-  return index.size * index.dim;
+  return checkK(k ?? 10, { max: MAX_K });
 }
 
 /** A path inside `root`? (both absolute) */
@@ -210,22 +201,5 @@ function inside(root: string, p: string): boolean {
 
 export function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-// MERGE: replaced by validate.MAX_K and eval/recall.tieAwareRecall from the engine branch
-const MAX_K = 1000;
-/** Tie-aware comparison of an approximate answer with the exact one. */
-export function tieAwareRecall(exact: { id: number; distance: number }[], approx: { id: number; distance: number }[], k: number): { r1: number; rk: number } {
-  const kk = Math.min(k, exact.length);
-  if (kk === 0) return { r1: 1, rk: 1 };
-  const tol = (d: number) => 1e-5 * Math.max(1, Math.abs(d));
-  const top = exact[0]!;
-  const a0 = approx[0];
-  const r1 = a0 && (a0.id === top.id || a0.distance <= top.distance + tol(top.distance)) ? 1 : 0;
-  const set = new Set(exact.slice(0, kk).map((h) => h.id));
-  const kth = exact[kk - 1]!.distance;
-  let hits = 0;
-  for (const h of approx.slice(0, kk)) if (set.has(h.id) || h.distance <= kth + tol(kth)) hits++;
-  return { r1, rk: hits / kk };
 }
 

@@ -4,7 +4,6 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IVFIndex } from '../search/ivf.js';
 import type { CollectionContext } from './context.js';
 import { fileBytes, readSidecar } from './index-manager.js';
 import type { CollectionStats, KindStats } from './types.js';
@@ -20,17 +19,14 @@ export async function collectionStats(ctx: CollectionContext): Promise<Collectio
     let index: KindStats['index'] = null;
     if (p) {
       const idx = p.index;
-      let list_sizes: { min: number; max: number; mean: number; empty: number } | null = null;
-      if (idx instanceof IVFIndex) {
-        const s = idx.listStats();
-        list_sizes = { min: s.min, max: s.max, mean: round3(s.mean), empty: s.empty };
-      }
+      const d = idx.describe();
+      const list_sizes = d.lists ? { min: d.lists.min, max: d.lists.max, mean: round3(d.lists.mean), empty: d.lists.empty } : null;
       memory += idx.memoryBytes;
       const side = await readSidecar(p.slot.sidecarFile);
       index = {
-        kind: idx.kind,
+        kind: idx.kind as 'flat' | 'ivf',
         size: idx.size,
-        nlist: idx instanceof IVFIndex ? idx.nlist : null,
+        nlist: d.nlist ?? null,
         list_sizes,
         memory_bytes: idx.memoryBytes,
         file_bytes: await fileBytes(p.slot.file),

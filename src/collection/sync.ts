@@ -145,7 +145,10 @@ export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, ru
   await ctx.indexes.sync(kinds, progress);
   for (const k of kinds) {
     const idx = (await ctx.indexes.primary(k, progress))?.index;
-    if (idx) report.index[k] = { kind: idx.kind, size: idx.size, ...(idx.kind === 'ivf' ? { nlist: idx.nlist } : {}) };
+    if (idx) {
+      const d = idx.describe();
+      report.index[k] = { kind: d.kind as 'flat' | 'ivf', size: d.size, ...(d.nlist !== undefined ? { nlist: d.nlist } : {}) };
+    }
   }
   ctx.config.updated_at = new Date().toISOString();
   await ctx.saveConfig();

@@ -10,6 +10,9 @@ import { IVFIndex } from '../search/ivf.js';
 import type { Metric, SearchResult } from '../search/types.js';
 import { recallAt } from './recall.js';
 import { invalid } from '../errors.js';
+import { checkOneOf, checkVectors } from '../validate.js';
+
+const ANN_INDEXES = ['flat', 'ivf'] as const;
 
 export interface AnnBenchOptions {
   base: Float32Array;
@@ -64,8 +67,8 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
   const metric = o.metric ?? 'l2';
   const k = o.k ?? 10;
   const kEval = Math.max(k, 10);
-  const n = o.base.length / dim, nq = o.queries.length / dim;
-  if (!Number.isInteger(n) || !Number.isInteger(nq)) throw invalid('base and queries must be whole rows of dim floats');
+  const kind = checkOneOf('index', o.index, ANN_INDEXES);
+  const n = checkVectors(o.base, dim, 'base vectors'), nq = checkVectors(o.queries, dim, 'queries');
   const threads = o.threads ?? 1;
   const log = o.log ?? (() => {});
 
@@ -85,26 +88,25 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
 
   let trainS = 0;
   let index: FlatIndex | IVFIndex;
-  if (o.index === 'ivf') {
+  if (kind === 'ivf') {
     const ivf = new IVFIndex(dim, { metric, ...(o.nlist ? { nlist: o.nlist } : {}) });
     log(`training k-means (${o.nlist ?? 'sqrt(N)'} lists) …`);
     const t0 = performance.now();
     await ivf.train(o.base, { threads, ...(o.iterations ? { iterations: o.iterations } : {}) });
     trainS = seconds(t0);
     index = ivf;
-  } else if (o.index === 'flat') {
-    index = new FlatIndex(dim, { metric });
   } else {
-    throw invalid(`unknown index '${String(o.index)}' (expected flat or ivf)`);
+    index = new FlatIndex(dim, { metric });
   }
   log('adding vectors …');
   const t1 = performance.now();
   index.add(o.base);
   const addS = seconds(t1);
 
-  const probes: Array<number | null> = index instanceof IVFIndex
-    ? (o.nprobes ?? [1, 2, 4, 8, 16, 32, 64]).filter((p) => p <= index.nlist).concat(
-      (o.nprobes ?? []).some((p) => p > index.nlist) ? [index.nlist] : [])
+  const nlist = index.describe().nlist;
+  const probes: Array<number | null> = nlist !== undefined
+    ? (o.nprobes ?? [1, 2, 4, 8, 16, 32, 64]).filter((p) => p <= nlist).concat(
+      (o.nprobes ?? []).some((p) => p > nlist) ? [nlist] : [])
     : [null];
   const nSingle = Math.min(nq, o.singleQueries ?? 2000);
   const rows: AnnBenchRow[] = [];
@@ -133,7 +135,7 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
     log(`nprobe ${nprobe ?? '-'}: R@1 ${row.recall_at_1.toFixed(4)}  10-R@10 ${row.recall_at_10.toFixed(4)}  ${row.qps_single.toFixed(0)} q/s single  ${row.qps_batch.toFixed(0)} q/s batch`);
   }
   const report: AnnBenchReport = {
-    index: o.index, n, dim, nq, nlist: index instanceof IVFIndex ? index.nlist : null, k: kEval, threads,
+    index: kind, n, dim, nq, nlist: nlist ?? null, k: kEval, threads,
     kernels: index.kernels, train_s: trainS, add_s: addS, index_bytes: index.memoryBytes,
     raw_bytes: n * dim * 4, ground_truth_s: gtSeconds, rows,
   };

@@ -10,6 +10,7 @@
  * For labelled data (class labels rather than neighbour ids): precisionAtK and averagePrecision.
  */
 import { NitamonoError } from '../errors.js';
+import { checkInt, checkPositiveInt } from '../validate.js';
 
 export interface RankedLabels {
   /** nq×k ids, best first; -1 marks padding. */
@@ -32,9 +33,7 @@ function fail(message: string): NitamonoError {
   return new NitamonoError('INVALID_ARGUMENT', message);
 }
 
-function checkK(fn: string, name: string, k: number): void {
-  if (!Number.isInteger(k) || k <= 0) throw fail(`${fn}: ${name} must be a positive integer, got ${String(k)}`);
-}
+const checkK = (fn: string, name: string, k: number): number => checkPositiveInt(`${fn}: ${name}`, k);
 
 /**
  * Recall of `result` against exact `groundTruth`, both nq rows of ids (row lengths result.k and
@@ -54,7 +53,7 @@ export function recallAt(
   checkK(fn, 'result.k', result.k);
   checkK(fn, 'groundTruth.k', groundTruth.k);
   const nq = result.nq;
-  if (!Number.isInteger(nq) || nq <= 0) throw fail(`${fn}: result.nq must be a positive integer, got ${String(nq)}`);
+  checkK(fn, 'result.nq', nq);
   if (result.labels.length !== nq * result.k) {
     throw new NitamonoError(
       'DIMENSION_MISMATCH',
@@ -177,6 +176,34 @@ export function distanceRecallAt(
   return hits / (nq * k);
 }
 
+/** One ranked answer: an id and its distance (squared L2, ascending). */
+export interface RankedHit {
+  id: number;
+  distance: number;
+}
+
+/**
+ * Recall of one approximate answer against the exact one, counting ties: a returned hit counts
+ * when it is in the exact top-k *or* is no farther than the exact k-th distance (relative
+ * tolerance 1e-5, at least 1e-5 absolute), so a different image at the same distance is not
+ * a miss. `r1` is 1 when the approximate first hit is the exact first or as close; `rk` is the
+ * fraction of the first k hits that count. An empty exact answer gives 1 for both (nothing was
+ * missed). Meant for ascending distances (L2); the HTTP API and `nitamono eval` report these.
+ */
+export function tieAwareRecall(exact: readonly RankedHit[], approx: readonly RankedHit[], k: number): { r1: number; rk: number } {
+  const kk = Math.min(k, exact.length);
+  if (kk === 0) return { r1: 1, rk: 1 };
+  const tol = (d: number) => 1e-5 * Math.max(1, Math.abs(d));
+  const top = exact[0]!;
+  const a0 = approx[0];
+  const r1 = a0 && (a0.id === top.id || a0.distance <= top.distance + tol(top.distance)) ? 1 : 0;
+  const set = new Set(exact.slice(0, kk).map((h) => h.id));
+  const kth = exact[kk - 1]!.distance;
+  let hits = 0;
+  for (const h of approx.slice(0, kk)) if (set.has(h.id) || h.distance <= kth + tol(kth)) hits++;
+  return { r1, rk: hits / kk };
+}
+
 /**
  * Precision@k for one query of a labelled data set: the fraction of the first k results whose
  * class label equals `queryLabel`. Missing results (a list shorter than k) count as not relevant.
@@ -197,9 +224,7 @@ export function precisionAtK(rankedLabels: ArrayLike<number>, queryLabel: number
  * The mean over queries is mAP.
  */
 export function averagePrecision(rankedLabels: ArrayLike<number>, queryLabel: number, totalRelevant: number): number {
-  if (!Number.isInteger(totalRelevant) || totalRelevant < 0) {
-    throw fail(`averagePrecision: totalRelevant must be a non-negative integer, got ${String(totalRelevant)}`);
-  }
+  checkInt('averagePrecision: totalRelevant', totalRelevant, { min: 0 });
   let rel = 0;
   let sum = 0;
   for (let i = 0; i < rankedLabels.length; i++) {

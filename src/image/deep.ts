@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { NitamonoError, invalid } from '../errors.js';
+import { l2Normalize } from '../vectors/matrix.js';
 
 export type DeepModel = 'mobilenetv2-pooled' | 'mobilenetv2-mid';
 
@@ -146,18 +147,6 @@ function toFloatInput(batch: Uint8Array[], out: Float32Array): void {
   let o = 0;
   for (const img of batch) {
     for (let i = 0; i < img.length; i++) out[o++] = img[i]! * inv;
-  }
-}
-
-/** L2-normalises each row of an n×dim matrix in place (a zero row stays zero). */
-export function l2NormalizeRows(m: Float32Array, dim: number): void {
-  for (let r = 0; r + dim <= m.length; r += dim) {
-    let s = 0;
-    for (let i = r; i < r + dim; i++) s += m[i]! * m[i]!;
-    if (s > 0) {
-      const k = 1 / Math.sqrt(s);
-      for (let i = r; i < r + dim; i++) m[i]! *= k;
-    }
   }
 }
 
@@ -411,7 +400,7 @@ export class DeepEmbedder {
         y?.dispose();
       }
     }
-    l2NormalizeRows(out, this.dim);
+    l2Normalize(out, this.dim, true);
     return out;
   }
 

@@ -12,14 +12,17 @@
  * rejects.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { NitamonoError, invalid, type ErrorCode } from '../errors.js';
 import { DEFAULT_COLOR_BINS, colorDim } from './color.js';
 import { BUFFER_NAME, DEFAULT_MAX_PIXELS } from './decode.js';
 import { DEFAULT_DEEP_MODEL, deepDim, isDeepModel, type DeepModel } from './deep.js';
-import type { WorkerInit, WorkerJob, WorkerMessage, WorkerResult } from './extract-worker.js';
+import type { WorkerInit, WorkerMessage, WorkerResult } from './extract-worker.js';
+import { WorkerPool, type PooledWorker } from '../util/worker-pool.js';
+import { checkInt, checkOneOf, checkPositiveInt } from '../validate.js';
 
 export type FeatureKind = 'color' | 'deep';
+
+const FEATURE_KINDS: readonly FeatureKind[] = ['color', 'deep'];
 
 export type ExtractedImage =
   | {
@@ -48,7 +51,6 @@ export interface FeatureExtractorOptions {
 }
 
 interface Job {
-  id: number;
   path: string;
   input: string | Buffer;
   attempts: number;
@@ -56,16 +58,12 @@ interface Job {
   reject: (e: Error) => void;
 }
 
-interface Slot {
-  worker: Worker;
-  ready: Promise<void>;
-  jobs: Map<number, Job>;
-  dead: boolean;
-  isReady: boolean;
-}
+type Slot = PooledWorker<WorkerResult>;
 
 /** A job whose worker died is retried once on a fresh worker; a second death fails it. */
 const MAX_ATTEMPTS = 2;
+
+const closedError = () => new NitamonoError('INVALID_ARGUMENT', 'FeatureExtractor was closed');
 
 export class FeatureExtractor {
   readonly kinds: readonly FeatureKind[];
@@ -76,16 +74,15 @@ export class FeatureExtractor {
   private readonly maxPixels: number;
   private readonly inflight: number;
   private readonly init: WorkerInit;
-  private slots: Slot[] = [];
+  private readonly pool: WorkerPool<WorkerResult>;
   private queue: Job[] = [];
-  private nextId = 1;
   private closed = false;
   private fatal: NitamonoError | undefined;
   private started: Promise<void> | undefined;
 
   constructor(opts: FeatureExtractorOptions) {
     if (!opts || !Array.isArray(opts.kinds) || opts.kinds.length === 0) throw invalid("FeatureExtractor needs kinds: ['color'], ['deep'] or both");
-    for (const k of opts.kinds) if (k !== 'color' && k !== 'deep') throw invalid(`unknown feature kind '${String(k)}' (expected 'color' or 'deep')`);
+    for (const k of opts.kinds) checkOneOf('feature kind', k, FEATURE_KINDS);
     this.kinds = [...new Set(opts.kinds)];
     const color = this.kinds.includes('color');
     const deep = this.kinds.includes('deep');
@@ -96,109 +93,82 @@ export class FeatureExtractor {
     this.dims = {};
     if (color) this.dims.color = colorDim(this.colorBins);
     if (deep) this.dims.deep = deepDim(deepModel);
-    this.threads = opts.threads ?? availableParallelism();
-    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > 256) throw invalid(`threads must be an integer in 1..256, got ${opts.threads}`);
+    this.threads = checkInt('threads', opts.threads ?? availableParallelism(), { min: 1, max: 256 });
     this.maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
     if (!(Number.isFinite(this.maxPixels) && this.maxPixels >= 0)) throw invalid(`maxPixels must be a non-negative number, got ${opts.maxPixels}`);
-    this.inflight = opts.inflightPerWorker ?? (deep ? 16 : 8);
-    if (!Number.isInteger(this.inflight) || this.inflight < 1) throw invalid(`inflightPerWorker must be a positive integer`);
+    this.inflight = checkPositiveInt('inflightPerWorker', opts.inflightPerWorker ?? (deep ? 16 : 8));
     this.init = { color, colorBins: this.colorBins, deep: deep ? deepModel : null, maxPixels: this.maxPixels };
+    this.pool = new WorkerPool<WorkerResult>({
+      script: new URL('./extract-worker.js', import.meta.url),
+      // read at each spawn: a replacement worker gets the same settings
+      workerData: () => this.init,
+      reply: (m) => ((m as WorkerMessage).type === 'result' ? { id: (m as WorkerResult).id, result: m as WorkerResult } : undefined),
+      isReadyMessage: (m) => (m as WorkerMessage).type === 'ready',
+      onMessage: (_slot, m) => {
+        const msg = m as WorkerMessage;
+        if (msg.type === 'fatal') this.failAll(new NitamonoError(msg.code, msg.error));
+      },
+      onExit: (slot, err) => this.workerDied(slot, err),
+      refWhileBusy: false,
+    });
   }
+
+  /** The live workers (what a test or a debugger looks at). */
+  private get slots(): readonly Slot[] { return this.pool.workers; }
 
   /** Starts the workers (and loads the model in each) now rather than on first use. */
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new NitamonoError('INVALID_ARGUMENT', 'FeatureExtractor is closed'));
     if (!this.started) {
-      for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+      for (let i = 0; i < this.threads; i++) this.spawn();
       this.started = Promise.all(this.slots.map((s) => s.ready)).then(() => undefined);
       this.started.catch(() => {});
     }
     return this.started;
   }
 
-  private spawn(): Slot {
-    const worker = new Worker(new URL('./extract-worker.js', import.meta.url), { workerData: this.init });
-    let onReady!: () => void;
-    let onFail!: (e: Error) => void;
-    const ready = new Promise<void>((res, rej) => {
-      onReady = res;
-      onFail = rej;
-    });
-    ready.catch(() => {});
-    const slot: Slot = { worker, ready, jobs: new Map(), dead: false, isReady: false };
-    worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'ready') {
-        slot.isReady = true;
-        onReady();
-        this.dispatch();
-      } else if (m.type === 'fatal') {
-        const err = new NitamonoError(m.code, m.error);
-        onFail(err);
-        this.failAll(err);
-      } else if (m.type === 'result') {
-        this.complete(slot, m);
-      }
-    });
-    worker.on('error', (err) => {
-      onFail(err);
-      this.workerDied(slot, err);
-    });
-    worker.on('exit', (code) => {
-      const err = new Error(`extraction worker exited with code ${code}`);
-      onFail(err);
-      this.workerDied(slot, err);
-    });
-    return slot;
+  private spawn(): void {
+    const slot = this.pool.spawn();
+    slot.ready.then(() => this.dispatch(), () => {});
   }
 
+  /** A worker died on its own; its jobs come back through `orphaned`. */
   private workerDied(slot: Slot, err: Error): void {
-    if (slot.dead) return;
-    slot.dead = true;
-    const i = this.slots.indexOf(slot);
-    if (i >= 0) this.slots.splice(i, 1);
-    const orphans = [...slot.jobs.values()];
-    slot.jobs.clear();
-    if (!slot.isReady && !this.closed && !this.fatal) {
+    if (this.closed || this.fatal) return;
+    if (!slot.isReady) {
       // It died while starting (cannot load its module or model): respawning would loop.
-      for (const j of orphans) this.queue.unshift(j);
       this.failAll(new NitamonoError('IO', `extraction worker failed to start: ${err.message}`, { cause: err }));
       return;
     }
-    if (this.closed) {
-      for (const j of orphans) j.reject(new NitamonoError('INVALID_ARGUMENT', 'FeatureExtractor was closed'));
-      return;
+    this.spawn();
+    this.refresh();
+  }
+
+  /** A job whose worker died: retried on another worker, up to MAX_ATTEMPTS in all. */
+  private orphaned(job: Job, err: Error): void {
+    if (this.closed) return job.reject(closedError());
+    if (this.fatal) return job.reject(this.fatal);
+    job.attempts++;
+    if (job.attempts >= MAX_ATTEMPTS) {
+      job.resolve({ path: job.path, ok: false, code: 'DECODE_FAILED', error: `${job.path}: the extraction worker crashed on this image (${err.message})` });
+    } else {
+      this.queue.unshift(job);
     }
-    for (const j of orphans) {
-      j.attempts++;
-      if (j.attempts >= MAX_ATTEMPTS) {
-        j.resolve({ path: j.path, ok: false, code: 'DECODE_FAILED', error: `${j.path}: the extraction worker crashed on this image (${err.message})` });
-      } else {
-        this.queue.unshift(j);
-      }
-    }
-    if (this.fatal) return;
-    this.slots.push(this.spawn());
+    this.dispatch();
   }
 
   /** The pool cannot work (a worker cannot start or load its model): reject everything, stop workers. */
   private failAll(err: NitamonoError): void {
+    if (this.fatal) return;
     this.fatal = err;
-    const jobs = [...this.queue, ...this.slots.flatMap((s) => [...s.jobs.values()])];
+    const queued = this.queue;
     this.queue = [];
-    const slots = this.slots;
-    this.slots = [];
-    for (const s of slots) {
-      s.dead = true;
-      s.jobs.clear();
-      void s.worker.terminate();
-    }
-    for (const j of jobs) j.reject(err);
+    // jobs in flight reject through `orphaned`, which sees `fatal`
+    void this.pool.close(err);
+    for (const j of queued) j.reject(err);
   }
 
-  private complete(slot: Slot, m: WorkerResult): void {
-    const job = slot.jobs.get(m.id);
-    if (!job) return;
-    slot.jobs.delete(m.id);
+  private complete(job: Job, m: WorkerResult): void {
     if (m.ok) {
       const features: { color?: Float32Array; deep?: Float32Array } = {};
       if (m.color) features.color = m.color;
@@ -216,7 +186,7 @@ export class FeatureExtractor {
    */
   private refresh(): void {
     // A worker still starting counts as busy: whoever awaits start() must not see the loop exit.
-    const busy = this.queue.length > 0 || this.slots.some((s) => !s.isReady || s.jobs.size > 0);
+    const busy = this.queue.length > 0 || this.slots.some((s) => !s.isReady || s.inflight > 0);
     for (const s of this.slots) {
       if (busy) s.worker.ref();
       else s.worker.unref();
@@ -233,23 +203,21 @@ export class FeatureExtractor {
     while (this.queue.length > 0) {
       let best: Slot | undefined;
       for (const s of this.slots) {
-        if (s.dead || !s.isReady || s.jobs.size >= this.inflight) continue;
-        if (!best || s.jobs.size < best.jobs.size) best = s;
+        if (!s.isReady || s.inflight >= this.inflight) continue;
+        if (!best || s.inflight < best.inflight) best = s;
       }
       if (!best) return;
       const job = this.queue.shift()!;
-      best.jobs.set(job.id, job);
-      const msg: WorkerJob = { type: 'job', id: job.id };
+      let sent: Promise<WorkerResult>;
       if (typeof job.input === 'string') {
-        msg.path = job.input;
-        best.worker.postMessage(msg);
+        sent = best.run({ type: 'job', path: job.input });
       } else {
         // Copy so the caller's Buffer stays usable, then transfer the copy.
         const copy = new Uint8Array(job.input.byteLength);
         copy.set(job.input);
-        msg.buf = copy.buffer;
-        best.worker.postMessage(msg, [copy.buffer]);
+        sent = best.run({ type: 'job', buf: copy.buffer }, [copy.buffer]);
       }
+      sent.then((m) => this.complete(job, m), (err: Error) => this.orphaned(job, err));
     }
   }
 
@@ -261,7 +229,7 @@ export class FeatureExtractor {
       return Promise.reject(invalid('extract expects a file path or a Buffer'));
     }
     return new Promise<ExtractedImage>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, path, input, attempts: 0, resolve, reject });
+      this.queue.push({ path, input, attempts: 0, resolve, reject });
       this.start().then(
         () => this.dispatch(),
         (err) => {
@@ -333,16 +301,7 @@ export class FeatureExtractor {
     this.closed = true;
     const queued = this.queue;
     this.queue = [];
-    for (const j of queued) j.reject(new NitamonoError('INVALID_ARGUMENT', 'FeatureExtractor was closed'));
-    const slots = this.slots;
-    this.slots = [];
-    await Promise.all(
-      slots.map(async (s) => {
-        s.dead = true;
-        for (const j of s.jobs.values()) j.reject(new NitamonoError('INVALID_ARGUMENT', 'FeatureExtractor was closed'));
-        s.jobs.clear();
-        await s.worker.terminate();
-      }),
-    );
+    for (const j of queued) j.reject(closedError());
+    await this.pool.close(closedError());
   }
 }

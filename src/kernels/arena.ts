@@ -76,6 +76,13 @@ export class Arena {
     if (i > 0) this.merge(i - 1);
   }
 
+  /** Bytes of the blocks handed out and not yet released (what a leak shows up in). */
+  get bytesInUse(): number {
+    let total = 0;
+    for (const size of this.used.values()) total += size;
+    return total;
+  }
+
   f32(off: number, length: number): Float32Array { return new Float32Array(this.memory.buffer, off, length); }
   i32(off: number, length: number): Int32Array { return new Int32Array(this.memory.buffer, off, length); }
 

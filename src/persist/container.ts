@@ -21,11 +21,11 @@
  * chunks stream out), and read into one buffer whose section payloads are returned as
  * zero-copy, 64-byte-aligned Uint8Array views, ready for Float32Array/Int32Array views.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { endianness } from 'node:os';
 import * as zlib from 'node:zlib';
 import { NitamonoError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { checkInt } from '../validate.js';
+import { READ_CHUNK, badFile, openForRead, readExactly, requireLittleEndian } from './read.js';
 
 export const CONTAINER_MAGIC = 'NITAMONO';
 export const CONTAINER_END_MARKER = 'ENDNITA\0';
@@ -137,11 +137,7 @@ function dtypeOf(v: ArrayBufferView): string {
   return 'bytes';
 }
 
-function requireLittleEndian(what: string): void {
-  if (endianness() !== 'LE') {
-    throw new NitamonoError('UNSUPPORTED', `${what}: nitamono files are little-endian and this host is big-endian`);
-  }
-}
+const requireLE = (path: string): void => requireLittleEndian(path, 'nitamono files');
 
 const bytesOf = (v: ArrayBufferView): Uint8Array =>
   v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
@@ -151,14 +147,12 @@ const bytesOf = (v: ArrayBufferView): Uint8Array =>
  * Section payloads are streamed as they are (no concatenated copy of the file is built).
  */
 export async function writeContainer(path: string, input: ContainerInput): Promise<number> {
-  requireLittleEndian(path);
+  requireLE(path);
   const { kind, version, meta, sections } = input;
   if (typeof kind !== 'string' || kind.length === 0) {
     throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): kind must be a non-empty string`);
   }
-  if (!Number.isInteger(version) || version < 1 || version > 0xffffffff) {
-    throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): version must be an integer in [1, 2^32-1], got ${String(version)}`);
-  }
+  checkInt(`writeContainer(${path}): version`, version, { min: 1, max: 0xffffffff });
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
     throw new NitamonoError('INVALID_ARGUMENT', `writeContainer(${path}): meta must be a plain object`);
   }
@@ -242,37 +236,7 @@ export async function writeContainer(path: string, input: ContainerInput): Promi
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-const READ_CHUNK = 8 << 20;
-
-function bad(path: string, problem: string): NitamonoError {
-  return new NitamonoError('BAD_FILE', `${path}: ${problem}`);
-}
-
-async function openForRead(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new NitamonoError('NOT_FOUND', `${path}: no such file`, { cause: err });
-    throw new NitamonoError('IO', `${path}: cannot open: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-async function readExactly(fh: FileHandle, path: string, buf: Uint8Array, position: number): Promise<void> {
-  let off = 0;
-  while (off < buf.byteLength) {
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await fh.read(buf, off, Math.min(READ_CHUNK, buf.byteLength - off), position + off));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EISDIR') throw bad(path, 'is a directory, not a file');
-      throw new NitamonoError('IO', `${path}: read failed: ${(err as Error).message}`, { cause: err });
-    }
-    if (bytesRead === 0) throw bad(path, `truncated (file shrank while reading, at byte ${position + off})`);
-    off += bytesRead;
-  }
-}
+const bad = badFile;
 
 function isNonNegInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -285,18 +249,14 @@ function isNonNegInt(x: unknown): x is number {
  * fails its checksum.
  */
 export async function readContainer(path: string, options: { kind?: string; maxVersion: number }): Promise<ContainerFile> {
-  requireLittleEndian(path);
+  requireLE(path);
   const { kind: wantKind, maxVersion } = options;
-  const fh = await openForRead(path);
+  const { fh, size } = await openForRead(path);
   let buf: Uint8Array;
-  let size: number;
   let computed = 0;
   let headerLen: number;
   let version: number;
   try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw bad(path, 'is a directory, not a file');
-    size = st.size;
     if (size === 0) throw bad(path, 'truncated (empty file)');
 
     const prefix = new Uint8Array(Math.min(size, PREFIX_BYTES));

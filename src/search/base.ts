@@ -1,93 +1,33 @@
 /**
- * What FlatIndex and IVFIndex share: rows (vectors, squared norms, ids) in a shared arena,
- * the id → row map, input checks, query blocks, and turning heaps into sorted results.
+ * What every index kept in a shared arena has in common, whatever its storage: the arena and
+ * its kernels, the id → row map, input checks, query blocks, turning heaps into sorted results,
+ * and running a scan on this thread or on the worker pool without freeing memory under it.
  */
 import { Arena } from '../kernels/arena.js';
 import { createKernels } from '../kernels/index.js';
 import { type Kernels, type MetricCode, METRIC_IP, METRIC_L2 } from '../kernels/types.js';
 import { NitamonoError, invalid } from '../errors.js';
-import { checkVectors } from '../vectors/matrix.js';
-import type { Metric, SearchOptions, SearchResult } from './types.js';
+import { MAX_ID, checkDim, checkIds, checkK, checkMetric, checkVectors } from '../validate.js';
+import { splitRange } from '../util/ranges.js';
+import type { BaseSearchParams, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
 import type { QueryBlock } from './scan.js';
-import { forgetArena } from './pool.js';
-
-export const MAX_ID = 0x7fffffff;
+import { forgetArena, sharedPool, type Task } from './pool.js';
 
 export function metricCode(metric: Metric): MetricCode {
-  if (metric === 'l2') return METRIC_L2;
-  if (metric === 'ip') return METRIC_IP;
-  throw invalid(`unknown metric '${String(metric)}' (expected 'l2' or 'ip')`);
+  return checkMetric(metric) === 'ip' ? METRIC_IP : METRIC_L2;
 }
 
-export function checkDim(dim: number): void {
-  if (!Number.isInteger(dim) || dim < 1) throw invalid(`dimension must be a positive integer, got ${dim}`);
-}
+/** A query block and the arena regions this one call owns (released when it ends). */
+interface Queries { block: QueryBlock; nq: number; ptrs: number[] }
 
-export function checkK(k: number): void {
-  if (!Number.isInteger(k) || k < 1) throw invalid(`k must be a positive integer, got ${k}`);
-}
-
-/** Row storage in an arena. Regions are reallocated, never resized in place. */
-export class RowStore {
-  n = 0;
-  cap = 0;
-  vectors = 0;
-  norms = 0;
-  ids = 0;
-
-  constructor(private readonly arena: Arena, private readonly K: Kernels, readonly d: number,
-    private readonly releaseLater: (ptr: number) => void) {}
-
-  idsView(): Int32Array { return this.arena.i32(this.ids, this.n); }
-  vectorsView(): Float32Array { return this.arena.f32(this.vectors, this.n * this.d); }
-
-  /** Appends rows, growing by 1.5× so a stream of small adds stays amortised O(rows). */
-  append(data: Float32Array, ids: Int32Array): void {
-    const m = ids.length, need = this.n + m;
-    if (need > this.cap) this.realloc(this.n === 0 ? need : Math.max(need, Math.ceil(this.cap * 1.5)));
-    this.arena.f32(this.vectors + this.n * this.d * 4, m * this.d).set(data);
-    this.arena.i32(this.ids + this.n * 4, m).set(ids);
-    this.K.norms(this.vectors + this.n * this.d * 4, m, this.d, this.norms + this.n * 4);
-    this.n = need;
-  }
-
-  /**
-   * Replaces all rows by `n` rows that `fill` writes into fresh regions (used to reorder by
-   * list and to compact after removals). Old regions are released once no search reads them.
-   */
-  rebuild(n: number, fill: (vectors: Float32Array, ids: Int32Array) => void): void {
-    const old = [this.vectors, this.norms, this.ids];
-    const vectors = this.arena.alloc(Math.max(1, n) * this.d * 4);
-    const norms = this.arena.alloc(Math.max(1, n) * 4);
-    const ids = this.arena.alloc(Math.max(1, n) * 4);
-    fill(this.arena.f32(vectors, n * this.d), this.arena.i32(ids, n));
-    this.K.norms(vectors, n, this.d, norms);
-    for (const p of old) if (p) this.releaseLater(p);
-    Object.assign(this, { vectors, norms, ids, n, cap: n });
-  }
-
-  private realloc(cap: number): void {
-    const n = this.n, d = this.d;
-    const vectors = this.arena.alloc(cap * d * 4);
-    const norms = this.arena.alloc(cap * 4);
-    const ids = this.arena.alloc(cap * 4);
-    if (n > 0) {
-      this.arena.f32(vectors, n * d).set(this.arena.f32(this.vectors, n * d));
-      this.arena.f32(norms, n).set(this.arena.f32(this.norms, n));
-      this.arena.i32(ids, n).set(this.arena.i32(this.ids, n));
-    }
-    for (const p of [this.vectors, this.norms, this.ids]) if (p) this.releaseLater(p);
-    Object.assign(this, { vectors, norms, ids, cap });
-  }
-}
-
-export abstract class ArenaIndex {
+export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIndex<P> {
+  abstract readonly kind: string;
+  abstract readonly capabilities: IndexCapabilities;
   readonly dim: number;
   readonly metric: Metric;
   protected readonly code: MetricCode;
   protected readonly arena: Arena;
   protected readonly K: Kernels;
-  protected readonly rows: RowStore;
   /** id → row; rebuilt whenever rows move. */
   protected idToRow = new Map<number, number>();
   protected nextId = 0;
@@ -97,30 +37,49 @@ export abstract class ArenaIndex {
   private disposed = false;
 
   constructor(dim: number, metric: Metric = 'l2') {
-    checkDim(dim);
-    this.dim = dim;
+    this.dim = checkDim(dim);
     this.metric = metric;
     this.code = metricCode(metric);
     this.arena = new Arena(1 << 20);
     this.K = createKernels(this.arena.memory);
-    this.rows = new RowStore(this.arena, this.K, dim, (p) => this.release(p));
   }
 
-  get size(): number { return this.rows.n; }
+  abstract get size(): number;
+  abstract get memoryBytes(): number;
+  /** Kinds that need training override this. */
+  get isTrained(): boolean { return true; }
 
   /** Which kernels run this index ('wasm-simd' or 'reference'). */
   get kernels(): string { return this.K.name; }
+
+  /** The id of every row (a view of the arena). */
+  protected abstract rowIds(): Int32Array;
+  /** Writes the vector of row r into `out` (dim floats). */
+  protected abstract decodeRow(r: number, out: Float32Array): void;
+
+  abstract add(vectors: Float32Array, ids?: ArrayLike<number>): void;
+  abstract remove(ids: ArrayLike<number>): number;
+  abstract search(queries: Float32Array, k: number, params?: P): SearchResult;
+  abstract searchAsync(queries: Float32Array, k: number, params?: P): Promise<SearchResult>;
+  abstract queryCost(params?: P): number;
+  abstract save(path: string): Promise<void>;
 
   has(id: number): boolean { return this.idToRow.has(id); }
 
   reconstruct(id: number): Float32Array {
     const r = this.idToRow.get(id);
     if (r === undefined) throw new NitamonoError('NOT_FOUND', `id ${id} is not in the index`);
-    return this.arena.f32(this.rows.vectors + r * this.dim * 4, this.dim).slice();
+    const out = new Float32Array(this.dim);
+    this.decodeRow(r, out);
+    return out;
   }
 
   /** All stored ids, in row order. */
-  ids(): Int32Array { return this.rows.idsView().slice(); }
+  ids(): Int32Array { return this.rowIds().slice(); }
+
+  describe(): IndexDescription {
+    return { kind: this.kind, dim: this.dim, metric: this.metric, size: this.size, memoryBytes: this.memoryBytes };
+  }
 
   dispose(): void {
     if (this.disposed) return;
@@ -136,23 +95,10 @@ export abstract class ArenaIndex {
   protected prepareAdd(vectors: Float32Array, ids?: ArrayLike<number>): Int32Array {
     this.assertUsable();
     const n = checkVectors(vectors, this.dim, 'vectors to add');
-    let out: Int32Array;
-    if (ids === undefined) {
-      if (this.nextId + n - 1 > MAX_ID) throw invalid('automatic ids exhausted the int32 range');
-      out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = this.nextId + i;
-    } else {
-      if (ids.length !== n) throw invalid(`got ${n} vectors but ${ids.length} ids`);
-      out = new Int32Array(n);
-      const seen = new Set<number>();
-      for (let i = 0; i < n; i++) {
-        const id = ids[i]!;
-        if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw invalid(`id ${id} at position ${i} is not an integer in [0, ${MAX_ID}]`);
-        if (this.idToRow.has(id) || seen.has(id)) throw invalid(`id ${id} is already in the index`);
-        seen.add(id);
-        out[i] = id;
-      }
-    }
+    if (ids !== undefined) return checkIds(ids, n, (id) => this.idToRow.has(id));
+    if (this.nextId + n - 1 > MAX_ID) throw invalid('automatic ids exhausted the int32 range');
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.nextId + i;
     return out;
   }
 
@@ -162,33 +108,18 @@ export abstract class ArenaIndex {
 
   protected reindexIds(): void {
     this.idToRow = new Map();
-    const ids = this.rows.idsView();
+    const ids = this.rowIds();
     for (let r = 0; r < ids.length; r++) this.idToRow.set(ids[r]!, r);
   }
 
-  /** Row numbers to keep after removing `ids`; null if none of them is present. */
-  protected keptRows(ids: ArrayLike<number>): { keep: Int32Array; removed: number } | null {
-    const drop = new Set<number>();
+  /** The rows holding any of `ids` (absent ids are ignored). */
+  protected rowsOf(ids: ArrayLike<number>): Set<number> {
+    const rows = new Set<number>();
     for (let i = 0; i < ids.length; i++) {
       const r = this.idToRow.get(ids[i]!);
-      if (r !== undefined) drop.add(r);
+      if (r !== undefined) rows.add(r);
     }
-    if (drop.size === 0) return null;
-    const keep = new Int32Array(this.rows.n - drop.size);
-    let j = 0;
-    for (let r = 0; r < this.rows.n; r++) if (!drop.has(r)) keep[j++] = r;
-    return { keep, removed: drop.size };
-  }
-
-  /** Copies rows `keep` (in that order) into `vectors`/`ids`. */
-  protected copyRows(keep: Int32Array, vectors: Float32Array, ids: Int32Array): void {
-    const d = this.dim;
-    const src = this.rows.vectorsView(), srcIds = this.rows.idsView();
-    for (let i = 0; i < keep.length; i++) {
-      const r = keep[i]!;
-      vectors.set(src.subarray(r * d, (r + 1) * d), i * d);
-      ids[i] = srcIds[r]!;
-    }
+    return rows;
   }
 
   /**
@@ -196,7 +127,7 @@ export abstract class ArenaIndex {
    * one scratch block sized for its largest (nq, k) so far: one-query-at-a-time search then
    * allocates nothing. Async calls get their own block (several may be in flight).
    */
-  protected queryBlock(queries: Float32Array, k: number, reuse = false): { block: QueryBlock; nq: number; ptrs: number[] } {
+  protected queryBlock(queries: Float32Array, k: number, reuse = false): Queries {
     this.assertUsable();
     checkK(k);
     const nq = checkVectors(queries, this.dim, 'queries');
@@ -222,8 +153,41 @@ export abstract class ArenaIndex {
     return { block, nq, ptrs };
   }
 
-  /** Sorts each heap (which holds ids) best-first, turns scores into distances, frees the block. */
-  protected collect(block: QueryBlock, nq: number, ptrs: number[], computed: number): SearchResult {
+  /** Runs `scan` (which returns the distances it computed) on this thread and collects the heaps. */
+  protected scanHere(q: Queries, scan: (block: QueryBlock, nq: number) => number): SearchResult {
+    try {
+      return this.collect(q.block, q.nq, scan(q.block, q.nq));
+    } finally {
+      for (const p of q.ptrs) this.arena.release(p);
+    }
+  }
+
+  /**
+   * Runs one task per range of queries on the worker pool and collects the heaps. `task` may
+   * take scratch regions with `alloc`; they, and the query block, are released when the search
+   * ends, whether it succeeded or not, and never while a worker may still write into them.
+   * Regions the index replaces meanwhile are kept until then (see release).
+   */
+  protected scanOnWorkers(q: Queries, threads: number,
+    task: (q0: number, q1: number, alloc: (bytes: number) => number) => Task): Promise<SearchResult> {
+    const alloc = (bytes: number): number => {
+      const p = this.arena.alloc(bytes);
+      q.ptrs.push(p);
+      return p;
+    };
+    return this.guarded(async () => {
+      try {
+        const tasks = splitRange(q.nq, threads).map(([q0, q1]) => task(q0, q1, alloc));
+        const counts = await sharedPool().run(this.arena, tasks);
+        return this.collect(q.block, q.nq, counts.reduce((a, b) => a + b, 0));
+      } finally {
+        for (const p of q.ptrs) this.arena.release(p);
+      }
+    });
+  }
+
+  /** Sorts each heap (which holds ids) best-first and turns scores into distances. */
+  private collect(block: QueryBlock, nq: number, computed: number): SearchResult {
     const k = block.k;
     const labels = new Int32Array(nq * k).fill(-1);
     const distances = new Float32Array(nq * k).fill(NaN);
@@ -255,12 +219,11 @@ export abstract class ArenaIndex {
         distances[base + j] = l2 ? (s > 0 ? s : 0) : -s;
       }
     }
-    for (const p of ptrs) this.arena.release(p);
     return { nq, k, labels, distances, distancesComputed: computed };
   }
 
   /** Runs an async search while holding off releases of regions the workers read. */
-  protected async guarded<T>(fn: () => Promise<T>): Promise<T> {
+  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
     this.inflight++;
     try {
       return await fn();
@@ -272,20 +235,8 @@ export abstract class ArenaIndex {
     }
   }
 
+  /** Frees an index region now, or when the last search in flight (which may read it) ends. */
   protected release(ptr: number): void {
     if (this.inflight > 0) this.deferred.push(ptr); else this.arena.release(ptr);
   }
-
-  /** Splits [0, nq) into up to `parts` contiguous ranges. */
-  protected static ranges(nq: number, parts: number): Array<[number, number]> {
-    const p = Math.max(1, Math.min(parts, nq));
-    const out: Array<[number, number]> = [];
-    for (let t = 0; t < p; t++) {
-      const a = Math.floor((t * nq) / p), b = Math.floor(((t + 1) * nq) / p);
-      if (b > a) out.push([a, b]);
-    }
-    return out;
-  }
-
-  abstract search(queries: Float32Array, k: number, options?: SearchOptions): SearchResult;
 }

@@ -4,24 +4,36 @@
  */
 import { ArenaIndex } from './base.js';
 import { BATCH_MIN_QUERIES, flatSearchRange, type FlatLayout } from './scan.js';
-import { resolveThreads, sharedPool, type Task } from './pool.js';
-import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
-import { readContainer, writeContainer } from '../persist/container.js';
-import { NitamonoError } from '../errors.js';
+import { resolveThreads } from './pool.js';
+import { RowStore } from './row-store.js';
+import { parseFlatParams } from './params.js';
+import { rowSections, rowsMeta } from './index-file.js';
+import type { IndexKind } from './registry.js';
+import type { FlatSearchParams, IndexCapabilities, Metric, SearchResult } from './types.js';
+import { readContainer, writeContainer, type ContainerFile } from '../persist/container.js';
 
 export const FLAT_FORMAT_VERSION = 1;
+
+const FLAT_CAPABILITIES: IndexCapabilities = Object.freeze({
+  trainable: false, removable: true, compressed: false, needsRefineVectors: false,
+});
 
 export interface FlatIndexOptions {
   /** 'l2' (squared Euclidean, default) or 'ip' (inner product; cosine on normalised vectors). */
   metric?: Metric;
 }
 
-export class FlatIndex extends ArenaIndex implements VectorIndex {
+export class FlatIndex extends ArenaIndex<FlatSearchParams> {
   readonly kind = 'flat' as const;
+  readonly capabilities = FLAT_CAPABILITIES;
+  private readonly rows: RowStore;
 
   constructor(dim: number, options: FlatIndexOptions = {}) {
     super(dim, options.metric ?? 'l2');
+    this.rows = new RowStore(this.arena, this.K, this.dim, (p) => this.release(p));
   }
+
+  get size(): number { return this.rows.n; }
 
   get memoryBytes(): number { return this.rows.n * (this.dim + 2) * 4; }
 
@@ -36,11 +48,26 @@ export class FlatIndex extends ArenaIndex implements VectorIndex {
 
   remove(ids: ArrayLike<number>): number {
     this.assertUsable();
-    const kept = this.keptRows(ids);
-    if (!kept) return 0;
-    this.rows.rebuild(kept.keep.length, (v, i) => this.copyRows(kept.keep, v, i));
+    const drop = this.rowsOf(ids);
+    if (drop.size === 0) return 0;
+    const keep = new Int32Array(this.rows.n - drop.size);
+    let j = 0;
+    for (let r = 0; r < this.rows.n; r++) if (!drop.has(r)) keep[j++] = r;
+    this.rows.keep(keep);
     this.reindexIds();
-    return kept.removed;
+    return drop.size;
+  }
+
+  /** Every query is compared with every vector. */
+  queryCost(params?: FlatSearchParams): number {
+    parseFlatParams(params);
+    return this.rows.n * this.dim;
+  }
+
+  protected rowIds(): Int32Array { return this.rows.idsView(); }
+
+  protected decodeRow(r: number, out: Float32Array): void {
+    out.set(this.arena.f32(this.rows.vectors + r * this.dim * 4, this.dim));
   }
 
   private layout(): FlatLayout {
@@ -51,23 +78,19 @@ export class FlatIndex extends ArenaIndex implements VectorIndex {
    * Exact k nearest neighbours of each query. One or a few queries are scanned directly with
    * the SIMD kernel; larger batches use the blocked ‖q‖²+‖x‖²−2⟨q,x⟩ kernel.
    */
-  search(queries: Float32Array, k: number, _options: SearchOptions = {}): SearchResult {
-    const { block, nq, ptrs } = this.queryBlock(queries, k, true);
-    const computed = flatSearchRange(this.K, this.layout(), block, 0, nq, nq >= BATCH_MIN_QUERIES);
-    return this.collect(block, nq, ptrs, computed);
+  search(queries: Float32Array, k: number, params?: FlatSearchParams): SearchResult {
+    parseFlatParams(params);
+    const q = this.queryBlock(queries, k, true);
+    return this.scanHere(q, (block, nq) => flatSearchRange(this.K, this.layout(), block, 0, nq, nq >= BATCH_MIN_QUERIES));
   }
 
   /** The same search on worker threads (all cores by default); the event loop stays free. */
-  searchAsync(queries: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchResult> {
-    const threads = resolveThreads(options.threads);
-    const { block, nq, ptrs } = this.queryBlock(queries, k);
-    const layout = this.layout();
-    const batched = nq >= BATCH_MIN_QUERIES;
-    return this.guarded(async () => {
-      const tasks: Task[] = ArenaIndex.ranges(nq, threads).map(([q0, q1]) => ({ op: 'flat', layout, block, q0, q1, batched }));
-      const counts = await sharedPool().run(this.arena, tasks);
-      return this.collect(block, nq, ptrs, counts.reduce((a, b) => a + b, 0));
-    });
+  searchAsync(queries: Float32Array, k: number, params?: FlatSearchParams): Promise<SearchResult> {
+    const threads = resolveThreads(parseFlatParams(params).threads);
+    const q = this.queryBlock(queries, k);
+    const layout = this.layout(), block = q.block;
+    const batched = q.nq >= BATCH_MIN_QUERIES;
+    return this.scanOnWorkers(q, threads, (q0, q1) => ({ op: 'flat', layout, block, q0, q1, batched }));
   }
 
   async save(path: string): Promise<void> {
@@ -85,24 +108,20 @@ export class FlatIndex extends ArenaIndex implements VectorIndex {
   }
 
   /** Builds the index from a parsed container (see loadIndex). */
-  static fromContainer(path: string, c: { meta: unknown; sections: Record<string, Uint8Array> }): FlatIndex {
-    const meta = c.meta as { metric: Metric; dim: number; count: number; nextId: number };
+  static fromContainer(path: string, c: Pick<ContainerFile, 'meta' | 'sections'>): FlatIndex {
+    const meta = rowsMeta(path, c.meta);
     const index = new FlatIndex(meta.dim, { metric: meta.metric });
-    const { vectors, ids } = sections(path, c.sections, meta.dim, meta.count);
+    const { vectors, ids } = rowSections(path, c.sections, meta.dim, meta.count);
     if (meta.count > 0) index.add(vectors, ids);
-    index.nextId = Math.max(index.nextId, meta.nextId ?? 0);
+    index.nextId = Math.max(index.nextId, meta.nextId);
     return index;
   }
 }
 
-/** Typed views of the vectors and ids sections, with their sizes checked against the header. */
-export function sections(path: string, s: Record<string, Uint8Array>, dim: number, count: number): { vectors: Float32Array; ids: Int32Array } {
-  const v = s['vectors'], i = s['ids'];
-  if (!v || !i || v.byteLength !== count * dim * 4 || i.byteLength !== count * 4) {
-    throw new NitamonoError('BAD_FILE', `${path}: vector or id section does not match the header (${count} vectors of dimension ${dim})`);
-  }
-  return {
-    vectors: new Float32Array(v.buffer, v.byteOffset, count * dim),
-    ids: new Int32Array(i.buffer, i.byteOffset, count),
-  };
-}
+export const flatKind: IndexKind<FlatSearchParams, FlatIndex> = Object.freeze({
+  name: 'flat',
+  capabilities: FLAT_CAPABILITIES,
+  formatVersion: FLAT_FORMAT_VERSION,
+  parseParams: parseFlatParams,
+  fromContainer: (path: string, c: ContainerFile) => FlatIndex.fromContainer(path, c),
+});

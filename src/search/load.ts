@@ -1,14 +1,17 @@
-/** Opens any nitamono index file, whatever its kind. */
-import { FlatIndex, FLAT_FORMAT_VERSION } from './flat.js';
-import { IVFIndex, IVF_FORMAT_VERSION } from './ivf.js';
+/** Opens any nitamono index file whose kind is registered (see ./registry.ts). */
 import { readContainer } from '../persist/container.js';
-import { NitamonoError } from '../errors.js';
+import { badFile } from '../persist/read.js';
+import { findIndexKind, indexKinds } from './registry.js';
+import type { VectorIndex } from './types.js';
 
-export async function loadIndex(path: string): Promise<FlatIndex | IVFIndex> {
-  const c = await readContainer(path, { maxVersion: Math.max(FLAT_FORMAT_VERSION, IVF_FORMAT_VERSION) });
-  const newer = (v: number) => new NitamonoError('BAD_FILE',
-    `${path}: written by a newer nitamono (format version ${c.version}, this build reads up to ${v})`);
-  if (c.kind === 'flat') { if (c.version > FLAT_FORMAT_VERSION) throw newer(FLAT_FORMAT_VERSION); return FlatIndex.fromContainer(path, c); }
-  if (c.kind === 'ivf') { if (c.version > IVF_FORMAT_VERSION) throw newer(IVF_FORMAT_VERSION); return IVFIndex.fromContainer(path, c); }
-  throw new NitamonoError('BAD_FILE', `${path}: unknown index kind '${c.kind}'`);
+export async function loadIndex(path: string): Promise<VectorIndex> {
+  const kinds = indexKinds();
+  // the header, where the kind is named, is only read for versions some kind can read
+  const c = await readContainer(path, { maxVersion: Math.max(...kinds.map((k) => k.formatVersion)) });
+  const kind = findIndexKind(c.kind);
+  if (!kind) throw badFile(path, `unknown index kind '${c.kind}' (this build reads ${kinds.map((k) => `'${k.name}'`).join(', ')})`);
+  if (c.version > kind.formatVersion) {
+    throw badFile(path, `written by a newer nitamono (format version ${c.version}, this build reads up to ${kind.formatVersion})`);
+  }
+  return kind.fromContainer(path, c) as VectorIndex;
 }

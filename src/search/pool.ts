@@ -3,87 +3,63 @@
  * search and k-means use every core and the event loop never waits on a scan.
  * Workers are unreferenced while idle: a CLI that is done exits even though the pool exists.
  */
-import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { Arena } from '../kernels/arena.js';
 import type { FlatLayout, IVFLayout, QueryBlock } from './scan.js';
-import { invalid } from '../errors.js';
+import { checkPositiveInt } from '../validate.js';
+import { WorkerPool, type PooledWorker, type Reply } from '../util/worker-pool.js';
 
 export type Task =
   | { op: 'flat'; layout: FlatLayout; block: QueryBlock; q0: number; q1: number; batched: boolean }
   | { op: 'ivf'; layout: IVFLayout; block: QueryBlock; q0: number; q1: number; nprobe: number; probeD: number; probeI: number };
 
-interface Pending { resolve: (v: number) => void; reject: (e: Error) => void }
+/** What ./worker.ts answers: the count of distances computed, or the message of what went wrong. */
+function scanReply(m: unknown): Reply<number> | undefined {
+  const r = m as { id?: unknown; result?: number; error?: string };
+  if (typeof r?.id !== 'number') return undefined;
+  return r.error !== undefined ? { id: r.id, error: new Error(r.error) } : { id: r.id, result: r.result! };
+}
 
-interface Slot { worker: Worker; busy: number; pending: Map<number, Pending> }
+export class ScanPool {
+  private readonly pool: WorkerPool<number>;
 
-let nextTaskId = 1;
-
-export class WorkerPool {
-  private slots: Slot[] = [];
-  private closed = false;
-
-  constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw invalid(`threads must be a positive integer, got ${size}`);
+  constructor(readonly size: number, script: URL = new URL('./worker.js', import.meta.url)) {
+    checkPositiveInt('threads', size);
+    this.pool = new WorkerPool<number>({ script, reply: scanReply });
   }
 
-  /** Runs one task per entry, spread round-robin over the workers; resolves to each task's count. */
-  run(arena: Arena, tasks: Task[]): Promise<number[]> {
-    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
-    return Promise.all(tasks.map((t, i) => this.submit(this.slot(i % this.size), arena, t)));
+  /** The live worker threads (started on first use). */
+  get workers(): readonly PooledWorker<number>[] { return this.pool.workers; }
+
+  /**
+   * Runs one task per entry, spread round-robin over the workers; resolves to each task's count.
+   * Settles only once every task has: the tasks share the caller's arena blocks, which the
+   * caller frees when this settles, so none may still be writing into them.
+   */
+  async run(arena: Arena, tasks: Task[]): Promise<number[]> {
+    if (this.pool.isClosed) throw new Error('worker pool is closed');
+    const settled = await Promise.allSettled(tasks.map((task, i) =>
+      this.pool.at(i % this.size).run({ arenaId: arena.id, memory: arena.memory, task })));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<number>).value);
   }
 
   /** Lets workers drop their instance for an arena that is being freed. */
   forget(arena: Arena): void {
-    for (const s of this.slots) s.worker.postMessage({ forget: arena.id });
+    this.pool.broadcast({ forget: arena.id });
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
-    this.slots = [];
-  }
-
-  private slot(i: number): Slot {
-    while (this.slots.length <= i) {
-      const worker = new Worker(new URL('./worker.js', import.meta.url));
-      const slot: Slot = { worker, busy: 0, pending: new Map() };
-      worker.unref();
-      worker.on('message', (m: { id: number; result?: number; error?: string }) => {
-        const p = slot.pending.get(m.id);
-        if (!p) return;
-        slot.pending.delete(m.id);
-        if (--slot.busy === 0) worker.unref();
-        if (m.error !== undefined) p.reject(new Error(m.error)); else p.resolve(m.result!);
-      });
-      worker.on('error', (err) => {
-        for (const p of slot.pending.values()) p.reject(err);
-        slot.pending.clear();
-        slot.busy = 0;
-        // a crashed worker is replaced on next use
-        const idx = this.slots.indexOf(slot);
-        if (idx >= 0) this.slots.splice(idx, 1);
-      });
-      this.slots.push(slot);
-    }
-    return this.slots[i]!;
-  }
-
-  private submit(slot: Slot, arena: Arena, task: Task): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const id = nextTaskId++;
-      slot.pending.set(id, { resolve, reject });
-      if (slot.busy++ === 0) slot.worker.ref();
-      slot.worker.postMessage({ id, arenaId: arena.id, memory: arena.memory, task });
-    });
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 
-let shared: WorkerPool | undefined;
+let shared: ScanPool | undefined;
 
 /** The process-wide pool, sized to the machine's cores; `threads` caps how many of them a call uses. */
-export function sharedPool(): WorkerPool {
-  shared ??= new WorkerPool(availableParallelism());
+export function sharedPool(): ScanPool {
+  shared ??= new ScanPool(availableParallelism());
   return shared;
 }
 
@@ -92,9 +68,8 @@ export function forgetArena(arena: Arena): void {
   shared?.forget(arena);
 }
 
-/** Resolves the `threads` option: default all cores, at most the pool size. */
+/** Resolves the `threads` option: default all cores. */
 export function resolveThreads(threads: number | undefined): number {
   if (threads === undefined) return availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw invalid(`threads must be a positive integer, got ${threads}`);
-  return threads;
+  return checkPositiveInt('threads', threads);
 }

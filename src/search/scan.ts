@@ -18,8 +18,39 @@ export interface FlatLayout {
   ids: number;
 }
 
-/** An inverted file: rows ordered by list; list l holds rows listOffsets[l] .. listOffsets[l+1]. */
-export interface IVFLayout extends FlatLayout {
+/**
+ * Scores the query at `q` against `n` codes of one inverted list at `codes`, pushing into the
+ * query's heap (which holds `size` entries); returns the heap's new size. Same heap and label
+ * conventions as Kernels.scanTopK.
+ */
+export type ListScanner = (K: Kernels, metric: MetricCode, q: number, codes: number, n: number, d: number, k: number,
+  heapD: number, heapI: number, size: number, rowOffset: number) => number;
+
+/**
+ * The list scanners, by the name a codec gives (VectorCodec.scanner). A name rather than a
+ * function travels in the layout, so worker threads find the same scanner.
+ */
+export const LIST_SCANNERS = {
+  // raw float32 rows: the direct-formula scan of exact search
+  f32: (K, metric, q, codes, n, d, k, heapD, heapI, size, rowOffset) =>
+    K.scanTopK(metric, q, codes, n, d, k, heapD, heapI, size, rowOffset),
+} satisfies Record<string, ListScanner>;
+
+export type ListScannerName = keyof typeof LIST_SCANNERS;
+
+/** An inverted file: codes grouped by list; list l holds rows listOffsets[l] .. listOffsets[l+1]. */
+export interface IVFLayout {
+  metric: MetricCode;
+  d: number;
+  /** Rows in all lists. */
+  n: number;
+  /** n codes of codeSize bytes each */
+  codes: number;
+  codeSize: number;
+  /** How to score a query against the codes. */
+  scanner: ListScannerName;
+  /** i32 n: the id of each row */
+  ids: number;
   nlist: number;
   /** f32 nlist×d */
   centroids: number;
@@ -67,12 +98,15 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
 
 /**
  * Inverted-file search for queries [q0, q1): rank the nlist centroids, then scan the nprobe
- * nearest lists into one heap per query. `probeD`/`probeI` are scratch of nprobe entries.
+ * nearest lists with the codec's list scanner into one heap per query. `probeD`/`probeI` are
+ * scratch of nprobe entries.
  * Returns the distances computed (centroids + scanned rows).
  */
 export function ivfSearchRange(K: Kernels, L: IVFLayout, B: QueryBlock, q0: number, q1: number,
   nprobe: number, probeD: number, probeI: number): number {
-  const { d } = L;
+  const { d, codeSize } = L;
+  const scanList: ListScanner | undefined = LIST_SCANNERS[L.scanner];
+  if (!scanList) throw new Error(`no list scanner '${String(L.scanner)}'`);
   let computed = 0;
   const offsets = new Int32Array(K.memory.buffer, L.listOffsets, L.nlist + 1);
   const probes = new Int32Array(K.memory.buffer, probeI, nprobe);
@@ -90,7 +124,7 @@ export function ivfSearchRange(K: Kernels, L: IVFLayout, B: QueryBlock, q0: numb
       const list = probes[p]!;
       const start = offsets[list]!, len = offsets[list + 1]! - start;
       if (len === 0) continue;
-      size = K.scanTopK(L.metric, q, L.vectors + start * d * 4, len, d, B.k,
+      size = scanList(K, L.metric, q, L.codes + start * codeSize, len, d, B.k,
         B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, start);
       computed += len;
     }

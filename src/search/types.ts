@@ -1,4 +1,4 @@
-/** Public types shared by FlatIndex and IVFIndex. */
+/** Public types shared by every index kind. */
 export type Metric = 'l2' | 'ip';
 
 export interface SearchResult {
@@ -18,33 +18,100 @@ export interface SearchResult {
   warnings?: string[];
 }
 
-export interface SearchOptions {
-  /** IVF: inverted lists to scan per query (default 1, clamped to nlist). */
-  nprobe?: number;
+/** Search parameters every kind takes. */
+export interface BaseSearchParams {
   /** searchAsync: worker threads to use (default: all cores). */
   threads?: number;
 }
 
-export interface VectorIndex {
-  readonly kind: 'flat' | 'ivf';
+export type FlatSearchParams = BaseSearchParams;
+
+export interface IVFSearchParams extends BaseSearchParams {
+  /** Inverted lists to scan per query (default 1, clamped to nlist). */
+  nprobe?: number;
+}
+
+/**
+ * What code holding an index of unknown kind may pass: every kind's parameters. Each kind reads
+ * its own and ignores the others, so one set of parameters can be sent to any index.
+ */
+export type SearchParams = FlatSearchParams & IVFSearchParams;
+
+/** The former name of SearchParams. */
+export type SearchOptions = SearchParams;
+
+/** What an index kind can do, so callers decide without knowing the kind (as Faiss's index traits). */
+export interface IndexCapabilities {
+  /** Needs train() before add() and search(). */
+  readonly trainable: boolean;
+  /** Supports remove(). */
+  readonly removable: boolean;
+  /** Stores vectors lossily: reconstruct() returns an approximation and distances are estimates. */
+  readonly compressed: boolean;
+  /** Answers are only as good as the codes unless re-ranked against the original vectors, which the caller must keep. */
+  readonly needsRefineVectors: boolean;
+}
+
+export interface ListStats {
+  nlist: number;
+  min: number;
+  max: number;
+  mean: number;
+  /** Lists holding no vector. */
+  empty: number;
+  /** Σ size² / N: the expected vectors scanned per probe when queries follow the data (Faiss's imbalance factor × N/K). */
+  expectedScanPerProbe: number;
+  imbalance: number;
+}
+
+/** The facts about an index that reports and stats need, whatever its kind. */
+export interface IndexDescription {
+  kind: string;
+  dim: number;
+  metric: Metric;
+  size: number;
+  memoryBytes: number;
+  /** Inverted lists (kinds with a coarse quantizer; 0 before training). */
+  nlist?: number;
+  lists?: ListStats;
+}
+
+export interface VectorIndex<P extends BaseSearchParams = SearchParams> {
+  /** The registered kind ('flat', 'ivf', …) that wrote and reads its files. */
+  readonly kind: string;
+  readonly capabilities: IndexCapabilities;
   readonly dim: number;
   readonly metric: Metric;
   /** Vectors stored. */
   readonly size: number;
-  /** Bytes the index holds in memory (vectors, norms, ids, centroids, list offsets). */
+  /** Bytes the index holds in memory (vectors or codes, ids, centroids, list offsets). */
   readonly memoryBytes: number;
+  /** Ready for add() and search(): always for kinds that need no training. */
+  readonly isTrained: boolean;
+  /** Learns what a trainable kind needs (centroids, codebooks) from sample vectors, which are not added. */
+  train?(vectors: Float32Array, options?: object): Promise<void>;
   add(vectors: Float32Array, ids?: ArrayLike<number>): void;
   /** Removes the given ids; returns how many were present. */
   remove(ids: ArrayLike<number>): number;
   has(id: number): boolean;
-  /** The stored vector of an id (a copy). */
+  /** Every stored id (a copy), in storage order. */
+  ids(): Int32Array;
+  /** The stored vector of an id (a copy; an approximation for compressed kinds). */
   reconstruct(id: number): Float32Array;
   /** Synchronous search on the calling thread. */
-  search(queries: Float32Array, k: number, options?: SearchOptions): SearchResult;
+  search(queries: Float32Array, k: number, params?: P): SearchResult;
   /** The same search spread over worker threads; never blocks the event loop on the scan. */
-  searchAsync(queries: Float32Array, k: number, options?: SearchOptions): Promise<SearchResult>;
+  searchAsync(queries: Float32Array, k: number, params?: P): Promise<SearchResult>;
+  /** Expected multiply-adds of one query with these parameters (what deciding sync vs worker search needs). */
+  queryCost(params?: P): number;
+  describe(): IndexDescription;
   /** Atomic write of the versioned, checksummed index file. */
   save(path: string): Promise<void>;
   /** Frees the index's memory; the index is unusable afterwards. */
   dispose(): void;
+}
+
+/** True when `index` must be trained before it takes vectors. */
+export function needsTraining(index: Pick<VectorIndex, 'capabilities' | 'isTrained'>): boolean {
+  return index.capabilities.trainable && !index.isTrained;
 }

@@ -23,3 +23,9 @@ export function samplePermutation(n: number, m: number, seed: number): Int32Arra
   }
   return perm.subarray(0, m);
 }
+
+/** `m` distinct indices of 0..n-1 in increasing order (all of them if m ≥ n): a seeded sample. */
+export function sampleIndices(n: number, m: number, seed = 1): Int32Array {
+  if (m >= n) return Int32Array.from({ length: n }, (_, i) => i);
+  return samplePermutation(n, m, seed).slice().sort();
+}

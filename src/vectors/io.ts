@@ -11,11 +11,12 @@
  * NitamonoError 'BAD_FILE' whose message starts with the file's path; a missing file is
  * 'NOT_FOUND'. Values are not checked for finiteness here: use checkVectors.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { endianness } from 'node:os';
 import { NitamonoError } from '../errors.js';
 import { writeFileAtomic } from '../persist/atomic.js';
+import { badFile, openForRead, readExactly, requireLittleEndian } from '../persist/read.js';
+import { checkDim } from '../validate.js';
 
 export interface VectorFile {
   /** n×dim float32, row-major. */
@@ -36,48 +37,8 @@ const BLOCK_BYTES = 4 << 20;
 /** A declared dimension above this is taken as a sign of a wrong or corrupt file. */
 const MAX_DIM = 1 << 24;
 
-function bad(path: string, problem: string): NitamonoError {
-  return new NitamonoError('BAD_FILE', `${path}: ${problem}`);
-}
-
-function requireLittleEndian(path: string): void {
-  if (endianness() !== 'LE') {
-    throw new NitamonoError('UNSUPPORTED', `${path}: vector files are little-endian and this host is big-endian`);
-  }
-}
-
-async function openForRead(path: string): Promise<{ fh: FileHandle; size: number }> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new NitamonoError('NOT_FOUND', `${path}: no such file`, { cause: err });
-    throw new NitamonoError('IO', `${path}: cannot open: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw bad(path, 'is a directory, not a file');
-    return { fh, size: st.size };
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    throw err;
-  }
-}
-
-async function readAt(fh: FileHandle, path: string, buf: Uint8Array, position: number): Promise<void> {
-  let off = 0;
-  while (off < buf.byteLength) {
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await fh.read(buf, off, Math.min(BLOCK_BYTES * 4, buf.byteLength - off), position + off));
-    } catch (err) {
-      throw new NitamonoError('IO', `${path}: read failed: ${(err as Error).message}`, { cause: err });
-    }
-    if (bytesRead === 0) throw bad(path, `truncated (file shrank while reading, at byte ${position + off})`);
-    off += bytesRead;
-  }
-}
+const bad = badFile;
+const requireLE = (path: string): void => requireLittleEndian(path, 'vector files');
 
 // ---------------------------------------------------------------------------------------------
 // .fvecs / .ivecs / .bvecs
@@ -95,13 +56,13 @@ async function scanVecs(
   init: (n: number, dim: number) => void,
   rows: (first: number, count: number, block: Uint8Array, rowBytes: number) => void,
 ): Promise<void> {
-  requireLittleEndian(path);
+  requireLE(path);
   const { fh, size } = await openForRead(path);
   try {
     if (size === 0) throw bad(path, 'empty file (no vectors)');
     if (size < 4) throw bad(path, `truncated at row 0 (${size} bytes, not even a dimension)`);
     const head = new Uint8Array(4);
-    await readAt(fh, path, head, 0);
+    await readExactly(fh, path, head, 0);
     const dim = new DataView(head.buffer).getInt32(0, true);
     if (dim <= 0 || dim > MAX_DIM) {
       throw bad(path, `row 0 declares dimension ${dim}; this is not a valid ${extname(path) || 'vecs'} file`);
@@ -121,14 +82,14 @@ async function scanVecs(
     for (let first = 0; first < n; first += blockRows) {
       const count = Math.min(blockRows, n - first);
       const view = block.subarray(0, count * rowBytes);
-      await readAt(fh, path, view, first * rowBytes);
+      await readExactly(fh, path, view, first * rowBytes);
       for (let i = 0; i < count; i++) checkRow(first + i, dv.getInt32(i * rowBytes, true));
       rows(first, count, view, rowBytes);
     }
     if (rem > 0) {
       if (rem >= 4) {
         const tail = new Uint8Array(4);
-        await readAt(fh, path, tail, n * rowBytes);
+        await readExactly(fh, path, tail, n * rowBytes);
         checkRow(n, new DataView(tail.buffer).getInt32(0, true));
       }
       throw bad(path, `truncated at row ${n} (${rem} of its ${rowBytes} bytes present; ${n} complete rows before it)`);
@@ -196,9 +157,7 @@ function* vecsChunks(data: Float32Array | Int32Array, dim: number): Generator<Ui
 }
 
 function checkShape(fn: string, path: string, length: number, dim: number): number {
-  if (!Number.isInteger(dim) || dim <= 0) {
-    throw new NitamonoError('INVALID_ARGUMENT', `${fn}(${path}): dimension must be a positive integer, got ${String(dim)}`);
-  }
+  checkDim(dim, `${fn}(${path})`);
   if (length % dim !== 0) {
     throw new NitamonoError('DIMENSION_MISMATCH', `${fn}(${path}): length ${length} is not a multiple of the dimension ${dim}`);
   }
@@ -210,14 +169,14 @@ function checkShape(fn: string, path: string, length: number, dim: number): numb
 
 /** Writes n×dim float32 rows as .fvecs (atomically). */
 export async function writeFvecs(path: string, data: Float32Array, dim: number): Promise<void> {
-  requireLittleEndian(path);
+  requireLE(path);
   checkShape('writeFvecs', path, data.length, dim);
   await writeFileAtomic(path, vecsChunks(data, dim));
 }
 
 /** Writes n×dim int32 rows as .ivecs (atomically). */
 export async function writeIvecs(path: string, data: Int32Array, dim: number): Promise<void> {
-  requireLittleEndian(path);
+  requireLE(path);
   checkShape('writeIvecs', path, data.length, dim);
   await writeFileAtomic(path, vecsChunks(data, dim));
 }
@@ -237,7 +196,7 @@ interface NpyHeader {
 
 async function readNpyHeader(fh: FileHandle, path: string, size: number): Promise<NpyHeader> {
   const pre = new Uint8Array(Math.min(size, 12));
-  await readAt(fh, path, pre, 0);
+  await readExactly(fh, path, pre, 0);
   for (let i = 0; i < Math.min(pre.length, 6); i++) {
     if (pre[i] !== NPY_MAGIC[i]) throw bad(path, 'not a .npy file (bad magic)');
   }
@@ -259,7 +218,7 @@ async function readNpyHeader(fh: FileHandle, path: string, size: number): Promis
   const dataStart = headerStart + headerLen;
   if (dataStart > size) throw bad(path, `truncated (the .npy header needs ${dataStart} bytes, the file has ${size})`);
   const hb = new Uint8Array(headerLen);
-  await readAt(fh, path, hb, headerStart);
+  await readExactly(fh, path, hb, headerStart);
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(hb);
 
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text);
@@ -280,7 +239,7 @@ async function readNpyHeader(fh: FileHandle, path: string, size: number): Promis
 async function readNpy(path: string, want: '<f4'): Promise<VectorFile>;
 async function readNpy(path: string, want: '<i4'): Promise<IdFile>;
 async function readNpy(path: string, want: NpyDtype): Promise<VectorFile | IdFile> {
-  requireLittleEndian(path);
+  requireLE(path);
   const { fh, size } = await openForRead(path);
   try {
     const h = await readNpyHeader(fh, path, size);
@@ -307,7 +266,7 @@ async function readNpy(path: string, want: NpyDtype): Promise<VectorFile | IdFil
     }
     if (avail > expected) throw bad(path, `${avail - expected} unexpected bytes after the array data (shape (${n}, ${dim}))`);
     const out = want === '<f4' ? new Float32Array(n * dim) : new Int32Array(n * dim);
-    await readAt(fh, path, new Uint8Array(out.buffer), h.dataStart);
+    await readExactly(fh, path, new Uint8Array(out.buffer), h.dataStart);
     return want === '<f4' ? { data: out as Float32Array, n, dim } : { data: out as Int32Array, n, dim };
   } finally {
     await fh.close().catch(() => undefined);
@@ -319,7 +278,7 @@ async function readNpy(path: string, want: NpyDtype): Promise<VectorFile | IdFil
  * multiple of 64), atomically. dtype '<f4' for Float32Array, '<i4' for Int32Array.
  */
 export async function writeNpy(path: string, data: Float32Array | Int32Array, shape: [number, number]): Promise<void> {
-  requireLittleEndian(path);
+  requireLE(path);
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((x) => Number.isSafeInteger(x) && x >= 0)) {
     throw new NitamonoError('INVALID_ARGUMENT', `writeNpy(${path}): shape must be [n, dim] of non-negative integers`);
   }

@@ -3,58 +3,10 @@
  * rows contiguous), the shape every index, query batch and vector file uses.
  */
 import { NitamonoError } from '../errors.js';
+import { checkDim } from '../validate.js';
 
-function checkDim(dim: number, what: string): void {
-  if (!Number.isInteger(dim) || dim <= 0) {
-    throw new NitamonoError('INVALID_ARGUMENT', `${what}: dimension must be a positive integer, got ${String(dim)}`);
-  }
-}
-
-/**
- * Checks that `vectors` holds whole rows of `dim` floats, all finite, and returns the row count.
- *
- * Throws NitamonoError:
- * - 'INVALID_ARGUMENT' when `dim` is not a positive integer;
- * - 'DIMENSION_MISMATCH' when the length is not a multiple of `dim`;
- * - 'NOT_FINITE' naming the first row and column holding NaN or ±Infinity.
- *
- * One pass over the data with no allocation (`x - x` is 0 for finite x and NaN otherwise).
- */
-export function checkVectors(vectors: Float32Array, dim: number, what = 'vectors'): number {
-  checkDim(dim, what);
-  const len = vectors.length;
-  if (len % dim !== 0) {
-    throw new NitamonoError(
-      'DIMENSION_MISMATCH',
-      `${what}: length ${len} is not a multiple of the dimension ${dim} (${Math.floor(len / dim)} whole rows and ${len % dim} extra values)`,
-    );
-  }
-  // Accumulating `x - x` and testing once per block keeps the inner loop branch-light; the
-  // sum of zeros stays zero, while any NaN/±Inf poisons it.
-  const BLOCK = 1024;
-  for (let start = 0; start < len; start += BLOCK) {
-    const end = Math.min(len, start + BLOCK);
-    let acc = 0;
-    for (let i = start; i < end; i++) {
-      const x = vectors[i]!;
-      acc += x - x;
-    }
-    if (acc !== 0) {
-      for (let i = start; i < end; i++) {
-        const x = vectors[i]!;
-        if (x - x !== 0) {
-          const row = Math.floor(i / dim);
-          const col = i - row * dim;
-          throw new NitamonoError(
-            'NOT_FINITE',
-            `${what}: row ${row}, column ${col} is ${String(x)} (all values must be finite)`,
-          );
-        }
-      }
-    }
-  }
-  return len / dim;
-}
+// The check lives with the other argument checks; re-exported here, where callers met it first.
+export { checkVectors } from '../validate.js';
 
 /**
  * Scales every row to unit L2 norm (for cosine similarity via inner product). Rows whose norm

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FlatIndex } from '../src/search/flat.js';
-import { loadIndex } from '../src/search/load.js';
-import { l2Normalize } from '../src/vectors/matrix.js';
-import { clusteredVectors, uniformVectors } from '../src/vectors/synthetic.js';
-import { NitamonoError } from '../src/errors.js';
+import { FlatIndex } from '../../src/search/flat.js';
+import { loadIndex } from '../../src/search/load.js';
+import { l2Normalize } from '../../src/vectors/matrix.js';
+import { clusteredVectors, uniformVectors } from '../../src/vectors/synthetic.js';
+import { NitamonoError } from '../../src/errors.js';
 
 /** Brute force in plain JS (float64): the ground truth the index must agree with. */
 function bruteForce(base: Float32Array, queries: Float32Array, d: number, k: number, metric: 'l2' | 'ip' = 'l2'): number[][] {

@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FlatIndex } from '../src/search/flat.js';
-import { IVFIndex } from '../src/search/ivf.js';
-import { kmeans } from '../src/search/kmeans.js';
-import { loadIndex } from '../src/search/load.js';
-import { recallAt } from '../src/eval/recall.js';
-import { clusteredVectors } from '../src/vectors/synthetic.js';
-import { NitamonoError } from '../src/errors.js';
+import { FlatIndex } from '../../src/search/flat.js';
+import { IVFIndex } from '../../src/search/ivf.js';
+import { loadIndex } from '../../src/search/load.js';
+import { recallAt } from '../../src/eval/recall.js';
+import { clusteredVectors } from '../../src/vectors/synthetic.js';
+import { NitamonoError } from '../../src/errors.js';
 
 const d = 16;
 const { data } = clusteredVectors(4000, d, { clusters: 40, seed: 11 });
@@ -124,37 +123,6 @@ test('bad input: untrained, nprobe clamped with a warning, nprobe <= 0, n < K', 
   assert.throws(() => ivf.search(q.subarray(0, d), 5, { nprobe: 0 }), /nprobe must be a positive integer/);
   assert.throws(() => ivf.search(q.subarray(0, d), -1), /k must be a positive integer/);
   assert.throws(() => ivf.search(new Float32Array([NaN, ...new Array(d - 1).fill(0)]), 1), /finite|NaN/i);
-});
-
-test('kmeans: deterministic for a seed, objective decreases, finds planted clusters, warns on small n', async () => {
-  const { data: pts, centres } = clusteredVectors(2000, 8, { clusters: 5, spread: 0.05, seed: 3 });
-  const warnings: string[] = [];
-  const a = await kmeans(pts, 8, 5, { seed: 7, threads: 2, onWarning: (m) => warnings.push(m) });
-  const b = await kmeans(pts, 8, 5, { seed: 7, threads: 1 });
-  assert.deepEqual(a.centroids, b.centroids);
-  assert.equal(a.objective.length, 25);
-  for (let i = 1; i < a.objective.length; i++) assert.ok(a.objective[i]! <= a.objective[i - 1]! * (1 + 1e-6));
-  // each planted centre has a learned centroid close by (k-means++ init avoids bad local minima)
-  const pp = await kmeans(pts, 8, 5, { init: 'kmeans++', seed: 1 });
-  for (let c = 0; c < 5; c++) {
-    let best = Infinity;
-    for (let e = 0; e < 5; e++) { let s = 0; for (let j = 0; j < 8; j++) s += (centres[c * 8 + j]! - pp.centroids[e * 8 + j]!) ** 2; best = Math.min(best, s); }
-    assert.ok(best < 0.05, `centre ${c} is ${best} from the nearest centroid`);
-  }
-  await kmeans(pts.subarray(0, 100 * 8), 8, 5, { onWarning: (m) => warnings.push(m) });
-  assert.ok(warnings.some((w) => /fewer than 39 per centroid/.test(w)));
-  const big = await kmeans(pts, 8, 2, { maxPointsPerCentroid: 100 });
-  assert.equal(big.trainedOn, 200);
-  await assert.rejects(kmeans(pts.subarray(0, 3 * 8), 8, 5), /got 3 points for k = 5/);
-});
-
-test('kmeans splits empty clusters instead of leaving them empty', async () => {
-  // 3 distinct points repeated: with 6 centroids some start on duplicates and go empty
-  const pts = new Float32Array(600);
-  for (let i = 0; i < 300; i++) { pts[i * 2] = i % 3; pts[i * 2 + 1] = (i % 3) * 2; }
-  const r = await kmeans(pts, 2, 6, { seed: 2, threads: 1 });
-  assert.equal(r.centroids.length, 12);
-  for (const v of r.centroids) assert.ok(Number.isFinite(v));
 });
 
 test('with many duplicate vectors, nprobe = nlist still equals flat: ties break on the id', async () => {

@@ -4,10 +4,10 @@ import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { NitamonoError } from '../src/errors.js';
-import { writeFileAtomic } from '../src/persist/atomic.js';
-import { readContainer, writeContainer, crc32, crc32Js, FOOTER_BYTES } from '../src/persist/container.js';
-import { expectError } from './assert-error.js';
+import { NitamonoError } from '../../src/errors.js';
+import { writeFileAtomic } from '../../src/persist/atomic.js';
+import { readContainer, writeContainer, crc32, crc32Js, FOOTER_BYTES } from '../../src/persist/container.js';
+import { expectError } from '../assert-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nitamono-container-'));
 const p = (name: string): string => join(dir, name);

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NitamonoError } from '../src/errors.js';
-import { recallAt, distanceRecallAt, precisionAtK, averagePrecision } from '../src/eval/recall.js';
-import { expectError } from './assert-error.js';
+import { NitamonoError } from '../../src/errors.js';
+import { recallAt, distanceRecallAt, tieAwareRecall, precisionAtK, averagePrecision } from '../../src/eval/recall.js';
+import { expectError } from '../assert-error.js';
 
 
 const close = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} ≠ ${b}`);
@@ -126,4 +126,24 @@ test('averagePrecision on labelled results', () => {
   assert.equal(averagePrecision([9, 9, 9], 9, 3), 1);
   assert.throws(() => averagePrecision([3, 3], 3, 1), expectError('INVALID_ARGUMENT', /holds 2 relevant results but totalRelevant is 1/));
   assert.throws(() => averagePrecision([3], 3, -1), expectError('INVALID_ARGUMENT', /non-negative integer/));
+});
+
+test('tieAwareRecall: a hit counts when it is in the exact top k or no farther than the exact k-th', () => {
+  const exact = [{ id: 1, distance: 0.5 }, { id: 2, distance: 1 }, { id: 3, distance: 2 }, { id: 4, distance: 2 }];
+  assert.deepEqual(tieAwareRecall(exact, exact, 3), { r1: 1, rk: 1 });
+  // id 4 ties id 3 at the 3rd distance: not a miss
+  assert.deepEqual(tieAwareRecall(exact, [exact[0]!, exact[1]!, exact[3]!], 3), { r1: 1, rk: 1 });
+  // a different first hit at the same distance still counts for r1
+  assert.deepEqual(tieAwareRecall(exact, [{ id: 9, distance: 0.5 }, exact[1]!, exact[2]!], 3), { r1: 1, rk: 1 });
+  // farther than the k-th (beyond the tolerance) is a miss; so is a missing hit
+  assert.deepEqual(tieAwareRecall(exact, [{ id: 9, distance: 2.5 }, { id: 8, distance: 3 }], 3), { r1: 0, rk: 0 });
+  // another id nearer than the exact k-th counts (the exact answer is what is being checked)
+  assert.deepEqual(tieAwareRecall(exact, [{ id: 9, distance: 0.6 }], 3), { r1: 0, rk: 1 / 3 });
+  assert.deepEqual(tieAwareRecall(exact, [exact[0]!], 3), { r1: 1, rk: 1 / 3 });
+  // within the relative tolerance of 1e-5
+  assert.deepEqual(tieAwareRecall(exact, [exact[0]!, exact[1]!, { id: 7, distance: 2 + 1e-6 }], 3), { r1: 1, rk: 1 });
+  // k beyond the exact answer is cut to its length; nothing to find is perfect recall
+  assert.deepEqual(tieAwareRecall(exact.slice(0, 2), exact.slice(0, 2), 10), { r1: 1, rk: 1 });
+  assert.deepEqual(tieAwareRecall([], [{ id: 1, distance: 0 }], 5), { r1: 1, rk: 1 });
+  assert.deepEqual(tieAwareRecall(exact, [], 2), { r1: 0, rk: 0 });
 });

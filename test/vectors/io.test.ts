@@ -4,10 +4,10 @@ import { mkdtempSync, writeFileSync, readFileSync, readdirSync, existsSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { NitamonoError } from '../src/errors.js';
-import { readVectors, readIds, writeFvecs, writeIvecs, writeNpy } from '../src/vectors/io.js';
-import { checkVectors, l2Normalize, toFloat32Matrix } from '../src/vectors/matrix.js';
-import { expectError } from './assert-error.js';
+import { NitamonoError } from '../../src/errors.js';
+import { readVectors, readIds, writeFvecs, writeIvecs, writeNpy } from '../../src/vectors/io.js';
+import { checkVectors, l2Normalize, toFloat32Matrix } from '../../src/vectors/matrix.js';
+import { expectError } from '../assert-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nitamono-vio-'));
 const p = (name: string): string => join(dir, name);

@@ -2,12 +2,12 @@
 // oracle (f64 scores of every row, sorted by (score, label), first k), on one shared memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rng } from '../src/util/random.js';
-import { Arena } from '../src/kernels/arena.js';
+import { rng } from '../../src/util/random.js';
+import { Arena } from '../../src/kernels/arena.js';
 import {
   createKernels, createReferenceKernels, createWasmKernels, kernelsAvailable, kernelsModule,
   wasmSimdSupported, METRIC_IP, METRIC_L2, type Kernels, type MetricCode,
-} from '../src/kernels/index.js';
+} from '../../src/kernels/index.js';
 
 const TOL = 1e-4;
 

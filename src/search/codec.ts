@@ -1,0 +1,65 @@
+/**
+ * How an inverted file stores its vectors. A codec turns vectors into fixed-size codes and back
+ * (Faiss's encode_vectors / sa_encode / sa_decode) and names the list scanner that scores a
+ * query against its codes in place, in the shared arena, on any thread. F32Codec keeps the
+ * vectors as they are (IndexIVFFlat); a scalar or product quantizer would trade accuracy for
+ * memory with codes a fraction of the size and a scanner of its own.
+ */
+import { NitamonoError } from '../errors.js';
+import { checkDim } from '../validate.js';
+import type { ListScannerName } from './scan.js';
+
+export interface VectorCodec {
+  readonly name: string;
+  /** Dimension of the vectors it encodes. */
+  readonly d: number;
+  /** The entry of LIST_SCANNERS (./scan.ts) that scores queries against these codes. */
+  readonly scanner: ListScannerName;
+  /** decode(encode(x)) gives x back exactly. */
+  readonly lossless: boolean;
+  /** Bytes of the code of one vector of dimension d. */
+  codeSize(d: number): number;
+  /** Learns the codec's parameters (ranges, codebooks) from n sample vectors; lossless codecs have none. */
+  train?(vectors: Float32Array, n: number): void | Promise<void>;
+  /** Writes the codes of n vectors (n×d) into out (n×codeSize bytes). */
+  encode(vectors: Float32Array, n: number, out: Uint8Array): void;
+  /** Writes the n vectors of n codes into out (n×d). */
+  decode(codes: Uint8Array, n: number, out: Float32Array): void;
+}
+
+function checkRoom(what: string, have: number, need: number): void {
+  if (have < need) throw new NitamonoError('INVALID_ARGUMENT', `${what} holds ${have} bytes, ${need} are needed`);
+}
+
+const bytesOf = (v: Float32Array, bytes: number): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, bytes);
+
+/** Raw float32: the code of a vector is its 4·d bytes. */
+export class F32Codec implements VectorCodec {
+  readonly name = 'f32';
+  readonly scanner = 'f32' as const;
+  readonly lossless = true;
+  readonly d: number;
+
+  constructor(d: number) {
+    this.d = checkDim(d);
+  }
+
+  codeSize(d: number): number {
+    return d * 4;
+  }
+
+  encode(vectors: Float32Array, n: number, out: Uint8Array): void {
+    const bytes = n * this.codeSize(this.d);
+    checkRoom('vectors', vectors.byteLength, bytes);
+    checkRoom('the code buffer', out.byteLength, bytes);
+    out.set(bytesOf(vectors, bytes));
+  }
+
+  decode(codes: Uint8Array, n: number, out: Float32Array): void {
+    const bytes = n * this.codeSize(this.d);
+    checkRoom('codes', codes.byteLength, bytes);
+    checkRoom('the output', out.byteLength, bytes);
+    // byte copy: codes need not be 4-byte aligned
+    bytesOf(out, bytes).set(codes.subarray(0, bytes));
+  }
+}

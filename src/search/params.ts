@@ -1,0 +1,33 @@
+/**
+ * The validating parsers of search parameters. Each kind reads the parameters it knows and
+ * ignores the others, so code holding an index of unknown kind can pass one set to any index
+ * (nprobe to an exact index is simply not used, as before the kinds became a registry).
+ */
+import { invalid } from '../errors.js';
+import { checkPositiveInt } from '../validate.js';
+import type { FlatSearchParams, IVFSearchParams } from './types.js';
+
+function fields(params: unknown): Record<string, unknown> {
+  if (params === undefined || params === null) return {};
+  if (typeof params !== 'object' || Array.isArray(params)) throw invalid(`search parameters must be an object, got ${Array.isArray(params) ? 'an array' : typeof params}`);
+  return params as Record<string, unknown>;
+}
+
+function positiveInt(p: Record<string, unknown>, name: string): number | undefined {
+  const v = p[name];
+  return v === undefined ? undefined : checkPositiveInt(name, v);
+}
+
+export function parseFlatParams(params: unknown): FlatSearchParams {
+  const p = fields(params);
+  const threads = positiveInt(p, 'threads');
+  return threads === undefined ? {} : { threads };
+}
+
+export function parseIVFParams(params: unknown): IVFSearchParams {
+  const p = fields(params);
+  const out: IVFSearchParams = parseFlatParams(p);
+  const nprobe = positiveInt(p, 'nprobe');
+  if (nprobe !== undefined) out.nprobe = nprobe;
+  return out;
+}

@@ -1,0 +1,62 @@
+// searchAsync on the shared scan pool when a worker thread dies under it.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Arena } from '../../src/kernels/arena.js';
+import { FlatIndex } from '../../src/search/flat.js';
+import { IVFIndex } from '../../src/search/ivf.js';
+import { ScanPool, sharedPool } from '../../src/search/pool.js';
+import { clusteredVectors, uniformVectors } from '../../src/vectors/synthetic.js';
+
+const arenaOf = (index: FlatIndex | IVFIndex): Arena => (index as unknown as { arena: Arena }).arena;
+
+/** Starts a search big enough to still be running when the workers are stopped, and stops them. */
+async function killedSearch(index: FlatIndex | IVFIndex, queries: Float32Array, params: { nprobe?: number }): Promise<void> {
+  const search = index.searchAsync(queries, 10, { ...params, threads: 2 });
+  for (const w of sharedPool().workers) void w.worker.terminate();
+  await assert.rejects(search, /exited/);
+}
+
+// A pool that ignored the exit would leave these searches pending forever: the timeout makes that a failure.
+describe('searchAsync when a worker thread dies', { timeout: 30_000 }, () => {
+  test('flat: rejects instead of hanging, frees its query blocks, and the next search works', async () => {
+    const d = 64;
+    const index = new FlatIndex(d);
+    try {
+      index.add(uniformVectors(20000, d, 1));
+      const queries = uniformVectors(256, d, 2);
+      await index.searchAsync(queries.subarray(0, d), 1, { threads: 2 });
+      const before = arenaOf(index).bytesInUse;
+      await killedSearch(index, queries, {});
+      assert.equal(arenaOf(index).bytesInUse, before);
+      const r = await index.searchAsync(queries.subarray(0, 4 * d), 10, { threads: 2 });
+      assert.deepEqual(r.labels, index.search(queries.subarray(0, 4 * d), 10).labels);
+    } finally {
+      index.dispose();
+    }
+  });
+
+  test('ivf: its probe scratch is freed too', async () => {
+    const d = 32;
+    const { data } = clusteredVectors(20000, d, { clusters: 50, seed: 4 });
+    const index = new IVFIndex(d, { nlist: 16 });
+    try {
+      await index.train(data, { threads: 1, iterations: 4 });
+      index.add(data);
+      const queries = data.subarray(0, 2000 * d);
+      await index.searchAsync(queries.subarray(0, d), 1, { nprobe: 2, threads: 2 });
+      const before = arenaOf(index).bytesInUse;
+      await killedSearch(index, queries, { nprobe: 16 });
+      assert.equal(arenaOf(index).bytesInUse, before);
+      const r = await index.searchAsync(queries.subarray(0, 4 * d), 10, { nprobe: 4, threads: 2 });
+      assert.deepEqual(r.labels, index.search(queries.subarray(0, 4 * d), 10, { nprobe: 4 }).labels);
+    } finally {
+      index.dispose();
+    }
+  });
+});
+
+describe('ScanPool', () => {
+  test('threads must be a positive integer', () => {
+    assert.throws(() => new ScanPool(0), /threads must be a positive integer, got 0/);
+  });
+});
