@@ -30,12 +30,16 @@ export interface SweepResult {
   took_ms: number;
 }
 
-/** `count` ids spread evenly over the searchable images (deterministic). */
-export function sampleIds(collection: Collection, count: number): number[] {
-  const rows = collection.catalog.okRows();
-  if (rows.length <= count) return rows.map((r) => r.id);
+/** `count` ids spread evenly over the searchable images, in id order (deterministic). */
+export async function sampleIds(collection: Collection, count: number): Promise<number[]> {
+  const { total } = await collection.listImages(0, 0);
+  if (total <= count) return (await collection.listImages(0, total)).images.map((r) => r.id);
   const out: number[] = [];
-  for (let i = 0; i < count; i++) out.push(rows[Math.floor(((i + 0.5) * rows.length) / count)]!.id);
+  for (let i = 0; i < count; i++) {
+    const { images } = await collection.listImages(Math.floor(((i + 0.5) * total) / count), 1);
+    // An image removed meanwhile shortens the sample rather than failing the sweep.
+    if (images[0]) out.push(images[0].id);
+  }
   return out;
 }
 
@@ -48,10 +52,10 @@ const median = (xs: number[]) => {
 };
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
-export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number): Promise<SweepResult> {
+/** Sweeps `kind` with `queries` sample queries; `generation` is the collection's when it was asked for. */
+export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number, generation: number): Promise<SweepResult> {
   const t0 = performance.now();
-  const generation = collection.catalog.generation();
-  const ids = sampleIds(collection, queries);
+  const ids = await sampleIds(collection, queries);
   const ivf = await collection.ivfIndex(kind);
   const nlist = typeof ivf.nlist === 'number' && ivf.nlist > 0 ? ivf.nlist : 1;
   const probes = sweepProbes(nlist);
@@ -96,4 +100,30 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
     points,
     took_ms: Math.round(performance.now() - t0),
   };
+}
+
+/** Sweeps are slow (hundreds of searches): each is run once per collection state and its promise shared. */
+export class SweepCache {
+  private runs = new Map<string, Promise<SweepResult>>();
+
+  constructor(private readonly max = 16) {}
+
+  /** The sweep for these arguments at this generation: cached, or started by `run`. */
+  get(kind: FeatureKind, k: number, queries: number, generation: number, run: () => Promise<SweepResult>): Promise<SweepResult> {
+    const key = `${kind}:${k}:${queries}:${generation}`;
+    let p = this.runs.get(key);
+    if (!p) {
+      p = run();
+      this.runs.set(key, p);
+      // A failed sweep is not remembered: the next request tries again.
+      p.catch(() => this.runs.delete(key));
+      if (this.runs.size > this.max) this.runs.delete(this.runs.keys().next().value!);
+    }
+    return p;
+  }
+
+  /** After a write: the generation changes anyway, this only frees the memory sooner. */
+  clear(): void {
+    this.runs.clear();
+  }
 }
