@@ -8,7 +8,7 @@
  * parameter — these messages are the API's contract, which is why the parsers, not the schema
  * validator, decide.
  */
-import { DEFAULT_NPROBE } from '../collection/index.js';
+import { AUTO_FLAT_MAX, DEFAULT_NPROBE } from '../collection/index.js';
 import { badRequest } from './errors.js';
 
 export type Features = 'color' | 'deep';
@@ -56,7 +56,7 @@ export const METHOD: ChoiceSpec<Method> = {
   values: ['exact', 'ivf'],
   description:
     'exact scans every vector (cost N·D); ivf scans the nprobe nearest lists of the inverted file ("flat" and "approximate" are accepted too). ' +
-    "Default: the collection's index kind (exact below 50,000 images unless indexed with --index ivf).",
+    `Default: the collection's index kind (exact below ${AUTO_FLAT_MAX.toLocaleString('en')} images unless indexed with --index ivf).`,
 };
 
 /** The parameters of a search or an evaluation, in a JSON body or as multipart text fields. */

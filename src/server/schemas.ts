@@ -122,7 +122,7 @@ export function errorResponses(causes: Record<number, string>): Record<number, {
   return out;
 }
 
-export function paramSchema(spec: ParamSpec): object {
+function paramSchema(spec: ParamSpec): object {
   return spec.type === 'int' ? intSchema(spec) : choiceSchema(spec);
 }
 

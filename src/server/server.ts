@@ -69,7 +69,7 @@ declare module 'fastify' {
 }
 
 /** Every route of the server, each group a plugin given the shared ServerContext. */
-export const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServerContext>[] = [
+const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServerContext>[] = [
   searchRoutes,
   evaluateRoutes,
   sweepRoutes,
