@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { makeFixture, makePng, startServer, type Fixture, type Running } from './server-fixture.js';
+import { makeFixture, makePng, startServer, type Fixture, type Running } from './server/fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium) — browser tests skipped`;

@@ -4,6 +4,7 @@
  * own errors (bad JSON, bad multipart, limits) are recognised by their codes, so a client never
  * sees a bare 500 for something it sent.
  */
+import type { FastifyReply } from 'fastify';
 import { NitamonoError, type ErrorCode } from '../errors.js';
 
 /** Codes the API itself adds to NitamonoError's. */
@@ -138,4 +139,10 @@ export function toApiError(err: unknown, ctx: ErrorContext): ApiError & { intern
 
 export function errorBody(e: ApiError): { error: { code: string; message: string } } {
   return { error: { code: e.code, message: e.message } };
+}
+
+/** Sends `e` as the error body, with the headers it carries (Retry-After, WWW-Authenticate, …). */
+export function sendError(reply: FastifyReply, e: ApiError): FastifyReply {
+  for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
+  return reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e));
 }

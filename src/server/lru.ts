@@ -1,4 +1,4 @@
-/** A small least-recently-used cache bounded by total bytes (thumbnails, sweep results). */
+/** A small least-recently-used cache bounded by total bytes (thumbnails, query histograms). */
 export class ByteLru<V> {
   private map = new Map<string, { value: V; bytes: number }>();
   private total = 0;

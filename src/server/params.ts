@@ -1,16 +1,85 @@
 /**
- * Strict parsing of request parameters. JSON bodies may carry numbers or numeric strings;
- * multipart fields and query strings are strings. Anything that is not exactly a valid value
- * is a 400 with a message naming the parameter.
+ * Request parameters: each is specified once here (range, default, choices) and both the strict
+ * parser and the route schemas (./schemas.ts, hence the OpenAPI document) are built from that
+ * one spec, so what is documented is what is accepted.
+ *
+ * JSON bodies may carry numbers or numeric strings; multipart fields and query strings are
+ * strings. Anything that is not exactly a valid value is a 400 with a message naming the
+ * parameter — these messages are the API's contract, which is why the parsers, not the schema
+ * validator, decide.
  */
+import { AUTO_FLAT_MAX, DEFAULT_NPROBE } from '../collection/index.js';
 import { badRequest } from './errors.js';
+import { MAX_ID, MAX_K } from '../validate.js';
 
 export type Features = 'color' | 'deep';
 export type Method = 'exact' | 'ivf';
 
-export const MAX_K = 1000;
+export { MAX_K };
 export const MAX_NPROBE = 1_000_000;
 export const DEFAULT_K = 10;
+
+export interface IntSpec {
+  type: 'int';
+  min: number;
+  max: number;
+  /** Used when the parameter is absent (none: the parameter is optional without a default). */
+  default?: number;
+  description: string;
+}
+
+export interface ChoiceSpec<T extends string = string> {
+  type: 'choice';
+  values: readonly T[];
+  description: string;
+}
+
+export type ParamSpec = IntSpec | ChoiceSpec;
+
+const int = (min: number, max: number, description: string): IntSpec => ({ type: 'int', min, max, description });
+const intWithDefault = (min: number, max: number, description: string, dflt: number): IntSpec & { default: number } => ({
+  type: 'int',
+  min,
+  max,
+  description,
+  default: dflt,
+});
+
+export const FEATURES: ChoiceSpec<Features> = {
+  type: 'choice',
+  values: ['color', 'deep'],
+  description: 'Feature kind ("colour" is accepted too). Default: the first kind the collection stores.',
+};
+
+export const METHOD: ChoiceSpec<Method> = {
+  type: 'choice',
+  values: ['exact', 'ivf'],
+  description:
+    'exact scans every vector (cost N·D); ivf scans the nprobe nearest lists of the inverted file ("flat" and "approximate" are accepted too). ' +
+    `Default: the collection's index kind (exact below ${AUTO_FLAT_MAX.toLocaleString('en')} images unless indexed with --index ivf).`,
+};
+
+/** The parameters of a search or an evaluation, in a JSON body or as multipart text fields. */
+export const SEARCH_FIELDS = {
+  id: int(0, MAX_ID, 'Id of an image of the collection to use as the query (instead of an uploaded image)'),
+  k: intWithDefault(1, MAX_K, 'Results wanted', DEFAULT_K),
+  features: FEATURES,
+  method: METHOD,
+  nprobe: int(1, MAX_NPROBE, `Inverted lists to scan (ivf); clamped to nlist. Default ${DEFAULT_NPROBE}`),
+} as const;
+
+export const SWEEP_QUERY = {
+  features: FEATURES,
+  k: intWithDefault(1, 100, 'Neighbours per query (recall@k)', 10),
+  queries: intWithDefault(1, 100, 'Images of the collection used as queries (evenly spaced by id)', 20),
+} as const;
+
+export const IMAGE_LIST_QUERY = {
+  offset: intWithDefault(0, 1e9, 'Images to skip (in id order)', 0),
+  limit: intWithDefault(1, 200, 'Images in the page', 24),
+} as const;
+
+export const IMAGE_ID = int(0, MAX_ID, 'Image id (from search results or GET /api/images); digits only');
 
 /** A strictly positive integer (from a number or a string of digits) within [min, max]. */
 export function parseIntParam(name: string, raw: unknown, min: number, max: number): number {
@@ -24,7 +93,12 @@ export function parseIntParam(name: string, raw: unknown, min: number, max: numb
   return v;
 }
 
-export function parseFeatures(raw: unknown, available: readonly Features[]): Features {
+/** A query-string integer: its default when absent. */
+export function parseIntOrDefault(name: string, spec: IntSpec & { default: number }, raw: unknown): number {
+  return raw === undefined ? spec.default : parseIntParam(name, raw, spec.min, spec.max);
+}
+
+export function parseFeatureKind(raw: unknown, available: readonly Features[]): Features {
   if (raw === undefined || raw === null || raw === '') {
     const first = available[0];
     if (!first) throw badRequest('this collection stores no features');
@@ -40,8 +114,9 @@ export function parseFeatures(raw: unknown, available: readonly Features[]): Fea
   return f;
 }
 
-export function parseMethod(raw: unknown): Method {
-  if (raw === undefined || raw === null || raw === '') return 'exact';
+/** The method asked for, or undefined: then the collection's index kind decides. */
+export function parseMethod(raw: unknown): Method | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
   if (typeof raw !== 'string') throw badRequest(`method must be "exact" or "ivf", got ${JSON.stringify(raw)}`);
   const v = raw.trim().toLowerCase();
   if (v === 'exact' || v === 'flat') return 'exact';
@@ -49,34 +124,40 @@ export function parseMethod(raw: unknown): Method {
   throw badRequest(`method must be "exact" or "ivf", got ${JSON.stringify(raw)}`);
 }
 
+/** Refuses a parameter the route does not take, naming the ones it does. */
+export function checkKnown(given: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(given)) {
+    if (!known.includes(key)) throw badRequest(`unknown parameter "${key}" (expected ${known.join(', ')})`);
+  }
+}
+
 export interface SearchParams {
   k: number;
   features: Features;
-  method: Method;
+  method: Method | undefined;
   nprobe: number | undefined;
   id: number | undefined;
 }
 
+const blank = (v: unknown) => v === undefined || v === '';
+
 /** Reads k, features, method, nprobe and id from a JSON body or multipart fields. */
-export function parseSearchParams(
-  fields: Record<string, unknown>,
-  available: readonly Features[],
-  opts: { defaultK?: number; maxK?: number } = {},
-): SearchParams {
-  const known = new Set(['id', 'k', 'features', 'method', 'nprobe', 'image']);
-  for (const key of Object.keys(fields)) {
-    if (!known.has(key)) throw badRequest(`unknown parameter "${key}" (expected id, k, features, method, nprobe, image)`);
-  }
-  const k = fields.k === undefined || fields.k === '' ? opts.defaultK ?? DEFAULT_K : parseIntParam('k', fields.k, 1, opts.maxK ?? MAX_K);
-  const nprobe = fields.nprobe === undefined || fields.nprobe === '' ? undefined : parseIntParam('nprobe', fields.nprobe, 1, MAX_NPROBE);
-  const id = fields.id === undefined || fields.id === '' ? undefined : parseIntParam('id', fields.id, 0, 0x7fffffff);
-  return { k, features: parseFeatures(fields.features, available), method: parseMethod(fields.method), nprobe, id };
+export function parseSearchParams(fields: Record<string, unknown>, available: readonly Features[]): SearchParams {
+  checkKnown(fields, [...Object.keys(SEARCH_FIELDS), 'image']);
+  const { id, k, nprobe } = SEARCH_FIELDS;
+  return {
+    k: blank(fields.k) ? k.default : parseIntParam('k', fields.k, k.min, k.max),
+    features: parseFeatureKind(fields.features, available),
+    method: parseMethod(fields.method),
+    nprobe: blank(fields.nprobe) ? undefined : parseIntParam('nprobe', fields.nprobe, nprobe.min, nprobe.max),
+    id: blank(fields.id) ? undefined : parseIntParam('id', fields.id, id.min, id.max),
+  };
 }
 
 /** An image id from a URL segment: digits only, so nothing path-like ever reaches a lookup. */
 export function parseIdSegment(raw: string): number {
   if (!/^\d{1,10}$/.test(raw)) throw badRequest(`image id must be a non-negative integer, got ${JSON.stringify(raw)}`);
   const v = Number(raw);
-  if (v > 0x7fffffff) throw badRequest(`image id out of range: ${raw}`);
+  if (v > IMAGE_ID.max) throw badRequest(`image id out of range: ${raw}`);
   return v;
 }

@@ -5,7 +5,7 @@
  * exact search next to the seed's N·D.
  */
 import type { Collection } from '../collection/index.js';
-import { tieAwareRecall } from '../collection/search.js';
+import { tieAwareRecall } from '../eval/recall.js';
 import type { FeatureKind } from '../collection/index.js';
 import { sweepProbes } from './costs.js';
 
@@ -31,7 +31,7 @@ export interface SweepResult {
   took_ms: number;
 }
 
-/** `count` ids spread evenly over the searchable images (deterministic). */
+/** `count` ids spread evenly over the searchable images, in id order (deterministic). */
 export async function sampleIds(collection: Collection, count: number): Promise<number[]> {
   const rows = await collection.searchableImages();
   if (rows.length <= count) return rows.map((r) => r.id);
@@ -49,12 +49,12 @@ const median = (xs: number[]) => {
 };
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
-export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number): Promise<SweepResult> {
+/** Sweeps `kind` with `queries` sample queries; `generation` is the collection's when it was asked for. */
+export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number, generation: number): Promise<SweepResult> {
   const t0 = performance.now();
-  const generation = await collection.generation();
   const ids = await sampleIds(collection, queries);
   const ivf = await collection.ivfIndex(kind);
-  const nlist = typeof ivf.nlist === 'number' && ivf.nlist > 0 ? ivf.nlist : 1;
+  const nlist = ivf.describe().nlist ?? 1;
   const probes = sweepProbes(nlist);
   // Warm-up (JIT, worker start-up, caches): not measured.
   for (const id of ids.slice(0, 3)) {
@@ -97,4 +97,30 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
     points,
     took_ms: Math.round(performance.now() - t0),
   };
+}
+
+/** Sweeps are slow (hundreds of searches): each is run once per collection state and its promise shared. */
+export class SweepCache {
+  private runs = new Map<string, Promise<SweepResult>>();
+
+  constructor(private readonly max = 16) {}
+
+  /** The sweep for these arguments at this generation: cached, or started by `run`. */
+  get(kind: FeatureKind, k: number, queries: number, generation: number, run: () => Promise<SweepResult>): Promise<SweepResult> {
+    const key = `${kind}:${k}:${queries}:${generation}`;
+    let p = this.runs.get(key);
+    if (!p) {
+      p = run();
+      this.runs.set(key, p);
+      // A failed sweep is not remembered: the next request tries again.
+      p.catch(() => this.runs.delete(key));
+      if (this.runs.size > this.max) this.runs.delete(this.runs.keys().next().value!);
+    }
+    return p;
+  }
+
+  /** After a write: the generation changes anyway, this only frees the memory sooner. */
+  clear(): void {
+    this.runs.clear();
+  }
 }

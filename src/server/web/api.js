@@ -1,7 +1,96 @@
+// @ts-check
 // Thin client for the nitamono HTTP API. Every error becomes an Error whose message is the
-// server's `error.message` (and `.code` / `.status` are set).
+// server's `error.message` (and `.code` / `.status` are set). The typedefs below are the parts
+// of the responses the page reads; GET /api/openapi.json has all of them.
+
+/**
+ * @typedef {'color' | 'deep'} Features
+ * @typedef {'exact' | 'ivf'} Method
+ *
+ * @typedef {object} Cost The seed's cost model for one N and D
+ * @property {number} n
+ * @property {number} d
+ * @property {number} k_groups
+ * @property {number} exact N·D
+ * @property {number} ivf D·(K + N/K)
+ * @property {number} ivf_seed D·√N
+ * @property {number} ivf_optimal
+ * @property {number} ratio
+ *
+ * @typedef {{ collection: Cost, seed: Cost[] }} CostTable
+ *
+ * @typedef {object} ImageItem An image of the collection (a listed image or a search result)
+ * @property {number} id
+ * @property {string} path
+ * @property {string} thumbnail_url
+ * @property {string} file_url
+ * @property {number} [distance] search results only
+ *
+ * @typedef {object} FeatureStats
+ * @property {Features} kind
+ * @property {number} dim
+ * @property {{ kind: 'flat' | 'ivf', nlist: number | null } | null} index
+ * @property {number | null} ivf_nlist
+ * @property {boolean} ivf_nlist_estimated
+ * @property {CostTable} costs
+ *
+ * @typedef {object} Stats
+ * @property {number} images
+ * @property {number} skipped
+ * @property {FeatureStats[]} features
+ * @property {Features} default_features
+ * @property {{ index_bytes: number, rss_bytes: number, heap_used_bytes: number }} memory
+ * @property {number} disk_bytes
+ *
+ * @typedef {object} ImagePage
+ * @property {number} total
+ * @property {ImageItem[]} images
+ *
+ * @typedef {object} SearchResponse
+ * @property {number} took_ms
+ * @property {number} extract_ms
+ * @property {Method} method
+ * @property {Features} features
+ * @property {number} distances_computed
+ * @property {number} n
+ * @property {number} dim
+ * @property {number} k
+ * @property {number} [nprobe]
+ * @property {number} [nlist]
+ * @property {{ source: 'indexed' | 'extracted', id?: number, path?: string }} query
+ * @property {Cost} cost
+ * @property {{ bins: number, values: number[] }} [color_histogram]
+ * @property {(ImageItem & { distance: number })[]} results
+ * @property {string[]} [warnings]
+ *
+ * @typedef {{ took_ms: number, distances_computed: number }} Timing
+ *
+ * @typedef {object} Evaluation
+ * @property {number} k
+ * @property {number} recall_at_1
+ * @property {number} recall_at_k
+ * @property {Timing} exact
+ * @property {Timing} ivf
+ *
+ * @typedef {{ mean_ms: number, p50_ms: number, distances_computed: number }} SweepTiming
+ *
+ * @typedef {object} Sweep
+ * @property {number} k
+ * @property {number} nlist
+ * @property {number} queries
+ * @property {SweepTiming} exact
+ * @property {(SweepTiming & { nprobe: number, recall_at_k: number, recall_at_1: number })[]} points
+ *
+ * @typedef {{ id: number } | { file: File }} Query
+ * @typedef {{ k: number, features: Features, method?: Method, nprobe?: number }} QueryParams
+ */
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status 0 when the server could not be reached
+   * @param {string} code
+   * @param {string} message
+   */
   constructor(status, code, message) {
     super(message);
     this.status = status;
@@ -9,12 +98,17 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * @param {string} path
+ * @param {RequestInit} [init]
+ * @returns {Promise<any>} the parsed JSON body
+ */
 async function call(path, init = {}) {
   let res;
   try {
     res = await fetch(path, { ...init, headers: { accept: 'application/json', ...(init.headers || {}) } });
   } catch (err) {
-    throw new ApiError(0, 'NETWORK', `cannot reach the server (${err.message})`);
+    throw new ApiError(0, 'NETWORK', `cannot reach the server (${err instanceof Error ? err.message : String(err)})`);
   }
   const text = await res.text();
   let body = null;
@@ -30,25 +124,35 @@ async function call(path, init = {}) {
   return body;
 }
 
+/**
+ * @param {Query} query
+ * @param {Partial<QueryParams>} params
+ * @returns {RequestInit}
+ */
 function queryInit(query, params) {
-  if (query.file) {
+  const given = Object.entries(params).filter(([, v]) => v !== undefined && v !== null);
+  if ('file' in query) {
     const fd = new FormData();
-    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) fd.append(k, String(v));
+    for (const [k, v] of given) fd.append(k, String(v));
     fd.append('image', query.file, query.file.name || 'image');
     return { method: 'POST', body: fd };
   }
   return {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id: query.id, ...Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null)) }),
+    body: JSON.stringify({ id: query.id, ...Object.fromEntries(given) }),
   };
 }
 
 export const api = {
+  /** @returns {Promise<Stats>} */
   stats: () => call('/api/stats'),
+  /** @type {(offset: number, limit: number) => Promise<ImagePage>} */
   images: (offset, limit) => call(`/api/images?offset=${offset}&limit=${limit}`),
-  /** query: { id } or { file }; params: { k, features, method, nprobe } */
+  /** @type {(query: Query, params: QueryParams) => Promise<SearchResponse>} */
   search: (query, params) => call('/api/search', queryInit(query, params)),
+  /** @type {(query: Query, params: Omit<QueryParams, 'method'>) => Promise<Evaluation>} */
   evaluate: (query, params) => call('/api/evaluate', queryInit(query, params)),
+  /** @type {(features: Features, k: number) => Promise<Sweep>} */
   sweep: (features, k) => call(`/api/sweep?features=${encodeURIComponent(features)}&k=${k}`),
 };

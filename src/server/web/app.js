@@ -1,24 +1,77 @@
+// @ts-check
 // nitamono web page: query by upload / drop / paste / click, results grid, cost and recall
 // panels, and the "how it works" view. State lives in the URL (id, k, features, method,
 // nprobe, view) so a search can be shared and reloaded.
 import { api } from './api.js';
 import { histogramChart, sweepChart } from './charts.js';
 
-const $ = (sel) => document.querySelector(sel);
+/**
+ * @typedef {import('./api.js').Features} Features
+ * @typedef {import('./api.js').Method} Method
+ * @typedef {import('./api.js').Stats} Stats
+ * @typedef {import('./api.js').FeatureStats} FeatureStats
+ * @typedef {import('./api.js').SearchResponse} SearchResponse
+ * @typedef {import('./api.js').ImageItem} ImageItem
+ * @typedef {import('./api.js').Sweep} Sweep
+ * @typedef {import('./api.js').Cost} Cost
+ * @typedef {import('./api.js').Query} Query
+ * @typedef {'search' | 'how'} View
+ */
+
+/**
+ * The element of the page matching `sel`, of the expected type: index.html and this script go
+ * together, so a missing or different element is a bug, reported as such.
+ * @template {Element} [T=HTMLElement]
+ * @param {string} sel
+ * @param {new (...args: any[]) => T} [type]
+ * @returns {T}
+ */
+function $(sel, type) {
+  const e = document.querySelector(sel);
+  const want = type ?? HTMLElement;
+  if (!(e instanceof want)) throw new Error(`the page has no ${want.name} ${sel}`);
+  return /** @type {T} */ (e);
+}
+
+/**
+ * Every element matching `sel` of the expected type.
+ * @template {Element} T
+ * @param {ParentNode} root
+ * @param {string} sel
+ * @param {new (...args: any[]) => T} type
+ * @returns {T[]}
+ */
+function all(root, sel, type) {
+  return [...root.querySelectorAll(sel)].filter(/** @returns {e is T} */ (e) => e instanceof type);
+}
+
 const nf = new Intl.NumberFormat('en');
-const fmt = (n) => nf.format(Math.round(n));
-const ms = (v) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
-const bytes = (b) => (b >= 1 << 30 ? (b / (1 << 30)).toFixed(2) + ' GB' : b >= 1 << 20 ? (b / (1 << 20)).toFixed(1) + ' MB' : b >= 1024 ? (b / 1024).toFixed(1) + ' KB' : b + ' B');
+const fmt = (/** @type {number} */ n) => nf.format(Math.round(n));
+const ms = (/** @type {number} */ v) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const bytes = (/** @type {number} */ b) => (b >= 1 << 30 ? (b / (1 << 30)).toFixed(2) + ' GB' : b >= 1 << 20 ? (b / (1 << 20)).toFixed(1) + ' MB' : b >= 1024 ? (b / 1024).toFixed(1) + ' KB' : b + ' B');
 const K_CHOICES = [12, 24, 48, 96];
 const MAX_K = 1000;
 
+/**
+ * @typedef {string | number | boolean | null | undefined} AttrValue
+ * @typedef {Node | string | null | undefined | false} Child
+ */
+
+/**
+ * An element with attributes (`class`, `text` and boolean ones handled) and children; null,
+ * undefined and false attributes and children are left out.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, AttrValue>} [attrs]
+ * @param {...Child} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k === 'text') e.textContent = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    if (k === 'class') e.className = String(v);
+    else if (k === 'text') e.textContent = String(v);
     else e.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(c);
@@ -27,6 +80,9 @@ function el(tag, attrs = {}, ...children) {
 
 // ------------------------------------------------------------------ state
 
+/**
+ * @type {{ view: View, id: number | null, file: File | null, k: number, features: Features, method: Method, nprobe: number, shown: number }}
+ */
 const state = {
   view: 'search',
   id: null, // query image id, when the query is an image of the collection
@@ -37,17 +93,21 @@ const state = {
   nprobe: 1,
   shown: 24, // results requested (k grows with "load more")
 };
+/** @type {Stats | null} */
 let stats = null;
+/** @type {SearchResponse | null} */
 let lastSearch = null;
 let browseOffset = 0;
 let searchSeq = 0;
 let busy = 0;
 
+/** @param {Features} features */
 function nlistOf(features) {
   const f = stats && stats.features.find((x) => x.kind === features);
   return (f && f.ivf_nlist) || 1;
 }
 
+/** @param {Features} features */
 function dimOf(features) {
   const f = stats && stats.features.find((x) => x.kind === features);
   return f ? f.dim : 0;
@@ -70,6 +130,7 @@ function readUrl() {
   if (Number.isInteger(np) && np >= 1) state.nprobe = np;
 }
 
+/** @param {Partial<typeof state>} [overrides] */
 function urlFor(overrides = {}) {
   const s = { ...state, ...overrides };
   const p = new URLSearchParams();
@@ -82,6 +143,7 @@ function urlFor(overrides = {}) {
   return '?' + p.toString();
 }
 
+/** @param {boolean} push a new history entry (else the current one is replaced) */
 function writeUrl(push) {
   const url = urlFor();
   if (url === location.search) return;
@@ -91,21 +153,24 @@ function writeUrl(push) {
 
 // ------------------------------------------------------------------ feedback
 
+/** @param {boolean} on */
 function setBusy(on) {
   busy += on ? 1 : -1;
   $('#progress').hidden = busy <= 0;
   $('#main').setAttribute('aria-busy', busy > 0 ? 'true' : 'false');
 }
 
+/** @param {unknown} err null to hide the alert */
 function showError(err) {
   const box = $('#alert');
-  box.textContent = err ? err.message || String(err) : '';
+  box.textContent = err ? (err instanceof Error && err.message) || String(err) : '';
   box.hidden = !err;
 }
 
 // ------------------------------------------------------------------ controls
 
-function buildFeatureControls() {
+/** @param {Stats} stats */
+function buildFeatureControls(stats) {
   const group = $('#features-group');
   group.textContent = '';
   const kinds = stats.features.map((f) => f.kind);
@@ -124,19 +189,19 @@ function buildFeatureControls() {
 }
 
 function syncControls() {
-  for (const r of document.querySelectorAll('input[name="features"]')) r.checked = r.value === state.features;
-  for (const r of document.querySelectorAll('input[name="how-features"]')) r.checked = r.value === state.features;
-  for (const r of document.querySelectorAll('input[name="method"]')) r.checked = r.value === state.method;
+  for (const r of all(document, 'input[name="features"]', HTMLInputElement)) r.checked = r.value === state.features;
+  for (const r of all(document, 'input[name="how-features"]', HTMLInputElement)) r.checked = r.value === state.features;
+  for (const r of all(document, 'input[name="method"]', HTMLInputElement)) r.checked = r.value === state.method;
   const nlist = nlistOf(state.features);
   state.nprobe = Math.max(1, Math.min(state.nprobe, nlist));
-  const slider = $('#nprobe');
+  const slider = $('#nprobe', HTMLInputElement);
   slider.max = String(nlist);
   slider.value = String(state.nprobe);
   slider.disabled = state.method !== 'ivf';
   $('#nprobe-field').classList.toggle('disabled', state.method !== 'ivf');
   $('#nprobe-out').textContent = String(state.nprobe);
   $('#nlist-note').textContent = `of K = ${nlist}`;
-  const kSel = $('#k');
+  const kSel = $('#k', HTMLSelectElement);
   if (![...kSel.options].some((o) => Number(o.value) === state.k)) kSel.append(el('option', { text: String(state.k) }));
   kSel.value = String(state.k);
 }
@@ -151,47 +216,56 @@ function onSettingsChanged() {
   if (hasQuery()) runSearch();
 }
 
+/** The value of the input or select an event came from. */
+const inputValue = (/** @type {Event} */ e) => (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement ? e.target.value : '');
+/** @returns {Features} */
+const asFeatures = (/** @type {string} */ v) => (v === 'deep' ? 'deep' : 'color');
+/** @returns {Method} */
+const asMethod = (/** @type {string} */ v) => (v === 'ivf' ? 'ivf' : 'exact');
+
 function bindControls() {
   $('#controls').addEventListener('submit', (e) => e.preventDefault());
   $('#features-group').addEventListener('change', (e) => {
-    state.features = e.target.value;
+    state.features = asFeatures(inputValue(e));
     syncControls();
     onSettingsChanged();
   });
-  for (const r of document.querySelectorAll('input[name="method"]')) {
+  for (const r of all(document, 'input[name="method"]', HTMLInputElement)) {
     r.addEventListener('change', () => {
-      state.method = r.value;
+      state.method = asMethod(r.value);
       syncControls();
       onSettingsChanged();
     });
   }
-  let t = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let t;
   $('#nprobe').addEventListener('input', (e) => {
-    state.nprobe = Number(e.target.value);
+    state.nprobe = Number(inputValue(e));
     $('#nprobe-out').textContent = String(state.nprobe);
     clearTimeout(t);
     t = setTimeout(onSettingsChanged, 200);
   });
   $('#k').addEventListener('change', (e) => {
-    state.k = Number(e.target.value);
+    state.k = Number(inputValue(e));
     onSettingsChanged();
   });
-  $('#file-input').addEventListener('change', (e) => {
-    const f = e.target.files && e.target.files[0];
+  const fileInput = $('#file-input', HTMLInputElement);
+  fileInput.addEventListener('change', () => {
+    const f = fileInput.files && fileInput.files[0];
     if (f) searchFile(f);
-    e.target.value = '';
+    fileInput.value = '';
   });
   $('#more').addEventListener('click', loadMore);
   $('#how-features').addEventListener('change', (e) => {
-    state.features = e.target.value;
+    state.features = asFeatures(inputValue(e));
     syncControls();
     writeUrl(false);
     renderHow();
   });
-  for (const tab of document.querySelectorAll('.tab')) {
+  for (const tab of all(document, '.tab', HTMLAnchorElement)) {
     tab.addEventListener('click', (e) => {
       e.preventDefault();
-      setView(tab.dataset.view, true);
+      setView(tab.dataset.view === 'how' ? 'how' : 'search', true);
     });
   }
 }
@@ -202,7 +276,7 @@ function bindDrop() {
   const overlay = $('#drop-overlay');
   const zone = $('#dropzone');
   let depth = 0;
-  const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+  const hasFiles = (/** @type {DragEvent} */ e) => e.dataTransfer !== null && [...e.dataTransfer.types].includes('Files');
   document.addEventListener('dragenter', (e) => {
     if (!hasFiles(e)) return;
     e.preventDefault();
@@ -221,7 +295,7 @@ function bindDrop() {
     }
   });
   document.addEventListener('drop', (e) => {
-    if (!hasFiles(e)) return;
+    if (!e.dataTransfer || !hasFiles(e)) return;
     e.preventDefault();
     depth = 0;
     overlay.hidden = true;
@@ -243,6 +317,7 @@ function bindDrop() {
 
 // ------------------------------------------------------------------ queries
 
+/** @param {File} file */
 function searchFile(file) {
   state.file = file;
   state.id = null;
@@ -253,6 +328,7 @@ function searchFile(file) {
   runSearch();
 }
 
+/** @param {number} id */
 function searchId(id) {
   state.id = id;
   state.file = null;
@@ -264,9 +340,10 @@ function searchId(id) {
   window.scrollTo({ top: 0, behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
 }
 
+/** @type {string | null} */
 let previewUrl = null;
 function showQueryPreview() {
-  const img = $('#query-img');
+  const img = $('#query-img', HTMLImageElement);
   if (previewUrl) {
     URL.revokeObjectURL(previewUrl);
     previewUrl = null;
@@ -285,14 +362,16 @@ function showQueryPreview() {
   $('#drop-hint').hidden = hasQuery();
 }
 
-function params(overrides = {}) {
-  const p = { k: state.shown, features: state.features, method: state.method, ...overrides };
-  if ((overrides.method || state.method) === 'ivf') p.nprobe = state.nprobe;
-  return p;
+/** @returns {import('./api.js').QueryParams} */
+function params() {
+  return { k: state.shown, features: state.features, method: state.method, ...(state.method === 'ivf' ? { nprobe: state.nprobe } : {}) };
 }
 
+/** @returns {Query} */
 function currentQuery() {
-  return state.file ? { file: state.file } : { id: state.id };
+  if (state.file) return { file: state.file };
+  if (state.id === null) throw new Error('no query');
+  return { id: state.id };
 }
 
 async function runSearch() {
@@ -326,18 +405,24 @@ function loadMore() {
   }
 }
 
+/** The result or image buttons of the grid, in order. */
+const picks = () => all($('#grid'), '.pick', HTMLButtonElement);
+
+/** @param {number} i */
 function focusCard(i) {
-  const cards = $('#grid').querySelectorAll('.pick');
+  const cards = picks();
   if (cards[i]) cards[i].focus({ preventScroll: false });
 }
 
 // ------------------------------------------------------------------ rendering: search
 
+/** @param {SearchResponse} res */
 function costBars(res) {
   const nd = res.cost.exact;
   const model = res.cost.ivf;
   const thisOps = res.distances_computed * res.dim;
   const max = Math.max(nd, thisOps, 1);
+  /** @type {(cls: string, label: string, value: number, note?: string) => HTMLElement[]} */
   const row = (cls, label, value, note) => [
     el('span', { class: 'lbl', text: label }),
     el('div', { class: `bar ${cls}`, role: 'presentation' }, barFill(value / max)),
@@ -353,16 +438,19 @@ function costBars(res) {
   );
 }
 
+/** @param {number} frac */
 function barFill(frac) {
   const i = document.createElement('i');
   i.style.width = `${Math.max(0.4, Math.min(100, frac * 100)).toFixed(2)}%`;
   return i;
 }
 
+/** @param {SearchResponse} res */
 function renderStats(res) {
   const box = $('#search-stats');
   $('#stats-panel').hidden = false;
   box.textContent = '';
+  /** @type {(value: string, label: string, id?: string) => HTMLElement} */
   const stat = (value, label, id) => el('div', { class: 'stat' }, el('b', { text: value, id }), el('span', { text: label }));
   const methodLabel = res.method === 'ivf' ? `inverted file, nprobe ${res.nprobe}/${res.nlist ?? '?'}` : 'exact';
   box.append(
@@ -383,6 +471,10 @@ function renderStats(res) {
   box.append(el('div', { class: 'recall-row' }, btn, out));
 }
 
+/**
+ * @param {HTMLButtonElement} btn
+ * @param {HTMLElement} out
+ */
 async function checkRecall(btn, out) {
   btn.disabled = true;
   out.textContent = 'measuring…';
@@ -396,13 +488,14 @@ async function checkRecall(btn, out) {
       ` (recall@1 ${ev.recall_at_1.toFixed(0)}) · inverted file ${ms(ev.ivf.took_ms)} ms, ${fmt(ev.ivf.distances_computed)} distances · exact ${ms(ev.exact.took_ms)} ms, ${fmt(ev.exact.distances_computed)} distances`,
     );
   } catch (err) {
-    out.textContent = err.message;
+    out.textContent = err instanceof Error ? err.message : String(err);
   } finally {
     btn.disabled = false;
     setBusy(false);
   }
 }
 
+/** @param {SearchResponse} res */
 function renderHistogram(res) {
   const box = $('#hist-box');
   const h = res.color_histogram;
@@ -413,6 +506,11 @@ function renderHistogram(res) {
   if (h) holder.append(histogramChart(h.values, h.bins));
 }
 
+/**
+ * @param {ImageItem} item
+ * @param {number | null} rank its place in the results (null: a listed image)
+ * @param {{ isQuery?: boolean }} [opts]
+ */
 function card(item, rank, opts = {}) {
   const title = item.distance !== undefined ? `${item.path} — distance ${item.distance.toFixed(4)}` : item.path;
   const pick = el(
@@ -436,6 +534,7 @@ function card(item, rank, opts = {}) {
   );
 }
 
+/** @param {SearchResponse} res */
 function renderResults(res) {
   $('#intro').hidden = true;
   $('#grid-title').textContent = `${res.results.length} most similar · ${res.features === 'color' ? 'colour' : 'deep'} features · ${res.method === 'ivf' ? 'inverted file' : 'exact'}`;
@@ -447,6 +546,7 @@ function renderResults(res) {
 
 // ------------------------------------------------------------------ rendering: browse
 
+/** @param {boolean} append the next page (else the first) */
 async function browse(append) {
   setBusy(true);
   try {
@@ -470,8 +570,8 @@ async function browse(append) {
 function bindGridKeys() {
   $('#grid').addEventListener('keydown', (e) => {
     const t = e.target;
-    if (!t.classList || !t.classList.contains('pick')) return;
-    const cards = [...$('#grid').querySelectorAll('.pick')];
+    if (!(t instanceof HTMLButtonElement) || !t.classList.contains('pick')) return;
+    const cards = picks();
     const i = cards.indexOf(t);
     const cols = getComputedStyle($('#grid')).gridTemplateColumns.split(' ').length || 1;
     let j = null;
@@ -489,13 +589,14 @@ function bindGridKeys() {
 
 // ------------------------------------------------------------------ how it works
 
+/** @type {'time' | 'dist'} */
 let sweepXKey = 'time';
 
 async function renderHow() {
   if (!stats) return;
   const feat = stats.features.find((f) => f.kind === state.features) || stats.features[0];
   if (!feat) return;
-  renderFacts();
+  renderFacts(stats);
   renderCostTable(feat, null);
   $('#sweep-note').textContent = 'measuring…';
   $('#sweep-chart').textContent = '';
@@ -511,16 +612,20 @@ async function renderHow() {
     renderCostTable(feat, sw);
     renderSweep(sw);
   } catch (err) {
-    $('#sweep-note').textContent = err.message;
+    $('#sweep-note').textContent = err instanceof Error ? err.message : String(err);
   } finally {
     setBusy(false);
   }
 }
 
+/**
+ * @param {FeatureStats} feat
+ * @param {Sweep | null} sw the measured figures, once the sweep is in
+ */
 function renderCostTable(feat, sw) {
   const c = feat.costs;
-  const cols = [...c.seed, c.collection];
   const head = el('tr', {}, el('th', { text: `D = ${feat.dim}` }), ...c.seed.map((r) => el('th', { text: `N = ${fmt(r.n)}` })), el('th', { class: 'this', text: `this collection (N = ${fmt(c.collection.n)})` }));
+  /** @type {(label: string, f: (r: Cost) => string, thisCell?: string) => HTMLTableRowElement} */
   const row = (label, f, thisCell) => {
     const measured = thisCell !== undefined;
     return el(
@@ -548,7 +653,6 @@ function renderCostTable(feat, sw) {
       row(`Measured: recall@${sw.k} at nprobe ${p1.nprobe}`, () => '—', p1.recall_at_k.toFixed(3)),
     );
   }
-  void cols;
   const table = el('table', {}, el('thead', {}, head), el('tbody', {}, ...body));
   const wrap = $('#cost-table');
   wrap.textContent = '';
@@ -558,12 +662,13 @@ function renderCostTable(feat, sw) {
     : 'Operations counted as in the lecture (one distance = D multiply-adds).';
 }
 
+/** @param {Sweep} sw */
 function renderSweep(sw) {
   $('#sweep-note').textContent = `${sw.queries} queries, K = ${sw.nlist}, k = ${sw.k}`;
   const chart = $('#sweep-chart');
   chart.textContent = '';
   const toggle = el('div', { class: 'segmented small', role: 'radiogroup', 'aria-label': 'x axis' });
-  for (const [key, label] of [['time', 'time'], ['dist', 'distances']]) {
+  for (const [key, label] of /** @type {const} */ ([['time', 'time'], ['dist', 'distances']])) {
     const input = el('input', { type: 'radio', name: 'sweep-x', value: key, checked: key === sweepXKey });
     input.addEventListener('change', () => {
       sweepXKey = key;
@@ -588,16 +693,18 @@ function renderSweep(sw) {
   wrap.append(table);
 }
 
-function renderFacts() {
+/** @param {Stats} stats */
+function renderFacts(stats) {
   const dl = $('#collection-facts');
   dl.textContent = '';
-  const add = (k, v) => dl.append(el('dt', { text: k }), el('dd', { text: v }));
+  const add = (/** @type {string} */ k, /** @type {string} */ v) => dl.append(el('dt', { text: k }), el('dd', { text: v }));
   add('Images (N)', fmt(stats.images));
   if (stats.skipped) add('Skipped files', fmt(stats.skipped));
   for (const f of stats.features) {
     const idx = f.index;
     const kind = idx ? (idx.kind === 'ivf' ? `inverted file, ${idx.nlist} lists` : 'flat (exact)') : 'not built';
-    add(`${f.kind === 'color' ? 'Colour' : 'Deep'} features`, `D = ${f.dim} · primary index ${kind}${f.ivf_nlist ? ` · inverted file K = ${f.ivf_nlist}` : ''}`);
+    const ivf = f.ivf_nlist ? ` · inverted file K = ${f.ivf_nlist}${f.ivf_nlist_estimated ? ' (once built)' : ''}` : '';
+    add(`${f.kind === 'color' ? 'Colour' : 'Deep'} features`, `D = ${f.dim} · primary index ${kind}${ivf}`);
   }
   add('Index memory', bytes(stats.memory.index_bytes));
   add('Server memory (RSS)', bytes(stats.memory.rss_bytes));
@@ -606,14 +713,18 @@ function renderFacts() {
 
 // ------------------------------------------------------------------ views
 
+/**
+ * @param {View} view
+ * @param {boolean} push a new history entry
+ */
 function setView(view, push) {
   state.view = view;
   $('#view-search').hidden = view !== 'search';
   $('#view-how').hidden = view !== 'how';
-  for (const t of document.querySelectorAll('.tab')) {
+  for (const t of all(document, '.tab', HTMLAnchorElement)) {
     if (t.dataset.view === view) t.setAttribute('aria-current', 'page');
     else t.removeAttribute('aria-current');
-    t.href = urlFor({ view: t.dataset.view });
+    t.href = urlFor({ view: t.dataset.view === 'how' ? 'how' : 'search' });
   }
   if (push) writeUrl(true);
   if (view === 'how') renderHow();
@@ -640,17 +751,20 @@ async function main() {
   bindDrop();
   bindGridKeys();
   setBusy(true);
+  /** @type {Stats} */
+  let loaded;
   try {
-    stats = await api.stats();
+    loaded = await api.stats();
   } catch (err) {
     showError(err);
     return;
   } finally {
     setBusy(false);
   }
+  stats = loaded;
   $('#summary').textContent = `${fmt(stats.images)} images · ${stats.features.map((f) => `${f.kind === 'color' ? 'colour' : 'deep'} D = ${f.dim}`).join(' · ')}`;
   if (!K_CHOICES.includes(state.k)) $('#k').append(el('option', { text: String(state.k) }));
-  buildFeatureControls();
+  buildFeatureControls(stats);
   window.addEventListener('popstate', () => {
     const file = state.file;
     readUrl();

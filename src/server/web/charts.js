@@ -1,6 +1,15 @@
+// @ts-check
 // Small inline-SVG charts: the query's colour histogram and the recall-versus-time curve.
+/** @typedef {import('./api.js').Sweep} Sweep */
+
 const NS = 'http://www.w3.org/2000/svg';
 
+/**
+ * @param {string} tag
+ * @param {Record<string, string | number>} [attrs]
+ * @param {(Node | string)[]} [children]
+ * @returns {SVGElement}
+ */
 export function svg(tag, attrs = {}, children = []) {
   const el = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
@@ -8,6 +17,12 @@ export function svg(tag, attrs = {}, children = []) {
   return el;
 }
 
+/**
+ * @param {number} x
+ * @param {number} y
+ * @param {string} s
+ * @param {Record<string, string | number>} [attrs]
+ */
 function text(x, y, s, attrs = {}) {
   const t = svg('text', { x, y, ...attrs });
   t.textContent = s;
@@ -23,6 +38,8 @@ const CHANNELS = [
 /**
  * 3 × bins bars (R, G, B), each channel's bins summing to 1. Bar heights use a common scale
  * (0…max value), lighter shades for darker bins so the four brightness ranges read left to right.
+ * @param {number[]} values
+ * @param {number} bins
  */
 export function histogramChart(values, bins) {
   const W = 300, H = 150, padL = 8, padR = 8, top = 18, base = 118;
@@ -56,6 +73,10 @@ export function histogramChart(values, bins) {
   return root;
 }
 
+/**
+ * @param {number[]} values
+ * @param {number} bins
+ */
 function describe(values, bins) {
   const parts = [];
   for (let g = 0; g * bins < values.length; g++) {
@@ -65,6 +86,7 @@ function describe(values, bins) {
   return parts.join('; ');
 }
 
+/** @param {number} v */
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
@@ -72,6 +94,7 @@ function niceMax(v) {
   return 10 * p;
 }
 
+/** @param {number} v */
 function fmtAxis(v) {
   if (v === 0) return '0';
   if (Math.abs(v) >= 1e6) return (v / 1e6).toFixed(v % 1e6 ? 1 : 0) + 'M';
@@ -84,14 +107,16 @@ function fmtAxis(v) {
 /**
  * Recall@k (y, 0…1) against x = mean search time in ms or distances computed, one point per
  * nprobe, plus exact search as the grey reference point at recall 1.
+ * @param {Sweep} sweep
+ * @param {'time' | 'dist'} xKey
  */
 export function sweepChart(sweep, xKey) {
   const W = 560, H = 300, L = 52, R = 18, T = 16, B = 44;
   const xs = sweep.points.map((p) => (xKey === 'time' ? p.p50_ms : p.distances_computed));
   const exactX = xKey === 'time' ? sweep.exact.p50_ms : sweep.exact.distances_computed;
   const xmax = niceMax(Math.max(exactX, ...xs) * 1.05);
-  const sx = (v) => L + (v / xmax) * (W - L - R);
-  const sy = (r) => T + (1 - r) * (H - T - B);
+  const sx = (/** @type {number} */ v) => L + (v / xmax) * (W - L - R);
+  const sy = (/** @type {number} */ r) => T + (1 - r) * (H - T - B);
   const root = svg('svg', { viewBox: `0 0 ${W} ${H}` });
   // grid and axes
   for (let i = 0; i <= 4; i++) {

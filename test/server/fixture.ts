@@ -1,17 +1,20 @@
 /**
  * Test fixture for the server tests: a temp folder of small generated PNGs (made with sharp),
- * indexed into a collection with colour features, and helpers to start a real server on port 0.
+ * indexed into a collection with colour features, and helpers to start a real server on port 0
+ * whose responses are checked against their route schemas (./contract.ts).
  */
+import { after, before } from 'node:test';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { Collection } from '../src/collection/index.js';
-import { createServer, type ServerOptions } from '../src/server/server.js';
+import { Collection, type IndexChoice } from '../../src/collection/index.js';
+import { createServer, type ServerOptions } from '../../src/server/server.js';
+import { watchContract } from './contract.js';
 import type { FastifyInstance } from 'fastify';
 
-export { rng } from '../src/util/random.js';
-import { rng } from '../src/util/random.js';
+export { rng } from '../../src/util/random.js';
+import { rng } from '../../src/util/random.js';
 
 /** Raw RGB of a size×size image made of four coloured quadrants around a base colour, plus noise. */
 export function patternRgb(size: number, rand: () => number): Buffer {
@@ -64,15 +67,24 @@ export interface Fixture {
   cleanup(): Promise<void>;
 }
 
+export interface FixtureOptions {
+  /** Runs after the images are written, before indexing. */
+  prepare?: (root: string, base: string) => Promise<void>;
+  threads?: number;
+  size?: number;
+  /** The collection's index policy (default auto: flat at these sizes). */
+  index?: IndexChoice;
+}
+
 /** A temp collection of `n` generated images (colour features), indexed. */
-export async function makeFixture(n: number, opts: { prepare?: (root: string, base: string) => Promise<void>; threads?: number; size?: number } = {}): Promise<Fixture> {
+export async function makeFixture(n: number, opts: FixtureOptions = {}): Promise<Fixture> {
   const base = await mkdtemp(join(tmpdir(), 'nitamono-server-'));
   const root = join(base, 'images');
   await mkdir(root, { recursive: true });
   await writeImages(root, n, opts.size !== undefined ? { size: opts.size } : {});
   await opts.prepare?.(root, base);
   const collectionPath = join(base, 'collection');
-  const collection = await Collection.open(collectionPath, { create: true, root, features: ['color'], threads: opts.threads ?? 2 });
+  const collection = await Collection.open(collectionPath, { create: true, root, features: ['color'], threads: opts.threads ?? 2, ...(opts.index ? { index: opts.index } : {}) });
   await collection.update();
   return {
     base,
@@ -92,11 +104,59 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** createServer + listen on 127.0.0.1, port 0. */
+/**
+ * createServer + listen on 127.0.0.1, port 0. close() fails if a response broke its route's
+ * schema (a status it does not list, or a body the serializer changed).
+ */
 export async function startServer(opts: ServerOptions): Promise<Running> {
   const app = createServer(opts);
+  const contract = watchContract(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   const port = addr && typeof addr === 'object' ? addr.port : 0;
-  return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      await app.close();
+      contract.check();
+    },
+  };
+}
+
+export interface ServerHandle {
+  readonly fx: Fixture;
+  readonly srv: Running;
+}
+
+/**
+ * A collection of `n` images and a server over it, owned by the enclosing describe block: made
+ * before its first test, closed and deleted after its last, so no state is shared between blocks.
+ */
+export function useServer(n: number, opts: { fixture?: FixtureOptions; server?: Omit<ServerOptions, 'collection'> } = {}): ServerHandle {
+  let fx: Fixture | undefined;
+  let srv: Running | undefined;
+  before(async () => {
+    fx = await makeFixture(n, opts.fixture);
+    srv = await startServer({ collection: fx.collection, ...opts.server });
+  });
+  after(async () => {
+    try {
+      await srv?.close();
+    } finally {
+      await fx?.cleanup();
+    }
+  });
+  const ready = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('useServer: used outside the tests of its describe block');
+    return v;
+  };
+  return {
+    get fx() {
+      return ready(fx);
+    },
+    get srv() {
+      return ready(srv);
+    },
+  };
 }

@@ -1,0 +1,53 @@
+/**
+ * What the route plugins share: the collection, the limits, the caches that writes must
+ * invalidate, and the write guard. createServer builds one per server and hands it to every
+ * route plugin as its options, so nothing is module-global and two servers never share state.
+ */
+import type { onRequestAsyncHookHandler } from 'fastify';
+import type { Collection } from '../collection/index.js';
+import type { InputLimits } from './input.js';
+import { ByteLru } from './lru.js';
+import { NlistBook } from './nlist.js';
+import { SweepCache } from './sweep.js';
+
+export interface ServerInfo {
+  allowWrite: boolean;
+  /** Whether the write routes need the bearer token. */
+  tokenRequired: boolean;
+  /** The token, when one is in force (given or generated). */
+  token: string | undefined;
+  /** Whether the token was generated here (the CLI prints it then). */
+  tokenGenerated: boolean;
+  maxUploadBytes: number;
+  maxPixels: number;
+  webRoot: string;
+}
+
+export type ServerContext = {
+  collection: Collection;
+  info: ServerInfo;
+  limits: InputLimits;
+  /** The collection's root with symlinks resolved: files are served only from inside it. */
+  rootReal: string;
+  /** JPEG thumbnails by `${id}:${size}`. */
+  thumbs: ByteLru<Buffer>;
+  sweeps: SweepCache;
+  nlists: NlistBook;
+  /** onRequest hook of the routes that change the collection. */
+  writeGuard: onRequestAsyncHookHandler;
+};
+
+export const THUMBNAIL_CACHE_BYTES = 64 * 1024 * 1024;
+
+export function createContext(collection: Collection, info: ServerInfo, rootReal: string, writeGuard: onRequestAsyncHookHandler): ServerContext {
+  return {
+    collection,
+    info,
+    limits: { maxUploadBytes: info.maxUploadBytes, maxPixels: info.maxPixels },
+    rootReal,
+    thumbs: new ByteLru<Buffer>(THUMBNAIL_CACHE_BYTES),
+    sweeps: new SweepCache(),
+    nlists: new NlistBook(collection),
+    writeGuard,
+  };
+}

@@ -1,0 +1,117 @@
+/** POST /api/search: the k images most similar to an uploaded image or to an image of the collection. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { ServerContext } from '../context.js';
+import { costTable } from '../costs.js';
+import { readInput } from '../input.js';
+import { SEARCH_FIELDS, parseSearchParams } from '../params.js';
+import { HISTOGRAM_BINS, QueryHistograms, queryOf } from '../query.js';
+import { errorResponses, imageUrls, queryBody, ref } from '../schemas.js';
+
+export const QUERY_ERRORS = {
+  400: 'Bad parameter (k, nprobe, features, method, id), malformed JSON or multipart, or neither image nor id',
+  404: 'Unknown image id',
+  409: 'The collection has no vectors of this kind yet (EMPTY_INDEX)',
+  413: 'Upload or body larger than the server limit',
+  415: 'Content-Type is neither application/json nor multipart/form-data',
+  422: 'The upload is not a supported image (DECODE_FAILED) or has too many pixels (TOO_LARGE)',
+  503: 'Too many uploads being processed at once (BUSY); retry after the Retry-After seconds',
+};
+
+const searchResponse = {
+  description: 'Results, best first',
+  type: 'object',
+  required: ['took_ms', 'extract_ms', 'method', 'features', 'distances_computed', 'n', 'dim', 'k', 'query', 'cost', 'results'],
+  properties: {
+    took_ms: { type: 'number' },
+    extract_ms: { type: 'number', description: 'Feature extraction of an uploaded query' },
+    method: { type: 'string', enum: ['exact', 'ivf'], description: 'The method used (when none was asked for: the index kind of the collection)' },
+    features: { type: 'string', enum: ['color', 'deep'] },
+    distances_computed: { type: 'integer' },
+    n: { type: 'integer', description: 'N, searchable images' },
+    dim: { type: 'integer', description: 'D, numbers per vector' },
+    k: { type: 'integer' },
+    nprobe: { type: 'integer', description: 'Lists scanned (ivf)' },
+    nlist: { type: 'integer', description: 'Lists of the inverted file (when not yet built: the number it will have)' },
+    query: {
+      type: 'object',
+      required: ['source'],
+      properties: {
+        source: { type: 'string', enum: ['indexed', 'extracted'] },
+        id: { type: 'integer', description: 'A query by id: the image' },
+        path: { type: 'string' },
+        thumbnail_url: { type: 'string' },
+        file_url: { type: 'string' },
+        filename: { type: 'string', description: 'An uploaded query: its name and size' },
+        width: { type: 'integer' },
+        height: { type: 'integer' },
+      },
+    },
+    cost: ref('Cost'),
+    color_histogram: {
+      type: 'object',
+      description: "The query's colour histogram, 4 bins per channel (R, G, B): the seed's 12 numbers. Only for colour features.",
+      required: ['bins', 'channels', 'values'],
+      properties: { bins: { type: 'integer' }, channels: { type: 'array', items: { type: 'string' } }, values: { type: 'array', items: { type: 'number' } } },
+    },
+    results: { type: 'array', items: ref('Hit') },
+    warnings: { type: 'array', items: { type: 'string' } },
+  },
+};
+
+export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
+  const { collection, nlists, limits } = ctx;
+  const histograms = new QueryHistograms(collection, limits.maxPixels);
+
+  app.post(
+    '/api/search',
+    {
+      schema: {
+        summary: 'The k images most similar to a query image',
+        operationId: 'search',
+        body: queryBody(SEARCH_FIELDS),
+        response: { 200: searchResponse, ...errorResponses(QUERY_ERRORS) },
+      },
+    },
+    async (req) => {
+      const { fields, upload } = await readInput(req, limits);
+      const p = parseSearchParams(fields, collection.features);
+      const query = await queryOf(collection, p.id, upload);
+      const [res, histogram] = await Promise.all([
+        collection.search(query, {
+          k: p.k,
+          features: p.features,
+          ...(p.method !== undefined ? { method: p.method } : {}),
+          ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}),
+        }),
+        p.features === 'color' ? histograms.of(p.id, upload) : undefined,
+      ]);
+      nlists.remember(res.features, res.nlist);
+      const warnings = [...(res.warnings ?? [])];
+      if (res.method === 'ivf' && p.nprobe !== undefined && res.nprobe !== undefined && p.nprobe > res.nprobe) {
+        warnings.push(`nprobe ${p.nprobe} is more than the ${res.nlist ?? res.nprobe} lists of the inverted file; used ${res.nprobe}`);
+      }
+      const nlist = res.nlist ?? nlists.forCost(res.features, res.n);
+      return {
+        took_ms: res.took_ms,
+        extract_ms: res.extract_ms,
+        method: res.method,
+        features: res.features,
+        distances_computed: res.distances_computed,
+        n: res.n,
+        dim: res.dim,
+        k: p.k,
+        ...(res.nprobe !== undefined ? { nprobe: res.nprobe } : {}),
+        ...(nlist ? { nlist } : {}),
+        query: {
+          source: res.query.source,
+          ...(res.query.id !== undefined ? { id: res.query.id, path: res.query.path, ...imageUrls(res.query.id) } : {}),
+          ...(upload ? { filename: upload.filename, width: upload.width, height: upload.height } : {}),
+        },
+        cost: costTable(res.n, res.dim, nlist).collection,
+        ...(histogram ? { color_histogram: { bins: HISTOGRAM_BINS, channels: ['r', 'g', 'b'], values: histogram } } : {}),
+        results: res.results.map((r) => ({ id: r.id, path: r.path, distance: r.distance, ...imageUrls(r.id) })),
+        ...(warnings.length ? { warnings } : {}),
+      };
+    },
+  );
+};
