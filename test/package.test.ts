@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeDir, tempDir } from './collection-helpers.js';
+import { removeDir, tempDir } from './collection/helpers.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 

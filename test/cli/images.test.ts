@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { loadIndex } from '../../src/search/load.js';
-import { CLI, noise, removeDir, runCli, solid, tempDir } from '../collection-helpers.js';
+import { CLI, noise, removeDir, runCli, solid, tempDir } from '../collection/helpers.js';
 
 const DEMO = fileURLToPath(new URL('../../../demo/images', import.meta.url));
 

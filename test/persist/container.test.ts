@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -9,9 +9,13 @@ import { writeFileAtomic } from '../../src/persist/atomic.js';
 import { readContainer, writeContainer, crc32, crc32Js, FOOTER_BYTES } from '../../src/persist/container.js';
 import { expectError } from '../assert-error.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'nitamono-container-'));
-const p = (name: string): string => join(dir, name);
+type TempDir = { path: string; dispose: () => void };
 
+/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
+function tempDir(prefix: string): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+}
 
 function esc(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -67,209 +71,220 @@ test('crc32: standard check value and agreement with zlib, chunked at odd bounda
   assert.equal(c2, whole);
 });
 
-// ---------------------------------------------------------------------------------------------
-// round trip
+describe('container files and atomic writes on disk', () => {
+  let tmp: TempDir | undefined;
+  let dir: string;
+  before(() => {
+    tmp = tempDir('nitamono-container-');
+    dir = tmp.path;
+  });
+  after(() => tmp?.dispose());
+  const p = (name: string): string => join(dir, name);
 
-test('container round trip: kind, version, meta, sections, 64-byte alignment', async () => {
-  const bytes = await writeSample(p('a.nita'), 3);
-  assert.equal(bytes, statSync(p('a.nita')).size);
-  const c = await readContainer(p('a.nita'), { kind: 'flat', maxVersion: 3 });
-  assert.equal(c.kind, 'flat');
-  assert.equal(c.version, 3);
-  assert.deepEqual(c.meta, { metric: 'l2', dim: 5, count: 3, note: 'ünïcode ✓' });
-  assert.deepEqual(Object.keys(c.sections), ['odd', 'vectors', 'empty', 'ids']);
-  assert.deepEqual(c.dtypes, { odd: 'u8', vectors: 'f32', empty: 'f32', ids: 'i32' });
-  for (const [name, s] of Object.entries(c.sections)) {
-    assert.equal(s.byteOffset % 64, 0, `section ${name} is 64-byte aligned`);
-  }
-  assert.deepEqual(c.sections['odd'], odd);
-  const v = c.sections['vectors']!;
-  assert.deepEqual(new Float32Array(v.buffer, v.byteOffset, v.byteLength / 4), vectors);
-  const i = c.sections['ids']!;
-  assert.deepEqual(new Int32Array(i.buffer, i.byteOffset, i.byteLength / 4), ids);
-  assert.equal(c.sections['empty']!.byteLength, 0);
-  // all sections are views of one buffer (no per-section copies)
-  assert.equal(v.buffer, i.buffer);
+  // ---------------------------------------------------------------------------------------------
+  // round trip
 
-  // the documented layout
-  const raw = readFileSync(p('a.nita'));
-  assert.equal(raw.subarray(0, 8).toString('latin1'), 'NITAMONO');
-  assert.equal(raw.readUInt32LE(8), 3);
-  const h = raw.readUInt32LE(12);
-  const header = JSON.parse(raw.subarray(16, 16 + h).toString('utf8')) as { kind: string; sections: Array<{ name: string; offset: number; length: number; dtype: string }> };
-  assert.equal(header.kind, 'flat');
-  const last = header.sections[header.sections.length - 1]!;
-  assert.equal(last.name, 'ids');
-  assert.equal(raw.length, last.offset + last.length + FOOTER_BYTES);
-  assert.equal(raw.subarray(raw.length - 8).toString('latin1'), 'ENDNITA\0');
-  assert.equal(raw.readUInt32LE(raw.length - 12), crc32Js(raw.subarray(0, raw.length - 12)));
+  test('container round trip: kind, version, meta, sections, 64-byte alignment', async () => {
+    const bytes = await writeSample(p('a.nita'), 3);
+    assert.equal(bytes, statSync(p('a.nita')).size);
+    const c = await readContainer(p('a.nita'), { kind: 'flat', maxVersion: 3 });
+    assert.equal(c.kind, 'flat');
+    assert.equal(c.version, 3);
+    assert.deepEqual(c.meta, { metric: 'l2', dim: 5, count: 3, note: 'ünïcode ✓' });
+    assert.deepEqual(Object.keys(c.sections), ['odd', 'vectors', 'empty', 'ids']);
+    assert.deepEqual(c.dtypes, { odd: 'u8', vectors: 'f32', empty: 'f32', ids: 'i32' });
+    for (const [name, s] of Object.entries(c.sections)) {
+      assert.equal(s.byteOffset % 64, 0, `section ${name} is 64-byte aligned`);
+    }
+    assert.deepEqual(c.sections['odd'], odd);
+    const v = c.sections['vectors']!;
+    assert.deepEqual(new Float32Array(v.buffer, v.byteOffset, v.byteLength / 4), vectors);
+    const i = c.sections['ids']!;
+    assert.deepEqual(new Int32Array(i.buffer, i.byteOffset, i.byteLength / 4), ids);
+    assert.equal(c.sections['empty']!.byteLength, 0);
+    // all sections are views of one buffer (no per-section copies)
+    assert.equal(v.buffer, i.buffer);
 
-  // kind is optional when reading
-  const any = await readContainer(p('a.nita'), { maxVersion: 5 });
-  assert.equal(any.kind, 'flat');
-});
+    // the documented layout
+    const raw = readFileSync(p('a.nita'));
+    assert.equal(raw.subarray(0, 8).toString('latin1'), 'NITAMONO');
+    assert.equal(raw.readUInt32LE(8), 3);
+    const h = raw.readUInt32LE(12);
+    const header = JSON.parse(raw.subarray(16, 16 + h).toString('utf8')) as { kind: string; sections: Array<{ name: string; offset: number; length: number; dtype: string }> };
+    assert.equal(header.kind, 'flat');
+    const last = header.sections[header.sections.length - 1]!;
+    assert.equal(last.name, 'ids');
+    assert.equal(raw.length, last.offset + last.length + FOOTER_BYTES);
+    assert.equal(raw.subarray(raw.length - 8).toString('latin1'), 'ENDNITA\0');
+    assert.equal(raw.readUInt32LE(raw.length - 12), crc32Js(raw.subarray(0, raw.length - 12)));
 
-test('container round trip: no sections, large section, shared-memory section', async () => {
-  await writeContainer(p('none.nita'), { kind: 'x', version: 1, meta: {}, sections: {} });
-  const c0 = await readContainer(p('none.nita'), { kind: 'x', maxVersion: 1 });
-  assert.deepEqual(c0.sections, {});
-  assert.deepEqual(c0.meta, {});
+    // kind is optional when reading
+    const any = await readContainer(p('a.nita'), { maxVersion: 5 });
+    assert.equal(any.kind, 'flat');
+  });
 
-  const big = randomBytes(20_000_001, 3); // > the 8 MiB read block
-  const mem = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
-  const shared = new Float32Array(mem.buffer, 64, 10);
-  shared.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  await writeContainer(p('big.nita'), { kind: 'x', version: 1, meta: { n: 1 }, sections: { big, shared } });
-  const c = await readContainer(p('big.nita'), { kind: 'x', maxVersion: 1 });
-  assert.ok(Buffer.from(c.sections['big']!).equals(Buffer.from(big)));
-  const s = c.sections['shared']!;
-  assert.deepEqual(Array.from(new Float32Array(s.buffer, s.byteOffset, 10)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-});
+  test('container round trip: no sections, large section, shared-memory section', async () => {
+    await writeContainer(p('none.nita'), { kind: 'x', version: 1, meta: {}, sections: {} });
+    const c0 = await readContainer(p('none.nita'), { kind: 'x', maxVersion: 1 });
+    assert.deepEqual(c0.sections, {});
+    assert.deepEqual(c0.meta, {});
 
-test('container writer validates its input', async () => {
-  await assert.rejects(writeContainer(p('v.nita'), { kind: '', version: 1, meta: {}, sections: {} }), expectError('INVALID_ARGUMENT', /kind/));
-  await assert.rejects(writeContainer(p('v.nita'), { kind: 'k', version: 0, meta: {}, sections: {} }), expectError('INVALID_ARGUMENT', /version/));
-  await assert.rejects(
-    writeContainer(p('v.nita'), { kind: 'k', version: 1, meta: { big: 1n } as object, sections: {} }),
-    expectError('INVALID_ARGUMENT', /not JSON-serialisable/),
-  );
-});
+    const big = randomBytes(20_000_001, 3); // > the 8 MiB read block
+    const mem = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+    const shared = new Float32Array(mem.buffer, 64, 10);
+    shared.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await writeContainer(p('big.nita'), { kind: 'x', version: 1, meta: { n: 1 }, sections: { big, shared } });
+    const c = await readContainer(p('big.nita'), { kind: 'x', maxVersion: 1 });
+    assert.ok(Buffer.from(c.sections['big']!).equals(Buffer.from(big)));
+    const s = c.sections['shared']!;
+    assert.deepEqual(Array.from(new Float32Array(s.buffer, s.byteOffset, 10)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
 
-// ---------------------------------------------------------------------------------------------
-// rejections
-
-test('missing file → NOT_FOUND naming it', async () => {
-  await assert.rejects(readContainer(p('missing.nita'), { maxVersion: 1 }), expectError('NOT_FOUND', new RegExp(`^${esc(p('missing.nita'))}: no such file`)));
-});
-
-test('truncated files are reported as truncated, wherever the cut is', async () => {
-  await writeSample(p('full.nita'));
-  const raw = readFileSync(p('full.nita'));
-  const h = raw.readUInt32LE(12);
-  const cuts = [0, 5, 12, 16, 16 + Math.floor(h / 2), 16 + h + 3, raw.length - 40, raw.length - FOOTER_BYTES - 1, raw.length - 5, raw.length - 1];
-  for (const cut of cuts) {
-    writeFileSync(p('cut.nita'), raw.subarray(0, cut));
+  test('container writer validates its input', async () => {
+    await assert.rejects(writeContainer(p('v.nita'), { kind: '', version: 1, meta: {}, sections: {} }), expectError('INVALID_ARGUMENT', /kind/));
+    await assert.rejects(writeContainer(p('v.nita'), { kind: 'k', version: 0, meta: {}, sections: {} }), expectError('INVALID_ARGUMENT', /version/));
     await assert.rejects(
-      readContainer(p('cut.nita'), { maxVersion: 1 }),
-      expectError('BAD_FILE', new RegExp(`^${esc(p('cut.nita'))}: truncated`)),
-      `cut at ${cut} of ${raw.length}`,
+      writeContainer(p('v.nita'), { kind: 'k', version: 1, meta: { big: 1n } as object, sections: {} }),
+      expectError('INVALID_ARGUMENT', /not JSON-serialisable/),
     );
-  }
-});
+  });
 
-test('bad magic', async () => {
-  await writeSample(p('m.nita'));
-  const raw = readFileSync(p('m.nita'));
-  raw[3] = 0x21;
-  writeFileSync(p('m.nita'), raw);
-  await assert.rejects(
-    readContainer(p('m.nita'), { maxVersion: 1 }),
-    expectError('BAD_FILE', new RegExp(`^${esc(p('m.nita'))}: not a nitamono index file \\(bad magic\\)`)),
-  );
-  writeFileSync(p('text.nita'), 'just some text that is long enough to have a header');
-  await assert.rejects(readContainer(p('text.nita'), { maxVersion: 1 }), expectError('BAD_FILE', /bad magic/));
-  writeFileSync(p('short.nita'), 'abc');
-  await assert.rejects(readContainer(p('short.nita'), { maxVersion: 1 }), expectError('BAD_FILE', /bad magic/));
-});
+  // ---------------------------------------------------------------------------------------------
+  // rejections
 
-test('a file from a newer format version is refused with both versions named', async () => {
-  await writeSample(p('new.nita'), 4);
-  await assert.rejects(
-    readContainer(p('new.nita'), { kind: 'flat', maxVersion: 2 }),
-    expectError('BAD_FILE', new RegExp(`^${esc(p('new.nita'))}: written by a newer nitamono \\(format version 4, this build reads up to 2\\)`)),
-  );
-});
+  test('missing file → NOT_FOUND naming it', async () => {
+    await assert.rejects(readContainer(p('missing.nita'), { maxVersion: 1 }), expectError('NOT_FOUND', new RegExp(`^${esc(p('missing.nita'))}: no such file`)));
+  });
 
-test('kind mismatch', async () => {
-  await writeSample(p('ivf.nita'), 1, 'ivf');
-  await assert.rejects(
-    readContainer(p('ivf.nita'), { kind: 'flat', maxVersion: 1 }),
-    expectError('BAD_FILE', new RegExp(`^${esc(p('ivf.nita'))}: holds a 'ivf' index, expected 'flat'`)),
-  );
-});
+  test('truncated files are reported as truncated, wherever the cut is', async () => {
+    await writeSample(p('full.nita'));
+    const raw = readFileSync(p('full.nita'));
+    const h = raw.readUInt32LE(12);
+    const cuts = [0, 5, 12, 16, 16 + Math.floor(h / 2), 16 + h + 3, raw.length - 40, raw.length - FOOTER_BYTES - 1, raw.length - 5, raw.length - 1];
+    for (const cut of cuts) {
+      writeFileSync(p('cut.nita'), raw.subarray(0, cut));
+      await assert.rejects(
+        readContainer(p('cut.nita'), { maxVersion: 1 }),
+        expectError('BAD_FILE', new RegExp(`^${esc(p('cut.nita'))}: truncated`)),
+        `cut at ${cut} of ${raw.length}`,
+      );
+    }
+  });
 
-test('any flipped byte after the prefix → checksum mismatch', async () => {
-  await writeSample(p('flip.nita'));
-  const raw = readFileSync(p('flip.nita'));
-  const h = raw.readUInt32LE(12);
-  // the header JSON (a quote, a digit of an offset, a letter of the kind), the padding,
-  // every section byte, and the stored checksum itself
-  const jsonText = raw.subarray(16, 16 + h).toString('latin1');
-  const positions = [
-    16,
-    16 + jsonText.indexOf('"offset":') + 9,
-    16 + jsonText.indexOf('flat'),
-    16 + h,
-    raw.length - 12,
-    raw.length - 9,
-  ];
-  const header = JSON.parse(jsonText) as { sections: Array<{ offset: number; length: number }> };
-  for (const s of header.sections) for (let i = 0; i < s.length; i++) positions.push(s.offset + i);
-  for (const pos of positions) {
+  test('bad magic', async () => {
+    await writeSample(p('m.nita'));
+    const raw = readFileSync(p('m.nita'));
+    raw[3] = 0x21;
+    writeFileSync(p('m.nita'), raw);
+    await assert.rejects(
+      readContainer(p('m.nita'), { maxVersion: 1 }),
+      expectError('BAD_FILE', new RegExp(`^${esc(p('m.nita'))}: not a nitamono index file \\(bad magic\\)`)),
+    );
+    writeFileSync(p('text.nita'), 'just some text that is long enough to have a header');
+    await assert.rejects(readContainer(p('text.nita'), { maxVersion: 1 }), expectError('BAD_FILE', /bad magic/));
+    writeFileSync(p('short.nita'), 'abc');
+    await assert.rejects(readContainer(p('short.nita'), { maxVersion: 1 }), expectError('BAD_FILE', /bad magic/));
+  });
+
+  test('a file from a newer format version is refused with both versions named', async () => {
+    await writeSample(p('new.nita'), 4);
+    await assert.rejects(
+      readContainer(p('new.nita'), { kind: 'flat', maxVersion: 2 }),
+      expectError('BAD_FILE', new RegExp(`^${esc(p('new.nita'))}: written by a newer nitamono \\(format version 4, this build reads up to 2\\)`)),
+    );
+  });
+
+  test('kind mismatch', async () => {
+    await writeSample(p('ivf.nita'), 1, 'ivf');
+    await assert.rejects(
+      readContainer(p('ivf.nita'), { kind: 'flat', maxVersion: 1 }),
+      expectError('BAD_FILE', new RegExp(`^${esc(p('ivf.nita'))}: holds a 'ivf' index, expected 'flat'`)),
+    );
+  });
+
+  test('any flipped byte after the prefix → checksum mismatch', async () => {
+    await writeSample(p('flip.nita'));
+    const raw = readFileSync(p('flip.nita'));
+    const h = raw.readUInt32LE(12);
+    // the header JSON (a quote, a digit of an offset, a letter of the kind), the padding,
+    // every section byte, and the stored checksum itself
+    const jsonText = raw.subarray(16, 16 + h).toString('latin1');
+    const positions = [
+      16,
+      16 + jsonText.indexOf('"offset":') + 9,
+      16 + jsonText.indexOf('flat'),
+      16 + h,
+      raw.length - 12,
+      raw.length - 9,
+    ];
+    const header = JSON.parse(jsonText) as { sections: Array<{ offset: number; length: number }> };
+    for (const s of header.sections) for (let i = 0; i < s.length; i++) positions.push(s.offset + i);
+    for (const pos of positions) {
+      const bad = Buffer.from(raw);
+      bad[pos]! ^= 0x10;
+      writeFileSync(p('flip.nita'), bad);
+      await assert.rejects(
+        readContainer(p('flip.nita'), { kind: 'flat', maxVersion: 1 }),
+        expectError('BAD_FILE', new RegExp(`^${esc(p('flip.nita'))}: checksum mismatch \\(file is corrupt\\)`)),
+        `flipped byte at ${pos}`,
+      );
+    }
+    // a damaged end marker
     const bad = Buffer.from(raw);
-    bad[pos]! ^= 0x10;
+    bad[raw.length - 3] ^= 1;
     writeFileSync(p('flip.nita'), bad);
-    await assert.rejects(
-      readContainer(p('flip.nita'), { kind: 'flat', maxVersion: 1 }),
-      expectError('BAD_FILE', new RegExp(`^${esc(p('flip.nita'))}: checksum mismatch \\(file is corrupt\\)`)),
-      `flipped byte at ${pos}`,
-    );
+    await assert.rejects(readContainer(p('flip.nita'), { maxVersion: 1 }), expectError('BAD_FILE', /file is corrupt/));
+    // trailing garbage
+    writeFileSync(p('flip.nita'), Buffer.concat([raw, Buffer.from('xx')]));
+    await assert.rejects(readContainer(p('flip.nita'), { maxVersion: 1 }), expectError('BAD_FILE', /file is corrupt/));
+    // and the untouched bytes read fine
+    writeFileSync(p('flip.nita'), raw);
+    await readContainer(p('flip.nita'), { kind: 'flat', maxVersion: 1 });
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // atomic writes
+
+  function tempFiles(): string[] {
+    return readdirSync(dir).filter((f) => f.includes('.tmp-'));
   }
-  // a damaged end marker
-  const bad = Buffer.from(raw);
-  bad[raw.length - 3] ^= 1;
-  writeFileSync(p('flip.nita'), bad);
-  await assert.rejects(readContainer(p('flip.nita'), { maxVersion: 1 }), expectError('BAD_FILE', /file is corrupt/));
-  // trailing garbage
-  writeFileSync(p('flip.nita'), Buffer.concat([raw, Buffer.from('xx')]));
-  await assert.rejects(readContainer(p('flip.nita'), { maxVersion: 1 }), expectError('BAD_FILE', /file is corrupt/));
-  // and the untouched bytes read fine
-  writeFileSync(p('flip.nita'), raw);
-  await readContainer(p('flip.nita'), { kind: 'flat', maxVersion: 1 });
-});
 
-// ---------------------------------------------------------------------------------------------
-// atomic writes
+  test('atomic write: a failing chunk source leaves the previous file intact and no temp file', async () => {
+    await writeSample(p('keep.nita'));
+    const before = readFileSync(p('keep.nita'));
+    const boom = new Error('disk on fire');
+    function* failing(): Generator<Uint8Array> {
+      yield new Uint8Array(1 << 20).fill(1);
+      yield new Uint8Array(1 << 20).fill(2);
+      throw boom;
+    }
+    await assert.rejects(writeFileAtomic(p('keep.nita'), failing()), (err) => err === boom);
+    assert.ok(readFileSync(p('keep.nita')).equals(before), 'target unchanged');
+    await readContainer(p('keep.nita'), { kind: 'flat', maxVersion: 1 });
+    assert.deepEqual(tempFiles(), []);
 
-function tempFiles(): string[] {
-  return readdirSync(dir).filter((f) => f.includes('.tmp-'));
-}
+    async function* failingAsync(): AsyncGenerator<Uint8Array> {
+      yield new Uint8Array(10);
+      await new Promise((r) => setTimeout(r, 5));
+      throw boom;
+    }
+    await assert.rejects(writeFileAtomic(p('keep.nita'), failingAsync()), (err) => err === boom);
+    assert.ok(readFileSync(p('keep.nita')).equals(before));
+    // a non-view chunk is refused the same way
+    await assert.rejects(writeFileAtomic(p('keep.nita'), [new Uint8Array(3), 'nope' as unknown as Uint8Array]), expectError('INVALID_ARGUMENT', /not an ArrayBufferView/));
+    assert.ok(readFileSync(p('keep.nita')).equals(before));
+    assert.deepEqual(tempFiles(), []);
+  });
 
-test('atomic write: a failing chunk source leaves the previous file intact and no temp file', async () => {
-  await writeSample(p('keep.nita'));
-  const before = readFileSync(p('keep.nita'));
-  const boom = new Error('disk on fire');
-  function* failing(): Generator<Uint8Array> {
-    yield new Uint8Array(1 << 20).fill(1);
-    yield new Uint8Array(1 << 20).fill(2);
-    throw boom;
-  }
-  await assert.rejects(writeFileAtomic(p('keep.nita'), failing()), (err) => err === boom);
-  assert.ok(readFileSync(p('keep.nita')).equals(before), 'target unchanged');
-  await readContainer(p('keep.nita'), { kind: 'flat', maxVersion: 1 });
-  assert.deepEqual(tempFiles(), []);
-
-  async function* failingAsync(): AsyncGenerator<Uint8Array> {
-    yield new Uint8Array(10);
-    await new Promise((r) => setTimeout(r, 5));
-    throw boom;
-  }
-  await assert.rejects(writeFileAtomic(p('keep.nita'), failingAsync()), (err) => err === boom);
-  assert.ok(readFileSync(p('keep.nita')).equals(before));
-  // a non-view chunk is refused the same way
-  await assert.rejects(writeFileAtomic(p('keep.nita'), [new Uint8Array(3), 'nope' as unknown as Uint8Array]), expectError('INVALID_ARGUMENT', /not an ArrayBufferView/));
-  assert.ok(readFileSync(p('keep.nita')).equals(before));
-  assert.deepEqual(tempFiles(), []);
-});
-
-test('atomic write: arrays of views, strings, replacing, missing directory', async () => {
-  const n = await writeFileAtomic(p('plain.bin'), [new Uint8Array([1, 2]), new Uint16Array([0x0403]), new DataView(new Uint8Array([5]).buffer)]);
-  assert.equal(n, 5);
-  assert.deepEqual(Array.from(readFileSync(p('plain.bin'))), [1, 2, 3, 4, 5]);
-  await writeFileAtomic(p('plain.bin'), 'héllo\n');
-  assert.equal(readFileSync(p('plain.bin'), 'utf8'), 'héllo\n');
-  await writeFileAtomic(p('plain.bin'), new Uint8Array(0));
-  assert.equal(readFileSync(p('plain.bin')).length, 0);
-  await assert.rejects(writeFileAtomic(join(dir, 'no', 'such', 'dir', 'f.bin'), 'x'), expectError('NOT_FOUND', /does not exist/));
-  assert.deepEqual(tempFiles(), []);
+  test('atomic write: arrays of views, strings, replacing, missing directory', async () => {
+    const n = await writeFileAtomic(p('plain.bin'), [new Uint8Array([1, 2]), new Uint16Array([0x0403]), new DataView(new Uint8Array([5]).buffer)]);
+    assert.equal(n, 5);
+    assert.deepEqual(Array.from(readFileSync(p('plain.bin'))), [1, 2, 3, 4, 5]);
+    await writeFileAtomic(p('plain.bin'), 'héllo\n');
+    assert.equal(readFileSync(p('plain.bin'), 'utf8'), 'héllo\n');
+    await writeFileAtomic(p('plain.bin'), new Uint8Array(0));
+    assert.equal(readFileSync(p('plain.bin')).length, 0);
+    await assert.rejects(writeFileAtomic(join(dir, 'no', 'such', 'dir', 'f.bin'), 'x'), expectError('NOT_FOUND', /does not exist/));
+    assert.deepEqual(tempFiles(), []);
+  });
 });

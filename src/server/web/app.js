@@ -762,6 +762,11 @@ async function main() {
     setBusy(false);
   }
   stats = loaded;
+  // Without a method in the URL, search the way the collection is indexed (as the API does).
+  if (!new URLSearchParams(location.search).has('method')) {
+    const f = stats.features.find((x) => x.kind === state.features) ?? stats.features[0];
+    if (f?.index?.kind === 'ivf') state.method = 'ivf';
+  }
   $('#summary').textContent = `${fmt(stats.images)} images · ${stats.features.map((f) => `${f.kind === 'color' ? 'colour' : 'deep'} D = ${f.dim}`).join(' · ')}`;
   if (!K_CHOICES.includes(state.k)) $('#k').append(el('option', { text: String(state.k) }));
   buildFeatureControls(stats);

@@ -5,8 +5,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { existsSync } from 'node:fs';
 import sharp from 'sharp';
-import { NitamonoError } from '../src/errors.js';
-import { decodeImage } from '../src/image/decode.js';
+import { NitamonoError } from '../../src/errors.js';
+import { decodeImage } from '../../src/image/decode.js';
 import {
   DEEP_INPUT_BYTES,
   DEFAULT_DEEP_MODEL,
@@ -16,17 +16,24 @@ import {
   isDeepModel,
   wasmDir,
   type DeepModel,
-} from '../src/image/deep.js';
+} from '../../src/image/deep.js';
 
-// --- no network: every way out of this process is recorded and refused while the tests run ---
-const attempts: string[] = [];
-const saved = {
-  fetch: globalThis.fetch,
-  connect: net.Socket.prototype.connect,
-  httpRequest: http.request,
-  httpsRequest: https.request,
-};
-function blockNetwork(): void {
+// --- no network: every way out of this process is recorded and refused while a describe runs ---
+type Offline = { attempts: string[]; restore: () => void };
+
+/**
+ * Replaces fetch, socket connect and http(s).request with stubs that record the attempt and throw,
+ * until restore(). Each describe blocks in its `before` (so model loading is covered) and restores
+ * in its `after`; the attempts it sees are its own.
+ */
+function blockNetwork(): Offline {
+  const attempts: string[] = [];
+  const saved = {
+    fetch: globalThis.fetch,
+    connect: net.Socket.prototype.connect,
+    httpRequest: http.request,
+    httpsRequest: https.request,
+  };
   globalThis.fetch = (async (u: unknown) => {
     attempts.push(`fetch ${String(u)}`);
     throw new Error('network disabled in tests');
@@ -43,12 +50,15 @@ function blockNetwork(): void {
     attempts.push(`https.request ${String(args[0])}`);
     throw new Error('network disabled in tests');
   }) as typeof https.request;
-}
-function restoreNetwork(): void {
-  globalThis.fetch = saved.fetch;
-  net.Socket.prototype.connect = saved.connect;
-  http.request = saved.httpRequest;
-  https.request = saved.httpsRequest;
+  return {
+    attempts,
+    restore: () => {
+      globalThis.fetch = saved.fetch;
+      net.Socket.prototype.connect = saved.connect;
+      http.request = saved.httpRequest;
+      https.request = saved.httpsRequest;
+    },
+  };
 }
 
 function rng(seed: number): () => number {
@@ -83,21 +93,15 @@ function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-let red1: Uint8Array;
-let red2: Uint8Array;
-let blue: Uint8Array;
-let green: Uint8Array;
-
-before(async () => {
-  blockNetwork();
-  red1 = await cnnInput(await scene(1, [200, 40, 30], 80));
-  red2 = await cnnInput(await scene(2, [210, 50, 40], 80));
-  blue = await cnnInput(await scene(3, [40, 80, 200], 80));
-  green = await cnnInput(await scene(4, [50, 170, 60], 80));
-});
-after(() => {
-  restoreNetwork();
-});
+/** The four CNN inputs (224×224 RGB): two reddish scenes, a blue one and a green one. Deterministic. */
+async function scenes(): Promise<{ red1: Uint8Array; red2: Uint8Array; blue: Uint8Array; green: Uint8Array }> {
+  return {
+    red1: await cnnInput(await scene(1, [200, 40, 30], 80)),
+    red2: await cnnInput(await scene(2, [210, 50, 40], 80)),
+    blue: await cnnInput(await scene(3, [40, 80, 200], 80)),
+    green: await cnnInput(await scene(4, [50, 170, 60], 80)),
+  };
+}
 
 test('model registry and dims', () => {
   assert.equal(deepDim('mobilenetv2-pooled'), 1280);
@@ -113,11 +117,23 @@ test('model registry and dims', () => {
 
 for (const model of ['mobilenetv2-pooled', 'mobilenetv2-mid'] as const) {
   describe(`DeepEmbedder ${model}`, () => {
+    let offline: Offline | undefined;
+    let attempts: string[];
+    let red1: Uint8Array;
+    let red2: Uint8Array;
+    let blue: Uint8Array;
+    let green: Uint8Array;
     let emb: DeepEmbedder;
     before(async () => {
+      offline = blockNetwork();
+      attempts = offline.attempts;
+      ({ red1, red2, blue, green } = await scenes());
       emb = await DeepEmbedder.create(model);
     });
-    after(() => emb?.dispose());
+    after(() => {
+      emb?.dispose();
+      offline?.restore();
+    });
 
     test('loads offline: no fetch, no socket, no http(s) request', () => {
       assert.deepEqual(attempts, []);
@@ -162,19 +178,32 @@ for (const model of ['mobilenetv2-pooled', 'mobilenetv2-mid'] as const) {
   });
 }
 
-test('pooled: BatchNorm-folded fast path equals the LayersModel run as loaded', async () => {
-  const fused = await DeepEmbedder.create('mobilenetv2-pooled');
-  const plain = await DeepEmbedder.create('mobilenetv2-pooled', { fuseBatchNorm: false });
-  try {
-    const a = await fused.embed([red1, blue]);
-    const b = await plain.embed([red1, blue]);
-    let maxDiff = 0;
-    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
-    assert.ok(maxDiff < 1e-4, `max |fused − layers| = ${maxDiff}`);
-  } finally {
-    fused.dispose();
-    plain.dispose();
-  }
-  await assert.rejects(fused.embed([red1]), /disposed/);
-  assert.deepEqual(attempts, [], 'still no network');
+describe('DeepEmbedder mobilenetv2-pooled: BatchNorm folding', () => {
+  let offline: Offline | undefined;
+  let attempts: string[];
+  let red1: Uint8Array;
+  let blue: Uint8Array;
+  before(async () => {
+    offline = blockNetwork();
+    attempts = offline.attempts;
+    ({ red1, blue } = await scenes());
+  });
+  after(() => offline?.restore());
+
+  test('pooled: BatchNorm-folded fast path equals the LayersModel run as loaded', async () => {
+    const fused = await DeepEmbedder.create('mobilenetv2-pooled');
+    const plain = await DeepEmbedder.create('mobilenetv2-pooled', { fuseBatchNorm: false });
+    try {
+      const a = await fused.embed([red1, blue]);
+      const b = await plain.embed([red1, blue]);
+      let maxDiff = 0;
+      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+      assert.ok(maxDiff < 1e-4, `max |fused − layers| = ${maxDiff}`);
+    } finally {
+      fused.dispose();
+      plain.dispose();
+    }
+    await assert.rejects(fused.embed([red1]), /disposed/);
+    assert.deepEqual(attempts, [], 'still no network');
+  });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 
-const root = new URL('../../', import.meta.url).pathname;
+const root = new URL('../../../', import.meta.url).pathname;
 const data = '/usr/share/datasets/fashion-mnist';
 const missing = !existsSync(join(data, 't10k-images-idx3-ubyte.gz')) && 'Debian package dataset-fashion-mnist is not installed';
 

@@ -1,9 +1,9 @@
 /** Medoids (src/eval/medoid.ts): the member with the least summed squared distance to its group. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupMedoids, medoid } from '../src/eval/medoid.js';
-import { rng } from '../src/util/random.js';
-import { expectError } from './assert-error.js';
+import { groupMedoids, medoid } from '../../src/eval/medoid.js';
+import { rng } from '../../src/util/random.js';
+import { expectError } from '../assert-error.js';
 
 /** The definition, all pairs: Σ_b ‖a − b‖² per member, least sum wins, ties to the lower row. */
 function bruteForce(vectors: Float32Array, dim: number, groups: ArrayLike<number>, nGroups: number): Int32Array {

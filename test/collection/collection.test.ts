@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { copyFile, readFile, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Collection } from '../src/collection/collection.js';
-import { loadIndex } from '../src/search/load.js';
-import { DEFAULT_DEEP_MODEL, deepDim } from '../src/image/deep.js';
-import { removeDir, solid, gradient, shape, tempDir } from './collection-helpers.js';
+import { Collection } from '../../src/collection/collection.js';
+import { loadIndex } from '../../src/search/load.js';
+import { DEFAULT_DEEP_MODEL, deepDim } from '../../src/image/deep.js';
+import { removeDir, solid, gradient, shape, tempDir } from './helpers.js';
 
 async function makeImages(root: string): Promise<void> {
   await solid(join(root, 'reds', 'red.png'), [255, 0, 0]);

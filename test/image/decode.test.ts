@@ -6,11 +6,17 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
-import { NitamonoError } from '../src/errors.js';
-import { decodeImage, imageMetadata, makeThumbnail, resizeRgb, DEFAULT_MAX_PIXELS } from '../src/image/decode.js';
-import { assemblePng, tinyBmp } from './png-craft.js';
+import { NitamonoError } from '../../src/errors.js';
+import { decodeImage, imageMetadata, makeThumbnail, resizeRgb, DEFAULT_MAX_PIXELS } from '../../src/image/decode.js';
+import { assemblePng, tinyBmp } from '../png-craft.js';
 
-let dir: string;
+type TempDir = { path: string; dispose: () => void };
+
+/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
+function tempDir(prefix: string): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+}
 
 /** Asserts that `p` rejects with a NitamonoError of `code` whose message matches `re`. */
 async function rejectsWith(p: Promise<unknown>, code: string, re: RegExp): Promise<NitamonoError> {
@@ -62,14 +68,15 @@ function pngBomb(size: number): Buffer {
   return assemblePng(size, size, 8, 0, Buffer.concat(parts)); // 8-bit greyscale
 }
 
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'nitamono-decode-'));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
 describe('decodeImage: formats', () => {
+  let tmp: TempDir | undefined;
+  let dir: string;
+  before(() => {
+    tmp = tempDir('nitamono-decode-');
+    dir = tmp.path;
+  });
+  after(() => tmp?.dispose());
+
   test('JPEG file: RGB bytes, size, format', async () => {
     const p = join(dir, 'red.jpg');
     await solid(300, 200, '#ff0000').jpeg({ quality: 95 }).toFile(p);
@@ -217,6 +224,14 @@ describe('decodeImage: formats', () => {
 });
 
 describe('decodeImage: bad input', () => {
+  let tmp: TempDir | undefined;
+  let dir: string;
+  before(() => {
+    tmp = tempDir('nitamono-decode-');
+    dir = tmp.path;
+  });
+  after(() => tmp?.dispose());
+
   test('zero-byte file → DECODE_FAILED "file is empty"', async () => {
     const p = join(dir, 'photo.jpg');
     writeFileSync(p, '');
@@ -325,6 +340,14 @@ describe('decodeImage: bad input', () => {
 });
 
 describe('imageMetadata and makeThumbnail', () => {
+  let tmp: TempDir | undefined;
+  let dir: string;
+  before(() => {
+    tmp = tempDir('nitamono-decode-');
+    dir = tmp.path;
+  });
+  after(() => tmp?.dispose());
+
   test('imageMetadata reads only the header (a 400 MP bomb is fine to describe)', async () => {
     const t0 = performance.now();
     const m = await imageMetadata(pngBomb(20000));

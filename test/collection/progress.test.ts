@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Collection } from '../src/collection/collection.js';
-import { progressFromCallback, silentProgress, type ProgressEvent } from '../src/collection/progress.js';
-import { removeDir, solid, tempDir } from './collection-helpers.js';
+import { Collection } from '../../src/collection/collection.js';
+import { progressFromCallback, silentProgress, type ProgressEvent } from '../../src/collection/progress.js';
+import { removeDir, solid, tempDir } from './helpers.js';
 
 test('one start, updates with the running count, one end; nothing after the end', () => {
   const events: ProgressEvent[] = [];

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Collection } from '../src/collection/collection.js';
-import { noise, pngBomb, removeDir, runCli, solid, tempDir } from './collection-helpers.js';
-import { tinyBmp } from './png-craft.js';
+import { Collection } from '../../src/collection/collection.js';
+import { noise, pngBomb, removeDir, runCli, solid, tempDir } from './helpers.js';
+import { tinyBmp } from '../png-craft.js';
 
 test('bad files are skipped with reasons; good images, odd names and loops are handled', async () => {
   const root = await tempDir();

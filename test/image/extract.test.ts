@@ -4,15 +4,19 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { NitamonoError } from '../src/errors.js';
-import { decodeFeatureImage, resizeRgb } from '../src/image/decode.js';
-import { colorHistogram } from '../src/image/color.js';
-import { DEFAULT_DEEP_MODEL, DeepEmbedder, deepDim } from '../src/image/deep.js';
-import { FeatureExtractor, type ExtractedImage } from '../src/image/extract.js';
+import { NitamonoError } from '../../src/errors.js';
+import { decodeFeatureImage, resizeRgb } from '../../src/image/decode.js';
+import { colorHistogram } from '../../src/image/color.js';
+import { DEFAULT_DEEP_MODEL, DeepEmbedder, deepDim } from '../../src/image/deep.js';
+import { FeatureExtractor, type ExtractedImage } from '../../src/image/extract.js';
 
-let dir: string;
-const good: string[] = [];
-const bad: Record<string, string> = {};
+type TempDir = { path: string; dispose: () => void };
+
+/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
+function tempDir(prefix: string): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+}
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -26,8 +30,14 @@ async function photo(seed: number, w: number, h: number): Promise<Buffer> {
   return sharp(small, { raw: { width: 10, height: 8, channels: 3 } }).resize(w, h, { kernel: 'cubic' }).jpeg({ quality: 90 }).toBuffer();
 }
 
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'nitamono-extract-'));
+/**
+ * Writes the test images into `dir` and returns their paths; deterministic, and it touches nothing
+ * outside `dir`. `good`: ten photos (half of them in a sub-folder with a non-ASCII name) and a
+ * half-transparent PNG. `bad`: an empty file, a text file, a missing path and a directory.
+ */
+async function makeImages(dir: string): Promise<{ good: string[]; bad: Record<string, string> }> {
+  const good: string[] = [];
+  const bad: Record<string, string> = {};
   const sub = join(dir, 'sous dossier ü');
   mkdirSync(sub);
   for (let i = 0; i < 10; i++) {
@@ -44,21 +54,27 @@ before(async () => {
   writeFileSync(bad['text.jpg'], 'just text\n');
   bad['missing.jpg'] = join(dir, 'missing.jpg');
   bad['dir'] = sub;
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+  return { good, bad };
+}
 
 function expectOk(r: ExtractedImage): asserts r is Extract<ExtractedImage, { ok: true }> {
   assert.ok(r.ok, `expected ok, got ${r.ok ? '' : `${r.code}: ${r.error}`}`);
 }
 
 describe('FeatureExtractor: colour', () => {
+  let tmp: TempDir | undefined;
+  let good: string[];
+  let bad: Record<string, string>;
   let fx: FeatureExtractor;
-  before(() => {
+  before(async () => {
+    tmp = tempDir('nitamono-extract-');
+    ({ good, bad } = await makeImages(tmp.path));
     fx = new FeatureExtractor({ kinds: ['color'], threads: 2 });
   });
-  after(() => fx.close());
+  after(async () => {
+    await fx?.close();
+    tmp?.dispose();
+  });
 
   test('dims', () => {
     assert.deepEqual(fx.dims, { color: 12 });
@@ -165,12 +181,20 @@ describe('FeatureExtractor: colour', () => {
 });
 
 describe('FeatureExtractor: colour + deep', () => {
+  let tmp: TempDir | undefined;
+  let good: string[];
+  let bad: Record<string, string>;
   let fx: FeatureExtractor;
   before(async () => {
+    tmp = tempDir('nitamono-extract-');
+    ({ good, bad } = await makeImages(tmp.path));
     fx = new FeatureExtractor({ kinds: ['color', 'deep'], threads: 1 });
     await fx.start();
   });
-  after(() => fx.close());
+  after(async () => {
+    await fx?.close();
+    tmp?.dispose();
+  });
 
   test('deep vector equals DeepEmbedder on the same decode, stretched to 224×224', async () => {
     const r = await fx.extract(good[2]!);

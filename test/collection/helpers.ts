@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { assemblePng } from './png-craft.js';
+import { assemblePng } from '../png-craft.js';
 
-export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 export async function tempDir(prefix = 'nitamono-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { NitamonoError } from '../src/errors.js';
-import { decodeFeatureImage, decodeImage } from '../src/image/decode.js';
+import { NitamonoError } from '../../src/errors.js';
+import { decodeFeatureImage, decodeImage } from '../../src/image/decode.js';
 import {
   COLOR_SIZE,
   DEFAULT_COLOR_BINS,
@@ -15,15 +15,15 @@ import {
   featureImageSize,
   histogramL1,
   jointColorHistogram,
-} from '../src/image/color.js';
+} from '../../src/image/color.js';
 
-let dir: string;
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'nitamono-color-'));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+type TempDir = { path: string; dispose: () => void };
+
+/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
+function tempDir(prefix: string): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+}
 
 function assertClose(actual: Float32Array, expected: number[], tol = 1e-6): void {
   assert.equal(actual.length, expected.length, 'length');
@@ -50,6 +50,14 @@ async function photoLike(seed: number, w = 1200, h = 900): Promise<Buffer> {
 }
 
 describe('colorHistogram (the seed lecture’s per-channel RGB histogram)', () => {
+  let tmp: TempDir | undefined;
+  let dir: string;
+  before(() => {
+    tmp = tempDir('nitamono-color-');
+    dir = tmp.path;
+  });
+  after(() => tmp?.dispose());
+
   test('PNG with exactly 3/4 red and 1/4 blue pixels → the expected 12-d vector', async () => {
     const w = 40;
     const h = 20;
