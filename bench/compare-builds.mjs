@@ -16,11 +16,11 @@
  * - collection: `Collection.search({ id })` on a collection of `--images` generated PNGs
  *   (colour features), the whole library path a CLI or HTTP search takes.
  */
-import { existsSync, mkdtempSync, rmSync, readFileSync, mkdirSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 
 const args = process.argv.slice(2);
@@ -77,12 +77,17 @@ async function batch(index, params) {
 async function makeImages(dir, n) {
   mkdirSync(dir, { recursive: true });
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
   for (let i = 0; i < n; i++) {
     const sub = join(dir, `g${i % 20}`);
     mkdirSync(sub, { recursive: true });
     const c = { r: Math.floor(rand() * 256), g: Math.floor(rand() * 256), b: Math.floor(rand() * 256) };
-    await sharp({ create: { width: 24, height: 24, channels: 3, background: c } }).png().toFile(join(sub, `${i}.png`));
+    await sharp({ create: { width: 24, height: 24, channels: 3, background: c } })
+      .png()
+      .toFile(join(sub, `${i}.png`));
   }
 }
 
@@ -111,12 +116,15 @@ const rows = [
   ['flat, batch of 1,000 on 2 threads (q/s)', (s) => batch(s.flat, {})],
   ['IVF nlist 256 nprobe 8, one query (q/s)', (s) => oneByOne(s.ivf, 1000, { nprobe: 8 })],
   ['IVF nlist 256 nprobe 8, batch on 2 threads (q/s)', (s) => batch(s.ivf, { nprobe: 8 })],
-  [`Collection.search by id, ${IMAGES} images, colour (searches/s)`, async (s) => {
-    const t0 = performance.now();
-    const m = 2000;
-    for (let i = 0; i < m; i++) await s.c.search({ id: s.ids[i % s.ids.length] }, { k: 10 });
-    return m / ((performance.now() - t0) / 1000);
-  }],
+  [
+    `Collection.search by id, ${IMAGES} images, colour (searches/s)`,
+    async (s) => {
+      const t0 = performance.now();
+      const m = 2000;
+      for (let i = 0; i < m; i++) await s.c.search({ id: s.ids[i % s.ids.length] }, { k: 10 });
+      return m / ((performance.now() - t0) / 1000);
+    },
+  ],
 ];
 
 const best = {};

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { spawnSync } from 'node:child_process';
 // Which deep embedding retrieves better? Leave-one-out retrieval on a labelled image folder
 // (default: Fashion-MNIST test split, 100 images × 10 classes, made by
 // scripts/fashion-mnist-to-png.mjs into a temporary folder).
@@ -14,7 +15,6 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FeatureExtractor } from 'nitamono';
 
@@ -38,9 +38,14 @@ if (!dir) {
 
 const paths = [];
 const labels = [];
-const classes = readdirSync(dir).filter((d) => statSync(join(dir, d)).isDirectory()).sort();
+const classes = readdirSync(dir)
+  .filter((d) => statSync(join(dir, d)).isDirectory())
+  .sort();
 classes.forEach((c, ci) => {
-  const files = readdirSync(join(dir, c)).filter((f) => /\.(png|jpe?g|webp|gif|tiff?|avif)$/i.test(f)).sort().slice(0, perClass);
+  const files = readdirSync(join(dir, c))
+    .filter((f) => /\.(png|jpe?g|webp|gif|tiff?|avif)$/i.test(f))
+    .sort()
+    .slice(0, perClass);
   for (const f of files) {
     paths.push(join(dir, c, f));
     labels.push(ci);
@@ -137,5 +142,5 @@ console.log(`\nLeave-one-out cosine retrieval, ${paths.length} images, ${classes
 console.log('| embedding                   |  P@1  | P@10  |  mAP  | extraction |');
 console.log('|-----------------------------|------:|------:|------:|-----------:|');
 for (const r of rows) {
-  console.log(`| ${r.name.padEnd(27)} | ${r.p1.toFixed(3)} | ${r.p10.toFixed(3)} | ${r.map.toFixed(3)} | ${(r.secs.toFixed(1) + ' s').padStart(10)} |`);
+  console.log(`| ${r.name.padEnd(27)} | ${r.p1.toFixed(3)} | ${r.p10.toFixed(3)} | ${r.map.toFixed(3)} | ${(`${r.secs.toFixed(1)} s`).padStart(10)} |`);
 }

@@ -13,11 +13,11 @@
 // blobs (low-resolution noise upscaled) plus fine grain — written to a temporary folder.
 // Model load time is excluded from images/s (it is printed separately); the first pass over
 // the files warms the page cache.
-import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
-import { tmpdir, availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { DEEP_MODELS, DEFAULT_DEEP_MODEL, FeatureExtractor } from 'nitamono';
+import sharp from 'sharp';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -33,7 +33,10 @@ const H = 800;
 
 function rng(seed) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 async function makeJpeg(i) {
@@ -49,9 +52,11 @@ async function makeJpeg(i) {
   const amp = 6 + Math.floor(r() * 20);
   for (let k = 0; k < base.length; k++) {
     const v = base[k] + Math.floor((r() - 0.5) * amp);
-    base[k] = v < 0 ? 0 : v > 255 ? 255 : v;
+    base[k] = v < 0 ? 0 : Math.min(v, 255);
   }
-  return sharp(base, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(base, { raw: { width: W, height: H, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'nitamono-bench-'));
@@ -103,7 +108,7 @@ console.log('\n| features          | threads | images | seconds | images/s | CPU
 console.log('|-------------------|--------:|-------:|--------:|---------:|-------------:|-------------:|---------:|');
 for (const r of rows) {
   console.log(
-    `| ${r.kinds.padEnd(17)} | ${String(r.threads).padStart(7)} | ${String(r.n).padStart(6)} | ${r.secs.toFixed(2).padStart(7)} | ${r.ips.toFixed(1).padStart(8)} | ${r.cpuMs.toFixed(1).padStart(12)} | ${(r.load.toFixed(0) + ' ms').padStart(12)} | ${r.sysLoad.toFixed(1).padStart(8)} |`,
+    `| ${r.kinds.padEnd(17)} | ${String(r.threads).padStart(7)} | ${String(r.n).padStart(6)} | ${r.secs.toFixed(2).padStart(7)} | ${r.ips.toFixed(1).padStart(8)} | ${r.cpuMs.toFixed(1).padStart(12)} | ${(`${r.load.toFixed(0)} ms`).padStart(12)} | ${r.sysLoad.toFixed(1).padStart(8)} |`,
   );
 }
 console.log('\n(load avg: 1-minute system load when the timed pass started; on 2 cores, above ~2 means other processes were competing)');

@@ -35,14 +35,14 @@
  * The run fails (exit 1, collection kept) unless the first run indexes all N images with none
  * skipped and the re-run finds all N unchanged.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, lstatSync } from 'node:fs';
-import { copyFile, link, mkdir, mkdtemp, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { rng } from 'nitamono';
+import sharp from 'sharp';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/src/cli/main.js');
@@ -60,7 +60,7 @@ for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (a === '--help' || a === '-h') {
     const src = await readFile(fileURLToPath(import.meta.url), 'utf8');
-    process.stdout.write(src.slice(src.indexOf('/**') + 4, src.indexOf('*/')).replace(/^ \* ?/gm, '') + '\n');
+    process.stdout.write(`${src.slice(src.indexOf('/**') + 4, src.indexOf('*/')).replace(/^ \* ?/gm, '')}\n`);
     process.exit(0);
   }
   const m = /^--([a-z]+)(?:=(.*))?$/.exec(a);
@@ -70,7 +70,9 @@ for (let i = 0; i < argv.length; i++) {
   opts.set(m[1], [...(opts.get(m[1]) ?? []), v]);
 }
 function usage(msg) {
-  console.error(`index-bench: ${msg}\nusage: node bench/index-bench.mjs [--n 10000] [--features color|deep|both]… [--width 1000 --height 800] [--quality 85] [--jobs J] [--threads T] [--keep DIR] [--json FILE]`);
+  console.error(
+    `index-bench: ${msg}\nusage: node bench/index-bench.mjs [--n 10000] [--features color|deep|both]… [--width 1000 --height 800] [--quality 85] [--jobs J] [--threads T] [--keep DIR] [--json FILE]`,
+  );
   process.exit(2);
 }
 const last = (name) => opts.get(name)?.at(-1);
@@ -107,7 +109,6 @@ if (!existsSync(MAIN)) {
 
 // ------------------------------------------------------------------ image generation
 
-
 const NOISE_SLACK = 8192;
 let noiseTables;
 /** Four tables of approximately Gaussian grain (centred on 0) of increasing strength, made once. */
@@ -125,7 +126,14 @@ function grain() {
   return noiseTables;
 }
 
-const hex = (r) => '#' + [0, 0, 0].map(() => Math.floor(r() * 256).toString(16).padStart(2, '0')).join('');
+const hex = (r) =>
+  `#${[0, 0, 0]
+    .map(() =>
+      Math.floor(r() * 256)
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')}`;
 const int = (x) => Math.round(x);
 
 /** Image i: smooth colour field + translucent shapes + grain, as a JPEG buffer. */
@@ -171,9 +179,11 @@ async function makeJpeg(i) {
   const off = Math.floor(r() * NOISE_SLACK);
   for (let k = 0; k < px.length; k++) {
     const v = px[k] + noise[off + k];
-    px[k] = v < 0 ? 0 : v > 255 ? 255 : v;
+    px[k] = v < 0 ? 0 : Math.min(v, 255);
   }
-  return sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: QUALITY }).toBuffer();
+  return sharp(px, { raw: { width: W, height: H, channels: 3 } })
+    .jpeg({ quality: QUALITY })
+    .toBuffer();
 }
 
 const cacheDir = join(OUT, `index-images-${W}x${H}`);
@@ -193,7 +203,7 @@ async function readManifest() {
 
 async function writeManifest(count) {
   const tmp = `${manifestPath}.tmp`;
-  await writeFile(tmp, JSON.stringify({ ...manifestKey, count, updated: new Date().toISOString() }, null, 2) + '\n');
+  await writeFile(tmp, `${JSON.stringify({ ...manifestKey, count, updated: new Date().toISOString() }, null, 2)}\n`);
   await rename(tmp, manifestPath);
 }
 
@@ -246,7 +256,9 @@ async function ensureImages(n) {
         lastReport = now;
         const made = prefix - have;
         const rate = made / ((now - t0) / 1000);
-        console.error(`  ${prefix.toLocaleString('en-US')} / ${n.toLocaleString('en-US')} (${rate.toFixed(1)} images/s, ~${Math.ceil((n - prefix) / rate)} s left)`);
+        console.error(
+          `  ${prefix.toLocaleString('en-US')} / ${n.toLocaleString('en-US')} (${rate.toFixed(1)} images/s, ~${Math.ceil((n - prefix) / rate)} s left)`,
+        );
       }
     }
   };
@@ -276,7 +288,7 @@ async function prepareInputDir(n) {
       cur = lstatSync(p);
     } catch {}
     if (cur && cur.ino === s.ino && cur.dev === s.dev) continue;
-    if (cur && cur.isFile() && !cur.isSymbolicLink() && cur.size === s.size && cur.nlink === 1) continue; // a copy
+    if (cur?.isFile() && !cur.isSymbolicLink() && cur.size === s.size && cur.nlink === 1) continue; // a copy
     if (cur) await unlink(p);
     await mkdir(join(p, '..'), { recursive: true });
     try {
@@ -309,9 +321,7 @@ async function warmPageCache(paths) {
 /** The child's CPU time and peak memory, written to fd 3 when it exits. */
 const EXIT_HOOK =
   'data:text/javascript,' +
-  encodeURIComponent(
-    "import{writeSync}from'node:fs';process.on('exit',()=>{try{writeSync(3,JSON.stringify(process.resourceUsage()))}catch{}});",
-  );
+  encodeURIComponent("import{writeSync}from'node:fs';process.on('exit',()=>{try{writeSync(3,JSON.stringify(process.resourceUsage()))}catch{}});");
 
 function runIndex(dir, collection, features) {
   const args = ['--import', EXIT_HOOK, MAIN, 'index', dir, '--collection', collection, '--features', features, '--json'];
@@ -409,7 +419,9 @@ console.log(
     (gen.generated ? ` (${fmtInt(gen.generated)} generated in ${gen.seconds.toFixed(0)} s)` : ' (cached)') +
     '; page cache warm',
 );
-console.log(`- timed: wall clock from spawn to exit of \`node dist/src/cli/main.js index <dir> --collection <new> --features <f> --json${THREADS ? ` --threads ${THREADS}` : ''}\`; took = the command's own took_ms`);
+console.log(
+  `- timed: wall clock from spawn to exit of \`node dist/src/cli/main.js index <dir> --collection <new> --features <f> --json${THREADS ? ` --threads ${THREADS}` : ''}\`; took = the command's own took_ms`,
+);
 console.log('');
 
 const tmpParent = KEEP === undefined ? await mkdtemp(join(tmpdir(), 'nitamono-index-bench-')) : resolve(KEEP);
@@ -470,8 +482,14 @@ for (const r of results) {
 }
 console.log('');
 for (const r of results) {
-  const idx = r.index ? Object.entries(r.index).map(([k, v]) => `${k} ${v.kind}${v.nlist ? ` nlist=${v.nlist}` : ''}`).join(', ') : '?';
-  const bound = r.cpu_ms_per_image ? ` idle-machine bound ≈ ${((machine.cores * 1000) / r.cpu_ms_per_image).toFixed(0)} images/s (cores ÷ CPU per image, if the run kept all cores busy).` : '';
+  const idx = r.index
+    ? Object.entries(r.index)
+        .map(([k, v]) => `${k} ${v.kind}${v.nlist ? ` nlist=${v.nlist}` : ''}`)
+        .join(', ')
+    : '?';
+  const bound = r.cpu_ms_per_image
+    ? ` idle-machine bound ≈ ${((machine.cores * 1000) / r.cpu_ms_per_image).toFixed(0)} images/s (cores ÷ CPU per image, if the run kept all cores busy).`
+    : '';
   console.log(`- ${r.features}: index ${idx}.${bound}`);
   if (r.features === 'color' && !r.failed) {
     // Below 10,000: fixed costs (start-up, model, folder walk ≈ the re-run's wall time) plus the
@@ -490,7 +508,10 @@ for (const r of results) {
 }
 
 if (JSON_OUT) {
-  await writeFile(resolve(JSON_OUT), JSON.stringify({ machine, input: { n: N, width: W, height: H, quality: QUALITY, bytes: inputBytes, dir: inputDir }, results, problems }, null, 2) + '\n');
+  await writeFile(
+    resolve(JSON_OUT),
+    `${JSON.stringify({ machine, input: { n: N, width: W, height: H, quality: QUALITY, bytes: inputBytes, dir: inputDir }, results, problems }, null, 2)}\n`,
+  );
   console.log(`- results written to ${JSON_OUT}`);
 }
 

@@ -5,14 +5,18 @@
 // native single-thread read-bandwidth yardstick (memchr over a buffer of the same size, via
 // Buffer#indexOf), then batchTopK throughput in queries/s over all rows.
 import { performance } from 'node:perf_hooks';
-import { Arena, METRIC_IP, METRIC_L2, createReferenceKernels, createWasmKernels } from 'nitamono';
+import { Arena, createReferenceKernels, createWasmKernels, METRIC_IP, METRIC_L2 } from 'nitamono';
 
 const K_TOP = 10;
 
 function fillRandom(f32, seed) {
   let s = seed >>> 0 || 1;
   for (let i = 0; i < f32.length; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     f32[i] = s / 4294967296 - 0.5;
   }
 }
@@ -34,7 +38,9 @@ function time(fn, reps) {
 function memchrGBs(bytes) {
   // filled explicitly: a fresh zeroed allocation may be copy-on-write zero pages, read from cache
   const buf = Buffer.allocUnsafe(bytes).fill(2);
-  const ms = time(() => { if (buf.indexOf(1) !== -1) throw new Error('unexpected'); }, 7);
+  const ms = time(() => {
+    if (buf.indexOf(1) !== -1) throw new Error('unexpected');
+  }, 7);
   return bytes / ms / 1e6;
 }
 
@@ -55,24 +61,35 @@ for (const sh of shapes) {
   const wasm = createWasmKernels(arena.memory);
   const ref = createReferenceKernels(arena.memory);
   const nq = sh.batchQ;
-  const xp = arena.alloc(bytes), qp = arena.alloc(nq * d * 4);
+  const xp = arena.alloc(bytes),
+    qp = arena.alloc(nq * d * 4);
   fillRandom(arena.f32(xp, n * d), 12345 + d);
   fillRandom(arena.f32(qp, nq * d), 999 + d);
-  const xn = arena.alloc(n * 4), qn = arena.alloc(nq * 4);
-  const hd = arena.alloc(nq * K_TOP * 4), hi = arena.alloc(nq * K_TOP * 4), sizes = arena.alloc(nq * 4);
+  const xn = arena.alloc(n * 4),
+    qn = arena.alloc(nq * 4);
+  const hd = arena.alloc(nq * K_TOP * 4),
+    hi = arena.alloc(nq * K_TOP * 4),
+    sizes = arena.alloc(nq * 4);
   const bw = memchrGBs(bytes);
 
   // single-query scans
-  for (const [metric, mname] of [[METRIC_L2, 'L2'], [METRIC_IP, 'IP']]) {
+  for (const [metric, mname] of [
+    [METRIC_L2, 'L2'],
+    [METRIC_IP, 'IP'],
+  ]) {
     const scan = (K) => () => K.scanTopK(metric, qp, xp, n, d, K_TOP, hd, hi, 0, 0);
     const w = time(scan(wasm), 15);
     const r = time(scan(ref), 3);
     scanTable.push({
-      shape: sh.name, metric: mname,
-      'wasm ms': fmt(w, 2), 'wasm GB/s': fmt(bytes / w / 1e6),
-      'ref ms': fmt(r, 1), 'ref GB/s': fmt(bytes / r / 1e6, 2),
+      shape: sh.name,
+      metric: mname,
+      'wasm ms': fmt(w, 2),
+      'wasm GB/s': fmt(bytes / w / 1e6),
+      'ref ms': fmt(r, 1),
+      'ref GB/s': fmt(bytes / r / 1e6, 2),
       speedup: `${fmt(r / w)}×`,
-      'memchr GB/s': fmt(bw), 'wasm/memchr': `${fmt((100 * bytes) / w / 1e6 / bw, 0)}%`,
+      'memchr GB/s': fmt(bw),
+      'wasm/memchr': `${fmt((100 * bytes) / w / 1e6 / bw, 0)}%`,
     });
   }
 
@@ -85,16 +102,17 @@ for (const sh of shapes) {
   };
   const wb = time(batch(wasm, nq), 3);
   const rb = time(batch(ref, sh.refBatchQ), 1);
-  const ws = time(() => {
-    for (let i = 0; i < 8; i++) wasm.scanTopK(METRIC_L2, qp + i * d * 4, xp, n, d, K_TOP, hd + i * K_TOP * 4, hi + i * K_TOP * 4, 0, 0);
-  }, 3) / 8;
+  const ws =
+    time(() => {
+      for (let i = 0; i < 8; i++) wasm.scanTopK(METRIC_L2, qp + i * d * 4, xp, n, d, K_TOP, hd + i * K_TOP * 4, hi + i * K_TOP * 4, 0, 0);
+    }, 3) / 8;
   batchTable.push({
     shape: sh.name,
     queries: nq,
     'wasm batch q/s': fmt((nq * 1000) / wb, 0),
     'wasm scan-per-query q/s': fmt(1000 / ws, 0),
     'ref batch q/s': fmt((sh.refBatchQ * 1000) / rb, 1),
-    'batch vs ref': `${fmt(((nq * 1000) / wb) / ((sh.refBatchQ * 1000) / rb), 0)}×`,
+    'batch vs ref': `${fmt((nq * 1000) / wb / ((sh.refBatchQ * 1000) / rb), 0)}×`,
     'wasm GFLOP/s': fmt((2 * nq * n * d) / wb / 1e6),
     'norms ms': fmt(tNorms, 2),
   });

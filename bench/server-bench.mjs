@@ -19,8 +19,8 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import sharp from 'sharp';
 import { rng } from 'nitamono';
+import sharp from 'sharp';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/src/cli/main.js');
@@ -40,7 +40,6 @@ if (!existsSync(MAIN)) {
   console.error('build first: npm run build:ts');
   process.exit(1);
 }
-
 
 /** 16×16 PNG: four noisy quadrants around a random base colour. */
 function imageRgb(rand, size = 16) {
@@ -66,7 +65,9 @@ async function makeImages(dir, n) {
       const i = next++;
       const sub = join(dir, `g${String(Math.floor(i / 500)).padStart(3, '0')}`);
       await mkdir(sub, { recursive: true });
-      const png = await sharp(rgbs[i], { raw: { width: 16, height: 16, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+      const png = await sharp(rgbs[i], { raw: { width: 16, height: 16, channels: 3 } })
+        .png({ compressionLevel: 1 })
+        .toBuffer();
       await writeFile(join(sub, `i${String(i).padStart(6, '0')}.png`), png);
     }
   };
@@ -116,7 +117,7 @@ function cannon(url, ids, body, connections, duration) {
               context.sent = performance.now();
               return { ...req, body: JSON.stringify({ ...body, id: ids[Math.floor(pick() * ids.length)] }) };
             },
-            onResponse: (status, _body, context) => {
+            onResponse: (_status, _body, context) => {
               if (context.sent !== undefined) latencies.push(performance.now() - context.sent);
             },
           },
@@ -191,17 +192,30 @@ try {
 
   const pad = (s, w) => String(s).padStart(w);
   console.log(`\nnitamono server bench — POST /api/search by id, k=${K}, colour features (D=12), N=${n}, nlist=${nlist}`);
-  console.log(`node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model?.trim() ?? '?'}), ${DURATION} s per row after a 2 s warm-up; server in its own process`);
-  console.log(`recall@${K} of the inverted file at nprobe=${probeIvf.nprobe}: ${recall.toFixed(3)} (mean over 50 images of the collection as queries, against exact)`);
+  console.log(
+    `node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model?.trim() ?? '?'}), ${DURATION} s per row after a 2 s warm-up; server in its own process`,
+  );
+  console.log(
+    `recall@${K} of the inverted file at nprobe=${probeIvf.nprobe}: ${recall.toFixed(3)} (mean over 50 images of the collection as queries, against exact)`,
+  );
   console.log('latency = client-side time from sending a request to its response (loopback HTTP, JSON)\n');
   const head = ['method', 'clients', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'errors', 'distances/query'];
   const w = [18, 8, 9, 8, 8, 10, 7, 16];
-  console.log('| ' + head.map((h, i) => h.padEnd(w[i])).join(' | ') + ' |');
-  console.log('|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|');
+  console.log(`| ${head.map((h, i) => h.padEnd(w[i])).join(' | ')} |`);
+  console.log(`|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`);
   for (const r of rows) {
     console.log(
       '| ' +
-        [r.method.padEnd(w[0]), pad(r.clients, w[1]), pad(Math.round(r.rps), w[2]), pad(r.p50, w[3]), pad(r.p99, w[4]), pad(r.total, w[5]), pad(r.errors, w[6]), pad(r.distances, w[7])].join(' | ') +
+        [
+          r.method.padEnd(w[0]),
+          pad(r.clients, w[1]),
+          pad(Math.round(r.rps), w[2]),
+          pad(r.p50, w[3]),
+          pad(r.p99, w[4]),
+          pad(r.total, w[5]),
+          pad(r.errors, w[6]),
+          pad(r.distances, w[7]),
+        ].join(' | ') +
         ' |',
     );
   }

@@ -12,20 +12,38 @@ mkdirSync('build', { recursive: true });
 
 const args = [
   'assembly/kernels.ts',
-  '--outFile', 'build/kernels.wasm',
-  '-O3', '--noAssert',
-  '--runtime', 'stub',
-  '--enable', 'simd,threads',
+  '--outFile',
+  'build/kernels.wasm',
+  '-O3',
+  '--noAssert',
+  '--runtime',
+  'stub',
+  '--enable',
+  'simd,threads',
   // the memory is the arena's: imported, shared, up to the whole 4 GiB wasm32 address space
-  '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536',
+  '--importMemory',
+  '--sharedMemory',
+  '--initialMemory',
+  '1',
+  '--maximumMemory',
+  '65536',
   '--noExportMemory',
 ];
 if (process.argv.includes('--wat')) args.push('--textFile', 'build/kernels.wat');
 
 let errors = '';
 const { error } = await asc.main(args, {
-  stdout: { write() { return true; } },
-  stderr: { write(s) { errors += String(s); return true; } },
+  stdout: {
+    write() {
+      return true;
+    },
+  },
+  stderr: {
+    write(s) {
+      errors += String(s);
+      return true;
+    },
+  },
 });
 if (error) {
   process.stderr.write(errors);

@@ -98,7 +98,11 @@ async function main() {
     written++;
     const file = join(o.out, CLASS_NAMES[c], `${String(i).padStart(digits, '0')}.png`);
     const pixels = Buffer.from(ds.images.subarray(i * px, (i + 1) * px));
-    pending.push(sharp(pixels, { raw: { width: ds.cols, height: ds.rows, channels: 1 } }).png().toFile(file));
+    pending.push(
+      sharp(pixels, { raw: { width: ds.cols, height: ds.rows, channels: 1 } })
+        .png()
+        .toFile(file),
+    );
     if (pending.length >= 64) await Promise.all(pending.splice(0));
     if (perClass.every((k) => k >= o.limit)) break;
   }

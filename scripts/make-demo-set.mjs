@@ -8,8 +8,8 @@
 //   node scripts/make-demo-set.mjs [--source /usr/share/openclipart/png] [--out demo/images]
 //
 // Only regular files are taken (the package's symlinks point into other categories).
-import { lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, join, dirname } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
@@ -84,8 +84,5 @@ for (const [cat, dirs] of Object.entries(CATEGORIES)) {
   total += n;
   console.log(`${cat.padEnd(10)} ${n} images (of ${files.length})`);
 }
-writeFileSync(
-  join(OUT, '..', 'SOURCES.txt'),
-  `# demo/images file\toriginal file under ${SOURCE} (Debian openclipart-png)\n${sources.join('\n')}\n`,
-);
+writeFileSync(join(OUT, '..', 'SOURCES.txt'), `# demo/images file\toriginal file under ${SOURCE} (Debian openclipart-png)\n${sources.join('\n')}\n`);
 console.log(`${total} images, ${(bytes / 1024 / 1024).toFixed(2)} MB in ${OUT}`);

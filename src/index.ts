@@ -15,114 +15,8 @@
  * HTTP API with its web page (`createServer`). The `nitamono` command uses nothing else.
  */
 
-// ---- errors
-export { NitamonoError, type ErrorCode } from './errors.js';
-
-// ---- the vector engine: indexes over float32 rows
-export { MAX_K } from './validate.js';
-export {
-  needsTraining,
-  type Metric, type SearchResult, type VectorIndex, type IndexCapabilities, type IndexDescription, type ListStats,
-  type BaseSearchParams, type FlatSearchParams, type IVFSearchParams, type SearchParams, type SearchOptions,
-} from './search/types.js';
-export { registerIndexKind, indexKind, indexKinds, type IndexKind } from './search/registry.js';
-export { FlatIndex, type FlatIndexOptions } from './search/flat.js';
-export { IVFIndex, type IVFIndexOptions, type IVFTrainOptions } from './search/ivf.js';
-export { F32Codec, type VectorCodec } from './search/codec.js';
-export {
-  kmeans, nearestCentroids, type KMeansOptions, type KMeansResult, type KMeansAssign, type AssignInput, type Assignment,
-} from './search/kmeans.js';
-export { loadIndex } from './search/load.js';
-
-// ---- measuring search quality and speed
-export { recallAt, distanceRecallAt, tieAwareRecall, precisionAtK, averagePrecision, type RankedHit } from './eval/recall.js';
-export { runAnnBenchmark, formatAnnReport, type AnnBenchOptions, type AnnBenchReport, type AnnBenchRow } from './eval/annbench.js';
-export { groupMedoids, medoid } from './eval/medoid.js';
-
-// ---- vectors: checks, files (.fvecs / .ivecs / .npy), synthetic data, seeded randomness
-export { checkVectors, l2Normalize } from './vectors/matrix.js';
-export { readVectors, readIds, writeFvecs, writeIvecs, writeNpy, type IdFile, type VectorFile } from './vectors/io.js';
-export { clusteredVectors, uniformVectors, type ClusteredOptions } from './vectors/synthetic.js';
-export { rng } from './util/random.js';
-
-// ---- distance kernels (WASM SIMD or the TypeScript reference) over a shared memory arena
-export { Arena } from './kernels/arena.js';
-export {
-  METRIC_IP,
-  METRIC_L2,
-  createKernels,
-  createReferenceKernels,
-  createWasmKernels,
-  kernelsAvailable,
-  type KernelPreference,
-  type Kernels,
-  type MetricCode,
-} from './kernels/index.js';
-
-// ---- images → vectors
-export { colorHistogram, colorDim, DEFAULT_COLOR_BINS } from './image/color.js';
-export {
-  decodeImage,
-  imageMetadata,
-  makeThumbnail,
-  DEFAULT_MAX_PIXELS,
-  SUPPORTED_FORMATS,
-  type DecodeOptions,
-  type DecodedImage,
-  type ImageFormat,
-  type ImageMetadata,
-  type ResizeOptions,
-  type ThumbnailOptions,
-} from './image/decode.js';
-export { DEEP_MODELS, DEFAULT_DEEP_MODEL, deepDim, isDeepModel, type DeepModel } from './image/deep.js';
-export { FeatureExtractor, type ExtractedImage, type FeatureExtractorOptions } from './image/extract.js';
-
-// ---- collections: a folder of images indexed on disk
-export {
-  AUTO_FLAT_MAX,
-  COMPARE_KINDS,
-  Collection,
-  DEFAULT_COLLECTION_PATH,
-  DEFAULT_NPROBE,
-  FEATURE_KINDS,
-  evaluateCollection,
-  parseFeatures,
-  parseIndexChoice,
-  progressFromCallback,
-  silentProgress,
-  type CollectionQuery,
-  type CollectionSearchOptions,
-  type CollectionServices,
-  type CollectionStats,
-  type CompareKind,
-  type EvalOptions,
-  type EvalReport,
-  type FeatureKind,
-  type FeatureQuality,
-  type ImageInfo,
-  type IndexChoice,
-  type IndexReport,
-  type IvfRow,
-  type KindStats,
-  type OpenOptions,
-  type Progress,
-  type ProgressEvent,
-  type ProgressStep,
-  type QueryEvaluation,
-  type SearchHit,
-  type SearchMethod,
-  type SearchResponse,
-  type SkippedFile,
-  type UpdateOptions,
-} from './collection/index.js';
-
-// ---- the HTTP API and web page over one collection
-export { createServer, type ServerInfo, type ServerOptions } from './server/server.js';
-
 // ---- the seams: catalogue backends and extraction jobs (docs/architecture.md)
 export {
-  SQLiteCatalogStore,
-  spaceKey,
   type CatalogStore,
   type CatalogWrite,
   type CommitResult,
@@ -132,19 +26,125 @@ export {
   type ImageSummary,
   type NewImage,
   type SQLiteCatalogOptions,
+  SQLiteCatalogStore,
+  spaceKey,
   type VectorChanges,
   type VectorSnapshot,
 } from './catalog/index.js';
-export { planSync, selectCandidates, type SyncPlan, type PlanInput, type Candidate, type HashedCandidate } from './ingest/plan.js';
+// ---- collections: a folder of images indexed on disk
 export {
-  InProcessJobRunner,
-  extractionJob,
-  handleExtractionJob,
-  jobKey,
+  AUTO_FLAT_MAX,
+  COMPARE_KINDS,
+  Collection,
+  type CollectionQuery,
+  type CollectionSearchOptions,
+  type CollectionServices,
+  type CollectionStats,
+  type CompareKind,
+  DEFAULT_COLLECTION_PATH,
+  DEFAULT_NPROBE,
+  type EvalOptions,
+  type EvalReport,
+  evaluateCollection,
+  FEATURE_KINDS,
+  type FeatureKind,
+  type FeatureQuality,
+  type ImageInfo,
+  type IndexChoice,
+  type IndexReport,
+  type IvfRow,
+  inProcessRunner,
+  type JobRunnerFactory,
+  type KindStats,
+  type OpenOptions,
+  type Progress,
+  type ProgressEvent,
+  type ProgressStep,
+  parseFeatures,
+  parseIndexChoice,
+  progressFromCallback,
+  type QueryEvaluation,
+  type SearchHit,
+  type SearchMethod,
+  type SearchResponse,
+  type SkippedFile,
+  silentProgress,
+  type UpdateOptions,
+} from './collection/index.js';
+// ---- errors
+export { type ErrorCode, NitamonoError } from './errors.js';
+export { type AnnBenchOptions, type AnnBenchReport, type AnnBenchRow, formatAnnReport, runAnnBenchmark } from './eval/annbench.js';
+export { groupMedoids, medoid } from './eval/medoid.js';
+// ---- measuring search quality and speed
+export { averagePrecision, distanceRecallAt, precisionAtK, type RankedHit, recallAt, tieAwareRecall } from './eval/recall.js';
+// ---- images → vectors
+export { colorDim, colorHistogram, DEFAULT_COLOR_BINS } from './image/color.js';
+export {
+  DEFAULT_MAX_PIXELS,
+  type DecodedImage,
+  type DecodeOptions,
+  decodeImage,
+  type ImageFormat,
+  type ImageMetadata,
+  imageMetadata,
+  makeThumbnail,
+  type ResizeOptions,
+  SUPPORTED_FORMATS,
+  type ThumbnailOptions,
+} from './image/decode.js';
+export { DEEP_MODELS, DEFAULT_DEEP_MODEL, type DeepModel, deepDim, isDeepModel } from './image/deep.js';
+export { type ExtractedImage, FeatureExtractor, type FeatureExtractorOptions } from './image/extract.js';
+export {
   type ExtractFn,
   type ExtractionJob,
+  extractionJob,
+  handleExtractionJob,
+  InProcessJobRunner,
   type JobOutcome,
   type JobResult,
   type JobRunner,
+  jobKey,
 } from './ingest/jobs.js';
-export { inProcessRunner, type JobRunnerFactory } from './collection/index.js';
+export { type Candidate, type HashedCandidate, type PlanInput, planSync, type SyncPlan, selectCandidates } from './ingest/plan.js';
+// ---- distance kernels (WASM SIMD or the TypeScript reference) over a shared memory arena
+export { Arena } from './kernels/arena.js';
+export {
+  createKernels,
+  createReferenceKernels,
+  createWasmKernels,
+  type KernelPreference,
+  type Kernels,
+  kernelsAvailable,
+  METRIC_IP,
+  METRIC_L2,
+  type MetricCode,
+} from './kernels/index.js';
+export { F32Codec, type VectorCodec } from './search/codec.js';
+export { FlatIndex, type FlatIndexOptions } from './search/flat.js';
+export { IVFIndex, type IVFIndexOptions, type IVFTrainOptions } from './search/ivf.js';
+export { type AssignInput, type Assignment, type KMeansAssign, type KMeansOptions, type KMeansResult, kmeans, nearestCentroids } from './search/kmeans.js';
+export { loadIndex } from './search/load.js';
+export { type IndexKind, indexKind, indexKinds, registerIndexKind } from './search/registry.js';
+export {
+  type BaseSearchParams,
+  type FlatSearchParams,
+  type IndexCapabilities,
+  type IndexDescription,
+  type IVFSearchParams,
+  type ListStats,
+  type Metric,
+  needsTraining,
+  type SearchOptions,
+  type SearchParams,
+  type SearchResult,
+  type VectorIndex,
+} from './search/types.js';
+// ---- the HTTP API and web page over one collection
+export { createServer, type ServerInfo, type ServerOptions } from './server/server.js';
+export { rng } from './util/random.js';
+// ---- the vector engine: indexes over float32 rows
+export { MAX_K } from './validate.js';
+export { type IdFile, readIds, readVectors, type VectorFile, writeFvecs, writeIvecs, writeNpy } from './vectors/io.js';
+// ---- vectors: checks, files (.fvecs / .ivecs / .npy), synthetic data, seeded randomness
+export { checkVectors, l2Normalize } from './vectors/matrix.js';
+export { type ClusteredOptions, clusteredVectors, uniformVectors } from './vectors/synthetic.js';

@@ -3,7 +3,7 @@
  * same error wherever it is caught: a NitamonoError naming the parameter, what was given, and
  * what is accepted. (Like sharp's lib/is.js.)
  */
-import { NitamonoError, invalid } from './errors.js';
+import { invalid, NitamonoError } from './errors.js';
 import type { Metric } from './search/types.js';
 
 /** The most results one user-facing query may ask for (CLI, HTTP API). The engine itself has no limit. */
@@ -22,9 +22,8 @@ const prefix = (what: string | undefined): string => (what ? `${what}: ` : '');
 export function checkInt(name: string, v: unknown, range: { min?: number; max?: number } = {}): number {
   const { min = -Infinity, max = Infinity } = range;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    const want = min === 1 && max === Infinity ? 'a positive integer'
-      : min === 0 && max === Infinity ? 'a non-negative integer'
-      : `an integer from ${min} to ${max}`;
+    const want =
+      min === 1 && max === Infinity ? 'a positive integer' : min === 0 && max === Infinity ? 'a non-negative integer' : `an integer from ${min} to ${max}`;
     throw invalid(`${name} must be ${want}, got ${show(v)}`);
   }
   return v;
@@ -55,7 +54,9 @@ export function checkOneOf<T extends string>(name: string, v: unknown, allowed: 
 /** 'l2' or 'ip'. Cosine similarity is 'ip' on L2-normalised vectors (see l2Normalize). */
 export function checkMetric(v: unknown, name = 'metric'): Metric {
   if (v === 'cosine') {
-    throw invalid(`${name} must be one of ${METRICS.map((m) => `'${m}'`).join(', ')}, got 'cosine' (for cosine similarity, l2Normalize the vectors and use 'ip')`);
+    throw invalid(
+      `${name} must be one of ${METRICS.map((m) => `'${m}'`).join(', ')}, got 'cosine' (for cosine similarity, l2Normalize the vectors and use 'ip')`,
+    );
   }
   return checkOneOf(name, v, METRICS);
 }
@@ -113,10 +114,7 @@ export function checkVectors(vectors: Float32Array, dim: number, what = 'vectors
         if (x - x !== 0) {
           const row = Math.floor(i / dim);
           const col = i - row * dim;
-          throw new NitamonoError(
-            'NOT_FINITE',
-            `${what}: row ${row}, column ${col} is ${String(x)} (all values must be finite)`,
-          );
+          throw new NitamonoError('NOT_FINITE', `${what}: row ${row}, column ${col} is ${String(x)} (all values must be finite)`);
         }
       }
     }

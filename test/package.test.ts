@@ -6,11 +6,12 @@
  * installed runtime packages are symlinked beside it. Packages the lockfile marks dev-only are left
  * out, so a library module importing a devDependency fails here as it would for a user.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from './collection/helpers.js';
 
@@ -93,11 +94,26 @@ test('npm pack: the tarball holds what runs and nothing from the tests; import a
   const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: REPO, env, encoding: 'utf8' }));
   const files: string[] = packed[0].files.map((f: { path: string }) => f.path);
 
-  for (const needed of ['package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/image/extract-worker.js', 'dist/src/search/worker.js', 'build/kernels.wasm', 'src/server/web/index.html', 'src/server/web/app.js', 'demo/LICENSE']) {
+  for (const needed of [
+    'package.json',
+    'dist/src/index.js',
+    'dist/src/index.d.ts',
+    'dist/src/cli/main.js',
+    'dist/src/image/extract-worker.js',
+    'dist/src/search/worker.js',
+    'build/kernels.wasm',
+    'src/server/web/index.html',
+    'src/server/web/app.js',
+    'demo/LICENSE',
+  ]) {
     assert.ok(files.includes(needed), `${needed} is in the tarball`);
   }
   assert.ok(files.filter((f) => f.startsWith('demo/images/')).length >= 300, 'the demo images');
-  assert.deepEqual(files.filter((f) => /^(dist\/)?test\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts') || f.endsWith('.map')), [], 'no tests, TypeScript sources or source maps');
+  assert.deepEqual(
+    files.filter((f) => /^(dist\/)?test\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map')),
+    [],
+    'no tests, TypeScript sources or source maps',
+  );
 
   const pkg = installOffline(join(dir, packed[0].filename), dir);
   const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));

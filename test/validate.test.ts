@@ -1,8 +1,6 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  MAX_ID, MAX_K, checkDim, checkIds, checkInt, checkK, checkMetric, checkOneOf, checkPositiveInt, checkVectors,
-} from '../src/validate.js';
+import { describe, test } from 'node:test';
+import { checkDim, checkIds, checkInt, checkK, checkMetric, checkOneOf, checkPositiveInt, checkVectors, MAX_ID, MAX_K } from '../src/validate.js';
 import { checkVectors as fromMatrix } from '../src/vectors/matrix.js';
 import { expectError } from './assert-error.js';
 
@@ -47,7 +45,10 @@ describe('choices', () => {
   test("checkMetric accepts 'l2' and 'ip'; 'cosine' gets a hint", () => {
     assert.equal(checkMetric('l2'), 'l2');
     assert.equal(checkMetric('ip'), 'ip');
-    assert.throws(() => checkMetric('cosine'), expectError('INVALID_ARGUMENT', /^metric must be one of 'l2', 'ip', got 'cosine' \(for cosine similarity, l2Normalize the vectors and use 'ip'\)$/));
+    assert.throws(
+      () => checkMetric('cosine'),
+      expectError('INVALID_ARGUMENT', /^metric must be one of 'l2', 'ip', got 'cosine' \(for cosine similarity, l2Normalize the vectors and use 'ip'\)$/),
+    );
     assert.throws(() => checkMetric(undefined, '--metric'), expectError('INVALID_ARGUMENT', /^--metric must be one of 'l2', 'ip', got undefined$/));
   });
 });

@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import { NitamonoError } from '../errors.js';
-import { migrate, readOnlyVersion, type MigrationContext } from './sqlite-migrations.js';
+import { type MigrationContext, migrate, readOnlyVersion } from './sqlite-migrations.js';
 import type {
   CatalogStore,
   CatalogWrite,
@@ -123,7 +123,9 @@ export class SQLiteCatalogStore implements CatalogStore {
       if (w.op !== 'put' || !w.copyVectorsFrom) continue;
       const from = w.copyVectorsFrom.id;
       for (const s of w.copyVectorsFrom.spaces) {
-        const r = this.stmt('SELECT data FROM vectors WHERE image_id = ? AND kind = ? AND model = ?').get(from, s.kind, s.model) as { data: Buffer } | undefined;
+        const r = this.stmt('SELECT data FROM vectors WHERE image_id = ? AND kind = ? AND model = ?').get(from, s.kind, s.model) as
+          | { data: Buffer }
+          | undefined;
         if (!r) throw new NitamonoError('NOT_FOUND', `cannot copy ${s.kind} vectors from image ${from}: it has none`);
         out.set(`${from}/${s.kind}:${s.model}`, r.data);
       }
@@ -143,7 +145,7 @@ export class SQLiteCatalogStore implements CatalogStore {
       }
       case 'exclude': {
         const row = this.row(w.id);
-        if (!row || row.status !== 'ok') return { id: -1, changed: false };
+        if (row?.status !== 'ok') return { id: -1, changed: false };
         this.stmt("UPDATE images SET status = 'excluded', gen = ? WHERE id = ?").run(gen, w.id);
         this.stmt('INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)').run(w.id, gen);
         return { id: w.id, changed: true };
@@ -181,8 +183,20 @@ export class SQLiteCatalogStore implements CatalogStore {
     const info = this.stmt(
       `INSERT INTO images (relpath, size, mtime_ms, sha256, status, width, height, format, error_code, error_message, gen, added_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(img.relpath, img.size, img.mtime_ms, img.sha256, img.status, img.width ?? null, img.height ?? null, img.format ?? null,
-      img.error_code ?? null, img.error_message ?? null, gen, Date.now());
+    ).run(
+      img.relpath,
+      img.size,
+      img.mtime_ms,
+      img.sha256,
+      img.status,
+      img.width ?? null,
+      img.height ?? null,
+      img.format ?? null,
+      img.error_code ?? null,
+      img.error_message ?? null,
+      gen,
+      Date.now(),
+    );
     return Number(info.lastInsertRowid);
   }
 
@@ -244,7 +258,9 @@ export class SQLiteCatalogStore implements CatalogStore {
 
   async summaries(spaces: readonly FeatureSpace[]): Promise<ImageSummary[]> {
     const rows = this.stmt(`SELECT ${ROW_COLUMNS} FROM images`).all() as ImageRow[];
-    const have = spaces.map((s) => new Set((this.stmt('SELECT image_id FROM vectors WHERE kind = ? AND model = ?').raw(true).all(s.kind, s.model) as [number][]).map((r) => r[0])));
+    const have = spaces.map(
+      (s) => new Set((this.stmt('SELECT image_id FROM vectors WHERE kind = ? AND model = ?').raw(true).all(s.kind, s.model) as [number][]).map((r) => r[0])),
+    );
     return rows.map((r) => ({ ...r, complete: have.every((h) => h.has(r.id)) }));
   }
 
@@ -270,7 +286,8 @@ export class SQLiteCatalogStore implements CatalogStore {
 
   async countByStatus(): Promise<StatusCounts> {
     const out: StatusCounts = { ok: 0, skipped: 0, excluded: 0 };
-    for (const r of this.stmt('SELECT status, COUNT(*) AS n FROM images GROUP BY status').all() as { status: keyof StatusCounts; n: number }[]) out[r.status] = r.n;
+    for (const r of this.stmt('SELECT status, COUNT(*) AS n FROM images GROUP BY status').all() as { status: keyof StatusCounts; n: number }[])
+      out[r.status] = r.n;
     return out;
   }
 
@@ -283,8 +300,9 @@ export class SQLiteCatalogStore implements CatalogStore {
   }
 
   async vector(id: number, space: FeatureSpace): Promise<Float32Array | undefined> {
-    const r = this.stmt(`SELECT v.data AS v FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.image_id = ? AND v.kind = ? AND v.model = ? AND i.status = 'ok'`)
-      .get(id, space.kind, space.model) as { v: Buffer } | undefined;
+    const r = this.stmt(
+      `SELECT v.data AS v FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.image_id = ? AND v.kind = ? AND v.model = ? AND i.status = 'ok'`,
+    ).get(id, space.kind, space.model) as { v: Buffer } | undefined;
     return r ? blobToVector(r.v) : undefined;
   }
 
@@ -294,8 +312,9 @@ export class SQLiteCatalogStore implements CatalogStore {
   }
 
   async vectorDim(space: FeatureSpace): Promise<number | undefined> {
-    const r = this.stmt(`SELECT length(v.data) AS b FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.kind = ? AND v.model = ? AND i.status = 'ok' LIMIT 1`)
-      .get(space.kind, space.model) as { b: number } | undefined;
+    const r = this.stmt(
+      `SELECT length(v.data) AS b FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.kind = ? AND v.model = ? AND i.status = 'ok' LIMIT 1`,
+    ).get(space.kind, space.model) as { b: number } | undefined;
     return r?.b ? r.b / 4 : undefined;
   }
 
@@ -306,7 +325,9 @@ export class SQLiteCatalogStore implements CatalogStore {
     const vectors = new Float32Array(n * dim);
     const bytes = new Uint8Array(vectors.buffer);
     let i = 0;
-    for (const [id, v] of this.stmt(`SELECT v.image_id, v.data ${where} ORDER BY v.image_id`).raw(true).iterate(space.kind, space.model, since, dim * 4) as Iterable<[number, Buffer]>) {
+    for (const [id, v] of this.stmt(`SELECT v.image_id, v.data ${where} ORDER BY v.image_id`)
+      .raw(true)
+      .iterate(space.kind, space.model, since, dim * 4) as Iterable<[number, Buffer]>) {
       if (i >= n) break;
       ids[i] = id;
       bytes.set(v, i * dim * 4);

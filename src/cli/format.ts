@@ -19,5 +19,5 @@ export function fmtBytes(b: number): string {
 }
 
 export function writeJson(x: unknown): void {
-  process.stdout.write(JSON.stringify(x, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(x, null, 2)}\n`);
 }

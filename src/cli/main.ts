@@ -16,10 +16,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { runCli } from './run.js';
 
 const program = new Command();
-program
-  .name('nitamono')
-  .description('似たもの — find similar images: colour histograms or deep features, exact or inverted-file search')
-  .version('0.1.0');
+program.name('nitamono').description('似たもの — find similar images: colour histograms or deep features, exact or inverted-file search').version('0.1.0');
 for (const register of [
   registerAnnBenchCommand,
   registerAnnBuildCommand,

@@ -4,7 +4,7 @@
  * so piped output and tests stay clean.
  */
 import cliProgress from 'cli-progress';
-import { silentProgress, type Progress, type ProgressStep } from '../collection/index.js';
+import { type Progress, type ProgressStep, silentProgress } from '../collection/index.js';
 
 function formatRate(perSecond: number, unit: string): string {
   if (!Number.isFinite(perSecond) || perSecond <= 0) return `- ${unit}/s`;

@@ -24,7 +24,7 @@ export async function runCli(program: Command): Promise<void> {
       process.stderr.write(`nitamono: ${err.message}\n`);
       process.exit(EXIT_USAGE);
     }
-    process.stderr.write(`nitamono: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`nitamono: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(EXIT_FAILURE);
   }
 }

@@ -4,35 +4,36 @@
  * one CollectionContext. Writes (update, addImage, removeImage) are serialised inside one
  * Collection.
  */
-import { mkdir } from 'node:fs/promises';
+
 import { existsSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SQLiteCatalogStore } from '../catalog/sqlite.js';
 import type { CatalogStore } from '../catalog/types.js';
-import { NitamonoError, invalid } from '../errors.js';
+import { invalid, NitamonoError } from '../errors.js';
 import { DEFAULT_DEEP_MODEL } from '../image/deep.js';
 import type { VectorIndex } from '../search/types.js';
 import {
   CATALOG_FILE,
   CONFIG_FILE,
-  DEFAULT_COLLECTION_PATH,
-  SCHEMA_VERSION,
+  type CollectionConfig,
   checkCollectionOptions,
+  DEFAULT_COLLECTION_PATH,
+  type FeatureKind,
   featureSpace,
   readConfig,
+  SCHEMA_VERSION,
   sortKinds,
   writeConfig,
-  type CollectionConfig,
-  type FeatureKind,
 } from './config.js';
-import { Dimensions, RootPaths, saveConfig, type CollectionContext } from './context.js';
+import { type CollectionContext, Dimensions, RootPaths, saveConfig } from './context.js';
 import { ExtractorCache } from './extractors.js';
 import { IndexManager } from './index-manager.js';
-import { silentProgress, type Progress } from './progress.js';
+import { type Progress, silentProgress } from './progress.js';
 import { SearchService } from './search.js';
 import { collectionStats } from './stats.js';
-import { syncFolder, inProcessRunner, type JobRunnerFactory } from './sync.js';
+import { inProcessRunner, type JobRunnerFactory, syncFolder } from './sync.js';
 import type {
   CollectionQuery,
   CollectionSearchOptions,
@@ -44,7 +45,7 @@ import type {
   SearchResponse,
   UpdateOptions,
 } from './types.js';
-import { UploadService, imageInfo } from './uploads.js';
+import { imageInfo, UploadService } from './uploads.js';
 
 export interface CollectionServices {
   /** Where extraction jobs run (default: this process's worker threads). */

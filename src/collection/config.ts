@@ -4,11 +4,11 @@
  * Everything else lives in `catalog.sqlite` (source of truth) and `<kind>.index` (derived cache).
  */
 import { readFile } from 'node:fs/promises';
-import { NitamonoError, invalid } from '../errors.js';
-import { writeFileAtomic } from '../persist/atomic.js';
 import type { FeatureSpace } from '../catalog/types.js';
+import { invalid, NitamonoError } from '../errors.js';
 import { colorDim } from '../image/color.js';
 import { DEEP_MODELS, DEFAULT_DEEP_MODEL, isDeepModel } from '../image/deep.js';
+import { writeFileAtomic } from '../persist/atomic.js';
 
 export const SCHEMA_VERSION = 1;
 export const DEFAULT_COLLECTION_PATH = '.nitamono';
@@ -53,7 +53,10 @@ export function parseFeatures(value: string | undefined): FeatureKind[] | undefi
   if (value === undefined) return undefined;
   const v = value.trim().toLowerCase();
   if (v === 'both' || v === 'all') return ['color', 'deep'];
-  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const out: FeatureKind[] = [];
   for (const p of parts) {
     const kind = p === 'colour' ? 'color' : p;
@@ -103,7 +106,7 @@ export async function readConfig(file: string): Promise<CollectionConfig> {
 }
 
 export async function writeConfig(file: string, cfg: CollectionConfig): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(cfg, null, 2) + '\n');
+  await writeFileAtomic(file, `${JSON.stringify(cfg, null, 2)}\n`);
 }
 
 /**
@@ -124,5 +127,6 @@ export function checkCollectionOptions(o: { colorBins?: number; deepModel?: stri
   if (o.deepModel !== undefined && o.deepModel !== null && !isDeepModel(o.deepModel)) {
     throw invalid(`unknown deep model '${o.deepModel}' (expected one of ${DEEP_MODELS.join(', ')})`);
   }
-  if (o.nlist !== undefined && o.nlist !== null && (!Number.isInteger(o.nlist) || o.nlist < 1)) throw invalid(`nlist must be a positive integer, got ${o.nlist}`);
+  if (o.nlist !== undefined && o.nlist !== null && (!Number.isInteger(o.nlist) || o.nlist < 1))
+    throw invalid(`nlist must be a positive integer, got ${o.nlist}`);
 }

@@ -5,7 +5,7 @@
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { CatalogStore } from '../catalog/types.js';
 import { colorDim } from '../image/color.js';
-import { CONFIG_FILE, featureSpace, writeConfig, type CollectionConfig, type FeatureKind } from './config.js';
+import { CONFIG_FILE, type CollectionConfig, type FeatureKind, featureSpace, writeConfig } from './config.js';
 import type { ExtractorCache } from './extractors.js';
 import type { IndexManager } from './index-manager.js';
 import type { Progress } from './progress.js';

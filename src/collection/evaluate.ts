@@ -18,23 +18,20 @@
  *   exactly its raw pixels),
  * - `color4`, `color8`: per-channel RGB histograms with 4 and 8 bins (12-d, 24-d).
  */
-import { performance } from 'node:perf_hooks';
+
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { invalid } from '../errors.js';
-import { averagePrecision } from '../eval/recall.js';
-import { colorHistogram } from '../image/color.js';
-import { COLOR_SIZE } from '../image/color.js';
+import { averagePrecision, tieAwareRecall } from '../eval/recall.js';
+import { COLOR_SIZE, colorHistogram } from '../image/color.js';
 import { decodeImage, resizeRgb } from '../image/decode.js';
 import { FlatIndex } from '../search/flat.js';
-import type { VectorIndex } from '../search/types.js';
-import { tieAwareRecall } from '../eval/recall.js';
+import type { SearchResult, VectorIndex } from '../search/types.js';
 import { sampleIndices } from '../util/random.js';
-import type { SearchResult } from '../search/types.js';
 import type { Collection } from './collection.js';
 import type { FeatureKind } from './config.js';
-import { silentProgress, type Progress } from './progress.js';
 import { mapLimit } from './folder.js';
-import { rng } from '../util/random.js';
+import { type Progress, silentProgress } from './progress.js';
 
 export type CompareKind = 'pixels' | 'color4' | 'color8';
 export const COMPARE_KINDS: readonly CompareKind[] = ['pixels', 'color4', 'color8'];
@@ -144,7 +141,10 @@ export async function retrievalQuality(
   for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
   const flat = new FlatIndex(dim, { metric: 'l2' });
   try {
-    flat.add(vectors, Int32Array.from({ length: n }, (_, i) => i));
+    flat.add(
+      vectors,
+      Int32Array.from({ length: n }, (_, i) => i),
+    );
     // Timing: one batched exact search of up to 256 queries on this thread.
     const tq = queries.subarray(0, Math.min(256, queries.length));
     const t0 = performance.now();
@@ -292,7 +292,10 @@ export async function evaluateCollection(c: Collection, opts: EvalOptions = {}):
   rows.forEach((r, i) => {
     const name = folderLabel(r.relpath);
     let l = labelOf.get(name);
-    if (l === undefined) labelOf.set(name, (l = labelOf.size));
+    if (l === undefined) {
+      l = labelOf.size;
+      labelOf.set(name, l);
+    }
     labels[i] = l;
     pos.set(r.id, i);
   });
@@ -356,7 +359,10 @@ export function parseCompare(value: string | boolean | undefined): CompareKind[]
   if (value === undefined || value === false) return undefined;
   if (value === true) return [...COMPARE_KINDS];
   const out: CompareKind[] = [];
-  for (const p of value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const p of value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     const k = (p === 'raw' ? 'pixels' : p) as CompareKind;
     if (!COMPARE_KINDS.includes(k)) throw invalid(`--compare kinds are ${COMPARE_KINDS.join(', ')}, not "${p}"`);
     if (!out.includes(k)) out.push(k);

@@ -2,10 +2,10 @@
  * One FeatureExtractor (worker threads, one model each) per set of kinds, started on first use
  * and kept for the collection's lifetime: indexing, uploads and query images share them.
  */
-import { NitamonoError, type ErrorCode } from '../errors.js';
-import { FeatureExtractor } from '../image/extract.js';
+import { type ErrorCode, NitamonoError } from '../errors.js';
 import type { DeepModel } from '../image/deep.js';
-import { sortKinds, type CollectionConfig, type FeatureKind } from './config.js';
+import { FeatureExtractor } from '../image/extract.js';
+import { type CollectionConfig, type FeatureKind, sortKinds } from './config.js';
 
 const KNOWN_CODES: readonly ErrorCode[] = ['BAD_FILE', 'UNSUPPORTED', 'TOO_LARGE', 'DECODE_FAILED', 'IO', 'NOT_FOUND', 'INVALID_ARGUMENT'];
 

@@ -15,16 +15,31 @@
  * - Paths are kept as JavaScript strings (UTF-8 names, spaces and any Unicode work); stored
  *   relative paths always use "/".
  */
+
+import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { opendir, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { extname, join, relative, sep } from 'node:path';
 
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
-  'jpg', 'jpeg', 'jpe', 'jfif', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'svg',
+  'jpg',
+  'jpeg',
+  'jpe',
+  'jfif',
+  'png',
+  'webp',
+  'gif',
+  'tif',
+  'tiff',
+  'avif',
+  'svg',
   // tried, usually reported as unsupported by the decoder:
-  'bmp', 'heic', 'heif', 'jxl', 'ico',
+  'bmp',
+  'heic',
+  'heif',
+  'jxl',
+  'ico',
 ]);
 
 export function isImageName(name: string): boolean {
@@ -60,10 +75,7 @@ export function toRelpath(root: string, abs: string): string {
   return sep === '/' ? rel : rel.split(sep).join('/');
 }
 
-export async function scanFolder(
-  root: string,
-  opts: { excludeDirs?: string[]; onFile?: (count: number) => void } = {},
-): Promise<ScanResult> {
+export async function scanFolder(root: string, opts: { excludeDirs?: string[]; onFile?: (count: number) => void } = {}): Promise<ScanResult> {
   const files: ScannedFile[] = [];
   const issues: ScanIssue[] = [];
   const unreadableDirs: string[] = [];

@@ -19,13 +19,13 @@
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogStore, FeatureSpace } from '../catalog/types.js';
+import { writeFileAtomic } from '../persist/atomic.js';
 import { FlatIndex } from '../search/flat.js';
 import { IVFIndex } from '../search/ivf.js';
 import { loadIndex } from '../search/load.js';
 import type { VectorIndex } from '../search/types.js';
-import { writeFileAtomic } from '../persist/atomic.js';
 import { AUTO_FLAT_MAX, type CollectionConfig, type FeatureKind } from './config.js';
-import { silentProgress, type Progress } from './progress.js';
+import { type Progress, silentProgress } from './progress.js';
 
 /** Any registered index kind; the collection asks it (`kind`, `describe()`, `queryCost()`), never tests its class. */
 export type EngineIndex = VectorIndex;
@@ -142,7 +142,7 @@ export function wantedKind(role: SlotRole, config: CollectionConfig, n: number):
   if (role === 'ivf') return { kind: 'ivf', nlist: config.nlist ?? autoNlist(n) };
   const choice = config.index;
   const kind = choice === 'auto' ? (n < AUTO_FLAT_MAX ? 'flat' : 'ivf') : choice;
-  return { kind, nlist: kind === 'ivf' ? config.nlist ?? autoNlist(n) : null };
+  return { kind, nlist: kind === 'ivf' ? (config.nlist ?? autoNlist(n)) : null };
 }
 
 /**
@@ -187,7 +187,10 @@ export class IndexManager {
   private slot(kind: FeatureKind, role: SlotRole): IndexSlot {
     const map = role === 'primary' ? this.primaries : this.aux;
     let s = map.get(kind);
-    if (!s) map.set(kind, (s = new IndexSlot(this.o.dir, kind, role)));
+    if (!s) {
+      s = new IndexSlot(this.o.dir, kind, role);
+      map.set(kind, s);
+    }
     return s;
   }
 
@@ -213,7 +216,8 @@ export class IndexManager {
 
   /** Loaded slots (for stats): never loads or builds anything. */
   loaded(kind: FeatureKind): { primary?: IndexSlot; ivf?: IndexSlot } {
-    const p = this.primaries.get(kind), a = this.aux.get(kind);
+    const p = this.primaries.get(kind),
+      a = this.aux.get(kind);
     return { ...(p?.index ? { primary: p } : {}), ...(a?.index ? { ivf: a } : {}) };
   }
 
@@ -361,7 +365,7 @@ export class IndexManager {
         dim: idx.dim,
         saved_at: new Date().toISOString(),
       };
-      await writeFileAtomic(slot.sidecarFile, JSON.stringify(side, null, 2) + '\n');
+      await writeFileAtomic(slot.sidecarFile, `${JSON.stringify(side, null, 2)}\n`);
       slot.savedGeneration = slot.generation;
       return true;
     });

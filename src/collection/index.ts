@@ -46,12 +46,39 @@
  */
 export { Collection, type CollectionServices } from './collection.js';
 export {
-  DEFAULT_BATCH,
-  DEFAULT_NPROBE,
-  UPLOADS_DIR,
+  AUTO_FLAT_MAX,
+  type CollectionConfig,
+  DEFAULT_COLLECTION_PATH,
+  FEATURE_KINDS,
+  type FeatureKind,
+  featureSpace,
+  type IndexChoice,
+  parseFeatures,
+  parseIndexChoice,
+  SCHEMA_VERSION,
+} from './config.js';
+export {
+  COMPARE_KINDS,
+  type CompareKind,
+  type EvalOptions,
+  type EvalReport,
+  evaluateCollection,
+  type FeatureQuality,
+  folderLabel,
+  type IvfRow,
+  parseCompare,
+  retrievalQuality,
+} from './evaluate.js';
+export { hashFile, IMAGE_EXTENSIONS, isImageName, type ScanIssue, type ScannedFile, type ScanResult, scanFolder } from './folder.js';
+export { type Progress, type ProgressEvent, type ProgressStep, progressFromCallback, silentProgress } from './progress.js';
+export { SYNC_SEARCH_MAX_WORK } from './search.js';
+export { inProcessRunner, type JobRunnerFactory } from './sync.js';
+export {
   type CollectionQuery,
   type CollectionSearchOptions,
   type CollectionStats,
+  DEFAULT_BATCH,
+  DEFAULT_NPROBE,
   type ImageInfo,
   type IndexReport,
   type KindStats,
@@ -61,34 +88,7 @@ export {
   type SearchMethod,
   type SearchResponse,
   type SkippedFile,
+  UPLOADS_DIR,
   type UpdateOptions,
 } from './types.js';
-export { SYNC_SEARCH_MAX_WORK } from './search.js';
 export { safeName } from './uploads.js';
-export { inProcessRunner, type JobRunnerFactory } from './sync.js';
-export {
-  AUTO_FLAT_MAX,
-  DEFAULT_COLLECTION_PATH,
-  FEATURE_KINDS,
-  SCHEMA_VERSION,
-  featureSpace,
-  parseFeatures,
-  parseIndexChoice,
-  type CollectionConfig,
-  type FeatureKind,
-  type IndexChoice,
-} from './config.js';
-export { IMAGE_EXTENSIONS, isImageName, scanFolder, hashFile, type ScanIssue, type ScanResult, type ScannedFile } from './folder.js';
-export { progressFromCallback, silentProgress, type Progress, type ProgressEvent, type ProgressStep } from './progress.js';
-export {
-  COMPARE_KINDS,
-  parseCompare,
-  evaluateCollection,
-  folderLabel,
-  retrievalQuality,
-  type CompareKind,
-  type EvalOptions,
-  type EvalReport,
-  type FeatureQuality,
-  type IvfRow,
-} from './evaluate.js';

@@ -5,18 +5,18 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { NitamonoError, invalid } from '../errors.js';
+import { invalid, NitamonoError } from '../errors.js';
+import { tieAwareRecall } from '../eval/recall.js';
 import type { SearchResult } from '../search/types.js';
 import { checkK, MAX_K } from '../validate.js';
-import { tieAwareRecall } from '../eval/recall.js';
-import { featureSpace, type FeatureKind } from './config.js';
+import { type FeatureKind, featureSpace } from './config.js';
 import type { CollectionContext } from './context.js';
 import { toRelpath } from './folder.js';
-import { useIndex, type EngineIndex } from './index-manager.js';
+import { type EngineIndex, useIndex } from './index-manager.js';
 import {
-  DEFAULT_NPROBE,
   type CollectionQuery,
   type CollectionSearchOptions,
+  DEFAULT_NPROBE,
   type QueryEvaluation,
   type SearchHit,
   type SearchMethod,
@@ -45,7 +45,8 @@ export class SearchService {
   checkKind(kind: FeatureKind | undefined): FeatureKind {
     const k = kind ?? this.defaultKind;
     const have = this.ctx.config.features;
-    if (!have.includes(k)) throw invalid(`this collection has no ${k} features (it has ${have.join(', ')}); re-index with --features ${k === 'deep' ? 'both' : k}`);
+    if (!have.includes(k))
+      throw invalid(`this collection has no ${k} features (it has ${have.join(', ')}); re-index with --features ${k === 'deep' ? 'both' : k}`);
     return k;
   }
 
@@ -69,21 +70,31 @@ export class SearchService {
     const q = await this.queryVector(query, kind);
     const ex = await this.indexFor(kind, 'exact', undefined);
     const iv = await this.indexFor(kind, 'ivf', opts.nprobe);
-    return useIndex(ex.index, () => useIndex(iv.index, async () => {
-      const exact = await this.run(ex.index, kind, q, k, 'exact', ex.nprobe, opts.excludeSelf === true);
-      const ivf = await this.run(iv.index, kind, q, k, 'ivf', iv.nprobe, opts.excludeSelf === true);
-      const { r1, rk } = tieAwareRecall(exact.results, ivf.results, k);
-      return {
-        features: kind, k,
-        nprobe: ivf.nprobe ?? iv.nprobe ?? 1,
-        nlist: iv.index.describe().nlist ?? 1,
-        recall_at_1: r1, recall_at_k: rk, exact, ivf,
-      };
-    }));
+    return useIndex(ex.index, () =>
+      useIndex(iv.index, async () => {
+        const exact = await this.run(ex.index, kind, q, k, 'exact', ex.nprobe, opts.excludeSelf === true);
+        const ivf = await this.run(iv.index, kind, q, k, 'ivf', iv.nprobe, opts.excludeSelf === true);
+        const { r1, rk } = tieAwareRecall(exact.results, ivf.results, k);
+        return {
+          features: kind,
+          k,
+          nprobe: ivf.nprobe ?? iv.nprobe ?? 1,
+          nlist: iv.index.describe().nlist ?? 1,
+          recall_at_1: r1,
+          recall_at_k: rk,
+          exact,
+          ivf,
+        };
+      }),
+    );
   }
 
   /** The index serving `method` for `kind`, current with the catalogue, and the nprobe to use. */
-  private async indexFor(kind: FeatureKind, method: SearchMethod | undefined, nprobe: number | undefined): Promise<{ index: EngineIndex; method: SearchMethod; nprobe: number | undefined }> {
+  private async indexFor(
+    kind: FeatureKind,
+    method: SearchMethod | undefined,
+    nprobe: number | undefined,
+  ): Promise<{ index: EngineIndex; method: SearchMethod; nprobe: number | undefined }> {
     const primary = (await this.ctx.indexes.primary(kind))?.index;
     if (!primary) throw new NitamonoError('EMPTY_INDEX', `no ${kind} vectors in the collection`);
     const m: SearchMethod = method ?? (primary.kind === 'ivf' ? 'ivf' : 'exact');
@@ -96,7 +107,15 @@ export class SearchService {
     return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, ivf.describe().nlist ?? 1) };
   }
 
-  private async run(index: EngineIndex, kind: FeatureKind, q: QueryVector, k: number, method: SearchMethod, nprobe: number | undefined, excludeSelf: boolean): Promise<SearchResponse> {
+  private async run(
+    index: EngineIndex,
+    kind: FeatureKind,
+    q: QueryVector,
+    k: number,
+    method: SearchMethod,
+    nprobe: number | undefined,
+    excludeSelf: boolean,
+  ): Promise<SearchResponse> {
     const n = index.size;
     const base: Omit<SearchResponse, 'took_ms' | 'distances_computed' | 'results'> = {
       extract_ms: q.extract_ms,
@@ -156,7 +175,7 @@ export class SearchService {
       if (!isAbsolute(p)) candidates.push(p.split(sep).join('/').replace(/^\.\//, ''));
       for (const rel of candidates) {
         const row = await store.byRelpath(rel);
-        if (!row || row.status !== 'ok') continue;
+        if (row?.status !== 'ok') continue;
         const rowAbs = this.ctx.paths.absolute(row.relpath);
         const rowSt = rowAbs === abs && st ? st : await stat(rowAbs).catch(() => undefined);
         // Use the stored vector unless the file on disk changed since it was indexed.
@@ -202,4 +221,3 @@ function inside(root: string, p: string): boolean {
 export function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
-

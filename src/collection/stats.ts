@@ -6,8 +6,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CollectionContext } from './context.js';
 import { fileBytes, readSidecar } from './index-manager.js';
-import type { CollectionStats, KindStats } from './types.js';
 import { round3 } from './search.js';
+import type { CollectionStats, KindStats } from './types.js';
 
 export async function collectionStats(ctx: CollectionContext): Promise<CollectionStats> {
   const counts = await ctx.store.countByStatus();

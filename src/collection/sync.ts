@@ -7,9 +7,9 @@
 import { stat } from 'node:fs/promises';
 import type { CatalogWrite, FeatureSpace, NewImage } from '../catalog/types.js';
 import { invalid } from '../errors.js';
-import { InProcessJobRunner, extractionJob, type ExtractionJob, type JobRunner } from '../ingest/jobs.js';
-import { planSync, selectCandidates, type HashedCandidate } from '../ingest/plan.js';
-import { featureSpace, sortKinds, type FeatureKind } from './config.js';
+import { type ExtractionJob, extractionJob, InProcessJobRunner, type JobRunner } from '../ingest/jobs.js';
+import { type HashedCandidate, planSync, selectCandidates } from '../ingest/plan.js';
+import { type FeatureKind, featureSpace, sortKinds } from './config.js';
 import type { CollectionContext } from './context.js';
 import { hashFile, mapLimit, scanFolder } from './folder.js';
 import type { IndexReport, UpdateOptions } from './types.js';
@@ -32,7 +32,7 @@ export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, ru
   const signal = opts.signal;
   const root = ctx.config.root;
 
-  let rootStat;
+  let rootStat: Awaited<ReturnType<typeof stat>>;
   try {
     rootStat = await stat(root);
   } catch {
@@ -45,8 +45,21 @@ export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, ru
   const spaces: FeatureSpace[] = kinds.map((k) => featureSpace(ctx.config, k));
 
   const report: IndexReport = {
-    root, collection: ctx.path, indexed: 0, changed: 0, reused: 0, unchanged: 0, removed: 0, skipped_new: 0,
-    skipped: [], ignored: 0, images: 0, features: [...kinds], index: {}, interrupted: false, took_ms: 0,
+    root,
+    collection: ctx.path,
+    indexed: 0,
+    changed: 0,
+    reused: 0,
+    unchanged: 0,
+    removed: 0,
+    skipped_new: 0,
+    skipped: [],
+    ignored: 0,
+    images: 0,
+    features: [...kinds],
+    index: {},
+    interrupted: false,
+    took_ms: 0,
   };
 
   // 1. Scan.
@@ -84,14 +97,22 @@ export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, ru
 
   // 4. Cheap writes first: metadata touches, copies of known content, unreadable files, deletions.
   const row = (c: HashedCandidate, fields: Omit<NewImage, 'relpath' | 'size' | 'mtime_ms' | 'sha256'>): NewImage => ({
-    relpath: c.relpath, size: c.size, mtime_ms: c.mtimeMs, sha256: c.sha ?? null, ...fields,
+    relpath: c.relpath,
+    size: c.size,
+    mtime_ms: c.mtimeMs,
+    sha256: c.sha ?? null,
+    ...fields,
   });
   const cheap: CatalogWrite[] = [];
   for (const c of plan.touches) cheap.push({ op: 'touch', id: c.old!.id, size: c.size, mtime_ms: c.mtimeMs });
   const sources = new Map(catalog.map((r) => [r.id, r]));
   for (const { file, from } of plan.reuses) {
     const src = sources.get(from)!;
-    cheap.push({ op: 'put', image: row(file, { status: 'ok', width: src.width, height: src.height, format: src.format }), copyVectorsFrom: { id: from, spaces } });
+    cheap.push({
+      op: 'put',
+      image: row(file, { status: 'ok', width: src.width, height: src.height, format: src.format }),
+      copyVectorsFrom: { id: from, spaces },
+    });
     report.indexed++;
     report.reused++;
     if (file.old) report.changed++;
@@ -110,8 +131,19 @@ export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, ru
   // 5. Extraction jobs, committed every `batchSize` images.
   if (plan.extract.length > 0 && !signal?.aborted) {
     const jobs: ExtractionJob[] = plan.extract.map((group) =>
-      extractionJob(group[0]!.sha!, group[0]!.abspath, spaces, group.map((c) => ({ relpath: c.relpath, size: c.size, mtime_ms: c.mtimeMs }))));
-    const changedPaths = new Set(plan.extract.flat().filter((c) => c.old).map((c) => c.relpath));
+      extractionJob(
+        group[0]!.sha!,
+        group[0]!.abspath,
+        spaces,
+        group.map((c) => ({ relpath: c.relpath, size: c.size, mtime_ms: c.mtimeMs })),
+      ),
+    );
+    const changedPaths = new Set(
+      plan.extract
+        .flat()
+        .filter((c) => c.old)
+        .map((c) => c.relpath),
+    );
     const bar = progress.step('features', jobs.length, 'images');
     let pending: CatalogWrite[] = [];
     const flush = async () => {

@@ -170,4 +170,3 @@ export interface QueryEvaluation {
   exact: SearchResponse;
   ivf: SearchResponse;
 }
-

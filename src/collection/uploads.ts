@@ -4,12 +4,12 @@
  */
 import { mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
+import type { ImageRow } from '../catalog/types.js';
 import { NitamonoError } from '../errors.js';
 import { featureSpace } from './config.js';
 import type { CollectionContext } from './context.js';
 import { hashBuffer, isImageName } from './folder.js';
-import { UPLOADS_DIR, type ImageInfo } from './types.js';
-import type { ImageRow } from '../catalog/types.js';
+import { type ImageInfo, UPLOADS_DIR } from './types.js';
 
 export class UploadService {
   constructor(private readonly ctx: CollectionContext) {}
@@ -51,7 +51,16 @@ export class UploadService {
     const { ids } = await this.ctx.store.commit([
       {
         op: 'put',
-        image: { relpath: `${UPLOADS_DIR}/${name}`, size: st.size, mtime_ms: st.mtimeMs, sha256: hashBuffer(buf), status: 'ok', width: r.width, height: r.height, format: r.format },
+        image: {
+          relpath: `${UPLOADS_DIR}/${name}`,
+          size: st.size,
+          mtime_ms: st.mtimeMs,
+          sha256: hashBuffer(buf),
+          status: 'ok',
+          width: r.width,
+          height: r.height,
+          format: r.format,
+        },
         vectors,
       },
     ]);

@@ -5,12 +5,12 @@
  * memory — for anyone's own vectors.
  */
 import { performance } from 'node:perf_hooks';
+import { invalid } from '../errors.js';
 import { FlatIndex } from '../search/flat.js';
 import { IVFIndex } from '../search/ivf.js';
 import type { Metric, SearchResult } from '../search/types.js';
-import { recallAt } from './recall.js';
-import { invalid } from '../errors.js';
 import { checkOneOf, checkVectors } from '../validate.js';
+import { recallAt } from './recall.js';
 
 const ANN_INDEXES = ['flat', 'ivf'] as const;
 
@@ -68,7 +68,8 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
   const k = o.k ?? 10;
   const kEval = Math.max(k, 10);
   const kind = checkOneOf('index', o.index, ANN_INDEXES);
-  const n = checkVectors(o.base, dim, 'base vectors'), nq = checkVectors(o.queries, dim, 'queries');
+  const n = checkVectors(o.base, dim, 'base vectors'),
+    nq = checkVectors(o.queries, dim, 'queries');
   const threads = o.threads ?? 1;
   const log = o.log ?? (() => {});
 
@@ -104,10 +105,10 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
   const addS = seconds(t1);
 
   const nlist = index.describe().nlist;
-  const probes: Array<number | null> = nlist !== undefined
-    ? (o.nprobes ?? [1, 2, 4, 8, 16, 32, 64]).filter((p) => p <= nlist).concat(
-      (o.nprobes ?? []).some((p) => p > nlist) ? [nlist] : [])
-    : [null];
+  const probes: Array<number | null> =
+    nlist !== undefined
+      ? (o.nprobes ?? [1, 2, 4, 8, 16, 32, 64]).filter((p) => p <= nlist).concat((o.nprobes ?? []).some((p) => p > nlist) ? [nlist] : [])
+      : [null];
   const nSingle = Math.min(nq, o.singleQueries ?? 2000);
   const rows: AnnBenchRow[] = [];
   for (const nprobe of [...new Set(probes)]) {
@@ -132,12 +133,25 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
       distances_per_query: batch.distancesComputed / nq,
     };
     rows.push(row);
-    log(`nprobe ${nprobe ?? '-'}: R@1 ${row.recall_at_1.toFixed(4)}  10-R@10 ${row.recall_at_10.toFixed(4)}  ${row.qps_single.toFixed(0)} q/s single  ${row.qps_batch.toFixed(0)} q/s batch`);
+    log(
+      `nprobe ${nprobe ?? '-'}: R@1 ${row.recall_at_1.toFixed(4)}  10-R@10 ${row.recall_at_10.toFixed(4)}  ${row.qps_single.toFixed(0)} q/s single  ${row.qps_batch.toFixed(0)} q/s batch`,
+    );
   }
   const report: AnnBenchReport = {
-    index: kind, n, dim, nq, nlist: nlist ?? null, k: kEval, threads,
-    kernels: index.kernels, train_s: trainS, add_s: addS, index_bytes: index.memoryBytes,
-    raw_bytes: n * dim * 4, ground_truth_s: gtSeconds, rows,
+    index: kind,
+    n,
+    dim,
+    nq,
+    nlist: nlist ?? null,
+    k: kEval,
+    threads,
+    kernels: index.kernels,
+    train_s: trainS,
+    add_s: addS,
+    index_bytes: index.memoryBytes,
+    raw_bytes: n * dim * 4,
+    ground_truth_s: gtSeconds,
+    rows,
   };
   index.dispose();
   return report;
@@ -145,11 +159,14 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
 
 /** A fixed-width table of a report, for terminals and BENCHMARKS.md. */
 export function formatAnnReport(r: AnnBenchReport): string {
-  const head = `${r.index}${r.nlist ? ` nlist=${r.nlist}` : ''}  N=${r.n} D=${r.dim} queries=${r.nq} threads=${r.threads} kernels=${r.kernels}\n` +
+  const head =
+    `${r.index}${r.nlist ? ` nlist=${r.nlist}` : ''}  N=${r.n} D=${r.dim} queries=${r.nq} threads=${r.threads} kernels=${r.kernels}\n` +
     `train ${r.train_s.toFixed(2)} s, add ${r.add_s.toFixed(2)} s, index ${(r.index_bytes / 2 ** 20).toFixed(1)} MiB (raw vectors ${(r.raw_bytes / 2 ** 20).toFixed(1)} MiB)\n`;
   const lines = ['| nprobe | R@1 | 10-R@10 | q/s single | q/s batch | ms/query single | distances/query |', '|---|---|---|---|---|---|---|'];
   for (const row of r.rows) {
-    lines.push(`| ${row.nprobe ?? 'all (exact)'} | ${row.recall_at_1.toFixed(4)} | ${row.recall_at_10.toFixed(4)} | ${row.qps_single.toFixed(1)} | ${row.qps_batch.toFixed(1)} | ${(1000 / row.qps_single).toFixed(3)} | ${Math.round(row.distances_per_query)} |`);
+    lines.push(
+      `| ${row.nprobe ?? 'all (exact)'} | ${row.recall_at_1.toFixed(4)} | ${row.recall_at_10.toFixed(4)} | ${row.qps_single.toFixed(1)} | ${row.qps_batch.toFixed(1)} | ${(1000 / row.qps_single).toFixed(3)} | ${Math.round(row.distances_per_query)} |`,
+    );
   }
   return head + lines.join('\n');
 }

@@ -36,7 +36,8 @@ export function groupMedoids(vectors: Float32Array, dim: number, groups: ArrayLi
     const gi = groups[i]!;
     if (gi < 0) continue;
     counts[gi]!++;
-    const s = gi * dim, v = i * dim;
+    const s = gi * dim,
+      v = i * dim;
     for (let j = 0; j < dim; j++) sums[s + j]! += vectors[v + j]!;
   }
   for (let k = 0; k < g; k++) {
@@ -49,7 +50,8 @@ export function groupMedoids(vectors: Float32Array, dim: number, groups: ArrayLi
   for (let i = 0; i < n; i++) {
     const gi = groups[i]!;
     if (gi < 0) continue;
-    const m = gi * dim, v = i * dim;
+    const m = gi * dim,
+      v = i * dim;
     let d = 0;
     for (let j = 0; j < dim; j++) {
       const t = vectors[v + j]! - sums[m + j]!;

@@ -156,7 +156,10 @@ export function distanceRecallAt(
   checkK(fn, 'k', k);
   if (!(epsilon >= 0) || !Number.isFinite(epsilon)) throw fail(`${fn}: epsilon must be a finite number ≥ 0, got ${String(epsilon)}`);
   if (resultDistances.length !== nq * kRes) {
-    throw new NitamonoError('DIMENSION_MISMATCH', `${fn}: resultDistances has ${resultDistances.length} entries, expected nq×kRes = ${nq}×${kRes} = ${nq * kRes}`);
+    throw new NitamonoError(
+      'DIMENSION_MISMATCH',
+      `${fn}: resultDistances has ${resultDistances.length} entries, expected nq×kRes = ${nq}×${kRes} = ${nq * kRes}`,
+    );
   }
   if (gtDistances.length !== nq * kGt) {
     throw new NitamonoError('DIMENSION_MISMATCH', `${fn}: gtDistances has ${gtDistances.length} entries, expected nq×kGt = ${nq}×${kGt} = ${nq * kGt}`);

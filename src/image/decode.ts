@@ -8,9 +8,9 @@
  *   TOO_LARGE        width × height above `maxPixels` (checked from the header, before any decoding).
  */
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import type { Metadata as SharpMetadata, SharpOptions } from 'sharp';
-import { NitamonoError, invalid } from '../errors.js';
+import sharp from 'sharp';
+import { invalid, NitamonoError } from '../errors.js';
 import { featureImageSize } from './color.js';
 
 /** 100 MP: a 20000×20000 decompression bomb (400 MP) is refused from its header. */

@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
-import { NitamonoError, invalid } from '../errors.js';
+import { invalid, NitamonoError } from '../errors.js';
 import { l2Normalize } from '../vectors/matrix.js';
 
 export type DeepModel = 'mobilenetv2-pooled' | 'mobilenetv2-mid';
@@ -72,7 +72,7 @@ let tfPromise: Promise<Tf> | undefined;
 export function wasmDir(): string {
   const require = createRequire(import.meta.url);
   // The package's "main" is dist/tf-backend-wasm.node.js; the .wasm files sit beside it.
-  return dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/';
+  return `${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`;
 }
 
 /**
@@ -160,7 +160,16 @@ export interface DeepEmbedderOptions {
 }
 
 type FoldedStep =
-  | { op: 'conv' | 'depthwise'; in: string; out: string; filter: TF.Tensor4D; bias: TF.Tensor1D; act: 'linear' | 'relu6'; strides: [number, number]; pad: 'valid' | 'same' }
+  | {
+      op: 'conv' | 'depthwise';
+      in: string;
+      out: string;
+      filter: TF.Tensor4D;
+      bias: TF.Tensor1D;
+      act: 'linear' | 'relu6';
+      strides: [number, number];
+      pad: 'valid' | 'same';
+    }
   | { op: 'pad'; in: string; out: string; pad: Array<[number, number]> }
   | { op: 'add'; ins: string[]; out: string }
   | { op: 'avgpool'; in: string; out: string; pool: [number, number]; strides: [number, number]; pad: 'valid' | 'same' }
@@ -231,9 +240,7 @@ function foldedProgram(tf: Tf, model: TF.LayersModel, outputLayer: string): Fold
         const eps = Number(bcfg['epsilon']);
         const scale = tf.tidy(() => tf.div(gamma!, tf.sqrt(tf.add(variance!, eps))));
         filter = keep(
-          tf.tidy(() =>
-            cls === 'Conv2D' ? tf.mul(kernel, scale) : tf.mul(kernel, tf.reshape(scale, [kernel.shape[2], kernel.shape[3]])),
-          ) as TF.Tensor4D,
+          tf.tidy(() => (cls === 'Conv2D' ? tf.mul(kernel, scale) : tf.mul(kernel, tf.reshape(scale, [kernel.shape[2], kernel.shape[3]])))) as TF.Tensor4D,
         );
         bias = keep(tf.tidy(() => tf.add(tf.mul(ownBias ? tf.sub(ownBias, mean!) : tf.neg(mean!), scale), beta!)) as TF.Tensor1D);
         scale.dispose();
@@ -266,7 +273,14 @@ function foldedProgram(tf: Tf, model: TF.LayersModel, outputLayer: string): Fold
     } else if (cls === 'Add') {
       steps.push({ op: 'add', ins, out: l.name });
     } else if (cls === 'AveragePooling2D') {
-      steps.push({ op: 'avgpool', in: ins[0]!, out: l.name, pool: pair(cfg['poolSize']), strides: pair(cfg['strides']), pad: cfg['padding'] as 'valid' | 'same' });
+      steps.push({
+        op: 'avgpool',
+        in: ins[0]!,
+        out: l.name,
+        pool: pair(cfg['poolSize']),
+        strides: pair(cfg['strides']),
+        pad: cfg['padding'] as 'valid' | 'same',
+      });
     } else if (cls === 'Flatten') {
       steps.push({ op: 'flatten', in: ins[0]!, out: l.name });
     } else {
@@ -276,7 +290,13 @@ function foldedProgram(tf: Tf, model: TF.LayersModel, outputLayer: string): Fold
     if (done) break;
   }
   if (!done || input === undefined) throw new Error(`fold: output layer ${outputLayer} not reached`);
-  return { input, steps, dispose: () => owned.forEach((t) => t.dispose()) };
+  return {
+    input,
+    steps,
+    dispose: () => {
+      for (const t of owned) t.dispose();
+    },
+  };
 }
 
 function runFolded(tf: Tf, prog: FoldedProgram, x: TF.Tensor4D): TF.Tensor {

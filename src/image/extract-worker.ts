@@ -10,10 +10,10 @@
  *  - runs the CNN on whatever decoded images are waiting, as one batch.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { NitamonoError, type ErrorCode } from '../errors.js';
+import { type ErrorCode, NitamonoError } from '../errors.js';
 import { colorHistogram } from './color.js';
 import { decodeFeatureImage, resizeRgb } from './decode.js';
-import { DEEP_INPUT_SIZE, MAX_DEEP_BATCH, DeepEmbedder, type DeepModel } from './deep.js';
+import { DEEP_INPUT_SIZE, DeepEmbedder, type DeepModel, MAX_DEEP_BATCH } from './deep.js';
 
 export interface WorkerInit {
   color: boolean;
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
         try {
           const dim = embedder.dim;
           const v = await embedder.embed(batch.map((d) => d.cnnInput!));
-          batch.forEach((d, i) => post(success(d, v.slice(i * dim, (i + 1) * dim))));
+          for (const [i, d] of batch.entries()) post(success(d, v.slice(i * dim, (i + 1) * dim)));
         } catch (err) {
           for (const d of batch) post(failure(d.id, err));
         }

@@ -12,13 +12,13 @@
  * rejects.
  */
 import { availableParallelism } from 'node:os';
-import { NitamonoError, invalid, type ErrorCode } from '../errors.js';
-import { DEFAULT_COLOR_BINS, colorDim } from './color.js';
-import { BUFFER_NAME, DEFAULT_MAX_PIXELS } from './decode.js';
-import { DEFAULT_DEEP_MODEL, deepDim, isDeepModel, type DeepModel } from './deep.js';
-import type { WorkerInit, WorkerMessage, WorkerResult } from './extract-worker.js';
-import { WorkerPool, type PooledWorker } from '../util/worker-pool.js';
+import { type ErrorCode, invalid, NitamonoError } from '../errors.js';
+import { type PooledWorker, WorkerPool } from '../util/worker-pool.js';
 import { checkInt, checkOneOf, checkPositiveInt } from '../validate.js';
+import { colorDim, DEFAULT_COLOR_BINS } from './color.js';
+import { BUFFER_NAME, DEFAULT_MAX_PIXELS } from './decode.js';
+import { DEFAULT_DEEP_MODEL, type DeepModel, deepDim, isDeepModel } from './deep.js';
+import type { WorkerInit, WorkerMessage, WorkerResult } from './extract-worker.js';
 
 export type FeatureKind = 'color' | 'deep';
 
@@ -114,7 +114,9 @@ export class FeatureExtractor {
   }
 
   /** The live workers (what a test or a debugger looks at). */
-  private get slots(): readonly Slot[] { return this.pool.workers; }
+  private get slots(): readonly Slot[] {
+    return this.pool.workers;
+  }
 
   /** Starts the workers (and loads the model in each) now rather than on first use. */
   start(): Promise<void> {
@@ -129,7 +131,10 @@ export class FeatureExtractor {
 
   private spawn(): void {
     const slot = this.pool.spawn();
-    slot.ready.then(() => this.dispatch(), () => {});
+    slot.ready.then(
+      () => this.dispatch(),
+      () => {},
+    );
   }
 
   /** A worker died on its own; its jobs come back through `orphaned`. */
@@ -146,8 +151,14 @@ export class FeatureExtractor {
 
   /** A job whose worker died: retried on another worker, up to MAX_ATTEMPTS in all. */
   private orphaned(job: Job, err: Error): void {
-    if (this.closed) return job.reject(closedError());
-    if (this.fatal) return job.reject(this.fatal);
+    if (this.closed) {
+      job.reject(closedError());
+      return;
+    }
+    if (this.fatal) {
+      job.reject(this.fatal);
+      return;
+    }
     job.attempts++;
     if (job.attempts >= MAX_ATTEMPTS) {
       job.resolve({ path: job.path, ok: false, code: 'DECODE_FAILED', error: `${job.path}: the extraction worker crashed on this image (${err.message})` });
@@ -217,7 +228,10 @@ export class FeatureExtractor {
         copy.set(job.input);
         sent = best.run({ type: 'job', buf: copy.buffer }, [copy.buffer]);
       }
-      sent.then((m) => this.complete(job, m), (err: Error) => this.orphaned(job, err));
+      sent.then(
+        (m) => this.complete(job, m),
+        (err: Error) => this.orphaned(job, err),
+      );
     }
   }
 

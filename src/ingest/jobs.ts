@@ -57,7 +57,12 @@ export interface JobResult {
 export type ExtractFn = (path: string) => Promise<ExtractedImage>;
 
 export async function handleExtractionJob(job: ExtractionJob, deps: { store: CatalogStore; extract: ExtractFn }): Promise<JobResult> {
-  const base = (f: JobFile): Pick<NewImage, 'relpath' | 'size' | 'mtime_ms' | 'sha256'> => ({ relpath: f.relpath, size: f.size, mtime_ms: f.mtime_ms, sha256: job.sha256 });
+  const base = (f: JobFile): Pick<NewImage, 'relpath' | 'size' | 'mtime_ms' | 'sha256'> => ({
+    relpath: f.relpath,
+    size: f.size,
+    mtime_ms: f.mtime_ms,
+    sha256: job.sha256,
+  });
   const stored = await deps.store.okBySha(job.sha256, job.spaces);
   if (stored) {
     const image = { status: 'ok' as const, width: stored.width, height: stored.height, format: stored.format };
@@ -112,7 +117,10 @@ export class InProcessJobRunner implements JobRunner {
     let next = 0;
     const start = (slot: number) => {
       const job = jobs[next++]!;
-      inflight.set(slot, handleExtractionJob(job, { store: this.store, extract: this.extract }).then((result) => ({ slot, result })));
+      inflight.set(
+        slot,
+        handleExtractionJob(job, { store: this.store, extract: this.extract }).then((result) => ({ slot, result })),
+      );
     };
     for (let s = 0; s < this.concurrency && next < jobs.length; s++) start(s);
     const aborted = new Promise<'aborted'>((resolve) => signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));

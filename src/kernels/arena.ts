@@ -15,7 +15,10 @@ const MAX_PAGES = 65536;
 
 let nextArenaId = 1;
 
-interface Block { off: number; size: number }
+interface Block {
+  off: number;
+  size: number;
+}
 
 export class Arena {
   readonly memory: WebAssembly.Memory;
@@ -39,7 +42,10 @@ export class Arena {
       if (b.size >= size) {
         const off = b.off;
         if (b.size === size) this.free.splice(i, 1);
-        else { b.off += size; b.size -= size; }
+        else {
+          b.off += size;
+          b.size -= size;
+        }
         this.used.set(off, size);
         new Uint8Array(this.memory.buffer, off, size).fill(0);
         return off;
@@ -67,7 +73,11 @@ export class Arena {
     const size = this.used.get(off);
     if (size === undefined) return;
     this.used.delete(off);
-    if (off + size === this.top) { this.top = off; this.coalesceTop(); return; }
+    if (off + size === this.top) {
+      this.top = off;
+      this.coalesceTop();
+      return;
+    }
     // keep the free list sorted and merged
     let i = 0;
     while (i < this.free.length && this.free[i]!.off < off) i++;
@@ -83,16 +93,27 @@ export class Arena {
     return total;
   }
 
-  f32(off: number, length: number): Float32Array { return new Float32Array(this.memory.buffer, off, length); }
-  i32(off: number, length: number): Int32Array { return new Int32Array(this.memory.buffer, off, length); }
+  f32(off: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, off, length);
+  }
+  i32(off: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, off, length);
+  }
 
   private merge(i: number): void {
-    const a = this.free[i], b = this.free[i + 1];
-    if (a && b && a.off + a.size === b.off) { a.size += b.size; this.free.splice(i + 1, 1); }
+    const a = this.free[i],
+      b = this.free[i + 1];
+    if (a && b && a.off + a.size === b.off) {
+      a.size += b.size;
+      this.free.splice(i + 1, 1);
+    }
   }
 
   private coalesceTop(): void {
     const last = this.free[this.free.length - 1];
-    if (last && last.off + last.size === this.top) { this.top = last.off; this.free.pop(); }
+    if (last && last.off + last.size === this.top) {
+      this.top = last.off;
+      this.free.pop();
+    }
   }
 }

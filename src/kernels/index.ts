@@ -8,8 +8,8 @@ import { createReferenceKernels } from './reference.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, wasmSimdSupported } from './wasm.js';
 
-export * from './types.js';
 export { createReferenceKernels } from './reference.js';
+export * from './types.js';
 export { createWasmKernels, kernelsModule, wasmSimdSupported } from './wasm.js';
 
 export type KernelPreference = 'auto' | 'wasm' | 'reference';

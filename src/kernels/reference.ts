@@ -2,21 +2,24 @@
  * Plain TypeScript kernels: the reference the WASM SIMD build is tested against, and the
  * fallback where WASM SIMD is unavailable. Same pointer conventions as ./types.ts.
  */
-import { type Kernels, type MetricCode, METRIC_L2 } from './types.js';
+import { type Kernels, METRIC_L2, type MetricCode } from './types.js';
 
 /** Pushes (score, label) into a max-heap of capacity k holding `size` entries; returns new size. */
-export function heapPush(hd: Float32Array, hi: Int32Array, h0: number, k: number, size: number,
-  score: number, label: number): number {
+export function heapPush(hd: Float32Array, hi: Int32Array, h0: number, k: number, size: number, score: number, label: number): number {
   if (size < k) {
     // sift up
     let i = size;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const ps = hd[h0 + p]!, pl = hi[h0 + p]!;
+      const ps = hd[h0 + p]!,
+        pl = hi[h0 + p]!;
       if (ps > score || (ps === score && pl > label)) break;
-      hd[h0 + i] = ps; hi[h0 + i] = pl; i = p;
+      hd[h0 + i] = ps;
+      hi[h0 + i] = pl;
+      i = p;
     }
-    hd[h0 + i] = score; hi[h0 + i] = label;
+    hd[h0 + i] = score;
+    hi[h0 + i] = label;
     return size + 1;
   }
   const ts = hd[h0]!;
@@ -29,15 +32,20 @@ export function heapPush(hd: Float32Array, hi: Int32Array, h0: number, k: number
     const r = l + 1;
     let c = l;
     if (r < size) {
-      const ls = hd[h0 + l]!, rs = hd[h0 + r]!;
+      const ls = hd[h0 + l]!,
+        rs = hd[h0 + r]!;
       if (rs > ls || (rs === ls && hi[h0 + r]! > hi[h0 + l]!)) c = r;
     }
-    const cs = hd[h0 + c]!, cl = hi[h0 + c]!;
+    const cs = hd[h0 + c]!,
+      cl = hi[h0 + c]!;
     if (cs > score || (cs === score && cl > label)) {
-      hd[h0 + i] = cs; hi[h0 + i] = cl; i = c;
+      hd[h0 + i] = cs;
+      hi[h0 + i] = cl;
+      i = c;
     } else break;
   }
-  hd[h0 + i] = score; hi[h0 + i] = label;
+  hd[h0 + i] = score;
+  hi[h0 + i] = label;
   return size;
 }
 
@@ -52,19 +60,38 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     name: 'reference',
     memory,
 
-    setLabelMap(ptr: number): void { labelMap = ptr; },
+    setLabelMap(ptr: number): void {
+      labelMap = ptr;
+    },
 
-    scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number,
-      heapD: number, heapI: number, size: number, rowOffset: number): number {
-      const F = f32(), I = i32();
-      const q0 = q >> 2, h0d = heapD >> 2, h0i = heapI >> 2;
+    scanTopK(
+      metric: MetricCode,
+      q: number,
+      base: number,
+      n: number,
+      d: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+      rowOffset: number,
+    ): number {
+      const F = f32(),
+        I = i32();
+      const q0 = q >> 2,
+        h0d = heapD >> 2,
+        h0i = heapI >> 2;
       // heapPush indexes both arrays with one offset; use aligned views to keep that simple
-      const hd = F.subarray(h0d, h0d + k), hi = I.subarray(h0i, h0i + k);
+      const hd = F.subarray(h0d, h0d + k),
+        hi = I.subarray(h0i, h0i + k);
       for (let r = 0; r < n; r++) {
         const x0 = (base >> 2) + r * d;
         let s = 0;
         if (metric === METRIC_L2) {
-          for (let j = 0; j < d; j++) { const t = F[q0 + j]! - F[x0 + j]!; s += t * t; }
+          for (let j = 0; j < d; j++) {
+            const t = F[q0 + j]! - F[x0 + j]!;
+            s += t * t;
+          }
         } else {
           for (let j = 0; j < d; j++) s += F[q0 + j]! * F[x0 + j]!;
           s = -s;
@@ -74,9 +101,23 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       return size;
     },
 
-    batchTopK(metric: MetricCode, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
-      n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void {
-      const F = f32(), I = i32();
+    batchTopK(
+      metric: MetricCode,
+      Q: number,
+      nq: number,
+      qnorms: number,
+      base: number,
+      xnorms: number,
+      n: number,
+      d: number,
+      k: number,
+      heapsD: number,
+      heapsI: number,
+      sizes: number,
+      rowOffset: number,
+    ): void {
+      const F = f32(),
+        I = i32();
       for (let i = 0; i < nq; i++) {
         const q0 = (Q >> 2) + i * d;
         const hd = F.subarray((heapsD >> 2) + i * k, (heapsD >> 2) + (i + 1) * k);
@@ -105,11 +146,13 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     },
 
     accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void {
-      const F = f32(), I = i32();
+      const F = f32(),
+        I = i32();
       for (let r = 0; r < n; r++) {
         const c = I[(assign >> 2) + r]!;
         if (c < 0) continue;
-        const x0 = (X >> 2) + r * d, s0 = (sums >> 2) + c * d;
+        const x0 = (X >> 2) + r * d,
+          s0 = (sums >> 2) + c * d;
         for (let j = 0; j < d; j++) F[s0 + j]! += F[x0 + j]!;
         I[(counts >> 2) + c]! += 1;
       }

@@ -27,8 +27,7 @@ export interface Kernels {
    * (Σ(q−x)² or −Σq·x), pushing into the heap that currently holds `size` entries.
    * Returns the heap's new size (≤ k).
    */
-  scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number,
-    heapD: number, heapI: number, size: number, rowOffset: number): number;
+  scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
 
   /**
    * Blocked many-queries-by-many-rows scan. For METRIC_L2 the score is
@@ -37,8 +36,21 @@ export interface Kernels {
    * heapsD + 4·i·k / heapsI + 4·i·k with its current size in the i32 at sizes + 4·i, which is
    * updated.
    */
-  batchTopK(metric: MetricCode, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
-    n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void;
+  batchTopK(
+    metric: MetricCode,
+    Q: number,
+    nq: number,
+    qnorms: number,
+    base: number,
+    xnorms: number,
+    n: number,
+    d: number,
+    k: number,
+    heapsD: number,
+    heapsI: number,
+    sizes: number,
+    rowOffset: number,
+  ): void;
 
   /** Where labels come from in later scans: 0 for row numbers, else an i32 array of labels by row. */
   setLabelMap(ptr: number): void;

@@ -13,18 +13,28 @@ import type { Kernels, MetricCode } from './types.js';
 const WASM_PATH = fileURLToPath(new URL('../../../build/kernels.wasm', import.meta.url));
 
 /** (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt): valid only with SIMD. */
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
-]);
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
 let compiled: WebAssembly.Module | undefined;
 let supported: boolean | undefined;
 
 interface KernelExports {
-  scan_topk(metric: number, q: number, base: number, n: number, d: number, k: number,
-    heapD: number, heapI: number, size: number, rowOffset: number): number;
-  batch_topk(metric: number, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
-    n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void;
+  scan_topk(metric: number, q: number, base: number, n: number, d: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
+  batch_topk(
+    metric: number,
+    Q: number,
+    nq: number,
+    qnorms: number,
+    base: number,
+    xnorms: number,
+    n: number,
+    d: number,
+    k: number,
+    heapsD: number,
+    heapsI: number,
+    sizes: number,
+    rowOffset: number,
+  ): void;
   norms(X: number, n: number, d: number, out: number): void;
   set_label_map(ptr: number): void;
   accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void;
@@ -34,10 +44,7 @@ interface KernelExports {
 export function wasmSimdSupported(): boolean {
   if (supported === undefined) {
     try {
-      supported = typeof WebAssembly === 'object'
-        && WebAssembly.validate(SIMD_PROBE)
-        && existsSync(WASM_PATH)
-        && kernelsModule() instanceof WebAssembly.Module;
+      supported = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE) && existsSync(WASM_PATH) && kernelsModule() instanceof WebAssembly.Module;
     } catch {
       supported = false;
     }
@@ -85,20 +92,47 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
     if (v === undefined) {
       throw new NitamonoError('UNSUPPORTED', `WASM kernels need an unknown import ${imp.module}.${imp.name}`);
     }
-    (wanted[imp.module] ??= {})[imp.name] = v;
+    wanted[imp.module] ??= {};
+    wanted[imp.module]![imp.name] = v;
   }
   const x = new WebAssembly.Instance(mod, wanted).exports as unknown as KernelExports;
-  const scan = x.scan_topk, batch = x.batch_topk, norms = x.norms, acc = x.accumulate;
+  const scan = x.scan_topk,
+    batch = x.batch_topk,
+    norms = x.norms,
+    acc = x.accumulate;
 
   return {
     name: 'wasm-simd',
     memory,
-    scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number,
-      heapD: number, heapI: number, size: number, rowOffset: number): number {
+    scanTopK(
+      metric: MetricCode,
+      q: number,
+      base: number,
+      n: number,
+      d: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+      rowOffset: number,
+    ): number {
       return scan(metric, q, base, n, d, k, heapD, heapI, size, rowOffset);
     },
-    batchTopK(metric: MetricCode, Q: number, nq: number, qnorms: number, base: number, xnorms: number,
-      n: number, d: number, k: number, heapsD: number, heapsI: number, sizes: number, rowOffset: number): void {
+    batchTopK(
+      metric: MetricCode,
+      Q: number,
+      nq: number,
+      qnorms: number,
+      base: number,
+      xnorms: number,
+      n: number,
+      d: number,
+      k: number,
+      heapsD: number,
+      heapsI: number,
+      sizes: number,
+      rowOffset: number,
+    ): void {
       batch(metric, Q, nq, qnorms, base, xnorms, n, d, k, heapsD, heapsI, sizes, rowOffset);
     },
     setLabelMap(ptr: number): void {

@@ -11,17 +11,13 @@
  * async) iterable or a generator of ArrayBufferViews — the
  * container writer uses a generator that checksums each chunk as it goes.
  */
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+
 import { randomBytes } from 'node:crypto';
+import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { NitamonoError } from '../errors.js';
 
-export type ChunkSource =
-  | string
-  | Uint8Array
-  | readonly ArrayBufferView[]
-  | Iterable<ArrayBufferView>
-  | AsyncIterable<ArrayBufferView>;
+export type ChunkSource = string | Uint8Array | readonly ArrayBufferView[] | Iterable<ArrayBufferView> | AsyncIterable<ArrayBufferView>;
 
 /** Largest single write; keeps every call well below the 2 GiB per-call limit. */
 const MAX_WRITE = 64 << 20;

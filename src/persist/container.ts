@@ -23,9 +23,9 @@
  */
 import * as zlib from 'node:zlib';
 import { NitamonoError } from '../errors.js';
-import { writeFileAtomic } from './atomic.js';
 import { checkInt } from '../validate.js';
-import { READ_CHUNK, badFile, openForRead, readExactly, requireLittleEndian } from './read.js';
+import { writeFileAtomic } from './atomic.js';
+import { badFile, openForRead, READ_CHUNK, readExactly, requireLittleEndian } from './read.js';
 
 export const CONTAINER_MAGIC = 'NITAMONO';
 export const CONTAINER_END_MARKER = 'ENDNITA\0';
@@ -139,8 +139,7 @@ function dtypeOf(v: ArrayBufferView): string {
 
 const requireLE = (path: string): void => requireLittleEndian(path, 'nitamono files');
 
-const bytesOf = (v: ArrayBufferView): Uint8Array =>
-  v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+const bytesOf = (v: ArrayBufferView): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
 
 /**
  * Writes a container atomically (temp file, fsync, rename). Returns the file's size in bytes.

@@ -3,7 +3,7 @@
  * what is wrong with it (NOT_FOUND, IO, BAD_FILE), exact positional reads in bounded chunks,
  * and a refusal on big-endian hosts, since all nitamono formats are little-endian.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { NitamonoError } from '../errors.js';
 

@@ -3,22 +3,27 @@
  * its kernels, the id → row map, input checks, query blocks, turning heaps into sorted results,
  * and running a scan on this thread or on the worker pool without freeing memory under it.
  */
+
+import { invalid, NitamonoError } from '../errors.js';
 import { Arena } from '../kernels/arena.js';
 import { createKernels } from '../kernels/index.js';
-import { type Kernels, type MetricCode, METRIC_IP, METRIC_L2 } from '../kernels/types.js';
-import { NitamonoError, invalid } from '../errors.js';
-import { MAX_ID, checkDim, checkIds, checkK, checkMetric, checkVectors } from '../validate.js';
+import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
 import { splitRange } from '../util/ranges.js';
-import type { BaseSearchParams, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
-import type { QueryBlock } from './scan.js';
+import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '../validate.js';
 import { forgetArena, sharedPool, type Task } from './pool.js';
+import type { QueryBlock } from './scan.js';
+import type { BaseSearchParams, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
 
 export function metricCode(metric: Metric): MetricCode {
   return checkMetric(metric) === 'ip' ? METRIC_IP : METRIC_L2;
 }
 
 /** A query block and the arena regions this one call owns (released when it ends). */
-interface Queries { block: QueryBlock; nq: number; ptrs: number[] }
+interface Queries {
+  block: QueryBlock;
+  nq: number;
+  ptrs: number[];
+}
 
 export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIndex<P> {
   abstract readonly kind: string;
@@ -47,10 +52,14 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   abstract get size(): number;
   abstract get memoryBytes(): number;
   /** Kinds that need training override this. */
-  get isTrained(): boolean { return true; }
+  get isTrained(): boolean {
+    return true;
+  }
 
   /** Which kernels run this index ('wasm-simd' or 'reference'). */
-  get kernels(): string { return this.K.name; }
+  get kernels(): string {
+    return this.K.name;
+  }
 
   /** The id of every row (a view of the arena). */
   protected abstract rowIds(): Int32Array;
@@ -64,7 +73,9 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   abstract queryCost(params?: P): number;
   abstract save(path: string): Promise<void>;
 
-  has(id: number): boolean { return this.idToRow.has(id); }
+  has(id: number): boolean {
+    return this.idToRow.has(id);
+  }
 
   reconstruct(id: number): Float32Array {
     const r = this.idToRow.get(id);
@@ -75,7 +86,9 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   /** All stored ids, in row order. */
-  ids(): Int32Array { return this.rowIds().slice(); }
+  ids(): Int32Array {
+    return this.rowIds().slice();
+  }
 
   describe(): IndexDescription {
     return { kind: this.kind, dim: this.dim, metric: this.metric, size: this.size, memoryBytes: this.memoryBytes };
@@ -168,8 +181,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
    * ends, whether it succeeded or not, and never while a worker may still write into them.
    * Regions the index replaces meanwhile are kept until then (see release).
    */
-  protected scanOnWorkers(q: Queries, threads: number,
-    task: (q0: number, q1: number, alloc: (bytes: number) => number) => Task): Promise<SearchResult> {
+  protected scanOnWorkers(q: Queries, threads: number, task: (q0: number, q1: number, alloc: (bytes: number) => number) => Task): Promise<SearchResult> {
     const alloc = (bytes: number): number => {
       const p = this.arena.alloc(bytes);
       q.ptrs.push(p);
@@ -179,7 +191,11 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
       try {
         const tasks = splitRange(q.nq, threads).map(([q0, q1]) => task(q0, q1, alloc));
         const counts = await sharedPool().run(this.arena, tasks);
-        return this.collect(q.block, q.nq, counts.reduce((a, b) => a + b, 0));
+        return this.collect(
+          q.block,
+          q.nq,
+          counts.reduce((a, b) => a + b, 0),
+        );
       } finally {
         for (const p of q.ptrs) this.arena.release(p);
       }
@@ -193,30 +209,40 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     const distances = new Float32Array(nq * k).fill(NaN);
     // one `buffer` read: on a shared memory each read makes a new object
     const buf = this.arena.memory.buffer;
-    const hd = new Float32Array(buf, block.heapsD, nq * k), hi = new Int32Array(buf, block.heapsI, nq * k);
+    const hd = new Float32Array(buf, block.heapsD, nq * k),
+      hi = new Int32Array(buf, block.heapsI, nq * k);
     const sizes = new Int32Array(buf, block.sizes, nq);
     const l2 = this.code === METRIC_L2;
     for (let i = 0; i < nq; i++) {
-      const m = sizes[i]!, base = i * k;
+      const m = sizes[i]!,
+        base = i * k;
       if (m > 64) {
         const order = Array.from({ length: m }, (_, j) => base + j);
         order.sort((a, b) => hd[a]! - hd[b]! || hi[a]! - hi[b]!);
-        for (let j = 0; j < m; j++) { distances[base + j] = hd[order[j]!]!; labels[base + j] = hi[order[j]!]!; }
+        for (let j = 0; j < m; j++) {
+          distances[base + j] = hd[order[j]!]!;
+          labels[base + j] = hi[order[j]!]!;
+        }
       }
       // insertion sort by (score, id) for the usual small k
       for (let j = 0; j < (m > 64 ? 0 : m); j++) {
-        const s = hd[base + j]!, id = hi[base + j]!;
+        const s = hd[base + j]!,
+          id = hi[base + j]!;
         let t = j;
         while (t > 0) {
-          const ps = distances[base + t - 1]!, pid = labels[base + t - 1]!;
+          const ps = distances[base + t - 1]!,
+            pid = labels[base + t - 1]!;
           if (ps < s || (ps === s && pid < id)) break;
-          distances[base + t] = ps; labels[base + t] = pid; t--;
+          distances[base + t] = ps;
+          labels[base + t] = pid;
+          t--;
         }
-        distances[base + t] = s; labels[base + t] = id;
+        distances[base + t] = s;
+        labels[base + t] = id;
       }
       for (let j = 0; j < m; j++) {
         const s = distances[base + j]!;
-        distances[base + j] = l2 ? (s > 0 ? s : 0) : -s;
+        distances[base + j] = l2 ? Math.max(s, 0) : -s;
       }
     }
     return { nq, k, labels, distances, distancesComputed: computed };
@@ -237,6 +263,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
 
   /** Frees an index region now, or when the last search in flight (which may read it) ends. */
   protected release(ptr: number): void {
-    if (this.inflight > 0) this.deferred.push(ptr); else this.arena.release(ptr);
+    if (this.inflight > 0) this.deferred.push(ptr);
+    else this.arena.release(ptr);
   }
 }

@@ -2,20 +2,24 @@
  * FlatIndex: exact search, the seed's "search honestly" — every query is compared with all N
  * vectors (cost N·D). Like Faiss's IndexFlatL2 / IndexFlatIP.
  */
+
+import { type ContainerFile, readContainer, writeContainer } from '../persist/container.js';
 import { ArenaIndex } from './base.js';
-import { BATCH_MIN_QUERIES, flatSearchRange, type FlatLayout } from './scan.js';
-import { resolveThreads } from './pool.js';
-import { RowStore } from './row-store.js';
-import { parseFlatParams } from './params.js';
 import { rowSections, rowsMeta } from './index-file.js';
+import { parseFlatParams } from './params.js';
+import { resolveThreads } from './pool.js';
 import type { IndexKind } from './registry.js';
+import { RowStore } from './row-store.js';
+import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange } from './scan.js';
 import type { FlatSearchParams, IndexCapabilities, Metric, SearchResult } from './types.js';
-import { readContainer, writeContainer, type ContainerFile } from '../persist/container.js';
 
 export const FLAT_FORMAT_VERSION = 1;
 
 const FLAT_CAPABILITIES: IndexCapabilities = Object.freeze({
-  trainable: false, removable: true, compressed: false, needsRefineVectors: false,
+  trainable: false,
+  removable: true,
+  compressed: false,
+  needsRefineVectors: false,
 });
 
 export interface FlatIndexOptions {
@@ -33,9 +37,13 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     this.rows = new RowStore(this.arena, this.K, this.dim, (p) => this.release(p));
   }
 
-  get size(): number { return this.rows.n; }
+  get size(): number {
+    return this.rows.n;
+  }
 
-  get memoryBytes(): number { return this.rows.n * (this.dim + 2) * 4; }
+  get memoryBytes(): number {
+    return this.rows.n * (this.dim + 2) * 4;
+  }
 
   /** Adds n vectors (n×dim row-major) with the caller's ids (default: insertion order). */
   add(vectors: Float32Array, ids?: ArrayLike<number>): void {
@@ -64,7 +72,9 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     return this.rows.n * this.dim;
   }
 
-  protected rowIds(): Int32Array { return this.rows.idsView(); }
+  protected rowIds(): Int32Array {
+    return this.rows.idsView();
+  }
 
   protected decodeRow(r: number, out: Float32Array): void {
     out.set(this.arena.f32(this.rows.vectors + r * this.dim * 4, this.dim));
@@ -88,7 +98,8 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
   searchAsync(queries: Float32Array, k: number, params?: FlatSearchParams): Promise<SearchResult> {
     const threads = resolveThreads(parseFlatParams(params).threads);
     const q = this.queryBlock(queries, k);
-    const layout = this.layout(), block = q.block;
+    const layout = this.layout(),
+      block = q.block;
     const batched = q.nq >= BATCH_MIN_QUERIES;
     return this.scanOnWorkers(q, threads, (q0, q1) => ({ op: 'flat', layout, block, q0, q1, batched }));
   }

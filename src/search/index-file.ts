@@ -3,9 +3,10 @@
  * vectors/ids sections, checked against each other. A file that disagrees with itself is
  * BAD_FILE naming the path, never a crash or an index that silently holds less.
  */
+
+import type { ContainerFile } from '../persist/container.js';
 import { badFile } from '../persist/read.js';
 import { METRICS } from '../validate.js';
-import type { ContainerFile } from '../persist/container.js';
 import type { Metric } from './types.js';
 
 export interface RowsMeta {
@@ -28,7 +29,8 @@ export function rowsMeta(path: string, meta: ContainerFile['meta']): RowsMeta {
 
 /** Typed views of the vectors and ids sections, with their sizes checked against the header. */
 export function rowSections(path: string, s: ContainerFile['sections'], dim: number, count: number): { vectors: Float32Array; ids: Int32Array } {
-  const v = s['vectors'], i = s['ids'];
+  const v = s['vectors'],
+    i = s['ids'];
   if (!v || !i || v.byteLength !== count * dim * 4 || i.byteLength !== count * 4) {
     throw badFile(path, `vector or id section does not match the header (${count} vectors of dimension ${dim})`);
   }

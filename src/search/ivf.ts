@@ -8,28 +8,32 @@
  * lists (./inverted-lists.ts) hold each list's codes and ids, and the codec (./codec.ts) says
  * what a code is — here the raw float32 vector — and which kernel scans it.
  */
+
+import { invalid, NitamonoError } from '../errors.js';
+import { type ContainerFile, readContainer, writeContainer } from '../persist/container.js';
+import { badFile } from '../persist/read.js';
+import { checkPositiveInt, checkVectors } from '../validate.js';
 import { ArenaIndex } from './base.js';
-import { ivfSearchRange, type IVFLayout } from './scan.js';
+import { F32Codec, type VectorCodec } from './codec.js';
+import { rowSections, rowsMeta } from './index-file.js';
+import { InvertedLists, listStats } from './inverted-lists.js';
 import type { KMeansOptions, KMeansResult } from './kmeans.js';
+import { parseIVFParams } from './params.js';
 import { resolveThreads } from './pool.js';
 import { CoarseQuantizer } from './quantizer.js';
-import { InvertedLists, listStats } from './inverted-lists.js';
-import { F32Codec, type VectorCodec } from './codec.js';
-import { parseIVFParams } from './params.js';
-import { rowSections, rowsMeta } from './index-file.js';
 import type { IndexKind } from './registry.js';
+import { type IVFLayout, ivfSearchRange } from './scan.js';
 import type { IndexCapabilities, IndexDescription, IVFSearchParams, ListStats, Metric, SearchResult } from './types.js';
-import { NitamonoError, invalid } from '../errors.js';
-import { checkPositiveInt, checkVectors } from '../validate.js';
-import { badFile } from '../persist/read.js';
-import { readContainer, writeContainer, type ContainerFile } from '../persist/container.js';
 
 export type { ListStats } from './types.js';
 
 export const IVF_FORMAT_VERSION = 1;
 
 const IVF_CAPABILITIES: IndexCapabilities = Object.freeze({
-  trainable: true, removable: true, compressed: false, needsRefineVectors: false,
+  trainable: true,
+  removable: true,
+  compressed: false,
+  needsRefineVectors: false,
 });
 
 export interface IVFIndexOptions {
@@ -61,17 +65,25 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     this.quantizer = new CoarseQuantizer(this.arena, this.K, this.dim, this.code, (p) => this.release(p));
   }
 
-  override get isTrained(): boolean { return this.quantizer.isTrained; }
+  override get isTrained(): boolean {
+    return this.quantizer.isTrained;
+  }
   /** Lists (k-means clusters); 0 before training. */
-  get nlist(): number { return this.quantizer.nlist; }
-  get size(): number { return this.lists?.n ?? 0; }
+  get nlist(): number {
+    return this.quantizer.nlist;
+  }
+  get size(): number {
+    return this.lists?.n ?? 0;
+  }
 
   get memoryBytes(): number {
     return (this.lists?.memoryBytes ?? 0) + this.quantizer.memoryBytes;
   }
 
   /** The trained centroids (a copy), nlist×dim. */
-  getCentroids(): Float32Array { return this.quantizer.centroidsView().slice(); }
+  getCentroids(): Float32Array {
+    return this.quantizer.centroidsView().slice();
+  }
 
   /**
    * Learns the nlist centroids with k-means on `vectors` (which are not added). Retraining a
@@ -106,9 +118,13 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
   }
 
   /** Sizes of the nlist inverted lists. */
-  listSizes(): Int32Array { return this.lists?.sizes() ?? new Int32Array(0); }
+  listSizes(): Int32Array {
+    return this.lists?.sizes() ?? new Int32Array(0);
+  }
 
-  listStats(): ListStats { return listStats(this.listSizes()); }
+  listStats(): ListStats {
+    return listStats(this.listSizes());
+  }
 
   override describe(): IndexDescription {
     return { ...super.describe(), nlist: this.nlist, lists: this.listStats() };
@@ -142,7 +158,9 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     return removed;
   }
 
-  protected rowIds(): Int32Array { return this.lists?.idsView() ?? new Int32Array(0); }
+  protected rowIds(): Int32Array {
+    return this.lists?.idsView() ?? new Int32Array(0);
+  }
 
   protected decodeRow(r: number, out: Float32Array): void {
     this.codec.decode(this.lists!.code(r), 1, out);
@@ -151,8 +169,17 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
   private layout(lists: InvertedLists): IVFLayout {
     const q = this.quantizer;
     return {
-      metric: this.code, d: this.dim, n: lists.n, codes: lists.codes, codeSize: lists.codeSize, scanner: this.codec.scanner,
-      ids: lists.ids, nlist: q.nlist, centroids: q.centroids, centroidNorms: q.norms, listOffsets: lists.offsets,
+      metric: this.code,
+      d: this.dim,
+      n: lists.n,
+      codes: lists.codes,
+      codeSize: lists.codeSize,
+      scanner: this.codec.scanner,
+      ids: lists.ids,
+      nlist: q.nlist,
+      centroids: q.centroids,
+      centroidNorms: q.norms,
+      listOffsets: lists.offsets,
     };
   }
 
@@ -177,7 +204,8 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
       const nlist = this.nlist;
       this.probeScratch = { cap: nlist, d: this.arena.alloc(nlist * 4), i: this.arena.alloc(nlist * 4) };
     }
-    const layout = this.layout(lists), { d: probeD, i: probeI } = this.probeScratch;
+    const layout = this.layout(lists),
+      { d: probeD, i: probeI } = this.probeScratch;
     const r = this.scanHere(q, (block, nq) => ivfSearchRange(this.K, layout, block, 0, nq, nprobe, probeD, probeI));
     return { ...r, nprobe, ...(warnings.length ? { warnings } : {}) };
   }
@@ -188,10 +216,18 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     const threads = resolveThreads(p.threads);
     const { nprobe, warnings } = this.probes(p);
     const q = this.queryBlock(queries, k);
-    const layout = this.layout(lists), block = q.block;
-    return this.scanOnWorkers(q, threads, (q0, q1, alloc) =>
-      ({ op: 'ivf', layout, block, q0, q1, nprobe, probeD: alloc(nprobe * 4), probeI: alloc(nprobe * 4) }))
-      .then((r) => ({ ...r, nprobe, ...(warnings.length ? { warnings } : {}) }));
+    const layout = this.layout(lists),
+      block = q.block;
+    return this.scanOnWorkers(q, threads, (q0, q1, alloc) => ({
+      op: 'ivf',
+      layout,
+      block,
+      q0,
+      q1,
+      nprobe,
+      probeD: alloc(nprobe * 4),
+      probeI: alloc(nprobe * 4),
+    })).then((r) => ({ ...r, nprobe, ...(warnings.length ? { warnings } : {}) }));
   }
 
   async save(path: string): Promise<void> {
@@ -221,11 +257,13 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
   /** Builds the index from a parsed container (see loadIndex). */
   static fromContainer(path: string, c: Pick<ContainerFile, 'meta' | 'sections'>): IVFIndex {
     const meta = rowsMeta(path, c.meta);
-    const nlist = c.meta['nlist'], requested = c.meta['requestedNlist'];
+    const nlist = c.meta['nlist'],
+      requested = c.meta['requestedNlist'];
     if (typeof nlist !== 'number' || !Number.isSafeInteger(nlist) || nlist < 0) throw badFile(path, `invalid nlist ${JSON.stringify(nlist)} in the header`);
     const index = new IVFIndex(meta.dim, { metric: meta.metric, ...(typeof requested === 'number' && requested > 0 ? { nlist: requested } : {}) });
     if (nlist > 0) {
-      const cs = c.sections['centroids'], os = c.sections['listOffsets'];
+      const cs = c.sections['centroids'],
+        os = c.sections['listOffsets'];
       if (!cs || cs.byteLength !== nlist * meta.dim * 4 || !os || os.byteLength !== (nlist + 1) * 4) {
         throw badFile(path, `centroid or list sections do not match the header (nlist ${nlist})`);
       }

@@ -5,18 +5,19 @@
  * ones. The assignment step (the N·K·D part) is a parameter: by default an exact scan on
  * worker threads; a product quantizer's sub-quantizers, for one, bring their own.
  */
+
+import { NitamonoError } from '../errors.js';
 import { Arena } from '../kernels/arena.js';
 import { createKernels } from '../kernels/index.js';
-import { METRIC_IP, METRIC_L2, type Kernels, type MetricCode } from '../kernels/types.js';
-import { NitamonoError } from '../errors.js';
+import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
+import { rng, samplePermutation } from '../util/random.js';
+import { splitRange } from '../util/ranges.js';
 import { checkInt, checkMetric, checkOneOf, checkPositiveInt, checkVectors } from '../validate.js';
 import { l2Normalize } from '../vectors/matrix.js';
-import { splitRange } from '../util/ranges.js';
-import { flatSearchRange, type FlatLayout, type QueryBlock } from './scan.js';
-import { forgetArena, resolveThreads, sharedPool, type Task } from './pool.js';
 import { metricCode } from './base.js';
+import { forgetArena, resolveThreads, sharedPool, type Task } from './pool.js';
+import { type FlatLayout, flatSearchRange, type QueryBlock } from './scan.js';
 import type { Metric } from './types.js';
-import { rng, samplePermutation } from '../util/random.js';
 
 /** What the assignment step of one iteration is given. Arrays may be views of shared memory: read them, do not keep them. */
 export interface AssignInput {
@@ -93,16 +94,31 @@ async function scanAssign(K: Kernels, arena: Arena, layout: FlatLayout, block: Q
 }
 
 /** Room for m points of d, k centroids of d, and their top-1 heaps. */
-function assignArena(m: number, d: number, k: number, metric: MetricCode): {
-  arena: Arena; K: Kernels; X: number; C: number; layout: FlatLayout; block: QueryBlock;
+function assignArena(
+  m: number,
+  d: number,
+  k: number,
+  metric: MetricCode,
+): {
+  arena: Arena;
+  K: Kernels;
+  X: number;
+  C: number;
+  layout: FlatLayout;
+  block: QueryBlock;
 } {
   const arena = new Arena(m * d * 4 + k * d * 8 + m * 16);
   const K = createKernels(arena.memory);
   const X = arena.alloc(m * d * 4);
-  const C = arena.alloc(k * d * 4), CN = arena.alloc(k * 4);
+  const C = arena.alloc(k * d * 4),
+    CN = arena.alloc(k * 4);
   const block: QueryBlock = {
-    queries: X, queryNorms: arena.alloc(m * 4), heapsD: arena.alloc(m * 4),
-    heapsI: arena.alloc(m * 4), sizes: arena.alloc(m * 4), k: 1,
+    queries: X,
+    queryNorms: arena.alloc(m * 4),
+    heapsD: arena.alloc(m * 4),
+    heapsI: arena.alloc(m * 4),
+    sizes: arena.alloc(m * 4),
+    k: 1,
   };
   return { arena, K, X, C, layout: { metric, d, n: k, vectors: C, norms: CN, ids: 0 }, block };
 }
@@ -143,7 +159,10 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
   const assign = options.assign;
   if (assign !== undefined && typeof assign !== 'function') throw new NitamonoError('INVALID_ARGUMENT', 'assign must be a function');
   const warnings: string[] = [];
-  const warn = (m: string) => { warnings.push(m); options.onWarning?.(m); };
+  const warn = (m: string) => {
+    warnings.push(m);
+    options.onWarning?.(m);
+  };
 
   // Sample as Faiss does: a seeded permutation, capped at maxPer·k points.
   let m = n;
@@ -161,7 +180,8 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
     const xv = arena.f32(X, m * d);
     if (rows) for (let i = 0; i < m; i++) xv.set(data.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
     else xv.set(data.subarray(0, m * d));
-    const sums = arena.alloc(k * d * 4), counts = arena.alloc(k * 4);
+    const sums = arena.alloc(k * d * 4),
+      counts = arena.alloc(k * 4);
 
     initCentroids(init, arena.f32(X, m * d), m, d, k, arena.f32(C, k * d), seed);
     const rand = rng(seed + 1);
@@ -177,7 +197,8 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
         K.norms(C, k, d, layout.norms);
         await scanAssign(K, arena, layout, block, m, threads);
       }
-      const dist = arena.f32(block.heapsD, m), labels = arena.i32(block.heapsI, m);
+      const dist = arena.f32(block.heapsD, m),
+        labels = arena.i32(block.heapsI, m);
       let obj = 0;
       for (let i = 0; i < m; i++) if (labels[i]! >= 0) obj += code === METRIC_L2 ? Math.max(0, dist[i]!) : dist[i]!;
       objective.push(obj);
@@ -186,7 +207,9 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
       arena.f32(sums, k * d).fill(0);
       arena.i32(counts, k).fill(0);
       K.accumulate(X, m, d, block.heapsI, sums, counts);
-      const cv = arena.f32(C, k * d), sv = arena.f32(sums, k * d), cnt = arena.i32(counts, k);
+      const cv = arena.f32(C, k * d),
+        sv = arena.f32(sums, k * d),
+        cnt = arena.i32(counts, k);
       for (let c = 0; c < k; c++) {
         const nc = cnt[c]!;
         if (nc === 0) continue;
@@ -205,8 +228,7 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
 
 /** Checks a custom assignment and copies it where the update step reads it. */
 function storeAssignment(got: Assignment, m: number, k: number, labels: Int32Array, distances: Float32Array): void {
-  if (!got || !(got.labels instanceof Int32Array) || !(got.distances instanceof Float32Array)
-    || got.labels.length !== m || got.distances.length !== m) {
+  if (!got || !(got.labels instanceof Int32Array) || !(got.distances instanceof Float32Array) || got.labels.length !== m || got.distances.length !== m) {
     throw new NitamonoError('INVALID_ARGUMENT', `assign must return { labels: Int32Array, distances: Float32Array } of ${m} entries each`);
   }
   for (let i = 0; i < m; i++) {
@@ -235,13 +257,22 @@ function initCentroids(init: 'random' | 'kmeans++', X: Float32Array, m: number, 
     let total = 0;
     for (let i = 0; i < m; i++) {
       let s = 0;
-      for (let j = 0; j < d; j++) { const t = X[i * d + j]! - C[c * d + j]!; s += t * t; }
+      for (let j = 0; j < d; j++) {
+        const t = X[i * d + j]! - C[c * d + j]!;
+        s += t * t;
+      }
       if (s < best[i]!) best[i] = s;
       total += best[i]!;
     }
     let r = rand() * total;
     cur = m - 1;
-    for (let i = 0; i < m; i++) { r -= best[i]!; if (r <= 0) { cur = i; break; } }
+    for (let i = 0; i < m; i++) {
+      r -= best[i]!;
+      if (r <= 0) {
+        cur = i;
+        break;
+      }
+    }
   }
 }
 
@@ -266,8 +297,13 @@ function splitEmptyClusters(C: Float32Array, counts: Int32Array, k: number, d: n
     }
     for (let j = 0; j < d; j++) {
       const v = C[cj * d + j]!;
-      if (j % 2 === 0) { C[ci * d + j] = v * (1 + EPS); C[cj * d + j] = v * (1 - EPS); }
-      else { C[ci * d + j] = v * (1 - EPS); C[cj * d + j] = v * (1 + EPS); }
+      if (j % 2 === 0) {
+        C[ci * d + j] = v * (1 + EPS);
+        C[cj * d + j] = v * (1 - EPS);
+      } else {
+        C[ci * d + j] = v * (1 - EPS);
+        C[cj * d + j] = v * (1 + EPS);
+      }
     }
     counts[ci] = counts[cj]! >> 1;
     counts[cj] = counts[cj]! - counts[ci]!;

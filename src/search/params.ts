@@ -9,7 +9,8 @@ import type { FlatSearchParams, IVFSearchParams } from './types.js';
 
 function fields(params: unknown): Record<string, unknown> {
   if (params === undefined || params === null) return {};
-  if (typeof params !== 'object' || Array.isArray(params)) throw invalid(`search parameters must be an object, got ${Array.isArray(params) ? 'an array' : typeof params}`);
+  if (typeof params !== 'object' || Array.isArray(params))
+    throw invalid(`search parameters must be an object, got ${Array.isArray(params) ? 'an array' : typeof params}`);
   return params as Record<string, unknown>;
 }
 

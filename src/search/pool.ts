@@ -5,9 +5,9 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Arena } from '../kernels/arena.js';
-import type { FlatLayout, IVFLayout, QueryBlock } from './scan.js';
+import { type PooledWorker, type Reply, WorkerPool } from '../util/worker-pool.js';
 import { checkPositiveInt } from '../validate.js';
-import { WorkerPool, type PooledWorker, type Reply } from '../util/worker-pool.js';
+import type { FlatLayout, IVFLayout, QueryBlock } from './scan.js';
 
 export type Task =
   | { op: 'flat'; layout: FlatLayout; block: QueryBlock; q0: number; q1: number; batched: boolean }
@@ -23,13 +23,18 @@ function scanReply(m: unknown): Reply<number> | undefined {
 export class ScanPool {
   private readonly pool: WorkerPool<number>;
 
-  constructor(readonly size: number, script: URL = new URL('./worker.js', import.meta.url)) {
+  constructor(
+    readonly size: number,
+    script: URL = new URL('./worker.js', import.meta.url),
+  ) {
     checkPositiveInt('threads', size);
     this.pool = new WorkerPool<number>({ script, reply: scanReply });
   }
 
   /** The live worker threads (started on first use). */
-  get workers(): readonly PooledWorker<number>[] { return this.pool.workers; }
+  get workers(): readonly PooledWorker<number>[] {
+    return this.pool.workers;
+  }
 
   /**
    * Runs one task per entry, spread round-robin over the workers; resolves to each task's count.
@@ -38,8 +43,7 @@ export class ScanPool {
    */
   async run(arena: Arena, tasks: Task[]): Promise<number[]> {
     if (this.pool.isClosed) throw new Error('worker pool is closed');
-    const settled = await Promise.allSettled(tasks.map((task, i) =>
-      this.pool.at(i % this.size).run({ arenaId: arena.id, memory: arena.memory, task })));
+    const settled = await Promise.allSettled(tasks.map((task, i) => this.pool.at(i % this.size).run({ arenaId: arena.id, memory: arena.memory, task })));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     return settled.map((s) => (s as PromiseFulfilledResult<number>).value);

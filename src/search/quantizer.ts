@@ -4,12 +4,13 @@
  * (probe). Centroids and their squared norms live in the index's arena, where the search loops
  * of ./scan.ts — on the main thread or on workers — read them in place.
  */
+
+import { NitamonoError } from '../errors.js';
 import type { Arena } from '../kernels/arena.js';
 import type { Kernels, MetricCode } from '../kernels/types.js';
-import { NitamonoError } from '../errors.js';
 import { checkPositiveInt, checkVectors } from '../validate.js';
-import { kmeans, type KMeansOptions, type KMeansResult } from './kmeans.js';
-import { BATCH_MIN_QUERIES, flatSearchRange, type FlatLayout, type QueryBlock } from './scan.js';
+import { type KMeansOptions, type KMeansResult, kmeans } from './kmeans.js';
+import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange, type QueryBlock } from './scan.js';
 
 export class CoarseQuantizer {
   private count = 0;
@@ -22,16 +23,29 @@ export class CoarseQuantizer {
    * `releaseLater` frees a region once no search in flight can still read it (the owner knows
    * when that is).
    */
-  constructor(private readonly arena: Arena, private readonly K: Kernels, readonly d: number,
-    readonly metric: MetricCode, private readonly releaseLater: (ptr: number) => void) {}
+  constructor(
+    private readonly arena: Arena,
+    private readonly K: Kernels,
+    readonly d: number,
+    readonly metric: MetricCode,
+    private readonly releaseLater: (ptr: number) => void,
+  ) {}
 
   /** Lists (centroids); 0 before training. */
-  get nlist(): number { return this.count; }
-  get isTrained(): boolean { return this.count > 0; }
-  get memoryBytes(): number { return this.count * (this.d + 1) * 4; }
+  get nlist(): number {
+    return this.count;
+  }
+  get isTrained(): boolean {
+    return this.count > 0;
+  }
+  get memoryBytes(): number {
+    return this.count * (this.d + 1) * 4;
+  }
 
   /** The centroids, nlist×d (a view of the arena: copy to keep). */
-  centroidsView(): Float32Array { return this.arena.f32(this.centroids, this.count * this.d); }
+  centroidsView(): Float32Array {
+    return this.arena.f32(this.centroids, this.count * this.d);
+  }
 
   /** Learns nlist centroids from `vectors` with k-means and takes them. */
   async train(vectors: Float32Array, nlist: number, options: KMeansOptions): Promise<KMeansResult> {
@@ -59,7 +73,8 @@ export class CoarseQuantizer {
   /** The nearest list of each of the n rows of `vectors` (n×d). */
   assign(vectors: Float32Array, n: number = vectors.length / this.d): Int32Array {
     this.requireTrained();
-    const a = this.arena, d = this.d;
+    const a = this.arena,
+      d = this.d;
     const at = [n * d * 4, n * 4, n * 4, n * 4, n * 4].map((b) => a.alloc(Math.max(4, b)));
     const block: QueryBlock = { queries: at[0]!, queryNorms: at[1]!, heapsD: at[2]!, heapsI: at[3]!, sizes: at[4]!, k: 1 };
     try {
@@ -78,12 +93,15 @@ export class CoarseQuantizer {
     checkVectors(query, this.d, 'query');
     const np = Math.min(checkPositiveInt('nprobe', nprobe), this.count);
     const a = this.arena;
-    const q = a.alloc(this.d * 4), hd = a.alloc(np * 4), hi = a.alloc(np * 4);
+    const q = a.alloc(this.d * 4),
+      hd = a.alloc(np * 4),
+      hi = a.alloc(np * 4);
     try {
       a.f32(q, this.d).set(query.subarray(0, this.d));
       this.K.setLabelMap(0);
       const size = this.K.scanTopK(this.metric, q, this.centroids, this.count, this.d, np, hd, hi, 0, 0);
-      const scores = a.f32(hd, size), lists = a.i32(hi, size);
+      const scores = a.f32(hd, size),
+        lists = a.i32(hi, size);
       const order = Array.from({ length: size }, (_, j) => j).sort((x, y) => scores[x]! - scores[y]! || lists[x]! - lists[y]!);
       return Int32Array.from(order, (j) => lists[j]!);
     } finally {

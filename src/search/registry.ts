@@ -5,11 +5,11 @@
  * or the code that serves indexes.
  */
 import { invalid } from '../errors.js';
-import { checkOneOf, checkPositiveInt } from '../validate.js';
 import type { ContainerFile } from '../persist/container.js';
-import type { BaseSearchParams, IndexCapabilities, VectorIndex } from './types.js';
+import { checkOneOf, checkPositiveInt } from '../validate.js';
 import { flatKind } from './flat.js';
 import { ivfKind } from './ivf.js';
+import type { BaseSearchParams, IndexCapabilities, VectorIndex } from './types.js';
 
 export interface IndexKind<P extends BaseSearchParams = BaseSearchParams, I extends VectorIndex<P> = VectorIndex<P>> {
   /** The `kind` of its index files and of its indexes ('flat', 'ivf', …). */
@@ -26,7 +26,10 @@ export interface IndexKind<P extends BaseSearchParams = BaseSearchParams, I exte
 const CAPABILITIES: readonly (keyof IndexCapabilities)[] = ['trainable', 'removable', 'compressed', 'needsRefineVectors'];
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
-const kinds = new Map<string, IndexKind>([[flatKind.name, flatKind], [ivfKind.name, ivfKind]]);
+const kinds = new Map<string, IndexKind>([
+  [flatKind.name, flatKind],
+  [ivfKind.name, ivfKind],
+]);
 
 /**
  * Adds a kind. Its name must be new (lower case letters, digits, '.', '_', '-'). Returns a

@@ -13,15 +13,24 @@ export class RowStore {
   norms = 0;
   ids = 0;
 
-  constructor(private readonly arena: Arena, private readonly K: Kernels, readonly d: number,
-    private readonly releaseLater: (ptr: number) => void) {}
+  constructor(
+    private readonly arena: Arena,
+    private readonly K: Kernels,
+    readonly d: number,
+    private readonly releaseLater: (ptr: number) => void,
+  ) {}
 
-  idsView(): Int32Array { return this.arena.i32(this.ids, this.n); }
-  vectorsView(): Float32Array { return this.arena.f32(this.vectors, this.n * this.d); }
+  idsView(): Int32Array {
+    return this.arena.i32(this.ids, this.n);
+  }
+  vectorsView(): Float32Array {
+    return this.arena.f32(this.vectors, this.n * this.d);
+  }
 
   /** Appends rows, growing by 1.5× so a stream of small adds stays amortised O(rows). */
   append(data: Float32Array, ids: Int32Array): void {
-    const m = ids.length, need = this.n + m;
+    const m = ids.length,
+      need = this.n + m;
     if (need > this.cap) this.realloc(this.n === 0 ? need : Math.max(need, Math.ceil(this.cap * 1.5)));
     this.arena.f32(this.vectors + this.n * this.d * 4, m * this.d).set(data);
     this.arena.i32(this.ids + this.n * 4, m).set(ids);
@@ -46,7 +55,9 @@ export class RowStore {
 
   /** Keeps rows `keep` (in that order). */
   keep(keep: Int32Array): void {
-    const d = this.d, src = this.vectorsView(), srcIds = this.idsView();
+    const d = this.d,
+      src = this.vectorsView(),
+      srcIds = this.idsView();
     this.rebuild(keep.length, (vectors, ids) => {
       for (let i = 0; i < keep.length; i++) {
         const r = keep[i]!;
@@ -57,7 +68,8 @@ export class RowStore {
   }
 
   private realloc(cap: number): void {
-    const n = this.n, d = this.d;
+    const n = this.n,
+      d = this.d;
     const vectors = this.arena.alloc(cap * d * 4);
     const norms = this.arena.alloc(cap * 4);
     const ids = this.arena.alloc(cap * 4);

@@ -3,7 +3,7 @@
  * (searchAsync, k-means). They only see a Kernels instance and pointers into its memory, so
  * the same code runs wherever that memory is attached.
  */
-import { type Kernels, type MetricCode, METRIC_L2 } from '../kernels/types.js';
+import { type Kernels, METRIC_L2, type MetricCode } from '../kernels/types.js';
 
 /** Where an index's rows live in its arena. Rows are contiguous, `n` rows of `d` floats. */
 export interface FlatLayout {
@@ -23,8 +23,19 @@ export interface FlatLayout {
  * query's heap (which holds `size` entries); returns the heap's new size. Same heap and label
  * conventions as Kernels.scanTopK.
  */
-export type ListScanner = (K: Kernels, metric: MetricCode, q: number, codes: number, n: number, d: number, k: number,
-  heapD: number, heapI: number, size: number, rowOffset: number) => number;
+export type ListScanner = (
+  K: Kernels,
+  metric: MetricCode,
+  q: number,
+  codes: number,
+  n: number,
+  d: number,
+  k: number,
+  heapD: number,
+  heapI: number,
+  size: number,
+  rowOffset: number,
+) => number;
 
 /**
  * The list scanners, by the name a codec gives (VectorCodec.scanner). A name rather than a
@@ -32,8 +43,7 @@ export type ListScanner = (K: Kernels, metric: MetricCode, q: number, codes: num
  */
 export const LIST_SCANNERS = {
   // raw float32 rows: the direct-formula scan of exact search
-  f32: (K, metric, q, codes, n, d, k, heapD, heapI, size, rowOffset) =>
-    K.scanTopK(metric, q, codes, n, d, k, heapD, heapI, size, rowOffset),
+  f32: (K, metric, q, codes, n, d, k, heapD, heapI, size, rowOffset) => K.scanTopK(metric, q, codes, n, d, k, heapD, heapI, size, rowOffset),
 } satisfies Record<string, ListScanner>;
 
 export type ListScannerName = keyof typeof LIST_SCANNERS;
@@ -84,13 +94,25 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
   if (batched) {
     const off = q0 * 4;
     if (L.metric === METRIC_L2) K.norms(B.queries + q0 * d * 4, q1 - q0, d, B.queryNorms + off);
-    K.batchTopK(L.metric, B.queries + q0 * d * 4, q1 - q0, B.queryNorms + off, L.vectors, L.norms,
-      n, d, B.k, B.heapsD + off * B.k, B.heapsI + off * B.k, B.sizes + off, 0);
+    K.batchTopK(
+      L.metric,
+      B.queries + q0 * d * 4,
+      q1 - q0,
+      B.queryNorms + off,
+      L.vectors,
+      L.norms,
+      n,
+      d,
+      B.k,
+      B.heapsD + off * B.k,
+      B.heapsI + off * B.k,
+      B.sizes + off,
+      0,
+    );
   } else {
     const sizes = new Int32Array(K.memory.buffer, B.sizes, q1);
     for (let i = q0; i < q1; i++) {
-      sizes[i] = K.scanTopK(L.metric, B.queries + i * d * 4, L.vectors, n, d, B.k,
-        B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, sizes[i]!, 0);
+      sizes[i] = K.scanTopK(L.metric, B.queries + i * d * 4, L.vectors, n, d, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, sizes[i]!, 0);
     }
   }
   return (q1 - q0) * n;
@@ -102,8 +124,7 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
  * scratch of nprobe entries.
  * Returns the distances computed (centroids + scanned rows).
  */
-export function ivfSearchRange(K: Kernels, L: IVFLayout, B: QueryBlock, q0: number, q1: number,
-  nprobe: number, probeD: number, probeI: number): number {
+export function ivfSearchRange(K: Kernels, L: IVFLayout, B: QueryBlock, q0: number, q1: number, nprobe: number, probeD: number, probeI: number): number {
   const { d, codeSize } = L;
   const scanList: ListScanner | undefined = LIST_SCANNERS[L.scanner];
   if (!scanList) throw new Error(`no list scanner '${String(L.scanner)}'`);
@@ -122,10 +143,10 @@ export function ivfSearchRange(K: Kernels, L: IVFLayout, B: QueryBlock, q0: numb
     K.setLabelMap(L.ids);
     for (let p = 0; p < np; p++) {
       const list = probes[p]!;
-      const start = offsets[list]!, len = offsets[list + 1]! - start;
+      const start = offsets[list]!,
+        len = offsets[list + 1]! - start;
       if (len === 0) continue;
-      size = scanList(K, L.metric, q, L.codes + start * codeSize, len, d, B.k,
-        B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, start);
+      size = scanList(K, L.metric, q, L.codes + start * codeSize, len, d, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, start);
       computed += len;
     }
     sizes[i] = size;

@@ -2,15 +2,18 @@
 import { parentPort } from 'node:worker_threads';
 import { createKernels } from '../kernels/index.js';
 import type { Kernels } from '../kernels/types.js';
-import { flatSearchRange, ivfSearchRange } from './scan.js';
 import type { Task } from './pool.js';
+import { flatSearchRange, ivfSearchRange } from './scan.js';
 
 const kernelsByArena = new Map<number, Kernels>();
 
 type Message = { id: number; arenaId: number; memory: WebAssembly.Memory; task: Task } | { forget: number };
 
 parentPort!.on('message', (msg: Message) => {
-  if ('forget' in msg) { kernelsByArena.delete(msg.forget); return; }
+  if ('forget' in msg) {
+    kernelsByArena.delete(msg.forget);
+    return;
+  }
   const m = msg;
   try {
     let K = kernelsByArena.get(m.arenaId);
@@ -19,9 +22,10 @@ parentPort!.on('message', (msg: Message) => {
       kernelsByArena.set(m.arenaId, K);
     }
     const t = m.task;
-    const result = t.op === 'flat'
-      ? flatSearchRange(K, t.layout, t.block, t.q0, t.q1, t.batched)
-      : ivfSearchRange(K, t.layout, t.block, t.q0, t.q1, t.nprobe, t.probeD, t.probeI);
+    const result =
+      t.op === 'flat'
+        ? flatSearchRange(K, t.layout, t.block, t.q0, t.q1, t.batched)
+        : ivfSearchRange(K, t.layout, t.block, t.q0, t.q1, t.nprobe, t.probeD, t.probeI);
     parentPort!.postMessage({ id: m.id, result });
   } catch (err) {
     parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });

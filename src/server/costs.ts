@@ -25,7 +25,16 @@ export function costRow(n: number, d: number, kGroups?: number): CostRow {
   const k = Math.max(1, Math.round(kGroups ?? Math.sqrt(Math.max(1, n))));
   const exact = n * d;
   const ivf = d * (k + n / k);
-  return { n, d, k_groups: k, exact, ivf: Math.round(ivf), ivf_seed: Math.round(d * Math.sqrt(n)), ivf_optimal: Math.round(2 * d * Math.sqrt(n)), ratio: ivf > 0 ? exact / ivf : 1 };
+  return {
+    n,
+    d,
+    k_groups: k,
+    exact,
+    ivf: Math.round(ivf),
+    ivf_seed: Math.round(d * Math.sqrt(n)),
+    ivf_optimal: Math.round(2 * d * Math.sqrt(n)),
+    ratio: ivf > 0 ? exact / ivf : 1,
+  };
 }
 
 /** The seed's table (N = 100, 10,000, 1,000,000) for dimension d, plus this collection's N. */

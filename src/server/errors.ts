@@ -5,7 +5,7 @@
  * sees a bare 500 for something it sent.
  */
 import type { FastifyReply } from 'fastify';
-import { NitamonoError, type ErrorCode } from '../errors.js';
+import { type ErrorCode, NitamonoError } from '../errors.js';
 
 /** Codes the API itself adds to NitamonoError's. */
 export type ApiErrorCode =
@@ -77,7 +77,11 @@ function redact(message: string, ctx: ErrorContext): string {
   let m = message;
   for (const dir of ctx.redact) {
     if (!dir) continue;
-    m = m.split(dir.endsWith('/') ? dir : `${dir}/`).join('').split(dir).join('.');
+    m = m
+      .split(dir.endsWith('/') ? dir : `${dir}/`)
+      .join('')
+      .split(dir)
+      .join('.');
   }
   return m;
 }
@@ -129,7 +133,20 @@ export function toApiError(err: unknown, ctx: ErrorContext): ApiError & { intern
     return new ApiError(400, 'BAD_REQUEST', `malformed multipart request: ${message}`);
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    const code: ApiErrorCode = fe.statusCode === 404 ? 'NOT_FOUND' : fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : fe.statusCode === 405 ? 'METHOD_NOT_ALLOWED' : fe.statusCode === 403 ? 'FORBIDDEN' : fe.statusCode === 401 ? 'UNAUTHORIZED' : 'BAD_REQUEST';
+    const code: ApiErrorCode =
+      fe.statusCode === 404
+        ? 'NOT_FOUND'
+        : fe.statusCode === 413
+          ? 'PAYLOAD_TOO_LARGE'
+          : fe.statusCode === 415
+            ? 'UNSUPPORTED_MEDIA_TYPE'
+            : fe.statusCode === 405
+              ? 'METHOD_NOT_ALLOWED'
+              : fe.statusCode === 403
+                ? 'FORBIDDEN'
+                : fe.statusCode === 401
+                  ? 'UNAUTHORIZED'
+                  : 'BAD_REQUEST';
     return new ApiError(fe.statusCode, code, redact(message, ctx));
   }
   const e = new ApiError(500, 'INTERNAL', 'internal server error') as ApiError & { internal?: boolean };

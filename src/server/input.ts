@@ -6,8 +6,8 @@
  * them.
  */
 import type { FastifyRequest } from 'fastify';
-import { imageMetadata } from '../image/decode.js';
 import { NitamonoError } from '../errors.js';
+import { imageMetadata } from '../image/decode.js';
 import { ApiError, badRequest } from './errors.js';
 
 export interface Upload {
@@ -35,7 +35,7 @@ function mp(n: number): string {
 /** Header-only check of an uploaded image: format known, size within the pixel limit. */
 export async function checkUpload(buffer: Buffer, filename: string, maxPixels: number): Promise<Upload> {
   if (buffer.length === 0) throw new ApiError(422, 'DECODE_FAILED', `${filename || 'upload'}: the file is empty`);
-  let meta;
+  let meta: Awaited<ReturnType<typeof imageMetadata>>;
   try {
     meta = await imageMetadata(buffer);
   } catch (err) {
@@ -70,13 +70,13 @@ export async function readInput(req: FastifyRequest, limits: InputLimits): Promi
         if (part.fieldname !== 'image') problem ??= badRequest(`unexpected file field "${part.fieldname}" (the image goes in the field "image")`);
         else raw = { buffer, filename: part.filename ?? '' };
       } else {
-        if (Object.prototype.hasOwnProperty.call(fields, part.fieldname)) problem ??= badRequest(`field "${part.fieldname}" given twice`);
+        if (Object.hasOwn(fields, part.fieldname)) problem ??= badRequest(`field "${part.fieldname}" given twice`);
         if (part.valueTruncated) problem ??= badRequest(`field "${part.fieldname}" is too long`);
         fields[part.fieldname] = typeof part.value === 'string' ? part.value : String(part.value);
       }
     }
     if (problem) throw problem;
-    if (Object.prototype.hasOwnProperty.call(fields, 'image')) throw badRequest('the field "image" must be a file, not text');
+    if (Object.hasOwn(fields, 'image')) throw badRequest('the field "image" must be a file, not text');
     const out: RequestInput = { fields };
     if (raw) out.upload = await checkUpload(raw.buffer, raw.filename, limits.maxPixels);
     return out;

@@ -9,8 +9,8 @@
  * validator, decide.
  */
 import { AUTO_FLAT_MAX, DEFAULT_NPROBE } from '../collection/index.js';
-import { badRequest } from './errors.js';
 import { MAX_ID, MAX_K } from '../validate.js';
+import { badRequest } from './errors.js';
 
 export type Features = 'color' | 'deep';
 export type Method = 'exact' | 'ivf';

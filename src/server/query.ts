@@ -17,7 +17,7 @@ export async function queryOf(collection: Collection, id: number | undefined, up
   if (upload) return { buffer: upload.buffer, filename: upload.filename || 'upload' };
   if (id !== undefined) {
     const img = await collection.getImage(id);
-    if (!img || img.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
+    if (img?.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
     return { id };
   }
   throw badRequest('send an image (multipart field "image") or the id of an image of the collection ({ "id": 12 })');
@@ -47,7 +47,7 @@ export class QueryHistograms {
     const cached = this.byId.get(key);
     if (cached) return cached;
     const img = await this.collection.getImage(id);
-    if (!img || img.status !== 'ok') return undefined;
+    if (img?.status !== 'ok') return undefined;
     const h = await this.compute(img.absolute_path);
     if (h) this.byId.set(key, h, h.length * 8);
     return h;

@@ -127,7 +127,13 @@ function paramSchema(spec: ParamSpec): object {
 }
 
 function intSchema(spec: IntSpec): object {
-  return { type: 'integer', minimum: spec.min, maximum: spec.max, ...(spec.default !== undefined ? { default: spec.default } : {}), description: spec.description };
+  return {
+    type: 'integer',
+    minimum: spec.min,
+    maximum: spec.max,
+    ...(spec.default !== undefined ? { default: spec.default } : {}),
+    description: spec.description,
+  };
 }
 
 function choiceSchema(spec: ChoiceSpec): object {

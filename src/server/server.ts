@@ -12,13 +12,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import type { Collection } from '../collection/index.js';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { createContext, type ServerContext, type ServerInfo } from './context.js';
-import { notFound, sendError, toApiError, type ErrorContext } from './errors.js';
+import { type ErrorContext, notFound, sendError, toApiError } from './errors.js';
 import { securityHeaders, uploadLimiter } from './protections.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { imageFileRoutes } from './routes/image-files.js';
@@ -31,11 +31,11 @@ import { sweepRoutes } from './routes/sweep.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { isLoopbackHost, writeGuard } from './write-guard.js';
 
-export { isLoopbackHost } from './write-guard.js';
-export { webRootDir } from './routes/static.js';
-export { DEFAULT_THUMBNAIL_SIZE, THUMBNAIL_SIZES } from './routes/image-files.js';
-export { HISTOGRAM_BINS } from './query.js';
 export type { ServerInfo } from './context.js';
+export { HISTOGRAM_BINS } from './query.js';
+export { DEFAULT_THUMBNAIL_SIZE, THUMBNAIL_SIZES } from './routes/image-files.js';
+export { webRootDir } from './routes/static.js';
+export { isLoopbackHost } from './write-guard.js';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 
@@ -119,7 +119,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   const internalError =
     opts.onInternalError ??
     ((err: unknown, req: FastifyRequest) => {
-      process.stderr.write(`nitamono serve: ${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`nitamono serve: ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     });
 
   const app = Fastify({

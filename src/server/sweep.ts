@@ -4,9 +4,8 @@
  * values; each point is the mean recall@k and the mean search time. Also the measured cost of
  * exact search next to the seed's N·D.
  */
-import type { Collection } from '../collection/index.js';
+import type { Collection, FeatureKind } from '../collection/index.js';
 import { tieAwareRecall } from '../eval/recall.js';
-import type { FeatureKind } from '../collection/index.js';
 import { sweepProbes } from './costs.js';
 
 export interface SweepPoint {
@@ -79,7 +78,14 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
       r1.push(cmp.r1);
       rk.push(cmp.rk);
     }
-    points.push({ nprobe, recall_at_k: r4(mean(rk)), recall_at_1: r4(mean(r1)), mean_ms: r4(mean(times)), p50_ms: r4(median(times)), distances_computed: Math.round(mean(dc)) });
+    points.push({
+      nprobe,
+      recall_at_k: r4(mean(rk)),
+      recall_at_1: r4(mean(r1)),
+      mean_ms: r4(mean(times)),
+      p50_ms: r4(median(times)),
+      distances_computed: Math.round(mean(dc)),
+    });
   }
   return {
     features: kind,

@@ -9,7 +9,10 @@ import { ApiError, sendError } from './errors.js';
 
 export function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined) return true;
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 

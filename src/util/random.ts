@@ -19,7 +19,9 @@ export function samplePermutation(n: number, m: number, seed: number): Int32Arra
   for (let i = 0; i < n; i++) perm[i] = i;
   for (let i = 0; i < m; i++) {
     const j = i + Math.floor(rand() * (n - i));
-    const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t;
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
   }
   return perm.subarray(0, m);
 }

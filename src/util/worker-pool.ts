@@ -6,7 +6,7 @@
  * worker leaves the pool, so nobody waits forever on a thread that is gone; the pool starts a
  * replacement on next use (or the owner does, from onExit).
  */
-import { Worker, type Transferable } from 'node:worker_threads';
+import { type Transferable, Worker } from 'node:worker_threads';
 
 /** The answer to task `id`: a result, or the error the worker reported for it. */
 export type Reply<R> = { id: number; result: R } | { id: number; error: Error };
@@ -49,7 +49,10 @@ export class PooledWorker<R> {
   private markReady!: () => void;
   private failReady!: (error: Error) => void;
 
-  constructor(private readonly options: WorkerPoolOptions<R>, private readonly leave: (w: PooledWorker<R>) => void) {
+  constructor(
+    private readonly options: WorkerPoolOptions<R>,
+    private readonly leave: (w: PooledWorker<R>) => void,
+  ) {
     this.worker = new Worker(options.script, { workerData: options.workerData?.() });
     this.readyNow = options.isReadyMessage === undefined;
     this.ready = new Promise<void>((resolve, reject) => {
@@ -65,10 +68,16 @@ export class PooledWorker<R> {
     this.worker.on('exit', (code: number) => this.died(new Error(`worker thread exited with code ${code}`)));
   }
 
-  get isReady(): boolean { return this.readyNow; }
-  get isAlive(): boolean { return this.alive; }
+  get isReady(): boolean {
+    return this.readyNow;
+  }
+  get isAlive(): boolean {
+    return this.alive;
+  }
   /** Tasks sent and not yet answered. */
-  get inflight(): number { return this.pending.size; }
+  get inflight(): number {
+    return this.pending.size;
+  }
 
   /** Sends `message` plus a fresh task `id`; resolves with the worker's reply to it. */
   run(message: object, transfer?: readonly Transferable[]): Promise<R> {
@@ -136,9 +145,13 @@ export class WorkerPool<R> {
   constructor(private readonly options: WorkerPoolOptions<R>) {}
 
   /** The live workers, oldest first. */
-  get workers(): readonly PooledWorker<R>[] { return this.list; }
+  get workers(): readonly PooledWorker<R>[] {
+    return this.list;
+  }
 
-  get isClosed(): boolean { return this.closed; }
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   /** Starts one more worker. */
   spawn(): PooledWorker<R> {

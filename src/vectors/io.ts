@@ -294,7 +294,7 @@ export async function writeNpy(path: string, data: Float32Array | Int32Array, sh
   else throw new NitamonoError('INVALID_ARGUMENT', `writeNpy(${path}): data must be a Float32Array or an Int32Array`);
   let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape[0]}, ${shape[1]}), }`;
   const total = Math.ceil((10 + dict.length + 1) / 64) * 64;
-  dict = dict.padEnd(total - 10 - 1, ' ') + '\n';
+  dict = `${dict.padEnd(total - 10 - 1, ' ')}\n`;
   const head = new Uint8Array(total);
   head.set(NPY_MAGIC, 0);
   head[6] = 1;

@@ -15,10 +15,7 @@ export { checkVectors } from '../validate.js';
 export function l2Normalize(vectors: Float32Array, dim: number, inPlace = false): Float32Array {
   checkDim(dim, 'l2Normalize');
   if (vectors.length % dim !== 0) {
-    throw new NitamonoError(
-      'DIMENSION_MISMATCH',
-      `l2Normalize: length ${vectors.length} is not a multiple of the dimension ${dim}`,
-    );
+    throw new NitamonoError('DIMENSION_MISMATCH', `l2Normalize: length ${vectors.length} is not a multiple of the dimension ${dim}`);
   }
   const out = inPlace ? vectors : new Float32Array(vectors.length);
   const n = vectors.length / dim;
@@ -64,10 +61,7 @@ export function toFloat32Matrix(rows: ArrayLike<ArrayLike<number>>): { data: Flo
       throw new NitamonoError('INVALID_ARGUMENT', `toFloat32Matrix: row ${r} is not an array`);
     }
     if (row.length !== dim) {
-      throw new NitamonoError(
-        'DIMENSION_MISMATCH',
-        `toFloat32Matrix: row ${r} has ${row.length} values, expected ${dim} (the length of row 0)`,
-      );
+      throw new NitamonoError('DIMENSION_MISMATCH', `toFloat32Matrix: row ${r} has ${row.length} values, expected ${dim} (the length of row 0)`);
     }
     const off = r * dim;
     for (let j = 0; j < dim; j++) data[off + j] = Number(row[j]);

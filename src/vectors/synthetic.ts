@@ -10,7 +10,11 @@ export function gaussian(seed: number): () => number {
   const u = rng(seed);
   let spare: number | null = null;
   return () => {
-    if (spare !== null) { const s = spare; spare = null; return s; }
+    if (spare !== null) {
+      const s = spare;
+      spare = null;
+      return s;
+    }
     let a = 0;
     while (a === 0) a = u();
     const b = u();

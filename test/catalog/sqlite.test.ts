@@ -1,8 +1,8 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SQLiteCatalogStore } from '../../src/catalog/sqlite.js';
 import { LATEST_SCHEMA } from '../../src/catalog/sqlite-migrations.js';

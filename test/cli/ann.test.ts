@@ -1,10 +1,10 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { writeFvecs, writeNpy, readIds } from '../../src/vectors/io.js';
+import { test } from 'node:test';
+import { readIds, writeFvecs, writeNpy } from '../../src/vectors/io.js';
 import { clusteredVectors } from '../../src/vectors/synthetic.js';
 
 const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
@@ -19,14 +19,32 @@ test('ann-bench, ann-build and ann-search on .fvecs/.npy files', async (t) => {
   await writeNpy(join(dir, 'q.npy'), data.slice(2000 * d), [100, d]);
 
   const json = join(dir, 'r.json');
-  const b = run('ann-bench', '--base', join(dir, 'base.fvecs'), '--queries', join(dir, 'q.npy'), '--index', 'ivf',
-    '--nlist', '16', '--nprobe', '1,4,16,99', '--threads', '2', '--json', json);
+  const b = run(
+    'ann-bench',
+    '--base',
+    join(dir, 'base.fvecs'),
+    '--queries',
+    join(dir, 'q.npy'),
+    '--index',
+    'ivf',
+    '--nlist',
+    '16',
+    '--nprobe',
+    '1,4,16,99',
+    '--threads',
+    '2',
+    '--json',
+    json,
+  );
   assert.equal(b.status, 0, b.stderr);
   assert.match(b.stdout, /\| nprobe \| R@1 \| 10-R@10/);
   const report = JSON.parse(readFileSync(json, 'utf8'));
   for (const key of ['index', 'n', 'dim', 'nlist', 'train_s', 'add_s', 'index_bytes', 'rows']) assert.ok(key in report, key);
   assert.equal(report.n, 2000);
-  assert.deepEqual(report.rows.map((r: { nprobe: number }) => r.nprobe), [1, 4, 16]);
+  assert.deepEqual(
+    report.rows.map((r: { nprobe: number }) => r.nprobe),
+    [1, 4, 16],
+  );
   const last = report.rows[2];
   assert.equal(last.recall_at_10, 1);
   for (const key of ['nprobe', 'recall_at_1', 'recall_at_10', 'qps_single', 'qps_batch', 'distances_per_query']) assert.ok(key in last, key);

@@ -1,10 +1,11 @@
 /** The image commands end to end: index, search, eval, info, demo; exit codes; kill -9 and Ctrl-C. */
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { loadIndex } from '../../src/search/load.js';
@@ -234,10 +235,17 @@ describe('interruptions', () => {
       assert.ok(rows.every((r) => r.status === 'ok'));
       const files: string[] = [];
       for (const d of await readdir(root)) for (const f of await readdir(join(root, d))) files.push(`${d}/${f}`);
-      assert.deepEqual(rows.map((r) => r.relpath), files.sort());
+      assert.deepEqual(
+        rows.map((r) => r.relpath),
+        files.sort(),
+      );
       const idx = await loadIndex(join(col, 'color.index'));
       try {
-        assert.deepEqual([...idx.ids()].sort((a, b) => a - b), rows.map((r) => r.id).sort((a, b) => a - b), 'index matches SQLite');
+        assert.deepEqual(
+          [...idx.ids()].sort((a, b) => a - b),
+          rows.map((r) => r.id).sort((a, b) => a - b),
+          'index matches SQLite',
+        );
       } finally {
         idx.dispose();
       }

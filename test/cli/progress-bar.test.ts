@@ -1,9 +1,10 @@
 /** The terminal progress bar (src/cli/progress-bar.ts), and that only the CLI draws bars. */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createProgress, progressFor } from '../../src/cli/progress-bar.js';
 

@@ -1,11 +1,12 @@
 /** A folder full of trouble: every bad file is skipped with its reason, good images still indexed. */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
-import { noise, pngBomb, removeDir, runCli, solid, tempDir } from './helpers.js';
 import { tinyBmp } from '../png-craft.js';
+import { noise, pngBomb, removeDir, runCli, solid, tempDir } from './helpers.js';
 
 test('bad files are skipped with reasons; good images, odd names and loops are handled', async () => {
   const root = await tempDir();

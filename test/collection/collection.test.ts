@@ -1,13 +1,14 @@
 /** Collection library: indexing generated images, nearest neighbours, incremental updates, the server API. */
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { copyFile, readFile, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { copyFile, readFile, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
-import { loadIndex } from '../../src/search/load.js';
 import { DEFAULT_DEEP_MODEL, deepDim } from '../../src/image/deep.js';
-import { removeDir, solid, gradient, shape, tempDir } from './helpers.js';
+import { loadIndex } from '../../src/search/load.js';
+import { gradient, removeDir, shape, solid, tempDir } from './helpers.js';
 
 async function makeImages(root: string): Promise<void> {
   await solid(join(root, 'reds', 'red.png'), [255, 0, 0]);
@@ -140,9 +141,9 @@ describe('collection: colour features on generated images', () => {
     const copy = blue.results.find((h) => h.path === 'blues/blue-copy.png');
     assert.ok(copy, 'the identical copy is found');
     assert.equal(copy.distance, 0);
-    const copyRow = (await (await c.getImageByPath('blues/blue-copy.png')))!;
-    assert.equal(copyRow.sha256, (await (await c.getImageByPath('blues/blue.png')))!.sha256);
-    assert.equal((await c.getImageByPath('shapes/black-circle.png')), undefined);
+    const copyRow = (await await c.getImageByPath('blues/blue-copy.png'))!;
+    assert.equal(copyRow.sha256, (await await c.getImageByPath('blues/blue.png'))!.sha256);
+    assert.equal(await c.getImageByPath('shapes/black-circle.png'), undefined);
     // Touching a file (same content, new mtime) is not a change.
     const t = new Date(Date.now() + 5000);
     await utimes(join(root, 'reds', 'red.png'), t, t);
@@ -168,8 +169,8 @@ describe('collection: colour features on generated images', () => {
 
     assert.equal(await c.removeImage(again.id), true);
     assert.ok(!existsSync(join(root, 'uploads', 'evil name-1.png')));
-    assert.equal((await c.getImage(again.id)), undefined);
-    const blueCopy = (await (await c.getImageByPath('blues/blue-copy.png')))!;
+    assert.equal(await c.getImage(again.id), undefined);
+    const blueCopy = (await await c.getImageByPath('blues/blue-copy.png'))!;
     assert.equal(await c.removeImage(blueCopy.id), true);
     assert.equal((await c.getImage(blueCopy.id))!.status, 'excluded');
     assert.ok(existsSync(join(root, 'blues', 'blue-copy.png')), 'user files are never deleted');
@@ -193,7 +194,7 @@ describe('collection: colour features on generated images', () => {
     await assertIndexMatchesCatalog(c);
   });
 
-  test('another process\'s changes are picked up; a deleted index file is rebuilt', async () => {
+  test("another process's changes are picked up; a deleted index file is rebuilt", async () => {
     const other = await Collection.open(colDir);
     try {
       await solid(join(root, 'blues', 'cyan.png'), [0, 255, 255]);
@@ -218,21 +219,24 @@ describe('collection: colour features on generated images', () => {
 
   test('listImages pages the searchable images; search results follow removals made by another process', async () => {
     const ok = await c.catalog.okRows();
-    const all = (await c.listImages(0, 1000));
+    const all = await c.listImages(0, 1000);
     assert.equal(all.total, ok.length);
-    assert.deepEqual(all.images.map((i) => i.id), ok.map((r) => r.id));
+    assert.deepEqual(
+      all.images.map((i) => i.id),
+      ok.map((r) => r.id),
+    );
     for (const img of all.images) {
       assert.equal(img.status, 'ok');
       assert.equal(img.absolute_path, join(root, ...img.path.split('/')));
-      assert.deepEqual(img, (await c.getImage(img.id)));
+      assert.deepEqual(img, await c.getImage(img.id));
     }
-    const page = (await c.listImages(3, 4));
+    const page = await c.listImages(3, 4);
     assert.equal(page.total, ok.length);
     assert.deepEqual(page.images, all.images.slice(3, 7));
-    assert.deepEqual((await c.listImages(ok.length, 10)), { total: ok.length, images: [] });
+    assert.deepEqual(await c.listImages(ok.length, 10), { total: ok.length, images: [] });
     await assert.rejects(c.listImages(-1, 10), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT');
 
-    const q = (await (await c.getImageByPath('reds/red.png')))!;
+    const q = (await await c.getImageByPath('reds/red.png'))!;
     const before1 = await c.search({ id: q.id }, { k: 20, method: 'exact' });
     assert.equal(before1.results.length, ok.length);
     for (const h of before1.results) assert.equal(h.absolute_path, join(root, ...h.path.split('/')));

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
 import sharp from 'sharp';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -12,7 +12,8 @@ const missing = !existsSync(join(data, 't10k-images-idx3-ubyte.gz')) && 'Debian 
 
 test('Fashion-MNIST as PNG folders, indexed and evaluated: raw pixels beat a 12-d colour histogram on greyscale clothes', { skip: missing }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nitamono-fmnist-'));
-  const images = join(dir, 'images'), coll = join(dir, 'c');
+  const images = join(dir, 'images'),
+    coll = join(dir, 'c');
   const mk = spawnSync(process.execPath, [join(root, 'scripts/fashion-mnist-to-png.mjs'), '--out', images, '--limit', '30'], { encoding: 'utf8' });
   assert.equal(mk.status, 0, mk.stderr);
   const classes = readdirSync(images).sort();
@@ -28,7 +29,8 @@ test('Fashion-MNIST as PNG folders, indexed and evaluated: raw pixels beat a 12-
   const ev = spawnSync(process.execPath, [cli, 'eval', '--collection', coll, '--compare', 'pixels', '--json'], { encoding: 'utf8' });
   assert.equal(ev.status, 0, ev.stderr);
   const r = JSON.parse(ev.stdout);
-  const color = r.features.color, pixels = r.features.pixels;
+  const color = r.features.color,
+    pixels = r.features.pixels;
   for (const f of [color, pixels]) for (const key of ['precision_at_1', 'precision_at_10', 'map']) assert.ok(f[key] >= 0 && f[key] <= 1, key);
   // 10 classes: chance is 0.1. Raw pixels separate clothes shapes well; grey histograms barely.
   assert.ok(pixels.precision_at_1 > 0.6, `pixels P@1 ${pixels.precision_at_1}`);

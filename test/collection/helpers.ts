@@ -1,8 +1,9 @@
 /** Test images made with sharp, temp folders, and running the CLI. */
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -41,7 +42,9 @@ export async function gradient(file: string, from: RGB, to: RGB, w = 64, h = 48)
       for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = Math.round(from[c]! * (1 - t) + to[c]! * t);
     }
   }
-  await sharp(data, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+  await sharp(data, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(file);
 }
 
 /** A shape (SVG rendered to PNG): a coloured circle or square on a background. */
@@ -64,7 +67,9 @@ export async function noise(file: string, seed: number, size = 48): Promise<void
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     data[i] = s >>> 24;
   }
-  await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 1 }).toFile(file);
+  await sharp(data, { raw: { width: size, height: size, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toFile(file);
 }
 
 /** A valid 1-bit greyscale PNG of w×h that compresses to almost nothing (a decompression bomb). */

@@ -1,9 +1,10 @@
 /** Progress as events: progressFromCallback, alone and while a collection indexes. */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
-import { progressFromCallback, silentProgress, type ProgressEvent } from '../../src/collection/progress.js';
+import { type ProgressEvent, progressFromCallback, silentProgress } from '../../src/collection/progress.js';
 import { removeDir, solid, tempDir } from './helpers.js';
 
 test('one start, updates with the running count, one end; nothing after the end', () => {
@@ -20,7 +21,14 @@ test('one start, updates with the running count, one end; nothing after the end'
   s.stop();
   assert.deepEqual(
     events.map((e) => [e.phase, e.done, e.total]),
-    [['start', 0, 0], ['update', 0, 3], ['update', 1, 3], ['update', 3, 3], ['update', 2, 3], ['end', 2, 3]],
+    [
+      ['start', 0, 0],
+      ['update', 0, 3],
+      ['update', 1, 3],
+      ['update', 3, 3],
+      ['update', 2, 3],
+      ['end', 2, 3],
+    ],
   );
   assert.ok(events.every((e) => e.step === 'hashing' && e.unit === 'files'));
   p.step('training', 1);

@@ -3,11 +3,12 @@
  * fixture under test/fixtures/collection-v1 was made by that release's `nitamono index` — opens,
  * is upgraded in place, and searches with the same ids and answers.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
 
 const FIXTURE = new URL('../../../test/fixtures/collection-v1/', import.meta.url).pathname;
@@ -29,10 +30,20 @@ test('a collection written by 0.1.0 opens after the upgrade and searches as befo
       const red = (await c.getImageByPath('reds/red.png'))!;
       const r = await c.search({ id: red.id }, { k: 5 });
       assert.equal(r.n, 5);
-      assert.deepEqual(r.results.map((h) => h.path).slice(0, 2).sort(), ['reds/dark-red.png', 'reds/red.png'].sort());
+      assert.deepEqual(
+        r.results
+          .map((h) => h.path)
+          .slice(0, 2)
+          .sort(),
+        ['reds/dark-red.png', 'reds/red.png'].sort(),
+      );
       // (a fresh clone gives the images new mtimes, so the query image may be read again)
       const blue = await c.search({ path: join(dir, 'images', 'blues', 'blue.png') }, { k: 2 });
-      assert.deepEqual(blue.results.map((h) => h.distance), [0, 0], 'blue and its identical copy');
+      assert.deepEqual(
+        blue.results.map((h) => h.distance),
+        [0, 0],
+        'blue and its identical copy',
+      );
       const st = await c.stats();
       assert.equal(st.features[0]!.index!.generation, sidecar.generation);
       const again = await c.update();

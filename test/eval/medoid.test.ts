@@ -1,6 +1,7 @@
 /** Medoids (src/eval/medoid.ts): the member with the least summed squared distance to its group. */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { groupMedoids, medoid } from '../../src/eval/medoid.js';
 import { rng } from '../../src/util/random.js';
 import { expectError } from '../assert-error.js';
@@ -37,7 +38,9 @@ test('a hand example: the member in the middle, not the first, nor the one neare
 
 test('per group in one call, matching the all-pairs definition on random data', () => {
   const r = rng(7);
-  const n = 300, dim = 16, nGroups = 7;
+  const n = 300,
+    dim = 16,
+    nGroups = 7;
   const vectors = new Float32Array(n * dim);
   const groups = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -1,9 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NitamonoError } from '../../src/errors.js';
-import { recallAt, distanceRecallAt, tieAwareRecall, precisionAtK, averagePrecision } from '../../src/eval/recall.js';
+import { test } from 'node:test';
+import { averagePrecision, distanceRecallAt, precisionAtK, recallAt, tieAwareRecall } from '../../src/eval/recall.js';
 import { expectError } from '../assert-error.js';
-
 
 const close = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} ≠ ${b}`);
 
@@ -12,18 +10,39 @@ test('recallAt on a hand-made example', () => {
   const gt = {
     k: 5,
     labels: new Int32Array([
-      1, 2, 3, 4, 5, //
-      10, 11, 12, 13, 14, //
-      20, 21, 22, 23, 24,
+      1,
+      2,
+      3,
+      4,
+      5, //
+      10,
+      11,
+      12,
+      13,
+      14, //
+      20,
+      21,
+      22,
+      23,
+      24,
     ]),
   };
   const result = {
     nq: 3,
     k: 4,
     labels: new Int32Array([
-      1, 3, 9, 2, // nn first; top-3 ∩ {1,2,3} = {1,3}; top-4 ∩ {1..4} = {1,3,2}
-      11, 10, 12, 99, // nn second; top-3 = {11,10,12} all true
-      -1, -1, -1, -1, // nothing found
+      1,
+      3,
+      9,
+      2, // nn first; top-3 ∩ {1,2,3} = {1,3}; top-4 ∩ {1..4} = {1,3,2}
+      11,
+      10,
+      12,
+      99, // nn second; top-3 = {11,10,12} all true
+      -1,
+      -1,
+      -1,
+      -1, // nothing found
     ]),
   };
   const r1 = recallAt(result, gt, 1);
@@ -76,8 +95,14 @@ test('recallAt validates shapes', () => {
   const res = { nq: 2, k: 3, labels: new Int32Array([1, 2, 3, 4, 5, 6]) };
   assert.throws(() => recallAt(res, gt, 3), expectError('INVALID_ARGUMENT', /k = 3 exceeds the ground truth's 2 neighbours per query/));
   assert.throws(() => recallAt({ ...res, k: 1, labels: new Int32Array(2) }, gt, 2), expectError('INVALID_ARGUMENT', /k = 2 exceeds the 1 results per query/));
-  assert.throws(() => recallAt({ ...res, labels: new Int32Array(5) }, gt, 1), expectError('DIMENSION_MISMATCH', /result\.labels has 5 entries, expected nq×k = 2×3 = 6/));
-  assert.throws(() => recallAt({ ...res, nq: 3, labels: new Int32Array(9) }, gt, 1), expectError('DIMENSION_MISMATCH', /ground truth has 2 rows but there are 3 queries/));
+  assert.throws(
+    () => recallAt({ ...res, labels: new Int32Array(5) }, gt, 1),
+    expectError('DIMENSION_MISMATCH', /result\.labels has 5 entries, expected nq×k = 2×3 = 6/),
+  );
+  assert.throws(
+    () => recallAt({ ...res, nq: 3, labels: new Int32Array(9) }, gt, 1),
+    expectError('DIMENSION_MISMATCH', /ground truth has 2 rows but there are 3 queries/),
+  );
   assert.throws(() => recallAt(res, { k: 2, labels: new Int32Array(5) }, 1), expectError('DIMENSION_MISMATCH', /not a multiple of groundTruth\.k/));
   assert.throws(() => recallAt(res, gt, 0), expectError('INVALID_ARGUMENT', /k must be a positive integer/));
 });
@@ -102,7 +127,10 @@ test('distanceRecallAt validates shapes', () => {
   assert.throws(() => distanceRecallAt(d, new Float32Array(4), 2, 3, 2, 3), expectError('INVALID_ARGUMENT', /k = 3 exceeds the ground truth's 2 distances/));
   assert.throws(() => distanceRecallAt(d, d, 3, 3, 3, 1), expectError('DIMENSION_MISMATCH', /resultDistances has 6 entries, expected nq×kRes = 3×3 = 9/));
   assert.throws(() => distanceRecallAt(d, new Float32Array(5), 2, 3, 3, 1), expectError('DIMENSION_MISMATCH', /gtDistances has 5 entries/));
-  assert.throws(() => distanceRecallAt(new Float32Array(2), new Float32Array([0, Number.NaN]), 1, 2, 2, 2), expectError('INVALID_ARGUMENT', /ground-truth distance 2 of query 0 is NaN/));
+  assert.throws(
+    () => distanceRecallAt(new Float32Array(2), new Float32Array([0, Number.NaN]), 1, 2, 2, 2),
+    expectError('INVALID_ARGUMENT', /ground-truth distance 2 of query 0 is NaN/),
+  );
   assert.throws(() => distanceRecallAt(d, d, 2, 3, 3, 1, -1), expectError('INVALID_ARGUMENT', /epsilon/));
 });
 
@@ -129,14 +157,29 @@ test('averagePrecision on labelled results', () => {
 });
 
 test('tieAwareRecall: a hit counts when it is in the exact top k or no farther than the exact k-th', () => {
-  const exact = [{ id: 1, distance: 0.5 }, { id: 2, distance: 1 }, { id: 3, distance: 2 }, { id: 4, distance: 2 }];
+  const exact = [
+    { id: 1, distance: 0.5 },
+    { id: 2, distance: 1 },
+    { id: 3, distance: 2 },
+    { id: 4, distance: 2 },
+  ];
   assert.deepEqual(tieAwareRecall(exact, exact, 3), { r1: 1, rk: 1 });
   // id 4 ties id 3 at the 3rd distance: not a miss
   assert.deepEqual(tieAwareRecall(exact, [exact[0]!, exact[1]!, exact[3]!], 3), { r1: 1, rk: 1 });
   // a different first hit at the same distance still counts for r1
   assert.deepEqual(tieAwareRecall(exact, [{ id: 9, distance: 0.5 }, exact[1]!, exact[2]!], 3), { r1: 1, rk: 1 });
   // farther than the k-th (beyond the tolerance) is a miss; so is a missing hit
-  assert.deepEqual(tieAwareRecall(exact, [{ id: 9, distance: 2.5 }, { id: 8, distance: 3 }], 3), { r1: 0, rk: 0 });
+  assert.deepEqual(
+    tieAwareRecall(
+      exact,
+      [
+        { id: 9, distance: 2.5 },
+        { id: 8, distance: 3 },
+      ],
+      3,
+    ),
+    { r1: 0, rk: 0 },
+  );
   // another id nearer than the exact k-th counts (the exact answer is what is being checked)
   assert.deepEqual(tieAwareRecall(exact, [{ id: 9, distance: 0.6 }], 3), { r1: 0, rk: 1 / 3 });
   assert.deepEqual(tieAwareRecall(exact, [exact[0]!], 3), { r1: 1, rk: 1 / 3 });

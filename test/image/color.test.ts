@@ -1,21 +1,22 @@
-import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { NitamonoError } from '../../src/errors.js';
-import { decodeFeatureImage, decodeImage } from '../../src/image/decode.js';
 import {
   COLOR_SIZE,
-  DEFAULT_COLOR_BINS,
-  FEATURE_MAX_SIDE,
   colorDim,
   colorHistogram,
+  DEFAULT_COLOR_BINS,
+  FEATURE_MAX_SIDE,
   featureImageSize,
   histogramL1,
   jointColorHistogram,
 } from '../../src/image/color.js';
+import { decodeFeatureImage, decodeImage } from '../../src/image/decode.js';
+import { rng } from '../../src/util/random.js';
 
 type TempDir = { path: string; dispose: () => void };
 
@@ -38,15 +39,19 @@ function channelSums(h: Float32Array, bins: number): number[] {
 
 /** Photo-like test image: smooth random colour blobs plus grain, as a JPEG buffer. */
 async function photoLike(seed: number, w = 1200, h = 900): Promise<Buffer> {
-  let s = seed >>> 0;
-  const r = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const r = rng(seed);
   const sw = 6 + Math.floor(r() * 20);
   const sh = 5 + Math.floor(r() * 15);
   const small = Buffer.alloc(sw * sh * 3);
   for (let i = 0; i < small.length; i++) small[i] = Math.floor(r() * 256);
-  const base = await sharp(small, { raw: { width: sw, height: sh, channels: 3 } }).resize(w, h, { kernel: 'cubic' }).raw().toBuffer();
+  const base = await sharp(small, { raw: { width: sw, height: sh, channels: 3 } })
+    .resize(w, h, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
   for (let i = 0; i < base.length; i++) base[i] = Math.max(0, Math.min(255, base[i]! + Math.floor((r() - 0.5) * 24)));
-  return sharp(base, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(base, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 describe('colorHistogram (the seed lecture’s per-channel RGB histogram)', () => {
@@ -65,12 +70,15 @@ describe('colorHistogram (the seed lecture’s per-channel RGB histogram)', () =
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const i = (y * w + x) * 3;
-        if (x < 30) raw[i] = 255; // 30 of 40 columns red
+        if (x < 30)
+          raw[i] = 255; // 30 of 40 columns red
         else raw[i + 2] = 255; // 10 of 40 blue
       }
     }
     const p = join(dir, 'red-blue.png');
-    await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toFile(p);
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(p);
     const img = await decodeImage(p);
     const hist = colorHistogram(img.data, img.width, img.height);
     //            R: 0    1  2  3      G: all 0     B: 0     1  2  3
@@ -102,13 +110,15 @@ describe('colorHistogram (the seed lecture’s per-channel RGB histogram)', () =
       ['#ffffff', [255, 255, 255]],
       ['#40c080', [0x40, 0xc0, 0x80]],
     ] as const) {
-      const buf = await sharp({ create: { width: 17, height: 9, channels: 3, background: hex } }).png().toBuffer();
+      const buf = await sharp({ create: { width: 17, height: 9, channels: 3, background: hex } })
+        .png()
+        .toBuffer();
       const img = await decodeImage(buf);
       for (const bins of [1, 2, 4, 8, 16, 64, 256]) {
         const h = colorHistogram(img.data, img.width, img.height, bins);
         assert.equal(h.length, 3 * bins);
         const expected = new Array<number>(3 * bins).fill(0);
-        rgb.forEach((v, c) => (expected[c * bins + Math.floor((v * bins) / 256)] = 1));
+        for (const [c, v] of rgb.entries()) expected[c * bins + Math.floor((v * bins) / 256)] = 1;
         assertClose(h, expected);
       }
     }

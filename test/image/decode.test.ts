@@ -1,13 +1,13 @@
-import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
-import sharp from 'sharp';
 import type { Sharp } from 'sharp';
+import sharp from 'sharp';
 import { NitamonoError } from '../../src/errors.js';
-import { decodeImage, imageMetadata, makeThumbnail, resizeRgb, DEFAULT_MAX_PIXELS } from '../../src/image/decode.js';
+import { DEFAULT_MAX_PIXELS, decodeImage, imageMetadata, makeThumbnail, resizeRgb } from '../../src/image/decode.js';
 import { assemblePng, tinyBmp } from '../png-craft.js';
 
 type TempDir = { path: string; dispose: () => void };
@@ -43,7 +43,7 @@ function px(img: { data: Uint8Array; width: number }, x: number, y: number): [nu
 }
 
 function near(actual: number[], expected: number[], tol: number, what: string): void {
-  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= tol, `${what}: got [${actual}], expected ≈ [${expected}] (±${tol})`));
+  for (const [i, v] of actual.entries()) assert.ok(Math.abs(v - expected[i]!) <= tol, `${what}: got [${actual}], expected ≈ [${expected}] (±${tol})`);
 }
 
 // --- a real PNG decompression bomb, built in milliseconds ---------------------------------
@@ -103,7 +103,10 @@ describe('decodeImage: formats', () => {
       }
     }
     const p = join(dir, 'orient6.jpg');
-    await sharp(raw, { raw: { width: 300, height: 200, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toFile(p);
+    await sharp(raw, { raw: { width: 300, height: 200, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toFile(p);
     assert.equal((await sharp(p).metadata()).orientation, 6);
     const img = await decodeImage(p);
     assert.equal(img.width, 200);
@@ -129,7 +132,9 @@ describe('decodeImage: formats', () => {
         raw[i + 3] = 128;
       }
     }
-    await sharp(raw, { raw: { width: 40, height: 20, channels: 4 } }).png().toFile(p);
+    await sharp(raw, { raw: { width: 40, height: 20, channels: 4 } })
+      .png()
+      .toFile(p);
     const img = await decodeImage(p);
     assert.equal(img.data.length, 40 * 20 * 3, '3 bytes per pixel, alpha removed');
     near(px(img, 5, 10), [255, 255, 255], 0, 'transparent → white');
@@ -140,7 +145,9 @@ describe('decodeImage: formats', () => {
     const p = join(dir, 'anim.gif');
     const red = await solid(32, 24, '#ff0000').png().toBuffer();
     const blue = await solid(32, 24, '#0000ff').png().toBuffer();
-    await sharp([red, blue], { join: { animated: true } }).gif().toFile(p);
+    await sharp([red, blue], { join: { animated: true } })
+      .gif()
+      .toFile(p);
     const meta = await sharp(p).metadata();
     assert.equal(meta.pages, 2, 'fixture has two frames');
     const img = await decodeImage(p);
@@ -273,7 +280,10 @@ describe('decodeImage: bad input', () => {
   test('random bytes → DECODE_FAILED "unrecognised file format"', async () => {
     const bytes = Buffer.alloc(4096);
     let s = 12345;
-    for (let i = 0; i < bytes.length; i++) bytes[i] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
+    for (let i = 0; i < bytes.length; i++) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      bytes[i] = s >>> 24;
+    }
     bytes[0] = 0x00;
     bytes[1] = 0xfe;
     const p = join(dir, 'random.png');

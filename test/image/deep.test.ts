@@ -1,22 +1,14 @@
-import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { NitamonoError } from '../../src/errors.js';
 import { decodeImage } from '../../src/image/decode.js';
-import {
-  DEEP_INPUT_BYTES,
-  DEFAULT_DEEP_MODEL,
-  DeepEmbedder,
-  bundledModelDir,
-  deepDim,
-  isDeepModel,
-  wasmDir,
-  type DeepModel,
-} from '../../src/image/deep.js';
+import { bundledModelDir, DEEP_INPUT_BYTES, DEFAULT_DEEP_MODEL, DeepEmbedder, type DeepModel, deepDim, isDeepModel, wasmDir } from '../../src/image/deep.js';
+import { rng } from '../../src/util/random.js';
 
 // --- no network: every way out of this process is recorded and refused while a describe runs ---
 type Offline = { attempts: string[]; restore: () => void };
@@ -61,11 +53,6 @@ function blockNetwork(): Offline {
   };
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
 /** A photo-like 640×480 scene: smooth blobs around a base colour, with grain. */
 async function scene(seed: number, base: [number, number, number], spread: number): Promise<Buffer> {
   const r = rng(seed);
@@ -75,9 +62,14 @@ async function scene(seed: number, base: [number, number, number], spread: numbe
   for (let i = 0; i < sw * sh; i++) {
     for (let c = 0; c < 3; c++) small[i * 3 + c] = Math.max(0, Math.min(255, Math.round(base[c]! + (r() - 0.5) * spread)));
   }
-  const big = await sharp(small, { raw: { width: sw, height: sh, channels: 3 } }).resize(640, 480, { kernel: 'cubic' }).raw().toBuffer();
+  const big = await sharp(small, { raw: { width: sw, height: sh, channels: 3 } })
+    .resize(640, 480, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
   for (let i = 0; i < big.length; i++) big[i] = Math.max(0, Math.min(255, big[i]! + Math.round((r() - 0.5) * 20)));
-  return sharp(big, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(big, { raw: { width: 640, height: 480, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 async function cnnInput(jpeg: Buffer): Promise<Uint8Array> {
@@ -108,11 +100,14 @@ test('model registry and dims', () => {
   assert.equal(deepDim('mobilenetv2-mid'), 1792);
   assert.ok(isDeepModel(DEFAULT_DEEP_MODEL));
   assert.ok(!isDeepModel('resnet'));
-  assert.throws(() => deepDim('resnet' as DeepModel), (e: unknown) => e instanceof NitamonoError && e.code === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => deepDim('resnet' as DeepModel),
+    (e: unknown) => e instanceof NitamonoError && e.code === 'INVALID_ARGUMENT',
+  );
   // Everything the models need is on disk, inside installed packages.
-  assert.ok(existsSync(wasmDir() + 'tfjs-backend-wasm-simd.wasm'));
-  assert.ok(existsSync(bundledModelDir('mobilenetv2-pooled') + '/model.min.js'));
-  assert.ok(existsSync(bundledModelDir('mobilenetv2-mid') + '/group1-shard2of2.min.js'));
+  assert.ok(existsSync(`${wasmDir()}tfjs-backend-wasm-simd.wasm`));
+  assert.ok(existsSync(`${bundledModelDir('mobilenetv2-pooled')}/model.min.js`));
+  assert.ok(existsSync(`${bundledModelDir('mobilenetv2-mid')}/group1-shard2of2.min.js`));
 });
 
 for (const model of ['mobilenetv2-pooled', 'mobilenetv2-mid'] as const) {
@@ -168,7 +163,10 @@ for (const model of ['mobilenetv2-pooled', 'mobilenetv2-mid'] as const) {
       const redRed = dot(v(0), v(1));
       const redBlue = dot(v(0), v(2));
       const redGreen = dot(v(0), v(3));
-      assert.ok(redRed > redBlue && redRed > redGreen, `cos(red, red') ${redRed.toFixed(3)} vs red–blue ${redBlue.toFixed(3)}, red–green ${redGreen.toFixed(3)}`);
+      assert.ok(
+        redRed > redBlue && redRed > redGreen,
+        `cos(red, red') ${redRed.toFixed(3)} vs red–blue ${redBlue.toFixed(3)}, red–green ${redGreen.toFixed(3)}`,
+      );
     });
 
     test('rejects wrongly sized input', async () => {

@@ -1,14 +1,15 @@
-import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { NitamonoError } from '../../src/errors.js';
-import { decodeFeatureImage, resizeRgb } from '../../src/image/decode.js';
 import { colorHistogram } from '../../src/image/color.js';
+import { decodeFeatureImage, resizeRgb } from '../../src/image/decode.js';
 import { DEFAULT_DEEP_MODEL, DeepEmbedder, deepDim } from '../../src/image/deep.js';
-import { FeatureExtractor, type ExtractedImage } from '../../src/image/extract.js';
+import { type ExtractedImage, FeatureExtractor } from '../../src/image/extract.js';
+import { rng } from '../../src/util/random.js';
 
 type TempDir = { path: string; dispose: () => void };
 
@@ -18,16 +19,14 @@ function tempDir(prefix: string): TempDir {
   return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
 async function photo(seed: number, w: number, h: number): Promise<Buffer> {
   const r = rng(seed);
   const small = Buffer.alloc(10 * 8 * 3);
   for (let i = 0; i < small.length; i++) small[i] = Math.floor(r() * 256);
-  return sharp(small, { raw: { width: 10, height: 8, channels: 3 } }).resize(w, h, { kernel: 'cubic' }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(small, { raw: { width: 10, height: 8, channels: 3 } })
+    .resize(w, h, { kernel: 'cubic' })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 /**
@@ -46,7 +45,9 @@ async function makeImages(dir: string): Promise<{ good: string[]; bad: Record<st
     good.push(p);
   }
   const png = join(dir, 'alpha.png');
-  await sharp({ create: { width: 50, height: 30, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 0.5 } } }).png().toFile(png);
+  await sharp({ create: { width: 50, height: 30, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 0.5 } } })
+    .png()
+    .toFile(png);
   good.push(png);
   bad['empty.jpg'] = join(dir, 'empty.jpg');
   writeFileSync(bad['empty.jpg'], '');

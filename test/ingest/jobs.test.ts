@@ -1,12 +1,12 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { SQLiteCatalogStore } from '../../src/catalog/sqlite.js';
 import type { FeatureSpace } from '../../src/catalog/types.js';
 import type { ExtractedImage } from '../../src/image/extract.js';
-import { InProcessJobRunner, extractionJob, handleExtractionJob, jobKey, type ExtractFn } from '../../src/ingest/jobs.js';
+import { type ExtractFn, extractionJob, handleExtractionJob, InProcessJobRunner, jobKey } from '../../src/ingest/jobs.js';
 
 const COLOR: FeatureSpace = { kind: 'color', model: 'rgb-hist-4' };
 
@@ -43,7 +43,15 @@ describe('extraction jobs', () => {
   test('the handler extracts once per content and writes a row per file; running it again changes nothing', async () => {
     await withStore(async (store) => {
       const extract = fakeExtract();
-      const job = extractionJob('S1', '/r/a.png', [COLOR], [{ relpath: 'a.png', size: 1, mtime_ms: 1 }, { relpath: 'dup/a.png', size: 1, mtime_ms: 1 }]);
+      const job = extractionJob(
+        'S1',
+        '/r/a.png',
+        [COLOR],
+        [
+          { relpath: 'a.png', size: 1, mtime_ms: 1 },
+          { relpath: 'dup/a.png', size: 1, mtime_ms: 1 },
+        ],
+      );
       const r = await handleExtractionJob(job, { store, extract });
       assert.equal(r.outcome.status, 'extracted');
       assert.equal(r.writes.length, 2);

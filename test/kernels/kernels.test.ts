@@ -1,24 +1,37 @@
 // The WASM SIMD kernels against the TypeScript reference and against an exact brute-force
 // oracle (f64 scores of every row, sorted by (score, label), first k), on one shared memory.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { rng } from '../../src/util/random.js';
+import { test } from 'node:test';
 import { Arena } from '../../src/kernels/arena.js';
 import {
-  createKernels, createReferenceKernels, createWasmKernels, kernelsAvailable, kernelsModule,
-  wasmSimdSupported, METRIC_IP, METRIC_L2, type Kernels, type MetricCode,
+  createKernels,
+  createReferenceKernels,
+  createWasmKernels,
+  type Kernels,
+  kernelsAvailable,
+  kernelsModule,
+  METRIC_IP,
+  METRIC_L2,
+  type MetricCode,
+  wasmSimdSupported,
 } from '../../src/kernels/index.js';
+import { rng } from '../../src/util/random.js';
 
 const TOL = 1e-4;
 
-
 function randomData(len: number, seed: number): Float32Array {
-  const r = rng(seed), out = new Float32Array(len);
+  const r = rng(seed),
+    out = new Float32Array(len);
   for (let i = 0; i < len; i++) out[i] = r() * 2 - 1;
   return out;
 }
 
-interface Setup { arena: Arena; wasm: Kernels; ref: Kernels }
+interface Setup {
+  arena: Arena;
+  wasm: Kernels;
+  ref: Kernels;
+}
 
 function setup(): Setup {
   const arena = new Arena(1 << 20);
@@ -32,10 +45,14 @@ function put(arena: Arena, data: Float32Array | Int32Array): number {
   return off;
 }
 
-interface Entry { score: number; label: number }
+interface Entry {
+  score: number;
+  label: number;
+}
 
 function readHeap(arena: Arena, hd: number, hi: number, size: number): Entry[] {
-  const D = arena.f32(hd, size), I = arena.i32(hi, size);
+  const D = arena.f32(hd, size),
+    I = arena.i32(hi, size);
   const out: Entry[] = [];
   for (let i = 0; i < size; i++) out.push({ score: D[i]!, label: I[i]! });
   return out.sort((a, b) => a.score - b.score || a.label - b.label);
@@ -43,7 +60,8 @@ function readHeap(arena: Arena, hd: number, hi: number, size: number): Entry[] {
 
 /** Checks the max-heap property on (score, label) (the root is the worst kept entry). */
 function assertHeap(arena: Arena, hd: number, hi: number, size: number, what: string): void {
-  const D = arena.f32(hd, size), I = arena.i32(hi, size);
+  const D = arena.f32(hd, size),
+    I = arena.i32(hi, size);
   for (let i = 1; i < size; i++) {
     const p = (i - 1) >> 1;
     const ok = D[p]! > D[i]! || (D[p] === D[i] && I[p]! > I[i]!);
@@ -55,14 +73,16 @@ function assertHeap(arena: Arena, hd: number, hi: number, size: number, what: st
 function trueScore(metric: MetricCode, q: Float32Array, X: Float32Array, d: number, row: number): number {
   let s = 0;
   for (let j = 0; j < d; j++) {
-    if (metric === METRIC_L2) { const t = q[j]! - X[row * d + j]!; s += t * t; } else s += q[j]! * X[row * d + j]!;
+    if (metric === METRIC_L2) {
+      const t = q[j]! - X[row * d + j]!;
+      s += t * t;
+    } else s += q[j]! * X[row * d + j]!;
   }
   return metric === METRIC_L2 ? s : -s;
 }
 
 /** The exact top-k of rows [0, n) with labels rowOffset + r: every score, sorted, first k. */
-function oracle(metric: MetricCode, q: Float32Array, X: Float32Array, n: number, d: number, k: number,
-  rowOffset = 0): Entry[] {
+function oracle(metric: MetricCode, q: Float32Array, X: Float32Array, n: number, d: number, k: number, rowOffset = 0): Entry[] {
   const all: Entry[] = [];
   for (let r = 0; r < n; r++) all.push({ score: trueScore(metric, q, X, d, r), label: rowOffset + r });
   return all.sort((a, b) => a.score - b.score || a.label - b.label).slice(0, k);
@@ -78,7 +98,8 @@ function assertSameTopK(got: Entry[], want: Entry[], truth: (label: number) => n
   const tol = TOL * Math.max(scale, 1e-6);
   assert.equal(new Set(got.map((e) => e.label)).size, got.length, `${what}: duplicate labels`);
   for (let p = 0; p < want.length; p++) {
-    const g = got[p]!, w = want[p]!;
+    const g = got[p]!,
+      w = want[p]!;
     assert.ok(Math.abs(g.score - w.score) <= tol, `${what}: score #${p} ${g.score} vs ${w.score}`);
     if (g.label !== w.label) {
       const dt = Math.abs(truth(g.label) - truth(w.label));
@@ -106,7 +127,8 @@ test('createKernels: auto picks WASM, NITAMONO_KERNELS=reference forces the refe
     assert.equal(createKernels(arena.memory).name, 'reference');
     assert.equal(createKernels(arena.memory, 'wasm').name, 'reference');
   } finally {
-    if (saved === undefined) delete process.env.NITAMONO_KERNELS; else process.env.NITAMONO_KERNELS = saved;
+    if (saved === undefined) delete process.env.NITAMONO_KERNELS;
+    else process.env.NITAMONO_KERNELS = saved;
   }
 });
 
@@ -118,8 +140,10 @@ test("the seed's own numbers: 2-D distance² 13, 3-D distance² 173", () => {
       [[3, 21, 12], [9, 10, 8], 173, -(3 * 9 + 21 * 10 + 12 * 8)],
     ] as const) {
       const d = q.length;
-      const qp = put(arena, new Float32Array(q)), xp = put(arena, new Float32Array(x));
-      const hd = arena.alloc(4), hi = arena.alloc(4);
+      const qp = put(arena, new Float32Array(q)),
+        xp = put(arena, new Float32Array(x));
+      const hd = arena.alloc(4),
+        hi = arena.alloc(4);
       assert.equal(K.scanTopK(METRIC_L2, qp, xp, 1, d, 1, hd, hi, 0, 0), 1);
       assert.equal(arena.f32(hd, 1)[0], want, `${K.name} L2 d=${d}`);
       assert.equal(arena.i32(hi, 1)[0], 0);
@@ -127,8 +151,11 @@ test("the seed's own numbers: 2-D distance² 13, 3-D distance² 173", () => {
       assert.equal(arena.f32(hd, 1)[0], wantIp, `${K.name} IP d=${d}`);
       assert.equal(arena.i32(hi, 1)[0], 7);
       // the batch formula qn + xn − 2⟨q,x⟩ gives the same integer exactly
-      const qn = arena.alloc(4), xn = arena.alloc(4), sizes = arena.alloc(4);
-      K.norms(qp, 1, d, qn); K.norms(xp, 1, d, xn);
+      const qn = arena.alloc(4),
+        xn = arena.alloc(4),
+        sizes = arena.alloc(4);
+      K.norms(qp, 1, d, qn);
+      K.norms(xp, 1, d, xn);
       K.batchTopK(METRIC_L2, qp, 1, qn, xp, xn, 1, d, 1, hd, hi, sizes, 0);
       assert.equal(arena.f32(hd, 1)[0], want, `${K.name} batch L2 d=${d}`);
       assert.equal(arena.i32(sizes, 1)[0], 1);
@@ -144,10 +171,15 @@ function checkScanShapes(arena: Arena, K: Kernels, other?: Kernels): number {
   let cases = 0;
   for (const d of [1, 3, 7, 128, 784]) {
     for (const n of [1, 5, 100, 1000]) {
-      const X = randomData(n * d, d * 7919 + n), q = randomData(d, d + n * 31);
-      const xp = put(arena, X), qp = put(arena, q);
+      const X = randomData(n * d, d * 7919 + n),
+        q = randomData(d, d + n * 31);
+      const xp = put(arena, X),
+        qp = put(arena, q);
       for (const k of [...new Set([1, 10, n, n + 3])]) {
-        const hd = arena.alloc(4 * k), hi = arena.alloc(4 * k), hd2 = arena.alloc(4 * k), hi2 = arena.alloc(4 * k);
+        const hd = arena.alloc(4 * k),
+          hi = arena.alloc(4 * k),
+          hd2 = arena.alloc(4 * k),
+          hi2 = arena.alloc(4 * k);
         for (const metric of [METRIC_L2, METRIC_IP] as const) {
           const what = `${K.name} scan metric=${metric} d=${d} n=${n} k=${k}`;
           const size = K.scanTopK(metric, qp, xp, n, d, k, hd, hi, 0, 0);
@@ -165,7 +197,8 @@ function checkScanShapes(arena: Arena, K: Kernels, other?: Kernels): number {
         }
         for (const p of [hd, hi, hd2, hi2]) arena.release(p);
       }
-      arena.release(xp); arena.release(qp);
+      arena.release(xp);
+      arena.release(qp);
     }
   }
   return cases;
@@ -178,38 +211,71 @@ test('scanTopK: WASM matches the exact oracle and the reference on random shapes
 
 test('scanTopK: a heap carried across calls with rowOffset equals one scan', () => {
   const { arena, wasm } = setup();
-  const d = 37, n = 500, k = 20;
-  const X = randomData(n * d, 5), q = randomData(d, 6);
-  const xp = put(arena, X), qp = put(arena, q);
+  const d = 37,
+    n = 500,
+    k = 20;
+  const X = randomData(n * d, 5),
+    q = randomData(d, 6);
+  const xp = put(arena, X),
+    qp = put(arena, q);
   for (const metric of [METRIC_L2, METRIC_IP] as const) {
     const whole = { d: arena.alloc(4 * k), i: arena.alloc(4 * k) };
     const parts = { d: arena.alloc(4 * k), i: arena.alloc(4 * k) };
     const s1 = wasm.scanTopK(metric, qp, xp, n, d, k, whole.d, whole.i, 0, 1000);
     let s2 = 0;
-    for (const [a, b] of [[0, 7], [7, 250], [250, 251], [251, 500]] as const) {
+    for (const [a, b] of [
+      [0, 7],
+      [7, 250],
+      [250, 251],
+      [251, 500],
+    ] as const) {
       s2 = wasm.scanTopK(metric, qp, xp + a * d * 4, b - a, d, k, parts.d, parts.i, s2, 1000 + a);
     }
-    assert.equal(s1, k); assert.equal(s2, k);
+    assert.equal(s1, k);
+    assert.equal(s2, k);
     assert.deepEqual(readHeap(arena, parts.d, parts.i, k), readHeap(arena, whole.d, whole.i, k));
-    assertSameTopK(readHeap(arena, whole.d, whole.i, k), oracle(metric, q, X, n, d, k, 1000),
-      (l) => trueScore(metric, q, X, d, l - 1000), 10, `carried metric=${metric}`);
+    assertSameTopK(
+      readHeap(arena, whole.d, whole.i, k),
+      oracle(metric, q, X, n, d, k, 1000),
+      (l) => trueScore(metric, q, X, d, l - 1000),
+      10,
+      `carried metric=${metric}`,
+    );
   }
 });
 
 test('scanTopK: k = 0 leaves everything alone', () => {
   const { arena, wasm } = setup();
-  const xp = put(arena, randomData(40, 1)), qp = put(arena, randomData(4, 2));
-  const hd = arena.alloc(64), hi = arena.alloc(64);
+  const xp = put(arena, randomData(40, 1)),
+    qp = put(arena, randomData(4, 2));
+  const hd = arena.alloc(64),
+    hi = arena.alloc(64);
   arena.f32(hd, 1)[0] = 42;
   assert.equal(wasm.scanTopK(METRIC_L2, qp, xp, 10, 4, 0, hd, hi, 0, 0), 0);
   assert.equal(arena.f32(hd, 1)[0], 42);
 });
 
-function runBatch(arena: Arena, K: Kernels, metric: MetricCode, qp: number, nq: number, qn: number, xp: number,
-  xn: number, n: number, d: number, k: number, rowOffset = 0, chunks: number[] = [0, n]): Entry[][] {
-  const hd = arena.alloc(4 * nq * k), hi = arena.alloc(4 * nq * k), sizes = arena.alloc(4 * nq);
+function runBatch(
+  arena: Arena,
+  K: Kernels,
+  metric: MetricCode,
+  qp: number,
+  nq: number,
+  qn: number,
+  xp: number,
+  xn: number,
+  n: number,
+  d: number,
+  k: number,
+  rowOffset = 0,
+  chunks: number[] = [0, n],
+): Entry[][] {
+  const hd = arena.alloc(4 * nq * k),
+    hi = arena.alloc(4 * nq * k),
+    sizes = arena.alloc(4 * nq);
   for (let c = 0; c + 1 < chunks.length; c++) {
-    const a = chunks[c]!, b = chunks[c + 1]!;
+    const a = chunks[c]!,
+      b = chunks[c + 1]!;
     K.batchTopK(metric, qp, nq, qn, xp + a * d * 4, xn + a * 4, b - a, d, k, hd, hi, sizes, rowOffset + a);
   }
   const S = Array.from(arena.i32(sizes, nq));
@@ -217,7 +283,9 @@ function runBatch(arena: Arena, K: Kernels, metric: MetricCode, qp: number, nq: 
     assertHeap(arena, hd + 4 * i * k, hi + 4 * i * k, s, `batch ${K.name} query ${i}`);
     return readHeap(arena, hd + 4 * i * k, hi + 4 * i * k, s);
   });
-  arena.release(hd); arena.release(hi); arena.release(sizes);
+  arena.release(hd);
+  arena.release(hi);
+  arena.release(sizes);
   return out;
 }
 
@@ -230,11 +298,16 @@ function checkBatchShapes(arena: Arena, K: Kernels, other?: Kernels): number {
   for (const d of [1, 3, 7, 128, 784]) {
     for (const n of [1, 5, 100, 1000]) {
       const nq = d === 784 ? 6 : 7; // a tile of 4 plus leftovers
-      const X = randomData(n * d, d * 131 + n), Q = randomData(nq * d, d * 17 + n);
-      const xp = put(arena, X), qp = put(arena, Q);
-      const xn = arena.alloc(4 * n), qn = arena.alloc(4 * nq);
-      K.norms(xp, n, d, xn); K.norms(qp, nq, d, qn);
-      const xnMax = Math.max(...arena.f32(xn, n)), qnA = Array.from(arena.f32(qn, nq));
+      const X = randomData(n * d, d * 131 + n),
+        Q = randomData(nq * d, d * 17 + n);
+      const xp = put(arena, X),
+        qp = put(arena, Q);
+      const xn = arena.alloc(4 * n),
+        qn = arena.alloc(4 * nq);
+      K.norms(xp, n, d, xn);
+      K.norms(qp, nq, d, qn);
+      const xnMax = Math.max(...arena.f32(xn, n)),
+        qnA = Array.from(arena.f32(qn, nq));
       for (const k of [...new Set([1, 10, n, n + 3])]) {
         for (const metric of [METRIC_L2, METRIC_IP] as const) {
           const what = `${K.name} batch metric=${metric} d=${d} n=${n} k=${k}`;
@@ -265,20 +338,25 @@ test('batchTopK: WASM matches the exact oracle and the reference on random shape
 
 test('batchTopK: every query count (tiles of 4 and leftovers) and chunked calls', () => {
   const { arena, wasm } = setup();
-  const d = 13, n = 301, k = 5;
+  const d = 13,
+    n = 301,
+    k = 5;
   for (const nq of [1, 2, 3, 4, 5, 8, 11]) {
-    const X = randomData(n * d, nq), Q = randomData(nq * d, 100 + nq);
-    const xp = put(arena, X), qp = put(arena, Q);
-    const xn = arena.alloc(4 * n), qn = arena.alloc(4 * nq);
-    wasm.norms(xp, n, d, xn); wasm.norms(qp, nq, d, qn);
+    const X = randomData(n * d, nq),
+      Q = randomData(nq * d, 100 + nq);
+    const xp = put(arena, X),
+      qp = put(arena, Q);
+    const xn = arena.alloc(4 * n),
+      qn = arena.alloc(4 * nq);
+    wasm.norms(xp, n, d, xn);
+    wasm.norms(qp, nq, d, qn);
     for (const metric of [METRIC_L2, METRIC_IP] as const) {
       const whole = runBatch(arena, wasm, metric, qp, nq, qn, xp, xn, n, d, k);
       const chunked = runBatch(arena, wasm, metric, qp, nq, qn, xp, xn, n, d, k, 0, [0, 1, 100, 101, 300, 301]);
       assert.deepEqual(chunked, whole, `chunked nq=${nq}`);
       for (let i = 0; i < nq; i++) {
         const q = Q.subarray(i * d, (i + 1) * d);
-        assertSameTopK(whole[i]!, oracle(metric, q, X, n, d, k), (l) => trueScore(metric, q, X, d, l), 20,
-          `nq=${nq} metric=${metric} q${i}`);
+        assertSameTopK(whole[i]!, oracle(metric, q, X, n, d, k), (l) => trueScore(metric, q, X, d, l), 20, `nq=${nq} metric=${metric} q${i}`);
       }
     }
     for (const p of [xp, qp, xn, qn]) arena.release(p);
@@ -288,29 +366,43 @@ test('batchTopK: every query count (tiles of 4 and leftovers) and chunked calls'
 /** Identical rows (fed in two calls, later calls bringing smaller labels) must keep labels 0..k−1. */
 function checkDuplicates(arena: Arena, K: Kernels): void {
   for (const d of [3, 8, 130]) {
-    const n = 41, v = randomData(d, d);
+    const n = 41,
+      v = randomData(d, d);
     const X = new Float32Array(n * d);
     for (let r = 0; r < n; r++) X.set(v, r * d);
     const Q = randomData(5 * d, 99);
-    const xp = put(arena, X), qp = put(arena, Q);
-    const xn = arena.alloc(4 * n), qn = arena.alloc(4 * 5);
-    K.norms(xp, n, d, xn); K.norms(qp, 5, d, qn);
+    const xp = put(arena, X),
+      qp = put(arena, Q);
+    const xn = arena.alloc(4 * n),
+      qn = arena.alloc(4 * 5);
+    K.norms(xp, n, d, xn);
+    K.norms(qp, 5, d, qn);
     for (const metric of [METRIC_L2, METRIC_IP] as const) {
       for (const k of [1, 3, 16]) {
         const first = Array.from({ length: k }, (_, i) => i);
-        const hd = arena.alloc(4 * k), hi = arena.alloc(4 * k);
+        const hd = arena.alloc(4 * k),
+          hi = arena.alloc(4 * k);
         let s = K.scanTopK(metric, qp, xp + 20 * d * 4, 21, d, k, hd, hi, 0, 20);
         s = K.scanTopK(metric, qp, xp, 20, d, k, hd, hi, s, 0);
         const got = readHeap(arena, hd, hi, s);
-        assert.deepEqual(got.map((e) => e.label), first, `${K.name} scan d=${d} k=${k}`);
+        assert.deepEqual(
+          got.map((e) => e.label),
+          first,
+          `${K.name} scan d=${d} k=${k}`,
+        );
         assert.equal(new Set(got.map((e) => e.score)).size, 1, 'identical rows, identical scores');
         // batch: rows 20..40 first (pairs and a leftover row), then 0..19
         const b = runBatch(arena, K, metric, qp, 5, qn, xp, xn, n, d, k, 0, [20, 41, 0, 20]);
         for (const h of b) {
-          assert.deepEqual(h.map((e) => e.label), first, `${K.name} batch d=${d} k=${k}`);
+          assert.deepEqual(
+            h.map((e) => e.label),
+            first,
+            `${K.name} batch d=${d} k=${k}`,
+          );
           assert.equal(new Set(h.map((e) => e.score)).size, 1);
         }
-        arena.release(hd); arena.release(hi);
+        arena.release(hd);
+        arena.release(hi);
       }
     }
     for (const p of [xp, qp, xn, qn]) arena.release(p);
@@ -321,25 +413,40 @@ function checkDuplicates(arena: Arena, K: Kernels): void {
 function checkTies(arena: Arena, K: Kernels): void {
   // q = 0 and rows ±2·e_j: every L2 score is exactly 4, every IP score 0; the last row (e_0) is
   // closer in L2 and tied in IP
-  const d = 6, n = 2 * d + 1;
+  const d = 6,
+    n = 2 * d + 1;
   const X = new Float32Array(n * d);
-  for (let j = 0; j < d; j++) { X[(2 * j) * d + j] = 2; X[(2 * j + 1) * d + j] = -2; }
+  for (let j = 0; j < d; j++) {
+    X[2 * j * d + j] = 2;
+    X[(2 * j + 1) * d + j] = -2;
+  }
   X[(n - 1) * d] = 1;
-  const xp = put(arena, X), qp = put(arena, new Float32Array(4 * d));
-  const xn = arena.alloc(4 * n), qn = arena.alloc(16);
-  K.norms(xp, n, d, xn); K.norms(qp, 4, d, qn);
+  const xp = put(arena, X),
+    qp = put(arena, new Float32Array(4 * d));
+  const xn = arena.alloc(4 * n),
+    qn = arena.alloc(16);
+  K.norms(xp, n, d, xn);
+  K.norms(qp, 4, d, qn);
   for (const metric of [METRIC_L2, METRIC_IP] as const) {
     for (const k of [1, 4, 13]) {
-      const want = metric === METRIC_L2
-        ? [n - 1, ...Array.from({ length: k - 1 }, (_, i) => i)]
-        : Array.from({ length: k }, (_, i) => i);
-      const hd = arena.alloc(4 * k), hi = arena.alloc(4 * k);
+      const want = metric === METRIC_L2 ? [n - 1, ...Array.from({ length: k - 1 }, (_, i) => i)] : Array.from({ length: k }, (_, i) => i);
+      const hd = arena.alloc(4 * k),
+        hi = arena.alloc(4 * k);
       const s = K.scanTopK(metric, qp, xp, n, d, k, hd, hi, 0, 0);
-      assert.deepEqual(readHeap(arena, hd, hi, s).map((e) => e.label), want, `${K.name} scan metric=${metric} k=${k}`);
+      assert.deepEqual(
+        readHeap(arena, hd, hi, s).map((e) => e.label),
+        want,
+        `${K.name} scan metric=${metric} k=${k}`,
+      );
       for (const h of runBatch(arena, K, metric, qp, 4, qn, xp, xn, n, d, k, 0, [7, n, 0, 7])) {
-        assert.deepEqual(h.map((e) => e.label), want, `${K.name} batch metric=${metric} k=${k}`);
+        assert.deepEqual(
+          h.map((e) => e.label),
+          want,
+          `${K.name} batch metric=${metric} k=${k}`,
+        );
       }
-      arena.release(hd); arena.release(hi);
+      arena.release(hd);
+      arena.release(hi);
     }
   }
 }
@@ -364,11 +471,17 @@ test('reference kernels: same checks against the oracle', () => {
 
 test('WASM and reference give the same heaps on the same memory', () => {
   const { arena, wasm, ref } = setup();
-  const d = 24, n = 3000, k = 16, X = randomData(n * d, 77), q = randomData(d, 78);
-  const xp = put(arena, X), qp = put(arena, q);
+  const d = 24,
+    n = 3000,
+    k = 16,
+    X = randomData(n * d, 77),
+    q = randomData(d, 78);
+  const xp = put(arena, X),
+    qp = put(arena, q);
   for (const metric of [METRIC_L2, METRIC_IP] as const) {
     const [w, r] = [wasm, ref].map((K) => {
-      const hd = arena.alloc(4 * k), hi = arena.alloc(4 * k);
+      const hd = arena.alloc(4 * k),
+        hi = arena.alloc(4 * k);
       return readHeap(arena, hd, hi, K.scanTopK(metric, qp, xp, n, d, k, hd, hi, 0, 0));
     });
     assertSameTopK(w!, r!, (l) => trueScore(metric, q, X, d, l), 10, `metric=${metric}`);
@@ -378,10 +491,15 @@ test('WASM and reference give the same heaps on the same memory', () => {
 test('norms: WASM matches the reference', () => {
   const { arena, wasm, ref } = setup();
   for (const d of [1, 3, 4, 7, 16, 17, 128, 784]) {
-    const n = 33, X = randomData(n * d, d);
-    const xp = put(arena, X), a = arena.alloc(4 * n), b = arena.alloc(4 * n);
-    wasm.norms(xp, n, d, a); ref.norms(xp, n, d, b);
-    const A = arena.f32(a, n), B = arena.f32(b, n);
+    const n = 33,
+      X = randomData(n * d, d);
+    const xp = put(arena, X),
+      a = arena.alloc(4 * n),
+      b = arena.alloc(4 * n);
+    wasm.norms(xp, n, d, a);
+    ref.norms(xp, n, d, b);
+    const A = arena.f32(a, n),
+      B = arena.f32(b, n);
     for (let i = 0; i < n; i++) assert.ok(Math.abs(A[i]! - B[i]!) <= TOL * Math.max(B[i]!, 1e-3), `d=${d} row ${i}: ${A[i]} vs ${B[i]}`);
     for (const p of [xp, a, b]) arena.release(p);
   }
@@ -390,21 +508,29 @@ test('norms: WASM matches the reference', () => {
 test('accumulate: WASM matches the reference, negative assignments skipped', () => {
   const { arena, wasm, ref } = setup();
   for (const d of [1, 3, 4, 7, 128, 785]) {
-    const n = 200, c = 9, X = randomData(n * d, d + 1), r = rng(d);
+    const n = 200,
+      c = 9,
+      X = randomData(n * d, d + 1),
+      r = rng(d);
     const assign = new Int32Array(n);
     for (let i = 0; i < n; i++) assign[i] = Math.floor(r() * (c + 2)) - 2; // −2..c−1; some clusters may be empty
-    assign[0] = -1; assign[1] = c - 1;
-    const xp = put(arena, X), ap = put(arena, assign);
+    assign[0] = -1;
+    assign[1] = c - 1;
+    const xp = put(arena, X),
+      ap = put(arena, assign);
     const init = randomData(c * d, 7);
-    const sW = put(arena, init), sR = put(arena, init);
-    const cW = put(arena, new Int32Array(c).fill(3)), cR = put(arena, new Int32Array(c).fill(3));
+    const sW = put(arena, init),
+      sR = put(arena, init);
+    const cW = put(arena, new Int32Array(c).fill(3)),
+      cR = put(arena, new Int32Array(c).fill(3));
     wasm.accumulate(xp, n, d, ap, sW, cW);
     ref.accumulate(xp, n, d, ap, sR, cR);
     assert.deepEqual(Array.from(arena.i32(cW, c)), Array.from(arena.i32(cR, c)), `counts d=${d}`);
     const expectCounts = new Array<number>(c).fill(3);
     for (const a of assign) if (a >= 0) expectCounts[a]!++;
     assert.deepEqual(Array.from(arena.i32(cW, c)), expectCounts);
-    const A = arena.f32(sW, c * d), B = arena.f32(sR, c * d);
+    const A = arena.f32(sW, c * d),
+      B = arena.f32(sR, c * d);
     for (let i = 0; i < c * d; i++) assert.ok(Math.abs(A[i]! - B[i]!) <= 1e-4 * Math.max(Math.abs(B[i]!), 1), `sums d=${d} [${i}]`);
     // a row assigned −1 contributes nothing: clusters with only skipped rows keep their initial sums
     const exp0 = new Float64Array(d);

@@ -1,12 +1,11 @@
-import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import * as zlib from 'node:zlib';
-import { NitamonoError } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/persist/atomic.js';
-import { readContainer, writeContainer, crc32, crc32Js, FOOTER_BYTES } from '../../src/persist/container.js';
+import { crc32, crc32Js, FOOTER_BYTES, readContainer, writeContainer } from '../../src/persist/container.js';
 import { expectError } from '../assert-error.js';
 
 type TempDir = { path: string; dispose: () => void };
@@ -110,7 +109,10 @@ describe('container files and atomic writes on disk', () => {
     assert.equal(raw.subarray(0, 8).toString('latin1'), 'NITAMONO');
     assert.equal(raw.readUInt32LE(8), 3);
     const h = raw.readUInt32LE(12);
-    const header = JSON.parse(raw.subarray(16, 16 + h).toString('utf8')) as { kind: string; sections: Array<{ name: string; offset: number; length: number; dtype: string }> };
+    const header = JSON.parse(raw.subarray(16, 16 + h).toString('utf8')) as {
+      kind: string;
+      sections: Array<{ name: string; offset: number; length: number; dtype: string }>;
+    };
     assert.equal(header.kind, 'flat');
     const last = header.sections[header.sections.length - 1]!;
     assert.equal(last.name, 'ids');
@@ -209,14 +211,7 @@ describe('container files and atomic writes on disk', () => {
     // the header JSON (a quote, a digit of an offset, a letter of the kind), the padding,
     // every section byte, and the stored checksum itself
     const jsonText = raw.subarray(16, 16 + h).toString('latin1');
-    const positions = [
-      16,
-      16 + jsonText.indexOf('"offset":') + 9,
-      16 + jsonText.indexOf('flat'),
-      16 + h,
-      raw.length - 12,
-      raw.length - 9,
-    ];
+    const positions = [16, 16 + jsonText.indexOf('"offset":') + 9, 16 + jsonText.indexOf('flat'), 16 + h, raw.length - 12, raw.length - 9];
     const header = JSON.parse(jsonText) as { sections: Array<{ offset: number; length: number }> };
     for (const s of header.sections) for (let i = 0; i < s.length; i++) positions.push(s.offset + i);
     for (const pos of positions) {
@@ -271,7 +266,10 @@ describe('container files and atomic writes on disk', () => {
     await assert.rejects(writeFileAtomic(p('keep.nita'), failingAsync()), (err) => err === boom);
     assert.ok(readFileSync(p('keep.nita')).equals(before));
     // a non-view chunk is refused the same way
-    await assert.rejects(writeFileAtomic(p('keep.nita'), [new Uint8Array(3), 'nope' as unknown as Uint8Array]), expectError('INVALID_ARGUMENT', /not an ArrayBufferView/));
+    await assert.rejects(
+      writeFileAtomic(p('keep.nita'), [new Uint8Array(3), 'nope' as unknown as Uint8Array]),
+      expectError('INVALID_ARGUMENT', /not an ArrayBufferView/),
+    );
     assert.ok(readFileSync(p('keep.nita')).equals(before));
     assert.deepEqual(tempFiles(), []);
   });

@@ -1,8 +1,8 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { openForRead, readExactly } from '../../src/persist/read.js';
 import { expectError } from '../assert-error.js';
 
@@ -11,7 +11,10 @@ describe('openForRead and readExactly', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nitamono-read-'));
     try {
       const p = join(dir, 'ten.bin');
-      writeFileSync(p, Uint8Array.from({ length: 10 }, (_, i) => i));
+      writeFileSync(
+        p,
+        Uint8Array.from({ length: 10 }, (_, i) => i),
+      );
       const { fh, size } = await openForRead(p);
       try {
         assert.equal(size, 10);

@@ -1,17 +1,20 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { F32Codec } from '../../src/search/codec.js';
 import { uniformVectors } from '../../src/vectors/synthetic.js';
 import { expectError } from '../assert-error.js';
 
 describe('F32Codec', () => {
   test('codes are 4·d bytes and decode gives the vectors back bit for bit', () => {
-    const d = 7, n = 13, codec = new F32Codec(d);
+    const d = 7,
+      n = 13,
+      codec = new F32Codec(d);
     assert.equal(codec.codeSize(d), 28);
     assert.equal(codec.lossless, true);
     assert.equal(codec.scanner, 'f32');
     const v = uniformVectors(n, d, 5);
-    v[3] = -0; v[4] = 1e-40; // signed zero and a subnormal survive too
+    v[3] = -0;
+    v[4] = 1e-40; // signed zero and a subnormal survive too
     const codes = new Uint8Array(n * codec.codeSize(d));
     codec.encode(v, n, codes);
     const back = new Float32Array(n * d);
@@ -20,7 +23,8 @@ describe('F32Codec', () => {
   });
 
   test('decodes codes that do not start on a 4-byte boundary (one row of a list)', () => {
-    const d = 3, codec = new F32Codec(d);
+    const d = 3,
+      codec = new F32Codec(d);
     const v = new Float32Array([1.5, -2.25, 3.125, 4, 5, 6]);
     const buf = new Uint8Array(1 + 2 * 12);
     codec.encode(v, 2, buf.subarray(1));

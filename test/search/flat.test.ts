@@ -1,23 +1,26 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { NitamonoError } from '../../src/errors.js';
 import { FlatIndex } from '../../src/search/flat.js';
 import { loadIndex } from '../../src/search/load.js';
 import { l2Normalize } from '../../src/vectors/matrix.js';
 import { clusteredVectors, uniformVectors } from '../../src/vectors/synthetic.js';
-import { NitamonoError } from '../../src/errors.js';
 
 /** Brute force in plain JS (float64): the ground truth the index must agree with. */
 function bruteForce(base: Float32Array, queries: Float32Array, d: number, k: number, metric: 'l2' | 'ip' = 'l2'): number[][] {
-  const n = base.length / d, nq = queries.length / d, out: number[][] = [];
+  const n = base.length / d,
+    nq = queries.length / d,
+    out: number[][] = [];
   for (let i = 0; i < nq; i++) {
     const s: Array<[number, number]> = [];
     for (let r = 0; r < n; r++) {
       let v = 0;
       for (let j = 0; j < d; j++) {
-        const a = queries[i * d + j]!, b = base[r * d + j]!;
+        const a = queries[i * d + j]!,
+          b = base[r * d + j]!;
         v += metric === 'l2' ? (a - b) * (a - b) : -a * b;
       }
       s.push([v, r]);
@@ -31,7 +34,8 @@ function bruteForce(base: Float32Array, queries: Float32Array, d: number, k: num
 function trueScore(base: Float32Array, queries: Float32Array, d: number, qi: number, row: number, metric: 'l2' | 'ip'): number {
   let v = 0;
   for (let j = 0; j < d; j++) {
-    const a = queries[qi * d + j]!, b = base[row * d + j]!;
+    const a = queries[qi * d + j]!,
+      b = base[row * d + j]!;
     v += metric === 'l2' ? (a - b) * (a - b) : -a * b;
   }
   return v;
@@ -54,7 +58,8 @@ test("the seed's numbers: squared distances 13 (2-D) and 173 (3-D)", () => {
 
 test('exact search equals brute force, single and batched, both metrics', async () => {
   for (const d of [3, 7, 128]) {
-    const base = uniformVectors(500, d, d), queries = uniformVectors(20, d, d + 1);
+    const base = uniformVectors(500, d, d),
+      queries = uniformVectors(20, d, d + 1);
     for (const metric of ['l2', 'ip'] as const) {
       const idx = new FlatIndex(d, { metric });
       idx.add(base);
@@ -66,30 +71,43 @@ test('exact search equals brute force, single and batched, both metrics', async 
       // each rank's true distance instead of the id.
       const batch = idx.search(queries, k);
       const par = await idx.searchAsync(queries, k, { threads: 2 });
-      for (const [name, r] of [['batch', batch], ['async', par]] as const) {
+      for (const [name, r] of [
+        ['batch', batch],
+        ['async', par],
+      ] as const) {
         const got = rowsOf(r.labels, 20, k);
-        for (let i = 0; i < 20; i++) for (let j = 0; j < k; j++) {
-          const t = trueScore(base, queries, d, i, want[i]![j]!, metric), g = trueScore(base, queries, d, i, got[i]![j]!, metric);
-          assert.ok(Math.abs(t - g) <= 1e-4 * Math.max(1, Math.abs(t)), `${name} ${metric} d=${d} query ${i} rank ${j}: ${g} vs ${t}`);
-        }
+        for (let i = 0; i < 20; i++)
+          for (let j = 0; j < k; j++) {
+            const t = trueScore(base, queries, d, i, want[i]![j]!, metric),
+              g = trueScore(base, queries, d, i, got[i]![j]!, metric);
+            assert.ok(Math.abs(t - g) <= 1e-4 * Math.max(1, Math.abs(t)), `${name} ${metric} d=${d} query ${i} rank ${j}: ${g} vs ${t}`);
+          }
       }
       assert.equal(batch.distancesComputed, 20 * 500);
       // distances are sorted best-first
-      for (let i = 0; i < 20; i++) for (let j = 1; j < k; j++) {
-        const a = batch.distances[i * k + j - 1]!, b = batch.distances[i * k + j]!;
-        assert.ok(metric === 'l2' ? a <= b : a >= b);
-      }
+      for (let i = 0; i < 20; i++)
+        for (let j = 1; j < k; j++) {
+          const a = batch.distances[i * k + j - 1]!,
+            b = batch.distances[i * k + j]!;
+          assert.ok(metric === 'l2' ? a <= b : a >= b);
+        }
     }
   }
 });
 
 test('cosine is inner product on L2-normalised vectors', () => {
-  const d = 16, base = l2Normalize(uniformVectors(100, d, 3), d), q = l2Normalize(uniformVectors(1, d, 4), d);
+  const d = 16,
+    base = l2Normalize(uniformVectors(100, d, 3), d),
+    q = l2Normalize(uniformVectors(1, d, 4), d);
   const idx = new FlatIndex(d, { metric: 'ip' });
   idx.add(base);
   const r = idx.search(q, 3);
   let best = -Infinity;
-  for (let i = 0; i < 100; i++) { let s = 0; for (let j = 0; j < d; j++) s += base[i * d + j]! * q[j]!; best = Math.max(best, s); }
+  for (let i = 0; i < 100; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += base[i * d + j]! * q[j]!;
+    best = Math.max(best, s);
+  }
   assert.ok(Math.abs(r.distances[0]! - best) < 1e-5);
   assert.ok(r.distances[0]! <= 1.00001);
 });
@@ -104,7 +122,8 @@ test('n < k pads with -1 and NaN; k = n returns everything; duplicates tie-break
 });
 
 test('custom ids, remove, has, reconstruct', () => {
-  const d = 4, { data } = clusteredVectors(200, d, { seed: 5 });
+  const d = 4,
+    { data } = clusteredVectors(200, d, { seed: 5 });
   const idx = new FlatIndex(d);
   const ids = Array.from({ length: 200 }, (_, i) => 1000 + i * 3);
   idx.add(data, ids);
@@ -126,13 +145,25 @@ test('custom ids, remove, has, reconstruct', () => {
 
 test('bad input gives clear errors', () => {
   const idx = new FlatIndex(3);
-  assert.throws(() => idx.add(new Float32Array(4)), (e: unknown) => e instanceof NitamonoError && e.code === 'DIMENSION_MISMATCH');
-  assert.throws(() => idx.add(new Float32Array([1, NaN, 2])), (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_FINITE');
-  assert.throws(() => idx.add(new Float32Array([1, Infinity, 2])), (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_FINITE');
+  assert.throws(
+    () => idx.add(new Float32Array(4)),
+    (e: unknown) => e instanceof NitamonoError && e.code === 'DIMENSION_MISMATCH',
+  );
+  assert.throws(
+    () => idx.add(new Float32Array([1, NaN, 2])),
+    (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_FINITE',
+  );
+  assert.throws(
+    () => idx.add(new Float32Array([1, Infinity, 2])),
+    (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_FINITE',
+  );
   assert.throws(() => idx.add(new Float32Array(6), [1, 1]), /already/);
   assert.throws(() => idx.add(new Float32Array(3), [-1]), /not an integer/);
   assert.throws(() => idx.search(new Float32Array(3), 0), /k must be a positive integer/);
-  assert.throws(() => idx.search(new Float32Array(2), 1), (e: unknown) => e instanceof NitamonoError && e.code === 'DIMENSION_MISMATCH');
+  assert.throws(
+    () => idx.search(new Float32Array(2), 1),
+    (e: unknown) => e instanceof NitamonoError && e.code === 'DIMENSION_MISMATCH',
+  );
   assert.throws(() => new FlatIndex(0), /dimension/);
   // an empty index answers with padding, not an error
   const r = idx.search(new Float32Array(3), 2);
@@ -142,7 +173,8 @@ test('bad input gives clear errors', () => {
 
 test('save/load round trip gives identical results; corruption is rejected', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nitamono-flat-'));
-  const d = 12, { data } = clusteredVectors(300, d, { seed: 9 });
+  const d = 12,
+    { data } = clusteredVectors(300, d, { seed: 9 });
   const idx = new FlatIndex(d);
   idx.add(data);
   idx.remove([5, 6, 7]);
@@ -151,7 +183,8 @@ test('save/load round trip gives identical results; corruption is rejected', asy
   const back = await loadIndex(path);
   assert.equal(back.kind, 'flat');
   assert.equal(back.size, 297);
-  const a = idx.search(data.subarray(0, 20 * d), 7), b = back.search(data.subarray(0, 20 * d), 7);
+  const a = idx.search(data.subarray(0, 20 * d), 7),
+    b = back.search(data.subarray(0, 20 * d), 7);
   assert.deepEqual(b.labels, a.labels);
   assert.deepEqual(b.distances, a.distances);
   const bytes = readFileSync(path);
@@ -163,7 +196,9 @@ test('save/load round trip gives identical results; corruption is rejected', asy
 });
 
 test('large k (more than the small-k sort handles) is sorted and exact', () => {
-  const d = 5, base = uniformVectors(400, d, 21), q = uniformVectors(1, d, 22);
+  const d = 5,
+    base = uniformVectors(400, d, 21),
+    q = uniformVectors(1, d, 22);
   const idx = new FlatIndex(d);
   idx.add(base);
   const r = idx.search(q, 150);

@@ -1,5 +1,5 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { Arena } from '../../src/kernels/arena.js';
 import { createKernels } from '../../src/kernels/index.js';
 import { METRIC_L2 } from '../../src/kernels/types.js';
@@ -30,10 +30,14 @@ function parts(d: number, nlist: number, centroids: Float32Array) {
 /** Every row sits in the list its vector is assigned to, and ids are those added and not removed. */
 function assertConsistent(p: ReturnType<typeof parts>, d: number, expected: Map<number, Float32Array>): void {
   const { lists, quantizer, codec } = p;
-  const off = lists.offsetsView(), ids = lists.idsView();
+  const off = lists.offsetsView(),
+    ids = lists.idsView();
   assert.equal(off[0], 0);
   assert.equal(off[lists.nlist], lists.n);
-  assert.equal(lists.sizes().reduce((a, b) => a + b, 0), lists.n);
+  assert.equal(
+    lists.sizes().reduce((a, b) => a + b, 0),
+    lists.n,
+  );
   assert.equal(lists.n, expected.size);
   const row = new Float32Array(d);
   for (let l = 0; l < lists.nlist; l++) {
@@ -48,7 +52,9 @@ function assertConsistent(p: ReturnType<typeof parts>, d: number, expected: Map<
 
 describe('InvertedLists: add and remove keep the lists consistent', () => {
   test('rows are grouped by list, old rows first, across adds and removes', () => {
-    const d = 4, nlist = 6, { data, centres } = clusteredVectors(600, d, { clusters: nlist, seed: 3 });
+    const d = 4,
+      nlist = 6,
+      { data, centres } = clusteredVectors(600, d, { clusters: nlist, seed: 3 });
     const p = parts(d, nlist, centres);
     const expected = new Map<number, Float32Array>();
     const addRange = (a: number, b: number) => {
@@ -64,7 +70,10 @@ describe('InvertedLists: add and remove keep the lists consistent', () => {
     assert.equal(p.lists.idsView()[0], firstOfList0, 'rows added earlier stay first in their list');
     const drop = new Set<number>();
     const ids = p.lists.idsView();
-    for (let r = 0; r < p.lists.n; r += 3) { drop.add(r); expected.delete(ids[r]!); }
+    for (let r = 0; r < p.lists.n; r += 3) {
+      drop.add(r);
+      expected.delete(ids[r]!);
+    }
     assert.equal(p.lists.remove(drop), drop.size);
     assertConsistent(p, d, expected);
     assert.equal(p.lists.remove(new Set([-1, 10 ** 6])), 0);
@@ -74,17 +83,25 @@ describe('InvertedLists: add and remove keep the lists consistent', () => {
   });
 
   test('add, compact and load refuse input that would break the lists', () => {
-    const d = 2, p = parts(d, 3, new Float32Array([0, 0, 1, 1, 2, 2]));
+    const d = 2,
+      p = parts(d, 3, new Float32Array([0, 0, 1, 1, 2, 2]));
     assert.throws(() => p.lists.add(new Uint8Array(8), new Int32Array([1]), new Int32Array([3])), expectError('INVALID_ARGUMENT', /list 3 of row 0/));
-    assert.throws(() => p.lists.add(new Uint8Array(4), new Int32Array([1]), new Int32Array([0])), expectError('INVALID_ARGUMENT', /need 1 lists and 8 code bytes/));
+    assert.throws(
+      () => p.lists.add(new Uint8Array(4), new Int32Array([1]), new Int32Array([0])),
+      expectError('INVALID_ARGUMENT', /need 1 lists and 8 code bytes/),
+    );
     p.add(new Float32Array([0, 0, 2, 2]), new Int32Array([5, 6]));
     assert.throws(() => p.lists.compact(new Int32Array([1, 0])), expectError('INVALID_ARGUMENT', /increasing/));
     assert.throws(() => p.lists.load(new Uint8Array(16), new Int32Array([1, 2]), new Int32Array([0, 2, 1, 2])), expectError('INVALID_ARGUMENT', /decrease/));
-    assert.throws(() => p.lists.load(new Uint8Array(16), new Int32Array([1, 2]), new Int32Array([0, 1, 1, 3])), expectError('INVALID_ARGUMENT', /do not agree/));
+    assert.throws(
+      () => p.lists.load(new Uint8Array(16), new Int32Array([1, 2]), new Int32Array([0, 1, 1, 3])),
+      expectError('INVALID_ARGUMENT', /do not agree/),
+    );
   });
 
   test('a change moves the lists to fresh regions, so a search in flight keeps a consistent view', () => {
-    const d = 2, p = parts(d, 2, new Float32Array([0, 0, 5, 5]));
+    const d = 2,
+      p = parts(d, 2, new Float32Array([0, 0, 5, 5]));
     p.add(new Float32Array([0, 0, 5, 5]), new Int32Array([1, 2]));
     const before = { codes: p.lists.codes, ids: p.lists.ids, offsets: p.lists.offsets };
     p.add(new Float32Array([1, 1]), new Int32Array([3]));
@@ -103,14 +120,19 @@ describe('listStats', () => {
 
 describe('IVFIndex through quantizer and lists', () => {
   test('nprobe = nlist equals exact search after adds and removes', async () => {
-    const d = 8, { data } = clusteredVectors(3000, d, { clusters: 30, seed: 12 });
-    const ivf = new IVFIndex(d, { nlist: 24 }), flat = new FlatIndex(d);
+    const d = 8,
+      { data } = clusteredVectors(3000, d, { clusters: 30, seed: 12 });
+    const ivf = new IVFIndex(d, { nlist: 24 }),
+      flat = new FlatIndex(d);
     try {
       await ivf.train(data, { threads: 1 });
       for (const idx of [ivf, flat]) {
         idx.add(data.subarray(0, 2000 * d));
         idx.remove(Array.from({ length: 700 }, (_, i) => i * 2));
-        idx.add(data.subarray(2000 * d), Array.from({ length: 1000 }, (_, i) => 5000 + i));
+        idx.add(
+          data.subarray(2000 * d),
+          Array.from({ length: 1000 }, (_, i) => 5000 + i),
+        );
       }
       assert.equal(ivf.size, flat.size);
       const queries = data.subarray(100 * d, 140 * d);

@@ -1,14 +1,14 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { NitamonoError } from '../../src/errors.js';
+import { recallAt } from '../../src/eval/recall.js';
 import { FlatIndex } from '../../src/search/flat.js';
 import { IVFIndex } from '../../src/search/ivf.js';
 import { loadIndex } from '../../src/search/load.js';
-import { recallAt } from '../../src/eval/recall.js';
 import { clusteredVectors } from '../../src/vectors/synthetic.js';
-import { NitamonoError } from '../../src/errors.js';
 
 const d = 16;
 const { data } = clusteredVectors(4000, d, { clusters: 40, seed: 11 });
@@ -36,7 +36,10 @@ test('default nlist is ceil(sqrt(N)) and every vector lands in a list', async ()
   const { ivf } = await build();
   assert.equal(ivf.nlist, Math.ceil(Math.sqrt(4000)));
   const sizes = ivf.listSizes();
-  assert.equal(sizes.reduce((a, b) => a + b, 0), 4000);
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    4000,
+  );
   const st = ivf.listStats();
   assert.equal(st.nlist, 64);
   assert.ok(st.imbalance >= 1);
@@ -67,7 +70,8 @@ test('recall on clustered data is high at small nprobe and grows with nprobe; fe
 
 test('sync and async search agree', async () => {
   const { ivf } = await build('l2', 20);
-  const a = ivf.search(q, 5, { nprobe: 3 }), b = await ivf.searchAsync(q, 5, { nprobe: 3, threads: 2 });
+  const a = ivf.search(q, 5, { nprobe: 3 }),
+    b = await ivf.searchAsync(q, 5, { nprobe: 3, threads: 2 });
   assert.deepEqual(b.labels, a.labels);
   assert.equal(b.distancesComputed, a.distancesComputed);
 });
@@ -79,7 +83,10 @@ test('remove then search never returns a removed id; add after remove keeps list
   const gone = new Set(removed);
   const r = ivf.search(data.subarray(0, 200 * d), 10, { nprobe: 20 });
   for (const l of r.labels) assert.ok(!gone.has(l));
-  assert.equal(ivf.listSizes().reduce((a, b) => a + b, 0), 2000);
+  assert.equal(
+    ivf.listSizes().reduce((a, b) => a + b, 0),
+    2000,
+  );
   ivf.add(data.subarray(0, 10 * d), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
   assert.equal(ivf.size, 2010);
   assert.equal(ivf.search(data.subarray(4 * d, 5 * d), 1, { nprobe: 20 }).labels[0], 8);
@@ -93,17 +100,21 @@ test('save/load round trip; corruption, newer version and wrong magic are reject
   const back = await loadIndex(path);
   assert.equal(back.kind, 'ivf');
   assert.deepEqual((back as IVFIndex).listSizes(), ivf.listSizes());
-  const a = ivf.search(q, 10, { nprobe: 3 }), b = back.search(q, 10, { nprobe: 3 });
+  const a = ivf.search(q, 10, { nprobe: 3 }),
+    b = back.search(q, 10, { nprobe: 3 });
   assert.deepEqual(b.labels, a.labels);
   assert.deepEqual(b.distances, a.distances);
   const bytes = readFileSync(path);
-  const flipped = Buffer.from(bytes); flipped[bytes.length - 200] ^= 1;
+  const flipped = Buffer.from(bytes);
+  flipped[bytes.length - 200] ^= 1;
   writeFileSync(join(dir, 'flip.index'), flipped);
   await assert.rejects(loadIndex(join(dir, 'flip.index')), /flip\.index.*checksum/);
-  const magic = Buffer.from(bytes); magic[0] = 0x58;
+  const magic = Buffer.from(bytes);
+  magic[0] = 0x58;
   writeFileSync(join(dir, 'magic.index'), magic);
   await assert.rejects(loadIndex(join(dir, 'magic.index')), /magic\.index.*magic/);
-  const newer = Buffer.from(bytes); newer.writeUInt32LE(99, 8);
+  const newer = Buffer.from(bytes);
+  newer.writeUInt32LE(99, 8);
   writeFileSync(join(dir, 'newer.index'), newer);
   await assert.rejects(loadIndex(join(dir, 'newer.index')), /newer\.index.*newer/);
   writeFileSync(join(dir, 'trunc.index'), bytes.subarray(0, bytes.length - 1000));
@@ -112,8 +123,14 @@ test('save/load round trip; corruption, newer version and wrong magic are reject
 
 test('bad input: untrained, nprobe clamped with a warning, nprobe <= 0, n < K', async () => {
   const fresh = new IVFIndex(d, { nlist: 8 });
-  assert.throws(() => fresh.search(q.subarray(0, d), 1), (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_TRAINED');
-  assert.throws(() => fresh.add(data.subarray(0, d)), (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_TRAINED');
+  assert.throws(
+    () => fresh.search(q.subarray(0, d), 1),
+    (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_TRAINED',
+  );
+  assert.throws(
+    () => fresh.add(data.subarray(0, d)),
+    (e: unknown) => e instanceof NitamonoError && e.code === 'NOT_TRAINED',
+  );
   await assert.rejects(new IVFIndex(d, { nlist: 50 }).train(data.subarray(0, 10 * d)), /at least as many points as clusters/);
   const { ivf, flat } = await build('l2', 8);
   const r = ivf.search(q.subarray(0, d), 5, { nprobe: 100 });
@@ -129,7 +146,7 @@ test('with many duplicate vectors, nprobe = nlist still equals flat: ties break 
   // 2000 vectors but only 50 distinct ones (like colour histograms of greyscale images)
   const distinct = clusteredVectors(50, d, { clusters: 5, seed: 8 }).data;
   const dup = new Float32Array(2000 * d);
-  for (let i = 0; i < 2000; i++) dup.set(distinct.subarray((i % 50) * d, (i % 50 + 1) * d), i * d);
+  for (let i = 0; i < 2000; i++) dup.set(distinct.subarray((i % 50) * d, ((i % 50) + 1) * d), i * d);
   const ids = Array.from({ length: 2000 }, (_, i) => (i * 7919) % 2003); // scrambled, distinct
   const ivf = new IVFIndex(d, { nlist: 10 });
   await ivf.train(dup);
@@ -138,11 +155,15 @@ test('with many duplicate vectors, nprobe = nlist still equals flat: ties break 
   flat.add(dup, ids);
   for (let i = 0; i < 50; i++) {
     const qv = distinct.subarray(i * d, (i + 1) * d);
-    const a = flat.search(qv, 25), b = ivf.search(qv, 25, { nprobe: 10 });
+    const a = flat.search(qv, 25),
+      b = ivf.search(qv, 25, { nprobe: 10 });
     assert.deepEqual(b.labels, a.labels, `query ${i}`);
     // ties come out in increasing id order
     const first = Array.from(a.labels.subarray(0, 25));
-    assert.deepEqual(first.slice(0, 25), [...first].sort((x, y) => x - y));
+    assert.deepEqual(
+      first.slice(0, 25),
+      [...first].sort((x, y) => x - y),
+    );
   }
   const async = await ivf.searchAsync(distinct, 25, { nprobe: 10, threads: 2 });
   const flatBatch = flat.search(distinct, 25);

@@ -1,8 +1,8 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { FlatIndex } from '../../src/search/flat.js';
 import { IVFIndex } from '../../src/search/ivf.js';
-import { kmeans, nearestCentroids, type AssignInput, type Assignment } from '../../src/search/kmeans.js';
+import { type AssignInput, type Assignment, kmeans, nearestCentroids } from '../../src/search/kmeans.js';
 import type { Metric } from '../../src/search/types.js';
 import { clusteredVectors } from '../../src/vectors/synthetic.js';
 import { expectError } from '../assert-error.js';
@@ -19,7 +19,11 @@ test('deterministic for a seed, objective decreases, finds planted clusters, war
   const pp = await kmeans(pts, 8, 5, { init: 'kmeans++', seed: 1 });
   for (let c = 0; c < 5; c++) {
     let best = Infinity;
-    for (let e = 0; e < 5; e++) { let s = 0; for (let j = 0; j < 8; j++) s += (centres[c * 8 + j]! - pp.centroids[e * 8 + j]!) ** 2; best = Math.min(best, s); }
+    for (let e = 0; e < 5; e++) {
+      let s = 0;
+      for (let j = 0; j < 8; j++) s += (centres[c * 8 + j]! - pp.centroids[e * 8 + j]!) ** 2;
+      best = Math.min(best, s);
+    }
     assert.ok(best < 0.05, `centre ${c} is ${best} from the nearest centroid`);
   }
   await kmeans(pts.subarray(0, 100 * 8), 8, 5, { onWarning: (m) => warnings.push(m) });
@@ -32,7 +36,10 @@ test('deterministic for a seed, objective decreases, finds planted clusters, war
 test('empty clusters are split clusters instead of leaving them empty', async () => {
   // 3 distinct points repeated: with 6 centroids some start on duplicates and go empty
   const pts = new Float32Array(600);
-  for (let i = 0; i < 300; i++) { pts[i * 2] = i % 3; pts[i * 2 + 1] = (i % 3) * 2; }
+  for (let i = 0; i < 300; i++) {
+    pts[i * 2] = i % 3;
+    pts[i * 2 + 1] = (i % 3) * 2;
+  }
   const r = await kmeans(pts, 2, 6, { seed: 2, threads: 1 });
   assert.equal(r.centroids.length, 12);
   for (const v of r.centroids) assert.ok(Number.isFinite(v));
@@ -40,16 +47,22 @@ test('empty clusters are split clusters instead of leaving them empty', async ()
 
 /** Exact nearest centroid in plain JS (f64), a stand-in for an assignment step brought from outside. */
 function bruteAssign({ points, n, d, centroids, k, metric }: AssignInput): Assignment {
-  const labels = new Int32Array(n), distances = new Float32Array(n);
+  const labels = new Int32Array(n),
+    distances = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    let best = Infinity, arg = 0;
+    let best = Infinity,
+      arg = 0;
     for (let c = 0; c < k; c++) {
       let s = 0;
       for (let j = 0; j < d; j++) {
-        const a = points[i * d + j]!, b = centroids[c * d + j]!;
+        const a = points[i * d + j]!,
+          b = centroids[c * d + j]!;
         s += metric === 'l2' ? (a - b) * (a - b) : -a * b;
       }
-      if (s < best) { best = s; arg = c; }
+      if (s < best) {
+        best = s;
+        arg = c;
+      }
     }
     labels[i] = arg;
     distances[i] = best;
@@ -73,7 +86,11 @@ describe('kmeans with a custom assignment step', () => {
     const base = await kmeans(data, 4, 6, { seed: 3, threads: 1 });
     const seen: Array<{ n: number; k: number; metric: Metric }> = [];
     const custom = await kmeans(data, 4, 6, {
-      seed: 3, assign: (input) => { seen.push({ n: input.n, k: input.k, metric: input.metric }); return bruteAssign(input); },
+      seed: 3,
+      assign: (input) => {
+        seen.push({ n: input.n, k: input.k, metric: input.metric });
+        return bruteAssign(input);
+      },
     });
     assert.equal(seen.length, 25, 'called once per iteration');
     assert.deepEqual(seen[0], { n: base.trainedOn, k: 6, metric: 'l2' });
@@ -85,12 +102,15 @@ describe('kmeans with a custom assignment step', () => {
     const base = await kmeans(data, 4, 5, { seed: 4, threads: 1 });
     // every point to cluster i mod k: the centroids collapse towards the overall mean
     const wrong = await kmeans(data, 4, 5, {
-      seed: 4, assign: ({ n, k }) => ({ labels: Int32Array.from({ length: n }, (_, i) => i % k), distances: new Float32Array(n) }),
+      seed: 4,
+      assign: ({ n, k }) => ({ labels: Int32Array.from({ length: n }, (_, i) => i % k), distances: new Float32Array(n) }),
     });
     assert.notDeepEqual(wrong.centroids, base.centroids);
     // a negative label leaves a point out: only points 0..9 count, two per cluster
     const partial = await kmeans(data, 4, 5, {
-      seed: 4, iterations: 1, assign: ({ n }) => ({ labels: Int32Array.from({ length: n }, (_, i) => (i < 10 ? i % 5 : -1)), distances: new Float32Array(n) }),
+      seed: 4,
+      iterations: 1,
+      assign: ({ n }) => ({ labels: Int32Array.from({ length: n }, (_, i) => (i < 10 ? i % 5 : -1)), distances: new Float32Array(n) }),
     });
     assert.equal(partial.splits, 0);
     for (let c = 0; c < 5; c++) {
@@ -103,10 +123,14 @@ describe('kmeans with a custom assignment step', () => {
 
   test('a step returning labels out of range or arrays of the wrong size is refused', async () => {
     const { data } = clusteredVectors(200, 3, { seed: 1 });
-    await assert.rejects(kmeans(data, 3, 4, { assign: ({ n }) => ({ labels: new Int32Array(n).fill(4), distances: new Float32Array(n) }) }),
-      expectError('INVALID_ARGUMENT', /label 4 for point 0; labels must be below k = 4/));
-    await assert.rejects(kmeans(data, 3, 4, { assign: () => ({ labels: new Int32Array(3), distances: new Float32Array(3) }) }),
-      expectError('INVALID_ARGUMENT', /of 200 entries each/));
+    await assert.rejects(
+      kmeans(data, 3, 4, { assign: ({ n }) => ({ labels: new Int32Array(n).fill(4), distances: new Float32Array(n) }) }),
+      expectError('INVALID_ARGUMENT', /label 4 for point 0; labels must be below k = 4/),
+    );
+    await assert.rejects(
+      kmeans(data, 3, 4, { assign: () => ({ labels: new Int32Array(3), distances: new Float32Array(3) }) }),
+      expectError('INVALID_ARGUMENT', /of 200 entries each/),
+    );
     await assert.rejects(kmeans(data, 3, 4, { assign: 'nearest' as never }), expectError('INVALID_ARGUMENT', /assign must be a function/));
   });
 });
@@ -119,6 +143,9 @@ describe('metrics outside l2 and ip are refused by name', () => {
     assert.throws(() => new FlatIndex(3, { metric: 'cosine' as Metric }), named);
     assert.throws(() => new IVFIndex(3, { metric: 'cosine' as Metric }), named);
     await assert.rejects(kmeans(data, 3, 2, { metric: 'L2' as Metric }), expectError('INVALID_ARGUMENT', /got 'L2'/));
-    await assert.rejects(kmeans(data, 3, 2, { init: 'first' as never }), expectError('INVALID_ARGUMENT', /init must be one of 'random', 'kmeans\+\+', got 'first'/));
+    await assert.rejects(
+      kmeans(data, 3, 2, { init: 'first' as never }),
+      expectError('INVALID_ARGUMENT', /init must be one of 'random', 'kmeans\+\+', got 'first'/),
+    );
   });
 });

@@ -1,6 +1,7 @@
 // searchAsync on the shared scan pool when a worker thread dies under it.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { Arena } from '../../src/kernels/arena.js';
 import { FlatIndex } from '../../src/search/flat.js';
 import { IVFIndex } from '../../src/search/ivf.js';

@@ -1,5 +1,5 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { Arena } from '../../src/kernels/arena.js';
 import { createKernels } from '../../src/kernels/index.js';
 import { METRIC_IP, METRIC_L2, type MetricCode } from '../../src/kernels/types.js';
@@ -26,14 +26,18 @@ function ranked(q: Float32Array, C: Float32Array, nlist: number, d: number, metr
 describe('CoarseQuantizer.assign', () => {
   for (const n of [5, 300]) {
     test(`the nearest centroid of every row (${n} rows: ${n < 8 ? 'direct' : 'blocked'} kernel)`, () => {
-      const d = 6, nlist = 9, C = uniformVectors(nlist, d, 1), X = uniformVectors(n, d, 2);
+      const d = 6,
+        nlist = 9,
+        C = uniformVectors(nlist, d, 1),
+        X = uniformVectors(n, d, 2);
       const q = quantizer(d);
       q.set(C, nlist);
       const got = q.assign(X, n);
       for (let i = 0; i < n; i++) {
         const want = ranked(X.subarray(i * d, (i + 1) * d), C, nlist, d, METRIC_L2)[0]!;
         // the blocked kernel's rounding may pick an equally near centroid: compare distances
-        const a = score(X.subarray(i * d), C, got[i]!, d, METRIC_L2), b = score(X.subarray(i * d), C, want, d, METRIC_L2);
+        const a = score(X.subarray(i * d), C, got[i]!, d, METRIC_L2),
+          b = score(X.subarray(i * d), C, want, d, METRIC_L2);
         assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(1, b), `row ${i}: list ${got[i]} at ${a}, nearest ${want} at ${b}`);
       }
     });
@@ -46,7 +50,9 @@ describe('CoarseQuantizer.assign', () => {
 
 describe('CoarseQuantizer.probe', () => {
   test('the nprobe nearest lists, nearest first, by the index metric; nprobe is clamped to nlist', () => {
-    const d = 5, nlist = 12, C = uniformVectors(nlist, d, 3);
+    const d = 5,
+      nlist = 12,
+      C = uniformVectors(nlist, d, 3);
     for (const metric of [METRIC_L2, METRIC_IP] as const) {
       const q = quantizer(d, metric);
       q.set(C, nlist);

@@ -1,17 +1,22 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { NitamonoError } from '../../src/errors.js';
-import { writeContainer, type ContainerFile } from '../../src/persist/container.js';
+import { type ContainerFile, writeContainer } from '../../src/persist/container.js';
 import { FlatIndex } from '../../src/search/flat.js';
 import { IVFIndex } from '../../src/search/ivf.js';
 import { loadIndex } from '../../src/search/load.js';
 import { parseFlatParams } from '../../src/search/params.js';
-import { indexKind, indexKinds, registerIndexKind, type IndexKind } from '../../src/search/registry.js';
+import { type IndexKind, indexKind, indexKinds, registerIndexKind } from '../../src/search/registry.js';
 import {
-  needsTraining, type FlatSearchParams, type IndexCapabilities, type IndexDescription, type SearchResult, type VectorIndex,
+  type FlatSearchParams,
+  type IndexCapabilities,
+  type IndexDescription,
+  needsTraining,
+  type SearchResult,
+  type VectorIndex,
 } from '../../src/search/types.js';
 import { clusteredVectors } from '../../src/vectors/synthetic.js';
 import { expectError } from '../assert-error.js';
@@ -24,26 +29,54 @@ class WrappedFlat implements VectorIndex<FlatSearchParams> {
   readonly capabilities: IndexCapabilities = { trainable: false, removable: false, compressed: false, needsRefineVectors: false };
   readonly isTrained = true;
   constructor(readonly inner: FlatIndex) {}
-  get dim(): number { return this.inner.dim; }
-  get metric() { return this.inner.metric; }
-  get size(): number { return this.inner.size; }
-  get memoryBytes(): number { return this.inner.memoryBytes; }
-  add(vectors: Float32Array, ids?: ArrayLike<number>): void { this.inner.add(vectors, ids); }
-  remove(): number { throw new NitamonoError('UNSUPPORTED', `${KIND} does not remove`); }
-  has(id: number): boolean { return this.inner.has(id); }
-  ids(): Int32Array { return this.inner.ids(); }
-  reconstruct(id: number): Float32Array { return this.inner.reconstruct(id); }
-  search(q: Float32Array, k: number, p?: FlatSearchParams): SearchResult { return this.inner.search(q, k, p); }
-  searchAsync(q: Float32Array, k: number, p?: FlatSearchParams): Promise<SearchResult> { return this.inner.searchAsync(q, k, p); }
-  queryCost(p?: FlatSearchParams): number { return this.inner.queryCost(p); }
-  describe(): IndexDescription { return { ...this.inner.describe(), kind: KIND }; }
+  get dim(): number {
+    return this.inner.dim;
+  }
+  get metric() {
+    return this.inner.metric;
+  }
+  get size(): number {
+    return this.inner.size;
+  }
+  get memoryBytes(): number {
+    return this.inner.memoryBytes;
+  }
+  add(vectors: Float32Array, ids?: ArrayLike<number>): void {
+    this.inner.add(vectors, ids);
+  }
+  remove(): number {
+    throw new NitamonoError('UNSUPPORTED', `${KIND} does not remove`);
+  }
+  has(id: number): boolean {
+    return this.inner.has(id);
+  }
+  ids(): Int32Array {
+    return this.inner.ids();
+  }
+  reconstruct(id: number): Float32Array {
+    return this.inner.reconstruct(id);
+  }
+  search(q: Float32Array, k: number, p?: FlatSearchParams): SearchResult {
+    return this.inner.search(q, k, p);
+  }
+  searchAsync(q: Float32Array, k: number, p?: FlatSearchParams): Promise<SearchResult> {
+    return this.inner.searchAsync(q, k, p);
+  }
+  queryCost(p?: FlatSearchParams): number {
+    return this.inner.queryCost(p);
+  }
+  describe(): IndexDescription {
+    return { ...this.inner.describe(), kind: KIND };
+  }
   async save(path: string): Promise<void> {
     const ids = this.inner.ids();
     const vectors = new Float32Array(ids.length * this.dim);
-    ids.forEach((id, i) => vectors.set(this.inner.reconstruct(id), i * this.dim));
+    for (const [i, id] of ids.entries()) vectors.set(this.inner.reconstruct(id), i * this.dim);
     await writeContainer(path, { kind: KIND, version: 1, meta: { dim: this.dim }, sections: { ids, vectors } });
   }
-  dispose(): void { this.inner.dispose(); }
+  dispose(): void {
+    this.inner.dispose();
+  }
 }
 
 function wrappedKind(formatVersion = 1): IndexKind<FlatSearchParams, WrappedFlat> {
@@ -54,7 +87,8 @@ function wrappedKind(formatVersion = 1): IndexKind<FlatSearchParams, WrappedFlat
     parseParams: parseFlatParams,
     fromContainer(_path: string, c: ContainerFile): WrappedFlat {
       const dim = c.meta['dim'] as number;
-      const v = c.sections['vectors']!, i = c.sections['ids']!;
+      const v = c.sections['vectors']!,
+        i = c.sections['ids']!;
       const inner = new FlatIndex(dim);
       inner.add(new Float32Array(v.buffer, v.byteOffset, v.byteLength / 4), new Int32Array(i.buffer, i.byteOffset, i.byteLength / 4));
       return new WrappedFlat(inner);
@@ -72,9 +106,13 @@ describe('a kind registered from outside the engine', () => {
     const t = tempDir();
     const unregister = registerIndexKind(wrappedKind());
     try {
-      const d = 8, { data } = clusteredVectors(300, d, { seed: 2 });
+      const d = 8,
+        { data } = clusteredVectors(300, d, { seed: 2 });
       const inner = new FlatIndex(d);
-      inner.add(data, Array.from({ length: 300 }, (_, i) => 1000 + i));
+      inner.add(
+        data,
+        Array.from({ length: 300 }, (_, i) => 1000 + i),
+      );
       const saved = new WrappedFlat(inner);
       await saved.save(join(t.dir, 'w.index'));
       const back = await loadIndex(join(t.dir, 'w.index'));
@@ -103,8 +141,10 @@ describe('a kind registered from outside the engine', () => {
       await new WrappedFlat(inner).save(join(t.dir, 'w.index'));
       inner.dispose();
       unregister();
-      await assert.rejects(loadIndex(join(t.dir, 'w.index')),
-        expectError('BAD_FILE', /w\.index: unknown index kind 'test-wrapped-flat' \(this build reads 'flat', 'ivf'\)/));
+      await assert.rejects(
+        loadIndex(join(t.dir, 'w.index')),
+        expectError('BAD_FILE', /w\.index: unknown index kind 'test-wrapped-flat' \(this build reads 'flat', 'ivf'\)/),
+      );
       assert.throws(() => indexKind(KIND), expectError('INVALID_ARGUMENT', /index kind must be one of 'flat', 'ivf', got 'test-wrapped-flat'/));
     } finally {
       unregister();
@@ -118,8 +158,10 @@ describe('a kind registered from outside the engine', () => {
     const unregisterNew = registerIndexKind({ ...wrappedKind(3), name: 'test-newer' });
     try {
       await writeContainer(join(t.dir, 'v2.index'), { kind: KIND, version: 2, meta: { dim: 1 }, sections: {} });
-      await assert.rejects(loadIndex(join(t.dir, 'v2.index')),
-        expectError('BAD_FILE', /v2\.index: written by a newer nitamono \(format version 2, this build reads up to 1\)/));
+      await assert.rejects(
+        loadIndex(join(t.dir, 'v2.index')),
+        expectError('BAD_FILE', /v2\.index: written by a newer nitamono \(format version 2, this build reads up to 1\)/),
+      );
     } finally {
       unregisterOld();
       unregisterNew();
@@ -132,11 +174,19 @@ describe('registerIndexKind checks what it is given', () => {
   test('duplicate names, bad names, missing capabilities or functions are refused', () => {
     assert.throws(() => registerIndexKind({ ...wrappedKind(), name: 'flat' }), expectError('INVALID_ARGUMENT', /'flat' is already registered/));
     assert.throws(() => registerIndexKind({ ...wrappedKind(), name: 'Bad Name' }), expectError('INVALID_ARGUMENT', /lower case/));
-    assert.throws(() => registerIndexKind({ ...wrappedKind(), capabilities: { trainable: true } as IndexCapabilities }),
-      expectError('INVALID_ARGUMENT', /capabilities\.removable must be true or false/));
+    assert.throws(
+      () => registerIndexKind({ ...wrappedKind(), capabilities: { trainable: true } as IndexCapabilities }),
+      expectError('INVALID_ARGUMENT', /capabilities\.removable must be true or false/),
+    );
     assert.throws(() => registerIndexKind({ ...wrappedKind(), formatVersion: 0 }), expectError('INVALID_ARGUMENT', /formatVersion must be a positive integer/));
-    assert.throws(() => registerIndexKind({ ...wrappedKind(), fromContainer: undefined as never }), expectError('INVALID_ARGUMENT', /fromContainer must be a function/));
-    assert.deepEqual(indexKinds().map((k) => k.name), ['flat', 'ivf']);
+    assert.throws(
+      () => registerIndexKind({ ...wrappedKind(), fromContainer: undefined as never }),
+      expectError('INVALID_ARGUMENT', /fromContainer must be a function/),
+    );
+    assert.deepEqual(
+      indexKinds().map((k) => k.name),
+      ['flat', 'ivf'],
+    );
   });
 });
 
@@ -153,15 +203,18 @@ describe('the built-in kinds', () => {
   });
 
   test('describe(), queryCost() and needsTraining() answer without knowing the kind', async () => {
-    const d = 4, { data } = clusteredVectors(400, d, { seed: 6 });
-    const flat = new FlatIndex(d), ivf = new IVFIndex(d, { nlist: 10 });
+    const d = 4,
+      { data } = clusteredVectors(400, d, { seed: 6 });
+    const flat = new FlatIndex(d),
+      ivf = new IVFIndex(d, { nlist: 10 });
     try {
       const all: VectorIndex[] = [flat, ivf];
       assert.deepEqual(all.map(needsTraining), [false, true]);
       await ivf.train(data, { threads: 1 });
       assert.deepEqual(all.map(needsTraining), [false, false]);
       for (const idx of all) idx.add(data);
-      const f = flat.describe(), v = ivf.describe();
+      const f = flat.describe(),
+        v = ivf.describe();
       assert.deepEqual(f, { kind: 'flat', dim: d, metric: 'l2', size: 400, memoryBytes: flat.memoryBytes });
       assert.equal(v.kind, 'ivf');
       assert.equal(v.nlist, 10);

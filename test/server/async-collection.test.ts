@@ -3,8 +3,9 @@
  * API: served a collection whose lookups answer with promises (as an asynchronous catalogue
  * will) and whose `catalog` cannot be touched, every route still works.
  */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { Collection } from '../../src/collection/index.js';
 import { makePng, startServer, useServer } from './fixture.js';
 

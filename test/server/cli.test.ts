@@ -2,17 +2,21 @@
  * `nitamono serve` as a process: prints its URL, answers, and exits 0 on SIGTERM and SIGINT
  * after closing the server and the collection. Off loopback with --allow-write it prints a token.
  */
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { makeFixture, type Fixture } from './fixture.js';
+import { type Fixture, makeFixture } from './fixture.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /** Starts `nitamono serve` on the collection at `collectionPath` and resolves once it prints its URL. */
 function serve(collectionPath: string, args: string[]): Promise<{ child: ChildProcess; url: string; out: () => string; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--collection', collectionPath, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NITAMONO_NO_PROGRESS: '1' } });
+  const child = spawn(process.execPath, [MAIN, 'serve', '--collection', collectionPath, '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NITAMONO_NO_PROGRESS: '1' },
+  });
   let stdout = '';
   let stderr = '';
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -10,7 +10,10 @@ export interface JsonResponse {
 export function client(h: ServerHandle) {
   /** GET `path`, or POST `body` as JSON when given. */
   const json = async (path: string, body?: unknown): Promise<JsonResponse> => {
-    const res = await fetch(h.srv.url + path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(
+      h.srv.url + path,
+      body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+    );
     return { status: res.status, headers: res.headers, body: (await res.json()) as any };
   };
 

@@ -5,14 +5,15 @@
  * phone width. Screenshots go to test-artifacts/ (gitignored).
  * Skipped, with the reason, only when /usr/bin/chromium is missing.
  */
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { makeFixture, makePng, startServer, type Fixture, type Running } from './fixture.js';
+import { type Fixture, makeFixture, makePng, type Running, startServer } from './fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium) — browser tests skipped`;
@@ -25,7 +26,9 @@ const urlParam = (page: Page, name: string) => new URL(page.url()).searchParams.
 /** Waits for a search started by `action` to be rendered. */
 async function searched(page: Page, action: () => Promise<unknown>): Promise<void> {
   await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/search') && r.status() === 200), action()]);
-  await page.waitForFunction(() => !document.querySelector('#main')?.getAttribute('aria-busy') || document.querySelector('#main')?.getAttribute('aria-busy') === 'false');
+  await page.waitForFunction(
+    () => !document.querySelector('#main')?.getAttribute('aria-busy') || document.querySelector('#main')?.getAttribute('aria-busy') === 'false',
+  );
 }
 
 describe('the web UI in Chromium', () => {
@@ -64,7 +67,7 @@ describe('the web UI in Chromium', () => {
 
   test('upload, results, more like this, method switch, recall, keyboard, URL state, how it works', { skip, timeout: 90_000 }, async () => {
     const page = await newPage();
-    await page.goto(srv.url + '/');
+    await page.goto(`${srv.url}/`);
     await page.waitForSelector('body[data-ready="true"]');
     // the start page shows the collection to pick from
     assert.equal(await page.locator('#grid .card').count(), 24);
@@ -142,7 +145,7 @@ describe('the web UI in Chromium', () => {
 
   test('drag-and-drop and paste start a search', { skip, timeout: 60_000 }, async () => {
     const page = await newPage();
-    await page.goto(srv.url + '/?k=12');
+    await page.goto(`${srv.url}/?k=12`);
     await page.waitForSelector('body[data-ready="true"]');
     const bytes = [...(await makePng(31, 40))];
     await searched(page, () =>

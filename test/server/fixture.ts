@@ -3,17 +3,19 @@
  * indexed into a collection with colour features, and helpers to start a real server on port 0
  * whose responses are checked against their route schemas (./contract.ts).
  */
-import { after, before } from 'node:test';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { Collection, type IndexChoice } from '../../src/collection/index.js';
 import { createServer, type ServerOptions } from '../../src/server/server.js';
 import { watchContract } from './contract.js';
-import type { FastifyInstance } from 'fastify';
 
 export { rng } from '../../src/util/random.js';
+
 import { rng } from '../../src/util/random.js';
 
 /** Raw RGB of a size×size image made of four coloured quadrants around a base colour, plus noise. */
@@ -33,7 +35,9 @@ export function patternRgb(size: number, rand: () => number): Buffer {
 }
 
 export async function pngOf(rgb: Buffer, size: number): Promise<Buffer> {
-  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
 }
 
 /** A small generated PNG (for uploads). */
@@ -84,7 +88,13 @@ export async function makeFixture(n: number, opts: FixtureOptions = {}): Promise
   await writeImages(root, n, opts.size !== undefined ? { size: opts.size } : {});
   await opts.prepare?.(root, base);
   const collectionPath = join(base, 'collection');
-  const collection = await Collection.open(collectionPath, { create: true, root, features: ['color'], threads: opts.threads ?? 2, ...(opts.index ? { index: opts.index } : {}) });
+  const collection = await Collection.open(collectionPath, {
+    create: true,
+    root,
+    features: ['color'],
+    threads: opts.threads ?? 2,
+    ...(opts.index ? { index: opts.index } : {}),
+  });
   await collection.update();
   return {
     base,

@@ -3,10 +3,11 @@
  * the request schemas built from the same specs, accept the bounds those schemas document and
  * refuse one past them, with a 400 naming the parameter.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { ApiError } from '../../src/server/errors.js';
-import { IMAGE_LIST_QUERY, SEARCH_FIELDS, SWEEP_QUERY, parseIntOrDefault, parseSearchParams, type IntSpec } from '../../src/server/params.js';
+import { IMAGE_LIST_QUERY, type IntSpec, parseIntOrDefault, parseSearchParams, SEARCH_FIELDS, SWEEP_QUERY } from '../../src/server/params.js';
 import { objectOf, queryBody } from '../../src/server/schemas.js';
 
 const refused = (name: string) => (err: unknown) => {

@@ -6,28 +6,38 @@
  * cross-origin and DNS-rebinding refusals). Every error must be a JSON `{ error: { code,
  * message } }` with a 4xx, never a 500, and the server must keep answering.
  */
-import { test, before, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
 import { deflateSync } from 'node:zlib';
-import { makePng, startServer, useServer, type ServerHandle } from './fixture.js';
 import { assemblePng } from '../png-craft.js';
+import { makePng, type ServerHandle, startServer, useServer } from './fixture.js';
 
 /** Where every fixture's folders are: no error message may name a path under it. */
 const FIXTURE_DIRS = join(tmpdir(), 'nitamono-server-');
 
 /** A GET/POST with the request target sent exactly as written (no URL normalisation). */
-function raw(url: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+function raw(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: Buffer,
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
-    });
+    const req = request(
+      { host: u.hostname, port: u.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     if (body) req.write(body);
     req.end();
@@ -53,9 +63,21 @@ async function expectError(res: Response | { status: number; body: string }, sta
 }
 
 const postJson = (url: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
-const postFile = (url: string, path: string, data: Buffer, name: string, type: string, fields: Record<string, string> = {}, headers: Record<string, string> = {}) => {
+const postFile = (
+  url: string,
+  path: string,
+  data: Buffer,
+  name: string,
+  type: string,
+  fields: Record<string, string> = {},
+  headers: Record<string, string> = {},
+) => {
   const fd = new FormData();
   for (const [k, v] of Object.entries(fields)) fd.append(k, v);
   fd.append('image', new Blob([new Uint8Array(data)], { type }), name);
@@ -186,7 +208,9 @@ describe('uploads', () => {
     const d = await startServer({ collection: s.fx.collection, maxConcurrentUploads: 1 });
     try {
       const sharp = (await import('sharp')).default;
-      const big = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png({ compressionLevel: 1 }).toBuffer();
+      const big = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: { r: 10, g: 120, b: 200 } } })
+        .png({ compressionLevel: 1 })
+        .toBuffer();
       const all = await Promise.all([0, 1, 2].map(() => postFile(d.url, '/api/search', big, 'big.png', 'image/png')));
       const statuses = all.map((r) => r.status).sort();
       assert.ok(statuses.includes(200), statuses.join(','));
@@ -221,8 +245,16 @@ describe('uploads', () => {
   });
 
   test('a text file, an empty file and a truncated PNG are 422', async () => {
-    await expectError(await postFile(s.srv.url, '/api/search', Buffer.from('hello, this is not an image\n'.repeat(20)), 'notes.txt', 'text/plain'), 422, 'DECODE_FAILED');
-    await expectError(await postFile(s.srv.url, '/api/search', Buffer.from('<html><script>alert(1)</script></html>'), 'x.png', 'image/png'), 422, 'DECODE_FAILED');
+    await expectError(
+      await postFile(s.srv.url, '/api/search', Buffer.from('hello, this is not an image\n'.repeat(20)), 'notes.txt', 'text/plain'),
+      422,
+      'DECODE_FAILED',
+    );
+    await expectError(
+      await postFile(s.srv.url, '/api/search', Buffer.from('<html><script>alert(1)</script></html>'), 'x.png', 'image/png'),
+      422,
+      'DECODE_FAILED',
+    );
     await expectError(await postFile(s.srv.url, '/api/search', Buffer.alloc(0), 'empty.png', 'image/png'), 422, 'DECODE_FAILED');
     const png = await makePng(4, 64);
     await expectError(await postFile(s.srv.url, '/api/search', png.subarray(0, Math.floor(png.length / 2)), 'half.png', 'image/png'), 422, 'DECODE_FAILED');
@@ -298,7 +330,10 @@ describe('parameters', () => {
   test('malformed multipart is 400', async () => {
     const cases: { ct: string; body: Buffer }[] = [
       { ct: 'multipart/form-data; boundary=XyZ', body: Buffer.from('this is not multipart at all') },
-      { ct: 'multipart/form-data; boundary=XyZ', body: Buffer.from('--XyZ\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG trunc') },
+      {
+        ct: 'multipart/form-data; boundary=XyZ',
+        body: Buffer.from('--XyZ\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG trunc'),
+      },
       { ct: 'multipart/form-data', body: Buffer.from('--XyZ\r\nContent-Disposition: form-data; name="k"\r\n\r\n5\r\n--XyZ--\r\n') },
       { ct: 'multipart/form-data; boundary=XyZ', body: Buffer.from('--XyZ\r\nbroken header line\r\n\r\nvalue\r\n--XyZ--\r\n') },
     ];
@@ -326,7 +361,11 @@ describe('write protection', () => {
       assert.equal(w.app.nitamono.tokenRequired, true);
       const png = await makePng(9);
       await expectError(await postFile(w.url, '/api/images', png, 'a.png', 'image/png'), 401, 'UNAUTHORIZED');
-      await expectError(await postFile(w.url, '/api/images', png, 'a.png', 'image/png', {}, { authorization: 'Bearer wrong-token-value' }), 401, 'UNAUTHORIZED');
+      await expectError(
+        await postFile(w.url, '/api/images', png, 'a.png', 'image/png', {}, { authorization: 'Bearer wrong-token-value' }),
+        401,
+        'UNAUTHORIZED',
+      );
       await expectError(await postFile(w.url, '/api/images', png, 'a.png', 'image/png', {}, { authorization: 'Basic Y29ycmVjdC1ob3JzZQ==' }), 401);
       await expectError(await fetch(`${w.url}/api/images/1`, { method: 'DELETE' }), 401, 'UNAUTHORIZED');
       // with the token

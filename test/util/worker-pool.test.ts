@@ -1,6 +1,6 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkerPool, type Reply, type WorkerPoolOptions } from '../../src/util/worker-pool.js';
+import { describe, test } from 'node:test';
+import { type Reply, WorkerPool, type WorkerPoolOptions } from '../../src/util/worker-pool.js';
 
 const script = new URL('./fixtures/task-worker.js', import.meta.url);
 
@@ -19,9 +19,7 @@ describe('WorkerPool: tasks and replies', () => {
     const p = pool();
     try {
       const w = p.at(0);
-      const [a, b, c] = await Promise.allSettled([
-        w.run({ op: 'echo', value: 1 }), w.run({ op: 'fail', value: 2 }), w.run({ op: 'echo', value: 3 }),
-      ]);
+      const [a, b, c] = await Promise.allSettled([w.run({ op: 'echo', value: 1 }), w.run({ op: 'fail', value: 2 }), w.run({ op: 'echo', value: 3 })]);
       assert.deepEqual(a, { status: 'fulfilled', value: 1 });
       assert.equal(b.status, 'rejected');
       assert.match((b as PromiseRejectedResult).reason.message, /failed on 2/);

@@ -1,11 +1,10 @@
-import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { NitamonoError } from '../../src/errors.js';
-import { readVectors, readIds, writeFvecs, writeIvecs, writeNpy } from '../../src/vectors/io.js';
+import { after, before, describe, test } from 'node:test';
+import { readIds, readVectors, writeFvecs, writeIvecs, writeNpy } from '../../src/vectors/io.js';
 import { checkVectors, l2Normalize, toFloat32Matrix } from '../../src/vectors/matrix.js';
 import { expectError } from '../assert-error.js';
 
@@ -43,7 +42,7 @@ function vecsBytes(rows: number[][], elemBytes: 1 | 4, float: boolean): Buffer {
 function npyBytes(dict: string, data: Buffer, major = 1): Buffer {
   const pre = major === 1 ? 10 : 12;
   const total = Math.ceil((pre + dict.length + 1) / 64) * 64;
-  const header = dict.padEnd(total - pre - 1, ' ') + '\n';
+  const header = `${dict.padEnd(total - pre - 1, ' ')}\n`;
   const b = Buffer.alloc(pre);
   b.write('\x93NUMPY', 0, 'latin1');
   b[6] = major;
@@ -104,7 +103,11 @@ test('l2Normalize: unit rows, zero rows stay zero, copy vs in place', () => {
 });
 
 test('toFloat32Matrix packs rows and checks their lengths', () => {
-  const m = toFloat32Matrix([[1, 2], [3, 4], [5, 6]]);
+  const m = toFloat32Matrix([
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ]);
   assert.equal(m.n, 3);
   assert.equal(m.dim, 2);
   assert.deepEqual(Array.from(m.data), [1, 2, 3, 4, 5, 6]);
@@ -155,7 +158,17 @@ describe('vector files on disk', () => {
   });
 
   test('bvecs are read as uint8 → float', async () => {
-    writeFileSync(p('b.bvecs'), vecsBytes([[3, 0, 128, 255], [3, 1, 2, 3]], 1, false));
+    writeFileSync(
+      p('b.bvecs'),
+      vecsBytes(
+        [
+          [3, 0, 128, 255],
+          [3, 1, 2, 3],
+        ],
+        1,
+        false,
+      ),
+    );
     const r = await readVectors(p('b.bvecs'));
     assert.equal(r.n, 2);
     assert.equal(r.dim, 3);
@@ -212,10 +225,16 @@ describe('vector files on disk', () => {
     ].join('\n');
     const out = spawnSync('python3', ['-c', py], { encoding: 'utf8' });
     assert.equal(out.status, 0, out.stderr);
-    assert.equal(Number(out.stdout.trim()), Array.from(data).reduce((s, x) => s + x, 0));
+    assert.equal(
+      Number(out.stdout.trim()),
+      Array.from(data).reduce((s, x) => s + x, 0),
+    );
     const r = await readVectors(p('from-numpy.npy'));
     assert.deepEqual([r.n, r.dim], [3, 4]);
-    assert.deepEqual(Array.from(r.data), Array.from({ length: 12 }, (_, i) => i / 4));
+    assert.deepEqual(
+      Array.from(r.data),
+      Array.from({ length: 12 }, (_, i) => i / 4),
+    );
     const ri = await readIds(p('from-numpy-i.npy'));
     assert.deepEqual(Array.from(ri.data), [0, 1, 2, 3, 4, 5]);
     await assert.rejects(readVectors(p('from-numpy-f8.npy')), expectError('BAD_FILE', /dtype '<f8' is not supported/));
@@ -281,13 +300,36 @@ describe('vector files on disk', () => {
   });
 
   test('fvecs rows of differing dimension are rejected', async () => {
-    writeFileSync(p('mixed.fvecs'), vecsBytes([[2, 1, 2], [2, 3, 4], [3, 5, 6, 7], [2, 8, 9]], 4, true));
+    writeFileSync(
+      p('mixed.fvecs'),
+      vecsBytes(
+        [
+          [2, 1, 2],
+          [2, 3, 4],
+          [3, 5, 6, 7],
+          [2, 8, 9],
+        ],
+        4,
+        true,
+      ),
+    );
     await assert.rejects(
       readVectors(p('mixed.fvecs')),
       expectError('BAD_FILE', /mixed\.fvecs: row 2 has dimension 3, but row 0 has 2 \(all rows must have the same dimension\)/),
     );
     // a mismatch in the last, partial row is reported as such too
-    writeFileSync(p('mixed2.fvecs'), vecsBytes([[2, 1, 2], [2, 3, 4], [1, 5]], 4, true));
+    writeFileSync(
+      p('mixed2.fvecs'),
+      vecsBytes(
+        [
+          [2, 1, 2],
+          [2, 3, 4],
+          [1, 5],
+        ],
+        4,
+        true,
+      ),
+    );
     await assert.rejects(readVectors(p('mixed2.fvecs')), expectError('BAD_FILE', /row 2 has dimension 1, but row 0 has 2/));
     // … and one in a later read block
     const d = 64;

@@ -1,8 +1,8 @@
 /** `nitamono ann-bench`: recall, queries/s and distances computed of an index on anyone's own vectors. */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { formatAnnReport, runAnnBenchmark } from '../../eval/annbench.js';
 import { invalid } from '../../errors.js';
+import { formatAnnReport, runAnnBenchmark } from '../../eval/annbench.js';
 import { readIds, readVectors } from '../../vectors/io.js';
 import { indexKind, listOf, metricOf, positiveInt } from '../options.js';
 
@@ -23,15 +23,24 @@ export function registerAnnBenchCommand(program: Command): void {
     .option('--single-queries <n>', 'queries issued one at a time for the single-query rate', positiveInt('single-queries'), 2000)
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o) => {
-      const base = await readVectors(o.base), queries = await readVectors(o.queries);
+      const base = await readVectors(o.base),
+        queries = await readVectors(o.queries);
       if (base.dim !== queries.dim) throw invalid(`base vectors have dimension ${base.dim} but queries ${queries.dim}`);
       const gt = o.gt ? await readIds(o.gt) : undefined;
       if (gt && gt.n !== queries.n) throw invalid(`${o.gt}: ${gt.n} ground-truth rows for ${queries.n} queries`);
       const report = await runAnnBenchmark({
-        base: base.data, queries: queries.data, dim: base.dim,
+        base: base.data,
+        queries: queries.data,
+        dim: base.dim,
         ...(gt ? { groundTruth: { labels: gt.data, k: gt.dim } } : {}),
-        index: o.index, metric: o.metric, ...(o.nlist ? { nlist: o.nlist } : {}), nprobes: o.nprobe,
-        k: o.k, threads: o.threads, iterations: o.iterations, singleQueries: o.singleQueries,
+        index: o.index,
+        metric: o.metric,
+        ...(o.nlist ? { nlist: o.nlist } : {}),
+        nprobes: o.nprobe,
+        k: o.k,
+        threads: o.threads,
+        iterations: o.iterations,
+        singleQueries: o.singleQueries,
         log: (l) => process.stderr.write(`${l}\n`),
       });
       process.stdout.write(`${formatAnnReport(report)}\n`);

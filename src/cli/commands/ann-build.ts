@@ -19,13 +19,16 @@ export function registerAnnBuildCommand(program: Command): void {
     .action(async (o) => {
       const base = await readVectors(o.base);
       const t0 = performance.now();
-      const index = o.index === 'ivf'
-        ? new IVFIndex(base.dim, { metric: o.metric, ...(o.nlist ? { nlist: o.nlist } : {}) })
-        : new FlatIndex(base.dim, { metric: o.metric });
+      const index =
+        o.index === 'ivf'
+          ? new IVFIndex(base.dim, { metric: o.metric, ...(o.nlist ? { nlist: o.nlist } : {}) })
+          : new FlatIndex(base.dim, { metric: o.metric });
       if (index instanceof IVFIndex) await index.train(base.data, o.threads ? { threads: o.threads } : {});
       index.add(base.data);
       await index.save(o.out);
       const nlist = index instanceof IVFIndex ? `, nlist ${index.nlist}` : '';
-      process.stdout.write(`${o.out}: ${index.kind} index of ${index.size} vectors, dimension ${index.dim}${nlist}, built in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+      process.stdout.write(
+        `${o.out}: ${index.kind} index of ${index.size} vectors, dimension ${index.dim}${nlist}, built in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
+      );
     });
 }

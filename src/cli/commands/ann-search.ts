@@ -29,7 +29,9 @@ export function registerAnnSearchCommand(program: Command): void {
           ids: Array.from(r.labels.subarray(i * o.k, (i + 1) * o.k)),
           distances: Array.from(r.distances.subarray(i * o.k, (i + 1) * o.k)),
         }));
-        process.stdout.write(`${JSON.stringify({ index: index.kind, n: index.size, dim: index.dim, k: o.k, nprobe: r.nprobe ?? null, took_ms: ms, distances_computed: r.distancesComputed, results: rows })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ index: index.kind, n: index.size, dim: index.dim, k: o.k, nprobe: r.nprobe ?? null, took_ms: ms, distances_computed: r.distancesComputed, results: rows })}\n`,
+        );
       } else {
         const show = Math.min(r.nq, 10);
         for (let i = 0; i < show; i++) {
@@ -37,7 +39,9 @@ export function registerAnnSearchCommand(program: Command): void {
           process.stdout.write(`query ${i}: ${ids}\n`);
         }
         if (r.nq > show) process.stdout.write(`… ${r.nq - show} more queries${o.out ? ` (all in ${o.out})` : ''}\n`);
-        process.stdout.write(`${r.nq} queries in ${ms.toFixed(1)} ms, ${Math.round(r.distancesComputed / r.nq)} distances per query (exact search: ${index.size})\n`);
+        process.stdout.write(
+          `${r.nq} queries in ${ms.toFixed(1)} ms, ${Math.round(r.distancesComputed / r.nq)} distances per query (exact search: ${index.size})\n`,
+        );
       }
     });
 }

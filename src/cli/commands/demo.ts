@@ -48,7 +48,8 @@ async function folderQueries(c: Collection): Promise<FolderQuery[]> {
   const rows = [...ids.keys()]
     .filter((i) => relpaths.get(ids[i]!)?.includes('/'))
     .sort((a, b) => {
-      const pa = relpaths.get(ids[a]!)!, pb = relpaths.get(ids[b]!)!;
+      const pa = relpaths.get(ids[a]!)!,
+        pb = relpaths.get(ids[b]!)!;
       return pa < pb ? -1 : pa > pb ? 1 : 0;
     });
   if (rows.length === 0) return [];
@@ -78,7 +79,7 @@ async function demoCommand(o: DemoCliOptions): Promise<void> {
   const features: FeatureKind[] = o.deep === false ? ['color'] : ['color', 'deep'];
   const progress = progressFor(o.json);
   const say = (s: string) => {
-    if (!o.json) process.stdout.write(s + '\n');
+    if (!o.json) process.stdout.write(`${s}\n`);
   };
   say(`nitamono demo: ${features.join(' + ')} features of ${displayPath(images)} (public-domain clip art from openclipart, 8 folders)`);
   if (features.includes('deep')) say('(the first run extracts MobileNetV2 features: about half a minute on 2 cores; --no-deep skips them)');

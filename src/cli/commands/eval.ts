@@ -3,8 +3,8 @@
  * search is to exact search (src/collection/evaluate.ts does the work).
  */
 import type { Command } from 'commander';
-import { Collection, DEFAULT_COLLECTION_PATH, evaluateCollection, parseFeatures, type EvalReport } from '../../collection/index.js';
 import { parseCompare } from '../../collection/evaluate.js';
+import { Collection, DEFAULT_COLLECTION_PATH, type EvalReport, evaluateCollection, parseFeatures } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { collectionPath, intAtLeast, listOf } from '../options.js';
@@ -25,7 +25,9 @@ interface EvalCliOptions {
 
 function printEval(r: EvalReport): void {
   const out: string[] = [];
-  out.push(`Evaluation of ${displayPath(r.collection)}: ${fmtInt(r.n)} images in ${r.classes} folders (labels = parent folder), ${fmtInt(r.queries)} leave-one-out queries`);
+  out.push(
+    `Evaluation of ${displayPath(r.collection)}: ${fmtInt(r.n)} images in ${r.classes} folders (labels = parent folder), ${fmtInt(r.queries)} leave-one-out queries`,
+  );
   out.push('');
   out.push('features        dim   P@1     P@10    mAP     exact ms/query');
   for (const [k, f] of Object.entries(r.features)) {
@@ -46,7 +48,7 @@ function printEval(r: EvalReport): void {
   }
   for (const n of r.notes) out.push(`note: ${n}`);
   out.push(`took ${fmtMs(r.took_ms)}`);
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 async function evalCommand(o: EvalCliOptions): Promise<void> {

@@ -6,14 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  AUTO_FLAT_MAX,
-  Collection,
-  DEFAULT_COLLECTION_PATH,
-  parseFeatures,
-  parseIndexChoice,
-  type IndexReport,
-} from '../../collection/index.js';
+import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH, type IndexReport, parseFeatures, parseIndexChoice } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { collectionPath, intAtLeast } from '../options.js';
@@ -56,11 +49,15 @@ function printIndexReport(r: IndexReport): void {
   const idx = Object.entries(r.index)
     .map(([k, v]) => `${k}: ${v.kind}${v.nlist ? ` nlist=${v.nlist}` : ''}`)
     .join(', ');
-  out.push(`${r.interrupted ? 'Interrupted while indexing' : 'Indexed'} ${displayPath(r.root)} into ${displayPath(r.collection)} (${r.features.join(' + ')} features${idx ? `; ${idx}` : ''})`);
+  out.push(
+    `${r.interrupted ? 'Interrupted while indexing' : 'Indexed'} ${displayPath(r.root)} into ${displayPath(r.collection)} (${r.features.join(' + ')} features${idx ? `; ${idx}` : ''})`,
+  );
   if (r.images === 0 && r.skipped.length === 0 && r.indexed === 0 && r.removed === 0) {
     out.push(`  no images found in ${displayPath(r.root)}: the collection is empty (looked for jpg, jpeg, png, webp, gif, tif, tiff, avif, svg …)`);
   }
-  out.push(`  new or changed: ${fmtInt(r.indexed)}${r.reused ? ` (${fmtInt(r.reused)} identical to an indexed file, vectors reused)` : ''}${r.changed ? `, of which ${fmtInt(r.changed)} changed` : ''}`);
+  out.push(
+    `  new or changed: ${fmtInt(r.indexed)}${r.reused ? ` (${fmtInt(r.reused)} identical to an indexed file, vectors reused)` : ''}${r.changed ? `, of which ${fmtInt(r.changed)} changed` : ''}`,
+  );
   out.push(`  unchanged:      ${fmtInt(r.unchanged)}`);
   out.push(`  removed:        ${fmtInt(r.removed)}`);
   out.push(`  skipped:        ${fmtInt(r.skipped.length)}${r.skipped_new ? ` (${fmtInt(r.skipped_new)} new)` : ''}`);
@@ -71,7 +68,7 @@ function printIndexReport(r: IndexReport): void {
     for (const s of r.skipped) out.push(`  ${displayPath(join(r.root, s.path))}\t${s.code}\t${s.reason}`);
   }
   if (r.interrupted) out.push('Everything committed so far is kept; run the same command again to continue.');
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
@@ -134,7 +131,7 @@ export function registerIndexCommand(program: Command): void {
     .description('index a folder of images (recursively): only new or changed files are processed, deleted files are dropped')
     .argument('<dir>', 'folder of images')
     .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH}, or $NITAMONO_COLLECTION)`)
-    .option('--features <kinds>', 'color, deep or both (default: color for a new collection, else the collection\'s)')
+    .option('--features <kinds>', "color, deep or both (default: color for a new collection, else the collection's)")
     .option('--index <kind>', `flat, ivf or auto (flat below ${fmtInt(AUTO_FLAT_MAX)} images)`)
     .option('--nlist <n>', 'IVF lists (default ⌈√N⌉)', intAtLeast('nlist'))
     .option('--threads <t>', 'worker threads for feature extraction and training (default: all cores)', intAtLeast('threads'))

@@ -36,7 +36,7 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
     out.push(`  memory:   ${fmtBytes(s.memory_bytes)} (indexes)`);
     out.push(`  disk:     ${fmtBytes(s.disk_bytes)} (catalog, indexes)`);
     out.push(`  updated:  ${s.updated_at}`);
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     await c.close();
   }

@@ -52,7 +52,7 @@ function printSearch(c: Collection, query: string, r: SearchResponse): void {
     out.push(`  ${String(i + 1).padStart(w)}. ${h.distance.toFixed(4).padStart(8)}  ${displayPath(h.absolute_path)}`);
   });
   for (const wmsg of r.warnings ?? []) out.push(`  note: ${wmsg}`);
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 async function searchCommand(query: string, o: SearchCliOptions): Promise<void> {

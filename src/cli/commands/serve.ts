@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/decode.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, createServer, isLoopbackHost } from '../../server/server.js';
+import { createServer, DEFAULT_MAX_UPLOAD_BYTES, isLoopbackHost } from '../../server/server.js';
 
 interface ServeOptions {
   collection: string;
@@ -52,7 +52,7 @@ export function registerServeCommand(program: Command): void {
       const maxPixels = Math.round(parsePositive('--max-pixels', opts.maxPixels));
       if (opts.token !== undefined && !/^[\x21-\x7e]{8,}$/.test(opts.token)) throw invalid('--token must be at least 8 printable characters without spaces');
       const collection = await Collection.open(opts.collection);
-      let app;
+      let app: ReturnType<typeof createServer> | undefined;
       try {
         app = createServer({
           collection,
@@ -66,7 +66,8 @@ export function registerServeCommand(program: Command): void {
       } catch (err) {
         await app?.close().catch(() => undefined);
         await collection.close().catch(() => undefined);
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw invalid(`port ${port} on ${opts.host} is already in use (try --port 0 or another port)`);
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+          throw invalid(`port ${port} on ${opts.host} is already in use (try --port 0 or another port)`);
         if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') throw invalid(`cannot bind to ${opts.host}: no such local address`);
         throw err;
       }

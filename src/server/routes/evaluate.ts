@@ -4,7 +4,7 @@ import type { ServerContext } from '../context.js';
 import { costTable } from '../costs.js';
 import { badRequest } from '../errors.js';
 import { readInput } from '../input.js';
-import { SEARCH_FIELDS, parseSearchParams } from '../params.js';
+import { parseSearchParams, SEARCH_FIELDS } from '../params.js';
 import { queryOf } from '../query.js';
 import { errorResponses, queryBody, ref } from '../schemas.js';
 import { QUERY_ERRORS } from './search.js';
@@ -54,7 +54,8 @@ export const evaluateRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
     async (req) => {
       const { fields, upload } = await readInput(req, limits);
       const p = parseSearchParams(fields, collection.features);
-      if (fields.method !== undefined && p.method !== 'ivf') throw badRequest('evaluate compares the inverted file with exact search; method can only be "ivf"');
+      if (fields.method !== undefined && p.method !== 'ivf')
+        throw badRequest('evaluate compares the inverted file with exact search; method can only be "ivf"');
       const query = await queryOf(collection, p.id, upload);
       const ev = await collection.evaluateQuery(query, { k: p.k, features: p.features, ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}) });
       nlists.remember(ev.features, ev.nlist);

@@ -49,7 +49,7 @@ function contentDisposition(name: string): string {
 async function openImageFile(collection: Collection, rootReal: string, rawId: string) {
   const id = parseIdSegment(rawId);
   const info = await collection.getImage(id);
-  if (!info || info.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
+  if (info?.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
   let real: string;
   try {
     real = await realpath(info.absolute_path);
@@ -60,7 +60,7 @@ async function openImageFile(collection: Collection, rootReal: string, rawId: st
     throw new ApiError(403, 'FORBIDDEN', `image ${id} (${info.path}) resolves outside the collection folder and is not served`);
   }
   // O_NOFOLLOW: the resolved path must still be the file itself, not a link swapped in meanwhile.
-  let fh;
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(real, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   } catch {

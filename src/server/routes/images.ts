@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
 import { readInput } from '../input.js';
-import { IMAGE_ID, IMAGE_LIST_QUERY, checkKnown, parseIdSegment, parseIntOrDefault } from '../params.js';
+import { checkKnown, IMAGE_ID, IMAGE_LIST_QUERY, parseIdSegment, parseIntOrDefault } from '../params.js';
 import { errorResponses, idParams, imageUrls, objectOf, ref } from '../schemas.js';
 
 const WRITE_ERRORS = {
@@ -66,7 +66,7 @@ export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
     async (req) => {
       const id = parseIdSegment((req.params as { id: string }).id);
       const info = await collection.getImage(id);
-      if (!info || info.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
+      if (info?.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
       return { id, path: info.path, width: info.width, height: info.height, format: info.format, size: info.size, ...imageUrls(id) };
     },
   );
@@ -136,7 +136,7 @@ export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
     async (req) => {
       const id = parseIdSegment((req.params as { id: string }).id);
       const info = await collection.getImage(id);
-      if (!info || info.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
+      if (info?.status !== 'ok') throw notFound(`no image with id ${id} in this collection`);
       const removed = await collection.removeImage(id);
       if (!removed) throw notFound(`no image with id ${id} in this collection`);
       thumbs.deletePrefix(`${id}:`);

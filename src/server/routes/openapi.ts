@@ -4,8 +4,8 @@
  */
 import type { SwaggerOptions } from '@fastify/swagger';
 import type { FastifyPluginAsync } from 'fastify';
-import type { InputLimits } from '../input.js';
 import type { ServerContext } from '../context.js';
+import type { InputLimits } from '../input.js';
 import { errorResponses } from '../schemas.js';
 
 /** Options of @fastify/swagger, registered on the root instance before the routes so it sees them all. */

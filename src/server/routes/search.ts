@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { costTable } from '../costs.js';
 import { readInput } from '../input.js';
-import { SEARCH_FIELDS, parseSearchParams } from '../params.js';
+import { parseSearchParams, SEARCH_FIELDS } from '../params.js';
 import { HISTOGRAM_BINS, QueryHistograms, queryOf } from '../query.js';
 import { errorResponses, imageUrls, queryBody, ref } from '../schemas.js';
 

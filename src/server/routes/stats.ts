@@ -112,7 +112,13 @@ export const statsRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
         default_features: collection.defaultFeatures,
         memory: { index_bytes: st.memory_bytes, rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
         disk_bytes: st.disk_bytes,
-        server: { allow_write: info.allowWrite, token_required: info.tokenRequired, max_upload_bytes: info.maxUploadBytes, max_pixels: info.maxPixels, max_k: MAX_K },
+        server: {
+          allow_write: info.allowWrite,
+          token_required: info.tokenRequired,
+          max_upload_bytes: info.maxUploadBytes,
+          max_pixels: info.maxPixels,
+          max_k: MAX_K,
+        },
       };
     },
   );

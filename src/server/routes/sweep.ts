@@ -3,11 +3,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { costTable } from '../costs.js';
 import { ApiError } from '../errors.js';
-import { SWEEP_QUERY, checkKnown, parseFeatureKind, parseIntOrDefault } from '../params.js';
+import { checkKnown, parseFeatureKind, parseIntOrDefault, SWEEP_QUERY } from '../params.js';
 import { errorResponses, objectOf, ref } from '../schemas.js';
 import { runSweep } from '../sweep.js';
 
-const timing = { mean_ms: { type: 'number' }, p50_ms: { type: 'number', description: 'Median' }, distances_computed: { type: 'integer', description: 'Mean per query' } };
+const timing = {
+  mean_ms: { type: 'number' },
+  p50_ms: { type: 'number', description: 'Median' },
+  distances_computed: { type: 'integer', description: 'Mean per query' },
+};
 
 const sweepResponse = {
   description: 'Sweep points, nprobe ascending',

@@ -118,8 +118,8 @@ async function call(path, init = {}) {
     body = null;
   }
   if (!res.ok) {
-    const e = body && body.error;
-    throw new ApiError(res.status, e ? e.code : 'HTTP_' + res.status, e ? e.message : `request failed (${res.status})`);
+    const e = body?.error;
+    throw new ApiError(res.status, e ? e.code : `HTTP_${res.status}`, e ? e.message : `request failed (${res.status})`);
   }
   return body;
 }

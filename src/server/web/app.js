@@ -48,7 +48,8 @@ function all(root, sel, type) {
 const nf = new Intl.NumberFormat('en');
 const fmt = (/** @type {number} */ n) => nf.format(Math.round(n));
 const ms = (/** @type {number} */ v) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
-const bytes = (/** @type {number} */ b) => (b >= 1 << 30 ? (b / (1 << 30)).toFixed(2) + ' GB' : b >= 1 << 20 ? (b / (1 << 20)).toFixed(1) + ' MB' : b >= 1024 ? (b / 1024).toFixed(1) + ' KB' : b + ' B');
+const bytes = (/** @type {number} */ b) =>
+  b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(2)} GB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KB` : `${b} B`;
 const K_CHOICES = [12, 24, 48, 96];
 const MAX_K = 1000;
 
@@ -103,13 +104,13 @@ let busy = 0;
 
 /** @param {Features} features */
 function nlistOf(features) {
-  const f = stats && stats.features.find((x) => x.kind === features);
-  return (f && f.ivf_nlist) || 1;
+  const f = stats?.features.find((x) => x.kind === features);
+  return f?.ivf_nlist || 1;
 }
 
 /** @param {Features} features */
 function dimOf(features) {
-  const f = stats && stats.features.find((x) => x.kind === features);
+  const f = stats?.features.find((x) => x.kind === features);
   return f ? f.dim : 0;
 }
 
@@ -140,7 +141,7 @@ function urlFor(overrides = {}) {
   p.set('features', s.features);
   p.set('method', s.method);
   if (s.method === 'ivf') p.set('nprobe', String(s.nprobe));
-  return '?' + p.toString();
+  return `?${p.toString()}`;
 }
 
 /** @param {boolean} push a new history entry (else the current one is replaced) */
@@ -251,7 +252,7 @@ function bindControls() {
   });
   const fileInput = $('#file-input', HTMLInputElement);
   fileInput.addEventListener('change', () => {
-    const f = fileInput.files && fileInput.files[0];
+    const f = fileInput.files?.[0];
     if (f) searchFile(f);
     fileInput.value = '';
   });
@@ -383,7 +384,7 @@ async function runSearch() {
     const res = await api.search(currentQuery(), params());
     if (seq !== searchSeq) return;
     lastSearch = res;
-    if (res.query && res.query.path && state.id !== null) $('#query-caption').textContent = res.query.path;
+    if (res.query?.path && state.id !== null) $('#query-caption').textContent = res.query.path;
     renderStats(res);
     renderHistogram(res);
     renderResults(res);
@@ -432,7 +433,7 @@ function costBars(res) {
     'div',
     { class: 'cost-bars', 'aria-label': 'Cost in operations' },
     ...row('exact', 'Exact search N·D', nd),
-    ...row('model', 'Approximate, the lecture\'s D·√N', res.cost.ivf_seed),
+    ...row('model', "Approximate, the lecture's D·√N", res.cost.ivf_seed),
     ...row('model', `Inverted file D·(K + N/K), K = ${res.cost.k_groups}`, model),
     ...row('this', `This search: ${fmt(res.distances_computed)} distances × D`, thisOps),
   );
@@ -464,9 +465,14 @@ function renderStats(res) {
     ),
     costBars(res),
   );
-  if (res.warnings && res.warnings.length) box.append(el('p', { class: 'warn', text: res.warnings.join(' ') }));
+  if (res.warnings?.length) box.append(el('p', { class: 'warn', text: res.warnings.join(' ') }));
   const out = el('span', { class: 'recall-out', id: 'recall-out', 'aria-live': 'polite' });
-  const btn = el('button', { class: 'button small', type: 'button', id: 'recall-btn', text: `Check recall@${res.k} of the inverted file (nprobe ${state.nprobe})` });
+  const btn = el('button', {
+    class: 'button small',
+    type: 'button',
+    id: 'recall-btn',
+    text: `Check recall@${res.k} of the inverted file (nprobe ${state.nprobe})`,
+  });
   btn.addEventListener('click', () => checkRecall(btn, out));
   box.append(el('div', { class: 'recall-row' }, btn, out));
 }
@@ -483,7 +489,7 @@ async function checkRecall(btn, out) {
     const ev = await api.evaluate(currentQuery(), { k: state.shown, features: state.features, nprobe: state.nprobe });
     out.textContent = '';
     out.append(
-      'recall@' + ev.k + ' = ',
+      `recall@${ev.k} = `,
       el('b', { text: ev.recall_at_k.toFixed(3) }),
       ` (recall@1 ${ev.recall_at_1.toFixed(0)}) · inverted file ${ms(ev.ivf.took_ms)} ms, ${fmt(ev.ivf.distances_computed)} distances · exact ${ms(ev.exact.took_ms)} ms, ${fmt(ev.exact.distances_computed)} distances`,
     );
@@ -522,13 +528,22 @@ function card(item, rank, opts = {}) {
   pick.addEventListener('click', () => searchId(item.id));
   return el(
     'li',
-    { class: 'card' + (opts.isQuery ? ' is-query' : ''), title },
+    { class: `card${opts.isQuery ? ' is-query' : ''}`, title },
     pick,
     el(
       'div',
       { class: 'meta' },
-      el('span', { class: 'dist', text: item.distance !== undefined ? item.distance.toFixed(4) : `#${item.id}`, title: item.distance !== undefined ? 'squared distance (smaller = more similar)' : 'image id' }),
-      el('a', { class: 'open', href: item.file_url, target: '_blank', rel: 'noopener', 'aria-label': `Open the original of ${item.path}` }, el('span', { class: 'word', text: 'Open ' }), '↗'),
+      el('span', {
+        class: 'dist',
+        text: item.distance !== undefined ? item.distance.toFixed(4) : `#${item.id}`,
+        title: item.distance !== undefined ? 'squared distance (smaller = more similar)' : 'image id',
+      }),
+      el(
+        'a',
+        { class: 'open', href: item.file_url, target: '_blank', rel: 'noopener', 'aria-label': `Open the original of ${item.path}` },
+        el('span', { class: 'word', text: 'Open ' }),
+        '↗',
+      ),
     ),
     el('div', { class: 'path', text: item.path }),
   );
@@ -537,10 +552,11 @@ function card(item, rank, opts = {}) {
 /** @param {SearchResponse} res */
 function renderResults(res) {
   $('#intro').hidden = true;
-  $('#grid-title').textContent = `${res.results.length} most similar · ${res.features === 'color' ? 'colour' : 'deep'} features · ${res.method === 'ivf' ? 'inverted file' : 'exact'}`;
+  $('#grid-title').textContent =
+    `${res.results.length} most similar · ${res.features === 'color' ? 'colour' : 'deep'} features · ${res.method === 'ivf' ? 'inverted file' : 'exact'}`;
   const grid = $('#grid');
   grid.textContent = '';
-  res.results.forEach((r, i) => grid.append(card(r, i + 1, { isQuery: state.id !== null && r.id === state.id })));
+  for (const [i, r] of res.results.entries()) grid.append(card(r, i + 1, { isQuery: state.id !== null && r.id === state.id }));
   $('#more').hidden = !(res.results.length >= state.shown && state.shown < Math.min(MAX_K, res.n));
 }
 
@@ -554,7 +570,7 @@ async function browse(append) {
     const page = await api.images(browseOffset, state.k);
     const grid = $('#grid');
     if (!append) grid.textContent = '';
-    page.images.forEach((img) => grid.append(card(img, null)));
+    for (const img of page.images) grid.append(card(img, null));
     browseOffset += page.images.length;
     $('#grid-title').textContent = `Images in the collection (${fmt(page.total)})`;
     $('#more').hidden = browseOffset >= page.total;
@@ -624,7 +640,13 @@ async function renderHow() {
  */
 function renderCostTable(feat, sw) {
   const c = feat.costs;
-  const head = el('tr', {}, el('th', { text: `D = ${feat.dim}` }), ...c.seed.map((r) => el('th', { text: `N = ${fmt(r.n)}` })), el('th', { class: 'this', text: `this collection (N = ${fmt(c.collection.n)})` }));
+  const head = el(
+    'tr',
+    {},
+    el('th', { text: `D = ${feat.dim}` }),
+    ...c.seed.map((r) => el('th', { text: `N = ${fmt(r.n)}` })),
+    el('th', { class: 'this', text: `this collection (N = ${fmt(c.collection.n)})` }),
+  );
   /** @type {(label: string, f: (r: Cost) => string, thisCell?: string) => HTMLTableRowElement} */
   const row = (label, f, thisCell) => {
     const measured = thisCell !== undefined;
@@ -638,7 +660,7 @@ function renderCostTable(feat, sw) {
   };
   const body = [
     row('Exact search: N·D', (r) => fmt(r.exact)),
-    row('Approximate search (the lecture\'s table): D·√N', (r) => fmt(r.ivf_seed)),
+    row("Approximate search (the lecture's table): D·√N", (r) => fmt(r.ivf_seed)),
     row('Groups K (≈ √N)', (r) => fmt(r.k_groups)),
     row('Inverted file: D·(K + N/K)', (r) => fmt(r.ivf)),
     row('Speed-up N·D ÷ D·(K + N/K)', (r) => `${r.ratio.toFixed(1)}×`),
@@ -668,7 +690,10 @@ function renderSweep(sw) {
   const chart = $('#sweep-chart');
   chart.textContent = '';
   const toggle = el('div', { class: 'segmented small', role: 'radiogroup', 'aria-label': 'x axis' });
-  for (const [key, label] of /** @type {const} */ ([['time', 'time'], ['dist', 'distances']])) {
+  for (const [key, label] of /** @type {const} */ ([
+    ['time', 'time'],
+    ['dist', 'distances'],
+  ])) {
     const input = el('input', { type: 'radio', name: 'sweep-x', value: key, checked: key === sweepXKey });
     input.addEventListener('change', () => {
       sweepXKey = key;
@@ -684,8 +709,26 @@ function renderSweep(sw) {
     el(
       'tbody',
       {},
-      ...sw.points.map((p) => el('tr', {}, el('td', { text: String(p.nprobe) }), el('td', { text: p.recall_at_k.toFixed(3) }), el('td', { text: p.recall_at_1.toFixed(2) }), el('td', { text: ms(p.p50_ms) }), el('td', { text: fmt(p.distances_computed) }))),
-      el('tr', {}, el('td', { text: 'exact' }), el('td', { text: '1.000' }), el('td', { text: '1.00' }), el('td', { text: ms(sw.exact.p50_ms) }), el('td', { text: fmt(sw.exact.distances_computed) })),
+      ...sw.points.map((p) =>
+        el(
+          'tr',
+          {},
+          el('td', { text: String(p.nprobe) }),
+          el('td', { text: p.recall_at_k.toFixed(3) }),
+          el('td', { text: p.recall_at_1.toFixed(2) }),
+          el('td', { text: ms(p.p50_ms) }),
+          el('td', { text: fmt(p.distances_computed) }),
+        ),
+      ),
+      el(
+        'tr',
+        {},
+        el('td', { text: 'exact' }),
+        el('td', { text: '1.000' }),
+        el('td', { text: '1.00' }),
+        el('td', { text: ms(sw.exact.p50_ms) }),
+        el('td', { text: fmt(sw.exact.distances_computed) }),
+      ),
     ),
   );
   const wrap = $('#sweep-table');
@@ -767,7 +810,8 @@ async function main() {
     const f = stats.features.find((x) => x.kind === state.features) ?? stats.features[0];
     if (f?.index?.kind === 'ivf') state.method = 'ivf';
   }
-  $('#summary').textContent = `${fmt(stats.images)} images · ${stats.features.map((f) => `${f.kind === 'color' ? 'colour' : 'deep'} D = ${f.dim}`).join(' · ')}`;
+  $('#summary').textContent =
+    `${fmt(stats.images)} images · ${stats.features.map((f) => `${f.kind === 'color' ? 'colour' : 'deep'} D = ${f.dim}`).join(' · ')}`;
   if (!K_CHOICES.includes(state.k)) $('#k').append(el('option', { text: String(state.k) }));
   buildFeatureControls(stats);
   window.addEventListener('popstate', () => {

@@ -42,14 +42,19 @@ const CHANNELS = [
  * @param {number} bins
  */
 export function histogramChart(values, bins) {
-  const W = 300, H = 150, padL = 8, padR = 8, top = 18, base = 118;
+  const W = 300,
+    H = 150,
+    padL = 8,
+    padR = 8,
+    top = 18,
+    base = 118;
   const groupGap = 14;
   const nb = values.length;
   const groups = Math.round(nb / bins);
   const inner = W - padL - padR - groupGap * (groups - 1);
   const bw = inner / nb;
   const max = Math.max(0.25, ...values);
-  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Colour histogram: ' + describe(values, bins) });
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Colour histogram: ${describe(values, bins)}` });
   root.append(svg('line', { x1: padL, x2: W - padR, y1: base + 0.5, y2: base + 0.5, stroke: 'currentColor', 'stroke-opacity': 0.2 }));
   for (let g = 0; g < groups; g++) {
     const ch = CHANNELS[g] || CHANNELS[0];
@@ -58,13 +63,30 @@ export function histogramChart(values, bins) {
       const v = values[g * bins + b] || 0;
       const h = Math.max(v > 0 ? 1.5 : 0, (v / max) * (base - top));
       const x = gx + b * bw + 2;
-      const rect = svg('rect', { x, y: base - h, width: Math.max(1, bw - 4), height: h, rx: 2, fill: ch.color, 'fill-opacity': 0.45 + (0.55 * (b + 1)) / bins });
-      const lo = Math.round((b * 256) / bins), hi = Math.round(((b + 1) * 256) / bins) - 1;
+      const rect = svg('rect', {
+        x,
+        y: base - h,
+        width: Math.max(1, bw - 4),
+        height: h,
+        rx: 2,
+        fill: ch.color,
+        'fill-opacity': 0.45 + (0.55 * (b + 1)) / bins,
+      });
+      const lo = Math.round((b * 256) / bins),
+        hi = Math.round(((b + 1) * 256) / bins) - 1;
       const title = svg('title');
       title.textContent = `${ch.label} ${lo}–${hi}: ${(v * 100).toFixed(1)}% of pixels`;
       rect.append(title);
       root.append(rect);
-      if (v >= 0.005) root.append(text(x + (bw - 4) / 2, base - h - 4, v >= 0.995 ? '1' : v.toFixed(2).replace(/^0/, ''), { 'text-anchor': 'middle', 'font-size': 9, fill: 'currentColor', 'fill-opacity': 0.75 }));
+      if (v >= 0.005)
+        root.append(
+          text(x + (bw - 4) / 2, base - h - 4, v >= 0.995 ? '1' : v.toFixed(2).replace(/^0/, ''), {
+            'text-anchor': 'middle',
+            'font-size': 9,
+            fill: 'currentColor',
+            'fill-opacity': 0.75,
+          }),
+        );
     }
     root.append(text(gx + (bins * bw) / 2, base + 16, ch.name, { 'text-anchor': 'middle', 'font-size': 12, 'font-weight': 700, fill: ch.color }));
     root.append(text(gx + 2, base + 30, 'dark', { 'font-size': 8.5, fill: 'currentColor', 'fill-opacity': 0.55 }));
@@ -81,7 +103,12 @@ function describe(values, bins) {
   const parts = [];
   for (let g = 0; g * bins < values.length; g++) {
     const ch = CHANNELS[g] || CHANNELS[0];
-    parts.push(`${ch.label} ${values.slice(g * bins, (g + 1) * bins).map((v) => v.toFixed(2)).join(' ')}`);
+    parts.push(
+      `${ch.label} ${values
+        .slice(g * bins, (g + 1) * bins)
+        .map((v) => v.toFixed(2))
+        .join(' ')}`,
+    );
   }
   return parts.join('; ');
 }
@@ -89,7 +116,7 @@ function describe(values, bins) {
 /** @param {number} v */
 function niceMax(v) {
   if (!(v > 0)) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
@@ -97,8 +124,8 @@ function niceMax(v) {
 /** @param {number} v */
 function fmtAxis(v) {
   if (v === 0) return '0';
-  if (Math.abs(v) >= 1e6) return (v / 1e6).toFixed(v % 1e6 ? 1 : 0) + 'M';
-  if (Math.abs(v) >= 1e4) return (v / 1e3).toFixed(0) + 'k';
+  if (Math.abs(v) >= 1e6) return `${(v / 1e6).toFixed(v % 1e6 ? 1 : 0)}M`;
+  if (Math.abs(v) >= 1e4) return `${(v / 1e3).toFixed(0)}k`;
   if (Math.abs(v) >= 100) return String(Math.round(v));
   if (Math.abs(v) >= 1) return String(+v.toFixed(2));
   return String(+v.toPrecision(2));
@@ -111,7 +138,12 @@ function fmtAxis(v) {
  * @param {'time' | 'dist'} xKey
  */
 export function sweepChart(sweep, xKey) {
-  const W = 560, H = 300, L = 52, R = 18, T = 16, B = 44;
+  const W = 560,
+    H = 300,
+    L = 52,
+    R = 18,
+    T = 16,
+    B = 44;
   const xs = sweep.points.map((p) => (xKey === 'time' ? p.p50_ms : p.distances_computed));
   const exactX = xKey === 'time' ? sweep.exact.p50_ms : sweep.exact.distances_computed;
   const xmax = niceMax(Math.max(exactX, ...xs) * 1.05);
@@ -151,7 +183,8 @@ export function sweepChart(sweep, xKey) {
     }
   });
   // exact reference
-  const ex = sx(exactX), ey = sy(1);
+  const ex = sx(exactX),
+    ey = sy(1);
   const e = svg('rect', { x: ex - 5, y: ey - 5, width: 10, height: 10, class: 'exact-pt', rx: 2 });
   const et = svg('title');
   et.textContent = `exact search: recall 1, ${sweep.exact.p50_ms.toFixed(3)} ms (median), ${Math.round(sweep.exact.distances_computed)} distances`;

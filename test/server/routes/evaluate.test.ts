@@ -1,6 +1,7 @@
 /** POST /api/evaluate over real HTTP. */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { client } from '../client.js';
 import { useServer } from '../fixture.js';
 

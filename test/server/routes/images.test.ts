@@ -1,11 +1,12 @@
 /** The image routes over real HTTP: listing, facts, thumbnails, files, and the write routes. */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { client } from '../client.js';
-import { makePng, useServer, startServer } from '../fixture.js';
+import { makePng, startServer, useServer } from '../fixture.js';
 
 const N = 300;
 
@@ -61,7 +62,7 @@ describe('images', () => {
 
 describe('write routes (--allow-write, loopback)', () => {
   const s = useServer(40);
-  const { json, upload } = client(s);
+  const { upload } = client(s);
 
   test('add an image, find it, remove it', async () => {
     const w = await startServer({ collection: s.fx.collection, allowWrite: true });

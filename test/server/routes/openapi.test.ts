@@ -3,8 +3,9 @@
  * path parameters, body, responses), and the generated document lists every route with exactly
  * the responses, parameters and bodies of its schema.
  */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { RouteOptions } from 'fastify';
 import { createServer } from '../../../src/server/server.js';
 import { client } from '../client.js';
@@ -20,7 +21,17 @@ describe('GET /api/openapi.json', () => {
     const { status, body } = await json('/api/openapi.json');
     assert.equal(status, 200);
     assert.match(body.openapi, /^3\./);
-    for (const p of ['/api/search', '/api/evaluate', '/api/sweep', '/api/stats', '/api/images', '/api/images/{id}', '/api/images/{id}/thumbnail', '/api/images/{id}/file', '/api/openapi.json']) {
+    for (const p of [
+      '/api/search',
+      '/api/evaluate',
+      '/api/sweep',
+      '/api/stats',
+      '/api/images',
+      '/api/images/{id}',
+      '/api/images/{id}/thumbnail',
+      '/api/images/{id}/file',
+      '/api/openapi.json',
+    ]) {
       assert.ok(body.paths[p], `missing ${p}`);
     }
     assert.ok(body.paths['/api/images'].post && body.paths['/api/images/{id}'].delete);
@@ -120,10 +131,13 @@ describe('route schemas', () => {
       documented.add(name);
       assert.deepEqual(Object.keys(op.responses).sort(), Object.keys(schema.response!).sort(), `${name}: responses`);
       const params = (op.parameters ?? []).map((p: { in: string; name: string }) => `${p.in} ${p.name}`).sort();
-      const want = [...Object.keys(schema.params?.properties ?? {}).map((p) => `path ${p}`), ...Object.keys(schema.querystring?.properties ?? {}).map((q) => `query ${q}`)].sort();
+      const want = [
+        ...Object.keys(schema.params?.properties ?? {}).map((p) => `path ${p}`),
+        ...Object.keys(schema.querystring?.properties ?? {}).map((q) => `query ${q}`),
+      ].sort();
       assert.deepEqual(params, want, `${name}: parameters`);
       if (schema.body) {
-        const types = Object.keys(schema.body.content ?? {}).length ? Object.keys(schema.body.content!) : schema.consumes ?? ['application/json'];
+        const types = Object.keys(schema.body.content ?? {}).length ? Object.keys(schema.body.content!) : (schema.consumes ?? ['application/json']);
         assert.deepEqual(Object.keys(op.requestBody.content).sort(), [...types].sort(), `${name}: body content types`);
       }
     }

@@ -2,10 +2,11 @@
  * POST /api/search over real HTTP: by id and by upload, exact and inverted file, and the event
  * loop staying responsive while uploads are processed.
  */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { client } from '../client.js';
 import { makePng, useServer } from '../fixture.js';
@@ -49,7 +50,10 @@ describe('POST /api/search', () => {
     assert.ok(ivf1.body.distances_computed < exact.body.distances_computed, `${ivf1.body.distances_computed} < ${exact.body.distances_computed}`);
     const nlist = ivf1.body.nlist;
     const all = await json('/api/search', { id: 17, k: 10, method: 'ivf', nprobe: nlist });
-    assert.deepEqual(all.body.results.map((r: any) => r.id), exact.body.results.map((r: any) => r.id));
+    assert.deepEqual(
+      all.body.results.map((r: any) => r.id),
+      exact.body.results.map((r: any) => r.id),
+    );
     // numeric strings are accepted in JSON too
     const s = await json('/api/search', { id: '17', k: '3', method: 'ivf', nprobe: '2' });
     assert.equal(s.status, 200);
@@ -135,7 +139,9 @@ describe('event loop', () => {
 
   test('stays responsive while a large upload is processed and searches run', async () => {
     // A 5000×5000 PNG (25 MP, small on the wire): decoding it takes a while, off the event loop.
-    const big = await sharp({ create: { width: 5000, height: 5000, channels: 3, background: { r: 200, g: 60, b: 40 } } }).png({ compressionLevel: 1 }).toBuffer();
+    const big = await sharp({ create: { width: 5000, height: 5000, channels: 3, background: { r: 200, g: 60, b: 40 } } })
+      .png({ compressionLevel: 1 })
+      .toBuffer();
     let maxGap = 0;
     let last = performance.now();
     const timer = setInterval(() => {

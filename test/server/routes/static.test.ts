@@ -1,6 +1,7 @@
 /** The web page's files over real HTTP. */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { useServer } from '../fixture.js';
 
 const N = 20;
@@ -9,7 +10,7 @@ describe('the page', () => {
   const s = useServer(N);
 
   test('GET / serves the web page with a strict CSP, and its modules', async () => {
-    const res = await fetch(s.srv.url + '/');
+    const res = await fetch(`${s.srv.url}/`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/html/);
     assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self'/);

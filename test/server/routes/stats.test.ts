@@ -3,10 +3,11 @@
  * inverted file is built for them, the nlist they report comes from one that exists or is
  * flagged as an estimate.
  */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { client } from '../client.js';
 import { useServer } from '../fixture.js';
 
@@ -53,7 +54,10 @@ describe('GET /api/stats on a fresh flat collection', () => {
     const { status, body } = await json('/api/stats');
     assert.equal(status, 200);
     const after = await snapshot(s.fx.collectionPath);
-    assert.deepEqual(Object.keys(after).filter((f) => f.endsWith('.ivf.index')), []);
+    assert.deepEqual(
+      Object.keys(after).filter((f) => f.endsWith('.ivf.index')),
+      [],
+    );
     assert.deepEqual(after, before);
     // The nlist an inverted file would get, flagged as such.
     assert.equal(body.features[0].ivf_nlist, Math.ceil(Math.sqrt(N)));

@@ -1,6 +1,7 @@
 /** GET /api/sweep over real HTTP. */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { client } from '../client.js';
 import { useServer } from '../fixture.js';
 
