@@ -100,17 +100,21 @@ await makeImages(images, IMAGES);
 const state = {};
 for (const [name, b] of Object.entries(builds)) {
   log(`[${name}] building indexes …`);
+  const needEngine = !opt('only', '') || /flat|IVF/.test(opt('only', ''));
   const flat = new b.FlatIndex(d);
-  flat.add(base.data);
   const ivf = new b.IVFIndex(d, { nlist: 256 });
-  await ivf.train(base.data, { seed: 1234, iterations: 10 });
-  ivf.add(base.data);
+  if (needEngine) {
+    flat.add(base.data);
+    await ivf.train(base.data, { seed: 1234, iterations: 10 });
+    ivf.add(base.data);
+  }
   const c = await b.Collection.open(join(work, `col-${name}`), { create: true, root: images, features: ['color'] });
   await c.update();
   const ids = (await c.search({ path: join(images, 'g0', '0.png') }, { k: 1000 })).results.map((h) => h.id);
   state[name] = { flat, ivf, c, ids };
 }
 
+const only = opt('only', '');
 const rows = [
   ['flat, one query (q/s)', (s) => oneByOne(s.flat, 100)],
   ['flat, batch of 1,000 on 2 threads (q/s)', (s) => batch(s.flat, {})],
@@ -127,6 +131,7 @@ const rows = [
   ],
 ];
 
+if (only) rows.splice(0, rows.length, ...rows.filter(([label]) => label.includes(only)));
 const best = {};
 for (let r = 0; r < ROUNDS; r++) {
   for (const [label, fn] of rows) {

@@ -127,6 +127,7 @@ export { loadIndex } from './search/load.js';
 export { type IndexKind, indexKind, indexKinds, registerIndexKind } from './search/registry.js';
 export {
   type BaseSearchParams,
+  type DescribeOptions,
   type FlatSearchParams,
   type IndexCapabilities,
   type IndexDescription,

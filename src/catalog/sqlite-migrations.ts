@@ -55,20 +55,28 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    description: 'vectors in their own table keyed by (image, kind, model)',
+    description: 'vectors in their own table keyed by (image, feature space); a space is a kind and a model version',
     up(db, ctx) {
       db.exec(`
+        CREATE TABLE spaces (
+          id    INTEGER PRIMARY KEY,
+          kind  TEXT NOT NULL,
+          model TEXT NOT NULL,
+          UNIQUE (kind, model)
+        );
         CREATE TABLE vectors (
           image_id INTEGER NOT NULL,
-          kind     TEXT NOT NULL,
-          model    TEXT NOT NULL,
+          space    INTEGER NOT NULL REFERENCES spaces (id),
           data     BLOB NOT NULL,
-          UNIQUE (image_id, kind, model)
+          UNIQUE (image_id, space)
         );
-        CREATE INDEX vectors_space ON vectors (kind, model, image_id);
+        CREATE INDEX vectors_space ON vectors (space, image_id);
       `);
-      const copy = (column: 'color' | 'deep', model: string) =>
-        db.prepare(`INSERT INTO vectors (image_id, kind, model, data) SELECT id, ?, ?, ${column} FROM images WHERE ${column} IS NOT NULL`).run(column, model);
+      const copy = (column: 'color' | 'deep', model: string) => {
+        if (!db.prepare(`SELECT 1 FROM images WHERE ${column} IS NOT NULL LIMIT 1`).get()) return;
+        const space = Number(db.prepare('INSERT INTO spaces (kind, model) VALUES (?, ?)').run(column, model).lastInsertRowid);
+        db.prepare(`INSERT INTO vectors (image_id, space, data) SELECT id, ?, ${column} FROM images WHERE ${column} IS NOT NULL`).run(space);
+      };
       copy('color', ctx.legacyModels.color);
       copy('deep', ctx.legacyModels.deep);
       db.exec('ALTER TABLE images DROP COLUMN color; ALTER TABLE images DROP COLUMN deep;');

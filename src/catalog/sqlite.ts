@@ -49,6 +49,8 @@ export class SQLiteCatalogStore implements CatalogStore {
   /** id → relpath, valid for generation `relpathGen` (an id's relpath never changes while its row exists). */
   private readonly relpathCache = new Map<number, string>();
   private relpathGen = -1;
+  /** Space ids never change once given (a rolled-back insert is not cached: see spaceId). */
+  private readonly spaceIds = new Map<string, number>();
 
   private constructor(file: string, db: Database.Database, schemaVersion: number) {
     this.file = file;
@@ -78,6 +80,24 @@ export class SQLiteCatalogStore implements CatalogStore {
       db.close();
       throw err;
     }
+  }
+
+  /**
+   * The small integer a feature space is stored under (rows name it, not the kind and model
+   * strings: smaller rows and indexes). -1 for a space never written, which matches no row.
+   */
+  private spaceId(s: FeatureSpace, create = false): number {
+    const key = `${s.kind}:${s.model}`;
+    const known = this.spaceIds.get(key);
+    if (known !== undefined) return known;
+    let r = this.stmt('SELECT id FROM spaces WHERE kind = ? AND model = ?').get(s.kind, s.model) as { id: number } | undefined;
+    if (!r && create) {
+      this.stmt('INSERT INTO spaces (kind, model) VALUES (?, ?)').run(s.kind, s.model);
+      r = this.stmt('SELECT id FROM spaces WHERE kind = ? AND model = ?').get(s.kind, s.model) as { id: number };
+    }
+    if (!r) return -1;
+    this.spaceIds.set(key, r.id);
+    return r.id;
   }
 
   private stmt(sql: string): Database.Statement {
@@ -114,7 +134,12 @@ export class SQLiteCatalogStore implements CatalogStore {
       if (changed) this.stmt("UPDATE meta SET value = ? WHERE key = 'generation'").run(String(gen));
       return { generation: changed ? gen : gen - 1, changed, ids };
     });
-    return tx.immediate();
+    try {
+      return tx.immediate();
+    } catch (err) {
+      this.spaceIds.clear(); // a space created by the rolled-back unit is gone again
+      throw err;
+    }
   }
 
   private copySources(writes: readonly CatalogWrite[]): Map<string, Buffer> {
@@ -123,9 +148,7 @@ export class SQLiteCatalogStore implements CatalogStore {
       if (w.op !== 'put' || !w.copyVectorsFrom) continue;
       const from = w.copyVectorsFrom.id;
       for (const s of w.copyVectorsFrom.spaces) {
-        const r = this.stmt('SELECT data FROM vectors WHERE image_id = ? AND kind = ? AND model = ?').get(from, s.kind, s.model) as
-          | { data: Buffer }
-          | undefined;
+        const r = this.stmt('SELECT data FROM vectors WHERE image_id = ? AND space = ?').get(from, this.spaceId(s)) as { data: Buffer } | undefined;
         if (!r) throw new NitamonoError('NOT_FOUND', `cannot copy ${s.kind} vectors from image ${from}: it has none`);
         out.set(`${from}/${s.kind}:${s.model}`, r.data);
       }
@@ -170,11 +193,11 @@ export class SQLiteCatalogStore implements CatalogStore {
       changed = old.status === 'ok';
     }
     const id = this.insert(img, gen);
-    const addVector = this.stmt('INSERT INTO vectors (image_id, kind, model, data) VALUES (?, ?, ?, ?)');
-    if (w.vectors) for (const v of w.vectors) addVector.run(id, v.space.kind, v.space.model, vectorToBlob(v.vector));
+    const addVector = this.stmt('INSERT INTO vectors (image_id, space, data) VALUES (?, ?, ?)');
+    if (w.vectors) for (const v of w.vectors) addVector.run(id, this.spaceId(v.space, true), vectorToBlob(v.vector));
     if (w.copyVectorsFrom) {
       const from = w.copyVectorsFrom.id;
-      for (const s of w.copyVectorsFrom.spaces) addVector.run(id, s.kind, s.model, sources.get(`${from}/${s.kind}:${s.model}`)!);
+      for (const s of w.copyVectorsFrom.spaces) addVector.run(id, this.spaceId(s, true), sources.get(`${from}/${s.kind}:${s.model}`)!);
     }
     return { id, changed: changed || img.status === 'ok' };
   }
@@ -207,7 +230,7 @@ export class SQLiteCatalogStore implements CatalogStore {
   }
 
   private hasVector(id: number, s: FeatureSpace): boolean {
-    return this.stmt('SELECT 1 FROM vectors WHERE image_id = ? AND kind = ? AND model = ?').get(id, s.kind, s.model) !== undefined;
+    return this.stmt('SELECT 1 FROM vectors WHERE image_id = ? AND space = ?').get(id, this.spaceId(s)) !== undefined;
   }
 
   private row(id: number): ImageRow | undefined {
@@ -259,7 +282,7 @@ export class SQLiteCatalogStore implements CatalogStore {
   async summaries(spaces: readonly FeatureSpace[]): Promise<ImageSummary[]> {
     const rows = this.stmt(`SELECT ${ROW_COLUMNS} FROM images`).all() as ImageRow[];
     const have = spaces.map(
-      (s) => new Set((this.stmt('SELECT image_id FROM vectors WHERE kind = ? AND model = ?').raw(true).all(s.kind, s.model) as [number][]).map((r) => r[0])),
+      (s) => new Set((this.stmt('SELECT image_id FROM vectors WHERE space = ?').raw(true).all(this.spaceId(s)) as [number][]).map((r) => r[0])),
     );
     return rows.map((r) => ({ ...r, complete: have.every((h) => h.has(r.id)) }));
   }
@@ -300,10 +323,18 @@ export class SQLiteCatalogStore implements CatalogStore {
   }
 
   async vector(id: number, space: FeatureSpace): Promise<Float32Array | undefined> {
-    const r = this.stmt(
-      `SELECT v.data AS v FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.image_id = ? AND v.kind = ? AND v.model = ? AND i.status = 'ok'`,
-    ).get(id, space.kind, space.model) as { v: Buffer } | undefined;
+    const r = this.stmt(`SELECT v.data AS v FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.image_id = ? AND v.space = ? AND i.status = 'ok'`).get(
+      id,
+      this.spaceId(space),
+    ) as { v: Buffer } | undefined;
     return r ? blobToVector(r.v) : undefined;
+  }
+
+  async okVector(id: number, space: FeatureSpace): Promise<{ relpath: string; vector: Float32Array } | undefined> {
+    const r = this.stmt(
+      `SELECT i.relpath AS relpath, v.data AS v FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.image_id = ? AND v.space = ? AND i.status = 'ok'`,
+    ).get(id, this.spaceId(space)) as { relpath: string; v: Buffer } | undefined;
+    return r ? { relpath: r.relpath, vector: blobToVector(r.v) } : undefined;
   }
 
   async okBySha(sha256: string, spaces: readonly FeatureSpace[]): Promise<ImageRow | undefined> {
@@ -312,22 +343,23 @@ export class SQLiteCatalogStore implements CatalogStore {
   }
 
   async vectorDim(space: FeatureSpace): Promise<number | undefined> {
-    const r = this.stmt(
-      `SELECT length(v.data) AS b FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.kind = ? AND v.model = ? AND i.status = 'ok' LIMIT 1`,
-    ).get(space.kind, space.model) as { b: number } | undefined;
+    const r = this.stmt(`SELECT length(v.data) AS b FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.space = ? AND i.status = 'ok' LIMIT 1`).get(
+      this.spaceId(space),
+    ) as { b: number } | undefined;
     return r?.b ? r.b / 4 : undefined;
   }
 
   private vectorsAfter(space: FeatureSpace, dim: number, since: number): { ids: Int32Array; vectors: Float32Array } {
-    const where = `FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.kind = ? AND v.model = ? AND i.status = 'ok' AND i.gen > ? AND length(v.data) = ?`;
-    const n = (this.stmt(`SELECT COUNT(*) AS n ${where}`).get(space.kind, space.model, since, dim * 4) as { n: number }).n;
+    const where = `FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.space = ? AND i.status = 'ok' AND i.gen > ? AND length(v.data) = ?`;
+    const sid = this.spaceId(space);
+    const n = (this.stmt(`SELECT COUNT(*) AS n ${where}`).get(sid, since, dim * 4) as { n: number }).n;
     const ids = new Int32Array(n);
     const vectors = new Float32Array(n * dim);
     const bytes = new Uint8Array(vectors.buffer);
     let i = 0;
     for (const [id, v] of this.stmt(`SELECT v.image_id, v.data ${where} ORDER BY v.image_id`)
       .raw(true)
-      .iterate(space.kind, space.model, since, dim * 4) as Iterable<[number, Buffer]>) {
+      .iterate(sid, since, dim * 4) as Iterable<[number, Buffer]>) {
       if (i >= n) break;
       ids[i] = id;
       bytes.set(v, i * dim * 4);

@@ -138,6 +138,8 @@ export interface CatalogStore {
   okRows(): Promise<{ id: number; relpath: string }[]>;
   /** A searchable row's vector in `space`. */
   vector(id: number, space: FeatureSpace): Promise<Float32Array | undefined>;
+  /** A searchable row's relpath and vector in `space`, in one read (a search by id). */
+  okVector(id: number, space: FeatureSpace): Promise<{ relpath: string; vector: Float32Array } | undefined>;
   /** A searchable row holding this content with a vector in every space asked (for reuse). */
   okBySha(sha256: string, spaces: readonly FeatureSpace[]): Promise<ImageRow | undefined>;
   /** Dimension of the vectors of a space, from one stored vector; undefined if none is stored. */

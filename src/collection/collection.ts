@@ -122,7 +122,16 @@ export class Collection {
       dims,
       extractors: new ExtractorCache(cfg, threads),
       paths: new RootPaths(() => config.root),
-      indexes: new IndexManager({ dir, store, config: cfg, space: (k) => featureSpace(config, k), dim: (k) => dims.of(k), threads, progress }),
+      indexes: new IndexManager({
+        dir,
+        store,
+        config: cfg,
+        space: (k) => featureSpace(config, k),
+        dim: (k) => dims.of(k),
+        knownDim: (k) => dims.cached(k),
+        threads,
+        progress,
+      }),
       saveConfig: () => saveConfig(dir, config),
     };
     return new Collection(ctx, services);

@@ -37,6 +37,11 @@ export class Dimensions {
     private readonly config: () => CollectionConfig,
   ) {}
 
+  /** The dimension if already known, without a catalogue read (the per-search path). */
+  cached(kind: FeatureKind): number | undefined {
+    return this.known.get(kind);
+  }
+
   async of(kind: FeatureKind): Promise<number | undefined> {
     const k = this.known.get(kind);
     if (k !== undefined) return k;

@@ -203,7 +203,7 @@ export function ivfFaithfulness(
   const gtRows = Array.from({ length: nq }, (_, q) => withoutSelf(gt, q, selfIds[q]!, k));
   const rows: IvfRow[] = [];
   const hits = (r: { ids: number[]; dist: number[] }) => r.ids.map((id, j) => ({ id, distance: r.dist[j]! }));
-  const nlist = ivf.describe().nlist ?? 1;
+  const nlist = ivf.describe({ lists: false }).nlist ?? 1;
   for (const nprobe of nprobes) {
     const t0 = performance.now();
     const res = ivf.search(queryVectors, kk, { nprobe });
@@ -328,7 +328,7 @@ export async function evaluateCollection(c: Collection, opts: EvalOptions = {}):
         flat.add(data.vectors, data.ids);
         const qv = gather(data.vectors, data.dim, queries);
         const selfIds = Int32Array.from(queries, (i) => data.ids[i]!);
-        const nlist = ivf.describe().nlist ?? 1;
+        const nlist = ivf.describe({ lists: false }).nlist ?? 1;
         const nprobes = (opts.nprobes ?? defaultNprobes(nlist)).filter((p) => p >= 1).map((p) => Math.min(p, nlist));
         const bar = progress.step(`ivf ${kind}`, 1, 'sweeps');
         report.ivf.push(...ivfFaithfulness(flat, ivf, qv, selfIds, [...new Set(nprobes)], kind));

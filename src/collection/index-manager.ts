@@ -154,7 +154,7 @@ function needsRebuild(slot: IndexSlot, config: CollectionConfig, n: number): boo
   const idx = slot.index;
   if (!idx) return true;
   if (idx.kind !== wantedKind(slot.role, config, n).kind) return true;
-  const nlist = idx.describe().nlist;
+  const nlist = idx.describe({ lists: false }).nlist;
   if (idx.capabilities.trainable && nlist !== undefined) {
     const t = slot.trainedN ?? idx.size;
     if (n > 2 * Math.max(t, 1) || n < t / 2) return true;
@@ -170,6 +170,8 @@ export interface IndexManagerOptions {
   config: () => CollectionConfig;
   space: (kind: FeatureKind) => FeatureSpace;
   dim: (kind: FeatureKind) => Promise<number | undefined>;
+  /** The dimension when known without a read (saves an await per search). */
+  knownDim?: (kind: FeatureKind) => number | undefined;
   threads: number;
   progress: Progress;
 }
@@ -196,7 +198,7 @@ export class IndexManager {
 
   /** The primary index of `kind`, current with the catalogue; undefined while no dimension is known. */
   async primary(kind: FeatureKind, progress = this.o.progress): Promise<{ slot: IndexSlot; index: EngineIndex } | undefined> {
-    const dim = await this.o.dim(kind);
+    const dim = this.o.knownDim?.(kind) ?? (await this.o.dim(kind));
     if (dim === undefined) return undefined;
     const slot = this.slot(kind, 'primary');
     return { slot, index: await this.ensure(slot, dim, progress) };
@@ -359,7 +361,7 @@ export class IndexManager {
         feature: slot.kind,
         generation: slot.generation,
         index: idx.kind as Sidecar['index'],
-        nlist: idx.describe().nlist ?? null,
+        nlist: idx.describe({ lists: false }).nlist ?? null,
         trained_n: slot.trainedN,
         size: idx.size,
         dim: idx.dim,

@@ -11,7 +11,8 @@
  *                        migrations). Table `images`: id (never reused), relpath (unique,
  *                        "/"-separated, relative to the root), size, mtime_ms, sha256, status
  *                        ok | skipped | excluded, width, height, format, error_code/message, gen.
- *                        Table `vectors` (image_id, kind, model, float32 LE bytes). Table
+ *                        Table `vectors` (image_id, space, float32 LE bytes), `spaces` (id,
+ *                        kind, model: 'color' + 'rgb-hist-4', 'deep' + a model name). Table
  *                        `removed` (id, gen) and `meta.generation` for index staleness.
  *                        Indexing commits every 64 images in one transaction, so kill -9 loses at
  *                        most the batch in flight and a re-run resumes from there.

@@ -79,7 +79,7 @@ export class SearchService {
           features: kind,
           k,
           nprobe: ivf.nprobe ?? iv.nprobe ?? 1,
-          nlist: iv.index.describe().nlist ?? 1,
+          nlist: iv.index.describe({ lists: false }).nlist ?? 1,
           recall_at_1: r1,
           recall_at_k: rk,
           exact,
@@ -101,10 +101,10 @@ export class SearchService {
     if (m !== 'exact' && m !== 'ivf') throw invalid(`method must be exact or ivf, not ${String(method)}`);
     if (m === 'exact') {
       // Exact on an IVF index = every list scanned (same answers as flat, plus nlist centroid distances).
-      return { index: primary, method: m, nprobe: primary.describe().nlist };
+      return { index: primary, method: m, nprobe: primary.describe({ lists: false }).nlist };
     }
     const ivf = (await this.ctx.indexes.ivf(kind))!;
-    return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, ivf.describe().nlist ?? 1) };
+    return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, ivf.describe({ lists: false }).nlist ?? 1) };
   }
 
   private async run(
@@ -125,7 +125,7 @@ export class SearchService {
       dim: index.dim,
       query: { source: q.source, ...(q.id !== undefined ? { id: q.id } : {}), ...(q.relpath !== undefined ? { path: q.relpath } : {}) },
     };
-    const nlist = index.describe().nlist;
+    const nlist = index.describe({ lists: false }).nlist;
     if (nlist !== undefined) base.nlist = nlist;
     if (n === 0) return { ...base, took_ms: 0, distances_computed: 0, results: [] };
     const drop = excludeSelf && q.id !== undefined ? q.id : undefined;
@@ -159,10 +159,9 @@ export class SearchService {
     const space = featureSpace(config, kind);
     if (query && 'id' in query) {
       if (!Number.isInteger(query.id)) throw invalid('id must be an integer');
-      const row = await store.get(query.id);
-      const v = row?.status === 'ok' ? await store.vector(query.id, space) : undefined;
-      if (!row || !v) throw new NitamonoError('NOT_FOUND', `no indexed image with id ${query.id}`);
-      return { vector: v, source: 'indexed', id: query.id, relpath: row.relpath, extract_ms: 0 };
+      const r = await store.okVector(query.id, space);
+      if (!r) throw new NitamonoError('NOT_FOUND', `no indexed image with id ${query.id}`);
+      return { vector: r.vector, source: 'indexed', id: query.id, relpath: r.relpath, extract_ms: 0 };
     }
     if (query && 'path' in query) {
       const p = query.path;

@@ -104,7 +104,7 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
   index.add(o.base);
   const addS = seconds(t1);
 
-  const nlist = index.describe().nlist;
+  const nlist = index.describe({ lists: false }).nlist;
   const probes: Array<number | null> =
     nlist !== undefined
       ? (o.nprobes ?? [1, 2, 4, 8, 16, 32, 64]).filter((p) => p <= nlist).concat((o.nprobes ?? []).some((p) => p > nlist) ? [nlist] : [])

@@ -12,7 +12,7 @@ import { splitRange } from '../util/ranges.js';
 import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '../validate.js';
 import { forgetArena, sharedPool, type Task } from './pool.js';
 import type { QueryBlock } from './scan.js';
-import type { BaseSearchParams, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
+import type { BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
 
 export function metricCode(metric: Metric): MetricCode {
   return checkMetric(metric) === 'ip' ? METRIC_IP : METRIC_L2;
@@ -90,7 +90,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     return this.rowIds().slice();
   }
 
-  describe(): IndexDescription {
+  describe(_options?: DescribeOptions): IndexDescription {
     return { kind: this.kind, dim: this.dim, metric: this.metric, size: this.size, memoryBytes: this.memoryBytes };
   }
 

@@ -23,7 +23,7 @@ import { resolveThreads } from './pool.js';
 import { CoarseQuantizer } from './quantizer.js';
 import type { IndexKind } from './registry.js';
 import { type IVFLayout, ivfSearchRange } from './scan.js';
-import type { IndexCapabilities, IndexDescription, IVFSearchParams, ListStats, Metric, SearchResult } from './types.js';
+import type { DescribeOptions, IndexCapabilities, IndexDescription, IVFSearchParams, ListStats, Metric, SearchResult } from './types.js';
 
 export type { ListStats } from './types.js';
 
@@ -126,8 +126,8 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     return listStats(this.listSizes());
   }
 
-  override describe(): IndexDescription {
-    return { ...super.describe(), nlist: this.nlist, lists: this.listStats() };
+  override describe(options: DescribeOptions = {}): IndexDescription {
+    return { ...super.describe(), nlist: this.nlist, ...(options.lists === false ? {} : { lists: this.listStats() }) };
   }
 
   /** (nlist centroids + the nprobe lists' expected N·nprobe/nlist vectors) · D. */

@@ -65,6 +65,12 @@ export interface ListStats {
 }
 
 /** The facts about an index that reports and stats need, whatever its kind. */
+/** What `describe` computes: list statistics cost O(nlist), so per-query callers leave them out. */
+export interface DescribeOptions {
+  /** Include `lists` (default true). */
+  lists?: boolean;
+}
+
 export interface IndexDescription {
   kind: string;
   dim: number;
@@ -104,7 +110,7 @@ export interface VectorIndex<P extends BaseSearchParams = SearchParams> {
   searchAsync(queries: Float32Array, k: number, params?: P): Promise<SearchResult>;
   /** Expected multiply-adds of one query with these parameters (what deciding sync vs worker search needs). */
   queryCost(params?: P): number;
-  describe(): IndexDescription;
+  describe(options?: DescribeOptions): IndexDescription;
   /** Atomic write of the versioned, checksummed index file. */
   save(path: string): Promise<void>;
   /** Frees the index's memory; the index is unusable afterwards. */

@@ -53,7 +53,7 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
   const t0 = performance.now();
   const ids = await sampleIds(collection, queries);
   const ivf = await collection.ivfIndex(kind);
-  const nlist = ivf.describe().nlist ?? 1;
+  const nlist = ivf.describe({ lists: false }).nlist ?? 1;
   const probes = sweepProbes(nlist);
   // Warm-up (JIT, worker start-up, caches): not measured.
   for (const id of ids.slice(0, 3)) {

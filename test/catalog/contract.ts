@@ -71,6 +71,8 @@ export function catalogContract(backend: string, open: () => Promise<OpenedStore
         assert.equal(row.gen, 1);
         assert.deepEqual(await s.byRelpath('a/x.png'), row);
         assert.deepEqual(await s.vector(id, COLOR), v);
+        assert.deepEqual(await s.okVector(id, COLOR), { relpath: 'a/x.png', vector: v });
+        assert.equal(await s.okVector(id, DEEP), undefined);
         assert.equal(await s.vector(id, DEEP), undefined);
         assert.equal(await s.vector(id, COLOR8), undefined, 'another model is another space');
         assert.equal(await s.vectorDim(COLOR), 3);
