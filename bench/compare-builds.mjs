@@ -129,6 +129,15 @@ const rows = [
       return m / ((performance.now() - t0) / 1000);
     },
   ],
+  [
+    `Collection.search by id, method ivf nprobe 8, ${IMAGES} images, colour (searches/s)`,
+    async (s) => {
+      const t0 = performance.now();
+      const m = 2000;
+      for (let i = 0; i < m; i++) await s.c.search({ id: s.ids[i % s.ids.length] }, { k: 10, method: 'ivf', nprobe: 8 });
+      return m / ((performance.now() - t0) / 1000);
+    },
+  ],
 ];
 
 if (only) rows.splice(0, rows.length, ...rows.filter(([label]) => label.includes(only)));

@@ -249,8 +249,9 @@ export class SQLiteCatalogStore implements CatalogStore {
    * From a cache (deleting a searchable row bumps the generation, which empties it), the misses
    * in one query per 1024 ids: a search maps its k result ids with this.
    */
-  async relpaths(ids: ArrayLike<number>): Promise<Map<number, string>> {
-    const gen = this.gen(); // read before any row, so a later deletion always clears what is cached now
+  async relpaths(ids: ArrayLike<number>, generation?: number): Promise<Map<number, string>> {
+    // read before any row (here or by the caller), so a later deletion always clears what is cached now
+    const gen = generation ?? this.gen();
     if (gen !== this.relpathGen) {
       this.relpathCache.clear();
       this.relpathGen = gen;

@@ -124,8 +124,12 @@ export interface CatalogStore {
   generation(): Promise<number>;
   get(id: number): Promise<ImageRow | undefined>;
   byRelpath(relpath: string): Promise<ImageRow | undefined>;
-  /** Relative paths of these ids (any status); unknown ids are absent from the map. */
-  relpaths(ids: ArrayLike<number>): Promise<Map<number, string>>;
+  /**
+   * Relative paths of these ids (any status); unknown ids are absent from the map.
+   * `generation`: the generation the caller read just before, if any (a backend that caches by
+   * generation can skip reading it again).
+   */
+  relpaths(ids: ArrayLike<number>, generation?: number): Promise<Map<number, string>>;
   /** Every row, with whether it holds a vector in each of `spaces` (change detection). */
   summaries(spaces: readonly FeatureSpace[]): Promise<ImageSummary[]>;
   /** Searchable rows in id order, `limit` from `offset`, and how many there are in all. */

@@ -205,13 +205,14 @@ export class IndexManager {
   }
 
   /** The inverted file of `kind`: the primary if it is one, else the on-demand auxiliary (saved when first built). */
-  async ivf(kind: FeatureKind, progress = this.o.progress): Promise<EngineIndex | undefined> {
-    const p = await this.primary(kind, progress);
+  async ivf(kind: FeatureKind, progress = this.o.progress, current?: { slot: IndexSlot; index: EngineIndex }): Promise<EngineIndex | undefined> {
+    const p = current ?? (await this.primary(kind, progress));
     if (!p) return undefined;
     if (p.index.kind === 'ivf') return p.index;
     const slot = this.slot(kind, 'ivf');
     const fresh = !slot.index;
-    const idx = await this.ensure(slot, p.index.dim, progress);
+    // the primary was just brought to the catalogue's generation: no need to read it again
+    const idx = await this.ensure(slot, p.index.dim, progress, p.slot.generation);
     if (fresh) await this.saveSlot(slot);
     return idx;
   }
@@ -254,12 +255,14 @@ export class IndexManager {
    * Brings `slot` up to the catalogue's current generation: loads the file if needed, applies
    * the delta, rebuilds when missing, mismatching or (IVF) badly out of balance. Does not save.
    */
-  private async ensure(slot: IndexSlot, dim: number, progress: Progress): Promise<EngineIndex> {
+  private async ensure(slot: IndexSlot, dim: number, progress: Progress, generation?: number): Promise<EngineIndex> {
     const { store } = this.o;
-    // Fast path (every search): one cached, indexed read, without queueing behind the slot's
-    // other work. Whatever the slow path does happens while the generation or the rebuild
-    // policy disagrees, so a match here means the index is current.
-    if (slot.index && slot.generation === (await store.generation()) && !needsRebuild(slot, this.o.config(), slot.index.size)) return slot.index;
+    // Fast path (every search): one cached, indexed read (or none, when the caller has just
+    // read the generation), without queueing behind the slot's other work. Whatever the slow
+    // path does happens while the generation or the rebuild policy disagrees, so a match here
+    // means the index is current.
+    const now = generation ?? (await store.generation());
+    if (slot.index && slot.generation === now && !needsRebuild(slot, this.o.config(), slot.index.size)) return slot.index;
     return slot.exclusive(async () => {
       const config = this.o.config();
       const space = this.o.space(slot.kind);

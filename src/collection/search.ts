@@ -55,8 +55,8 @@ export class SearchService {
     const k = checkResultCount(opts.k);
     if (opts.nprobe !== undefined && (!Number.isInteger(opts.nprobe) || opts.nprobe < 1)) throw invalid('nprobe must be a positive integer');
     const q = await this.queryVector(query, kind);
-    const { index, method, nprobe } = await this.indexFor(kind, opts.method, opts.nprobe);
-    return useIndex(index, () => this.run(index, kind, q, k, method, nprobe, opts.excludeSelf === true));
+    const { index, method, nprobe, generation } = await this.indexFor(kind, opts.method, opts.nprobe);
+    return useIndex(index, () => this.run(index, kind, q, k, method, nprobe, opts.excludeSelf === true, generation));
   }
 
   /**
@@ -94,17 +94,19 @@ export class SearchService {
     kind: FeatureKind,
     method: SearchMethod | undefined,
     nprobe: number | undefined,
-  ): Promise<{ index: EngineIndex; method: SearchMethod; nprobe: number | undefined }> {
-    const primary = (await this.ctx.indexes.primary(kind))?.index;
-    if (!primary) throw new NitamonoError('EMPTY_INDEX', `no ${kind} vectors in the collection`);
+  ): Promise<{ index: EngineIndex; method: SearchMethod; nprobe: number | undefined; generation: number }> {
+    const current = await this.ctx.indexes.primary(kind);
+    const primary = current?.index;
+    if (!current || !primary) throw new NitamonoError('EMPTY_INDEX', `no ${kind} vectors in the collection`);
     const m: SearchMethod = method ?? (primary.kind === 'ivf' ? 'ivf' : 'exact');
     if (m !== 'exact' && m !== 'ivf') throw invalid(`method must be exact or ivf, not ${String(method)}`);
     if (m === 'exact') {
       // Exact on an IVF index = every list scanned (same answers as flat, plus nlist centroid distances).
-      return { index: primary, method: m, nprobe: primary.describe({ lists: false }).nlist };
+      return { index: primary, method: m, nprobe: primary.describe({ lists: false }).nlist, generation: current.slot.generation };
     }
-    const ivf = (await this.ctx.indexes.ivf(kind))!;
-    return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, ivf.describe({ lists: false }).nlist ?? 1) };
+    const ivf = (await this.ctx.indexes.ivf(kind, undefined, current))!;
+    const nlist = ivf.describe({ lists: false }).nlist ?? 1;
+    return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, nlist), generation: current.slot.generation };
   }
 
   private async run(
@@ -115,6 +117,7 @@ export class SearchService {
     method: SearchMethod,
     nprobe: number | undefined,
     excludeSelf: boolean,
+    generation?: number,
   ): Promise<SearchResponse> {
     const n = index.size;
     const base: Omit<SearchResponse, 'took_ms' | 'distances_computed' | 'results'> = {
@@ -137,7 +140,7 @@ export class SearchService {
     const res: SearchResult = index.queryCost(sopts) <= SYNC_SEARCH_MAX_WORK ? index.search(q.vector, kk, sopts) : await index.searchAsync(q.vector, kk, sopts);
     const took = performance.now() - t0;
     // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is left out).
-    const paths = await this.ctx.store.relpaths(res.labels.subarray(0, res.k));
+    const paths = await this.ctx.store.relpaths(res.labels.subarray(0, res.k), generation);
     const results: SearchHit[] = [];
     for (let j = 0; j < res.k && results.length < k; j++) {
       const id = res.labels[j]!;

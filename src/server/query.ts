@@ -43,6 +43,11 @@ export class QueryHistograms {
   async of(id: number | undefined, upload: Upload | undefined): Promise<number[] | undefined> {
     if (upload) return this.compute(upload.buffer);
     if (id === undefined) return undefined;
+    // The stored colour vector is this very histogram when the collection uses the seed's bins.
+    if (this.collection.config.color_bins === HISTOGRAM_BINS && this.collection.features.includes('color')) {
+      const v = await this.collection.storedVector(id, 'color');
+      if (v) return Array.from(v, round4);
+    }
     const key = String(id);
     const cached = this.byId.get(key);
     if (cached) return cached;
