@@ -104,7 +104,11 @@ export interface JobRunner {
   run(jobs: readonly ExtractionJob[], signal?: AbortSignal): AsyncIterable<JobResult>;
 }
 
-/** Jobs on this process's extractor worker threads, enough in flight to keep every worker busy. */
+/**
+ * Jobs on this process's extractor worker threads, enough in flight to keep every worker busy.
+ * Results come back in job order (a sliding window), so the same folder gets the same ids on
+ * every run, whatever order the workers finish in.
+ */
 export class InProcessJobRunner implements JobRunner {
   constructor(
     private readonly store: CatalogStore,
@@ -113,29 +117,23 @@ export class InProcessJobRunner implements JobRunner {
   ) {}
 
   async *run(jobs: readonly ExtractionJob[], signal?: AbortSignal): AsyncIterable<JobResult> {
-    const inflight = new Map<number, Promise<{ slot: number; result: JobResult }>>();
+    const window: Promise<JobResult>[] = [];
     let next = 0;
-    const start = (slot: number) => {
-      const job = jobs[next++]!;
-      inflight.set(
-        slot,
-        handleExtractionJob(job, { store: this.store, extract: this.extract }).then((result) => ({ slot, result })),
-      );
+    const start = () => {
+      const p = handleExtractionJob(jobs[next++]!, { store: this.store, extract: this.extract });
+      p.catch(() => undefined); // observed when it reaches the head of the window
+      window.push(p);
     };
-    for (let s = 0; s < this.concurrency && next < jobs.length; s++) start(s);
+    while (next < jobs.length && window.length < this.concurrency) start();
     const aborted = new Promise<'aborted'>((resolve) => signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
-    try {
-      while (inflight.size > 0) {
-        if (signal?.aborted) return;
-        const done = await Promise.race([...inflight.values(), aborted]);
-        if (done === 'aborted') return;
-        inflight.delete(done.slot);
-        yield done.result;
-        if (next < jobs.length && !signal?.aborted) start(done.slot);
-      }
-    } finally {
-      // Abandoned jobs settle later (or reject when the extractor closes): nobody waits for them.
-      for (const p of inflight.values()) p.catch(() => undefined);
+    while (window.length > 0) {
+      if (signal?.aborted) return;
+      const done = await Promise.race([window[0]!, aborted]);
+      if (done === 'aborted') return;
+      window.shift();
+      // refill before handing the result over, so workers stay busy while the caller commits
+      if (next < jobs.length && !signal?.aborted) start();
+      yield done;
     }
   }
 }

@@ -79,12 +79,22 @@ describe('extraction jobs', () => {
     });
   });
 
-  test('the in-process runner yields every job once, and stops when aborted', async () => {
+  test('the in-process runner yields every job once, in job order, and stops when aborted', async () => {
     await withStore(async (store) => {
       const jobs = Array.from({ length: 20 }, (_, i) => extractionJob(`H${i}`, `/r/${i}.png`, [COLOR], [{ relpath: `${i}.png`, size: 1, mtime_ms: 1 }]));
       const seen: string[] = [];
-      for await (const r of new InProcessJobRunner(store, fakeExtract(), 3).run(jobs)) seen.push(r.job.key);
-      assert.deepEqual(seen.sort(), jobs.map((j) => j.key).sort());
+      // the first jobs finish last: results must still come back in job order
+      const slowFirst: ExtractFn = async (path) => {
+        const i = Number(/(\d+)\.png$/.exec(path)![1]);
+        await new Promise((r) => setTimeout(r, Math.max(0, 20 - i)));
+        return fakeExtract()(path);
+      };
+      for await (const r of new InProcessJobRunner(store, slowFirst, 5).run(jobs)) seen.push(r.job.key);
+      assert.deepEqual(
+        seen,
+        jobs.map((j) => j.key),
+        'job order, whatever order the work finishes in',
+      );
 
       const ac = new AbortController();
       let n = 0;

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { FlatIndex } from '../../search/flat.js';
 import { IVFIndex } from '../../search/ivf.js';
+import { needsTraining, type VectorIndex } from '../../search/types.js';
 import { readVectors } from '../../vectors/io.js';
 import { indexKind, metricOf, positiveInt } from '../options.js';
 
@@ -19,14 +20,15 @@ export function registerAnnBuildCommand(program: Command): void {
     .action(async (o) => {
       const base = await readVectors(o.base);
       const t0 = performance.now();
-      const index =
+      const index: VectorIndex =
         o.index === 'ivf'
           ? new IVFIndex(base.dim, { metric: o.metric, ...(o.nlist ? { nlist: o.nlist } : {}) })
           : new FlatIndex(base.dim, { metric: o.metric });
-      if (index instanceof IVFIndex) await index.train(base.data, o.threads ? { threads: o.threads } : {});
+      if (needsTraining(index)) await index.train?.(base.data, o.threads ? { threads: o.threads } : {});
       index.add(base.data);
       await index.save(o.out);
-      const nlist = index instanceof IVFIndex ? `, nlist ${index.nlist}` : '';
+      const described = index.describe({ lists: false }).nlist;
+      const nlist = described !== undefined ? `, nlist ${described}` : '';
       process.stdout.write(
         `${o.out}: ${index.kind} index of ${index.size} vectors, dimension ${index.dim}${nlist}, built in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
       );
