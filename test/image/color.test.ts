@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -17,14 +15,7 @@ import {
 } from '../../src/image/color.js';
 import { decodeFeatureImage, decodeImage } from '../../src/image/decode.js';
 import { rng } from '../../src/util/random.js';
-
-type TempDir = { path: string; dispose: () => void };
-
-/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
-function tempDir(prefix: string): TempDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
-}
+import { type TempDir, tempDir } from '../temp-dir.js';
 
 function assertClose(actual: Float32Array, expected: number[], tol = 1e-6): void {
   assert.equal(actual.length, expected.length, 'length');

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
@@ -9,14 +8,7 @@ import sharp from 'sharp';
 import { NitamonoError } from '../../src/errors.js';
 import { DEFAULT_MAX_PIXELS, decodeImage, imageMetadata, makeThumbnail, resizeRgb } from '../../src/image/decode.js';
 import { assemblePng, tinyBmp } from '../png-craft.js';
-
-type TempDir = { path: string; dispose: () => void };
-
-/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
-function tempDir(prefix: string): TempDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
-}
+import { type TempDir, tempDir } from '../temp-dir.js';
 
 /** Asserts that `p` rejects with a NitamonoError of `code` whose message matches `re`. */
 async function rejectsWith(p: Promise<unknown>, code: string, re: RegExp): Promise<NitamonoError> {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -10,14 +9,7 @@ import { decodeFeatureImage, resizeRgb } from '../../src/image/decode.js';
 import { DEFAULT_DEEP_MODEL, DeepEmbedder, deepDim } from '../../src/image/deep.js';
 import { type ExtractedImage, FeatureExtractor } from '../../src/image/extract.js';
 import { rng } from '../../src/util/random.js';
-
-type TempDir = { path: string; dispose: () => void };
-
-/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
-function tempDir(prefix: string): TempDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
-}
+import { type TempDir, tempDir } from '../temp-dir.js';
 
 async function photo(seed: number, w: number, h: number): Promise<Buffer> {
   const r = rng(seed);

@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as zlib from 'node:zlib';
 import { writeFileAtomic } from '../../src/persist/atomic.js';
 import { crc32, crc32Js, FOOTER_BYTES, readContainer, writeContainer } from '../../src/persist/container.js';
 import { expectError } from '../assert-error.js';
-
-type TempDir = { path: string; dispose: () => void };
-
-/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
-function tempDir(prefix: string): TempDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
-}
+import { type TempDir, tempDir } from '../temp-dir.js';
 
 function esc(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readIds, readVectors, writeFvecs, writeIvecs, writeNpy } from '../../src/vectors/io.js';
 import { checkVectors, l2Normalize, toFloat32Matrix } from '../../src/vectors/matrix.js';
 import { expectError } from '../assert-error.js';
-
-type TempDir = { path: string; dispose: () => void };
-
-/** A fresh temp folder; the describe that makes it in its `before` disposes of it in its `after`. */
-function tempDir(prefix: string): TempDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
-}
+import { type TempDir, tempDir } from '../temp-dir.js';
 
 function seq(n: number, scale = 0.5): Float32Array {
   const a = new Float32Array(n);
