@@ -13,7 +13,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'TOO_LARGE'
   | 'DECODE_FAILED'
-  | 'IO';
+  | 'IO'
+  /** Another process is writing the collection (and the caller chose not to wait). */
+  | 'LOCKED';
 
 export class NitamonoError extends Error {
   readonly code: ErrorCode;

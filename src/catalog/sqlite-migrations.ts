@@ -82,6 +82,23 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE images DROP COLUMN color; ALTER TABLE images DROP COLUMN deep;');
     },
   },
+  {
+    version: 3,
+    description: 'the writer lease: one writing process at a time',
+    up(db) {
+      db.exec(`
+        CREATE TABLE writer (
+          id          INTEGER PRIMARY KEY CHECK (id = 1),
+          token       TEXT NOT NULL,
+          pid         INTEGER NOT NULL,
+          host        TEXT NOT NULL,
+          started_at  INTEGER NOT NULL,
+          command     TEXT NOT NULL,
+          acquired_at INTEGER NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 export const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]!.version;

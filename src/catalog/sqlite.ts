@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import { NitamonoError } from '../errors.js';
-import { type MigrationContext, migrate, readOnlyVersion } from './sqlite-migrations.js';
+import { LATEST_SCHEMA, type MigrationContext, migrate, readOnlyVersion } from './sqlite-migrations.js';
 import type {
   CatalogStore,
   CatalogWrite,
@@ -21,6 +21,8 @@ import type {
   StatusCounts,
   VectorChanges,
   VectorSnapshot,
+  WriterIdentity,
+  WriterLease,
 } from './types.js';
 import { blobToVector, vectorToBlob } from './vector-bytes.js';
 
@@ -69,13 +71,13 @@ export class SQLiteCatalogStore implements CatalogStore {
       db.pragma('busy_timeout = 10000');
       if (opts.readonly) {
         const v = readOnlyVersion(db);
-        if (v !== 2) throw new NitamonoError('UNSUPPORTED', `${file} has catalogue schema ${v}; open it for writing once to upgrade it`);
+        if (v !== LATEST_SCHEMA) throw new NitamonoError('UNSUPPORTED', `${file} has catalogue schema ${v}; open it for writing once to upgrade it`);
         return new SQLiteCatalogStore(file, db, v);
       }
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       migrate(db, file, { legacyModels: opts.legacyModels ?? DEFAULT_LEGACY });
-      return new SQLiteCatalogStore(file, db, 2);
+      return new SQLiteCatalogStore(file, db, LATEST_SCHEMA);
     } catch (err) {
       db.close();
       throw err;
@@ -378,6 +380,25 @@ export class SQLiteCatalogStore implements CatalogStore {
       const removed = this.stmt('SELECT id FROM removed WHERE gen > ? ORDER BY id').raw(true).all(since) as [number][];
       return { generation: this.gen(), removed: Int32Array.from(removed, (r) => r[0]), added: this.vectorsAfter(space, dim, since) };
     })();
+  }
+
+  async acquireWriter(me: WriterIdentity, isStale: (holder: WriterLease) => boolean): Promise<{ acquired: true } | { acquired: false; holder: WriterLease }> {
+    const tx = this.db.transaction((): { acquired: true } | { acquired: false; holder: WriterLease } => {
+      const holder = this.stmt('SELECT token, pid, host, started_at, command, acquired_at FROM writer WHERE id = 1').get() as WriterLease | undefined;
+      if (holder && holder.token !== me.token && !isStale(holder)) return { acquired: false, holder };
+      this.stmt(
+        `INSERT INTO writer (id, token, pid, host, started_at, command, acquired_at) VALUES (1, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET token = excluded.token, pid = excluded.pid, host = excluded.host,
+           started_at = excluded.started_at, command = excluded.command, acquired_at = excluded.acquired_at`,
+      ).run(me.token, me.pid, me.host, me.started_at, me.command, Date.now());
+      return { acquired: true };
+    });
+    // IMMEDIATE: the check and the take are one step for every process sharing the file
+    return tx.immediate();
+  }
+
+  async releaseWriter(me: WriterIdentity): Promise<void> {
+    if (this.db.open && !this.db.readonly) this.stmt('DELETE FROM writer WHERE id = 1 AND token = ?').run(me.token);
   }
 
   async close(): Promise<void> {

@@ -111,6 +111,25 @@ export interface VectorChanges {
 
 export type StatusCounts = Record<ImageStatus, number>;
 
+/**
+ * Who writes a collection: one writer at a time across processes and machines. `token` tells
+ * two writers of one process apart; pid, host and start time let another process on the same
+ * host tell whether the holder still runs.
+ */
+export interface WriterIdentity {
+  token: string;
+  pid: number;
+  host: string;
+  /** The holder process's start time (ms since the epoch), so a reused pid is not mistaken for it. */
+  started_at: number;
+  /** What it runs, for the message another writer shows ("nitamono index /photos"). */
+  command: string;
+}
+
+export interface WriterLease extends WriterIdentity {
+  acquired_at: number;
+}
+
 /** Everything the application layer may ask of a catalogue backend. */
 export interface CatalogStore {
   /** 'sqlite', 'postgres', … */
@@ -152,5 +171,12 @@ export interface CatalogStore {
   snapshot(space: FeatureSpace, dim: number): Promise<VectorSnapshot>;
   /** What changed in a space since generation `since`, read consistently. */
   changesSince(space: FeatureSpace, dim: number, since: number): Promise<VectorChanges>;
+  /**
+   * Takes the writer lease if it is free, held by `me` already, or held by a holder `isStale`
+   * says is gone (check and take are one atomic step). Otherwise returns the current holder.
+   */
+  acquireWriter(me: WriterIdentity, isStale: (holder: WriterLease) => boolean): Promise<{ acquired: true } | { acquired: false; holder: WriterLease }>;
+  /** Gives the lease back if `me` holds it. */
+  releaseWriter(me: WriterIdentity): Promise<void>;
   close(): Promise<void>;
 }

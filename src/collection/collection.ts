@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SQLiteCatalogStore } from '../catalog/sqlite.js';
-import type { CatalogStore } from '../catalog/types.js';
+import type { CatalogStore, WriterIdentity } from '../catalog/types.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { DEFAULT_DEEP_MODEL } from '../image/deep.js';
 import type { VectorIndex } from '../search/types.js';
@@ -46,6 +46,7 @@ import type {
   UpdateOptions,
 } from './types.js';
 import { imageInfo, UploadService } from './uploads.js';
+import { type AcquireOptions, acquireWriterLease, writerIdentity } from './writer.js';
 
 export interface CollectionServices {
   /** Where extraction jobs run (default: this process's worker threads). */
@@ -60,11 +61,15 @@ export class Collection {
   private readonly searcher: SearchService;
   private readonly uploads: UploadService;
   private readonly jobRunner: JobRunnerFactory;
+  private readonly writer: WriterIdentity;
+  private readonly writerWait: Pick<AcquireOptions, 'wait' | 'onWait'>;
   private writeLock: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(ctx: CollectionContext, services: CollectionServices) {
+  private constructor(ctx: CollectionContext, services: CollectionServices, opts: OpenOptions) {
     this.path = ctx.path;
+    this.writer = writerIdentity(opts.command ?? ['nitamono', ...process.argv.slice(2)].join(' '));
+    this.writerWait = { ...(opts.writerWait !== undefined ? { wait: opts.writerWait } : {}), ...(opts.onWriterWait ? { onWait: opts.onWriterWait } : {}) };
     this.ctx = ctx;
     this.searcher = new SearchService(ctx);
     this.uploads = new UploadService(ctx);
@@ -134,7 +139,7 @@ export class Collection {
       }),
       saveConfig: () => saveConfig(dir, config),
     };
-    return new Collection(ctx, services);
+    return new Collection(ctx, services, opts);
   }
 
   /** The catalogue (read it freely; write through the collection's methods). */
@@ -171,7 +176,7 @@ export class Collection {
    * are dropped, then every index is synced and saved. Never throws for a bad image file.
    */
   update(opts: UpdateOptions = {}): Promise<IndexReport> {
-    return this.locked(() => syncFolder(this.ctx, opts, this.jobRunner));
+    return this.locked(() => syncFolder(this.ctx, opts, this.jobRunner), opts.signal);
   }
 
   /** Loads/updates every primary index from the catalogue and saves the ones that changed. */
@@ -292,9 +297,21 @@ export class Collection {
     }
   }
 
-  private locked<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a write: after this Collection's earlier writes (in-process queue), holding the
+   * collection's writer lease (other processes).
+   */
+  private locked<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.closed) return Promise.reject(new NitamonoError('INVALID_ARGUMENT', 'the collection is closed'));
-    const run = this.writeLock.then(fn, fn);
+    const leased = async () => {
+      await acquireWriterLease(this.ctx.store, this.writer, { ...this.writerWait, ...(signal ? { signal } : {}) });
+      try {
+        return await fn();
+      } finally {
+        await this.ctx.store.releaseWriter(this.writer);
+      }
+    };
+    const run = this.writeLock.then(leased, leased);
     this.writeLock = run.catch(() => undefined);
     return run;
   }

@@ -43,7 +43,8 @@
  *   c.catalog            the CatalogStore (read freely; write through the collection)
  *
  * Every call first applies changes other processes committed to the catalogue (a generation
- * check). Writes are serialised inside one Collection.
+ * check). Writes are serialised inside one Collection and, across processes, by the writer
+ * lease (./writer.ts): `writerWait` / `onWriterWait` in the open options.
  */
 export { Collection, type CollectionServices } from './collection.js';
 export {

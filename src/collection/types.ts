@@ -2,6 +2,8 @@
  * The public shapes of the collection API: requests, responses and reports (what the CLI prints
  * with --json and the HTTP API returns).
  */
+
+import type { WriterLease } from '../catalog/types.js';
 import type { FeatureKind, IndexChoice } from './config.js';
 import type { Progress } from './progress.js';
 
@@ -127,6 +129,15 @@ export interface OpenOptions {
   nlist?: number | null;
   threads?: number;
   progress?: Progress;
+  /**
+   * How long a write waits for another process writing the collection, in ms (default: until
+   * it is done; 0: fail at once with NitamonoError LOCKED).
+   */
+  writerWait?: number;
+  /** Called once when a write starts waiting for another process's write. */
+  onWriterWait?: (holder: WriterLease) => void;
+  /** What this process runs, shown to a writer that has to wait for it (default: its argv). */
+  command?: string;
 }
 
 export interface KindStats {

@@ -48,6 +48,8 @@ const STATUS: Record<ErrorCode, number> = {
   TOO_LARGE: 422,
   DECODE_FAILED: 422,
   IO: 500,
+  // another process holds the collection's writer lease: try again later
+  LOCKED: 409,
 };
 
 export function statusOfCode(code: ErrorCode): number {

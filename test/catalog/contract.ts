@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CatalogStore, CatalogWrite, FeatureSpace, NewImage } from '../../src/catalog/types.js';
+import type { CatalogStore, CatalogWrite, FeatureSpace, NewImage, WriterIdentity } from '../../src/catalog/types.js';
 
 export interface OpenedStore {
   store: CatalogStore;
@@ -241,6 +241,37 @@ export function catalogContract(backend: string, open: () => Promise<OpenedStore
         assert.equal(await s.okBySha('other', [COLOR]), undefined);
         await s.commit([{ op: 'exclude', id: a }]);
         assert.notEqual((await s.okBySha('same', [COLOR]))!.id, a, 'an excluded row is no source');
+      }),
+    );
+
+    test(
+      'the writer lease: one holder at a time, re-entrant, taken over only when stale, released by its holder',
+      withStore(async (s) => {
+        const who = (token: string, pid: number): WriterIdentity => ({ token, pid, host: 'h', started_at: 1, command: `writer ${token}` });
+        const a = who('a', 10);
+        const b = who('b', 20);
+        const never = () => false;
+        assert.deepEqual(await s.acquireWriter(a, never), { acquired: true });
+        assert.deepEqual(await s.acquireWriter(a, never), { acquired: true }, 're-entrant for its holder');
+        const refused = await s.acquireWriter(b, never);
+        assert.equal(refused.acquired, false);
+        if (!refused.acquired) {
+          assert.equal(refused.holder.token, 'a');
+          assert.equal(refused.holder.pid, 10);
+          assert.equal(refused.holder.command, 'writer a');
+          assert.ok(refused.holder.acquired_at > 0);
+        }
+        await s.releaseWriter(b); // not the holder: nothing happens
+        assert.equal((await s.acquireWriter(b, never)).acquired, false);
+        let asked: number | undefined;
+        const taken = await s.acquireWriter(b, (h) => {
+          asked = h.pid;
+          return true;
+        });
+        assert.deepEqual(taken, { acquired: true }, 'a stale holder is taken over');
+        assert.equal(asked, 10, 'staleness is judged on the current holder');
+        await s.releaseWriter(b);
+        assert.deepEqual(await s.acquireWriter(a, never), { acquired: true }, 'free again after release');
       }),
     );
 

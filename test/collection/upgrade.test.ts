@@ -9,6 +9,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { LATEST_SCHEMA } from '../../src/catalog/sqlite-migrations.js';
 import { Collection } from '../../src/collection/collection.js';
 
 const FIXTURE = new URL('../../../test/fixtures/collection-v1/', import.meta.url).pathname;
@@ -25,7 +26,7 @@ test('a collection written by 0.1.0 opens after the upgrade and searches as befo
 
     const c = await Collection.open(join(dir, 'collection'));
     try {
-      assert.equal(c.catalog.schemaVersion, 2);
+      assert.equal(c.catalog.schemaVersion, LATEST_SCHEMA);
       assert.equal(await c.generation(), sidecar.generation, 'generations survive: the 0.1.0 index file is still current');
       const red = (await c.getImageByPath('reds/red.png'))!;
       const r = await c.search({ id: red.id }, { k: 5 });

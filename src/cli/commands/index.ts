@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH, type IndexReport, parseFeatures, parseIndexChoice } from '../../collection/index.js';
+import { describeHolder } from '../../collection/writer.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { collectionPath, intAtLeast } from '../options.js';
@@ -22,6 +23,8 @@ interface IndexCliOptions {
   json?: boolean;
   retrySkipped?: boolean;
   batch?: number;
+  /** false with --no-wait */
+  wait?: boolean;
 }
 
 function indexJson(r: IndexReport) {
@@ -86,6 +89,11 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
     ...(o.nlist ? { nlist: o.nlist } : {}),
     ...(o.threads ? { threads: o.threads } : {}),
     progress,
+    ...(o.wait === false ? { writerWait: 0 } : {}),
+    onWriterWait: (h) =>
+      process.stderr.write(
+        `nitamono: waiting for the other process writing this collection: ${describeHolder(h)} (Ctrl-C to stop; --no-wait to fail instead)\n`,
+      ),
   });
   // The first signal lets the current batch commit and the indexes save; a second one quits at once.
   const ac = new AbortController();
@@ -137,6 +145,7 @@ export function registerIndexCommand(program: Command): void {
     .option('--threads <t>', 'worker threads for feature extraction and training (default: all cores)', intAtLeast('threads'))
     .option('--retry-skipped', 'try again files that were skipped before, even if unchanged')
     .option('--batch <n>', 'images per SQLite transaction', intAtLeast('batch'))
+    .option('--no-wait', 'if another process is writing the collection, fail (exit 2) instead of waiting for it')
     .option('--json', 'print the summary as JSON')
     .action(printing(indexCommand));
 }

@@ -51,7 +51,8 @@ export function registerServeCommand(program: Command): void {
       const maxUploadBytes = Math.round(parsePositive('--max-upload-mb', opts.maxUploadMb) * 1024 * 1024);
       const maxPixels = Math.round(parsePositive('--max-pixels', opts.maxPixels));
       if (opts.token !== undefined && !/^[\x21-\x7e]{8,}$/.test(opts.token)) throw invalid('--token must be at least 8 printable characters without spaces');
-      const collection = await Collection.open(opts.collection);
+      // An upload waits at most 30 s for an `index` run in another process, then gets 409 LOCKED.
+      const collection = await Collection.open(opts.collection, { writerWait: 30_000, command: `nitamono serve (port ${port})` });
       let app: ReturnType<typeof createServer> | undefined;
       try {
         app = createServer({
