@@ -72,10 +72,15 @@ export async function useIndex<T>(idx: EngineIndex, fn: () => T | Promise<T>): P
   }
 }
 
-/** Frees `idx` now, or when its last in-flight search finishes. */
+/**
+ * Frees `idx` once no search uses it. Never synchronously: a caller that has just been handed
+ * `idx` (its `await` is resumed in a later microtask) must get to take its lease first.
+ */
 function retireIndex(idx: EngineIndex): void {
-  if (inUse.has(idx)) retired.add(idx);
-  else idx.dispose();
+  retired.add(idx);
+  setImmediate(() => {
+    if (!inUse.has(idx) && retired.delete(idx)) idx.dispose();
+  });
 }
 
 export class IndexSlot {
@@ -183,6 +188,18 @@ export interface IndexManagerOptions {
 export class IndexManager {
   private readonly primaries = new Map<FeatureKind, IndexSlot>();
   private readonly aux = new Map<FeatureKind, IndexSlot>();
+  /** Index files that could not be written, with the reason (shown as search warnings). */
+  private readonly saveProblems = new Map<string, string>();
+
+  /** Why the index files of `kind` could not be saved, if they could not. */
+  problems(kind: FeatureKind): string[] {
+    const out: string[] = [];
+    for (const s of [this.primaries.get(kind), this.aux.get(kind)]) {
+      const p = s && this.saveProblems.get(s.file);
+      if (p) out.push(p);
+    }
+    return out;
+  }
 
   constructor(private readonly o: IndexManagerOptions) {}
 
@@ -213,7 +230,9 @@ export class IndexManager {
     const fresh = !slot.index;
     // the primary was just brought to the catalogue's generation: no need to read it again
     const idx = await this.ensure(slot, p.index.dim, progress, p.slot.generation);
-    if (fresh) await this.saveSlot(slot);
+    // A search must not fail because its cache file cannot be written (read-only folder, full
+    // disk): the index works from memory, and the reason is kept for the caller to show.
+    if (fresh) await this.trySave(slot);
     return idx;
   }
 
@@ -242,9 +261,25 @@ export class IndexManager {
     for (const s of [...this.primaries.values(), ...this.aux.values()]) if (s.index) await this.ensure(s, s.index.dim, this.o.progress);
   }
 
-  /** Saves every index changed in memory since its last save. */
+  /**
+   * Saves every index changed in memory since its last save. A file that cannot be written is
+   * recorded (see `problems`), not thrown: these files are caches of the catalogue, rebuilt
+   * when missing, and closing a collection must not fail over one.
+   */
   async save(): Promise<void> {
-    for (const s of [...this.primaries.values(), ...this.aux.values()]) await this.saveSlot(s);
+    for (const s of [...this.primaries.values(), ...this.aux.values()]) await this.trySave(s);
+  }
+
+  private async trySave(slot: IndexSlot): Promise<void> {
+    try {
+      await this.saveSlot(slot);
+      this.saveProblems.delete(slot.file);
+    } catch (err) {
+      this.saveProblems.set(
+        slot.file,
+        `${slot.file} could not be saved (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); it is rebuilt in memory when needed`,
+      );
+    }
   }
 
   dispose(): void {

@@ -69,9 +69,11 @@ export class SearchService {
     const k = checkResultCount(opts.k);
     const q = await this.queryVector(query, kind);
     const ex = await this.indexFor(kind, 'exact', undefined);
-    const iv = await this.indexFor(kind, 'ivf', opts.nprobe);
-    return useIndex(ex.index, () =>
-      useIndex(iv.index, async () => {
+    // each index is leased as soon as it is handed over: building the IVF may take a while,
+    // and a concurrent rebuild must not free the exact index meanwhile
+    return useIndex(ex.index, async () => {
+      const iv = await this.indexFor(kind, 'ivf', opts.nprobe);
+      return useIndex(iv.index, async () => {
         const exact = await this.run(ex.index, kind, q, k, 'exact', ex.nprobe, opts.excludeSelf === true);
         const ivf = await this.run(iv.index, kind, q, k, 'ivf', iv.nprobe, opts.excludeSelf === true);
         const { r1, rk } = tieAwareRecall(exact.results, ivf.results, k);
@@ -85,8 +87,8 @@ export class SearchService {
           exact,
           ivf,
         };
-      }),
-    );
+      });
+    });
   }
 
   /** The index serving `method` for `kind`, current with the catalogue, and the nprobe to use. */
@@ -152,7 +154,8 @@ export class SearchService {
     const out: SearchResponse = { ...base, took_ms: round3(took), distances_computed: res.distancesComputed, results };
     if (method === 'ivf' && res.nprobe !== undefined) out.nprobe = res.nprobe;
     else if (method === 'ivf' && nprobe !== undefined) out.nprobe = nprobe;
-    if (res.warnings?.length) out.warnings = res.warnings;
+    const warnings = [...(res.warnings ?? []), ...this.ctx.indexes.problems(kind)];
+    if (warnings.length) out.warnings = warnings;
     return out;
   }
 

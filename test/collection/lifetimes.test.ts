@@ -1,0 +1,85 @@
+/**
+ * Issue #8's defects 3 and 4 that live in the collection: options checked before anything is
+ * written, close() against writes that arrive while it waits, leases on indexes across awaits,
+ * and a cache file that cannot be written named instead of swallowed.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Collection } from '../../src/collection/collection.js';
+import { noise, removeDir, solid, tempDir } from './helpers.js';
+
+describe('collection lifetimes and validation', () => {
+  let base: string;
+  let root: string;
+  before(async () => {
+    base = await tempDir('nitamono-lifetimes-');
+    root = join(base, 'images');
+    for (let i = 0; i < 60; i++) await noise(join(root, `f${i % 3}`, `${i}.png`), i, 24);
+  });
+  after(async () => removeDir(base));
+
+  test('invalid colour bins or deep model are refused before anything is written', async () => {
+    const col = join(base, 'bad-options');
+    await assert.rejects(Collection.open(col, { create: true, root, colorBins: 0 }), (e: Error & { code?: string }) => {
+      return e.code === 'INVALID_ARGUMENT' && /bins/.test(e.message);
+    });
+    await assert.rejects(Collection.open(col, { create: true, root, deepModel: 'resnet-9000' }), (e: Error & { code?: string }) => {
+      return e.code === 'INVALID_ARGUMENT' && /resnet-9000/.test(e.message) && /mobilenetv2-mid/.test(e.message);
+    });
+    assert.ok(!existsSync(join(col, 'collection.json')), 'no collection.json was written');
+    const ok = await Collection.open(col, { create: true, root, colorBins: 8 });
+    await ok.close();
+    assert.equal(JSON.parse(await readFile(join(col, 'collection.json'), 'utf8')).color_bins, 8);
+  });
+
+  test('close() refuses writes that arrive while it waits for the one in flight', async () => {
+    const c = await Collection.open(join(base, 'closing'), { create: true, root });
+    const png = await readFile(join(root, 'f0', '0.png'));
+    const running = c.update();
+    const closing = c.close();
+    await assert.rejects(c.addImage(png, 'late.png'), /closed/);
+    await running;
+    await closing;
+    assert.ok(!existsSync(join(root, 'uploads', 'late.png')), 'the late upload was not written');
+  });
+
+  test('evaluateQuery keeps its indexes alive while a concurrent update rebuilds them', async () => {
+    const c = await Collection.open(join(base, 'leases'), { create: true, root });
+    try {
+      await c.update();
+      const { images } = await c.listImages(0, 5);
+      for (let round = 0; round < 3; round++) {
+        // each policy switch rebuilds the primary index and retires the old one
+        const evals = images.map((img) => c.evaluateQuery({ id: img.id }, { k: 5 }));
+        const switched = c.update({ index: round % 2 === 0 ? 'ivf' : 'flat' });
+        for (const r of await Promise.all(evals)) assert.equal(r.exact.results.length, 5);
+        await switched;
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('an IVF file that cannot be saved is named in the search warnings, and the search still answers', async () => {
+    const col = join(base, 'unsaveable');
+    const c = await Collection.open(col, { create: true, root });
+    try {
+      await c.update();
+      // a folder where the file should go: the atomic rename onto it fails
+      await mkdir(join(col, 'color.ivf.index'));
+      await solid(join(col, 'color.ivf.index', 'blocker.png'), [1, 2, 3], 4);
+      const { images } = await c.listImages(0, 1);
+      const r = await c.search({ id: images[0]!.id }, { method: 'ivf', k: 3 });
+      assert.equal(r.results.length, 3);
+      assert.ok(
+        r.warnings?.some((w) => w.includes('color.ivf.index could not be saved')),
+        JSON.stringify(r.warnings),
+      );
+    } finally {
+      await c.close();
+    }
+  });
+});
