@@ -143,7 +143,9 @@ const bytesOf = (v: ArrayBufferView): Uint8Array => (v instanceof Uint8Array ? v
 
 /**
  * Writes a container atomically (temp file, fsync, rename). Returns the file's size in bytes.
- * Section payloads are streamed as they are (no concatenated copy of the file is built).
+ * Section payloads are streamed as they are (no concatenated copy of the file is built), after
+ * this call returns: their bytes must stay unchanged until the promise settles, or the file
+ * holds whatever they became, under a checksum that may well be valid.
  */
 export async function writeContainer(path: string, input: ContainerInput): Promise<number> {
   requireLE(path);

@@ -8,6 +8,7 @@ import { invalid, NitamonoError } from '../errors.js';
 import { Arena } from '../kernels/arena.js';
 import { createKernels } from '../kernels/index.js';
 import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
+import { type ContainerInput, writeContainer } from '../persist/container.js';
 import { splitRange } from '../util/ranges.js';
 import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '../validate.js';
 import { forgetArena, sharedPool, type Task } from './pool.js';
@@ -16,6 +17,12 @@ import type { BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescrip
 
 export function metricCode(metric: Metric): MetricCode {
   return checkMetric(metric) === 'ip' ? METRIC_IP : METRIC_L2;
+}
+
+/** A section of an index file written straight from an arena region: `view` lies in `region` (as alloc returned it; 0 for none). */
+export interface RegionSection {
+  region: number;
+  view: ArrayBufferView;
 }
 
 /** A query block and the arena regions this one call owns (released when it ends). */
@@ -39,6 +46,8 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   private inflight = 0;
   private scratch?: { block: QueryBlock; nq: number; k: number; ptrs: number[] };
   private deferred: number[] = [];
+  /** Regions saves in flight are writing out, with how many saves read each. */
+  private pinned = new Map<number, number>();
   private disposed = false;
 
   constructor(dim: number, metric: Metric = 'l2') {
@@ -94,10 +103,49 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     return { kind: this.kind, dim: this.dim, metric: this.metric, size: this.size, memoryBytes: this.memoryBytes };
   }
 
+  /**
+   * Nothing a save or search in flight reads is freed here: the arena's memory goes when the
+   * last view of it does, and they hold theirs until they settle.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     forgetArena(this.arena);
+  }
+
+  /**
+   * Writes an index file whose sections are streamed from arena regions in place, and which
+   * holds the index as it is at this call whatever the caller does before the promise settles.
+   * `sections` must be views taken at this call (synchronously, before any await).
+   *
+   * The regions are pinned rather than copied: a copy would double the memory of every save
+   * (gigabytes for a large index) to guard against changes that are rare. Pinned, a save costs
+   * nothing extra unless the index changes meanwhile, and then at most the replaced regions of
+   * the sections it writes (one copy of the saved data per save in flight), held until it ends;
+   * regions made and replaced while it runs are freed at once, unlike during an async search.
+   * This is sound only because saved bytes are never rewritten in place: add/remove/load move
+   * rows to fresh regions and free the old ones through release(), which holds back pinned
+   * ones, and RowStore.append writes only into spare capacity past the n rows a view covers.
+   * The checksum is computed while streaming, so over these same unchanging bytes.
+   */
+  protected async writeRegions(path: string, file: Omit<ContainerInput, 'sections'>, sections: Record<string, RegionSection>): Promise<void> {
+    this.assertUsable();
+    const regions = Object.values(sections)
+      .map((s) => s.region)
+      .filter((p) => p !== 0);
+    const views: Record<string, ArrayBufferView> = {};
+    for (const [name, s] of Object.entries(sections)) views[name] = s.view;
+    for (const p of regions) this.pinned.set(p, (this.pinned.get(p) ?? 0) + 1);
+    try {
+      await writeContainer(path, { ...file, sections: views });
+    } finally {
+      for (const p of regions) {
+        const left = this.pinned.get(p)! - 1;
+        if (left > 0) this.pinned.set(p, left);
+        else this.pinned.delete(p);
+      }
+      this.releaseDeferred();
+    }
   }
 
   protected assertUsable(): void {
@@ -254,16 +302,26 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     try {
       return await fn();
     } finally {
-      if (--this.inflight === 0) {
-        for (const p of this.deferred) this.arena.release(p);
-        this.deferred = [];
-      }
+      if (--this.inflight === 0) this.releaseDeferred();
     }
   }
 
-  /** Frees an index region now, or when the last search in flight (which may read it) ends. */
+  /**
+   * Frees an index region now, or once nothing in flight reads it: a search may read any
+   * region its layout names, a save only the regions it pinned.
+   */
   protected release(ptr: number): void {
-    if (this.inflight > 0) this.deferred.push(ptr);
+    if (this.inflight > 0 || this.pinned.has(ptr)) this.deferred.push(ptr);
     else this.arena.release(ptr);
+  }
+
+  private releaseDeferred(): void {
+    if (this.inflight > 0) return;
+    const held: number[] = [];
+    for (const p of this.deferred) {
+      if (this.pinned.has(p)) held.push(p);
+      else this.arena.release(p);
+    }
+    this.deferred = held;
   }
 }

@@ -3,7 +3,7 @@
  * vectors (cost N·D). Like Faiss's IndexFlatL2 / IndexFlatIP.
  */
 
-import { type ContainerFile, readContainer, writeContainer } from '../persist/container.js';
+import { type ContainerFile, readContainer } from '../persist/container.js';
 import { ArenaIndex } from './base.js';
 import { rowSections, rowsMeta } from './index-file.js';
 import { parseFlatParams } from './params.js';
@@ -104,14 +104,14 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     return this.scanOnWorkers(q, threads, (q0, q1) => ({ op: 'flat', layout, block, q0, q1, batched }));
   }
 
+  /** Writes the index as it is now; changes made before the promise settles do not reach the file. */
   async save(path: string): Promise<void> {
-    this.assertUsable();
-    await writeContainer(path, {
-      kind: 'flat',
-      version: FLAT_FORMAT_VERSION,
-      meta: { metric: this.metric, dim: this.dim, count: this.rows.n, nextId: this.nextId },
-      sections: { ids: this.rows.idsView(), vectors: this.rows.vectorsView() },
-    });
+    const rows = this.rows;
+    await this.writeRegions(
+      path,
+      { kind: 'flat', version: FLAT_FORMAT_VERSION, meta: { metric: this.metric, dim: this.dim, count: rows.n, nextId: this.nextId } },
+      { ids: { region: rows.ids, view: rows.idsView() }, vectors: { region: rows.vectors, view: rows.vectorsView() } },
+    );
   }
 
   static async load(path: string): Promise<FlatIndex> {

@@ -4,8 +4,8 @@
  * grouped by list, with list l at rows offsets[l] .. offsets[l+1] — one scan per probed list,
  * and worker threads read it all in place.
  *
- * Regions are replaced, never changed in place: a search in flight keeps reading the regions
- * its layout names until it ends, and the old ones are released after (`releaseLater`).
+ * Regions are replaced, never changed in place: a search or save in flight keeps reading the
+ * regions it was given until it ends, and the old ones are released after (`releaseLater`).
  */
 
 import { NitamonoError } from '../errors.js';

@@ -10,10 +10,10 @@
  */
 
 import { invalid, NitamonoError } from '../errors.js';
-import { type ContainerFile, readContainer, writeContainer } from '../persist/container.js';
+import { type ContainerFile, readContainer } from '../persist/container.js';
 import { badFile } from '../persist/read.js';
 import { checkPositiveInt, checkVectors } from '../validate.js';
-import { ArenaIndex } from './base.js';
+import { ArenaIndex, type RegionSection } from './base.js';
 import { F32Codec, type VectorCodec } from './codec.js';
 import { rowSections, rowsMeta } from './index-file.js';
 import { InvertedLists, listStats } from './inverted-lists.js';
@@ -230,24 +230,27 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     })).then((r) => ({ ...r, nprobe, ...(warnings.length ? { warnings } : {}) }));
   }
 
+  /** Writes the index as it is now; changes made before the promise settles do not reach the file. */
   async save(path: string): Promise<void> {
-    this.assertUsable();
     const lists = this.lists;
-    const sectionsOut: Record<string, ArrayBufferView> = {
-      ids: this.rowIds(),
+    const sections: Record<string, RegionSection> = {
+      ids: { region: lists?.ids ?? 0, view: this.rowIds() },
       // kind 'ivf' stores raw float32 rows (its codec's codes), grouped by list
-      vectors: this.arena.f32(lists?.codes ?? 0, this.size * this.dim),
+      vectors: { region: lists?.codes ?? 0, view: this.arena.f32(lists?.codes ?? 0, this.size * this.dim) },
     };
     if (lists) {
-      sectionsOut['centroids'] = this.quantizer.centroidsView();
-      sectionsOut['listOffsets'] = lists.offsetsView();
+      sections['centroids'] = { region: this.quantizer.centroids, view: this.quantizer.centroidsView() };
+      sections['listOffsets'] = { region: lists.offsets, view: lists.offsetsView() };
     }
-    await writeContainer(path, {
-      kind: 'ivf',
-      version: IVF_FORMAT_VERSION,
-      meta: { metric: this.metric, dim: this.dim, count: this.size, nlist: this.nlist, requestedNlist: this.requestedNlist ?? null, nextId: this.nextId },
-      sections: sectionsOut,
-    });
+    await this.writeRegions(
+      path,
+      {
+        kind: 'ivf',
+        version: IVF_FORMAT_VERSION,
+        meta: { metric: this.metric, dim: this.dim, count: this.size, nlist: this.nlist, requestedNlist: this.requestedNlist ?? null, nextId: this.nextId },
+      },
+      sections,
+    );
   }
 
   static async load(path: string): Promise<IVFIndex> {

@@ -1,7 +1,9 @@
 /**
  * The rows of an exact index in its arena: vectors, their squared norms (for the blocked
  * ‖q‖²+‖x‖²−2⟨q,x⟩ kernel) and ids, each contiguous. Regions are reallocated, never resized
- * in place, and old ones released through `releaseLater` once no search in flight reads them.
+ * in place, and old ones released through `releaseLater` once no search or save in flight
+ * reads them. Rows 0..n never change in place (a save streams them from here); only the spare
+ * capacity past n is written into.
  */
 import type { Arena } from '../kernels/arena.js';
 import type { Kernels } from '../kernels/types.js';
@@ -27,7 +29,10 @@ export class RowStore {
     return this.arena.f32(this.vectors, this.n * this.d);
   }
 
-  /** Appends rows, growing by 1.5× so a stream of small adds stays amortised O(rows). */
+  /**
+   * Appends rows, growing by 1.5× so a stream of small adds stays amortised O(rows). Writing
+   * into the current regions is safe while a save reads them: it only touches rows past n.
+   */
   append(data: Float32Array, ids: Int32Array): void {
     const m = ids.length,
       need = this.n + m;

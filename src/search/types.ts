@@ -111,7 +111,10 @@ export interface VectorIndex<P extends BaseSearchParams = SearchParams> {
   /** Expected multiply-adds of one query with these parameters (what deciding sync vs worker search needs). */
   queryCost(params?: P): number;
   describe(options?: DescribeOptions): IndexDescription;
-  /** Atomic write of the versioned, checksummed index file. */
+  /**
+   * Atomic write of the versioned, checksummed index file, holding the index as it is at the
+   * call: changes (add, remove, dispose, …) made before the promise settles never reach it.
+   */
   save(path: string): Promise<void>;
   /** Frees the index's memory; the index is unusable afterwards. */
   dispose(): void;
