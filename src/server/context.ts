@@ -1,23 +1,19 @@
 /**
  * What the route plugins share: the collection, the limits, the caches that writes must
- * invalidate, and the write guard. createServer builds one per server and hands it to every
+ * invalidate, the credentials and the write guard. createServer builds one per server and hands it to every
  * route plugin as its options, so nothing is module-global and two servers never share state.
  */
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { Collection } from '../collection/index.js';
+import type { Credentials } from './access/credentials.js';
+import type { AccessPolicy } from './access/policy.js';
 import type { InputLimits } from './input.js';
 import { ByteLru } from './lru.js';
 import { NlistBook } from './nlist.js';
 import { SweepCache } from './sweep.js';
 
-export interface ServerInfo {
-  allowWrite: boolean;
-  /** Whether the write routes need the bearer token. */
-  tokenRequired: boolean;
-  /** The token, when one is in force (given or generated). */
-  token: string | undefined;
-  /** Whether the token was generated here (the CLI prints it then). */
-  tokenGenerated: boolean;
+/** Who may read and write (./access/policy.ts), and the limits. */
+export interface ServerInfo extends AccessPolicy {
   maxUploadBytes: number;
   maxPixels: number;
   webRoot: string;
@@ -33,13 +29,21 @@ export type ServerContext = {
   thumbs: ByteLru<Buffer>;
   sweeps: SweepCache;
   nlists: NlistBook;
+  /** The token and the open sessions. */
+  credentials: Credentials;
   /** onRequest hook of the routes that change the collection. */
   writeGuard: onRequestAsyncHookHandler;
 };
 
 export const THUMBNAIL_CACHE_BYTES = 64 * 1024 * 1024;
 
-export function createContext(collection: Collection, info: ServerInfo, rootReal: string, writeGuard: onRequestAsyncHookHandler): ServerContext {
+export function createContext(
+  collection: Collection,
+  info: ServerInfo,
+  rootReal: string,
+  credentials: Credentials,
+  writeGuard: onRequestAsyncHookHandler,
+): ServerContext {
   return {
     collection,
     info,
@@ -48,6 +52,7 @@ export function createContext(collection: Collection, info: ServerInfo, rootReal
     thumbs: new ByteLru<Buffer>(THUMBNAIL_CACHE_BYTES),
     sweeps: new SweepCache(),
     nlists: new NlistBook(collection),
+    credentials,
     writeGuard,
   };
 }

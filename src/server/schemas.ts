@@ -113,12 +113,22 @@ export const SHARED_SCHEMAS = [ERROR, COST, COST_TABLE, HIT, IMAGE_SUMMARY, IMAG
 /** The URLs of an image's thumbnail and file, as every response naming an image carries them. */
 export const imageUrls = (id: number) => ({ thumbnail_url: `/api/images/${id}/thumbnail`, file_url: `/api/images/${id}/file` });
 
-/** Error responses: status → what causes it. Every route can also fail with a 500. */
+/** Refusals of ./access/read-guard.ts, which every route can answer before its own checks. */
+const ACCESS_ERRORS: Record<number, string> = {
+  401: 'Off localhost (unless served --public): no token, as "Authorization: Bearer <token>" or the session cookie of the login URL',
+  403: 'On localhost: the Host header is not a loopback name (DNS rebinding)',
+};
+
+/** Error responses: status → what causes it. Every route can also be refused access, or fail with a 500. */
 export function errorResponses(causes: Record<number, string>): Record<number, { description: string; $ref: string }> {
-  const out: Record<number, { description: string; $ref: string }> = {};
-  for (const [status, description] of Object.entries({ ...causes, 500: 'Internal error (details in the server log, none in the response)' })) {
-    out[Number(status)] = { description, ...ref('Error') };
+  const all: Record<number, string> = { ...ACCESS_ERRORS };
+  for (const [status, description] of Object.entries(causes)) {
+    const s = Number(status);
+    all[s] = all[s] ? `${description}; or ${all[s]}` : description;
   }
+  all[500] = 'Internal error (details in the server log, none in the response)';
+  const out: Record<number, { description: string; $ref: string }> = {};
+  for (const [status, description] of Object.entries(all)) out[Number(status)] = { description, ...ref('Error') };
   return out;
 }
 

@@ -7,35 +7,40 @@
  * Each group of routes is a fastify plugin under ./routes, with JSON schemas from which
  * GET /api/openapi.json is generated. Searches and feature extraction go through the collection's
  * worker-thread APIs, thumbnails through sharp (libuv pool), so the event loop only moves bytes.
- * Write routes are off unless `allowWrite`; off loopback (or with a token given) they need
- * `Authorization: Bearer <token>` (./write-guard.ts).
+ * Who may read and write is decided once (./access/policy.ts): on loopback every request must
+ * name a loopback Host; elsewhere every request needs the token (bearer header or the login
+ * URL's session cookie) unless `public`; writes are off unless `allowWrite`.
  */
-import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import type { Collection } from '../collection/index.js';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
+import { Credentials } from './access/credentials.js';
+import { accessPolicy } from './access/policy.js';
+import { readGuard } from './access/read-guard.js';
+import { writeGuard } from './access/write-guard.js';
 import { createContext, type ServerContext, type ServerInfo } from './context.js';
 import { type ErrorContext, notFound, sendError, toApiError } from './errors.js';
 import { securityHeaders, uploadLimiter } from './protections.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { imageFileRoutes } from './routes/image-files.js';
 import { imageRoutes } from './routes/images.js';
+import { loginRoutes } from './routes/login.js';
 import { openapiRoutes, swaggerOptions } from './routes/openapi.js';
 import { searchRoutes } from './routes/search.js';
 import { staticRoutes, webRootDir } from './routes/static.js';
 import { statsRoutes } from './routes/stats.js';
 import { sweepRoutes } from './routes/sweep.js';
 import { SHARED_SCHEMAS } from './schemas.js';
-import { isLoopbackHost, writeGuard } from './write-guard.js';
 
+export { isLoopbackHost } from './access/hosts.js';
+export type { ReadAccess } from './access/policy.js';
 export type { ServerInfo } from './context.js';
 export { HISTOGRAM_BINS } from './query.js';
 export { DEFAULT_THUMBNAIL_SIZE, THUMBNAIL_SIZES } from './routes/image-files.js';
 export { webRootDir } from './routes/static.js';
-export { isLoopbackHost } from './write-guard.js';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 
@@ -43,13 +48,16 @@ export interface ServerOptions {
   collection: Collection;
   /** Enable POST /api/images and DELETE /api/images/:id (default false). */
   allowWrite?: boolean;
-  /** Bearer token for the write routes; generated when needed and not given. */
+  /** The token (bearer header, login URL); generated when needed and not given. */
   token?: string;
   /**
-   * The address the server will be bound to (default 127.0.0.1). Anything but localhost,
-   * 127.0.0.0/8 or ::1 makes the write routes require the token.
+   * The address the server will be bound to (default 127.0.0.1). On localhost, 127.0.0.0/8 or
+   * ::1 every request must name a loopback Host; on any other address every route needs the
+   * token (reads not with `public`; writes always).
    */
   host?: string;
+  /** Off loopback, serve reads to anyone without the token (writes still need it). */
+  public?: boolean;
   /** Largest accepted upload (default 20 MB) → 413 above. */
   maxUploadBytes?: number;
   /** Largest accepted image in pixels, checked from the header (default 100 MP) → 422 above. */
@@ -77,6 +85,7 @@ const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServerContext>[] = [
   imageRoutes,
   imageFileRoutes,
   openapiRoutes,
+  loginRoutes,
   staticRoutes,
 ];
 
@@ -103,18 +112,11 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(Number.isFinite(maxPixels) && maxPixels > 0)) throw new Error(`maxPixels must be a positive number, got ${maxPixels}`);
   const maxConcurrentUploads = positiveInteger('maxConcurrentUploads', opts.maxConcurrentUploads ?? 8);
-  const allowWrite = opts.allowWrite === true;
-  const loopback = isLoopbackHost(opts.host);
-  const tokenRequired = allowWrite && (!loopback || (opts.token !== undefined && opts.token !== ''));
-  let token = opts.token || undefined;
-  let tokenGenerated = false;
-  if (tokenRequired && !token) {
-    token = randomBytes(24).toString('base64url');
-    tokenGenerated = true;
-  }
-  const info: ServerInfo = { allowWrite, tokenRequired, token, tokenGenerated, maxUploadBytes, maxPixels, webRoot: webRootDir() };
+  const policy = accessPolicy(opts);
+  const credentials = new Credentials(policy.token);
+  const info: ServerInfo = { ...policy, maxUploadBytes, maxPixels, webRoot: webRootDir() };
   const rootReal = realRoot(collection);
-  const ctx = createContext(collection, info, rootReal, writeGuard({ allowWrite, loopback, tokenRequired, token }));
+  const ctx = createContext(collection, info, rootReal, credentials, writeGuard(policy, credentials));
   const errorCtx: ErrorContext = { maxUploadBytes, redact: [...new Set([rootReal, collection.root, collection.path])] };
   const internalError =
     opts.onInternalError ??
@@ -132,6 +134,9 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     return503OnClosing: true,
   });
   app.decorate('nitamono', info);
+  // First of all hooks, on every route and on unknown paths: nothing is answered, not even a
+  // 404, to a request that may not read.
+  app.addHook('onRequest', readGuard(policy.reads, credentials));
 
   // The parsers of ./params.ts validate requests: their messages are the API's error contract,
   // and multipart fields never reach a schema validator anyway. Request schemas (built from the
@@ -143,7 +148,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   app.register(fastifyMultipart, { limits: { fileSize: maxUploadBytes, files: 1 } });
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
-  app.register(fastifySwagger, swaggerOptions(ctx.limits));
+  app.register(fastifySwagger, swaggerOptions(ctx.limits, policy.reads));
 
   app.setErrorHandler((err, req, reply) => {
     const e = toApiError(err, errorCtx);

@@ -194,6 +194,29 @@ describe('the web UI in Chromium', () => {
     await page.close();
   });
 
+  test('off loopback: the login URL lets the page in, its own requests carry the HttpOnly cookie', { skip, timeout: 60_000 }, async () => {
+    const locked = await startServer({ collection: fx.collection, host: '0.0.0.0', token: 'a-token-for-the-browser-test' });
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      const refused = await page.goto(`${locked.url}/`);
+      assert.equal(refused?.status(), 401);
+      assert.match((await page.textContent('body')) ?? '', /login URL/);
+      await page.goto(`${locked.url}/login?token=a-token-for-the-browser-test`);
+      assert.equal(new URL(page.url()).pathname, '/', 'redirected to the page, the token out of the address bar');
+      assert.equal(new URL(page.url()).search, '');
+      await page.waitForSelector('body[data-ready="true"]');
+      assert.equal(await page.locator('#grid .card').count(), 24);
+      await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('#grid img')).some((i) => i.complete && i.naturalWidth > 0));
+      assert.equal(await page.evaluate(() => document.cookie), '', "the page's script cannot read the session");
+      await page.close();
+    } finally {
+      await context.close();
+      await locked.close();
+    }
+  });
+
   test('no console errors or CSP violations', { skip }, () => {
     assert.deepEqual(problems, []);
   });

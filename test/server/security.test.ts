@@ -9,40 +9,16 @@
 
 import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { assemblePng } from '../png-craft.js';
 import { makePng, type ServerHandle, startServer, useServer } from './fixture.js';
+import { raw } from './raw-http.js';
 
 /** Where every fixture's folders are: no error message may name a path under it. */
 const FIXTURE_DIRS = join(tmpdir(), 'nitamono-server-');
-
-/** A GET/POST with the request target sent exactly as written (no URL normalisation). */
-function raw(
-  url: string,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: Buffer,
-): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: u.hostname, port: u.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
-      },
-    );
-    req.on('error', reject);
-    if (body) req.write(body);
-    req.end();
-  });
-}
 
 /** A tiny PNG whose header claims width × height pixels (a decompression bomb's header). */
 function bombPng(width: number, height: number): Buffer {
@@ -374,8 +350,9 @@ describe('write protection', () => {
       const id = ((await ok.json()) as any).id as number;
       const del = await fetch(`${w.url}/api/images/${id}`, { method: 'DELETE', headers: { authorization: 'Bearer correct-horse-battery' } });
       assert.equal(del.status, 200);
-      // reads stay open
-      assert.equal((await fetch(`${w.url}/api/stats`)).status, 200);
+      // off loopback reads need the token too (./access.test.ts)
+      await expectError(await fetch(`${w.url}/api/stats`), 401, 'UNAUTHORIZED');
+      assert.equal((await fetch(`${w.url}/api/stats`, { headers: { authorization: 'Bearer correct-horse-battery' } })).status, 200);
     } finally {
       await w.close();
     }

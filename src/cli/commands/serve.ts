@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/decode.js';
-import { createServer, DEFAULT_MAX_UPLOAD_BYTES, isLoopbackHost } from '../../server/server.js';
+import { createServer, DEFAULT_MAX_UPLOAD_BYTES, isLoopbackHost, type ServerInfo } from '../../server/server.js';
 
 interface ServeOptions {
   collection: string;
@@ -15,6 +15,7 @@ interface ServeOptions {
   port: string;
   allowWrite?: boolean;
   token?: string;
+  public?: boolean;
   maxUploadMb: string;
   maxPixels: string;
 }
@@ -30,6 +31,38 @@ function parsePositive(name: string, v: string): number {
   return n;
 }
 
+/**
+ * How to get in, and the loud warning when anyone can. `shownHost` is where this machine can
+ * reach the server: for a wildcard bind, other machines use its own name or address instead.
+ */
+function printAccess(info: ServerInfo, shownHost: string, port: number, opts: ServeOptions): void {
+  const out = (line: string) => process.stdout.write(`nitamono: ${line}\n`);
+  const elsewhere = shownHost === opts.host ? '' : ` (from other machines, put this machine's address in place of ${shownHost})`;
+  if (info.reads === 'token') {
+    const token = info.tokenGenerated ? info.token : '<your --token>';
+    out(`every route needs the token; log in once in your browser at http://${shownHost}:${port}/login?token=${token}${elsewhere}`);
+    out(`API clients send "Authorization: Bearer ${info.tokenGenerated ? info.token : '<token>'}"`);
+  } else if (info.reads === 'public') {
+    const bar = '!'.repeat(72);
+    process.stderr.write(
+      `${bar}\nnitamono: WARNING: --public: the whole collection — every image, its path and its file — can be\n` +
+        `nitamono: browsed and downloaded by anyone who can reach ${opts.host} port ${port}, without a token.\n${bar}\n`,
+    );
+  } else if (opts.public) {
+    out('--public changes nothing on a loopback address: only this machine can connect anyway');
+  }
+  if (info.allowWrite) {
+    out('writes enabled (POST /api/images, DELETE /api/images/:id)');
+    if (info.tokenRequired) {
+      out(
+        info.tokenGenerated
+          ? `write token (send as "Authorization: Bearer <token>"): ${info.token}`
+          : 'write routes need the --token given, as "Authorization: Bearer <token>"',
+      );
+    }
+  }
+}
+
 /** The number of searchable images (listImages counts them once per catalogue generation). */
 async function searchableCount(collection: Collection): Promise<number> {
   return (await collection.listImages(0, 0)).total;
@@ -40,10 +73,11 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('serve the search API and web page for a collection')
     .option('-c, --collection <path>', 'collection folder', DEFAULT_COLLECTION_PATH)
-    .option('--host <host>', 'address to bind (anything but localhost/127.0.0.1/::1 makes writes need the token)', '127.0.0.1')
+    .option('--host <host>', 'address to bind (anything but localhost/127.0.0.1/::1 makes every route need the token, unless --public)', '127.0.0.1')
     .option('-p, --port <port>', 'port (0 = any free port)', '3000')
     .option('--allow-write', 'enable adding (POST /api/images) and removing (DELETE /api/images/:id) images')
-    .option('--token <token>', 'bearer token for the write routes (generated and printed when bound off localhost)')
+    .option('--token <token>', 'the token: bearer header or login URL (generated and printed when bound off localhost)')
+    .option('--public', 'bound off localhost: let anyone who can reach the address browse and download the collection (writes still need the token)')
     .option('--max-upload-mb <mb>', 'largest accepted upload in MB', String(DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024)))
     .option('--max-pixels <n>', 'largest accepted image in pixels', String(DEFAULT_MAX_PIXELS))
     .action(async (opts: ServeOptions) => {
@@ -60,6 +94,7 @@ export function registerServeCommand(program: Command): void {
           allowWrite: opts.allowWrite === true,
           ...(opts.token !== undefined ? { token: opts.token } : {}),
           host: opts.host,
+          public: opts.public === true,
           maxUploadBytes,
           maxPixels,
         });
@@ -78,16 +113,7 @@ export function registerServeCommand(program: Command): void {
       const info = app.nitamono;
       process.stdout.write(`nitamono: serving ${collection.root} (${await searchableCount(collection)} images) at http://${shownHost}:${actualPort}/\n`);
       if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
-      if (info.allowWrite) {
-        process.stdout.write('nitamono: writes enabled (POST /api/images, DELETE /api/images/:id)\n');
-        if (info.tokenRequired) {
-          process.stdout.write(
-            info.tokenGenerated
-              ? `nitamono: write token (send as "Authorization: Bearer <token>"): ${info.token}\n`
-              : 'nitamono: write routes need the --token given, as "Authorization: Bearer <token>"\n',
-          );
-        }
-      }
+      printAccess(info, shownHost, actualPort, opts);
 
       // Build (or load) the inverted files in the background so the first IVF search is quick.
       void (async () => {

@@ -10,15 +10,14 @@ import { checkKnown, IMAGE_ID, IMAGE_LIST_QUERY, parseIdSegment, parseIntOrDefau
 import { errorResponses, idParams, imageUrls, objectOf, ref } from '../schemas.js';
 
 const WRITE_ERRORS = {
-  401: 'Missing or wrong bearer token',
-  403: 'Writes disabled (no --allow-write), a cross-origin request, or (loopback without a token) a Host that is not localhost',
+  401: 'Missing or wrong bearer token (a session cookie is not enough to write)',
+  403: 'Writes disabled (no --allow-write), or a cross-origin request',
 };
-
-/** Open on loopback without a token, else the bearer token. */
-const bearer: Record<string, string[]>[] = [{}, { bearer: [] }];
 
 export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   const { collection, limits, thumbs, sweeps, writeGuard } = ctx;
+  // The bearer token when this server requires it to write, else nothing (writes may still be off).
+  const writeSecurity: Record<string, string[]>[] = ctx.info.tokenRequired ? [{ bearer: [] }] : [{}];
 
   app.get(
     '/api/images',
@@ -79,7 +78,7 @@ export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
         summary: 'Add an image to the collection (needs --allow-write; off localhost also the bearer token)',
         description: 'The file is written under uploads/ in the collection folder, its features extracted and added to the index.',
         operationId: 'addImage',
-        security: bearer,
+        security: writeSecurity,
         consumes: ['multipart/form-data'],
         body: {
           type: 'object',
@@ -120,7 +119,7 @@ export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
         summary: 'Remove an image from search (needs --allow-write; off localhost also the bearer token)',
         description: 'A file under uploads/ is deleted; any other file stays on disk and is excluded from search (a re-index does not bring it back).',
         operationId: 'removeImage',
-        security: bearer,
+        security: writeSecurity,
         params: idParams(IMAGE_ID),
         response: {
           200: {

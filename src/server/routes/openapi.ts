@@ -4,12 +4,26 @@
  */
 import type { SwaggerOptions } from '@fastify/swagger';
 import type { FastifyPluginAsync } from 'fastify';
+import type { ReadAccess } from '../access/policy.js';
+import { SESSION_COOKIE } from '../access/sessions.js';
 import type { ServerContext } from '../context.js';
 import type { InputLimits } from '../input.js';
 import { errorResponses } from '../schemas.js';
 
-/** Options of @fastify/swagger, registered on the root instance before the routes so it sees them all. */
-export function swaggerOptions(limits: InputLimits): SwaggerOptions {
+/** How a client gets in, as this server was started. */
+const ACCESS: Record<ReadAccess, string> = {
+  loopback: 'This server is bound to loopback: every route is open to this machine, addressed as localhost, 127.0.0.1 or [::1] (another Host is refused, 403).',
+  token:
+    'Every route needs the token printed by nitamono serve: as `Authorization: Bearer <token>`, or in a browser through the login URL ' +
+    `\`/login?token=<token>\`, which sets the session cookie \`${SESSION_COOKIE}\` (401 without either).`,
+  public: 'This server was started with --public: reads are open to anyone who can reach it.',
+};
+
+/**
+ * Options of @fastify/swagger, registered on the root instance before the routes so it sees
+ * them all. The document describes this server as started: whether reads need credentials.
+ */
+export function swaggerOptions(limits: InputLimits, reads: ReadAccess): SwaggerOptions {
   return {
     openapi: {
       openapi: '3.0.3',
@@ -19,12 +33,23 @@ export function swaggerOptions(limits: InputLimits): SwaggerOptions {
         description:
           'Image similarity search (似たもの): colour-histogram or deep features, exact search (cost N·D) or an inverted file ' +
           `(cost ≈ D·(K + N/K), K ≈ √N). Uploads up to ${limits.maxUploadBytes} bytes and ${limits.maxPixels} pixels. ` +
-          'Every error is `{ "error": { "code", "message" } }` with a 4xx/5xx status.',
+          'Every error is `{ "error": { "code", "message" } }` with a 4xx/5xx status. ' +
+          ACCESS[reads] +
+          ' Adding and removing images needs --allow-write and, off loopback or with --token, the bearer token.',
       },
       servers: [{ url: '/' }],
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Token from --token, or the one nitamono serve generates and prints' } },
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Token from --token, or the one nitamono serve generates and prints' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: SESSION_COOKIE,
+            description: 'Set (HttpOnly, SameSite=Strict) by GET /login?token=<token>, the login URL nitamono serve prints; reads only',
+          },
+        },
       },
+      ...(reads === 'token' ? { security: [{ bearer: [] }, { session: [] }] } : {}),
     },
     // Shared schemas appear under their $id in components.schemas, not as def-0, def-1, ….
     refResolver: {
