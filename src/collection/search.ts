@@ -195,7 +195,7 @@ export class SearchService {
       return this.extract(abs, kind, p);
     }
     if (query && 'buffer' in query) {
-      if (!(query.buffer instanceof Uint8Array) || query.buffer.byteLength === 0) throw new NitamonoError('BAD_FILE', 'the query image is empty');
+      if (!(query.buffer instanceof Uint8Array) || query.buffer.byteLength === 0) throw invalid('query.buffer: the query image is empty (0 bytes)');
       return this.extract(Buffer.from(query.buffer.buffer, query.buffer.byteOffset, query.buffer.byteLength), kind, query.filename ?? 'uploaded image');
     }
     throw invalid('query must be { id }, { path } or { buffer }');

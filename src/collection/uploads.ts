@@ -5,7 +5,7 @@
 import { mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { ImageRow } from '../catalog/types.js';
-import { NitamonoError } from '../errors.js';
+import { invalid, NitamonoError } from '../errors.js';
 import { featureSpace } from './config.js';
 import type { CollectionContext } from './context.js';
 import { hashBuffer, isImageName } from './folder.js';
@@ -20,7 +20,7 @@ export class UploadService {
    * are appended), stores the row and returns its id.
    */
   async add(buffer: Uint8Array, filename: string): Promise<number> {
-    if (!(buffer instanceof Uint8Array) || buffer.byteLength === 0) throw new NitamonoError('BAD_FILE', 'the uploaded file is empty');
+    if (!(buffer instanceof Uint8Array) || buffer.byteLength === 0) throw invalid('buffer: the uploaded file is empty (0 bytes)');
     const { config } = this.ctx;
     const kinds = config.features;
     const buf = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);

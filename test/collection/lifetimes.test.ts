@@ -35,6 +35,26 @@ describe('collection lifetimes and validation', () => {
     assert.equal(JSON.parse(await readFile(join(col, 'collection.json'), 'utf8')).color_bins, 8);
   });
 
+  test('an empty upload or query image is a usage error naming the parameter, and writes nothing', async () => {
+    const c = await Collection.open(join(base, 'empty-input'), { create: true, root });
+    try {
+      await c.update();
+      const before = await c.generation();
+      await assert.rejects(
+        c.addImage(new Uint8Array(0), 'empty.png'),
+        (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && /buffer/.test(e.message),
+      );
+      await assert.rejects(
+        c.search({ buffer: new Uint8Array(0) }),
+        (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && /query\.buffer/.test(e.message),
+      );
+      assert.equal(await c.generation(), before);
+      assert.ok(!existsSync(join(root, 'uploads', 'empty.png')));
+    } finally {
+      await c.close();
+    }
+  });
+
   test('close() refuses writes that arrive while it waits for the one in flight', async () => {
     const c = await Collection.open(join(base, 'closing'), { create: true, root });
     const png = await readFile(join(root, 'f0', '0.png'));
