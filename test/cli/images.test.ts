@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { loadIndex } from '../../src/search/load.js';
-import { CLI, noise, removeDir, runCli, solid, tempDir } from '../collection/helpers.js';
+import { CLI, catalogCount, noise, removeDir, runCli, solid, tempDir } from '../collection/helpers.js';
 
 const DEMO = fileURLToPath(new URL('../../../demo/images', import.meta.url));
 
@@ -187,21 +187,6 @@ describe('interruptions', () => {
   });
   after(async () => removeDir(base));
 
-  function countRows(col: string): number {
-    const file = join(col, 'catalog.sqlite');
-    if (!existsSync(file)) return 0;
-    try {
-      const db = new Database(file, { readonly: true, fileMustExist: true });
-      try {
-        return (db.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    } catch {
-      return 0;
-    }
-  }
-
   /** Starts `index`, waits until at least `rows` are committed, sends `signal`; returns the rows seen then and the exit. */
   async function interrupt(col: string, rows: number, signal: NodeJS.Signals) {
     const child = spawn(process.execPath, [CLI, 'index', root, '--collection', col, '--json', '--threads', '1', '--batch', '16'], {
@@ -217,7 +202,7 @@ describe('interruptions', () => {
     let done = false;
     void exited.then(() => (done = true));
     while (!done) {
-      seen = countRows(col);
+      seen = catalogCount(col);
       if (seen >= rows) break;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -258,7 +243,7 @@ describe('interruptions', () => {
     const col = join(base, 'col-kill');
     const k = await interrupt(col, 48, 'SIGKILL');
     assert.equal(k.exit.signal, 'SIGKILL', `the run ended before it could be killed (${k.seen} rows): ${k.stderr}`);
-    const committed = countRows(col);
+    const committed = catalogCount(col);
     assert.ok(committed >= 48 && committed < N, `killed mid-run with ${committed} rows committed`);
     assert.equal(committed % 16, 0, 'whole batches only');
     const r = await runCli(['index', root, '--collection', col, '--json']);
@@ -276,7 +261,7 @@ describe('interruptions', () => {
     assert.equal(k.exit.code, 130, `exit ${JSON.stringify(k.exit)} ${k.stderr}`);
     const j = JSON.parse(k.stdout);
     assert.equal(j.interrupted, true);
-    const committed = countRows(col);
+    const committed = catalogCount(col);
     assert.ok(committed < N);
     assert.equal(j.images, committed);
     // The index was saved with what was committed.

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -13,37 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Collection } from '../../src/collection/collection.js';
 import { inProcessRunner, type JobRunnerFactory } from '../../src/collection/sync.js';
-import { noise, removeDir, runCli, tempDir } from '../collection/helpers.js';
+import { catalogCount, noise, removeDir, runCli, tempDir } from '../collection/helpers.js';
 
 const N = 40;
-
-function rows(col: string): number {
-  const file = join(col, 'catalog.sqlite');
-  if (!existsSync(file)) return 0;
-  try {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
-    try {
-      return (db.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return 0; // not created yet, or mid-migration
-  }
-}
-
-async function hasLease(col: string): Promise<boolean> {
-  try {
-    const db = new Database(join(col, 'catalog.sqlite'), { readonly: true, fileMustExist: true });
-    try {
-      return (db.prepare('SELECT COUNT(*) AS n FROM writer').get() as { n: number }).n > 0;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return false;
-  }
-}
 
 describe('concurrent writers', () => {
   let base: string;
@@ -78,7 +49,7 @@ describe('concurrent writers', () => {
     const c = await Collection.open(col, { create: true, root, command: 'the test writer' }, { jobRunner: held });
     try {
       const first = c.update();
-      while (rows(col) === 0 && !(await hasLease(col))) await new Promise((r) => setTimeout(r, 20));
+      while (catalogCount(col) === 0 && catalogCount(col, 'writer') === 0) await new Promise((r) => setTimeout(r, 20));
 
       const refused = await runCli(['index', root, '--collection', col, '--no-wait', '--json']);
       assert.equal(refused.code, 2, refused.stderr);
@@ -95,7 +66,7 @@ describe('concurrent writers', () => {
       const report = JSON.parse(waiter.stdout);
       assert.equal(report.images, N);
       assert.equal(report.indexed, 0, 'the waiting run found everything done');
-      assert.equal(rows(col), N, 'every image exactly once');
+      assert.equal(catalogCount(col), N, 'every image exactly once');
     } finally {
       release();
       await c.close();

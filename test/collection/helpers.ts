@@ -1,11 +1,13 @@
 /** Test images made with sharp, temp folders, and running the CLI. */
 
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { assemblePng } from '../png-craft.js';
 
@@ -107,4 +109,23 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * A count from a collection's catalogue read by a separate read-only connection, as another
+ * process sees it; 0 while the catalogue does not exist yet or is being created.
+ */
+export function catalogCount(col: string, table: 'images' | 'writer' = 'images'): number {
+  const file = join(col, 'catalog.sqlite');
+  if (!existsSync(file)) return 0;
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
 }
