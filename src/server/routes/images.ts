@@ -12,6 +12,7 @@ import { errorResponses, idParams, imageUrls, objectOf, ref } from '../schemas.j
 const WRITE_ERRORS = {
   401: 'Missing or wrong bearer token (a session cookie is not enough to write)',
   403: 'Writes disabled (no --allow-write), or a cross-origin request',
+  409: 'Another process is writing the collection (LOCKED); the message names it',
 };
 
 export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
