@@ -80,7 +80,12 @@ export class SQLiteCatalogStore implements CatalogStore {
       return new SQLiteCatalogStore(file, db, LATEST_SCHEMA);
     } catch (err) {
       db.close();
-      throw err;
+      if (err instanceof NitamonoError) throw err;
+      // SQLITE_NOTADB, SQLITE_CORRUPT …: name the file and leave it exactly as it is
+      const code = (err as { code?: string }).code ?? 'error';
+      throw new NitamonoError('BAD_FILE', `${file} is not a readable nitamono catalogue (${code}: ${(err as Error).message}); it was not modified`, {
+        cause: err,
+      });
     }
   }
 

@@ -190,6 +190,8 @@ export class IndexManager {
   private readonly aux = new Map<FeatureKind, IndexSlot>();
   /** Index files that could not be written, with the reason (shown as search warnings). */
   private readonly saveProblems = new Map<string, string>();
+  /** Things worth telling once (a corrupt file rebuilt), by kind. */
+  private readonly notices = new Map<FeatureKind, string[]>();
 
   /** Why the index files of `kind` could not be saved, if they could not. */
   problems(kind: FeatureKind): string[] {
@@ -198,6 +200,8 @@ export class IndexManager {
       const p = s && this.saveProblems.get(s.file);
       if (p) out.push(p);
     }
+    out.push(...(this.notices.get(kind) ?? []));
+    this.notices.delete(kind);
     return out;
   }
 
@@ -272,8 +276,7 @@ export class IndexManager {
 
   private async trySave(slot: IndexSlot): Promise<void> {
     try {
-      await this.saveSlot(slot);
-      this.saveProblems.delete(slot.file);
+      if (await this.saveSlot(slot)) this.saveProblems.delete(slot.file);
     } catch (err) {
       this.saveProblems.set(
         slot.file,
@@ -347,8 +350,11 @@ export class IndexManager {
       } else {
         idx.dispose();
       }
-    } catch {
-      // unreadable or corrupt cache: rebuilt from the catalogue
+    } catch (err) {
+      // an unreadable or corrupt cache is rebuilt from the catalogue, and said so once
+      const said = this.notices.get(slot.kind) ?? [];
+      said.push(`${slot.file} was unreadable (${(err as Error).message}); rebuilt from the catalogue`);
+      this.notices.set(slot.kind, said);
     }
   }
 

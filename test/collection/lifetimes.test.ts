@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
@@ -53,6 +53,43 @@ describe('collection lifetimes and validation', () => {
     } finally {
       await c.close();
     }
+  });
+
+  test('a bit-flipped index file is rebuilt from the catalogue, said once in the warnings; a corrupt catalogue is refused and left as it is', async () => {
+    const col = join(base, 'corrupt');
+    const c = await Collection.open(col, { create: true, root });
+    const { images } = await c.update().then(() => c.listImages(0, 1));
+    const id = images[0]!.id;
+    const before = await c.search({ id }, { k: 5 });
+    await c.close();
+    const file = join(col, 'color.index');
+    const bytes = await readFile(file);
+    bytes[bytes.length - 7] ^= 0x40; // a vector byte: the checksum no longer matches
+    await writeFile(file, bytes);
+    const again = await Collection.open(col);
+    try {
+      const r = await again.search({ id }, { k: 5 });
+      assert.deepEqual(
+        r.results.map((h) => h.id),
+        before.results.map((h) => h.id),
+      );
+      assert.ok(
+        r.warnings?.some((w) => w.includes('color.index was unreadable') && /rebuilt/.test(w)),
+        JSON.stringify(r.warnings),
+      );
+      const next = await again.search({ id }, { k: 5 });
+      assert.equal(next.warnings, undefined, 'said once');
+    } finally {
+      await again.close();
+    }
+    const catalogue = join(col, 'catalog.sqlite');
+    const garbage = Buffer.from('this is not an SQLite database, but it is the user’s file'.repeat(100));
+    await writeFile(catalogue, garbage);
+    await assert.rejects(
+      Collection.open(col),
+      (e: Error & { code?: string }) => e.code === 'BAD_FILE' && e.message.includes(catalogue) && /not modified/.test(e.message),
+    );
+    assert.deepEqual(await readFile(catalogue), garbage, 'the corrupt catalogue was not touched');
   });
 
   test('close() refuses writes that arrive while it waits for the one in flight', async () => {
