@@ -16,7 +16,9 @@ export function raw(url: string, method: string, path: string, headers: Record<s
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: u.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } },
+      // agent: false — a fresh connection each time, so a socket the server closed after an error
+      // answer (e.g. 431) is never reused for the next request
+      { host: u.hostname, port: u.port, method, path, agent: false, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c) => chunks.push(c));

@@ -129,7 +129,7 @@ export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
             required: ['id', 'removed'],
             properties: { id: { type: 'integer' }, removed: { type: 'boolean', enum: [true] } },
           },
-          ...errorResponses({ 400: 'The id is not an integer', ...WRITE_ERRORS, 404: 'Unknown id' }),
+          ...errorResponses({ 400: 'The id is not an integer', ...WRITE_ERRORS, 404: 'Unknown id', 415: 'A body of a type the server does not read' }),
         },
       },
     },
