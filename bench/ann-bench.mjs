@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
  *
  *   npm run build && node bench/ann-bench.mjs [--datasets fmnist,synthetic1m,clustered] [--threads 1,2] [--no-hnsw]
  *
- * Needs Debian's python3-faiss, python3-hnswlib and dataset-fashion-mnist (run with /usr/bin/python3).
+ * Needs Debian's python3-faiss, python3-hnswlib, python3-threadpoolctl, libopenblas0 (peers.py refuses the
+ * reference BLAS) and dataset-fashion-mnist (run with /usr/bin/python3).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -27,6 +28,20 @@ const docs = new URL('../docs/', import.meta.url).pathname;
 mkdirSync(out, { recursive: true });
 mkdirSync(docs, { recursive: true });
 const log = (s) => process.stderr.write(`${s}\n`);
+
+/** k-means iterations on both sides (nitamono's and Faiss's defaults differ: 25 and 10). */
+const KMEANS_ITERATIONS = 25;
+
+/**
+ * The peer process's environment only: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set on some hosts of
+ * this machine kind for old OpenBLAS builds, slow a current one down; threads limited as for us.
+ */
+function peerEnv(threads) {
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
 
 function idx(path) {
   const buf = gunzipSync(readFileSync(path));
@@ -182,7 +197,7 @@ for (const name of datasets) {
     log(`[${name}] nitamono, ${threads} thread(s) …`);
     const common = { base: base.data, queries: queries.data, dim: base.dim, groundTruth: { labels: gt, k: gtK }, threads, log };
     const flat = await runAnnBenchmark({ ...common, index: 'flat', singleQueries: spec.singleFlat });
-    const ivf = await runAnnBenchmark({ ...common, index: 'ivf', nlist: spec.nlist, nprobes, singleQueries: spec.single });
+    const ivf = await runAnnBenchmark({ ...common, index: 'ivf', nlist: spec.nlist, nprobes, singleQueries: spec.single, iterations: KMEANS_ITERATIONS });
     log(`[${name}] Faiss${hnsw && spec.hnsw && threads === 1 ? ' + hnswlib' : ''}, ${threads} thread(s) …`);
     const py = spawnSync(
       '/usr/bin/python3',
@@ -204,9 +219,11 @@ for (const name of datasets) {
         String(spec.single),
         '--flat-single-queries',
         String(spec.singleFlat),
+        '--iterations',
+        String(KMEANS_ITERATIONS),
         ...(hnsw && spec.hnsw && threads === 1 ? ['--hnsw'] : []),
       ],
-      { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, OMP_NUM_THREADS: String(threads) } },
+      { encoding: 'utf8', maxBuffer: 1 << 26, env: peerEnv(threads) },
     );
     if (py.status !== 0) throw new Error(`peers.py failed: ${py.stderr}`);
     const peers = JSON.parse(py.stdout);

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Benchmark peers for bench/ann-bench.mjs: Faiss IndexFlatL2 / IndexIVFFlat and hnswlib on the
 same .fvecs files, thread count, nlist, nprobe sweep and k-means settings as nitamono.
-Run with Debian's /usr/bin/python3 (python3-faiss, python3-hnswlib). Prints one JSON object."""
+Run with Debian's /usr/bin/python3 (python3-faiss, python3-hnswlib, python3-threadpoolctl) and
+libopenblas0 installed: without it Debian's Faiss runs on the reference BLAS (libblas3), about
+50x slower in batch search and k-means, and every BLAS-bound ratio would be wrong, so this script
+refuses to run then. Prints one JSON object."""
 import argparse, json, sys, time
 import numpy as np
 
@@ -42,13 +45,22 @@ def main():
     a = p.parse_args()
 
     import faiss
+    from threadpoolctl import threadpool_info, threadpool_limits
+    blas = [i for i in threadpool_info() if i.get('user_api') == 'blas']
+    if not any(i.get('internal_api') == 'openblas' for i in blas):
+        sys.exit('peers.py: Faiss is not running on OpenBLAS (found %s): apt-get install libopenblas0'
+                 % ([i.get('internal_api') for i in blas] or 'no BLAS'))
+    # the same thread count for OpenMP (Faiss's loops) and the BLAS (its batch kernels)
+    threadpool_limits(limits=a.threads)
     faiss.omp_set_num_threads(a.threads)
     xb = read_vecs(a.base, np.float32)
     xq = read_vecs(a.queries, np.float32)
     gt = read_vecs(a.gt, np.int32)
     n, d = xb.shape
     k = 10
-    out = {'n': n, 'dim': d, 'threads': a.threads, 'faiss_version': faiss.__version__}
+    out = {'n': n, 'dim': d, 'threads': a.threads, 'faiss_version': faiss.__version__,
+           'blas': [{k: i.get(k) for k in ('internal_api', 'version', 'num_threads', 'architecture')} for i in threadpool_info()
+                    if i.get('user_api') == 'blas']}
 
     flat = faiss.IndexFlatL2(d)
     t0 = time.perf_counter(); flat.add(xb); add_s = time.perf_counter() - t0
