@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { rng } from 'nitamono';
 import sharp from 'sharp';
 
 const args = process.argv.slice(2);
@@ -76,11 +77,7 @@ async function batch(index, params) {
 
 async function makeImages(dir, n) {
   mkdirSync(dir, { recursive: true });
-  let seed = 7;
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed / 2 ** 32;
-  };
+  const rand = rng(7);
   for (let i = 0; i < n; i++) {
     const sub = join(dir, `g${i % 20}`);
     mkdirSync(sub, { recursive: true });

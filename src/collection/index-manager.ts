@@ -16,7 +16,7 @@
  * when the collection has grown or shrunk by more than 2× since training, or (primary, `auto`)
  * when it crosses AUTO_FLAT_MAX so flat ↔ IVF switches.
  */
-import { readFile, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogStore, FeatureSpace } from '../catalog/types.js';
 import { writeFileAtomic } from '../persist/atomic.js';
@@ -415,15 +415,5 @@ export class IndexManager {
       slot.savedGeneration = slot.generation;
       return true;
     });
-  }
-}
-
-export async function removeIndexFiles(slot: IndexSlot): Promise<void> {
-  for (const f of [slot.file, slot.sidecarFile]) {
-    try {
-      await unlink(f);
-    } catch {
-      // already gone
-    }
   }
 }

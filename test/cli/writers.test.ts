@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Collection } from '../../src/collection/collection.js';
-import { inProcessRunner, type JobRunnerFactory } from '../../src/collection/sync.js';
-import { catalogCount, noise, removeDir, runCli, tempDir } from '../collection/helpers.js';
+import { catalogCount, heldRunner, noise, removeDir, runCli, tempDir } from '../collection/helpers.js';
 
 const N = 40;
 
@@ -33,19 +32,7 @@ describe('concurrent writers', () => {
     const col = join(base, 'col-a');
     // This process is the first writer: its extraction jobs wait until the test lets them go,
     // so the lease is held for exactly as long as the test needs.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const held: JobRunnerFactory = (ctx, kinds) => {
-      const inner = inProcessRunner(ctx, kinds);
-      return {
-        async *run(jobs, signal) {
-          await gate;
-          yield* inner.run(jobs, signal);
-        },
-      };
-    };
+    const { runner: held, release } = heldRunner();
     const c = await Collection.open(col, { create: true, root, command: 'the test writer' }, { jobRunner: held });
     try {
       const first = c.update();

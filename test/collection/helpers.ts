@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
+import { inProcessRunner, type JobRunnerFactory } from '../../src/collection/sync.js';
 import { assemblePng } from '../png-craft.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -128,4 +129,25 @@ export function catalogCount(col: string, table: 'images' | 'writer' = 'images')
   } catch {
     return 0;
   }
+}
+
+/**
+ * An extraction job runner whose jobs wait until `release()`: a collection writing with it holds
+ * the writer lease for exactly as long as a test needs.
+ */
+export function heldRunner(): { runner: JobRunnerFactory; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const runner: JobRunnerFactory = (ctx, kinds) => {
+    const inner = inProcessRunner(ctx, kinds);
+    return {
+      async *run(jobs, signal) {
+        await gate;
+        yield* inner.run(jobs, signal);
+      },
+    };
+  };
+  return { runner, release };
 }

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
-import { inProcessRunner, type JobRunnerFactory } from '../../src/collection/sync.js';
+import { heldRunner } from '../collection/helpers.js';
 import { makeFixture, makePng, startServer } from './fixture.js';
 
 describe('uploads while another writer holds the collection', () => {
@@ -16,19 +16,7 @@ describe('uploads while another writer holds the collection', () => {
     // the server's own collection object: a short writer wait so the test is quick
     const served = await Collection.open(fx.collectionPath, { writerWait: 300 });
     const srv = await startServer({ collection: served, allowWrite: true });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const held: JobRunnerFactory = (ctx, kinds) => {
-      const inner = inProcessRunner(ctx, kinds);
-      return {
-        async *run(jobs, signal) {
-          await gate;
-          yield* inner.run(jobs, signal);
-        },
-      };
-    };
+    const { runner: held, release } = heldRunner();
     // another writer (as another process would be): an update that holds the lease until released
     const other = await Collection.open(fx.collectionPath, { command: 'the other writer' }, { jobRunner: held });
     try {
