@@ -15,7 +15,16 @@ export type ErrorCode =
   | 'DECODE_FAILED'
   | 'IO'
   /** Another process is writing the collection (and the caller chose not to wait). */
-  | 'LOCKED';
+  | 'LOCKED'
+  /** The disk (or quota) is full: nothing of the failed write was stored. */
+  | 'NO_SPACE'
+  /** The collection's folder or files cannot be written (read-only mount, permissions). */
+  | 'READ_ONLY'
+  /** The deep model's weights cannot be loaded: a broken or partial install. */
+  | 'MODEL_UNAVAILABLE';
+
+/** Codes that name a refusal of the machine, not of the input: the CLI exits 4 for them. */
+export const ENVIRONMENT_CODES: readonly ErrorCode[] = ['NO_SPACE', 'READ_ONLY', 'MODEL_UNAVAILABLE'];
 
 export class NitamonoError extends Error {
   readonly code: ErrorCode;
@@ -28,4 +37,29 @@ export class NitamonoError extends Error {
 
 export function invalid(message: string): NitamonoError {
   return new NitamonoError('INVALID_ARGUMENT', message);
+}
+
+/**
+ * The code of a failed filesystem write: a full disk and a read-only place are told apart from
+ * other I/O failures, since the user fixes them differently (free space; a writable folder).
+ */
+export function writeErrorCode(errno: string | undefined): ErrorCode {
+  switch (errno) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'NO_SPACE';
+    case 'EROFS':
+    case 'EACCES':
+    case 'EPERM':
+      return 'READ_ONLY';
+    default:
+      return 'IO';
+  }
+}
+
+/** What to tell the user for a write refused with this code. */
+export function writeErrorHint(code: ErrorCode): string {
+  if (code === 'NO_SPACE') return 'the disk is full; free some space and run it again';
+  if (code === 'READ_ONLY') return 'the place is read-only or not writable by this user';
+  return '';
 }

@@ -7,8 +7,10 @@
  * promise. A unit of work is one IMMEDIATE transaction run synchronously, so no other code of
  * this process can observe it half-applied.
  */
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { NitamonoError } from '../errors.js';
+import { type ErrorCode, NitamonoError, writeErrorHint } from '../errors.js';
 import { LATEST_SCHEMA, type MigrationContext, migrate, readOnlyVersion } from './sqlite-migrations.js';
 import type {
   CatalogStore,
@@ -29,6 +31,50 @@ import { blobToVector, vectorToBlob } from './vector-bytes.js';
 export interface SQLiteCatalogOptions extends Partial<MigrationContext> {
   /** Open without writing (no migration); fails if the file does not exist. */
   readonly?: boolean;
+}
+
+/**
+ * Why SQLite could not write: a full disk and a read-only place by name (they need different
+ * fixes), anything else as IO. Undefined when the error is not about writing at all.
+ */
+function writeRefusal(file: string, err: unknown): ErrorCode | undefined {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  // SHMSIZE: growing the shared-memory file failed, which on Linux means no space for it
+  if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE') return 'NO_SPACE';
+  if (code.startsWith('SQLITE_READONLY')) return 'READ_ONLY';
+  if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR')) {
+    try {
+      accessSync(dirname(file), constants.W_OK);
+    } catch {
+      return 'READ_ONLY';
+    }
+    return code.startsWith('SQLITE_IOERR') ? 'IO' : undefined;
+  }
+  return undefined;
+}
+
+function refusalError(file: string, code: ErrorCode, err: unknown): NitamonoError {
+  const detail = `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;
+  const hint = writeErrorHint(code);
+  return new NitamonoError(code, `cannot write ${file}: ${hint ? `${hint} (${detail})` : detail}; what was stored before is unchanged`, { cause: err });
+}
+
+/**
+ * A catalogue that cannot be opened for writing (read-only mount, full disk) is still read:
+ * SQLite itself cannot open a WAL database there without its -shm file, so its bytes are read
+ * into memory (all of them: memory the size of the file) and opened as a rollback-journal copy.
+ * Only when no -wal file holds committed rows that the copy would miss.
+ */
+function openInMemoryCopy(file: string): Database.Database | undefined {
+  const wal = `${file}-wal`;
+  if (existsSync(wal) && statSync(wal).size > 0) return undefined;
+  const bytes = readFileSync(file);
+  // bytes 18 and 19 say WAL (2); a copy in memory reads as a rollback-journal file (1)
+  if (bytes.length >= 100) {
+    bytes[18] = 1;
+    bytes[19] = 1;
+  }
+  return new Database(bytes, { readonly: true });
 }
 
 const ROW_COLUMNS = 'id, relpath, size, mtime_ms, sha256, status, width, height, format, error_code, error_message, gen, added_at';
@@ -54,10 +100,17 @@ export class SQLiteCatalogStore implements CatalogStore {
   /** Space ids never change once given (a rolled-back insert is not cached: see spaceId). */
   private readonly spaceIds = new Map<string, number>();
 
-  private constructor(file: string, db: Database.Database, schemaVersion: number) {
+  /**
+   * Why this store cannot write, when it was opened on a place that refused writing (the
+   * catalogue is then read from an in-memory copy): every write fails with it.
+   */
+  readonly unwritable: NitamonoError | undefined;
+
+  private constructor(file: string, db: Database.Database, schemaVersion: number, unwritable?: NitamonoError) {
     this.file = file;
     this.db = db;
     this.schemaVersion = schemaVersion;
+    this.unwritable = unwritable;
   }
 
   static async open(file: string, opts: SQLiteCatalogOptions = {}): Promise<SQLiteCatalogStore> {
@@ -65,6 +118,8 @@ export class SQLiteCatalogStore implements CatalogStore {
     try {
       db = new Database(file, { readonly: Boolean(opts.readonly), fileMustExist: Boolean(opts.readonly) });
     } catch (err) {
+      const refused = writeRefusal(file, err);
+      if (refused && refused !== 'IO' && !opts.readonly && existsSync(file)) return SQLiteCatalogStore.openUnwritable(file, refusalError(file, refused, err));
       throw new NitamonoError('IO', `cannot open ${file}: ${(err as Error).message}`, { cause: err });
     }
     try {
@@ -81,7 +136,28 @@ export class SQLiteCatalogStore implements CatalogStore {
     } catch (err) {
       db.close();
       if (err instanceof NitamonoError) throw err;
+      const refused = writeRefusal(file, err);
+      if (refused && refused !== 'IO' && !opts.readonly) return SQLiteCatalogStore.openUnwritable(file, refusalError(file, refused, err));
       // SQLITE_NOTADB, SQLITE_CORRUPT …: name the file and leave it exactly as it is
+      const code = (err as { code?: string }).code ?? 'error';
+      throw new NitamonoError('BAD_FILE', `${file} is not a readable nitamono catalogue (${code}: ${(err as Error).message}); it was not modified`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** The catalogue as it is, for reading only; `why` is thrown by every write. */
+  private static openUnwritable(file: string, why: NitamonoError): SQLiteCatalogStore {
+    let db: Database.Database | undefined;
+    try {
+      db = openInMemoryCopy(file);
+      if (!db) throw why;
+      const v = readOnlyVersion(db);
+      if (v !== LATEST_SCHEMA) throw new NitamonoError(why.code, `${why.message}; and its schema ${v} needs upgrading, which needs writing`, { cause: why });
+      return new SQLiteCatalogStore(file, db, v, why);
+    } catch (err) {
+      db?.close();
+      if (err instanceof NitamonoError) throw err;
       const code = (err as { code?: string }).code ?? 'error';
       throw new NitamonoError('BAD_FILE', `${file} is not a readable nitamono catalogue (${code}: ${(err as Error).message}); it was not modified`, {
         cause: err,
@@ -125,7 +201,19 @@ export class SQLiteCatalogStore implements CatalogStore {
     return this.gen();
   }
 
+  /** Runs a write transaction, naming a full disk or a read-only place when SQLite refuses it. */
+  private writing<T>(run: () => T): T {
+    if (this.unwritable) throw this.unwritable;
+    try {
+      return run();
+    } catch (err) {
+      const refused = err instanceof NitamonoError ? undefined : writeRefusal(this.file, err);
+      throw refused ? refusalError(this.file, refused, err) : err;
+    }
+  }
+
   async commit(writes: readonly CatalogWrite[]): Promise<CommitResult> {
+    if (this.unwritable) throw this.unwritable;
     if (this.db.readonly) throw new NitamonoError('INVALID_ARGUMENT', `${this.file} is open read-only`);
     const tx = this.db.transaction((): CommitResult => {
       const gen = this.gen() + 1;
@@ -142,7 +230,7 @@ export class SQLiteCatalogStore implements CatalogStore {
       return { generation: changed ? gen : gen - 1, changed, ids };
     });
     try {
-      return tx.immediate();
+      return this.writing(() => tx.immediate());
     } catch (err) {
       this.spaceIds.clear(); // a space created by the rolled-back unit is gone again
       throw err;
@@ -399,11 +487,11 @@ export class SQLiteCatalogStore implements CatalogStore {
       return { acquired: true };
     });
     // IMMEDIATE: the check and the take are one step for every process sharing the file
-    return tx.immediate();
+    return this.writing(() => tx.immediate());
   }
 
   async releaseWriter(me: WriterIdentity): Promise<void> {
-    if (this.db.open && !this.db.readonly) this.stmt('DELETE FROM writer WHERE id = 1 AND token = ?').run(me.token);
+    if (this.db.open && !this.db.readonly && !this.unwritable) this.writing(() => this.stmt('DELETE FROM writer WHERE id = 1 AND token = ?').run(me.token));
   }
 
   async close(): Promise<void> {

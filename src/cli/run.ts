@@ -1,15 +1,17 @@
 /**
  * Exit codes scripts can rely on: 0 success, 1 unexpected failure, 2 bad usage or input
  * (a NitamonoError the user can fix), 3 partial success (e.g. some files skipped) where a command
- * says so, 130 interrupted by Ctrl-C (143 by SIGTERM).
+ * says so, 4 the machine refused (disk full, read-only collection, missing model files; what was
+ * stored before is unchanged), 130 interrupted by Ctrl-C (143 by SIGTERM).
  */
 import type { Command } from 'commander';
-import { NitamonoError } from '../errors.js';
+import { ENVIRONMENT_CODES, NitamonoError } from '../errors.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_SKIPPED = 3;
+export const EXIT_ENVIRONMENT = 4;
 export const EXIT_INTERRUPTED = 130;
 export const EXIT_TERMINATED = 143;
 
@@ -22,7 +24,7 @@ export async function runCli(program: Command): Promise<void> {
   } catch (err) {
     if (err instanceof NitamonoError) {
       process.stderr.write(`nitamono: ${err.message}\n`);
-      process.exit(EXIT_USAGE);
+      process.exit(ENVIRONMENT_CODES.includes(err.code) ? EXIT_ENVIRONMENT : EXIT_USAGE);
     }
     process.stderr.write(`nitamono: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(EXIT_FAILURE);

@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import type { CatalogWrite, FeatureSpace, NewImage } from '../catalog/types.js';
 import { invalid } from '../errors.js';
+import { checkDeepModelAvailable, type DeepModel } from '../image/deep.js';
 import { type ExtractionJob, extractionJob, InProcessJobRunner, type JobRunner } from '../ingest/jobs.js';
 import { type HashedCandidate, planSync, selectCandidates } from '../ingest/plan.js';
 import { type FeatureKind, featureSpace, sortKinds } from './config.js';
@@ -202,6 +203,7 @@ async function applyConfigChanges(ctx: CollectionContext, opts: UpdateOptions): 
   if (opts.features) {
     const union = sortKinds([...cfg.features, ...opts.features]);
     if (union.length !== cfg.features.length) {
+      if (union.includes('deep') && !cfg.features.includes('deep')) await checkDeepModelAvailable(featureSpace(cfg, 'deep').model as DeepModel);
       cfg.features = union;
       changed = true;
     }

@@ -107,13 +107,34 @@ async function bundledModel(model: DeepModel): Promise<BundledModel> {
   return (await import('nsfwjs/models/mobilenet_v2_mid')).MobileNetV2MidModel;
 }
 
+/**
+ * Throws MODEL_UNAVAILABLE when the weights of `model` cannot be read, without building the
+ * network: a collection is not switched to deep features that it could never compute.
+ */
+export async function checkDeepModelAvailable(model: DeepModel): Promise<void> {
+  deepDim(model);
+  await bundledHandler(model);
+}
+
 /** An in-memory tfjs IOHandler over the bundled JSON and base64 shards: no fetch, no file URL. */
 async function bundledHandler(model: DeepModel): Promise<TF.io.IOHandler> {
-  const def = await bundledModel(model);
-  const json = (await def.modelJson()).default;
   const shards = new Map<string, string>();
-  for (let i = 0; i < def.weightBundles.length; i++) {
-    shards.set(`group1-shard${i + 1}of${def.weightBundles.length}`, (await def.weightBundles[i]!()).default);
+  let json: TF.io.ModelJSON;
+  try {
+    const def = await bundledModel(model);
+    json = (await def.modelJson()).default;
+    for (let i = 0; i < def.weightBundles.length; i++) {
+      shards.set(`group1-shard${i + 1}of${def.weightBundles.length}`, (await def.weightBundles[i]!()).default);
+    }
+  } catch (err) {
+    // The weights ship inside the nsfwjs package: missing means a broken or partial install.
+    throw new NitamonoError(
+      'MODEL_UNAVAILABLE',
+      `the weights of deep model ${model} cannot be loaded (${(err as Error).message}); reinstall nitamono (npm ci), or use colour features only`,
+      {
+        cause: err,
+      },
+    );
   }
   return {
     load: async () => {
@@ -122,7 +143,8 @@ async function bundledHandler(model: DeepModel): Promise<TF.io.IOHandler> {
       for (const group of json.weightsManifest) {
         for (const p of group.paths) {
           const b64 = shards.get(p);
-          if (b64 === undefined) throw new NitamonoError('IO', `bundled weights for ${model} lack shard ${p}`);
+          if (b64 === undefined)
+            throw new NitamonoError('MODEL_UNAVAILABLE', `the bundled weights of deep model ${model} lack shard ${p}; reinstall nitamono (npm ci)`);
           parts.push(Buffer.from(b64, 'base64'));
         }
         weightSpecs.push(...group.weights);

@@ -82,8 +82,9 @@ async function main(): Promise<void> {
     try {
       embedder = await DeepEmbedder.create(init.deep);
     } catch (err) {
-      const code: ErrorCode = err instanceof NitamonoError ? err.code : 'UNSUPPORTED';
-      post({ type: 'fatal', code, error: `cannot load deep model ${init.deep}: ${err instanceof Error ? err.message : String(err)}` });
+      const code: ErrorCode = err instanceof NitamonoError ? err.code : 'MODEL_UNAVAILABLE';
+      const error = err instanceof NitamonoError ? err.message : `cannot load deep model ${init.deep}: ${err instanceof Error ? err.message : String(err)}`;
+      post({ type: 'fatal', code, error });
       return;
     }
   }

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { NitamonoError } from '../errors.js';
+import { NitamonoError, writeErrorCode, writeErrorHint } from '../errors.js';
 
 export type ChunkSource = string | Uint8Array | readonly ArrayBufferView[] | Iterable<ArrayBufferView> | AsyncIterable<ArrayBufferView>;
 
@@ -43,7 +43,9 @@ function ioError(path: string, what: string, err: unknown): NitamonoError {
   if (code === 'ENOENT') {
     return new NitamonoError('NOT_FOUND', `${path}: ${what} failed: directory ${dirname(path)} does not exist`, { cause: err });
   }
-  return new NitamonoError('IO', `${path}: ${what} failed: ${msg}`, { cause: err });
+  const named = writeErrorCode(code);
+  const hint = writeErrorHint(named);
+  return new NitamonoError(named, `${path}: ${what} failed: ${hint ? `${hint} (${msg})` : msg}`, { cause: err });
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -63,7 +65,7 @@ async function fsyncDir(dir: string): Promise<void> {
 
 /**
  * Atomically replaces `path` with the concatenation of `chunks`. Returns the bytes written.
- * Errors are NitamonoError 'IO' (or 'NOT_FOUND' when the directory does not exist); errors
+ * Errors are NitamonoError 'NO_SPACE', 'READ_ONLY', 'IO' (or 'NOT_FOUND' when the directory does not exist); errors
  * thrown by the chunk source propagate unchanged.
  */
 export async function writeFileAtomic(path: string, chunks: ChunkSource): Promise<number> {

@@ -50,6 +50,10 @@ const STATUS: Record<ErrorCode, number> = {
   IO: 500,
   // another process holds the collection's writer lease: try again later
   LOCKED: 409,
+  NO_SPACE: 507,
+  // the server cannot write its collection (read-only mount): searching still works
+  READ_ONLY: 503,
+  MODEL_UNAVAILABLE: 503,
 };
 
 export function statusOfCode(code: ErrorCode): number {

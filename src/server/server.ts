@@ -16,6 +16,7 @@ import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import type { Collection } from '../collection/index.js';
+import { ENVIRONMENT_CODES, NitamonoError } from '../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { Credentials } from './access/credentials.js';
 import { accessPolicy } from './access/policy.js';
@@ -121,7 +122,9 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   const internalError =
     opts.onInternalError ??
     ((err: unknown, req: FastifyRequest) => {
-      process.stderr.write(`nitamono serve: ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      // a refusal of the machine (disk full, read-only) is for the operator to fix: its message says all
+      const said = err instanceof NitamonoError && ENVIRONMENT_CODES.includes(err.code) ? `${err.code}: ${err.message}` : undefined;
+      process.stderr.write(`nitamono serve: ${req.method} ${req.url}: ${said ?? (err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     });
 
   const app = Fastify({

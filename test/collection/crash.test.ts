@@ -9,52 +9,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
-import { loadIndex } from '../../src/search/load.js';
 import { rng } from '../../src/util/random.js';
-import { CLI, noise, removeDir, runCli, tempDir } from './helpers.js';
+import { CLI, type CollectionSnapshot, collectionSnapshot, noise, removeDir, runCli, tempDir } from './helpers.js';
 
 const KILLS = 20;
-
-interface Snapshot {
-  rows: string[];
-  index: string;
-}
-
-/** The catalogue's searchable rows with their vectors, and the index file's ids, vectors and answers. */
-async function snapshot(col: string): Promise<Snapshot> {
-  const db = new Database(join(col, 'catalog.sqlite'), { readonly: true });
-  let rows: string[];
-  try {
-    rows = (
-      db.prepare(`SELECT i.id, i.relpath, i.status, i.sha256, hex(v.data) AS v FROM images i LEFT JOIN vectors v ON v.image_id = i.id ORDER BY i.id`).all() as {
-        id: number;
-        relpath: string;
-        status: string;
-        sha256: string;
-        v: string;
-      }[]
-    ).map((r) => `${r.id} ${r.relpath} ${r.status} ${r.sha256} ${r.v}`);
-  } finally {
-    db.close();
-  }
-  const idx = await loadIndex(join(col, 'color.index'));
-  try {
-    const ids = [...idx.ids()].sort((a, b) => a - b);
-    const parts = ids.map((id) => `${id}:${Buffer.from(idx.reconstruct(id).buffer).toString('hex')}`);
-    const q = idx.reconstruct(ids[0]!);
-    const r = idx.search(q, 5);
-    parts.push(`search ${[...r.labels].join(',')} ${[...r.distances].join(',')}`);
-    return { rows, index: parts.join('\n') };
-  } finally {
-    idx.dispose();
-  }
-}
 
 describe('crash at any moment', () => {
   let base: string;
   let root: string;
-  let clean: Snapshot;
+  let clean: CollectionSnapshot;
   let cleanMs: number;
   before(async () => {
     base = await tempDir('nitamono-crash-');
@@ -64,7 +27,7 @@ describe('crash at any moment', () => {
     const r = await runCli(['index', root, '--collection', join(base, 'clean'), '--threads', '1', '--batch', '8', '--json']);
     cleanMs = performance.now() - t0;
     assert.equal(r.code, 0, r.stderr);
-    clean = await snapshot(join(base, 'clean'));
+    clean = await collectionSnapshot(join(base, 'clean'));
   });
   after(async () => removeDir(base));
 
@@ -84,9 +47,9 @@ describe('crash at any moment', () => {
       clearTimeout(timer);
       const resumed = await runCli(['index', root, '--collection', col, '--threads', '1', '--batch', '8', '--json']);
       assert.equal(resumed.code, 0, `kill at ${at} ms: ${resumed.stderr}`);
-      const got = await snapshot(col);
+      const got = await collectionSnapshot(col);
       assert.deepEqual(got.rows, clean.rows, `catalogue after a kill at ${at} ms of ${Math.round(cleanMs)}`);
-      assert.equal(got.index, clean.index, `index file after a kill at ${at} ms`);
+      assert.deepEqual(got.indexes, clean.indexes, `index file after a kill at ${at} ms`);
     }
   });
 });

@@ -10,6 +10,7 @@ import { deflateSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { inProcessRunner, type JobRunnerFactory } from '../../src/collection/sync.js';
+import { loadIndex } from '../../src/search/load.js';
 import { assemblePng } from '../png-craft.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -150,4 +151,44 @@ export function heldRunner(): { runner: JobRunnerFactory; release: () => void } 
     };
   };
   return { runner, release };
+}
+
+export interface CollectionSnapshot {
+  rows: string[];
+  /** Per index file: its ids, vectors and the answer to one search. */
+  indexes: string[];
+}
+
+/**
+ * The catalogue's rows with their vectors (by id), and each index file's ids, vectors and
+ * answers: two collections with equal snapshots hold the same data bit for bit.
+ */
+export async function collectionSnapshot(col: string, kinds: readonly ('color' | 'deep')[] = ['color']): Promise<CollectionSnapshot> {
+  const db = new Database(join(col, 'catalog.sqlite'), { readonly: true });
+  let rows: string[];
+  try {
+    rows = (
+      db
+        .prepare(
+          `SELECT i.id, i.relpath, i.status, i.sha256, v.space, hex(v.data) AS v FROM images i LEFT JOIN vectors v ON v.image_id = i.id ORDER BY i.id, v.space`,
+        )
+        .all() as { id: number; relpath: string; status: string; sha256: string; space: number; v: string }[]
+    ).map((r) => `${r.id} ${r.relpath} ${r.status} ${r.sha256} ${r.space} ${r.v}`);
+  } finally {
+    db.close();
+  }
+  const indexes: string[] = [];
+  for (const kind of kinds) {
+    const idx = await loadIndex(join(col, `${kind}.index`));
+    try {
+      const ids = [...idx.ids()].sort((a, b) => a - b);
+      const parts = ids.map((id) => `${id}:${Buffer.from(idx.reconstruct(id).buffer).toString('hex')}`);
+      const r = idx.search(idx.reconstruct(ids[0]!), 5);
+      parts.push(`search ${[...r.labels].join(',')} ${[...r.distances].join(',')}`);
+      indexes.push(parts.join('\n'));
+    } finally {
+      idx.dispose();
+    }
+  }
+  return { rows, indexes };
 }

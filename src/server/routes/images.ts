@@ -13,6 +13,8 @@ const WRITE_ERRORS = {
   401: 'Missing or wrong bearer token (a session cookie is not enough to write)',
   403: 'Writes disabled (no --allow-write), or a cross-origin request',
   409: 'Another process is writing the collection (LOCKED); the message names it',
+  503: 'The collection cannot be written here (READ_ONLY), or the deep model cannot be loaded (MODEL_UNAVAILABLE); searching still works',
+  507: 'The disk is full (NO_SPACE); nothing of this request was stored',
 };
 
 export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
@@ -95,7 +97,7 @@ export const imageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
             413: 'Upload larger than the server limit',
             415: 'Content-Type is not multipart/form-data',
             422: 'Not a supported image, or too many pixels',
-            503: 'Too many uploads being processed at once (BUSY)',
+            503: `Too many uploads being processed at once (BUSY); or ${WRITE_ERRORS[503]}`,
           }),
         },
       },

@@ -14,7 +14,7 @@ export const QUERY_ERRORS = {
   413: 'Upload or body larger than the server limit',
   415: 'Content-Type is neither application/json nor multipart/form-data',
   422: 'The upload is not a supported image (DECODE_FAILED) or has too many pixels (TOO_LARGE)',
-  503: 'Too many uploads being processed at once (BUSY); retry after the Retry-After seconds',
+  503: 'Too many uploads being processed at once (BUSY); retry after the Retry-After seconds; or the deep model cannot be loaded (MODEL_UNAVAILABLE)',
 };
 
 const searchResponse = {
