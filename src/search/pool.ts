@@ -4,6 +4,7 @@
  * Workers are unreferenced while idle: a CLI that is done exits even though the pool exists.
  */
 import { availableParallelism } from 'node:os';
+import { type ErrorCode, NitamonoError } from '../errors.js';
 import type { Arena } from '../kernels/arena.js';
 import { type PooledWorker, type Reply, WorkerPool } from '../util/worker-pool.js';
 import { checkPositiveInt } from '../validate.js';
@@ -13,11 +14,12 @@ export type Task =
   | { op: 'flat'; layout: FlatLayout; block: QueryBlock; q0: number; q1: number; batched: boolean }
   | { op: 'ivf'; layout: IVFLayout; block: QueryBlock; q0: number; q1: number; nprobe: number; probeD: number; probeI: number };
 
-/** What ./worker.ts answers: the count of distances computed, or the message of what went wrong. */
+/** What ./worker.ts answers: the count of distances computed, or what went wrong (with its code, if it had one). */
 function scanReply(m: unknown): Reply<number> | undefined {
-  const r = m as { id?: unknown; result?: number; error?: string };
+  const r = m as { id?: unknown; result?: number; error?: string; code?: ErrorCode };
   if (typeof r?.id !== 'number') return undefined;
-  return r.error !== undefined ? { id: r.id, error: new Error(r.error) } : { id: r.id, result: r.result! };
+  if (r.error === undefined) return { id: r.id, result: r.result! };
+  return { id: r.id, error: r.code ? new NitamonoError(r.code, r.error) : new Error(r.error) };
 }
 
 export class ScanPool {

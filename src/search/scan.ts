@@ -3,6 +3,7 @@
  * (searchAsync, k-means). They only see a Kernels instance and pointers into its memory, so
  * the same code runs wherever that memory is attached.
  */
+import { NitamonoError } from '../errors.js';
 import { type Kernels, METRIC_L2, type MetricCode } from '../kernels/types.js';
 
 /** Where an index's rows live in its arena. Rows are contiguous, `n` rows of `d` floats. */
@@ -127,7 +128,7 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
 export function ivfSearchRange(K: Kernels, L: IVFLayout, B: QueryBlock, q0: number, q1: number, nprobe: number, probeD: number, probeI: number): number {
   const { d, codeSize } = L;
   const scanList: ListScanner | undefined = LIST_SCANNERS[L.scanner];
-  if (!scanList) throw new Error(`no list scanner '${String(L.scanner)}'`);
+  if (!scanList) throw new NitamonoError('UNSUPPORTED', `no list scanner '${String(L.scanner)}' (an index made by another version?)`);
   let computed = 0;
   const offsets = new Int32Array(K.memory.buffer, L.listOffsets, L.nlist + 1);
   const probes = new Int32Array(K.memory.buffer, probeI, nprobe);

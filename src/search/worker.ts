@@ -1,5 +1,6 @@
 /** Worker thread body for ./pool.ts: attaches shared arenas and runs scan loops on them. */
 import { parentPort } from 'node:worker_threads';
+import { NitamonoError } from '../errors.js';
 import { createKernels } from '../kernels/index.js';
 import type { Kernels } from '../kernels/types.js';
 import type { Task } from './pool.js';
@@ -28,6 +29,7 @@ parentPort!.on('message', (msg: Message) => {
         : ivfSearchRange(K, t.layout, t.block, t.q0, t.q1, t.nprobe, t.probeD, t.probeI);
     parentPort!.postMessage({ id: m.id, result });
   } catch (err) {
-    parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
+    // the code travels too, so the caller gets the same NitamonoError (a 4xx, not a 500)
+    parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err), ...(err instanceof NitamonoError ? { code: err.code } : {}) });
   }
 });

@@ -2,10 +2,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { NitamonoError } from '../../src/errors.js';
 import type { Arena } from '../../src/kernels/arena.js';
 import { FlatIndex } from '../../src/search/flat.js';
 import { IVFIndex } from '../../src/search/ivf.js';
-import { ScanPool, sharedPool } from '../../src/search/pool.js';
+import { ScanPool, sharedPool, type Task } from '../../src/search/pool.js';
+import type { ListScannerName } from '../../src/search/scan.js';
 import { clusteredVectors, uniformVectors } from '../../src/vectors/synthetic.js';
 
 const arenaOf = (index: FlatIndex | IVFIndex): Arena => (index as unknown as { arena: Arena }).arena;
@@ -59,5 +61,33 @@ describe('searchAsync when a worker thread dies', { timeout: 30_000 }, () => {
 describe('ScanPool', () => {
   test('threads must be a positive integer', () => {
     assert.throws(() => new ScanPool(0), /threads must be a positive integer, got 0/);
+  });
+
+  test('an error inside a worker keeps its NitamonoError code (the server answers 4xx, not 500)', async () => {
+    const pool = new ScanPool(1);
+    const index = new FlatIndex(4);
+    try {
+      index.add(uniformVectors(8, 4, 1));
+      const zero = { metric: 0, d: 4, n: 0, codes: 0, codeSize: 16, ids: 0, nlist: 1, centroids: 0, centroidNorms: 0, listOffsets: 0 } as const;
+      const task: Task = {
+        op: 'ivf',
+        layout: { ...zero, scanner: 'no-such-scanner' as ListScannerName },
+        block: { queries: 0, queryNorms: 0, heapsD: 0, heapsI: 0, sizes: 0, k: 1 },
+        q0: 0,
+        q1: 0,
+        nprobe: 1,
+        probeD: 0,
+        probeI: 0,
+      };
+      await assert.rejects(pool.run(arenaOf(index), [task]), (err: unknown) => {
+        assert.ok(err instanceof NitamonoError, String(err));
+        assert.equal(err.code, 'UNSUPPORTED');
+        assert.match(err.message, /no list scanner 'no-such-scanner'/);
+        return true;
+      });
+    } finally {
+      index.dispose();
+      await pool.close();
+    }
   });
 });
