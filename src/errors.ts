@@ -15,7 +15,11 @@ export type ErrorCode =
   | 'DECODE_FAILED'
   | 'IO'
   /** Another process is writing the collection (and the caller chose not to wait). */
-  | 'LOCKED';
+  | 'LOCKED'
+  /** A server the collection needs (the PostgreSQL catalogue) cannot be reached or is shutting down. */
+  | 'UNAVAILABLE'
+  /** A server the collection needs refused its credentials or permissions. */
+  | 'ACCESS_DENIED';
 
 export class NitamonoError extends Error {
   readonly code: ErrorCode;

@@ -50,6 +50,10 @@ const STATUS: Record<ErrorCode, number> = {
   IO: 500,
   // another process holds the collection's writer lease: try again later
   LOCKED: 409,
+  // the catalogue's database server is down or unreachable: the request may succeed later
+  UNAVAILABLE: 503,
+  // the server's own database credentials are wrong: a fault of the server, not of the client
+  ACCESS_DENIED: 500,
 };
 
 export function statusOfCode(code: ErrorCode): number {
