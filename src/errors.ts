@@ -21,10 +21,14 @@ export type ErrorCode =
   /** The collection's folder or files cannot be written (read-only mount, permissions). */
   | 'READ_ONLY'
   /** The deep model's weights cannot be loaded: a broken or partial install. */
-  | 'MODEL_UNAVAILABLE';
+  | 'MODEL_UNAVAILABLE'
+  /** A server the collection needs (the PostgreSQL catalogue) cannot be reached or is shutting down. */
+  | 'UNAVAILABLE'
+  /** A server the collection needs refused its credentials or permissions. */
+  | 'ACCESS_DENIED';
 
 /** Codes that name a refusal of the machine, not of the input: the CLI exits 4 for them. */
-export const ENVIRONMENT_CODES: readonly ErrorCode[] = ['NO_SPACE', 'READ_ONLY', 'MODEL_UNAVAILABLE'];
+export const ENVIRONMENT_CODES: readonly ErrorCode[] = ['NO_SPACE', 'READ_ONLY', 'MODEL_UNAVAILABLE', 'UNAVAILABLE', 'ACCESS_DENIED'];
 
 export class NitamonoError extends Error {
   readonly code: ErrorCode;

@@ -25,6 +25,8 @@ export {
   type ImageStatus,
   type ImageSummary,
   type NewImage,
+  type PostgresCatalogOptions,
+  PostgresCatalogStore,
   type SQLiteCatalogOptions,
   SQLiteCatalogStore,
   spaceKey,

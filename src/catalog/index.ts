@@ -1,4 +1,7 @@
-/** Catalogue backends behind one interface; SQLite is the default. */
+/** Catalogue backends behind one interface; SQLite is the default, PostgreSQL the shared one of cluster mode. */
+
+export { describeUrl as describePostgresUrl, type PostgresCatalogOptions, PostgresCatalogStore } from './postgres.js';
+export { POSTGRES_LATEST_SCHEMA, POSTGRES_MIGRATIONS, type PostgresMigration } from './postgres-migrations.js';
 
 export { type SQLiteCatalogOptions, SQLiteCatalogStore } from './sqlite.js';
 export { LATEST_SCHEMA, MIGRATIONS, type MigrationContext } from './sqlite-migrations.js';

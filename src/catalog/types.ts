@@ -178,5 +178,13 @@ export interface CatalogStore {
   acquireWriter(me: WriterIdentity, isStale: (holder: WriterLease) => boolean): Promise<{ acquired: true } | { acquired: false; holder: WriterLease }>;
   /** Gives the lease back if `me` holds it. */
   releaseWriter(me: WriterIdentity): Promise<void>;
+  /**
+   * Optional (a backend shared by several processes has it: PostgreSQL's LISTEN/NOTIFY; SQLite
+   * has not): calls `listener` with the new generation after each commit, by any process, that
+   * changes the searchable set, so a reader learns of new generations without polling. Resolves
+   * once subscribed (commits after that are reported); the returned function unsubscribes.
+   * Without it, a reader polls `generation()`.
+   */
+  onChange?(listener: (generation: number) => void): Promise<() => void>;
   close(): Promise<void>;
 }

@@ -54,6 +54,10 @@ const STATUS: Record<ErrorCode, number> = {
   // the server cannot write its collection (read-only mount): searching still works
   READ_ONLY: 503,
   MODEL_UNAVAILABLE: 503,
+  // the catalogue's database server is down or unreachable: the request may succeed later
+  UNAVAILABLE: 503,
+  // the server's own database credentials are wrong: a fault of the server, not of the client
+  ACCESS_DENIED: 500,
 };
 
 export function statusOfCode(code: ErrorCode): number {
