@@ -188,3 +188,23 @@ export interface CatalogStore {
   onChange?(listener: (generation: number) => void): Promise<() => void>;
   close(): Promise<void>;
 }
+
+/** What may be done with a catalogue without the writer lease: read. */
+export type CatalogReader = Omit<CatalogStore, 'commit' | 'acquireWriter' | 'releaseWriter' | 'close'>;
+
+const WRITE_METHODS = new Set<PropertyKey>(['commit', 'acquireWriter', 'releaseWriter', 'close']);
+
+/**
+ * `store` with its write methods gone, at run time too (a JavaScript caller cannot commit
+ * around the writer lease through it either).
+ */
+export function readOnlyCatalog(store: CatalogStore): CatalogReader {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (WRITE_METHODS.has(prop)) return undefined;
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+    has: (target, prop) => !WRITE_METHODS.has(prop) && Reflect.has(target, prop),
+  }) as CatalogReader;
+}

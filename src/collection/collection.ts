@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SQLiteCatalogStore } from '../catalog/sqlite.js';
-import type { CatalogStore, WriterIdentity } from '../catalog/types.js';
+import { type CatalogReader, type CatalogStore, readOnlyCatalog, type WriterIdentity } from '../catalog/types.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { DEFAULT_DEEP_MODEL } from '../image/deep.js';
 import type { VectorIndex } from '../search/types.js';
@@ -64,6 +64,7 @@ export class Collection {
   private readonly writer: WriterIdentity;
   private readonly writerWait: Pick<AcquireOptions, 'wait' | 'onWait'>;
   private writeLock: Promise<unknown> = Promise.resolve();
+  private readonly reader: CatalogReader;
   private closed = false;
 
   private constructor(ctx: CollectionContext, services: CollectionServices, opts: OpenOptions) {
@@ -71,6 +72,7 @@ export class Collection {
     this.writer = writerIdentity(opts.command ?? ['nitamono', ...process.argv.slice(2)].join(' '));
     this.writerWait = { ...(opts.writerWait !== undefined ? { wait: opts.writerWait } : {}), ...(opts.onWriterWait ? { onWait: opts.onWriterWait } : {}) };
     this.ctx = ctx;
+    this.reader = readOnlyCatalog(ctx.store);
     this.searcher = new SearchService(ctx);
     this.uploads = new UploadService(ctx);
     this.jobRunner = services.jobRunner ?? inProcessRunner;
@@ -142,9 +144,9 @@ export class Collection {
     return new Collection(ctx, services, opts);
   }
 
-  /** The catalogue (read it freely; write through the collection's methods). */
-  get catalog(): CatalogStore {
-    return this.ctx.store;
+  /** The catalogue, to read (writes go through the collection's methods, which hold the writer lease). */
+  get catalog(): CatalogReader {
+    return this.reader;
   }
 
   get config(): CollectionConfig {

@@ -103,6 +103,22 @@ describe('collection lifetimes and validation', () => {
     assert.ok(!existsSync(join(root, 'uploads', 'late.png')), 'the late upload was not written');
   });
 
+  test('collection.catalog reads but cannot write around the writer lease', async () => {
+    const c = await Collection.open(join(base, 'reader'), { create: true, root });
+    try {
+      await c.update();
+      const cat = c.catalog as unknown as Record<string, unknown>;
+      for (const m of ['commit', 'acquireWriter', 'releaseWriter', 'close']) {
+        assert.equal(cat[m], undefined, m);
+        assert.ok(!(m in cat), m);
+      }
+      assert.equal(await c.catalog.okCount(), 60);
+      assert.equal(c.catalog.backend, 'sqlite');
+    } finally {
+      await c.close();
+    }
+  });
+
   test('evaluateQuery keeps its indexes alive while a concurrent update rebuilds them', async () => {
     const c = await Collection.open(join(base, 'leases'), { create: true, root });
     try {
