@@ -46,7 +46,7 @@ import type {
   UpdateOptions,
 } from './types.js';
 import { imageInfo, UploadService } from './uploads.js';
-import { type AcquireOptions, acquireWriterLease, writerIdentity } from './writer.js';
+import { type AcquireOptions, acquireWriterLease, writerIdentity, YieldingLease } from './writer.js';
 
 export interface CollectionServices {
   /** Where extraction jobs run (default: this process's worker threads). */
@@ -178,7 +178,11 @@ export class Collection {
    * are dropped, then every index is synced and saved. Never throws for a bad image file.
    */
   update(opts: UpdateOptions = {}): Promise<IndexReport> {
-    return this.locked(() => syncFolder(this.ctx, opts, this.jobRunner), opts.signal);
+    return this.locked(() => {
+      // a long run lets short writes of other processes (uploads) in between its batches
+      const lease = new YieldingLease(this.ctx.store, this.writer, opts.signal ? { signal: opts.signal } : {});
+      return syncFolder(this.ctx, opts, this.jobRunner, () => lease.checkpoint());
+    }, opts.signal);
   }
 
   /** Loads/updates every primary index from the catalogue and saves the ones that changed. */

@@ -26,7 +26,16 @@ export const inProcessRunner: JobRunnerFactory = (ctx, kinds) => {
   return new InProcessJobRunner(ctx.store, (path) => ex.extract(path), Math.max(2, ex.threads * 16));
 };
 
-export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, runnerFor: JobRunnerFactory = inProcessRunner): Promise<IndexReport> {
+/**
+ * `checkpoint`: called between extraction batches; it may give the writer lease to another
+ * process for a moment (true when it did), after which the batch's files are checked again.
+ */
+export async function syncFolder(
+  ctx: CollectionContext,
+  opts: UpdateOptions,
+  runnerFor: JobRunnerFactory = inProcessRunner,
+  checkpoint: () => Promise<boolean> = async () => false,
+): Promise<IndexReport> {
   const t0 = performance.now();
   const progress = opts.progress ?? ctx.progress;
   const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
@@ -147,11 +156,14 @@ export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, ru
     );
     const bar = progress.step('features', jobs.length, 'images');
     let pending: CatalogWrite[] = [];
+    let shared = false; // another writer may have written since the plan was made
     const flush = async () => {
       if (pending.length === 0) return;
-      const batch = pending;
+      let batch = pending;
       pending = [];
-      await ctx.store.commit(batch);
+      // an image removed meanwhile through the API (it held the lease) is not brought back
+      if (shared) batch = await stillWanted(ctx, batch);
+      if (batch.length > 0) await ctx.store.commit(batch);
     };
     try {
       for await (const r of runnerFor(ctx, kinds).run(jobs, signal)) {
@@ -165,7 +177,10 @@ export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, ru
         }
         pending.push(...r.writes);
         bar.increment();
-        if (pending.length >= batchSize) await flush();
+        if (pending.length >= batchSize) {
+          await flush();
+          if (await checkpoint()) shared = true;
+        }
       }
     } finally {
       await flush();
@@ -194,6 +209,27 @@ export async function syncFolder(ctx: CollectionContext, opts: UpdateOptions, ru
   ];
   report.took_ms = Math.round(performance.now() - t0);
   return report;
+}
+
+/**
+ * The writes still wanted after another writer had its turn: a put is dropped when its file is
+ * gone, or when its image was removed from the collection (excluded) meanwhile — the plan,
+ * made before, must not bring it back.
+ */
+async function stillWanted(ctx: CollectionContext, writes: CatalogWrite[]): Promise<CatalogWrite[]> {
+  const keep = await Promise.all(
+    writes.map(async (w) => {
+      if (w.op !== 'put') return true;
+      if ((await ctx.store.byRelpath(w.image.relpath))?.status === 'excluded') return false;
+      try {
+        await stat(ctx.paths.absolute(w.image.relpath));
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+  );
+  return writes.filter((_, i) => keep[i]);
 }
 
 /** Kinds are only ever added; the index policy and nlist may change. */

@@ -16,6 +16,14 @@ import { NitamonoError } from '../errors.js';
 
 const POLL_MS = 200;
 
+/**
+ * A long write (an `index` run) gives the lease up for a moment this often, between its batches,
+ * so that short writes of other processes (an upload through `serve`) wait seconds, not the
+ * whole run. The pause is longer than a waiter's poll, so every waiter gets to try once.
+ */
+export const YIELD_EVERY_MS = 3000;
+export const YIELD_PAUSE_MS = POLL_MS + 50;
+
 /** Start time of a process (ms since the epoch) from /proc, or undefined where there is none. */
 export function processStartMs(pid: number): number | undefined {
   try {
@@ -86,5 +94,32 @@ export async function acquireWriterLease(store: CatalogStore, me: WriterIdentity
       opts.onWait?.(r.holder);
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(1, deadline - Date.now()))));
+  }
+}
+
+/**
+ * The lease held by a long write, given up between its steps: `checkpoint()` releases it when it
+ * has been held for `every` ms, waits `pause` ms, and takes it back (waiting for whoever took it
+ * meanwhile). Between checkpoints the holder may assume nothing else wrote.
+ */
+export class YieldingLease {
+  private heldSince = Date.now();
+
+  constructor(
+    private readonly store: CatalogStore,
+    private readonly me: WriterIdentity,
+    private readonly opts: { signal?: AbortSignal; every?: number; pause?: number } = {},
+  ) {}
+
+  /** True when the lease was given up and taken back: the caller re-checks what it relies on. */
+  async checkpoint(): Promise<boolean> {
+    if (Date.now() - this.heldSince < (this.opts.every ?? YIELD_EVERY_MS)) return false;
+    await this.store.releaseWriter(this.me);
+    await new Promise((r) => setTimeout(r, this.opts.pause ?? YIELD_PAUSE_MS));
+    // back to the front of the queue: wait as long as the other short write takes
+    // quietly: the holder of a moment is a short write, not worth a message
+    await acquireWriterLease(this.store, this.me, this.opts.signal ? { signal: this.opts.signal } : {});
+    this.heldSince = Date.now();
+    return true;
   }
 }
