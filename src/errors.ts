@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'DECODE_FAILED'
   | 'IO'
   /** Another process is writing the collection (and the caller chose not to wait). */
-  | 'LOCKED';
+  | 'LOCKED'
+  /** A service nitamono needs (the job queue's Redis, a catalogue server) cannot be reached. */
+  | 'UNAVAILABLE';
 
 export class NitamonoError extends Error {
   readonly code: ErrorCode;

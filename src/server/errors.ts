@@ -50,6 +50,8 @@ const STATUS: Record<ErrorCode, number> = {
   IO: 500,
   // another process holds the collection's writer lease: try again later
   LOCKED: 409,
+  // a service behind the collection (job queue, catalogue server) cannot be reached
+  UNAVAILABLE: 503,
 };
 
 export function statusOfCode(code: ErrorCode): number {
