@@ -593,6 +593,8 @@ export interface ExtractionWorkerStats {
 
 export interface ExtractionWorker {
   readonly name: string;
+  /** The Redis URL, password masked. */
+  readonly url: string;
   readonly stats: Readonly<ExtractionWorkerStats>;
   /** Resolves once the worker has stopped (after close() or the signal). */
   readonly closed: Promise<void>;
@@ -734,7 +736,7 @@ export async function runExtractionWorker(opts: ExtractionWorkerOptions): Promis
   }
   if (opts.signal?.aborted) void close();
   else opts.signal?.addEventListener('abort', () => void close(), { once: true });
-  return { name, stats, closed, close };
+  return { name, url: target.display, stats, closed, close };
 }
 
 /**

@@ -27,7 +27,7 @@ import {
   queueJobRunner,
   runExtractionWorker,
 } from '../../src/ingest/queue.js';
-import { gradient, noise, shape } from '../collection/helpers.js';
+import { CLI, gradient, noise, runCli, shape } from '../collection/helpers.js';
 import { freePort, type RedisServer, redisServerBinary, startRedis } from '../services/redis-server.js';
 import { tempDir } from '../temp-dir.js';
 import type { ChildLine, ChildWorkerConfig } from './queue-worker-child.js';
@@ -164,6 +164,41 @@ async function startChild(cfg: ChildWorkerConfig): Promise<ChildWorker> {
   return { child, lines, waitFor, stop };
 }
 
+/** `nitamono worker …` (node itself, the compiled CLI); stop() sends SIGTERM and collects its output. */
+async function startCliWorker(args: string[]): Promise<{ stop(): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> }> {
+  const child = spawn(process.execPath, [CLI, 'worker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nitamono worker did not start: ${stderr}`)), 20_000);
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('taking jobs')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then(() => reject(new Error(`nitamono worker ended: ${stderr}`)));
+  });
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const end = await exited;
+      clearTimeout(t);
+      return { ...end, stdout, stderr };
+    },
+  };
+}
+
 describe('extraction jobs on a BullMQ queue', () => {
   let redis: RedisServer;
   const tmp = tempDir('nitamono-queue-');
@@ -252,15 +287,14 @@ describe('extraction jobs on a BullMQ queue', () => {
     }
   });
 
-  test('a collection updated through the queue matches one updated in process', async () => {
+  test('a collection updated through the queue, with a `nitamono worker` process, matches one updated in process', async () => {
     const queue = await ExtractionQueue.open({ url: redis.url, queueName: 'collection', backoffMs: 50 });
     const colQ = join(tmp.path, 'col-queue');
     const colP = join(tmp.path, 'col-inprocess');
     const opts = { root, create: true, features: ['color' as const], threads: 1 };
     const viaQueue = await Collection.open(colQ, opts, { jobRunner: queueJobRunner(queue, { reconcileMs: 1000 }) });
     const inProcess = await Collection.open(colP, opts);
-    const store = await SQLiteCatalogStore.open(join(colQ, 'catalog.sqlite'));
-    const worker = await runExtractionWorker({ url: redis.url, queueName: 'collection', store, extract: (s) => extractors.extractFn(s), concurrency: 4 });
+    const cli = await startCliWorker(['--collection', colQ, '--redis', redis.url, '--queue', 'collection', '--threads', '1', '--concurrency', '4']);
     try {
       const a = await viaQueue.update();
       const b = await inProcess.update();
@@ -278,13 +312,13 @@ describe('extraction jobs on a BullMQ queue', () => {
       // nothing changed: the second update plans no job
       const again = await viaQueue.update();
       assert.equal(again.unchanged, 12);
-      assert.equal(worker.stats.completed, jobs.length);
     } finally {
-      await worker.close();
-      await store.close();
+      const end = await cli.stop();
       await viaQueue.close();
       await inProcess.close();
       await queue.close();
+      assert.deepEqual([end.code, end.signal], [0, null], end.stderr);
+      assert.match(end.stdout, new RegExp(`worker stopped: ${jobs.length} jobs done, 0 failed`));
     }
   });
 
@@ -488,6 +522,15 @@ describe('extraction jobs on a BullMQ queue', () => {
     } finally {
       await store.close();
     }
+    // the CLI worker: exit 2 and the message
+    const col = join(tmp.path, 'col-unreachable');
+    await (await Collection.open(col, { root, create: true, threads: 1 })).close();
+    t0 = Date.now();
+    const r = await runCli(['worker', '--collection', col, '--queue', 'q', '--redis', url]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot reach the job queue's Redis at ${url}`));
+    assert.ok(Date.now() - t0 < 10_000);
+
     await assert.rejects(ExtractionQueue.open({ url: 'http://127.0.0.1:1', queueName: 'q' }), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(ExtractionQueue.open({ url: redis.url, queueName: 'a:b' }), { code: 'INVALID_ARGUMENT' });
 
