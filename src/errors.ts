@@ -22,7 +22,7 @@ export type ErrorCode =
   | 'READ_ONLY'
   /** The deep model's weights cannot be loaded: a broken or partial install. */
   | 'MODEL_UNAVAILABLE'
-  /** A server the collection needs (the PostgreSQL catalogue) cannot be reached or is shutting down. */
+  /** A server nitamono needs (the PostgreSQL catalogue, the job queue's Redis) cannot be reached or is shutting down. */
   | 'UNAVAILABLE'
   /** A server the collection needs refused its credentials or permissions. */
   | 'ACCESS_DENIED';

@@ -108,6 +108,25 @@ export {
   jobKey,
 } from './ingest/jobs.js';
 export { type Candidate, type HashedCandidate, type PlanInput, planSync, type SyncPlan, selectCandidates } from './ingest/plan.js';
+export {
+  BullJobRunner,
+  type BullJobRunnerOptions,
+  type EnqueueSummary,
+  ExtractionQueue,
+  type ExtractionQueueOptions,
+  type ExtractionWorker,
+  type ExtractionWorkerOptions,
+  type ExtractionWorkerStats,
+  type ExtractorFor,
+  type QueueConnection,
+  type QueuedJobResult,
+  type QueueProgressEvent,
+  queueJobId,
+  queueJobRunner,
+  runExtractionWorker,
+  type WaitOptions,
+  type WorkerEvent,
+} from './ingest/queue.js';
 // ---- distance kernels (WASM SIMD or the TypeScript reference) over a shared memory arena
 export { Arena } from './kernels/arena.js';
 export {

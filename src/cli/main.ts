@@ -13,6 +13,7 @@ import { registerIndexCommand } from './commands/index.js';
 import { registerInfoCommand } from './commands/info.js';
 import { registerSearchCommand } from './commands/search.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerWorkerCommand } from './commands/worker.js';
 import { runCli } from './run.js';
 
 const program = new Command();
@@ -27,6 +28,7 @@ for (const register of [
   registerInfoCommand,
   registerDemoCommand,
   registerServeCommand,
+  registerWorkerCommand,
 ]) {
   register(program);
 }

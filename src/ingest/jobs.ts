@@ -9,8 +9,8 @@
  * runner can commit many jobs in one unit of work (one fsync per batch, not per image).
  *
  * `JobRunner` is the seam for where jobs run: `InProcessJobRunner` (the default: this process's
- * worker threads through a FeatureExtractor) or a queue-backed runner; the planner and the sync
- * service do not change with it.
+ * worker threads through a FeatureExtractor) or the BullMQ queue (`BullJobRunner`, ./queue.ts,
+ * whose workers commit on their own); the planner and the sync service do not change with it.
  */
 import type { CatalogStore, CatalogWrite, FeatureSpace, NewImage } from '../catalog/types.js';
 import { spaceKey } from '../catalog/types.js';
@@ -49,7 +49,7 @@ export type JobOutcome =
 export interface JobResult {
   job: ExtractionJob;
   outcome: JobOutcome;
-  /** What to commit for it (one put per file). */
+  /** What to commit for it (one put per file); empty when the runner's workers committed it themselves. */
   writes: CatalogWrite[];
 }
 
@@ -99,7 +99,8 @@ export interface JobRunner {
   /**
    * Runs the jobs and yields each result as it is ready (in any order). When `signal` aborts, it
    * stops starting jobs and ends after the ones in flight (or at once: their results are lost,
-   * which is safe since nothing of them was committed).
+   * which is safe since nothing of them was committed — or, on a queue, the workers go on and
+   * commit them).
    */
   run(jobs: readonly ExtractionJob[], signal?: AbortSignal): AsyncIterable<JobResult>;
 }
