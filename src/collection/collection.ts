@@ -144,6 +144,18 @@ export class Collection {
     return new Collection(ctx, services, opts);
   }
 
+  /**
+   * The catalogue of the collection at `path`, writable, for extraction-queue workers: their
+   * writes are puts by path, idempotent and free of conflicts with a running `index` (which
+   * planned them), so they do not take the writer lease. Anything else writes through a Collection.
+   */
+  static async openJobStore(path: string = DEFAULT_COLLECTION_PATH): Promise<CatalogStore> {
+    const dir = resolve(path);
+    const cfgFile = join(dir, CONFIG_FILE);
+    if (!existsSync(cfgFile)) throw new NitamonoError('NOT_FOUND', `no collection at ${dir} (run "nitamono index <folder>" first, or pass --collection PATH)`);
+    return defaultStore(dir, await readConfig(cfgFile));
+  }
+
   /** The catalogue, to read (writes go through the collection's methods, which hold the writer lease). */
   get catalog(): CatalogReader {
     return this.reader;

@@ -522,12 +522,12 @@ describe('extraction jobs on a BullMQ queue', () => {
     } finally {
       await store.close();
     }
-    // the CLI worker: exit 2 and the message
+    // the CLI worker: exit 4 (the machine refused) and the message
     const col = join(tmp.path, 'col-unreachable');
     await (await Collection.open(col, { root, create: true, threads: 1 })).close();
     t0 = Date.now();
     const r = await runCli(['worker', '--collection', col, '--queue', 'q', '--redis', url]);
-    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, new RegExp(`cannot reach the job queue's Redis at ${url}`));
     assert.ok(Date.now() - t0 < 10_000);
 

@@ -6,6 +6,7 @@
  * machine must see the images at the paths the enqueuer saw. Exit 0 when stopped by a signal,
  * 2 when Redis cannot be reached or the collection does not exist.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
 import { runExtractionWorker } from '../../ingest/queue.js';
@@ -28,14 +29,15 @@ interface WorkerCliOptions {
 
 async function workerCommand(o: WorkerCliOptions): Promise<void> {
   const url = o.redis ?? process.env.NITAMONO_REDIS ?? DEFAULT_REDIS;
-  const c = await Collection.open(collectionPath(o), { command: `nitamono worker (queue ${o.queue})` });
+  const dir = resolve(collectionPath(o));
+  const store = await Collection.openJobStore(dir);
   const ac = new AbortController();
   let worker: Awaited<ReturnType<typeof runExtractionWorker>>;
   try {
     worker = await runExtractionWorker({
       url,
       queueName: o.queue,
-      store: c.catalog,
+      store,
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.concurrency ? { concurrency: o.concurrency } : {}),
       ...(o.lockDuration ? { lockDurationMs: o.lockDuration } : {}),
@@ -47,10 +49,10 @@ async function workerCommand(o: WorkerCliOptions): Promise<void> {
       },
     });
   } catch (err) {
-    await c.close();
+    await store.close();
     throw err;
   }
-  process.stderr.write(`nitamono: worker ${worker.name} taking jobs of queue ${o.queue} at ${worker.url} into ${displayPath(c.path)} (Ctrl-C to stop)\n`);
+  process.stderr.write(`nitamono: worker ${worker.name} taking jobs of queue ${o.queue} at ${worker.url} into ${displayPath(dir)} (Ctrl-C to stop)\n`);
 
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -63,7 +65,7 @@ async function workerCommand(o: WorkerCliOptions): Promise<void> {
   try {
     await worker.closed;
   } finally {
-    await c.close();
+    await store.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
