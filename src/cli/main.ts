@@ -13,6 +13,8 @@ import { registerIndexCommand } from './commands/index.js';
 import { registerInfoCommand } from './commands/info.js';
 import { registerSearchCommand } from './commands/search.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerShardCommand } from './commands/shard.js';
+import { registerTrainQuantizerCommand } from './commands/train-quantizer.js';
 import { runCli } from './run.js';
 
 const program = new Command();
@@ -27,6 +29,8 @@ for (const register of [
   registerInfoCommand,
   registerDemoCommand,
   registerServeCommand,
+  registerShardCommand,
+  registerTrainQuantizerCommand,
 ]) {
   register(program);
 }
