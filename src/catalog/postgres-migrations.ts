@@ -100,6 +100,55 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'cluster mode: collection settings, trained artefacts (shared IVF centroids), the shard registry, the partition hash',
+    sql: `
+      -- what every process of a collection must agree on (feature kinds, colour bins, deep model): src/cluster/settings.ts
+      ALTER TABLE nitamono.collections ADD COLUMN settings jsonb;
+      -- trained once, shared by every shard: IVF centroids (later PQ codebooks), bit-exact, versioned
+      CREATE TABLE nitamono.trained (
+        collection_id integer NOT NULL REFERENCES nitamono.collections (id) ON DELETE CASCADE,
+        space         integer NOT NULL REFERENCES nitamono.spaces (id),
+        name          text NOT NULL,
+        version       integer NOT NULL CHECK (version >= 1),
+        data          bytea NOT NULL,
+        meta          jsonb NOT NULL,
+        created_at    bigint NOT NULL,
+        PRIMARY KEY (collection_id, space, name, version)
+      );
+      ALTER TABLE nitamono.trained ALTER COLUMN data SET STORAGE EXTERNAL;
+      -- shard processes announce themselves here; coordinators ignore entries whose heartbeat is old
+      CREATE TABLE nitamono.shards (
+        collection_id integer NOT NULL REFERENCES nitamono.collections (id) ON DELETE CASCADE,
+        node          text NOT NULL,
+        kind          text NOT NULL,
+        model         text NOT NULL,
+        shard_index   integer NOT NULL,
+        shard_count   integer NOT NULL,
+        url           text NOT NULL,
+        generation    bigint NOT NULL,
+        ready         boolean NOT NULL,
+        size          bigint NOT NULL,
+        started_at    bigint NOT NULL,
+        heartbeat     timestamptz NOT NULL,
+        PRIMARY KEY (collection_id, node),
+        CHECK (shard_count >= 1 AND shard_index >= 0 AND shard_index < shard_count)
+      );
+      CREATE INDEX shards_space ON nitamono.shards (collection_id, kind, model, heartbeat);
+      -- The partition of an image id, exactly as src/cluster/partition.ts computes it: MurmurHash3's
+      -- 32-bit finaliser (fmix32) of the id, modulo the number of shards. 32-bit products are
+      -- taken modulo 2^32 in 16-bit halves, so every intermediate fits a bigint.
+      CREATE FUNCTION nitamono.mul32(a bigint, c bigint) RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        AS $fn$ SELECT ((a & 65535) * c + ((((a >> 16) * c) & 65535) << 16)) & 4294967295 $fn$;
+      CREATE FUNCTION nitamono.xorshr(h bigint, s integer) RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        AS $fn$ SELECT h # (h >> s) $fn$;
+      CREATE FUNCTION nitamono.fmix32(id integer) RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        AS $fn$ SELECT nitamono.xorshr(nitamono.mul32(nitamono.xorshr(nitamono.mul32(nitamono.xorshr(id::bigint & 4294967295, 16), 2246822507), 13), 3266489909), 16) $fn$;
+      CREATE FUNCTION nitamono.shard_of(id integer, shards integer) RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        AS $fn$ SELECT (nitamono.fmix32(id) % shards)::integer $fn$;
+    `,
+  },
 ];
 
 export const POSTGRES_LATEST_SCHEMA = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;

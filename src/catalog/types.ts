@@ -208,3 +208,86 @@ export function readOnlyCatalog(store: CatalogStore): CatalogReader {
     has: (target, prop) => !WRITE_METHODS.has(prop) && Reflect.has(target, prop),
   }) as CatalogReader;
 }
+
+// ---- cluster mode (src/cluster): what a catalogue shared by several processes adds
+
+/**
+ * Partition `index` of `count` (shard i/S): the image ids whose partition hash
+ * (src/cluster/partition.ts `shardOf`, and the same function in SQL) is `index`.
+ */
+export interface Partition {
+  index: number;
+  count: number;
+}
+
+/**
+ * Something trained once on a sample of a collection and shared by every process that searches
+ * it (IVF centroids, later PQ codebooks): bytes stored bit-exactly, versioned (1, 2, …; a new
+ * training adds a version, older ones are kept), with a small JSON description.
+ */
+export interface TrainedArtifact {
+  space: FeatureSpace;
+  name: string;
+  version: number;
+  data: Uint8Array;
+  meta: Record<string, unknown>;
+  /** ms since the epoch. */
+  created_at: number;
+}
+
+/** What a shard process says about itself in the registry, at every heartbeat. */
+export interface ShardAnnouncement {
+  /** Unique per process (host, pid and a random part): a replica is told apart by it. */
+  node: string;
+  space: FeatureSpace;
+  partition: Partition;
+  /** Where coordinators reach it: http://host:port */
+  url: string;
+  /** The catalogue generation its index reflects (-1 before the first load). */
+  generation: number;
+  /** Its index is loaded and answers searches. */
+  ready: boolean;
+  /** Vectors in its index. */
+  size: number;
+  /** ms since the epoch. */
+  started_at: number;
+}
+
+/** A registry entry, and how long ago (by the database server's clock) it last announced itself. */
+export interface ShardRecord extends ShardAnnouncement {
+  age_ms: number;
+}
+
+/**
+ * The catalogue of cluster mode (PostgresCatalogStore): the CatalogStore plus partitioned reads,
+ * the collection's shared settings, trained artefacts and the shard registry.
+ */
+export interface ClusterCatalogStore extends CatalogStore {
+  /** The collection's name inside the database. */
+  readonly collection: string;
+  /** Where the catalogue is, without any password (for messages). */
+  readonly target: string;
+  /** snapshot() restricted to the ids of one partition. */
+  partitionSnapshot(space: FeatureSpace, dim: number, partition: Partition): Promise<VectorSnapshot>;
+  /** changesSince() restricted to the ids of one partition (removed ids too). */
+  partitionChangesSince(space: FeatureSpace, dim: number, since: number, partition: Partition): Promise<VectorChanges>;
+  /** The collection's settings JSON (src/cluster/settings.ts gives it its shape), undefined when never set. */
+  settings(): Promise<Record<string, unknown> | undefined>;
+  /**
+   * Read-modify-write of the settings, atomic across processes: `update` gets the current value
+   * and returns the new one (undefined: leave it). Resolves to the stored value.
+   */
+  updateSettings(update: (current: Record<string, unknown> | undefined) => Record<string, unknown> | undefined): Promise<Record<string, unknown> | undefined>;
+  /** Stores a new version of a trained artefact; resolves to it (with its version). */
+  putTrained(space: FeatureSpace, name: string, data: Uint8Array, meta?: Record<string, unknown>): Promise<TrainedArtifact>;
+  /** The latest version of an artefact (or the given version); undefined when there is none. */
+  getTrained(space: FeatureSpace, name: string, version?: number): Promise<TrainedArtifact | undefined>;
+  /** The latest version number of an artefact, 0 when there is none (one cheap read). */
+  trainedVersion(space: FeatureSpace, name: string): Promise<number>;
+  /** Adds or refreshes a shard's registry entry (its heartbeat is the database server's clock). */
+  announceShard(a: ShardAnnouncement): Promise<void>;
+  /** Removes a shard's entry (a clean stop). */
+  withdrawShard(node: string): Promise<void>;
+  /** The entries of a space whose last heartbeat is at most `maxAgeMs` old, by partition then node. */
+  liveShards(space: FeatureSpace, maxAgeMs: number): Promise<ShardRecord[]>;
+}

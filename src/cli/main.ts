@@ -13,6 +13,8 @@ import { registerIndexCommand } from './commands/index.js';
 import { registerInfoCommand } from './commands/info.js';
 import { registerSearchCommand } from './commands/search.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerShardCommand } from './commands/shard.js';
+import { registerTrainQuantizerCommand } from './commands/train-quantizer.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { runCli } from './run.js';
 
@@ -28,6 +30,8 @@ for (const register of [
   registerInfoCommand,
   registerDemoCommand,
   registerServeCommand,
+  registerShardCommand,
+  registerTrainQuantizerCommand,
   registerWorkerCommand,
 ]) {
   register(program);

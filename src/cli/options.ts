@@ -46,3 +46,31 @@ export function indexKind(v: string): 'flat' | 'ivf' {
 export function collectionPath(o: { collection?: string }): string {
   return o.collection ?? process.env.NITAMONO_COLLECTION ?? DEFAULT_COLLECTION_PATH;
 }
+
+// ---- cluster mode
+
+/** The collection's name inside a --catalog database: --collection, else 'default'. */
+export function clusterCollection(o: { collection?: string }): string {
+  return o.collection ?? 'default';
+}
+
+/** A comma-separated list of http(s) URLs (--shards). */
+export function urlList(name: string) {
+  return (v: string): string[] => {
+    const urls = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (urls.length === 0) throw invalid(`--${name} needs at least one URL`);
+    for (const u of urls) if (!/^https?:\/\/[^/\s]+/.test(u)) throw invalid(`--${name}: not an http:// or https:// URL: '${u}'`);
+    return urls;
+  };
+}
+
+/** The shards' bearer token: --shard-token, else $NITAMONO_SHARD_TOKEN (which keeps it out of the process list). */
+export function shardToken(o: { shardToken?: string }): string | undefined {
+  const t = o.shardToken ?? process.env.NITAMONO_SHARD_TOKEN;
+  if (t === undefined || t === '') return undefined;
+  if (!/^[\x21-\x7e]{8,}$/.test(t)) throw invalid('the shard token must be at least 8 printable characters without spaces');
+  return t;
+}

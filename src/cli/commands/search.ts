@@ -1,10 +1,12 @@
 /** `nitamono search <image>`: the most similar images of a collection to an image file or an indexed path. */
 import type { Command } from 'commander';
+import { ClusterSearch, type ClusterSearchResponse } from '../../cluster/client.js';
+import { DEFAULT_DEADLINE_MS } from '../../cluster/coordinator.js';
 import { Collection, DEFAULT_COLLECTION_PATH, DEFAULT_NPROBE, parseFeatures, type SearchResponse } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
-import { collectionPath, intAtLeast } from '../options.js';
-import { printing } from '../run.js';
+import { clusterCollection, collectionPath, intAtLeast, shardToken, urlList } from '../options.js';
+import { EXIT_SKIPPED, printing } from '../run.js';
 
 interface SearchCliOptions {
   collection?: string;
@@ -13,6 +15,10 @@ interface SearchCliOptions {
   exact?: boolean;
   nprobe?: number;
   json?: boolean;
+  catalog?: string;
+  shards?: string[];
+  deadlineMs?: number;
+  shardToken?: string;
 }
 
 function searchJson(c: Collection, query: string, r: SearchResponse, k: number) {
@@ -55,10 +61,90 @@ function printSearch(c: Collection, query: string, r: SearchResponse): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+function clusterJson(query: string, r: ClusterSearchResponse) {
+  return {
+    query: r.query.path ?? query,
+    query_source: r.query.source,
+    features: r.features,
+    method: r.method,
+    ...(r.nprobe !== undefined ? { nprobe: r.nprobe } : {}),
+    ...(r.nlist !== undefined ? { nlist: r.nlist } : {}),
+    k: r.k,
+    took_ms: r.took_ms,
+    extract_ms: r.extract_ms,
+    distances_computed: r.distances_computed,
+    n: r.n,
+    dim: r.dim,
+    coverage: r.coverage,
+    generation: r.generation,
+    shards: r.shards,
+    results: r.results.map((h) => ({ path: h.absolute_path ?? h.path, relpath: h.path, distance: h.distance, id: h.id })),
+    ...(r.warnings ? { warnings: r.warnings } : {}),
+  };
+}
+
+function printClusterSearch(query: string, r: ClusterSearchResponse): void {
+  const out: string[] = [];
+  out.push(`Query: ${r.query.path ?? query} (${r.query.source === 'indexed' ? `indexed, id ${r.query.id}` : `features extracted in ${fmtMs(r.extract_ms)}`})`);
+  const method =
+    r.method === 'ivf' ? `ivf nprobe=${r.nprobe ?? '?'} of nlist=${r.nlist ?? '?'}` : r.nlist !== undefined ? `exact (all ${r.nlist} lists)` : 'exact (flat)';
+  out.push(
+    `Method: ${method} · ${r.features} features (${r.dim}-d) · took ${fmtMs(r.took_ms)} · distances computed ${fmtInt(r.distances_computed)} (N = ${fmtInt(r.n)} in the shards that answered)`,
+  );
+  const gen = r.generation ? (r.generation.min === r.generation.max ? `${r.generation.min}` : `${r.generation.min}–${r.generation.max}`) : '?';
+  out.push(`Coverage: ${r.coverage.answered}/${r.coverage.shards} shards · generation ${gen}`);
+  for (const s of r.shards) {
+    const facts =
+      s.status === 'ok'
+        ? `${fmtMs(s.took_ms ?? 0)} (scan ${fmtMs(s.search_ms ?? 0)}), ${fmtInt(s.size ?? 0)} vectors, ${s.index}`
+        : `${s.status}${s.error ? `: ${s.error}` : ''}`;
+    out.push(`  shard ${s.shard}/${s.of}${s.url ? ` ${s.url}` : ''}: ${facts}`);
+  }
+  if (r.results.length === 0) out.push('  (no results)');
+  const w = String(r.results.length).length;
+  r.results.forEach((h, i) => {
+    out.push(`  ${String(i + 1).padStart(w)}. ${h.distance.toFixed(4).padStart(8)}  ${h.absolute_path ? displayPath(h.absolute_path) : h.path}`);
+  });
+  for (const wmsg of r.warnings ?? []) out.push(`  note: ${wmsg}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** `search --catalog`: the query's features here, the shards' answers merged by the coordinator. Exit 3 when a shard did not answer. */
+async function clusterSearchCommand(query: string, o: SearchCliOptions, features: string | undefined): Promise<void> {
+  const token = shardToken(o);
+  const cs = await ClusterSearch.open(o.catalog!, {
+    collection: clusterCollection(o),
+    ...(o.shards ? { shards: o.shards } : {}),
+    ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}),
+    ...(token !== undefined ? { token } : {}),
+  });
+  try {
+    const r = await cs.search(
+      { path: query },
+      {
+        k: o.k,
+        ...(features ? { features: features as 'color' | 'deep' } : {}),
+        ...(o.exact ? { exact: true } : {}),
+        ...(o.nprobe !== undefined ? { nprobe: o.nprobe } : {}),
+      },
+    );
+    if (o.json) writeJson(clusterJson(query, r));
+    else printClusterSearch(query, r);
+    if (r.coverage.answered < r.coverage.shards) {
+      process.stderr.write(`nitamono: partial results: ${r.coverage.answered} of ${r.coverage.shards} shards answered\n`);
+      process.exitCode = EXIT_SKIPPED;
+    }
+  } finally {
+    await cs.close();
+  }
+}
+
 async function searchCommand(query: string, o: SearchCliOptions): Promise<void> {
   if (o.exact && o.nprobe !== undefined) throw invalid('--exact and --nprobe exclude each other');
   const features = o.features !== undefined ? parseFeatures(o.features) : undefined;
   if (features && features.length !== 1) throw invalid('--features for search is one of color or deep');
+  if (o.catalog !== undefined) return clusterSearchCommand(query, o, features?.[0]);
+  if (o.shards || o.deadlineMs !== undefined) throw invalid('--shards and --deadline-ms need --catalog (cluster mode)');
   const c = await Collection.open(collectionPath(o));
   try {
     const r = await c.search(
@@ -82,11 +168,19 @@ export function registerSearchCommand(program: Command): void {
     .command('search')
     .description('the images most similar to an image file (or an indexed path)')
     .argument('<image>', 'an image file, or a path already in the collection')
-    .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH})`)
+    .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH}); with --catalog, the collection's name (default "default")`)
     .option('-k, --k <k>', 'number of results', intAtLeast('k'), 10)
     .option('--features <kind>', 'color or deep (default: deep if indexed, else color)')
     .option('--exact', 'exact search: every vector is compared (cost N·D)')
     .option('--nprobe <p>', `inverted-file search scanning the p nearest lists (default ${DEFAULT_NPROBE} on an IVF collection)`, intAtLeast('nprobe'))
     .option('--json', 'print the results as JSON')
+    .option('--catalog <url>', 'cluster mode: the shared catalogue (postgres://…); the query goes to the shards of `nitamono shard`')
+    .option('--shards <urls>', "cluster mode: these shard URLs (comma-separated) instead of the catalogue's shard registry", urlList('shards'))
+    .option(
+      '--deadline-ms <ms>',
+      `cluster mode: wait at most this long for the shards (default ${DEFAULT_DEADLINE_MS}); late ones lower the coverage`,
+      intAtLeast('deadline-ms'),
+    )
+    .option('--shard-token <token>', "cluster mode: the shards' bearer token (default $NITAMONO_SHARD_TOKEN)")
     .action(printing(searchCommand));
 }
