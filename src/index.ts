@@ -38,9 +38,13 @@ export {
   type VectorChanges,
   type VectorSnapshot,
 } from './catalog/index.js';
-// ---- cluster mode: sharded search over a PostgreSQL catalogue (docs/architecture.md)
+// ---- cluster mode: a PostgreSQL catalogue, extraction on a queue, sharded search (docs/architecture.md)
 export {
+  ClusterCollection,
+  type ClusterCollectionOptions,
   type ClusterHit,
+  type ClusterIndexOptions,
+  type ClusterIndexReport,
   type ClusterQuery,
   type ClusterQueryOptions,
   ClusterSearch,
@@ -52,6 +56,7 @@ export {
   type ClusterSettingsInput,
   Coordinator,
   type CoordinatorOptions,
+  clusterQueueName,
   clusterSpace,
   ensureClusterSettings,
   loadSharedQuantizer,

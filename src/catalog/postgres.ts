@@ -103,6 +103,8 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
   readonly collection: string;
   /** Where the store is connected, without any password: user@host:port/database. */
   readonly target: string;
+  /** The database's name, as the server reports it (the same from every machine, whatever address it is reached at). */
+  readonly database: string;
   private readonly pool: pg.Pool;
   private readonly clientConfig: pg.ClientConfig;
   private readonly cid: number;
@@ -123,10 +125,11 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
   /** Bumped by every unsubscribe-all: a connection made for an older epoch is not kept. */
   private listenEpoch = 0;
 
-  private constructor(pool: pg.Pool, clientConfig: pg.ClientConfig, target: string, collection: string, cid: number, schemaVersion: number) {
+  private constructor(pool: pg.Pool, clientConfig: pg.ClientConfig, target: string, database: string, collection: string, cid: number, schemaVersion: number) {
     this.pool = pool;
     this.clientConfig = clientConfig;
     this.target = target;
+    this.database = database;
     this.collection = collection;
     this.cid = cid;
     this.channel = `nitamono_gen_${cid}`;
@@ -159,7 +162,8 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
       return await withClient(pool, async (client) => {
         await migratePostgres(client, target);
         const cid = await ensureCollection(client, collection);
-        return new PostgresCatalogStore(pool, clientConfig, target, collection, cid, POSTGRES_LATEST_SCHEMA);
+        const database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+        return new PostgresCatalogStore(pool, clientConfig, target, database, collection, cid, POSTGRES_LATEST_SCHEMA);
       });
     } catch (err) {
       await pool.end().catch(() => {});

@@ -267,6 +267,8 @@ export interface ClusterCatalogStore extends CatalogStore {
   readonly collection: string;
   /** Where the catalogue is, without any password (for messages). */
   readonly target: string;
+  /** The database's name as its server reports it: the same from every machine (names the collection's job queue). */
+  readonly database: string;
   /** snapshot() restricted to the ids of one partition. */
   partitionSnapshot(space: FeatureSpace, dim: number, partition: Partition): Promise<VectorSnapshot>;
   /** changesSince() restricted to the ids of one partition (removed ids too). */

@@ -54,6 +54,14 @@ export function clusterCollection(o: { collection?: string }): string {
   return o.collection ?? 'default';
 }
 
+/** Where the job queue's Redis is when no URL is given. */
+export const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
+
+/** The job queue's Redis: `url` (from the command line), else $NITAMONO_REDIS, else DEFAULT_REDIS. */
+export function redisUrl(url: string | undefined): string {
+  return url ?? process.env.NITAMONO_REDIS ?? DEFAULT_REDIS;
+}
+
 /** A comma-separated list of http(s) URLs (--shards). */
 export function urlList(name: string) {
   return (v: string): string[] => {

@@ -1,4 +1,4 @@
-/** Cluster mode, sharded search: partitions, shard servers, the coordinator, the shared quantizer and settings. */
+/** Cluster mode: writing a collection through the queue, sharded search (partitions, shard servers, the coordinator, the shared quantizer) and settings. */
 export {
   type ClusterHit,
   type ClusterQuery,
@@ -7,6 +7,7 @@ export {
   type ClusterSearchOpenOptions,
   type ClusterSearchResponse,
 } from './client.js';
+export { ClusterCollection, type ClusterCollectionOptions, type ClusterIndexOptions, type ClusterIndexReport, clusterQueueName } from './collection.js';
 export {
   type ClusterSearchOptions,
   type ClusterSearchResult,

@@ -136,7 +136,7 @@ export async function requireClusterSettings(store: SettingsStore): Promise<Clus
   if (!s) {
     throw new NitamonoError(
       'NOT_FOUND',
-      `${where(store)} has no settings yet: no process has indexed anything into it (its feature kinds, colour bins and deep model are recorded then)`,
+      `${where(store)} has no settings yet: no process has indexed anything into it (its feature kinds, colour bins and deep model are recorded then; run "nitamono index <folder> --catalog … --collection ${store.collection}" first)`,
     );
   }
   return s;

@@ -33,7 +33,7 @@ import { IndexManager } from './index-manager.js';
 import { type Progress, silentProgress } from './progress.js';
 import { SearchService } from './search.js';
 import { collectionStats } from './stats.js';
-import { inProcessRunner, type JobRunnerFactory, syncFolder } from './sync.js';
+import { collectionTarget, inProcessRunner, type JobRunnerFactory, syncFolder } from './sync.js';
 import type {
   CollectionQuery,
   CollectionSearchOptions,
@@ -46,7 +46,7 @@ import type {
   UpdateOptions,
 } from './types.js';
 import { imageInfo, UploadService } from './uploads.js';
-import { type AcquireOptions, acquireWriterLease, writerIdentity, YieldingLease } from './writer.js';
+import { type AcquireOptions, withWriterLease, writerIdentity, YieldingLease } from './writer.js';
 
 export interface CollectionServices {
   /** Where extraction jobs run (default: this process's worker threads). */
@@ -193,7 +193,7 @@ export class Collection {
     return this.locked(() => {
       // a long run lets short writes of other processes (uploads) in between its batches
       const lease = new YieldingLease(this.ctx.store, this.writer, opts.signal ? { signal: opts.signal } : {});
-      return syncFolder(this.ctx, opts, this.jobRunner, () => lease.checkpoint());
+      return syncFolder(collectionTarget(this.ctx, this.jobRunner), opts, () => lease.checkpoint());
     }, opts.signal);
   }
 
@@ -321,14 +321,7 @@ export class Collection {
    */
   private locked<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.closed) return Promise.reject(new NitamonoError('INVALID_ARGUMENT', 'the collection is closed'));
-    const leased = async () => {
-      await acquireWriterLease(this.ctx.store, this.writer, { ...this.writerWait, ...(signal ? { signal } : {}) });
-      try {
-        return await fn();
-      } finally {
-        await this.ctx.store.releaseWriter(this.writer);
-      }
-    };
+    const leased = () => withWriterLease(this.ctx.store, this.writer, { ...this.writerWait, ...(signal ? { signal } : {}) }, fn);
     const run = this.writeLock.then(leased, leased);
     this.writeLock = run.catch(() => undefined);
     return run;

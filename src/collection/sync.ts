@@ -3,9 +3,13 @@
  * select → hash → plan (pure, ../ingest/plan.ts) → cheap writes → extraction jobs committed in
  * batches → indexes synced and saved. Never throws for a bad image file; an abort finishes the
  * batch in flight, so a killed or interrupted run resumes where it stopped.
+ *
+ * The same code syncs a collection folder (`collectionTarget`: collection.json, local index
+ * files) and a collection of cluster mode (src/cluster/collection.ts: settings in the
+ * catalogue, jobs on a queue, no local index): what differs is a `SyncTarget`.
  */
 import { stat } from 'node:fs/promises';
-import type { CatalogWrite, FeatureSpace, NewImage } from '../catalog/types.js';
+import type { CatalogStore, CatalogWrite, FeatureSpace, NewImage } from '../catalog/types.js';
 import { invalid } from '../errors.js';
 import { checkDeepModelAvailable, type DeepModel } from '../image/deep.js';
 import { type ExtractionJob, extractionJob, InProcessJobRunner, type JobRunner } from '../ingest/jobs.js';
@@ -13,6 +17,7 @@ import { type HashedCandidate, planSync, selectCandidates } from '../ingest/plan
 import { type FeatureKind, featureSpace, sortKinds } from './config.js';
 import type { CollectionContext } from './context.js';
 import { hashFile, mapLimit, scanFolder } from './folder.js';
+import type { Progress } from './progress.js';
 import type { IndexReport, UpdateOptions } from './types.js';
 import { DEFAULT_BATCH } from './types.js';
 
@@ -27,20 +32,74 @@ export const inProcessRunner: JobRunnerFactory = (ctx, kinds) => {
 };
 
 /**
+ * What `syncFolder` brings in line with a folder: a catalogue, and the steps that differ between
+ * a collection folder and cluster mode (where its settings live, where jobs run, which search
+ * indexes this process keeps).
+ */
+export interface SyncTarget {
+  /** The folder of images (absolute). */
+  readonly root: string;
+  /** What the report names as the collection. */
+  readonly name: string;
+  readonly store: CatalogStore;
+  readonly progress: Progress;
+  /** Folders under the root that are not scanned (the collection's own folder). */
+  readonly excludeDirs: readonly string[];
+  /** Absolute path of a stored root-relative path. */
+  absolute(relpath: string): string;
+  /** Applies the run's options to the settings (kinds only added); resolves to the kinds to sync. Called once the root is known to be a folder. */
+  prepare(opts: UpdateOptions): Promise<FeatureKind[]>;
+  /** The feature space a kind's vectors are stored in. */
+  space(kind: FeatureKind): FeatureSpace;
+  /** Where this run's extraction jobs run (asked only when there are jobs). */
+  runner(kinds: readonly FeatureKind[]): JobRunner;
+  /** After the catalogue writes: brings the search indexes this process keeps up to date; resolves to them as the report shows them. */
+  finish(kinds: readonly FeatureKind[], progress: Progress): Promise<IndexReport['index']>;
+}
+
+/** A collection folder as a SyncTarget: collection.json, jobs from `runnerFor`, the local index files. */
+export function collectionTarget(ctx: CollectionContext, runnerFor: JobRunnerFactory = inProcessRunner): SyncTarget {
+  return {
+    root: ctx.config.root,
+    name: ctx.path,
+    store: ctx.store,
+    progress: ctx.progress,
+    excludeDirs: [ctx.path],
+    absolute: (relpath) => ctx.paths.absolute(relpath),
+    async prepare(opts) {
+      await applyConfigChanges(ctx, opts);
+      return ctx.config.features;
+    },
+    space: (kind) => featureSpace(ctx.config, kind),
+    runner: (kinds) => runnerFor(ctx, kinds),
+    async finish(kinds, progress) {
+      await ctx.indexes.sync(kinds, progress);
+      const index: IndexReport['index'] = {};
+      for (const k of kinds) {
+        const idx = (await ctx.indexes.primary(k, progress))?.index;
+        if (idx) {
+          const d = idx.describe();
+          index[k] = { kind: d.kind as 'flat' | 'ivf', size: d.size, ...(d.nlist !== undefined ? { nlist: d.nlist } : {}) };
+        }
+      }
+      ctx.config.updated_at = new Date().toISOString();
+      await ctx.saveConfig();
+      return index;
+    },
+  };
+}
+
+/**
  * `checkpoint`: called between extraction batches; it may give the writer lease to another
  * process for a moment (true when it did), after which the batch's files are checked again.
  */
-export async function syncFolder(
-  ctx: CollectionContext,
-  opts: UpdateOptions,
-  runnerFor: JobRunnerFactory = inProcessRunner,
-  checkpoint: () => Promise<boolean> = async () => false,
-): Promise<IndexReport> {
+export async function syncFolder(target: SyncTarget, opts: UpdateOptions, checkpoint: () => Promise<boolean> = async () => false): Promise<IndexReport> {
   const t0 = performance.now();
-  const progress = opts.progress ?? ctx.progress;
+  const progress = opts.progress ?? target.progress;
   const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
   const signal = opts.signal;
-  const root = ctx.config.root;
+  const root = target.root;
+  const store = target.store;
 
   let rootStat: Awaited<ReturnType<typeof stat>>;
   try {
@@ -50,13 +109,12 @@ export async function syncFolder(
   }
   if (!rootStat.isDirectory()) throw invalid(`${root} is not a folder`);
 
-  await applyConfigChanges(ctx, opts);
-  const kinds = ctx.config.features;
-  const spaces: FeatureSpace[] = kinds.map((k) => featureSpace(ctx.config, k));
+  const kinds = await target.prepare(opts);
+  const spaces: FeatureSpace[] = kinds.map((k) => target.space(k));
 
   const report: IndexReport = {
     root,
-    collection: ctx.path,
+    collection: target.name,
     indexed: 0,
     changed: 0,
     reused: 0,
@@ -74,12 +132,12 @@ export async function syncFolder(
 
   // 1. Scan.
   const scanBar = progress.step('scanning', 0, 'files');
-  const scan = await scanFolder(root, { excludeDirs: [ctx.path], onFile: (n) => scanBar.update(n) });
+  const scan = await scanFolder(root, { excludeDirs: [...target.excludeDirs], onFile: (n) => scanBar.update(n) });
   scanBar.stop();
   report.ignored = scan.ignored;
 
   // 2. Compare with the catalogue; hash what may have changed.
-  const catalog = await ctx.store.summaries(spaces);
+  const catalog = await store.summaries(spaces);
   const { unchanged, candidates } = selectCandidates(scan.files, catalog, { retrySkipped: opts.retrySkipped });
   report.unchanged = unchanged;
   const hashBar = progress.step('hashing', candidates.length, 'files');
@@ -135,7 +193,7 @@ export async function syncFolder(
     cheap.push({ op: 'delete', id: r.id });
     report.removed++;
   }
-  if (cheap.length > 0) await ctx.store.commit(cheap);
+  if (cheap.length > 0) await store.commit(cheap);
   report.unchanged += plan.touches.length;
 
   // 5. Extraction jobs, committed every `batchSize` images.
@@ -162,11 +220,11 @@ export async function syncFolder(
       let batch = pending;
       pending = [];
       // an image removed meanwhile through the API (it held the lease) is not brought back
-      if (shared) batch = await stillWanted(ctx, batch);
-      if (batch.length > 0) await ctx.store.commit(batch);
+      if (shared) batch = await stillWanted(target, batch);
+      if (batch.length > 0) await store.commit(batch);
     };
     try {
-      for await (const r of runnerFor(ctx, kinds).run(jobs, signal)) {
+      for await (const r of target.runner(kinds).run(jobs, signal)) {
         const files = r.job.files;
         if (r.outcome.status === 'failed') report.skipped_new += files.length;
         else {
@@ -189,22 +247,13 @@ export async function syncFolder(
   }
   report.interrupted = Boolean(signal?.aborted);
 
-  // 6. Indexes: sync with the catalogue and save.
-  await ctx.indexes.sync(kinds, progress);
-  for (const k of kinds) {
-    const idx = (await ctx.indexes.primary(k, progress))?.index;
-    if (idx) {
-      const d = idx.describe();
-      report.index[k] = { kind: d.kind as 'flat' | 'ivf', size: d.size, ...(d.nlist !== undefined ? { nlist: d.nlist } : {}) };
-    }
-  }
-  ctx.config.updated_at = new Date().toISOString();
-  await ctx.saveConfig();
+  // 6. Indexes: whatever search indexes the target keeps, brought up to date.
+  report.index = await target.finish(kinds, progress);
 
-  const counts = await ctx.store.countByStatus();
+  const counts = await store.countByStatus();
   report.images = counts.ok;
   report.skipped = [
-    ...(await ctx.store.skipped()).map((r) => ({ path: r.relpath, code: r.error_code ?? 'SKIPPED', reason: r.error_message ?? 'skipped' })),
+    ...(await store.skipped()).map((r) => ({ path: r.relpath, code: r.error_code ?? 'SKIPPED', reason: r.error_message ?? 'skipped' })),
     ...scan.issues.map((i) => ({ path: i.path, code: i.code, reason: i.reason })),
   ];
   report.took_ms = Math.round(performance.now() - t0);
@@ -216,13 +265,13 @@ export async function syncFolder(
  * gone, or when its image was removed from the collection (excluded) meanwhile — the plan,
  * made before, must not bring it back.
  */
-async function stillWanted(ctx: CollectionContext, writes: CatalogWrite[]): Promise<CatalogWrite[]> {
+async function stillWanted(target: SyncTarget, writes: CatalogWrite[]): Promise<CatalogWrite[]> {
   const keep = await Promise.all(
     writes.map(async (w) => {
       if (w.op !== 'put') return true;
-      if ((await ctx.store.byRelpath(w.image.relpath))?.status === 'excluded') return false;
+      if ((await target.store.byRelpath(w.image.relpath))?.status === 'excluded') return false;
       try {
-        await stat(ctx.paths.absolute(w.image.relpath));
+        await stat(target.absolute(w.image.relpath));
         return true;
       } catch {
         return false;

@@ -97,6 +97,16 @@ export async function acquireWriterLease(store: CatalogStore, me: WriterIdentity
   }
 }
 
+/** Runs `fn` holding the writer lease (taken as `acquireWriterLease` does), and gives it back however `fn` ends. */
+export async function withWriterLease<T>(store: CatalogStore, me: WriterIdentity, opts: AcquireOptions, fn: () => Promise<T>): Promise<T> {
+  await acquireWriterLease(store, me, opts);
+  try {
+    return await fn();
+  } finally {
+    await store.releaseWriter(me);
+  }
+}
+
 /**
  * The lease held by a long write, given up between its steps: `checkpoint()` releases it when it
  * has been held for `every` ms, waits `pause` ms, and takes it back (waiting for whoever took it

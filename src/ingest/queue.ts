@@ -3,7 +3,7 @@
  * (`ExtractionQueue`, `BullJobRunner`) adds one queue job per ExtractionJob; workers on any
  * number of machines (`runExtractionWorker`) run `handleExtractionJob` on their own worker-thread
  * extractors and COMMIT the writes to the shared catalogue themselves, so the enqueuer may stop
- * waiting (`index --no-wait`) and the work still lands.
+ * waiting (`index --detach`) and the work still lands.
  *
  * Guarantees and their limits:
  * - At-least-once: a job whose worker dies is run again after the stall interval (BullMQ's
@@ -443,6 +443,11 @@ export class ExtractionQueue {
     }
   }
 
+  /** Workers connected to this queue now (BullMQ's worker connections in Redis's client list). */
+  async workerCount(): Promise<number> {
+    return this.call(() => this.queue.getWorkersCount());
+  }
+
   /** Counts of the queue's jobs by state. */
   async counts(): Promise<Record<string, number>> {
     return this.call(() => this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'));
@@ -514,8 +519,13 @@ async function outcomeFromCatalog(store: CatalogStore | undefined, job: Extracti
 }
 
 export interface BullJobRunnerOptions extends Omit<WaitOptions, 'signal'> {
-  /** false: enqueue and return at once (`index --no-wait`); the workers commit what they do. */
+  /** false: enqueue and return at once (`index --detach`); the workers commit what they do. */
   wait?: boolean;
+  /**
+   * Called once the jobs are in the queue, before any is waited for (cluster `index` gives its
+   * writer lease back here: from then on only the workers write).
+   */
+  onEnqueued?: (summary: EnqueueSummary) => void | Promise<void>;
 }
 
 /**
@@ -532,9 +542,10 @@ export class BullJobRunner implements JobRunner {
 
   async *run(jobs: readonly ExtractionJob[], signal?: AbortSignal): AsyncIterable<JobResult> {
     if (jobs.length === 0) return;
-    await this.queue.enqueue(jobs);
+    const summary = await this.queue.enqueue(jobs);
+    await this.opts.onEnqueued?.(summary);
     if (this.opts.wait === false) return;
-    const { wait: _, ...waitOpts } = this.opts;
+    const { wait: _, onEnqueued: __, ...waitOpts } = this.opts;
     for await (const r of this.queue.results(jobs, { ...waitOpts, ...(signal ? { signal } : {}) })) {
       yield { job: r.job, outcome: r.outcome, writes: [] };
     }

@@ -2,15 +2,20 @@
  * `nitamono index <dir>` (this file is the index command, not a barrel): adds new and changed
  * images of a folder to a collection and drops deleted ones. Exit 3 when files were skipped, 130
  * (143 on SIGTERM) when interrupted after saving what was committed.
+ *
+ * With `--catalog postgres://…` (cluster mode) the collection is one of the shared catalogue
+ * and the extraction jobs go on a Redis queue (`--queue redis://…`) for `nitamono worker`
+ * processes: the same sync over ClusterCollection (src/cluster/collection.ts), the same report.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ClusterCollection, type ClusterIndexReport } from '../../cluster/collection.js';
 import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH, type IndexReport, parseFeatures, parseIndexChoice } from '../../collection/index.js';
 import { describeHolder } from '../../collection/writer.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
-import { collectionPath, intAtLeast } from '../options.js';
+import { clusterCollection, collectionPath, DEFAULT_REDIS, intAtLeast, redisUrl } from '../options.js';
 import { progressFor } from '../progress-bar.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIPPED, EXIT_TERMINATED, printing } from '../run.js';
 
@@ -25,9 +30,13 @@ interface IndexCliOptions {
   batch?: number;
   /** false with --no-wait */
   wait?: boolean;
+  catalog?: string;
+  queue?: string;
+  queueName?: string;
+  detach?: boolean;
 }
 
-function indexJson(r: IndexReport) {
+function indexJson(r: IndexReport | ClusterIndexReport) {
   return {
     root: r.root,
     collection: r.collection,
@@ -44,16 +53,19 @@ function indexJson(r: IndexReport) {
     index: r.index,
     interrupted: r.interrupted,
     took_ms: r.took_ms,
+    ...('queue' in r ? { catalog: r.catalog, queue: r.queue, enqueued: r.enqueued, queued: r.queued } : {}),
   };
 }
 
-function printIndexReport(r: IndexReport): void {
+function printIndexReport(r: IndexReport | ClusterIndexReport): void {
   const out: string[] = [];
+  const cluster = 'queue' in r ? r : undefined;
   const idx = Object.entries(r.index)
     .map(([k, v]) => `${k}: ${v.kind}${v.nlist ? ` nlist=${v.nlist}` : ''}`)
     .join(', ');
+  const into = cluster ? `collection ${JSON.stringify(r.collection)} of ${cluster.catalog}` : displayPath(r.collection);
   out.push(
-    `${r.interrupted ? 'Interrupted while indexing' : 'Indexed'} ${displayPath(r.root)} into ${displayPath(r.collection)} (${r.features.join(' + ')} features${idx ? `; ${idx}` : ''})`,
+    `${r.interrupted ? 'Interrupted while indexing' : 'Indexed'} ${displayPath(r.root)} into ${into} (${r.features.join(' + ')} features${idx ? `; ${idx}` : ''}${cluster ? `; extraction on queue ${cluster.queue}` : ''})`,
   );
   if (r.images === 0 && r.skipped.length === 0 && r.indexed === 0 && r.removed === 0) {
     out.push(`  no images found in ${displayPath(r.root)}: the collection is empty (looked for jpg, jpeg, png, webp, gif, tif, tiff, avif, svg …)`);
@@ -65,19 +77,111 @@ function printIndexReport(r: IndexReport): void {
   out.push(`  removed:        ${fmtInt(r.removed)}`);
   out.push(`  skipped:        ${fmtInt(r.skipped.length)}${r.skipped_new ? ` (${fmtInt(r.skipped_new)} new)` : ''}`);
   if (r.ignored) out.push(`  not images:     ${fmtInt(r.ignored)} (other extensions, ignored)`);
+  if (cluster?.queued) out.push(`  queued:         ${fmtInt(cluster.queued)} for the workers, not waited for (they commit them)`);
   out.push(`  searchable:     ${fmtInt(r.images)} images   took ${fmtMs(r.took_ms)}`);
   if (r.skipped.length > 0) {
     out.push('Skipped files:');
     for (const s of r.skipped) out.push(`  ${displayPath(join(r.root, s.path))}\t${s.code}\t${s.reason}`);
   }
-  if (r.interrupted) out.push('Everything committed so far is kept; run the same command again to continue.');
+  if (r.interrupted && cluster)
+    out.push('Everything committed so far is kept and the queued jobs still run in the workers; run the same command again to wait for them.');
+  else if (r.interrupted) out.push('Everything committed so far is kept; run the same command again to continue.');
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/**
+ * Ctrl-C and SIGTERM while indexing: the first lets the current batch commit and the indexes
+ * save (or, in cluster mode, stops waiting for the workers); a second one quits at once.
+ */
+function interruptible(what: string): { signal: AbortSignal; exitCode: () => number; dispose: () => void } {
+  const ac = new AbortController();
+  let signals = 0;
+  let exitOnSignal = EXIT_INTERRUPTED;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    exitOnSignal = sig === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    if (signals === 1) {
+      process.stderr.write(`\nnitamono: interrupted — ${what} (Ctrl-C again to quit at once)\n`);
+      ac.abort();
+    } else {
+      process.exit(exitOnSignal);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: ac.signal,
+    exitCode: () => exitOnSignal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+function onWriterWait(h: Parameters<typeof describeHolder>[0]): void {
+  process.stderr.write(`nitamono: waiting for the other process writing this collection: ${describeHolder(h)} (Ctrl-C to stop; --no-wait to fail instead)\n`);
+}
+
+function finishIndex(o: IndexCliOptions, report: IndexReport | ClusterIndexReport, exitOnSignal: number): void {
+  if (o.json) writeJson(indexJson(report));
+  else printIndexReport(report);
+  process.exitCode = report.interrupted ? exitOnSignal : report.skipped.length > 0 ? EXIT_SKIPPED : EXIT_OK;
+}
+
+/** `index --catalog`: cluster mode — the shared catalogue, extraction jobs on the queue for `nitamono worker`. */
+async function clusterIndexCommand(root: string, o: IndexCliOptions): Promise<void> {
+  if (o.threads !== undefined) throw invalid('--threads has no use with --catalog: the workers extract (nitamono worker --threads)');
+  if (o.batch !== undefined) throw invalid('--batch has no use with --catalog: the workers commit their jobs themselves');
+  const features = parseFeatures(o.features);
+  const index = parseIndexChoice(o.index);
+  const progress = progressFor(o.json);
+  const cc = await ClusterCollection.open(o.catalog!, {
+    collection: clusterCollection(o),
+    queue: redisUrl(o.queue),
+    ...(o.queueName !== undefined ? { queueName: o.queueName } : {}),
+    ...(o.wait === false ? { writerWait: 0 } : {}),
+    onWriterWait,
+  });
+  const stop = interruptible(o.detach ? 'stopping before the jobs are queued' : 'no longer waiting for the workers (the queued jobs still run)');
+  let report: ClusterIndexReport;
+  try {
+    report = await cc.index(root, {
+      ...(features ? { features } : {}),
+      ...(index ? { index } : {}),
+      ...(o.nlist ? { nlist: o.nlist } : {}),
+      retrySkipped: Boolean(o.retrySkipped),
+      ...(o.detach ? { detach: true } : {}),
+      progress,
+      signal: stop.signal,
+      onEnqueued: ({ jobs, workers, queue }) => {
+        if (workers !== 0) return;
+        const start = `nitamono worker --catalog … --collection ${cc.name}${o.queue ? ` --queue ${redisUrl(o.queue)}` : ''}`;
+        process.stderr.write(
+          `nitamono: ${fmtInt(jobs)} extraction jobs are on queue ${queue}, and no worker is connected to it yet: start "${start}" on machines that see ${root}${o.detach ? '' : ' (waiting for them; Ctrl-C stops waiting, the jobs stay queued)'}\n`,
+        );
+      },
+      onQueueEvent: (e) => {
+        if (e.type === 'stalled') {
+          process.stderr.write(
+            `nitamono: the worker extracting ${e.job.files[0]?.relpath ?? e.job.path} stopped (killed or hung); the job runs again on another worker\n`,
+          );
+        }
+      },
+    });
+  } finally {
+    await cc.close();
+    stop.dispose();
+  }
+  finishIndex(o, report, stop.exitCode());
 }
 
 async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
   const root = resolve(dir);
   if (!existsSync(root)) throw invalid(`folder ${dir} does not exist`);
   if (!statSync(root).isDirectory()) throw invalid(`${dir} is not a folder`);
+  if (o.catalog !== undefined) return clusterIndexCommand(root, o);
+  if (o.queue !== undefined || o.queueName !== undefined || o.detach) throw invalid('--queue, --queue-name and --detach need --catalog (cluster mode)');
   const features = parseFeatures(o.features);
   const index = parseIndexChoice(o.index);
   const progress = progressFor(o.json);
@@ -90,27 +194,9 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
     ...(o.threads ? { threads: o.threads } : {}),
     progress,
     ...(o.wait === false ? { writerWait: 0 } : {}),
-    onWriterWait: (h) =>
-      process.stderr.write(
-        `nitamono: waiting for the other process writing this collection: ${describeHolder(h)} (Ctrl-C to stop; --no-wait to fail instead)\n`,
-      ),
+    onWriterWait,
   });
-  // The first signal lets the current batch commit and the indexes save; a second one quits at once.
-  const ac = new AbortController();
-  let signals = 0;
-  let exitOnSignal = EXIT_INTERRUPTED;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    exitOnSignal = sig === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
-    if (signals === 1) {
-      process.stderr.write('\nnitamono: interrupted — finishing the current batch and saving (Ctrl-C again to quit at once)\n');
-      ac.abort();
-    } else {
-      process.exit(exitOnSignal);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = interruptible('finishing the current batch and saving');
   let report: IndexReport;
   try {
     report = await c.update({
@@ -121,16 +207,13 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
       ...(o.batch ? { batchSize: o.batch } : {}),
       retrySkipped: Boolean(o.retrySkipped),
       progress,
-      signal: ac.signal,
+      signal: stop.signal,
     });
   } finally {
     await c.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
-  if (o.json) writeJson(indexJson(report));
-  else printIndexReport(report);
-  process.exitCode = report.interrupted ? exitOnSignal : report.skipped.length > 0 ? EXIT_SKIPPED : EXIT_OK;
+  finishIndex(o, report, stop.exitCode());
 }
 
 export function registerIndexCommand(program: Command): void {
@@ -138,7 +221,10 @@ export function registerIndexCommand(program: Command): void {
     .command('index')
     .description('index a folder of images (recursively): only new or changed files are processed, deleted files are dropped')
     .argument('<dir>', 'folder of images')
-    .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH}, or $NITAMONO_COLLECTION)`)
+    .option(
+      '--collection <path>',
+      `collection folder (default ${DEFAULT_COLLECTION_PATH}, or $NITAMONO_COLLECTION); with --catalog, the collection's name (default "default")`,
+    )
     .option('--features <kinds>', "color, deep or both (default: color for a new collection, else the collection's)")
     .option('--index <kind>', `flat, ivf or auto (flat below ${fmtInt(AUTO_FLAT_MAX)} images)`)
     .option('--nlist <n>', 'IVF lists (default ⌈√N⌉)', intAtLeast('nlist'))
@@ -147,5 +233,12 @@ export function registerIndexCommand(program: Command): void {
     .option('--batch <n>', 'images per SQLite transaction', intAtLeast('batch'))
     .option('--no-wait', 'if another process is writing the collection, fail (exit 2) instead of waiting for it')
     .option('--json', 'print the summary as JSON')
+    .option(
+      '--catalog <url>',
+      'cluster mode: the shared catalogue (postgres://user:password@host:port/database); extraction runs in `nitamono worker` processes',
+    )
+    .option('--queue <url>', `cluster mode: the job queue's Redis (default $NITAMONO_REDIS, else ${DEFAULT_REDIS})`)
+    .option('--queue-name <name>', "cluster mode: the queue's name (default: the catalogue's database and the collection, as the workers derive it)")
+    .option('--detach', 'cluster mode: return once the extraction jobs are queued; the workers commit them')
     .action(printing(indexCommand));
 }

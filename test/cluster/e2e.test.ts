@@ -1,0 +1,335 @@
+/**
+ * Cluster mode end to end, with the compiled CLI only, against a private PostgreSQL and Redis:
+ * `nitamono index --catalog … --queue …` fills the shared catalogue through two `nitamono worker`
+ * processes (one SIGKILLed mid-run), a second run finds nothing to do, `--detach` returns before
+ * any worker has run its jobs and the rows land later, then two `nitamono shard` processes and
+ * `nitamono search --catalog` answer as the single-machine `nitamono search --exact` does. Every
+ * row and vector is compared with a single-machine `nitamono index` of the same folder, bit for
+ * bit, per relpath (row ids differ: in cluster mode they follow the order workers commit in).
+ *
+ * Processes are node itself (process.execPath on the compiled CLI), so a SIGKILL hits the worker,
+ * not a wrapper.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { PostgresCatalogStore } from '../../src/catalog/postgres.js';
+import { SQLiteCatalogStore } from '../../src/catalog/sqlite.js';
+import type { CatalogReader, FeatureSpace } from '../../src/catalog/types.js';
+import { DEFAULT_DEEP_MODEL } from '../../src/image/deep.js';
+import { CLI, gradient, noise, removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
+import { freePort, type RedisServer, startRedis } from '../services/redis-server.js';
+import { openStore, type ShardProcess, server, startShard, waitShards } from './helpers.js';
+
+const COLLECTION = 'photos';
+const SPACES: FeatureSpace[] = [
+  { kind: 'color', model: 'rgb-hist-4' },
+  { kind: 'deep', model: DEFAULT_DEEP_MODEL },
+];
+/** Short locks: a killed worker's jobs run again on the other within about two seconds. */
+const WORKER_ARGS = ['--threads', '1', '--concurrency', '2', '--lock-duration', '1000', '--stalled-interval', '1000'];
+
+interface Child {
+  child: ChildProcess;
+  out(): string;
+  err(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children = new Set<ChildProcess>();
+after(() => {
+  // whatever a failed test left running
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** The compiled CLI as a child process (node itself). */
+function spawnCli(args: string[]): Child {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NITAMONO_NO_PROGRESS: '1' } });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      res({ code, signal });
+    }),
+  );
+  return { child, out: () => stdout, err: () => stderr, exit };
+}
+
+/** Resolves once `pred` holds (checked every 50 ms), fails after `timeoutMs` saying `what`. */
+async function until(pred: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** `nitamono worker --catalog …`, resolved once it takes jobs. */
+async function startWorker(catalog: string, redis: string): Promise<Child> {
+  const w = spawnCli(['worker', '--catalog', catalog, '--collection', COLLECTION, '--queue', redis, ...WORKER_ARGS]);
+  let ended = false;
+  void w.exit.then(() => (ended = true));
+  await until(
+    () => ended || w.err().includes('taking jobs'),
+    () => `worker start: ${w.err()}`,
+  );
+  assert.ok(!ended, `the worker ended: ${w.err()}`);
+  return w;
+}
+
+async function stopWorker(w: Child): Promise<void> {
+  w.child.kill('SIGTERM');
+  const { code } = await w.exit;
+  assert.equal(code, 0, w.err());
+}
+
+/** Every row of a catalogue by relpath: status, content and metadata, and its vectors' bytes in both spaces. */
+async function rowsByRelpath(store: CatalogReader): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const rows = [...(await store.summaries(SPACES))].sort((a, b) => (a.relpath < b.relpath ? -1 : 1));
+  for (const r of rows) {
+    const vectors: string[] = [];
+    for (const s of SPACES) {
+      const v = r.status === 'ok' ? await store.vector(r.id, s) : undefined;
+      vectors.push(v ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : '-');
+    }
+    out.set(r.relpath, [r.status, r.sha256, r.size, r.mtime_ms, r.width, r.height, r.format, r.error_code, ...vectors].join(' '));
+  }
+  return out;
+}
+
+interface IndexJson {
+  indexed: number;
+  changed: number;
+  reused: number;
+  unchanged: number;
+  removed: number;
+  skipped_new: number;
+  skipped: { path: string; code: string }[];
+  images: number;
+  features: string[];
+  interrupted: boolean;
+  queue?: string;
+  enqueued?: number;
+  queued?: number;
+}
+
+describe('cluster mode end to end: index through workers, shards, search', () => {
+  let base: string;
+  let root: string;
+  let local: string;
+  let catalog: string;
+  let redis: RedisServer;
+  let store: PostgresCatalogStore;
+  let localIndex: IndexJson;
+  const workers: Child[] = [];
+  const shards: ShardProcess[] = [];
+
+  /** The single-machine collection (same folder), indexed again; its JSON report. */
+  async function indexLocally(): Promise<IndexJson> {
+    const r = await runCli(['index', root, '--collection', local, '--features', 'color,deep', '--threads', '1', '--json']);
+    assert.ok(r.code === 0 || r.code === 3, r.stderr);
+    return JSON.parse(r.stdout) as IndexJson;
+  }
+
+  /** The cluster catalogue holds exactly the local collection's rows, vectors bit for bit. */
+  async function assertSameCatalogue(what: string): Promise<number> {
+    const localStore = await SQLiteCatalogStore.open(join(local, 'catalog.sqlite'));
+    try {
+      const want = await rowsByRelpath(localStore);
+      const got = await rowsByRelpath(store);
+      assert.deepEqual([...got.keys()], [...want.keys()], `${what}: the same relpaths`);
+      for (const [relpath, row] of want) assert.equal(got.get(relpath), row, `${what}: ${relpath}, row and vectors`);
+      return want.size;
+    } finally {
+      await localStore.close();
+    }
+  }
+
+  before(async () => {
+    base = await tempDir('nitamono-e2e-');
+    root = join(base, 'images');
+    local = join(base, 'local-collection');
+    const colours: [number, number, number][] = [
+      [250, 10, 10],
+      [160, 20, 20],
+      [20, 200, 30],
+      [10, 20, 240],
+      [128, 128, 128],
+      [240, 240, 20],
+      [250, 130, 0],
+      [120, 0, 160],
+      [0, 170, 170],
+      [255, 255, 255],
+      [10, 10, 10],
+      [200, 120, 150],
+    ];
+    for (const [i, c] of colours.entries()) await solid(join(root, 'solids', `s${i}.png`), c);
+    for (let i = 0; i < 8; i++) await gradient(join(root, 'gradients', `g${i}.png`), colours[i]!, colours[(i + 5) % colours.length]!);
+    const fg = ['red', 'green', 'blue', 'orange'];
+    for (let i = 0; i < 8; i++)
+      await shape(join(root, 'shapes', `${i % 2 ? 'circle' : 'square'}-${i}.png`), i % 2 ? 'circle' : 'square', fg[i % 4]!, i < 4 ? 'white' : 'black');
+    for (let i = 0; i < 8; i++) await noise(join(root, 'noise', `n${i}.png`), i + 1, 40);
+    await copyFile(join(root, 'solids', 's0.png'), join(root, 'solids', 's0-copy.png'));
+    await writeFile(join(root, 'notes.txt'), 'not an image');
+    const [srv, r] = await Promise.all([server(), startRedis()]);
+    catalog = srv.url();
+    redis = r;
+    store = await openStore(COLLECTION);
+    localIndex = await indexLocally();
+    assert.equal(localIndex.images, 37);
+  });
+
+  after(async () => {
+    for (const s of shards) if (s.child.exitCode === null && s.child.signalCode === null) await s.kill();
+    await store?.close();
+    await redis?.stop();
+    if (base) await removeDir(base);
+  });
+
+  test('index --catalog --queue: two workers, one SIGKILLed mid-run; every row and vector is the single-machine one', async () => {
+    const index = spawnCli(['index', root, '--catalog', catalog, '--collection', COLLECTION, '--queue', redis.url, '--features', 'color,deep', '--json']);
+    // the jobs are queued before any worker runs: the index run says so and waits
+    await until(
+      () => index.err().includes('no worker is connected'),
+      () => `index: ${index.err()}`,
+    );
+    assert.match(index.err(), /36 extraction jobs are on queue postgres\/photos/);
+    workers.push(await startWorker(catalog, redis.url), await startWorker(catalog, redis.url));
+
+    // kill one worker while both are extracting (each holds two jobs while the queue is not empty)
+    let ok = 0;
+    await until(
+      async () => {
+        ok = (await store.countByStatus()).ok;
+        return ok >= 4;
+      },
+      () => `rows: ${ok}`,
+    );
+    assert.ok(ok < 37, `still extracting when the worker is killed (${ok} rows)`);
+    const killed = workers.shift()!;
+    killed.child.kill('SIGKILL');
+    assert.equal((await killed.exit).signal, 'SIGKILL');
+
+    const { code } = await index.exit;
+    assert.equal(code, 0, index.err());
+    assert.match(index.err(), /stopped \(killed or hung\); the job runs again on another worker/, 'the killed worker held jobs, and they moved');
+    const report = JSON.parse(index.out()) as IndexJson;
+    for (const key of Object.keys(localIndex)) assert.ok(key in report, `the report has ${key}, as the single-machine one`);
+    for (const key of ['indexed', 'reused', 'unchanged', 'removed', 'skipped_new', 'images', 'features', 'interrupted'] as const) {
+      assert.deepEqual(report[key], localIndex[key], key);
+    }
+    assert.deepEqual([report.queue, report.enqueued, report.queued], ['postgres/photos', 36, 0]);
+    assert.equal(await assertSameCatalogue('after the run'), 37);
+  });
+
+  test('a second index run finds nothing to do', async () => {
+    const r = await runCli(['index', root, '--catalog', catalog, '--collection', COLLECTION, '--queue', redis.url, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as IndexJson;
+    assert.deepEqual([report.indexed, report.unchanged, report.removed, report.enqueued, report.queued, report.images], [0, 37, 0, 0, 0, 37]);
+    assert.deepEqual(report.features, ['color', 'deep'], 'the recorded kinds, without --features');
+    assert.doesNotMatch(r.stderr, /no worker/);
+  });
+
+  test('--detach returns once the jobs are queued; the rows land when workers take them', async () => {
+    for (const w of workers.splice(0)) await stopWorker(w);
+    await noise(join(root, 'later', 'n100.png'), 100, 40);
+    await noise(join(root, 'later', 'n101.png'), 101, 40);
+    await solid(join(root, 'later', 'teal.png'), [0, 128, 128]);
+    await writeFile(join(root, 'later', 'broken.png'), 'this is not a PNG');
+    await copyFile(join(root, 'noise', 'n0.png'), join(root, 'later', 'n0-copy.png'));
+
+    const r = await runCli(['index', root, '--catalog', catalog, '--collection', COLLECTION, '--queue', redis.url, '--detach', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as IndexJson;
+    // the copy of stored content is a cheap write of the index run itself; the rest waits for workers
+    assert.deepEqual([report.enqueued, report.queued, report.indexed, report.reused, report.images], [4, 4, 1, 1, 38]);
+    assert.match(r.stderr, /no worker is connected/);
+    for (const f of ['n100.png', 'n101.png', 'teal.png', 'broken.png']) assert.equal(await store.byRelpath(`later/${f}`), undefined, `${f}: not written yet`);
+
+    workers.push(await startWorker(catalog, redis.url), await startWorker(catalog, redis.url));
+    await until(
+      async () => {
+        const c = await store.countByStatus();
+        return c.ok === 41 && c.skipped === 1;
+      },
+      () => 'the detached jobs to land',
+    );
+    const localAgain = await indexLocally();
+    assert.equal(localAgain.images, 41);
+    assert.deepEqual(
+      localAgain.skipped.map((s) => s.code),
+      ['DECODE_FAILED'],
+    );
+    assert.equal(await assertSameCatalogue('after --detach'), 42);
+  });
+
+  test('two shards and search --catalog give the neighbours and distances of the single-machine exact search', async () => {
+    const procs = await Promise.all(['0/2', '1/2'].map((spec) => startShard(catalog, COLLECTION, 'deep', spec)));
+    shards.push(...procs);
+    const g = await store.generation();
+    const hs = await waitShards(
+      procs.map((p) => p.url),
+      (h) => h.generation >= g,
+    );
+    assert.equal(
+      hs.reduce((n, h) => n + h.size, 0),
+      41,
+    );
+    const queries = [join(base, 'q-red.png'), join(base, 'q-gradient.png'), join(base, 'q-circle.png')];
+    await solid(queries[0]!, [230, 30, 25]);
+    await gradient(queries[1]!, [20, 20, 230], [250, 140, 0]);
+    await shape(queries[2]!, 'circle', 'purple', 'white');
+    const byDistance = (a: [string, number], b: [string, number]) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    for (const q of queries) {
+      const [c, l] = await Promise.all([
+        runCli(['search', q, '--catalog', catalog, '--collection', COLLECTION, '--features', 'deep', '-k', '41', '--json']),
+        runCli(['search', q, '--collection', local, '--features', 'deep', '--exact', '-k', '41', '--json']),
+      ]);
+      assert.equal(c.code, 0, c.stderr);
+      assert.equal(l.code, 0, l.stderr);
+      const got = JSON.parse(c.stdout) as { coverage: { ratio: number }; results: { relpath: string; distance: number }[] };
+      const want = JSON.parse(l.stdout) as { results: { path: string; distance: number }[] };
+      assert.equal(got.coverage.ratio, 1);
+      // every image is in both answers (k = N), so ties (the copies) compare in a fixed order
+      assert.deepEqual(
+        got.results.map((h): [string, number] => [h.relpath, h.distance]).sort(byDistance),
+        want.results.map((h): [string, number] => [relative(root, resolve(h.path)), h.distance]).sort(byDistance),
+        q,
+      );
+    }
+    for (const s of shards.splice(0)) assert.equal(await s.stop(), 0);
+    for (const w of workers.splice(0)) await stopWorker(w);
+  });
+
+  test('unreachable PostgreSQL or Redis: a named error and exit 4; a never-indexed collection: the worker refuses', async () => {
+    const closed = await freePort();
+    const noPg = await runCli(['index', root, '--catalog', `postgres://nitamono@127.0.0.1:${closed}/postgres`, '--queue', redis.url]);
+    assert.equal(noPg.code, 4, noPg.stderr);
+    assert.match(noPg.stderr, /cannot reach the PostgreSQL server of nitamono@127\.0\.0\.1:\d+\/postgres/);
+
+    const noRedis = await runCli(['index', root, '--catalog', catalog, '--collection', 'never', '--queue', `redis://127.0.0.1:${closed}`]);
+    assert.equal(noRedis.code, 4, noRedis.stderr);
+    assert.match(noRedis.stderr, new RegExp(`cannot reach the job queue's Redis at redis://127\\.0\\.0\\.1:${closed}`));
+    const never = await openStore('never');
+    try {
+      assert.equal(await never.settings(), undefined, 'nothing recorded before both servers answered');
+    } finally {
+      await never.close();
+    }
+
+    const workerNoPg = await runCli(['worker', '--catalog', `postgres://nitamono@127.0.0.1:${closed}/postgres`, '--queue', redis.url]);
+    assert.equal(workerNoPg.code, 4, workerNoPg.stderr);
+    assert.match(workerNoPg.stderr, /cannot reach the PostgreSQL server/);
+    const workerNew = await runCli(['worker', '--catalog', catalog, '--collection', 'never', '--queue', redis.url]);
+    assert.equal(workerNew.code, 2, workerNew.stderr);
+    assert.match(workerNew.stderr, /collection "never" has no settings yet.*nitamono index <folder> --catalog/);
+  });
+});
