@@ -204,6 +204,7 @@ export {
   type VectorIndex,
 } from './search/types.js';
 // ---- the HTTP API and web page over one collection
+export { type ClusterServerOptions, createClusterServer } from './server/cluster.js';
 export { createServer, type ServerInfo, type ServerOptions } from './server/server.js';
 export { rng } from './util/random.js';
 // ---- the vector engine: indexes over float32 rows

@@ -14,16 +14,17 @@
 import { realpathSync } from 'node:fs';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyPluginOptions, type FastifyRequest } from 'fastify';
 import type { Collection } from '../collection/index.js';
 import { ENVIRONMENT_CODES, NitamonoError } from '../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { Credentials } from './access/credentials.js';
-import { accessPolicy } from './access/policy.js';
+import { type AccessPolicy, accessPolicy } from './access/policy.js';
 import { readGuard } from './access/read-guard.js';
 import { writeGuard } from './access/write-guard.js';
 import { createContext, type ServerContext, type ServerInfo } from './context.js';
 import { type ErrorContext, notFound, sendError, toApiError } from './errors.js';
+import type { InputLimits } from './input.js';
 import { securityHeaders, uploadLimiter } from './protections.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { imageFileRoutes } from './routes/image-files.js';
@@ -109,6 +110,34 @@ function realRoot(collection: Collection): string {
  */
 export function createServer(opts: ServerOptions): FastifyInstance {
   const collection = opts.collection;
+  return buildApp(opts, (info, credentials, policy) => {
+    const rootReal = realRoot(collection);
+    return {
+      ctx: createContext(collection, info, rootReal, credentials, writeGuard(policy, credentials)),
+      redact: [rootReal, collection.root, collection.path],
+      plugins: ROUTE_PLUGINS,
+    };
+  });
+}
+
+/** The options of every nitamono server, whatever it serves. */
+export type CommonServerOptions = Omit<ServerOptions, 'collection'>;
+
+/** What a kind of server adds to the common base: its routes, the context they share, and the paths its errors never show. */
+export interface ServerParts<C extends FastifyPluginOptions> {
+  ctx: C;
+  redact: string[];
+  plugins: readonly FastifyPluginAsync<C>[];
+}
+
+/**
+ * The base every nitamono server shares — access policy and guards, input parsers and limits,
+ * the OpenAPI document, the error format, security headers — with the routes of `parts`.
+ */
+export function buildApp<C extends FastifyPluginOptions>(
+  opts: CommonServerOptions,
+  parts: (info: ServerInfo, credentials: Credentials, policy: AccessPolicy) => ServerParts<C>,
+): FastifyInstance {
   const maxUploadBytes = positiveInteger('maxUploadBytes', opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(Number.isFinite(maxPixels) && maxPixels > 0)) throw new Error(`maxPixels must be a positive number, got ${maxPixels}`);
@@ -116,9 +145,9 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   const policy = accessPolicy(opts);
   const credentials = new Credentials(policy.token);
   const info: ServerInfo = { ...policy, maxUploadBytes, maxPixels, webRoot: webRootDir() };
-  const rootReal = realRoot(collection);
-  const ctx = createContext(collection, info, rootReal, credentials, writeGuard(policy, credentials));
-  const errorCtx: ErrorContext = { maxUploadBytes, redact: [...new Set([rootReal, collection.root, collection.path])] };
+  const { ctx, redact, plugins } = parts(info, credentials, policy);
+  const limits: InputLimits = { maxUploadBytes, maxPixels };
+  const errorCtx: ErrorContext = { maxUploadBytes, redact: [...new Set(redact)] };
   const internalError =
     opts.onInternalError ??
     ((err: unknown, req: FastifyRequest) => {
@@ -151,7 +180,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   app.register(fastifyMultipart, { limits: { fileSize: maxUploadBytes, files: 1 } });
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
-  app.register(fastifySwagger, swaggerOptions(ctx.limits, policy.reads));
+  app.register(fastifySwagger, swaggerOptions(limits, policy.reads));
 
   app.setErrorHandler((err, req, reply) => {
     const e = toApiError(err, errorCtx);
@@ -168,6 +197,6 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   app.addHook('onSend', securityHeaders);
   app.addHook('onRequest', uploadLimiter(maxConcurrentUploads));
 
-  for (const plugin of ROUTE_PLUGINS) app.register(plugin, ctx);
+  for (const plugin of plugins) app.register(plugin, ctx);
   return app;
 }

@@ -3,7 +3,8 @@
  * `nitamono index --catalog … --queue …` fills the shared catalogue through two `nitamono worker`
  * processes (one SIGKILLed mid-run), a second run finds nothing to do, `--detach` returns before
  * any worker has run its jobs and the rows land later, then two `nitamono shard` processes and
- * `nitamono search --catalog` answer as the single-machine `nitamono search --exact` does. Every
+ * `nitamono search --catalog` and `nitamono serve --catalog` answer as the single-machine
+ * `nitamono search --exact` does. Every
  * row and vector is compared with a single-machine `nitamono index` of the same folder, bit for
  * bit, per relpath (row ids differ: in cluster mode they follow the order workers commit in).
  *
@@ -12,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { PostgresCatalogStore } from '../../src/catalog/postgres.js';
@@ -271,7 +272,7 @@ describe('cluster mode end to end: index through workers, shards, search', () =>
     assert.equal(await assertSameCatalogue('after --detach'), 42);
   });
 
-  test('two shards and search --catalog give the neighbours and distances of the single-machine exact search', async () => {
+  test('two shards: search --catalog and serve --catalog give the neighbours and distances of the single-machine exact search', async () => {
     const procs = await Promise.all(['0/2', '1/2'].map((spec) => startShard(catalog, COLLECTION, 'deep', spec)));
     shards.push(...procs);
     const g = await store.generation();
@@ -288,6 +289,7 @@ describe('cluster mode end to end: index through workers, shards, search', () =>
     await gradient(queries[1]!, [20, 20, 230], [250, 140, 0]);
     await shape(queries[2]!, 'circle', 'purple', 'white');
     const byDistance = (a: [string, number], b: [string, number]) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    const answers = new Map<string, [string, number][]>();
     for (const q of queries) {
       const [c, l] = await Promise.all([
         runCli(['search', q, '--catalog', catalog, '--collection', COLLECTION, '--features', 'deep', '-k', '41', '--json']),
@@ -299,12 +301,47 @@ describe('cluster mode end to end: index through workers, shards, search', () =>
       const want = JSON.parse(l.stdout) as { results: { path: string; distance: number }[] };
       assert.equal(got.coverage.ratio, 1);
       // every image is in both answers (k = N), so ties (the copies) compare in a fixed order
-      assert.deepEqual(
-        got.results.map((h): [string, number] => [h.relpath, h.distance]).sort(byDistance),
-        want.results.map((h): [string, number] => [relative(root, resolve(h.path)), h.distance]).sort(byDistance),
-        q,
-      );
+      const answer = got.results.map((h): [string, number] => [h.relpath, h.distance]).sort(byDistance);
+      assert.deepEqual(answer, want.results.map((h): [string, number] => [relative(root, resolve(h.path)), h.distance]).sort(byDistance), q);
+      answers.set(q, answer);
     }
+
+    // serve --catalog: the same answers through the HTTP API, read-only
+    const serve = spawnCli(['serve', '--catalog', catalog, '--collection', COLLECTION, '--port', '0']);
+    await until(
+      () => /serving collection .* at (http:\/\/\S+?)\/\n/.test(serve.out()) || serve.child.exitCode !== null,
+      () => `serve: ${serve.out()} ${serve.err()}`,
+    );
+    const api = /serving collection .* at (http:\/\/\S+?)\/\n/.exec(serve.out())?.[1];
+    assert.ok(api, serve.err());
+    for (const q of queries) {
+      const form = new FormData();
+      form.set('image', new Blob([await readFile(q)], { type: 'image/png' }), 'query.png');
+      form.set('features', 'deep');
+      form.set('k', '41');
+      const res: Response = await fetch(`${api}/api/search`, { method: 'POST', body: form });
+      const body = (await res.json()) as { coverage: { ratio: number }; query: { source: string }; results: { path: string; distance: number }[] };
+      assert.equal(res.status, 200, JSON.stringify(body));
+      assert.deepEqual([body.coverage.ratio, body.query.source], [1, 'extracted']);
+      assert.deepEqual(body.results.map((h): [string, number] => [h.path, h.distance]).sort(byDistance), answers.get(q), `serve: ${q}`);
+    }
+    const byId = await fetch(`${api}/api/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: (await store.byRelpath('solids/s0.png'))!.id, features: 'deep', k: 2 }),
+    });
+    const idBody = (await byId.json()) as { query: { source: string; path: string }; results: { path: string; distance: number }[] };
+    assert.equal(byId.status, 200);
+    assert.equal(idBody.query.path, 'solids/s0.png');
+    assert.deepEqual(idBody.results.map((h) => [h.path, h.distance]).sort(), [
+      ['solids/s0-copy.png', 0],
+      ['solids/s0.png', 0],
+    ]);
+    const upload = await fetch(`${api}/api/images`, { method: 'POST', body: new FormData() });
+    assert.equal(upload.status, 404, 'no uploads in cluster mode');
+    serve.child.kill('SIGTERM');
+    assert.equal((await serve.exit).code, 0, serve.err());
+
     for (const s of shards.splice(0)) assert.equal(await s.stop(), 0);
     for (const w of workers.splice(0)) await stopWorker(w);
   });

@@ -2,15 +2,27 @@
  * `nitamono serve`: the HTTP API and the web page over one collection.
  * Stops cleanly on SIGINT/SIGTERM: the server stops accepting, in-flight requests finish, the
  * collection saves its indexes and closes.
+ *
+ * With `--catalog postgres://…` (cluster mode): the search API over the collection's shards
+ * (src/server/cluster.ts), read-only, without the web page.
  */
 import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { ClusterSearch } from '../../cluster/client.js';
+import { DEFAULT_DEADLINE_MS } from '../../cluster/coordinator.js';
 import { Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/decode.js';
+import { createClusterServer } from '../../server/cluster.js';
 import { createServer, DEFAULT_MAX_UPLOAD_BYTES, isLoopbackHost, type ServerInfo } from '../../server/server.js';
+import { clusterCollection, intAtLeast, shardToken, urlList } from '../options.js';
 
 interface ServeOptions {
-  collection: string;
+  collection?: string;
+  catalog?: string;
+  shards?: string[];
+  deadlineMs?: number;
+  shardToken?: string;
   host: string;
   port: string;
   allowWrite?: boolean;
@@ -68,11 +80,90 @@ async function searchableCount(collection: Collection): Promise<number> {
   return (await collection.listImages(0, 0)).total;
 }
 
+/** Listens; turns a port in use or an unknown address into a usage error. Resolves to the port bound. */
+async function listen(app: FastifyInstance, host: string, port: number): Promise<number> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw invalid(`port ${port} on ${host} is already in use (try --port 0 or another port)`);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') throw invalid(`cannot bind to ${host}: no such local address`);
+    throw err;
+  }
+  const addr = app.server.address();
+  return addr && typeof addr === 'object' ? addr.port : port;
+}
+
+/** Serves until SIGINT/SIGTERM (a second one exits at once), closes the server, then `release`; exits 0. */
+async function serveUntilStopped(app: FastifyInstance, release: () => Promise<void>): Promise<never> {
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        process.stderr.write(`nitamono: ${signal} again, exiting now\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      process.stderr.write(`nitamono: ${signal}, shutting down\n`);
+      void (async () => {
+        try {
+          await app.close();
+        } finally {
+          await release().catch((err) => process.stderr.write(`nitamono: closing: ${(err as Error).message}\n`));
+          resolve();
+        }
+      })();
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+  process.exit(0);
+}
+
+const shownHostOf = (host: string) => (host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host);
+
+/** `serve --catalog`: the search API over the collection's shards. */
+async function serveCluster(opts: ServeOptions, port: number, maxUploadBytes: number, maxPixels: number): Promise<void> {
+  if (opts.allowWrite) throw invalid('--allow-write: a cluster-mode server is read-only for now; images are added with `nitamono index <folder> --catalog …`');
+  const token = shardToken(opts);
+  const search = await ClusterSearch.open(opts.catalog!, {
+    collection: clusterCollection(opts),
+    ...(opts.shards ? { shards: opts.shards } : {}),
+    ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
+    ...(token !== undefined ? { token } : {}),
+  });
+  let app: FastifyInstance;
+  let actualPort: number;
+  try {
+    app = createClusterServer({
+      search,
+      ...(opts.token !== undefined ? { token: opts.token } : {}),
+      host: opts.host,
+      public: opts.public === true,
+      maxUploadBytes,
+      maxPixels,
+    });
+    actualPort = await listen(app, opts.host, port);
+  } catch (err) {
+    await search.close().catch(() => undefined);
+    throw err;
+  }
+  const shownHost = shownHostOf(opts.host);
+  const images = await search.store.okCount();
+  process.stdout.write(
+    `nitamono: serving collection ${JSON.stringify(search.store.collection)} of ${search.store.target} (${images} images; ${search.settings.features.join(' + ')} features) at http://${shownHost}:${actualPort}/\n`,
+  );
+  process.stdout.write('nitamono: cluster mode: the search API only (POST /api/search, /api/openapi.json); no web page, image files or uploads yet\n');
+  if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
+  printAccess(app.nitamono, shownHost, actualPort, opts);
+  await serveUntilStopped(app, () => search.close());
+}
+
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('serve the search API and web page for a collection')
-    .option('-c, --collection <path>', 'collection folder', DEFAULT_COLLECTION_PATH)
+    .option('-c, --collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH}); with --catalog, the collection's name (default "default")`)
     .option('--host <host>', 'address to bind (anything but localhost/127.0.0.1/::1 makes every route need the token, unless --public)', '127.0.0.1')
     .option('-p, --port <port>', 'port (0 = any free port)', '3000')
     .option('--allow-write', 'enable adding (POST /api/images) and removing (DELETE /api/images/:id) images')
@@ -80,14 +171,21 @@ export function registerServeCommand(program: Command): void {
     .option('--public', 'bound off localhost: let anyone who can reach the address browse and download the collection (writes still need the token)')
     .option('--max-upload-mb <mb>', 'largest accepted upload in MB', String(DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024)))
     .option('--max-pixels <n>', 'largest accepted image in pixels', String(DEFAULT_MAX_PIXELS))
+    .option('--catalog <url>', 'cluster mode: the shared catalogue (postgres://…); searches go to the shards of `nitamono shard` (API only, read-only)')
+    .option('--shards <urls>', "cluster mode: these shard URLs (comma-separated) instead of the catalogue's shard registry", urlList('shards'))
+    .option('--deadline-ms <ms>', `cluster mode: wait at most this long for the shards (default ${DEFAULT_DEADLINE_MS})`, intAtLeast('deadline-ms'))
+    .option('--shard-token <token>', "cluster mode: the shards' bearer token (default $NITAMONO_SHARD_TOKEN)")
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
       const maxUploadBytes = Math.round(parsePositive('--max-upload-mb', opts.maxUploadMb) * 1024 * 1024);
       const maxPixels = Math.round(parsePositive('--max-pixels', opts.maxPixels));
       if (opts.token !== undefined && !/^[\x21-\x7e]{8,}$/.test(opts.token)) throw invalid('--token must be at least 8 printable characters without spaces');
+      if (opts.catalog !== undefined) return serveCluster(opts, port, maxUploadBytes, maxPixels);
+      if (opts.shards || opts.deadlineMs !== undefined) throw invalid('--shards and --deadline-ms need --catalog (cluster mode)');
       // An upload waits at most 30 s for an `index` run in another process, then gets 409 LOCKED.
-      const collection = await Collection.open(opts.collection, { writerWait: 30_000, command: `nitamono serve (port ${port})` });
-      let app: ReturnType<typeof createServer> | undefined;
+      const collection = await Collection.open(opts.collection ?? DEFAULT_COLLECTION_PATH, { writerWait: 30_000, command: `nitamono serve (port ${port})` });
+      let app: FastifyInstance;
+      let actualPort: number;
       try {
         app = createServer({
           collection,
@@ -98,18 +196,12 @@ export function registerServeCommand(program: Command): void {
           maxUploadBytes,
           maxPixels,
         });
-        await app.listen({ host: opts.host, port });
+        actualPort = await listen(app, opts.host, port);
       } catch (err) {
-        await app?.close().catch(() => undefined);
         await collection.close().catch(() => undefined);
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
-          throw invalid(`port ${port} on ${opts.host} is already in use (try --port 0 or another port)`);
-        if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') throw invalid(`cannot bind to ${opts.host}: no such local address`);
         throw err;
       }
-      const addr = app.server.address();
-      const actualPort = addr && typeof addr === 'object' ? addr.port : port;
-      const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+      const shownHost = shownHostOf(opts.host);
       const info = app.nitamono;
       process.stdout.write(`nitamono: serving ${collection.root} (${await searchableCount(collection)} images) at http://${shownHost}:${actualPort}/\n`);
       if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
@@ -123,27 +215,6 @@ export function registerServeCommand(program: Command): void {
         }
       })();
 
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) {
-            process.stderr.write(`nitamono: ${signal} again, exiting now\n`);
-            process.exit(130);
-          }
-          stopping = true;
-          process.stderr.write(`nitamono: ${signal}, shutting down\n`);
-          void (async () => {
-            try {
-              await app.close();
-            } finally {
-              await collection.close().catch((err) => process.stderr.write(`nitamono: closing the collection: ${(err as Error).message}\n`));
-              resolve();
-            }
-          })();
-        };
-        process.on('SIGINT', () => stop('SIGINT'));
-        process.on('SIGTERM', () => stop('SIGTERM'));
-      });
-      process.exit(0);
+      await serveUntilStopped(app, () => collection.close());
     });
 }

@@ -16,7 +16,7 @@ const WRONG_TOKEN_HTML = `<!doctype html>
 </html>
 `;
 
-export const loginRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
+export const loginRoutes: FastifyPluginAsync<Pick<ServerContext, 'info' | 'credentials'>> = async (app, ctx) => {
   if (ctx.info.reads !== 'token') return;
   const { credentials } = ctx;
   app.get(LOGIN_PATH, { schema: { hide: true } }, async (req, reply) => {

@@ -58,7 +58,7 @@ export function swaggerOptions(limits: InputLimits, reads: ReadAccess): SwaggerO
   };
 }
 
-export const openapiRoutes: FastifyPluginAsync<ServerContext> = async (app) => {
+export const openapiRoutes: FastifyPluginAsync<Pick<ServerContext, 'info'>> = async (app) => {
   app.get(
     '/api/openapi.json',
     {
