@@ -67,7 +67,7 @@ function printIndexReport(r: IndexReport | ClusterIndexReport): void {
   out.push(
     `${r.interrupted ? 'Interrupted while indexing' : 'Indexed'} ${displayPath(r.root)} into ${into} (${r.features.join(' + ')} features${idx ? `; ${idx}` : ''}${cluster ? `; extraction on queue ${cluster.queue}` : ''})`,
   );
-  if (r.images === 0 && r.skipped.length === 0 && r.indexed === 0 && r.removed === 0) {
+  if (r.images === 0 && r.skipped.length === 0 && r.indexed === 0 && r.removed === 0 && !cluster?.queued) {
     out.push(`  no images found in ${displayPath(r.root)}: the collection is empty (looked for jpg, jpeg, png, webp, gif, tif, tiff, avif, svg …)`);
   }
   out.push(
