@@ -432,3 +432,245 @@ export function accumulate(X: usize, n: i32, d: i32, assign: usize, sums: usize,
     store<i32>(cp, load<i32>(cp) + 1);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Compressed codes: scalar quantizer (SQ8) and product quantizer (PQ) scans
+//
+// Codes are bytes, read in place in the inverted lists (rows need not be aligned: codes are
+// codeSize bytes each). Each scan pushes (score, rowOffset + r) into one heap, as scan_topk.
+
+/** out[i] = a[i] + alpha·b[i] for n floats (Faiss's fvec_madd); out may be a or b. */
+export function madd(n: i32, a: usize, alpha: f32, b: usize, out: usize): void {
+  const av = f32x4.splat(alpha);
+  const end4 = <usize>(n & ~3) << 2;
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) v128.store(out + o, f32x4.add(v128.load(a + o), f32x4.mul(av, v128.load(b + o))));
+  for (; o < end; o += 4) store<f32>(out + o, load<f32>(a + o) + alpha * load<f32>(b + o));
+}
+
+/**
+ * The lookup tables of asymmetric distance computation: for each of the m sub-vectors q_j of
+ * the query at q (dsub floats each) and the ksub codewords C_jc of sub-quantizer j (cb holds
+ * m×ksub×dsub floats), out[j·ksub + c] = ‖q_j − C_jc‖² (L2) or −⟨q_j, C_jc⟩ (IP).
+ */
+export function pq_tables(metric: i32, q: usize, cb: usize, m: i32, dsub: i32, ksub: i32, out: usize): void {
+  const subBytes = <usize>dsub << 2;
+  let x = cb, o = out;
+  for (let j = 0; j < m; j++) {
+    const qj = q + <usize>j * subBytes;
+    if (metric == METRIC_L2) {
+      for (let c = 0; c < ksub; c++) {
+        store<f32>(o, l2Row(qj, x, dsub));
+        x += subBytes; o += 4;
+      }
+    } else {
+      for (let c = 0; c < ksub; c++) {
+        store<f32>(o, -dotRow(qj, x, dsub));
+        x += subBytes; o += 4;
+      }
+    }
+  }
+}
+
+/** pq_scan one row at a time (the rows left over after blocks of four); same sums, same bits. */
+function pqRows(lut: usize, codes: usize, n: i32, m: i32, bias: f32, k: i32,
+  heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
+  if (k <= 0) return size;
+  let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
+  const m4 = <usize>(m & ~3);
+  const mb = <usize>m;
+  let c = codes;
+  for (let r = 0; r < n; r++) {
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    let t = lut;
+    let j: usize = 0;
+    for (; j < m4; j += 4) {
+      // four codes in one load: fewer memory operations than four byte loads
+      const w = load<u32>(c + j);
+      s0 += load<f32>(t + (<usize>(w & 255) << 2));
+      s1 += load<f32>(t + (<usize>((w >> 8) & 255) << 2), 1024);
+      s2 += load<f32>(t + (<usize>((w >> 16) & 255) << 2), 2048);
+      s3 += load<f32>(t + (<usize>(w >> 24) << 2), 3072);
+      t += 4096;
+    }
+    for (; j < mb; j++) {
+      const t2 = j & 3;
+      const v = load<f32>(t + (<usize>load<u8>(c + j) << 2));
+      if (t2 == 0) s0 += v;
+      else if (t2 == 1) s1 += v;
+      else s2 += v;
+      t += 1024;
+    }
+    const s = bias + ((s0 + s1) + (s2 + s3));
+    c += mb;
+    if (s > root) continue;
+    size = push(heapD, heapI, k, size, s, rowOffset + r);
+    if (size >= k) root = load<f32>(heapD);
+  }
+  return size;
+}
+
+/** Four code bytes at p as f32x4. */
+// @ts-ignore: decorator
+@inline
+function u8x4(p: usize): v128 {
+  return f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p))));
+}
+
+/** Σ_j (qp_j − c_j·sc_j)² over d code bytes at c. */
+// @ts-ignore: decorator
+@inline
+function sq8L2Row(qp: usize, sc: usize, c: usize, d: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const d16 = <usize>(d & ~15);
+  const d4 = <usize>(d & ~3);
+  const dn = <usize>d;
+  let j: usize = 0;
+  for (; j < d16; j += 16) {
+    const v = v128.load(c + j);
+    const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
+    const o = j << 2;
+    const t0 = f32x4.sub(v128.load(qp + o), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), v128.load(sc + o)));
+    const t1 = f32x4.sub(v128.load(qp + o, 16), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), v128.load(sc + o, 16)));
+    const t2 = f32x4.sub(v128.load(qp + o, 32), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), v128.load(sc + o, 32)));
+    const t3 = f32x4.sub(v128.load(qp + o, 48), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), v128.load(sc + o, 48)));
+    a0 = f32x4.add(a0, f32x4.mul(t0, t0));
+    a1 = f32x4.add(a1, f32x4.mul(t1, t1));
+    a2 = f32x4.add(a2, f32x4.mul(t2, t2));
+    a3 = f32x4.add(a3, f32x4.mul(t3, t3));
+  }
+  for (; j < d4; j += 4) {
+    const o = j << 2;
+    const t = f32x4.sub(v128.load(qp + o), f32x4.mul(u8x4(c + j), v128.load(sc + o)));
+    a0 = f32x4.add(a0, f32x4.mul(t, t));
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; j < dn; j++) {
+    const t = load<f32>(qp + (j << 2)) - <f32>load<u8>(c + j) * load<f32>(sc + (j << 2));
+    s += t * t;
+  }
+  return s;
+}
+
+/** Σ_j c_j·qp_j over d code bytes at c. */
+// @ts-ignore: decorator
+@inline
+function sq8DotRow(qp: usize, c: usize, d: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const d16 = <usize>(d & ~15);
+  const d4 = <usize>(d & ~3);
+  const dn = <usize>d;
+  let j: usize = 0;
+  for (; j < d16; j += 16) {
+    const v = v128.load(c + j);
+    const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
+    const o = j << 2;
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), v128.load(qp + o)));
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), v128.load(qp + o, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), v128.load(qp + o, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), v128.load(qp + o, 48)));
+  }
+  for (; j < d4; j += 4) a0 = f32x4.add(a0, f32x4.mul(u8x4(c + j), v128.load(qp + (j << 2))));
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; j < dn; j++) s += <f32>load<u8>(c + j) * load<f32>(qp + (j << 2));
+  return s;
+}
+
+/**
+ * Scores n SQ8 codes of d bytes at `codes`, decoding on the fly. L2: bias + Σ_j (qp_j − c_j·sc_j)²
+ * (qp is the query minus the codec's offsets, sc its steps); IP: bias − Σ_j c_j·qp_j (qp is
+ * the query times the steps; sc is not read).
+ */
+export function sq8_scan(metric: i32, qp: usize, sc: usize, codes: usize, n: i32, d: i32, bias: f32, k: i32,
+  heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
+  if (k <= 0) return size;
+  let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
+  const rowBytes = <usize>d;
+  let c = codes;
+  if (metric == METRIC_L2) {
+    for (let r = 0; r < n; r++) {
+      const s = bias + sq8L2Row(qp, sc, c, d);
+      c += rowBytes;
+      if (s > root) continue;
+      size = push(heapD, heapI, k, size, s, rowOffset + r);
+      if (size >= k) root = load<f32>(heapD);
+    }
+  } else {
+    for (let r = 0; r < n; r++) {
+      const s = bias - sq8DotRow(qp, c, d);
+      c += rowBytes;
+      if (s > root) continue;
+      size = push(heapD, heapI, k, size, s, rowOffset + r);
+      if (size >= k) root = load<f32>(heapD);
+    }
+  }
+  return size;
+}
+
+// @ts-ignore: decorator
+@inline
+function gather4(t: usize, w0: u32, w1: u32, w2: u32, w3: u32, sh: u32): v128 {
+  let v = v128.load32_zero(t + (<usize>((w0 >> sh) & 255) << 2));
+  v = v128.load32_lane(t + (<usize>((w1 >> sh) & 255) << 2), v, 1);
+  v = v128.load32_lane(t + (<usize>((w2 >> sh) & 255) << 2), v, 2);
+  return v128.load32_lane(t + (<usize>((w3 >> sh) & 255) << 2), v, 3);
+}
+
+/**
+ * Scores n PQ codes of m bytes at `codes` with the table `lut` (m×256 f32):
+ * score = bias + ((s0 + s1) + (s2 + s3)), where s_t sums lut[j·256 + code_j] over j ≡ t (mod 4)
+ * in increasing j (the reference adds in the same order, so both give the same bits).
+ *
+ * Four rows go through at once, one per SIMD lane: WASM has no gather, so each lane's table
+ * entry is loaded into its lane (load32_lane), four code bytes of a row per u32 load. Measured
+ * (smoke run, m = 8…56) faster than the one-row scalar loop with four accumulators, which
+ * handles the rows left over.
+ */
+export function pq_scan(lut: usize, codes: usize, n: i32, m: i32, bias: f32, k: i32,
+  heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
+  if (k <= 0) return size;
+  let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
+  const mb = <usize>m;
+  const m4 = <usize>(m & ~3);
+  const bv = f32x4.splat(bias);
+  let r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const c0 = codes + <usize>r * mb;
+    const c1 = c0 + mb, c2 = c1 + mb, c3 = c2 + mb;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let t = lut;
+    let j: usize = 0;
+    for (; j < m4; j += 4) {
+      const w0 = load<u32>(c0 + j), w1 = load<u32>(c1 + j), w2 = load<u32>(c2 + j), w3 = load<u32>(c3 + j);
+      a0 = f32x4.add(a0, gather4(t, w0, w1, w2, w3, 0));
+      a1 = f32x4.add(a1, gather4(t + 1024, w0, w1, w2, w3, 8));
+      a2 = f32x4.add(a2, gather4(t + 2048, w0, w1, w2, w3, 16));
+      a3 = f32x4.add(a3, gather4(t + 3072, w0, w1, w2, w3, 24));
+      t += 4096;
+    }
+    for (; j < mb; j++) {
+      let v = v128.load32_zero(t + (<usize>load<u8>(c0 + j) << 2));
+      v = v128.load32_lane(t + (<usize>load<u8>(c1 + j) << 2), v, 1);
+      v = v128.load32_lane(t + (<usize>load<u8>(c2 + j) << 2), v, 2);
+      v = v128.load32_lane(t + (<usize>load<u8>(c3 + j) << 2), v, 3);
+      const t2 = j & 3;
+      if (t2 == 0) a0 = f32x4.add(a0, v);
+      else if (t2 == 1) a1 = f32x4.add(a1, v);
+      else a2 = f32x4.add(a2, v);
+      t += 1024;
+    }
+    const sv = f32x4.add(bv, f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    if (i32x4.bitmask(f32x4.gt(sv, f32x4.splat(root))) == 15) continue;
+    let s = f32x4.extract_lane(sv, 0);
+    if (!(s > root)) { size = push(heapD, heapI, k, size, s, rowOffset + r); if (size >= k) root = load<f32>(heapD); }
+    s = f32x4.extract_lane(sv, 1);
+    if (!(s > root)) { size = push(heapD, heapI, k, size, s, rowOffset + r + 1); if (size >= k) root = load<f32>(heapD); }
+    s = f32x4.extract_lane(sv, 2);
+    if (!(s > root)) { size = push(heapD, heapI, k, size, s, rowOffset + r + 2); if (size >= k) root = load<f32>(heapD); }
+    s = f32x4.extract_lane(sv, 3);
+    if (!(s > root)) { size = push(heapD, heapI, k, size, s, rowOffset + r + 3); if (size >= k) root = load<f32>(heapD); }
+  }
+  if (r < n) size = pqRows(lut, codes + <usize>r * mb, n - r, m, bias, k, heapD, heapI, size, rowOffset + r);
+  return size;
+}

@@ -7,6 +7,8 @@
  *   features (`FeatureExtractor` with kind 'deep');
  * - exact search, cost N·D: `FlatIndex`;
  * - approximate search with k-means groups (K ≈ √N), cost ≈ D·√N: `kmeans`, `IVFIndex`;
+ * - memory: compressed codes (`SQ8Index`, `PQIndex`, `IVFSQ8Index`, `IVFPQIndex`), re-ranked
+ *   with full vectors kept on disk (`VectorFileRefine`); Faiss factory strings (`indexFactory`);
  * - index kinds by name (`registerIndexKind`, `indexKinds`), so `loadIndex` opens any of them;
  * - accuracy: `recallAt`.
  *
@@ -182,14 +184,32 @@ export {
   METRIC_L2,
   type MetricCode,
 } from './kernels/index.js';
-export { F32Codec, type VectorCodec } from './search/codec.js';
+export { type CodecTrainOptions, type CodecTrainResult, F32Codec, type VectorCodec } from './search/codec.js';
+export {
+  type CodedIndex,
+  type CodedIndexOptions,
+  type CodedKindName,
+  type CodedTrainOptions,
+  type IVFCodedOptions,
+  IVFPQIndex,
+  type IVFPQOptions,
+  IVFSQ8Index,
+  PQIndex,
+  type PQOptions,
+  SQ8Index,
+} from './search/coded.js';
+export { type FactoryIndex, type FactoryOptions, type IndexSpec, indexFactory, parseIndexFactory } from './search/factory.js';
 export { FlatIndex, type FlatIndexOptions } from './search/flat.js';
 export { IVFIndex, type IVFIndexOptions, type IVFTrainOptions } from './search/ivf.js';
 export { type AssignInput, type Assignment, type KMeansAssign, type KMeansOptions, type KMeansResult, kmeans, nearestCentroids } from './search/kmeans.js';
 export { loadIndex } from './search/load.js';
+export { PQCodec } from './search/pq.js';
+export { ArrayRefine, callbackRefine, type RefineLocation, type RefineVectors, VectorFileRefine } from './search/refine.js';
 export { type IndexKind, indexKind, indexKinds, registerIndexKind } from './search/registry.js';
+export { SQ8Codec } from './search/sq8.js';
 export {
   type BaseSearchParams,
+  type CodedSearchParams,
   type DescribeOptions,
   type FlatSearchParams,
   type IndexCapabilities,

@@ -7,6 +7,7 @@
  */
 import { DEFAULT_COLLECTION_PATH } from '../collection/index.js';
 import { invalid } from '../errors.js';
+import { parseIndexFactory } from '../search/factory.js';
 import type { Metric } from '../search/types.js';
 
 /** For the ann-* commands: an integer ≥ 1. */
@@ -37,9 +38,23 @@ export function metricOf(v: string): Metric {
   return v;
 }
 
-export function indexKind(v: string): 'flat' | 'ivf' {
-  if (v !== 'flat' && v !== 'ivf') throw invalid(`--index must be flat or ivf, got '${v}'`);
+/** --index of the ann-* commands: 'flat', 'ivf' or a Faiss factory string ('IVF256,PQ16,RFlat', …), checked here. */
+export function indexDescription(v: string): string {
+  try {
+    parseIndexFactory(v);
+  } catch (err) {
+    throw invalid(`--index: ${(err as Error).message}`);
+  }
   return v;
+}
+
+/** A number ≥ 1 (--refine-factor). */
+export function factorAtLeastOne(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 1) throw invalid(`--${name} must be a number ≥ 1, got '${v}'`);
+    return n;
+  };
 }
 
 /** --collection, else $NITAMONO_COLLECTION, else ./.nitamono. */

@@ -1,18 +1,17 @@
 /**
  * The engine benchmark behind `nitamono ann-bench`: build an index on base vectors, then for
- * each nprobe time one-query-at-a-time search and one batched call, and measure recall against
- * exact ground truth. The numbers the seed talks about — time, distances computed, accuracy,
- * memory — for anyone's own vectors.
+ * each nprobe (and re-ranking factor) time one-query-at-a-time search and one batched call, and
+ * measure recall against exact ground truth. The numbers the seed talks about — time, distances
+ * computed, accuracy, memory — for anyone's own vectors.
  */
 import { performance } from 'node:perf_hooks';
 import { invalid } from '../errors.js';
+import { indexFactory, parseIndexFactory } from '../search/factory.js';
 import { FlatIndex } from '../search/flat.js';
-import { IVFIndex } from '../search/ivf.js';
-import type { Metric, SearchResult } from '../search/types.js';
-import { checkOneOf, checkVectors } from '../validate.js';
+import type { RefineVectors } from '../search/refine.js';
+import { type Metric, needsTraining, type SearchParams, type SearchResult, type VectorIndex } from '../search/types.js';
+import { checkVectors } from '../validate.js';
 import { recallAt } from './recall.js';
-
-const ANN_INDEXES = ['flat', 'ivf'] as const;
 
 export interface AnnBenchOptions {
   base: Float32Array;
@@ -20,10 +19,15 @@ export interface AnnBenchOptions {
   dim: number;
   /** nq×gtK true neighbour ids; computed exactly with FlatIndex when absent. */
   groundTruth?: { labels: Int32Array; k: number };
-  index: 'flat' | 'ivf';
+  /** 'flat', 'ivf' or a Faiss factory string ('IVF256,PQ16', 'SQ8', …; see parseIndexFactory). */
+  index: string;
   metric?: Metric;
   nlist?: number;
   nprobes?: number[];
+  /** Full vectors for re-ranking (compressed kinds): needed by ',RFlat' and refineFactors. */
+  refine?: RefineVectors;
+  /** Re-ranking factors to sweep (each nprobe × each factor); default: none, or [1] with ',RFlat'. */
+  refineFactors?: number[];
   k?: number;
   threads?: number;
   /** k-means iterations (default 25). */
@@ -36,6 +40,8 @@ export interface AnnBenchOptions {
 
 export interface AnnBenchRow {
   nprobe: number | null;
+  /** Candidates re-ranked per result (refineFactor·k of them), or null without re-ranking. */
+  refine_factor: number | null;
   recall_at_1: number;
   recall_at_10: number;
   qps_single: number;
@@ -44,7 +50,10 @@ export interface AnnBenchRow {
 }
 
 export interface AnnBenchReport {
-  index: 'flat' | 'ivf';
+  /** The index description in canonical form ('flat', 'ivf', 'IVF256,PQ16', …). */
+  index: string;
+  /** The registered kind built ('flat', 'ivf', 'ivf-pq', …). */
+  kind: string;
   n: number;
   dim: number;
   nq: number;
@@ -54,7 +63,12 @@ export interface AnnBenchReport {
   kernels: string;
   train_s: number;
   add_s: number;
+  /** RAM of the index (the same as memory_bytes; kept for older readers). */
   index_bytes: number;
+  /** RAM of the index: codes or vectors, ids, centroids, codebooks, tables. */
+  memory_bytes: number;
+  /** Full vectors kept outside the index for re-ranking (0 without). */
+  refine_bytes: number;
   raw_bytes: number;
   ground_truth_s: number | null;
   rows: AnnBenchRow[];
@@ -67,7 +81,14 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
   const metric = o.metric ?? 'l2';
   const k = o.k ?? 10;
   const kEval = Math.max(k, 10);
-  const kind = checkOneOf('index', o.index, ANN_INDEXES);
+  const spec = parseIndexFactory(o.index);
+  const compressed = spec.kind !== 'flat' && spec.kind !== 'ivf';
+  if (o.refineFactors !== undefined) {
+    if (!compressed) throw invalid(`refine factors apply to compressed indexes (SQ8, PQ{m}, IVF{n},SQ8, IVF{n},PQ{m}), not '${spec.description}'`);
+    if (!o.refine) throw invalid('refine factors need the full vectors to re-rank with (the refine option)');
+    for (const f of o.refineFactors)
+      if (!(typeof f === 'number' && Number.isFinite(f) && f >= 1)) throw invalid(`a refine factor must be a number ≥ 1, got ${f}`);
+  }
   const n = checkVectors(o.base, dim, 'base vectors'),
     nq = checkVectors(o.queries, dim, 'queries');
   const threads = o.threads ?? 1;
@@ -88,16 +109,17 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
   if (gt.k < kEval) throw invalid(`ground truth has ${gt.k} neighbours per query; at least ${kEval} are needed`);
 
   let trainS = 0;
-  let index: FlatIndex | IVFIndex;
-  if (kind === 'ivf') {
-    const ivf = new IVFIndex(dim, { metric, ...(o.nlist ? { nlist: o.nlist } : {}) });
-    log(`training k-means (${o.nlist ?? 'sqrt(N)'} lists) …`);
+  const useRefine = compressed && (spec.refine || o.refineFactors !== undefined) && o.refine !== undefined;
+  const index = indexFactory(dim, spec, {
+    metric,
+    ...(o.nlist ? { nlist: o.nlist } : {}),
+    ...(useRefine ? { refine: o.refine } : {}),
+  });
+  if (needsTraining(index)) {
+    log(`training ${spec.description}${spec.nlist === undefined && o.nlist === undefined && spec.kind.startsWith('ivf') ? ' (sqrt(N) lists)' : ''} …`);
     const t0 = performance.now();
-    await ivf.train(o.base, { threads, ...(o.iterations ? { iterations: o.iterations } : {}) });
+    await (index as VectorIndex).train!(o.base, { threads, ...(o.iterations ? { iterations: o.iterations } : {}) });
     trainS = seconds(t0);
-    index = ivf;
-  } else {
-    index = new FlatIndex(dim, { metric });
   }
   log('adding vectors …');
   const t1 = performance.now();
@@ -110,9 +132,12 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
       ? (o.nprobes ?? [1, 2, 4, 8, 16, 32, 64]).filter((p) => p <= nlist).concat((o.nprobes ?? []).some((p) => p > nlist) ? [nlist] : [])
       : [null];
   const nSingle = Math.min(nq, o.singleQueries ?? 2000);
+  const factors: Array<number | null> = useRefine ? (o.refineFactors ?? [1]) : [null];
+  const sweep: Array<[number | null, number | null]> = [];
+  for (const nprobe of [...new Set(probes)]) for (const f of factors) sweep.push([nprobe, f]);
   const rows: AnnBenchRow[] = [];
-  for (const nprobe of [...new Set(probes)]) {
-    const opts = nprobe === null ? {} : { nprobe };
+  for (const [nprobe, refineFactor] of sweep) {
+    const opts: SearchParams = { ...(nprobe === null ? {} : { nprobe }), ...(refineFactor === null ? {} : { refineFactor }) };
     // one query at a time, on this thread: the latency a single user sees
     const t0 = performance.now();
     let single: SearchResult | undefined;
@@ -126,6 +151,7 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
     const rec = recallAt(batch, gt, 10);
     const row: AnnBenchRow = {
       nprobe,
+      refine_factor: refineFactor,
       recall_at_1: rec.recallAt1,
       recall_at_10: rec.kRecallAtK,
       qps_single: nSingle / singleS,
@@ -134,11 +160,12 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
     };
     rows.push(row);
     log(
-      `nprobe ${nprobe ?? '-'}: R@1 ${row.recall_at_1.toFixed(4)}  10-R@10 ${row.recall_at_10.toFixed(4)}  ${row.qps_single.toFixed(0)} q/s single  ${row.qps_batch.toFixed(0)} q/s batch`,
+      `nprobe ${nprobe ?? '-'}${refineFactor === null ? '' : ` refine ${refineFactor}`}: R@1 ${row.recall_at_1.toFixed(4)}  10-R@10 ${row.recall_at_10.toFixed(4)}  ${row.qps_single.toFixed(0)} q/s single  ${row.qps_batch.toFixed(0)} q/s batch`,
     );
   }
   const report: AnnBenchReport = {
-    index: kind,
+    index: spec.description,
+    kind: index.kind,
     n,
     dim,
     nq,
@@ -149,6 +176,8 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
     train_s: trainS,
     add_s: addS,
     index_bytes: index.memoryBytes,
+    memory_bytes: index.memoryBytes,
+    refine_bytes: index.refineBytes,
     raw_bytes: n * dim * 4,
     ground_truth_s: gtSeconds,
     rows,
@@ -159,13 +188,19 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
 
 /** A fixed-width table of a report, for terminals and BENCHMARKS.md. */
 export function formatAnnReport(r: AnnBenchReport): string {
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   const head =
     `${r.index}${r.nlist ? ` nlist=${r.nlist}` : ''}  N=${r.n} D=${r.dim} queries=${r.nq} threads=${r.threads} kernels=${r.kernels}\n` +
-    `train ${r.train_s.toFixed(2)} s, add ${r.add_s.toFixed(2)} s, index ${(r.index_bytes / 2 ** 20).toFixed(1)} MiB (raw vectors ${(r.raw_bytes / 2 ** 20).toFixed(1)} MiB)\n`;
-  const lines = ['| nprobe | R@1 | 10-R@10 | q/s single | q/s batch | ms/query single | distances/query |', '|---|---|---|---|---|---|---|'];
+    `train ${r.train_s.toFixed(2)} s, add ${r.add_s.toFixed(2)} s, index ${mib(r.memory_bytes)} MiB in RAM${r.refine_bytes ? ` + ${mib(r.refine_bytes)} MiB of refine vectors on disk` : ''} (raw vectors ${mib(r.raw_bytes)} MiB)\n`;
+  const refine = r.rows.some((row) => row.refine_factor !== null);
+  const lines = [
+    `| nprobe |${refine ? ' refine |' : ''} R@1 | 10-R@10 | q/s single | q/s batch | ms/query single | distances/query |`,
+    `|---|${refine ? '---|' : ''}---|---|---|---|---|---|`,
+  ];
   for (const row of r.rows) {
+    const nprobe = row.nprobe ?? (r.kind === 'flat' ? 'all (exact)' : 'all');
     lines.push(
-      `| ${row.nprobe ?? 'all (exact)'} | ${row.recall_at_1.toFixed(4)} | ${row.recall_at_10.toFixed(4)} | ${row.qps_single.toFixed(1)} | ${row.qps_batch.toFixed(1)} | ${(1000 / row.qps_single).toFixed(3)} | ${Math.round(row.distances_per_query)} |`,
+      `| ${nprobe} |${refine ? ` ${row.refine_factor ?? '-'} |` : ''} ${row.recall_at_1.toFixed(4)} | ${row.recall_at_10.toFixed(4)} | ${row.qps_single.toFixed(1)} | ${row.qps_batch.toFixed(1)} | ${(1000 / row.qps_single).toFixed(3)} | ${Math.round(row.distances_per_query)} |`,
     );
   }
   return head + lines.join('\n');

@@ -157,5 +157,92 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
         I[(counts >> 2) + c]! += 1;
       }
     },
+
+    madd(n: number, a: number, alpha: number, b: number, out: number): void {
+      const F = f32(),
+        a0 = a >> 2,
+        b0 = b >> 2,
+        o0 = out >> 2,
+        al = Math.fround(alpha);
+      for (let i = 0; i < n; i++) F[o0 + i] = F[a0 + i]! + Math.fround(al * F[b0 + i]!);
+    },
+
+    pqTables(metric: MetricCode, q: number, cb: number, m: number, dsub: number, ksub: number, out: number): void {
+      const F = f32();
+      for (let j = 0; j < m; j++) {
+        const q0 = (q >> 2) + j * dsub;
+        for (let c = 0; c < ksub; c++) {
+          const x0 = (cb >> 2) + (j * ksub + c) * dsub;
+          let s = 0;
+          if (metric === METRIC_L2) {
+            for (let t = 0; t < dsub; t++) {
+              const v = F[q0 + t]! - F[x0 + t]!;
+              s += v * v;
+            }
+          } else {
+            for (let t = 0; t < dsub; t++) s += F[q0 + t]! * F[x0 + t]!;
+            s = -s;
+          }
+          F[(out >> 2) + j * ksub + c] = s;
+        }
+      }
+    },
+
+    pqScan(lut: number, codes: number, n: number, m: number, bias: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number {
+      const F = f32(),
+        I = i32(),
+        U = new Uint8Array(memory.buffer);
+      const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
+        hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
+      const t0 = lut >> 2,
+        b = Math.fround(bias);
+      const s = [0, 0, 0, 0];
+      for (let r = 0; r < n; r++) {
+        const c0 = codes + r * m;
+        s[0] = s[1] = s[2] = s[3] = 0;
+        // f32 sums in the kernel's order, so both give the same bits
+        for (let j = 0; j < m; j++) s[j & 3] = Math.fround(s[j & 3]! + F[t0 + j * 256 + U[c0 + j]!]!);
+        const score = Math.fround(b + Math.fround(Math.fround(s[0]! + s[1]!) + Math.fround(s[2]! + s[3]!)));
+        size = heapPush(hd, hi, 0, k, size, score, label(I, rowOffset + r));
+      }
+      return size;
+    },
+
+    sq8Scan(
+      metric: MetricCode,
+      qp: number,
+      sc: number,
+      codes: number,
+      n: number,
+      d: number,
+      bias: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+      rowOffset: number,
+    ): number {
+      const F = f32(),
+        I = i32(),
+        U = new Uint8Array(memory.buffer);
+      const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
+        hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
+      const q0 = qp >> 2,
+        s0 = sc >> 2;
+      for (let r = 0; r < n; r++) {
+        const c0 = codes + r * d;
+        let s = 0;
+        if (metric === METRIC_L2) {
+          for (let j = 0; j < d; j++) {
+            const t = F[q0 + j]! - U[c0 + j]! * F[s0 + j]!;
+            s += t * t;
+          }
+        } else {
+          for (let j = 0; j < d; j++) s -= U[c0 + j]! * F[q0 + j]!;
+        }
+        size = heapPush(hd, hi, 0, k, size, Math.fround(bias + s), label(I, rowOffset + r));
+      }
+      return size;
+    },
   };
 }

@@ -63,4 +63,42 @@ export interface Kernels {
    * counts[assign[i]] += 1 (i32). Rows whose assignment is negative are skipped.
    */
   accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void;
+
+  /** out[i] = a[i] + alpha·b[i] for n floats (f32 multiply, then f32 add); out may be a or b. */
+  madd(n: number, a: number, alpha: number, b: number, out: number): void;
+
+  /**
+   * Product-quantizer lookup tables: for each sub-vector q_j (dsub floats) of the query at q and
+   * each codeword C_jc of sub-quantizer j (cb: m×ksub×dsub floats),
+   * out[j·ksub + c] = ‖q_j − C_jc‖² for METRIC_L2, −⟨q_j, C_jc⟩ for METRIC_IP.
+   */
+  pqTables(metric: MetricCode, q: number, cb: number, m: number, dsub: number, ksub: number, out: number): void;
+
+  /**
+   * Asymmetric-distance scan of n PQ codes (m bytes each, 256 codewords per sub-quantizer) at
+   * `codes` with the table at `lut` (m×256 f32): score = bias + ((s0 + s1) + (s2 + s3)) where
+   * s_t is the f32 sum, in increasing j, of lut[j·256 + code_j] over j ≡ t (mod 4). Heap and
+   * labels as scanTopK; returns the heap's new size.
+   */
+  pqScan(lut: number, codes: number, n: number, m: number, bias: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
+
+  /**
+   * Scan of n 8-bit scalar-quantizer codes (d bytes each) at `codes`, decoded on the fly.
+   * METRIC_L2: score = bias + Σ_j (qp_j − c_j·sc_j)²; METRIC_IP: score = bias − Σ_j c_j·qp_j
+   * (sc is not read). Heap and labels as scanTopK; returns the heap's new size.
+   */
+  sq8Scan(
+    metric: MetricCode,
+    qp: number,
+    sc: number,
+    codes: number,
+    n: number,
+    d: number,
+    bias: number,
+    k: number,
+    heapD: number,
+    heapI: number,
+    size: number,
+    rowOffset: number,
+  ): number;
 }

@@ -38,6 +38,23 @@ interface KernelExports {
   norms(X: number, n: number, d: number, out: number): void;
   set_label_map(ptr: number): void;
   accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void;
+  madd(n: number, a: number, alpha: number, b: number, out: number): void;
+  pq_tables(metric: number, q: number, cb: number, m: number, dsub: number, ksub: number, out: number): void;
+  pq_scan(lut: number, codes: number, n: number, m: number, bias: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
+  sq8_scan(
+    metric: number,
+    qp: number,
+    sc: number,
+    codes: number,
+    n: number,
+    d: number,
+    bias: number,
+    k: number,
+    heapD: number,
+    heapI: number,
+    size: number,
+    rowOffset: number,
+  ): number;
 }
 
 /** True when this runtime has WASM SIMD and shared memories and build/kernels.wasm exists and compiles. */
@@ -99,7 +116,9 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
   const scan = x.scan_topk,
     batch = x.batch_topk,
     norms = x.norms,
-    acc = x.accumulate;
+    acc = x.accumulate,
+    pqScan = x.pq_scan,
+    sq8Scan = x.sq8_scan;
 
   return {
     name: 'wasm-simd',
@@ -143,6 +162,31 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
     },
     accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void {
       acc(X, n, d, assign, sums, counts);
+    },
+    madd(n: number, a: number, alpha: number, b: number, out: number): void {
+      x.madd(n, a, alpha, b, out);
+    },
+    pqTables(metric: MetricCode, q: number, cb: number, m: number, dsub: number, ksub: number, out: number): void {
+      x.pq_tables(metric, q, cb, m, dsub, ksub, out);
+    },
+    pqScan(lut: number, codes: number, n: number, m: number, bias: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number {
+      return pqScan(lut, codes, n, m, bias, k, heapD, heapI, size, rowOffset);
+    },
+    sq8Scan(
+      metric: MetricCode,
+      qp: number,
+      sc: number,
+      codes: number,
+      n: number,
+      d: number,
+      bias: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+      rowOffset: number,
+    ): number {
+      return sq8Scan(metric, qp, sc, codes, n, d, bias, k, heapD, heapI, size, rowOffset);
     },
   };
 }

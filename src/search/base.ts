@@ -60,6 +60,10 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
 
   abstract get size(): number;
   abstract get memoryBytes(): number;
+  /** Bytes of full vectors kept outside the index for re-ranking: none unless a kind re-ranks. */
+  get refineBytes(): number {
+    return 0;
+  }
   /** Kinds that need training override this. */
   get isTrained(): boolean {
     return true;
@@ -251,7 +255,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   /** Sorts each heap (which holds ids) best-first and turns scores into distances. */
-  private collect(block: QueryBlock, nq: number, computed: number): SearchResult {
+  protected collect(block: QueryBlock, nq: number, computed: number): SearchResult {
     const k = block.k;
     const labels = new Int32Array(nq * k).fill(-1);
     const distances = new Float32Array(nq * k).fill(NaN);

@@ -180,6 +180,10 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
       centroids: q.centroids,
       centroidNorms: q.norms,
       listOffsets: lists.offsets,
+      codecParams: 0,
+      m: 0,
+      byResidual: false,
+      precomputed: 0,
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import { invalid } from '../errors.js';
 import { checkPositiveInt } from '../validate.js';
-import type { FlatSearchParams, IVFSearchParams } from './types.js';
+import type { CodedSearchParams, FlatSearchParams, IVFSearchParams } from './types.js';
 
 function fields(params: unknown): Record<string, unknown> {
   if (params === undefined || params === null) return {};
@@ -30,5 +30,18 @@ export function parseIVFParams(params: unknown): IVFSearchParams {
   const out: IVFSearchParams = parseFlatParams(p);
   const nprobe = positiveInt(p, 'nprobe');
   if (nprobe !== undefined) out.nprobe = nprobe;
+  return out;
+}
+
+/** The parameters of the compressed kinds: threads, nprobe, refineFactor (a finite number ≥ 1). */
+export function parseCodedParams(params: unknown): CodedSearchParams {
+  const p = fields(params);
+  const out: CodedSearchParams = parseIVFParams(p);
+  const f = p['refineFactor'];
+  if (f !== undefined) {
+    if (typeof f !== 'number' || !Number.isFinite(f) || f < 1)
+      throw invalid(`refineFactor must be a number ≥ 1, got ${typeof f === 'string' ? `'${f}'` : String(f)}`);
+    out.refineFactor = f;
+  }
   return out;
 }

@@ -12,7 +12,7 @@ import type { FlatLayout, IVFLayout, QueryBlock } from './scan.js';
 
 export type Task =
   | { op: 'flat'; layout: FlatLayout; block: QueryBlock; q0: number; q1: number; batched: boolean }
-  | { op: 'ivf'; layout: IVFLayout; block: QueryBlock; q0: number; q1: number; nprobe: number; probeD: number; probeI: number };
+  | { op: 'ivf'; layout: IVFLayout; block: QueryBlock; q0: number; q1: number; nprobe: number; probeD: number; probeI: number; scratch?: number };
 
 /** What ./worker.ts answers: the count of distances computed, or what went wrong (with its code, if it had one). */
 function scanReply(m: unknown): Reply<number> | undefined {

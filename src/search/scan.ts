@@ -4,7 +4,7 @@
  * the same code runs wherever that memory is attached.
  */
 import { NitamonoError } from '../errors.js';
-import { type Kernels, METRIC_L2, type MetricCode } from '../kernels/types.js';
+import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
 
 /** Where an index's rows live in its arena. Rows are contiguous, `n` rows of `d` floats. */
 export interface FlatLayout {
@@ -19,37 +19,151 @@ export interface FlatLayout {
   ids: number;
 }
 
+/** PQ sub-quantizers have 2^8 codewords each (nbits = 8). */
+export const PQ_KSUB = 256;
+
 /**
- * Scores the query at `q` against `n` codes of one inverted list at `codes`, pushing into the
- * query's heap (which holds `size` entries); returns the heap's new size. Same heap and label
- * conventions as Kernels.scanTopK.
+ * Scores a query against the codes of inverted lists, in place in the shared arena, on any
+ * thread. A scanner is told about each query once (setQuery: compute a lookup table, subtract
+ * offsets) and then about each list it scans (scanList: add the list's centroid terms, push the
+ * list's codes into the query's heap). It keeps what it prepares in `scratch`, scratchFloats(L)
+ * floats of the caller's, so the same scanner object serves every thread and every index.
  */
-export type ListScanner = (
-  K: Kernels,
-  metric: MetricCode,
-  q: number,
-  codes: number,
-  n: number,
-  d: number,
-  k: number,
-  heapD: number,
-  heapI: number,
-  size: number,
-  rowOffset: number,
-) => number;
+export interface ListScanner {
+  /** f32 scratch one query needs (prepared query, lookup tables); 0 when none. */
+  scratchFloats(L: IVFLayout): number;
+  /** Prepares for the query at `q` (d floats), before its lists are scanned. */
+  setQuery(K: Kernels, L: IVFLayout, q: number, scratch: number): void;
+  /**
+   * Scores the `n` codes of list `list`, which start at `codes` and at row `start` of all lists,
+   * pushing (score, id) into the query's heap (holding `size` entries); returns the heap's new
+   * size. `coarse` is the query's score against the list's centroid (0 without a coarse quantizer).
+   * Same heap and label conventions as Kernels.scanTopK.
+   */
+  scanList(
+    K: Kernels,
+    L: IVFLayout,
+    q: number,
+    scratch: number,
+    list: number,
+    coarse: number,
+    codes: number,
+    n: number,
+    k: number,
+    heapD: number,
+    heapI: number,
+    size: number,
+    start: number,
+  ): number;
+}
+
+const noScratch = (): number => 0;
+const noQuery = (): void => {};
+
+/** Raw float32 rows: the direct-formula scan of exact search. */
+const f32Scanner: ListScanner = {
+  scratchFloats: noScratch,
+  setQuery: noQuery,
+  scanList: (K, L, q, _s, _l, _c, codes, n, k, heapD, heapI, size, start) => K.scanTopK(L.metric, q, codes, n, L.d, k, heapD, heapI, size, start),
+};
+
+/**
+ * 8-bit scalar quantizer (./sq8.ts): x̂_j = [c_j +] off_j + code_j·sc_j, with sc then off at
+ * codecParams. L2 scans (q − [c] − off) against code·sc; IP scores −⟨q, x̂⟩ as
+ * −⟨q, c⟩ − ⟨q, off⟩ − Σ code_j·(q_j·sc_j), the first term being the coarse score.
+ * Scratch: qb (d: q − off, or q·sc for IP), qp (d: qb − c, per list), then the query's bias.
+ */
+const sq8Scanner: ListScanner = {
+  scratchFloats: (L) => 2 * L.d + 4,
+  setQuery(K, L, q, scratch) {
+    const d = L.d,
+      sc = L.codecParams,
+      off = sc + d * 4;
+    if (L.metric === METRIC_L2) {
+      K.madd(d, q, -1, off, scratch);
+      return;
+    }
+    const buf = K.memory.buffer;
+    const Q = new Float32Array(buf, q, d),
+      S = new Float32Array(buf, sc, d),
+      O = new Float32Array(buf, off, d),
+      qb = new Float32Array(buf, scratch, 2 * d + 1);
+    let dot = 0;
+    for (let j = 0; j < d; j++) {
+      qb[j] = Q[j]! * S[j]!;
+      dot += Q[j]! * O[j]!;
+    }
+    qb[2 * d] = -dot;
+  },
+  scanList(K, L, _q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
+    const d = L.d;
+    if (L.metric === METRIC_L2) {
+      let qp = scratch;
+      if (L.byResidual) {
+        qp = scratch + d * 4;
+        K.madd(d, scratch, -1, L.centroids + list * d * 4, qp);
+      }
+      return K.sq8Scan(L.metric, qp, L.codecParams, codes, n, d, 0, k, heapD, heapI, size, start);
+    }
+    const bias = new Float32Array(K.memory.buffer, scratch + 2 * d * 4, 1)[0]! + (L.byResidual ? coarse : 0);
+    return K.sq8Scan(L.metric, scratch, L.codecParams, codes, n, d, bias, k, heapD, heapI, size, start);
+  },
+};
+
+/**
+ * Product quantizer (./pq.ts), asymmetric distance: a table of m×256 sub-distances per query
+ * (or per list), then m lookups per code. Codebooks (m×256×dsub) at codecParams.
+ * - no coarse quantizer, or IP by residual: one table per query (IP adds the coarse −⟨q, c⟩);
+ * - L2 by residual with the precomputed table (Faiss's trick): ‖q − c − r‖² =
+ *   ‖q − c‖² + (‖r‖² + 2⟨c, r⟩) − 2⟨q, r⟩: the middle term per list and codeword is
+ *   L.precomputed, the last is twice the query's IP table, the first the coarse score;
+ * - L2 by residual without it: the table of (q − c) for each list.
+ * Scratch: lut (m·256), the query's table t (m·256), q − c (d).
+ */
+const pqScanner: ListScanner = {
+  scratchFloats: (L) => 2 * L.m * PQ_KSUB + L.d,
+  setQuery(K, L, q, scratch) {
+    if (L.byResidual && L.metric === METRIC_L2 && !L.precomputed) return;
+    const t = L.byResidual && L.metric === METRIC_L2 ? scratch + L.m * PQ_KSUB * 4 : scratch;
+    K.pqTables(L.byResidual ? METRIC_IP : L.metric, q, L.codecParams, L.m, L.d / L.m, PQ_KSUB, t);
+  },
+  scanList(K, L, q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
+    const m = L.m,
+      lut = scratch;
+    let bias = 0;
+    if (L.byResidual) {
+      if (L.metric !== METRIC_L2) bias = coarse;
+      else if (L.precomputed) {
+        const entries = m * PQ_KSUB;
+        K.madd(entries, L.precomputed + list * entries * 4, 2, scratch + entries * 4, lut);
+        bias = coarse;
+      } else {
+        const d = L.d,
+          qr = scratch + 2 * m * PQ_KSUB * 4;
+        K.madd(d, q, -1, L.centroids + list * d * 4, qr);
+        K.pqTables(METRIC_L2, qr, L.codecParams, m, d / m, PQ_KSUB, lut);
+      }
+    }
+    return K.pqScan(lut, codes, n, m, bias, k, heapD, heapI, size, start);
+  },
+};
 
 /**
  * The list scanners, by the name a codec gives (VectorCodec.scanner). A name rather than a
  * function travels in the layout, so worker threads find the same scanner.
  */
 export const LIST_SCANNERS = {
-  // raw float32 rows: the direct-formula scan of exact search
-  f32: (K, metric, q, codes, n, d, k, heapD, heapI, size, rowOffset) => K.scanTopK(metric, q, codes, n, d, k, heapD, heapI, size, rowOffset),
+  f32: f32Scanner,
+  sq8: sq8Scanner,
+  pq: pqScanner,
 } satisfies Record<string, ListScanner>;
 
 export type ListScannerName = keyof typeof LIST_SCANNERS;
 
-/** An inverted file: codes grouped by list; list l holds rows listOffsets[l] .. listOffsets[l+1]. */
+/**
+ * An inverted file: codes grouped by list; list l holds rows listOffsets[l] .. listOffsets[l+1].
+ * Without a coarse quantizer (centroids 0) there is one list, scanned whole: a flat index of codes.
+ */
 export interface IVFLayout {
   metric: MetricCode;
   d: number;
@@ -63,12 +177,20 @@ export interface IVFLayout {
   /** i32 n: the id of each row */
   ids: number;
   nlist: number;
-  /** f32 nlist×d */
+  /** f32 nlist×d; 0 when there is no coarse quantizer (then nlist is 1) */
   centroids: number;
   /** f32 nlist */
   centroidNorms: number;
   /** i32 nlist+1 */
   listOffsets: number;
+  /** f32 region of the codec's trained parameters its scanner reads (0: none) */
+  codecParams: number;
+  /** PQ sub-quantizers (0 for other codecs) */
+  m: number;
+  /** Codes encode vector − its list's centroid. */
+  byResidual: boolean;
+  /** IVF-PQ, L2, by residual: f32 nlist×m×256 table of ‖C_jc‖² + 2⟨c_j, C_jc⟩; 0 when not used */
+  precomputed: number;
 }
 
 /** Where a range of queries and their result heaps live. Heaps are k-wide per query. */
@@ -122,32 +244,64 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
 /**
  * Inverted-file search for queries [q0, q1): rank the nlist centroids, then scan the nprobe
  * nearest lists with the codec's list scanner into one heap per query. `probeD`/`probeI` are
- * scratch of nprobe entries.
+ * scratch of nprobe entries, `scratch` the scanner's per-query floats (scratchFloats).
+ * Without a coarse quantizer the one list is scanned whole.
  * Returns the distances computed (centroids + scanned rows).
  */
-export function ivfSearchRange(K: Kernels, L: IVFLayout, B: QueryBlock, q0: number, q1: number, nprobe: number, probeD: number, probeI: number): number {
+export function ivfSearchRange(
+  K: Kernels,
+  L: IVFLayout,
+  B: QueryBlock,
+  q0: number,
+  q1: number,
+  nprobe: number,
+  probeD: number,
+  probeI: number,
+  scratch = 0,
+): number {
   const { d, codeSize } = L;
-  const scanList: ListScanner | undefined = LIST_SCANNERS[L.scanner];
-  if (!scanList) throw new NitamonoError('UNSUPPORTED', `no list scanner '${String(L.scanner)}' (an index made by another version?)`);
+  const scanner: ListScanner | undefined = LIST_SCANNERS[L.scanner];
+  if (!scanner) throw new NitamonoError('UNSUPPORTED', `no list scanner '${String(L.scanner)}' (an index made by another version?)`);
   let computed = 0;
-  const offsets = new Int32Array(K.memory.buffer, L.listOffsets, L.nlist + 1);
-  const probes = new Int32Array(K.memory.buffer, probeI, nprobe);
-  const sizes = new Int32Array(K.memory.buffer, B.sizes, q1);
+  const buf = K.memory.buffer;
+  const offsets = new Int32Array(buf, L.listOffsets, L.nlist + 1);
+  const probes = new Int32Array(buf, probeI, nprobe),
+    probeScores = new Float32Array(buf, probeD, nprobe);
+  const sizes = new Int32Array(buf, B.sizes, q1);
+  const coarse = L.centroids !== 0;
   // Centroid ranking uses L2 for both metrics only when centroids came from L2 k-means on an
   // L2 index; for IP indexes Faiss ranks centroids by inner product too, as done here.
   for (let i = q0; i < q1; i++) {
     const q = B.queries + i * d * 4;
-    K.setLabelMap(0);
-    const np = K.scanTopK(L.metric, q, L.centroids, L.nlist, d, nprobe, probeD, probeI, 0, 0);
-    computed += L.nlist;
+    let np = 1;
+    if (coarse) {
+      K.setLabelMap(0);
+      np = K.scanTopK(L.metric, q, L.centroids, L.nlist, d, nprobe, probeD, probeI, 0, 0);
+      computed += L.nlist;
+    }
+    scanner.setQuery(K, L, q, scratch);
     let size = sizes[i]!;
     K.setLabelMap(L.ids);
     for (let p = 0; p < np; p++) {
-      const list = probes[p]!;
+      const list = coarse ? probes[p]! : 0;
       const start = offsets[list]!,
         len = offsets[list + 1]! - start;
       if (len === 0) continue;
-      size = scanList(K, L.metric, q, L.codes + start * codeSize, len, d, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, start);
+      size = scanner.scanList(
+        K,
+        L,
+        q,
+        scratch,
+        list,
+        coarse ? probeScores[p]! : 0,
+        L.codes + start * codeSize,
+        len,
+        B.k,
+        B.heapsD + i * B.k * 4,
+        B.heapsI + i * B.k * 4,
+        size,
+        start,
+      );
       computed += len;
     }
     sizes[i] = size;

@@ -31,11 +31,22 @@ export interface IVFSearchParams extends BaseSearchParams {
   nprobe?: number;
 }
 
+/** Search parameters of the compressed kinds (sq8, pq, ivf-sq8, ivf-pq). */
+export interface CodedSearchParams extends IVFSearchParams {
+  /**
+   * Re-rank: take refineFactor·k candidates (rounded up) from the codes, re-score them with the
+   * exact distance to their full vectors (setRefineVectors) and keep the best k. A number ≥ 1;
+   * default: the index's refineFactor when refine vectors are attached, else no re-ranking.
+   * nprobe is read by the IVF kinds only.
+   */
+  refineFactor?: number;
+}
+
 /**
  * What code holding an index of unknown kind may pass: every kind's parameters. Each kind reads
  * its own and ignores the others, so one set of parameters can be sent to any index.
  */
-export type SearchParams = FlatSearchParams & IVFSearchParams;
+export type SearchParams = FlatSearchParams & IVFSearchParams & CodedSearchParams;
 
 /** The former name of SearchParams. */
 export type SearchOptions = SearchParams;
@@ -77,6 +88,8 @@ export interface IndexDescription {
   metric: Metric;
   size: number;
   memoryBytes: number;
+  /** Bytes of the full vectors kept outside the index for re-ranking (compressed kinds; 0 when none are attached). */
+  refineBytes?: number;
   /** Inverted lists (kinds with a coarse quantizer; 0 before training). */
   nlist?: number;
   lists?: ListStats;
@@ -90,8 +103,10 @@ export interface VectorIndex<P extends BaseSearchParams = SearchParams> {
   readonly metric: Metric;
   /** Vectors stored. */
   readonly size: number;
-  /** Bytes the index holds in memory (vectors or codes, ids, centroids, list offsets). */
+  /** Bytes the index holds in memory (vectors or codes, ids, centroids, codebooks, list offsets, tables). */
   readonly memoryBytes: number;
+  /** Bytes of the full vectors it re-ranks with, kept outside its memory (on disk); 0 or absent when none. */
+  readonly refineBytes?: number;
   /** Ready for add() and search(): always for kinds that need no training. */
   readonly isTrained: boolean;
   /** Learns what a trainable kind needs (centroids, codebooks) from sample vectors, which are not added. */

@@ -26,7 +26,7 @@ parentPort!.on('message', (msg: Message) => {
     const result =
       t.op === 'flat'
         ? flatSearchRange(K, t.layout, t.block, t.q0, t.q1, t.batched)
-        : ivfSearchRange(K, t.layout, t.block, t.q0, t.q1, t.nprobe, t.probeD, t.probeI);
+        : ivfSearchRange(K, t.layout, t.block, t.q0, t.q1, t.nprobe, t.probeD, t.probeI, t.scratch ?? 0);
     parentPort!.postMessage({ id: m.id, result });
   } catch (err) {
     // the code travels too, so the caller gets the same NitamonoError (a 4xx, not a 500)

@@ -11,6 +11,7 @@
  * NitamonoError 'BAD_FILE' whose message starts with the file's path; a missing file is
  * 'NOT_FOUND'. Values are not checked for finiteness here: use checkVectors.
  */
+import { fstatSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { NitamonoError } from '../errors.js';
@@ -220,7 +221,11 @@ async function readNpyHeader(fh: FileHandle, path: string, size: number): Promis
   const hb = new Uint8Array(headerLen);
   await readExactly(fh, path, hb, headerStart);
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(hb);
+  return { ...parseNpyDict(path, text), dataStart };
+}
 
+/** The fields of a .npy header's dictionary text. */
+function parseNpyDict(path: string, text: string): Omit<NpyHeader, 'dataStart'> {
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text);
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text);
   const shape = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text);
@@ -233,7 +238,7 @@ async function readNpyHeader(fh: FileHandle, path: string, size: number): Promis
     .filter((s) => s.length > 0)
     .map((s) => (/^\d+L?$/.test(s) ? Number.parseInt(s, 10) : NaN));
   if (dims.some((x) => !Number.isSafeInteger(x))) throw bad(path, `malformed .npy shape (${shape[1]!.trim()})`);
-  return { descr: descr[1]!, fortranOrder: fortran[1] === 'True', shape: dims, dataStart };
+  return { descr: descr[1]!, fortranOrder: fortran[1] === 'True', shape: dims };
 }
 
 async function readNpy(path: string, want: '<f4'): Promise<VectorFile>;
@@ -333,4 +338,70 @@ export async function readIds(path: string): Promise<IdFile> {
     default:
       throw new NitamonoError('UNSUPPORTED', `${path}: unknown id file type '${ext}' (expected .ivecs or .npy)`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row layout, for reading single rows in place
+
+/** Where the rows of a float32 vector file lie: row r's dim floats start at byte offset + r·stride. */
+export interface VectorFileLayout {
+  format: 'fvecs' | 'npy';
+  rows: number;
+  dim: number;
+  offset: number;
+  stride: number;
+  /** The file's size in bytes. */
+  size: number;
+}
+
+/**
+ * The row layout of a .fvecs or .npy ('<f4', 2-D, C order) file, read from its header with
+ * synchronous positional reads on the open descriptor `fd` (the rows are not read or checked).
+ * Problems are BAD_FILE naming `path`.
+ */
+export function vectorFileLayoutSync(path: string, fd: number): VectorFileLayout {
+  requireLE(path);
+  const size = fstatSync(fd).size;
+  const read = (len: number, pos: number): Uint8Array => {
+    const b = new Uint8Array(len);
+    let off = 0;
+    while (off < len) {
+      const got = readSync(fd, b, off, len - off, pos + off);
+      if (got === 0) throw bad(path, `truncated (expected ${pos + len} bytes, the file has ${size})`);
+      off += got;
+    }
+    return b;
+  };
+  const ext = extname(path).toLowerCase();
+  if (ext === '.fvecs') {
+    if (size < 4) throw bad(path, 'empty file (no vectors)');
+    const dim = new DataView(read(4, 0).buffer).getInt32(0, true);
+    if (dim <= 0 || dim > MAX_DIM) throw bad(path, `row 0 declares dimension ${dim}; this is not a valid .fvecs file`);
+    const stride = 4 + dim * 4;
+    if (size % stride !== 0) throw bad(path, `truncated (${size} bytes is not a whole number of ${stride}-byte rows)`);
+    return { format: 'fvecs', rows: size / stride, dim, offset: 4, stride, size };
+  }
+  if (ext === '.npy') {
+    if (size < 12) throw bad(path, `truncated (${size} bytes, shorter than the .npy preamble)`);
+    const pre = read(12, 0);
+    for (let i = 0; i < 6; i++) if (pre[i] !== NPY_MAGIC[i]) throw bad(path, 'not a .npy file (bad magic)');
+    const major = pre[6]!;
+    if (major < 1 || major > 3) throw bad(path, `.npy format version ${major}.${pre[7]} is not supported (expected 1.0, 2.0 or 3.0)`);
+    const pdv = new DataView(pre.buffer);
+    const headerStart = major === 1 ? 10 : 12;
+    const headerLen = major === 1 ? pdv.getUint16(8, true) : pdv.getUint32(8, true);
+    const offset = headerStart + headerLen;
+    if (offset > size) throw bad(path, `truncated (the .npy header needs ${offset} bytes, the file has ${size})`);
+    const h = parseNpyDict(path, new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(read(headerLen, headerStart)));
+    if (h.descr !== '<f4' || h.shape.length !== 2 || h.fortranOrder || h.shape[1] === 0) {
+      throw bad(
+        path,
+        `expected a 2-D C-order float32 ('<f4') array, got dtype '${h.descr}', shape (${h.shape.join(', ')})${h.fortranOrder ? ', Fortran order' : ''}`,
+      );
+    }
+    const [rows, dim] = h.shape as [number, number];
+    if (size - offset !== rows * dim * 4) throw bad(path, `shape (${rows}, ${dim}) needs ${rows * dim * 4} data bytes, the file has ${size - offset}`);
+    return { format: 'npy', rows, dim, offset, stride: dim * 4, size };
+  }
+  throw new NitamonoError('UNSUPPORTED', `${path}: rows can be read in place from .fvecs or .npy files, not '${ext}'`);
 }

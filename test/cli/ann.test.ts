@@ -65,6 +65,64 @@ test('ann-bench, ann-build and ann-search on .fvecs/.npy files', async (t) => {
   assert.equal(ids.n, 100);
   assert.equal(ids.dim, 3);
 
+  // compressed indexes by Faiss factory string, re-ranked with the base file's rows read in place
+  const pq = run(
+    'ann-bench',
+    '--base',
+    join(dir, 'base.fvecs'),
+    '--queries',
+    join(dir, 'q.npy'),
+    '--index',
+    'IVF16,PQ4',
+    '--nprobe',
+    '16',
+    '--refine-factor',
+    '1,50',
+    '--iterations',
+    '5',
+    '--json',
+    json,
+  );
+  assert.equal(pq.status, 0, pq.stderr);
+  assert.match(pq.stdout, /\| nprobe \| refine \| R@1 \| 10-R@10/);
+  const pr = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(pr.index, 'IVF16,PQ4');
+  assert.equal(pr.kind, 'ivf-pq');
+  assert.equal(pr.refine_bytes, 2000 * d * 4);
+  assert.ok(pr.memory_bytes > 0 && pr.memory_bytes === pr.index_bytes);
+  assert.deepEqual(
+    pr.rows.map((r: { nprobe: number; refine_factor: number }) => [r.nprobe, r.refine_factor]),
+    [
+      [16, 1],
+      [16, 50],
+    ],
+  );
+  // 500 candidates re-ranked exactly out of 2000: the true ten are among them
+  assert.equal(pr.rows[1].recall_at_10, 1);
+  const noRefine = run('ann-bench', '--base', join(dir, 'base.fvecs'), '--queries', join(dir, 'q.npy'), '--index', 'SQ8', '--json', json);
+  assert.equal(noRefine.status, 0, noRefine.stderr);
+  const nr = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(nr.refine_bytes, 0);
+  assert.equal(nr.rows[0].refine_factor, null);
+  assert.equal(nr.rows[0].nprobe, null);
+
+  const sqIdx = join(dir, 'sq.index');
+  const sqBuild = run('ann-build', '--base', join(dir, 'base.fvecs'), '--out', sqIdx, '--index', 'IVF10,SQ8,RFlat');
+  assert.equal(sqBuild.status, 0, sqBuild.stderr);
+  assert.match(sqBuild.stdout, /ivf-sq8 index \(IVF10,SQ8,RFlat\) of 2000 vectors.*MiB in RAM \+ .* MiB of refine vectors read from/);
+  const sqSearch = run('ann-search', '--index', sqIdx, '--queries', join(dir, 'q.npy'), '--k', '3', '--nprobe', '10', '--refine-factor', '4', '--json');
+  assert.equal(sqSearch.status, 0, sqSearch.stderr);
+  assert.equal(JSON.parse(sqSearch.stdout).distances_computed, 100 * (10 + 2000 + 12));
+  const flatRefine = run('ann-search', '--index', idx, '--queries', join(dir, 'q.npy'), '--refine-factor', '2');
+  assert.equal(flatRefine.status, 2);
+  assert.match(flatRefine.stderr, /--refine-factor re-ranks compressed indexes/);
+  const badIndex = run('ann-bench', '--base', join(dir, 'base.fvecs'), '--queries', join(dir, 'q.npy'), '--index', 'IVF16,PQ3x4');
+  assert.equal(badIndex.status, 2);
+  assert.match(badIndex.stderr, /--index: index factory string 'IVF16,PQ3x4': nbits in 'PQ3x4' must be 8/);
+  const badFactor = run('ann-bench', '--base', join(dir, 'base.fvecs'), '--queries', join(dir, 'q.npy'), '--index', 'ivf', '--refine-factor', '2');
+  assert.equal(badFactor.status, 2);
+  assert.match(badFactor.stderr, /refine factors apply to compressed indexes/);
+
   const bad = run('ann-bench', '--base', join(dir, 'missing.fvecs'), '--queries', join(dir, 'q.npy'));
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /missing\.fvecs/);

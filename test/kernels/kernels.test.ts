@@ -540,3 +540,147 @@ test('accumulate: WASM matches the reference, negative assignments skipped', () 
     for (const p of [xp, ap, sW, sR, cW, cR]) arena.release(p);
   }
 });
+
+// ---- compressed codes: madd, PQ tables and scans, SQ8 scans
+
+function randomBytes(len: number, seed: number): Uint8Array {
+  const r = rng(seed),
+    out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) out[i] = Math.floor(r() * 256);
+  return out;
+}
+
+function putBytes(arena: Arena, data: Uint8Array, pad = 0): number {
+  // `pad` bytes first, so rows of codes start unaligned as they do in a list
+  const off = arena.alloc(Math.max(4, data.length + pad));
+  new Uint8Array(arena.memory.buffer, off + pad, data.length).set(data);
+  return off + pad;
+}
+
+test('madd: WASM gives the reference bits (f32 multiply, then f32 add)', () => {
+  const { arena, wasm, ref } = setup();
+  for (const n of [1, 3, 4, 7, 256, 4097]) {
+    const a = put(arena, randomData(n, n)),
+      b = put(arena, randomData(n, n + 1)),
+      o1 = arena.alloc(4 * n),
+      o2 = arena.alloc(4 * n);
+    wasm.madd(n, a, -2, b, o1);
+    ref.madd(n, a, -2, b, o2);
+    assert.deepEqual(arena.f32(o1, n), arena.f32(o2, n), `n=${n}`);
+    const A = arena.f32(a, n),
+      B = arena.f32(b, n);
+    for (let i = 0; i < n; i++) assert.equal(arena.f32(o1, n)[i], Math.fround(A[i]! + Math.fround(-2 * B[i]!)));
+    // in place: out = a
+    const before = A.slice();
+    wasm.madd(n, a, 0.5, b, a);
+    for (let i = 0; i < n; i++) assert.equal(arena.f32(a, n)[i], Math.fround(before[i]! + Math.fround(0.5 * B[i]!)));
+    for (const p of [a, b, o1, o2]) arena.release(p);
+  }
+});
+
+test('pqTables: WASM matches the reference and the definition, both metrics', () => {
+  const { arena, wasm, ref } = setup();
+  for (const [m, dsub] of [
+    [1, 1],
+    [4, 2],
+    [8, 4],
+    [3, 7],
+    [16, 8],
+    [2, 49],
+  ] as const) {
+    const ksub = 256,
+      d = m * dsub;
+    const q = randomData(d, m * 100 + dsub),
+      cb = randomData(m * ksub * dsub, m + dsub);
+    const qp = put(arena, q),
+      cp = put(arena, cb),
+      o1 = arena.alloc(m * ksub * 4),
+      o2 = arena.alloc(m * ksub * 4);
+    for (const metric of [METRIC_L2, METRIC_IP] as const) {
+      wasm.pqTables(metric, qp, cp, m, dsub, ksub, o1);
+      ref.pqTables(metric, qp, cp, m, dsub, ksub, o2);
+      const W = arena.f32(o1, m * ksub),
+        R = arena.f32(o2, m * ksub);
+      for (let j = 0; j < m; j++) {
+        for (let c = 0; c < ksub; c++) {
+          let s = 0;
+          for (let t = 0; t < dsub; t++) {
+            const qv = q[j * dsub + t]!,
+              x = cb[(j * ksub + c) * dsub + t]!;
+            s += metric === METRIC_L2 ? (qv - x) * (qv - x) : qv * x;
+          }
+          const want = metric === METRIC_L2 ? s : -s;
+          const at = j * ksub + c;
+          assert.ok(Math.abs(W[at]! - want) <= 1e-5 * Math.max(1, Math.abs(want)), `m=${m} dsub=${dsub} metric=${metric} [${j},${c}]: ${W[at]} vs ${want}`);
+          assert.ok(Math.abs(R[at]! - want) <= 1e-5 * Math.max(1, Math.abs(want)));
+        }
+      }
+    }
+    for (const p of [qp, cp, o1, o2]) arena.release(p);
+  }
+});
+
+test('pqScan: WASM gives the reference heaps bit for bit, any m, rows in blocks of four and left over', () => {
+  const { arena, wasm, ref } = setup();
+  for (const m of [1, 2, 3, 4, 5, 8, 16, 56]) {
+    for (const n of [1, 3, 4, 9, 500]) {
+      const lut = put(arena, randomData(m * 256, m * 7 + n)),
+        codes = putBytes(arena, randomBytes(n * m, m + n * 3), 3);
+      for (const k of [1, 10, n + 2]) {
+        const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
+        const sw = wasm.pqScan(lut, codes, n, m, 0.25, k, heaps[0]!, heaps[1]!, 0, 100);
+        const sr = ref.pqScan(lut, codes, n, m, 0.25, k, heaps[2]!, heaps[3]!, 0, 100);
+        assert.equal(sw, Math.min(n, k));
+        assert.equal(sr, sw);
+        const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
+          r = readHeap(arena, heaps[2]!, heaps[3]!, sr);
+        assert.deepEqual(w, r, `m=${m} n=${n} k=${k}`);
+        assertHeap(arena, heaps[0]!, heaps[1]!, sw, `m=${m} n=${n} k=${k}`);
+        // the scores are bias + the sum of the code's table entries
+        const L = arena.f32(lut, m * 256),
+          C = new Uint8Array(arena.memory.buffer, codes, n * m);
+        for (const e of w) {
+          let s = 0.25;
+          for (let j = 0; j < m; j++) s += L[j * 256 + C[(e.label - 100) * m + j]!]!;
+          assert.ok(Math.abs(e.score - s) <= 1e-5 * Math.max(1, Math.abs(s)), `m=${m} score ${e.score} vs ${s}`);
+        }
+        for (const p of heaps) arena.release(p);
+      }
+    }
+  }
+});
+
+test('sq8Scan: WASM matches the reference and the decoded distance, both metrics, any d', () => {
+  const { arena, wasm, ref } = setup();
+  for (const d of [1, 3, 4, 12, 16, 17, 33, 128, 784]) {
+    const n = 300,
+      k = 12;
+    const codes = randomBytes(n * d, d * 13),
+      qp = randomData(d, d + 5),
+      sc = Float32Array.from(randomData(d, d + 6), (v) => Math.abs(v) / 256 + 1e-4);
+    const cp = putBytes(arena, codes, 1),
+      qpp = put(arena, qp),
+      scp = put(arena, sc);
+    for (const metric of [METRIC_L2, METRIC_IP] as const) {
+      const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
+      const sw = wasm.sq8Scan(metric, qpp, scp, cp, n, d, 0.5, k, heaps[0]!, heaps[1]!, 0, 0);
+      const sr = ref.sq8Scan(metric, qpp, scp, cp, n, d, 0.5, k, heaps[2]!, heaps[3]!, 0, 0);
+      const truth = (r: number): number => {
+        let s = 0;
+        for (let j = 0; j < d; j++) {
+          const c = codes[r * d + j]!;
+          if (metric === METRIC_L2) s += (qp[j]! - c * sc[j]!) ** 2;
+          else s -= c * qp[j]!;
+        }
+        return 0.5 + s;
+      };
+      const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
+        r = readHeap(arena, heaps[2]!, heaps[3]!, sr);
+      const all: Entry[] = Array.from({ length: n }, (_, i) => ({ score: truth(i), label: i })).sort((a, b) => a.score - b.score || a.label - b.label);
+      const scale = Math.max(...all.slice(0, k).map((e) => Math.abs(e.score)));
+      assertSameTopK(w, all.slice(0, k), truth, scale, `wasm d=${d} metric=${metric}`);
+      assertSameTopK(r, all.slice(0, k), truth, scale, `reference d=${d} metric=${metric}`);
+      for (const p of heaps) arena.release(p);
+    }
+  }
+});

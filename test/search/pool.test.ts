@@ -68,7 +68,22 @@ describe('ScanPool', () => {
     const index = new FlatIndex(4);
     try {
       index.add(uniformVectors(8, 4, 1));
-      const zero = { metric: 0, d: 4, n: 0, codes: 0, codeSize: 16, ids: 0, nlist: 1, centroids: 0, centroidNorms: 0, listOffsets: 0 } as const;
+      const zero = {
+        metric: 0,
+        d: 4,
+        n: 0,
+        codes: 0,
+        codeSize: 16,
+        ids: 0,
+        nlist: 1,
+        centroids: 0,
+        centroidNorms: 0,
+        listOffsets: 0,
+        codecParams: 0,
+        m: 0,
+        byResidual: false,
+        precomputed: 0,
+      } as const;
       const task: Task = {
         op: 'ivf',
         layout: { ...zero, scanner: 'no-such-scanner' as ListScannerName },

@@ -143,9 +143,12 @@ describe('a kind registered from outside the engine', () => {
       unregister();
       await assert.rejects(
         loadIndex(join(t.dir, 'w.index')),
-        expectError('BAD_FILE', /w\.index: unknown index kind 'test-wrapped-flat' \(this build reads 'flat', 'ivf'\)/),
+        expectError('BAD_FILE', /w\.index: unknown index kind 'test-wrapped-flat' \(this build reads 'flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq'\)/),
       );
-      assert.throws(() => indexKind(KIND), expectError('INVALID_ARGUMENT', /index kind must be one of 'flat', 'ivf', got 'test-wrapped-flat'/));
+      assert.throws(
+        () => indexKind(KIND),
+        expectError('INVALID_ARGUMENT', /index kind must be one of 'flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', got 'test-wrapped-flat'/),
+      );
     } finally {
       unregister();
       t.remove();
@@ -185,7 +188,7 @@ describe('registerIndexKind checks what it is given', () => {
     );
     assert.deepEqual(
       indexKinds().map((k) => k.name),
-      ['flat', 'ivf'],
+      ['flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq'],
     );
   });
 });
@@ -194,6 +197,16 @@ describe('the built-in kinds', () => {
   test('declare their capabilities and parse their own parameters', () => {
     assert.deepEqual({ ...indexKind('flat').capabilities }, { trainable: false, removable: true, compressed: false, needsRefineVectors: false });
     assert.deepEqual({ ...indexKind('ivf').capabilities }, { trainable: true, removable: true, compressed: false, needsRefineVectors: false });
+    for (const k of ['sq8', 'ivf-sq8']) {
+      assert.deepEqual({ ...indexKind(k).capabilities }, { trainable: true, removable: true, compressed: true, needsRefineVectors: false }, k);
+    }
+    for (const k of ['pq', 'ivf-pq']) {
+      assert.deepEqual({ ...indexKind(k).capabilities }, { trainable: true, removable: true, compressed: true, needsRefineVectors: true }, k);
+      assert.deepEqual(indexKind(k).parseParams({ nprobe: 4, refineFactor: 2.5, efSearch: 9 }), { nprobe: 4, refineFactor: 2.5 });
+      assert.throws(() => indexKind(k).parseParams({ refineFactor: 0.5 }), expectError('INVALID_ARGUMENT', /refineFactor must be a number ≥ 1, got 0.5/));
+    }
+    // the exact kinds ignore refineFactor, as every kind ignores the parameters of others
+    assert.deepEqual(indexKind('ivf').parseParams({ refineFactor: 4 }), {});
     assert.deepEqual(indexKind('ivf').parseParams({ nprobe: 4, threads: 2, efSearch: 9 }), { nprobe: 4, threads: 2 });
     // parameters of other kinds are ignored, so one set of parameters can go to any index
     assert.deepEqual(indexKind('flat').parseParams({ nprobe: 4 }), {});

@@ -1,9 +1,10 @@
 /** `nitamono ann-search`: query an index file made by ann-build with a vector file. */
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
+import { invalid } from '../../errors.js';
 import { loadIndex } from '../../search/load.js';
 import { readVectors, writeIvecs } from '../../vectors/io.js';
-import { positiveInt } from '../options.js';
+import { factorAtLeastOne, positiveInt } from '../options.js';
 
 export function registerAnnSearchCommand(program: Command): void {
   program
@@ -13,14 +14,26 @@ export function registerAnnSearchCommand(program: Command): void {
     .requiredOption('--queries <file>', 'query vectors (.fvecs or .npy float32)')
     .option('--k <k>', 'neighbours per query', positiveInt('k'), 10)
     .option('--nprobe <p>', 'lists to scan (ivf)', positiveInt('nprobe'))
+    .option(
+      '--refine-factor <f>',
+      'compressed indexes: re-rank refine-factor × k candidates with the refine vectors the index was built with',
+      factorAtLeastOne('refine-factor'),
+    )
     .option('--threads <t>', 'worker threads', positiveInt('threads'))
     .option('--out <file>', 'write neighbour ids as .ivecs')
     .option('--json', 'print results as JSON')
     .action(async (o) => {
       const index = await loadIndex(o.index);
+      if (o.refineFactor !== undefined && !index.capabilities.compressed) {
+        throw invalid(`--refine-factor re-ranks compressed indexes; ${o.index} holds a ${index.kind} index, which stores the full vectors`);
+      }
       const queries = await readVectors(o.queries);
       const t0 = performance.now();
-      const r = await index.searchAsync(queries.data, o.k, { ...(o.nprobe ? { nprobe: o.nprobe } : {}), ...(o.threads ? { threads: o.threads } : {}) });
+      const r = await index.searchAsync(queries.data, o.k, {
+        ...(o.nprobe ? { nprobe: o.nprobe } : {}),
+        ...(o.threads ? { threads: o.threads } : {}),
+        ...(o.refineFactor !== undefined ? { refineFactor: o.refineFactor } : {}),
+      });
       const ms = performance.now() - t0;
       for (const w of r.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
       if (o.out) await writeIvecs(o.out, r.labels, o.k);

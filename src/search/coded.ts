@@ -1,0 +1,731 @@
+/**
+ * The compressed index kinds: codes of a lossy codec instead of float32 rows, optionally
+ * re-ranked against full vectors kept outside the index (./refine.ts).
+ *
+ *   kind      Faiss factory      storage per vector     scan
+ *   sq8       SQ8                d bytes                every code, decoded on the fly
+ *   pq        PQ{m}              m bytes                every code, m table lookups
+ *   ivf-sq8   IVF{n},SQ8         d bytes (+ list)       the nprobe nearest lists
+ *   ivf-pq    IVF{n},PQ{m}       m bytes (+ list)       the nprobe nearest lists
+ *
+ * (plus a 4-byte id per vector). The inverted-file kinds encode residuals, vector − centroid
+ * of its list, as Faiss's IndexIVFPQ and IndexIVFScalarQuantizer do by default: a list's
+ * residuals spread much less than the vectors, so the same 8 bits per dimension (SQ8) or 256
+ * codewords per sub-space (PQ) cover a smaller range, finer — for the cost of the centroid terms
+ * per probed list (SQ8: d subtractions; PQ, L2: Faiss's precomputed table, see ./scan.ts).
+ * Flat kinds keep one list of codes and no coarse quantizer; both share the scan loop of
+ * ./scan.ts, on this thread or on the worker pool.
+ */
+
+import { invalid, NitamonoError } from '../errors.js';
+import { METRIC_IP } from '../kernels/types.js';
+import type { ContainerFile } from '../persist/container.js';
+import { badFile } from '../persist/read.js';
+import { samplePermutation } from '../util/random.js';
+import { checkIds, checkPositiveInt, checkVectors } from '../validate.js';
+import { ArenaIndex, type RegionSection } from './base.js';
+import type { CodecTrainOptions } from './codec.js';
+import { rowsMeta } from './index-file.js';
+import { InvertedLists, listStats } from './inverted-lists.js';
+import { parseCodedParams } from './params.js';
+import { resolveThreads } from './pool.js';
+import { PQ_NBITS, PQCodec } from './pq.js';
+import { CoarseQuantizer } from './quantizer.js';
+import { candidateIds, type RefineLocation, type RefineVectors, rescore, VectorFileRefine } from './refine.js';
+import type { IndexKind } from './registry.js';
+import { type IVFLayout, ivfSearchRange, LIST_SCANNERS, PQ_KSUB, type QueryBlock } from './scan.js';
+import { SQ8Codec } from './sq8.js';
+import type { CodedSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, ListStats, Metric, SearchResult } from './types.js';
+
+export const CODED_FORMAT_VERSION = 1;
+
+export type CodedKindName = 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq';
+
+const capabilities = (pq: boolean): IndexCapabilities => Object.freeze({ trainable: true, removable: true, compressed: true, needsRefineVectors: pq });
+const SQ8_CAPABILITIES = capabilities(false);
+const PQ_CAPABILITIES = capabilities(true);
+
+/** Largest precomputed IVF-PQ table taken by default (Faiss: precomputed_table_max_bytes, 2 GiB; our arena is 4 GiB in all). */
+export const PRECOMPUTED_TABLE_MAX_BYTES = 256 << 20;
+/** Rows encoded per step of add(): bounds the residuals' temporary memory. */
+const ADD_CHUNK = 1 << 14;
+/** Most candidate bytes re-scored per step. */
+const RERANK_CHUNK_BYTES = 32 << 20;
+
+export interface CodedIndexOptions {
+  /** 'l2' (default) or 'ip'. */
+  metric?: Metric;
+  /** Default re-ranking factor when refine vectors are attached (default 1, as Faiss's IndexRefine k_factor). */
+  refineFactor?: number;
+  /** Full vectors for re-ranking, kept outside the index (see setRefineVectors). */
+  refine?: RefineVectors;
+}
+
+export interface IVFCodedOptions extends CodedIndexOptions {
+  /** Inverted lists; default ⌈√N⌉ of the training set. */
+  nlist?: number;
+}
+
+export interface PQOptions {
+  /** Sub-quantizers: bytes per code; must divide the dimension. */
+  m: number;
+  /** Bits per sub-code: only 8 is supported. */
+  nbits?: number;
+}
+
+export interface IVFPQOptions extends IVFCodedOptions, PQOptions {
+  /**
+   * L2 only: precompute ‖C‖² + 2⟨c, C⟩ per list and codeword (nlist·m·256 floats of RAM) so a
+   * probed list costs m·256 additions instead of a table of 256·d multiply-adds. 'auto'
+   * (default) takes it when it needs at most PRECOMPUTED_TABLE_MAX_BYTES.
+   */
+  precomputedTable?: boolean | 'auto';
+}
+
+/** k-means options of the coarse quantizer and of the codebooks. */
+export type CodedTrainOptions = CodecTrainOptions;
+
+type Codec = SQ8Codec | PQCodec;
+
+/**
+ * What the four compressed kinds share. Not exported as a class to build from: use SQ8Index,
+ * PQIndex, IVFSQ8Index or IVFPQIndex.
+ */
+export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
+  abstract override readonly kind: CodedKindName;
+  protected readonly codec: Codec;
+  /** The coarse quantizer of the inverted-file kinds. */
+  private readonly quantizer: CoarseQuantizer | undefined;
+  private readonly requestedNlist: number | undefined;
+  private readonly precomputedPolicy: boolean | 'auto';
+  /** Made at training: nlist lists (one for the flat kinds). */
+  private lists: InvertedLists | undefined;
+  /** Arena: the codec's scan parameters. */
+  private params = 0;
+  /** Arena: IVF-PQ's precomputed table (0 when not used). */
+  private precomputed = 0;
+  private refineSource: RefineVectors | undefined;
+  private ownsRefine = false;
+  /** Why recorded refine vectors could not be reopened. */
+  private refineProblem: string | undefined;
+  /** Re-ranking factor when refine vectors are attached and a search names none. */
+  readonly refineFactor: number;
+  /** Synchronous searches' scratch (grown, never shrunk). */
+  private syncScratch = { probes: 0, probeD: 0, probeI: 0, floats: 0, scratch: 0 };
+  /** Summary of the last training, for reports. */
+  training?: { objective?: number[]; trainedOn: number; warnings: string[] };
+
+  protected constructor(dim: number, options: CodedIndexOptions & { nlist?: number; precomputedTable?: boolean | 'auto' }, codec: Codec, inverted: boolean) {
+    super(dim, options.metric ?? 'l2');
+    this.codec = codec;
+    if (options.nlist !== undefined) checkPositiveInt('nlist', options.nlist);
+    this.requestedNlist = options.nlist;
+    const rf = options.refineFactor ?? 1;
+    if (typeof rf !== 'number' || !Number.isFinite(rf) || rf < 1) throw invalid(`refineFactor must be a number ≥ 1, got ${String(rf)}`);
+    this.refineFactor = rf;
+    const pt = options.precomputedTable ?? 'auto';
+    if (pt !== 'auto' && typeof pt !== 'boolean') throw invalid(`precomputedTable must be true, false or 'auto', got ${String(pt)}`);
+    this.precomputedPolicy = pt;
+    this.quantizer = inverted ? new CoarseQuantizer(this.arena, this.K, this.dim, this.code, (p) => this.release(p)) : undefined;
+    if (options.refine) this.setRefineVectors(options.refine);
+  }
+
+  override get isTrained(): boolean {
+    return this.codec.isTrained && (this.quantizer?.isTrained ?? true);
+  }
+
+  /** Inverted lists (0 before training); 0 for the flat kinds, which have none. */
+  get nlist(): number {
+    return this.quantizer?.nlist ?? 0;
+  }
+
+  get size(): number {
+    return this.lists?.n ?? 0;
+  }
+
+  /** Bytes of the code of one vector. */
+  get codeSize(): number {
+    return this.codec.codeSize(this.dim);
+  }
+
+  /** RAM: codes and ids, list offsets, centroids, codec parameters and the precomputed table. */
+  get memoryBytes(): number {
+    const table = this.precomputed ? this.nlist * this.pqM * PQ_KSUB * 4 : 0;
+    return (this.lists?.memoryBytes ?? 0) + (this.quantizer?.memoryBytes ?? 0) + this.codec.memoryBytes + table;
+  }
+
+  /** Bytes of the attached refine vectors, kept outside the index (0 when none). */
+  override get refineBytes(): number {
+    return this.refineSource?.bytes ?? 0;
+  }
+
+  /** The refine vectors attached, if any. */
+  get refineVectors(): RefineVectors | undefined {
+    return this.refineSource;
+  }
+
+  /** Whether IVF-PQ uses the precomputed table (L2). */
+  get usesPrecomputedTable(): boolean {
+    return this.precomputed !== 0;
+  }
+
+  private get pqM(): number {
+    return this.codec instanceof PQCodec ? this.codec.m : 0;
+  }
+
+  /**
+   * Attaches (or, with undefined, detaches) the full vectors that re-ranking reads: row id of a
+   * vector file (VectorFileRefine), or a callback. The index does not copy them.
+   */
+  setRefineVectors(source: RefineVectors | undefined): void {
+    this.assertUsable();
+    if (source !== undefined) {
+      if (source === null || typeof source !== 'object' || typeof source.read !== 'function') throw invalid('refine vectors must have a read() function');
+      if (source.dim !== this.dim) throw invalid(`refine vectors have dimension ${source.dim}, the index ${this.dim}`);
+    }
+    if (this.ownsRefine) this.refineSource?.close?.();
+    this.refineSource = source;
+    this.ownsRefine = false;
+    this.refineProblem = undefined;
+  }
+
+  /** The trained centroids (a copy), nlist×dim; empty for the flat kinds and before training. */
+  getCentroids(): Float32Array {
+    return this.quantizer?.isTrained ? this.quantizer.centroidsView().slice() : new Float32Array(0);
+  }
+
+  /** Sizes of the inverted lists (one list for the flat kinds). */
+  listSizes(): Int32Array {
+    return this.lists?.sizes() ?? new Int32Array(0);
+  }
+
+  listStats(): ListStats {
+    return listStats(this.listSizes());
+  }
+
+  override describe(options: DescribeOptions = {}): IndexDescription {
+    const out: IndexDescription = { ...super.describe(), refineBytes: this.refineBytes };
+    if (this.quantizer) {
+      out.nlist = this.nlist;
+      if (options.lists !== false) out.lists = this.listStats();
+    }
+    return out;
+  }
+
+  /**
+   * Learns what the kind needs from `vectors` (not added): the coarse centroids (inverted-file
+   * kinds), then the codec — SQ8 ranges or PQ codebooks — on the vectors, or for the
+   * inverted-file kinds on their residuals. Retraining an index that holds vectors is refused.
+   */
+  async train(vectors: Float32Array, options: CodedTrainOptions = {}): Promise<void> {
+    this.assertUsable();
+    if (this.size > 0) throw invalid(`cannot retrain a ${this.kind} index that holds vectors; build a new index`);
+    const n = checkVectors(vectors, this.dim, 'training vectors');
+    if (n === 0) throw invalid('training needs at least one vector');
+    const d = this.dim;
+    let objective: number[] | undefined;
+    const warnings: string[] = [];
+    let sample = vectors,
+      m = n;
+    if (this.quantizer) {
+      const nlist = this.requestedNlist ?? Math.max(1, Math.ceil(Math.sqrt(n)));
+      const coarse = await this.quantizer.train(vectors, nlist, { ...options, metric: this.metric });
+      objective = coarse.objective;
+      warnings.push(...coarse.warnings);
+      // the codec learns residuals; PQ's k-means samples at most 256 points per codeword anyway
+      let rows: Int32Array | null = null;
+      const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * PQ_KSUB : n;
+      if (n > cap) {
+        rows = samplePermutation(n, cap, (options.seed ?? 1234) + 17)
+          .slice()
+          .sort();
+        m = cap;
+      }
+      sample = new Float32Array(m * d);
+      if (rows) for (let i = 0; i < m; i++) sample.set(vectors.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
+      else sample.set(vectors);
+      this.subtractCentroids(sample, m, this.quantizer.assign(sample, m));
+    }
+    const r = await this.codec.train(sample, m, options);
+    warnings.push(...r.warnings);
+    this.trained();
+    this.training = { ...(objective ? { objective } : {}), trainedOn: r.trainedOn, warnings };
+  }
+
+  /** x − centroid of its list, in place, for n rows. */
+  private subtractCentroids(x: Float32Array, n: number, lists: Int32Array): void {
+    const d = this.dim,
+      c = this.quantizer!.centroidsView();
+    for (let i = 0; i < n; i++) {
+      const l = lists[i]! * d;
+      for (let j = 0; j < d; j++) x[i * d + j] = x[i * d + j]! - c[l + j]!;
+    }
+  }
+
+  /** Places what the scanner reads (codec parameters, IVF-PQ's table) and makes empty lists. */
+  private trained(): void {
+    const a = this.arena;
+    for (const p of [this.params, this.precomputed]) if (p) this.release(p);
+    this.params = this.precomputed = 0;
+    const sp = this.codec.scanParams();
+    this.params = a.alloc(Math.max(4, sp.byteLength));
+    a.f32(this.params, sp.length).set(sp);
+    if (this.codec instanceof PQCodec && this.quantizer && this.metric === 'l2') {
+      const { m, dsub } = this.codec;
+      const nlist = this.nlist,
+        entries = m * PQ_KSUB;
+      const bytes = nlist * entries * 4;
+      const want = this.precomputedPolicy === 'auto' ? bytes <= PRECOMPUTED_TABLE_MAX_BYTES : this.precomputedPolicy;
+      if (want) {
+        // T[l][j][c] = ‖C_jc‖² + 2⟨c_l,j, C_jc⟩ = norms − 2·(−⟨c_l,j, C_jc⟩)
+        const table = a.alloc(bytes),
+          norms = a.alloc(entries * 4),
+          ip = a.alloc(entries * 4);
+        try {
+          this.K.norms(this.params, entries, dsub, norms);
+          for (let l = 0; l < nlist; l++) {
+            this.K.pqTables(METRIC_IP, this.quantizer.centroids + l * this.dim * 4, this.params, m, dsub, PQ_KSUB, ip);
+            this.K.madd(entries, norms, -2, ip, table + l * entries * 4);
+          }
+        } finally {
+          a.release(norms);
+          a.release(ip);
+        }
+        this.precomputed = table;
+      }
+    }
+    this.lists?.dispose();
+    this.lists = new InvertedLists(this.arena, Math.max(1, this.nlist), this.codec.codeSize(this.dim), (p) => this.release(p));
+  }
+
+  private requireTrained(what: string): InvertedLists {
+    if (!this.lists || !this.isTrained) throw new NitamonoError('NOT_TRAINED', `cannot ${what}: the ${this.kind} index is not trained (call train() first)`);
+    return this.lists;
+  }
+
+  /** (coarse centroids + the codes scanned) per query, in multiply-adds (PQ: table plus m lookups per code). */
+  queryCost(params?: CodedSearchParams): number {
+    const { nprobe = 1 } = parseCodedParams(params);
+    const d = this.dim,
+      nlist = this.nlist,
+      pq = this.codec instanceof PQCodec;
+    const scanned = this.quantizer && nlist > 0 ? (this.size * Math.min(nprobe, nlist)) / nlist : this.size;
+    const perCode = pq ? (this.codec as PQCodec).m : d;
+    const tables = pq ? PQ_KSUB * d * (this.quantizer && this.metric === 'l2' && !this.precomputed ? Math.min(nprobe, Math.max(1, nlist)) : 1) : 0;
+    return (this.quantizer ? nlist * d : 0) + tables + scanned * perCode;
+  }
+
+  add(vectors: Float32Array, ids?: ArrayLike<number>): void {
+    const lists = this.requireTrained('add vectors');
+    const idArr = this.prepareAdd(vectors, ids);
+    const n = idArr.length;
+    if (n === 0) return;
+    const d = this.dim,
+      cs = this.codec.codeSize(d);
+    const codes = new Uint8Array(n * cs);
+    const listOf = this.quantizer ? this.quantizer.assign(vectors, n) : new Int32Array(n);
+    for (let i0 = 0; i0 < n; i0 += ADD_CHUNK) {
+      const cnt = Math.min(ADD_CHUNK, n - i0);
+      let x = vectors.subarray(i0 * d, (i0 + cnt) * d);
+      if (this.quantizer) {
+        x = x.slice();
+        this.subtractCentroids(x, cnt, listOf.subarray(i0, i0 + cnt));
+      }
+      this.codec.encode(x, cnt, codes.subarray(i0 * cs, (i0 + cnt) * cs));
+    }
+    lists.add(codes, idArr, listOf);
+    this.reindexIds();
+    this.noteIds(idArr);
+  }
+
+  remove(ids: ArrayLike<number>): number {
+    this.assertUsable();
+    if (!this.lists) return 0;
+    const removed = this.lists.remove(this.rowsOf(ids));
+    if (removed > 0) this.reindexIds();
+    return removed;
+  }
+
+  protected rowIds(): Int32Array {
+    return this.lists?.idsView() ?? new Int32Array(0);
+  }
+
+  /** decode(code) (+ its list's centroid). */
+  protected decodeRow(r: number, out: Float32Array): void {
+    const lists = this.lists!;
+    this.codec.decode(lists.code(r), 1, out);
+    if (!this.quantizer) return;
+    const off = lists.offsetsView();
+    let lo = 0,
+      hi = this.nlist - 1;
+    // the list whose rows contain r: the last l with off[l] ≤ r (skipping empty lists)
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (off[mid]! <= r) lo = mid;
+      else hi = mid - 1;
+    }
+    const c = this.quantizer.centroidsView().subarray(lo * this.dim, (lo + 1) * this.dim);
+    for (let j = 0; j < this.dim; j++) out[j] = out[j]! + c[j]!;
+  }
+
+  private layout(lists: InvertedLists): IVFLayout {
+    const q = this.quantizer;
+    return {
+      metric: this.code,
+      d: this.dim,
+      n: lists.n,
+      codes: lists.codes,
+      codeSize: lists.codeSize,
+      scanner: this.codec.scanner,
+      ids: lists.ids,
+      nlist: q ? q.nlist : 1,
+      centroids: q ? q.centroids : 0,
+      centroidNorms: q ? q.norms : 0,
+      listOffsets: lists.offsets,
+      codecParams: this.params,
+      m: this.pqM,
+      byResidual: q !== undefined,
+      precomputed: this.precomputed,
+    };
+  }
+
+  /** nprobe (IVF kinds: default 1, clamped to nlist with a warning; flat kinds: 1, the one list). */
+  private probes(params: CodedSearchParams): { nprobe: number; warnings: string[] } {
+    const warnings: string[] = [];
+    if (!this.quantizer) return { nprobe: 1, warnings };
+    let nprobe = params.nprobe ?? 1;
+    if (nprobe > this.nlist) {
+      warnings.push(`nprobe ${nprobe} is more than nlist ${this.nlist}; using ${this.nlist} (every list)`);
+      nprobe = this.nlist;
+    }
+    return { nprobe, warnings };
+  }
+
+  /** The re-ranking factor of a search (undefined: none); refuses one without refine vectors. */
+  private refineOf(params: CodedSearchParams): number | undefined {
+    const f = params.refineFactor ?? (this.refineSource ? this.refineFactor : undefined);
+    if (f !== undefined && !this.refineSource) {
+      throw invalid(
+        `refineFactor needs the full vectors to re-rank with: ${this.refineProblem ?? `attach them with setRefineVectors() (a vectors file, or a callback); this ${this.kind} index has none`}`,
+      );
+    }
+    return f;
+  }
+
+  private finish(r: SearchResult, nprobe: number, warnings: string[]): SearchResult {
+    return { ...r, ...(this.quantizer ? { nprobe } : {}), ...(warnings.length ? { warnings } : {}) };
+  }
+
+  search(queries: Float32Array, k: number, params?: CodedSearchParams): SearchResult {
+    const lists = this.requireTrained('search');
+    const p = parseCodedParams(params);
+    const { nprobe, warnings } = this.probes(p);
+    const refine = this.refineOf(p);
+    if (refine !== undefined && !this.refineSource!.readSync) {
+      throw invalid('these refine vectors are read asynchronously only: use searchAsync() to re-rank with them');
+    }
+    const kc = refine === undefined ? k : Math.ceil(refine * k);
+    const q = this.queryBlock(queries, kc, true);
+    const layout = this.layout(lists);
+    const s = this.scratchFor(layout);
+    const r = this.scanHere(q, (block, nq) => ivfSearchRange(this.K, layout, block, 0, nq, nprobe, s.probeD, s.probeI, s.scratch));
+    return this.finish(refine === undefined ? r : this.rerankSync(queries, r, k), nprobe, warnings);
+  }
+
+  /** Grows the synchronous scratch to what this layout needs. */
+  private scratchFor(layout: IVFLayout): { probeD: number; probeI: number; scratch: number } {
+    const s = this.syncScratch;
+    const probes = Math.max(1, this.nlist);
+    if (s.probes < probes) {
+      for (const p of [s.probeD, s.probeI]) if (p) this.release(p);
+      s.probeD = this.arena.alloc(probes * 4);
+      s.probeI = this.arena.alloc(probes * 4);
+      s.probes = probes;
+    }
+    const floats = LIST_SCANNERS[layout.scanner].scratchFloats(layout);
+    if (s.floats < floats) {
+      if (s.scratch) this.release(s.scratch);
+      s.scratch = this.arena.alloc(floats * 4);
+      s.floats = floats;
+    }
+    return s;
+  }
+
+  searchAsync(queries: Float32Array, k: number, params?: CodedSearchParams): Promise<SearchResult> {
+    const lists = this.requireTrained('search');
+    const p = parseCodedParams(params);
+    const threads = resolveThreads(p.threads);
+    const { nprobe, warnings } = this.probes(p);
+    const refine = this.refineOf(p);
+    const kc = refine === undefined ? k : Math.ceil(refine * k);
+    const q = this.queryBlock(queries, kc);
+    const layout = this.layout(lists),
+      block = q.block;
+    const floats = LIST_SCANNERS[layout.scanner].scratchFloats(layout);
+    return this.scanOnWorkers(q, threads, (q0, q1, alloc) => ({
+      op: 'ivf',
+      layout,
+      block,
+      q0,
+      q1,
+      nprobe,
+      probeD: alloc(nprobe * 4),
+      probeI: alloc(nprobe * 4),
+      scratch: floats ? alloc(floats * 4) : 0,
+    })).then(async (r) => this.finish(refine === undefined ? r : await this.rerankAsync(queries, r, k), nprobe, warnings));
+  }
+
+  /** Re-scores the candidates of `cand` with the full vectors, read synchronously chunk by chunk. */
+  private rerankSync(queries: Float32Array, cand: SearchResult, k: number): SearchResult {
+    const src = this.refineSource!;
+    const job = this.rerankJob(queries, cand, k);
+    try {
+      for (const c of job.chunks()) {
+        src.readSync!(c.ids, c.vectors);
+        job.score(c);
+      }
+      return job.result();
+    } finally {
+      job.release();
+    }
+  }
+
+  /** The same with the source's asynchronous read. */
+  private async rerankAsync(queries: Float32Array, cand: SearchResult, k: number): Promise<SearchResult> {
+    const src = this.refineSource!;
+    const job = this.rerankJob(queries, cand, k);
+    try {
+      for (const c of job.chunks()) {
+        await src.read(c.ids, c.vectors);
+        job.score(c);
+      }
+      return job.result();
+    } finally {
+      job.release();
+    }
+  }
+
+  /**
+   * Arena room and steps of a re-ranking: queries go in chunks whose candidates' vectors take
+   * at most RERANK_CHUNK_BYTES; each chunk's distinct candidate ids are read once, in id order.
+   */
+  private rerankJob(queries: Float32Array, cand: SearchResult, k: number) {
+    const d = this.dim,
+      nq = cand.nq,
+      kc = cand.k,
+      a = this.arena;
+    const m = Math.max(1, nq);
+    const ptrs = [m * k * 4, m * k * 4, m * 4, kc * d * 4, kc * 4, d * 4].map((b) => a.alloc(Math.max(4, b)));
+    const block: QueryBlock = { queries: 0, queryNorms: 0, heapsD: ptrs[0]!, heapsI: ptrs[1]!, sizes: ptrs[2]!, k };
+    const scratch = { X: ptrs[3]!, ids: ptrs[4]!, q: ptrs[5]! };
+    const step = Math.max(1, Math.floor(RERANK_CHUNK_BYTES / Math.max(1, kc * d * 4)));
+    let computed = cand.distancesComputed;
+    type Chunk = { q0: number; q1: number; ids: Int32Array; vectors: Float32Array };
+    return {
+      *chunks(): Generator<Chunk> {
+        for (let q0 = 0; q0 < nq; q0 += step) {
+          const q1 = Math.min(nq, q0 + step);
+          const ids = candidateIds(cand.labels, kc, q0, q1);
+          yield { q0, q1, ids, vectors: new Float32Array(ids.length * d) };
+        }
+      },
+      score: (c: Chunk): void => {
+        computed += rescore(this.K, a, this.code, d, queries, cand.labels, kc, c.q0, c.q1, c.ids, c.vectors, block, scratch);
+      },
+      result: (): SearchResult => this.collect(block, nq, computed),
+      release: (): void => {
+        for (const p of ptrs) a.release(p);
+      },
+    };
+  }
+
+  // ---- files
+
+  /** The header fields and sections of this kind (codec parameters by name). */
+  async save(path: string): Promise<void> {
+    const lists = this.lists;
+    const ids = this.rowIds();
+    const sections: Record<string, RegionSection> = {
+      ids: { region: lists?.ids ?? 0, view: ids },
+      codes: { region: lists?.codes ?? 0, view: lists ? lists.codesView() : new Uint8Array(0) },
+    };
+    const trained = this.isTrained;
+    if (trained) {
+      if (this.codec instanceof SQ8Codec) {
+        const r = this.codec.ranges()!;
+        sections['sq8Min'] = { region: 0, view: r.min };
+        sections['sq8Diff'] = { region: 0, view: r.diff };
+      } else {
+        sections['pqCodebooks'] = { region: 0, view: this.codec.getCodebooks()! };
+      }
+      if (this.quantizer) {
+        sections['centroids'] = { region: this.quantizer.centroids, view: this.quantizer.centroidsView() };
+        sections['listOffsets'] = { region: lists!.offsets, view: lists!.offsetsView() };
+      }
+    }
+    const codec = this.codec instanceof PQCodec ? { name: 'pq', m: this.codec.m, nbits: this.codec.nbits } : { name: 'sq8' };
+    await this.writeRegions(
+      path,
+      {
+        kind: this.kind,
+        version: CODED_FORMAT_VERSION,
+        meta: {
+          metric: this.metric,
+          dim: this.dim,
+          count: this.size,
+          nextId: this.nextId,
+          codec,
+          trained,
+          byResidual: this.quantizer !== undefined,
+          ...(this.quantizer ? { nlist: this.nlist, requestedNlist: this.requestedNlist ?? null } : {}),
+          ...(this.codec instanceof PQCodec ? { precomputedTable: this.precomputedPolicy } : {}),
+          refineFactor: this.refineFactor,
+          refine: this.refineSource?.location ?? null,
+        },
+      },
+      sections,
+    );
+  }
+
+  /** Builds an index of `kind` from a parsed container (see loadIndex). */
+  static fromContainer(path: string, c: Pick<ContainerFile, 'meta' | 'sections'>, kind: CodedKindName): CodedIndex {
+    const meta = rowsMeta(path, c.meta);
+    const m = c.meta;
+    const codec = m['codec'] as { name?: unknown; m?: unknown; nbits?: unknown } | undefined;
+    const pq = kind === 'pq' || kind === 'ivf-pq';
+    if (!codec || typeof codec !== 'object' || codec.name !== (pq ? 'pq' : 'sq8'))
+      throw badFile(path, `the header names codec ${JSON.stringify(codec)} for a ${kind} index`);
+    const refineFactor = typeof m['refineFactor'] === 'number' && (m['refineFactor'] as number) >= 1 ? (m['refineFactor'] as number) : 1;
+    const requested = m['requestedNlist'];
+    const base = { metric: meta.metric, refineFactor, ...(typeof requested === 'number' && requested > 0 ? { nlist: requested } : {}) };
+    const pt = m['precomputedTable'];
+    let index: CodedIndex;
+    try {
+      const pqOpts = { m: codec.m as number, nbits: codec.nbits as number };
+      if (kind === 'sq8') index = new SQ8Index(meta.dim, base);
+      else if (kind === 'ivf-sq8') index = new IVFSQ8Index(meta.dim, base);
+      else if (kind === 'pq') index = new PQIndex(meta.dim, { ...base, ...pqOpts });
+      else index = new IVFPQIndex(meta.dim, { ...base, ...pqOpts, ...(pt === true || pt === false || pt === 'auto' ? { precomputedTable: pt } : {}) });
+    } catch (err) {
+      throw badFile(path, `invalid parameters in the header: ${(err as Error).message}`);
+    }
+    const s = c.sections;
+    const f32 = (name: string, length: number): Float32Array => {
+      const v = s[name];
+      if (!v || v.byteLength !== length * 4) throw badFile(path, `section '${name}' is missing or does not match the header`);
+      return new Float32Array(v.buffer, v.byteOffset, length);
+    };
+    try {
+      if (m['trained'] === true) {
+        const d = meta.dim;
+        if (index.codec instanceof SQ8Codec) index.codec.setRanges(f32('sq8Min', d), f32('sq8Diff', d));
+        else index.codec.setCodebooks(f32('pqCodebooks', index.codec.m * PQ_KSUB * index.codec.dsub));
+        let offsets: Int32Array = Int32Array.of(0, meta.count);
+        if (index.quantizer) {
+          const nlist = m['nlist'];
+          if (typeof nlist !== 'number' || !Number.isSafeInteger(nlist) || nlist < 1)
+            throw badFile(path, `invalid nlist ${JSON.stringify(nlist)} in the header`);
+          index.quantizer.set(f32('centroids', nlist * d), nlist);
+          const os = s['listOffsets'];
+          if (!os || os.byteLength !== (nlist + 1) * 4) throw badFile(path, `section 'listOffsets' does not match the header (nlist ${nlist})`);
+          offsets = new Int32Array(os.buffer, os.byteOffset, nlist + 1);
+        }
+        index.trained();
+        const cs = index.codeSize;
+        const codes = s['codes'],
+          idv = s['ids'];
+        if (!codes || codes.byteLength !== meta.count * cs || !idv || idv.byteLength !== meta.count * 4) {
+          throw badFile(path, `code or id section does not match the header (${meta.count} codes of ${cs} bytes)`);
+        }
+        const ids = checkIds(new Int32Array(idv.buffer, idv.byteOffset, meta.count), meta.count);
+        if (meta.count > 0) {
+          if (offsets[0] !== 0 || offsets[offsets.length - 1] !== meta.count) throw badFile(path, 'list offsets are inconsistent');
+          for (let l = 0; l + 1 < offsets.length; l++) if (offsets[l]! > offsets[l + 1]!) throw badFile(path, 'list offsets are inconsistent');
+          index.lists!.load(codes, ids, offsets);
+          index.reindexIds();
+          index.noteIds(ids);
+        }
+      } else if (meta.count > 0) {
+        throw badFile(path, `holds ${meta.count} codes but no trained codec`);
+      }
+    } catch (err) {
+      index.dispose();
+      if (err instanceof NitamonoError && err.code === 'BAD_FILE') throw err;
+      throw badFile(path, (err as Error).message);
+    }
+    index.nextId = Math.max(index.nextId, meta.nextId);
+    const loc = m['refine'] as RefineLocation | null | undefined;
+    if (loc && typeof loc === 'object' && typeof loc.file === 'string') {
+      try {
+        index.setRefineVectors(VectorFileRefine.reopen(loc));
+        index.ownsRefine = true;
+      } catch (err) {
+        index.refineProblem = `the refine vectors this index was saved with cannot be opened: ${(err as Error).message}`;
+      }
+    }
+    return index;
+  }
+
+  override dispose(): void {
+    if (this.ownsRefine) this.refineSource?.close?.();
+    this.refineSource = undefined;
+    super.dispose();
+  }
+}
+
+/** Flat SQ8 (Faiss "SQ8"): d bytes a vector, every code scanned, decoded on the fly in SIMD. */
+export class SQ8Index extends CodedIndex {
+  readonly kind = 'sq8' as const;
+  readonly capabilities = SQ8_CAPABILITIES;
+  constructor(dim: number, options: CodedIndexOptions = {}) {
+    super(dim, options, new SQ8Codec(dim), false);
+  }
+}
+
+/** Flat PQ (Faiss "PQ{m}"): m bytes a vector, every code scanned with a per-query table. */
+export class PQIndex extends CodedIndex {
+  readonly kind = 'pq' as const;
+  readonly capabilities = PQ_CAPABILITIES;
+  constructor(dim: number, options: CodedIndexOptions & PQOptions) {
+    super(dim, options, new PQCodec(dim, options?.m, options?.nbits ?? PQ_NBITS), false);
+  }
+  get m(): number {
+    return (this.codec as PQCodec).m;
+  }
+}
+
+/** IVF with SQ8 residuals (Faiss "IVF{n},SQ8"). */
+export class IVFSQ8Index extends CodedIndex {
+  readonly kind = 'ivf-sq8' as const;
+  readonly capabilities = SQ8_CAPABILITIES;
+  constructor(dim: number, options: IVFCodedOptions = {}) {
+    super(dim, options, new SQ8Codec(dim), true);
+  }
+}
+
+/** IVF with PQ residuals (Faiss "IVF{n},PQ{m}"), with the precomputed table for L2. */
+export class IVFPQIndex extends CodedIndex {
+  readonly kind = 'ivf-pq' as const;
+  readonly capabilities = PQ_CAPABILITIES;
+  constructor(dim: number, options: IVFPQOptions) {
+    super(dim, options, new PQCodec(dim, options?.m, options?.nbits ?? PQ_NBITS), true);
+  }
+  get m(): number {
+    return (this.codec as PQCodec).m;
+  }
+}
+
+function codedKind(name: CodedKindName, caps: IndexCapabilities): IndexKind<CodedSearchParams, CodedIndex> {
+  return Object.freeze({
+    name,
+    capabilities: caps,
+    formatVersion: CODED_FORMAT_VERSION,
+    parseParams: parseCodedParams,
+    fromContainer: (path: string, c: ContainerFile) => CodedIndex.fromContainer(path, c, name),
+  });
+}
+
+export const sq8Kind = codedKind('sq8', SQ8_CAPABILITIES);
+export const pqKind = codedKind('pq', PQ_CAPABILITIES);
+export const ivfSq8Kind = codedKind('ivf-sq8', SQ8_CAPABILITIES);
+export const ivfPqKind = codedKind('ivf-pq', PQ_CAPABILITIES);

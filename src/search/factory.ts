@@ -1,0 +1,167 @@
+/**
+ * Faiss's index_factory strings, for the subset nitamono builds, plus its own 'flat' and 'ivf':
+ *
+ *   Flat             exact search (FlatIndex)                   also 'flat'
+ *   IVF{n},Flat      inverted file of float32 rows (IVFIndex)   'ivf' = nlist ⌈√N⌉
+ *   SQ8              8-bit scalar quantizer codes (SQ8Index)
+ *   PQ{m}            product quantizer, m bytes (PQIndex)
+ *   IVF{n},SQ8       inverted file of SQ8 residuals (IVFSQ8Index)
+ *   IVF{n},PQ{m}     inverted file of PQ residuals (IVFPQIndex)
+ *   …,RFlat          the compressed ones re-ranked with full vectors kept outside the index
+ *
+ * PQ{m} may be written PQ{m}x8 (8 bits per sub-code, the only width) and end in 'np', which
+ * Faiss reads as "no polysemous training"; nitamono never trains polysemous codes, so PQ16 and
+ * PQ16np are the same index. Components are matched without regard to case.
+ */
+import { invalid } from '../errors.js';
+import { checkMetric } from '../validate.js';
+import { IVFPQIndex, IVFSQ8Index, PQIndex, SQ8Index } from './coded.js';
+import { FlatIndex } from './flat.js';
+import { IVFIndex } from './ivf.js';
+import { PQ_NBITS } from './pq.js';
+import type { RefineVectors } from './refine.js';
+import type { Metric } from './types.js';
+
+export type FactoryKind = 'flat' | 'ivf' | 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq';
+
+export interface IndexSpec {
+  /** The registered kind it builds. */
+  kind: FactoryKind;
+  /** Inverted lists of the IVF kinds; undefined for 'ivf', whose nlist is ⌈√N⌉ of the training set. */
+  nlist?: number;
+  /** PQ sub-quantizers. */
+  m?: number;
+  /** ',RFlat': re-rank with full vectors (compressed kinds only). */
+  refine: boolean;
+  /** The string in canonical form ('IVF256,PQ16,RFlat', 'flat', 'ivf', …). */
+  description: string;
+}
+
+/** What the error messages list as accepted. */
+export const FACTORY_FORMS =
+  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},PQ{m}, SQ8, PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
+
+const INT = /^[1-9][0-9]{0,8}$/;
+
+/** Parses a factory string; INVALID_ARGUMENT naming the part that does not parse and listing the accepted forms. */
+export function parseIndexFactory(description: unknown): IndexSpec {
+  if (typeof description !== 'string') throw invalid(`an index factory string is a string, got ${typeof description} (accepted: ${FACTORY_FORMS})`);
+  const text = description.trim();
+  const bad = (part: string, why: string): never => {
+    throw invalid(`index factory string '${description}': ${why.replace('%', `'${part}'`)} (accepted: ${FACTORY_FORMS})`);
+  };
+  if (text === '') bad('', 'is empty');
+  if (text === 'flat') return { kind: 'flat', refine: false, description: 'flat' };
+  if (text === 'ivf') return { kind: 'ivf', refine: false, description: 'ivf' };
+  const parts = text.split(',').map((p) => p.trim());
+  let i = 0;
+  let nlist: number | undefined;
+  const ivf = /^ivf(.*)$/i.exec(parts[0]!);
+  if (ivf) {
+    const n = ivf[1]!;
+    if (!INT.test(n)) bad(parts[0]!, n === '' ? '% needs its number of lists, e.g. IVF256' : '% is not IVF followed by a positive number of lists');
+    nlist = Number(n);
+    i++;
+    if (i >= parts.length) bad(parts[0]!, `% needs a storage after it: ${parts[0]},Flat, ${parts[0]},SQ8 or ${parts[0]},PQ{m}`);
+  }
+  const storage = parts[i]!;
+  let kind: FactoryKind;
+  let m: number | undefined;
+  let canon: string;
+  const pq = /^pq([0-9]*)(?:x([0-9]+))?(np)?$/i.exec(storage);
+  if (/^flat$/i.test(storage)) {
+    kind = nlist === undefined ? 'flat' : 'ivf';
+    canon = 'Flat';
+  } else if (/^sq8$/i.test(storage)) {
+    kind = nlist === undefined ? 'sq8' : 'ivf-sq8';
+    canon = 'SQ8';
+  } else if (pq) {
+    if (!INT.test(pq[1]!)) bad(storage, '% needs its number of sub-quantizers m, e.g. PQ16');
+    if (pq[2] !== undefined && Number(pq[2]) !== PQ_NBITS) bad(storage, `nbits in % must be 8 (256 codewords per sub-quantizer), got ${pq[2]}`);
+    m = Number(pq[1]);
+    kind = nlist === undefined ? 'pq' : 'ivf-pq';
+    canon = `PQ${m}`;
+  } else if (storage === '') {
+    bad(storage, 'has an empty part');
+  } else if (/^(sq|sqfp|sqbf)/i.test(storage)) {
+    bad(storage, 'scalar quantizer % is not supported, only SQ8');
+  } else if (/^(opq|pca|itq|rr|l2norm)/i.test(storage)) {
+    bad(storage, 'pre-transform % is not supported');
+  } else if (/^(hnsw|nsg|lsh|idmap|imi|residual|refine)/i.test(storage)) {
+    bad(storage, 'index type % is not supported');
+  } else {
+    bad(storage, '% is not a storage nitamono knows');
+  }
+  i++;
+  let refine = false;
+  if (i < parts.length) {
+    if (!/^rflat$/i.test(parts[i]!)) bad(parts[i]!, `% cannot follow ${parts.slice(0, i).join(',')}`);
+    if (kind! === 'flat' || kind! === 'ivf') bad(parts[i]!, `% re-ranks compressed codes; ${parts.slice(0, i).join(',')} already stores the full vectors`);
+    refine = true;
+    i++;
+  }
+  if (i < parts.length) bad(parts[i]!, '% comes after the end of the index description');
+  const description2 = [...(nlist !== undefined ? [`IVF${nlist}`] : []), canon!, ...(refine ? ['RFlat'] : [])].join(',');
+  return { kind: kind!, ...(nlist !== undefined ? { nlist } : {}), ...(m !== undefined ? { m } : {}), refine, description: description2 };
+}
+
+export interface FactoryOptions {
+  metric?: Metric;
+  /** nlist for 'ivf' (which otherwise takes ⌈√N⌉); must agree with IVF{n} when both are given. */
+  nlist?: number;
+  /** Full vectors for re-ranking: required by ',RFlat', accepted by every compressed kind. */
+  refine?: RefineVectors;
+  /** Default re-ranking factor of a compressed index (default 1). */
+  refineFactor?: number;
+  /** IVF-PQ: the precomputed table policy (default 'auto'). */
+  precomputedTable?: boolean | 'auto';
+}
+
+export type FactoryIndex = FlatIndex | IVFIndex | SQ8Index | PQIndex | IVFSQ8Index | IVFPQIndex;
+
+/**
+ * A new, empty index of dimension `dim` as `description` says (a factory string, or what
+ * parseIndexFactory made of one). Trainable kinds still need train().
+ */
+export function indexFactory(dim: number, description: string | IndexSpec, options: FactoryOptions = {}): FactoryIndex {
+  const spec = typeof description === 'string' ? parseIndexFactory(description) : description;
+  const metric = checkMetric(options.metric ?? 'l2');
+  let nlist = spec.nlist;
+  if (options.nlist !== undefined) {
+    if (nlist !== undefined && nlist !== options.nlist) throw invalid(`nlist ${options.nlist} disagrees with '${spec.description}' (${nlist} lists)`);
+    nlist = options.nlist;
+  }
+  const compressed = spec.kind !== 'flat' && spec.kind !== 'ivf';
+  if (spec.refine && !options.refine)
+    throw invalid(`'${spec.description}' re-ranks with full vectors: pass them as the refine option (a vectors file, or a callback)`);
+  if (!compressed && (options.refine || options.refineFactor !== undefined)) {
+    throw invalid(
+      `'${spec.description}' stores the full vectors: refine vectors and refineFactor apply to the compressed kinds (SQ8, PQ{m}, IVF{n},SQ8, IVF{n},PQ{m})`,
+    );
+  }
+  const coded = {
+    metric,
+    ...(options.refine ? { refine: options.refine } : {}),
+    ...(options.refineFactor !== undefined ? { refineFactor: options.refineFactor } : {}),
+  };
+  const lists = nlist !== undefined ? { nlist } : {};
+  switch (spec.kind) {
+    case 'flat':
+      return new FlatIndex(dim, { metric });
+    case 'ivf':
+      return new IVFIndex(dim, { metric, ...lists });
+    case 'sq8':
+      return new SQ8Index(dim, coded);
+    case 'pq':
+      return new PQIndex(dim, { ...coded, m: spec.m! });
+    case 'ivf-sq8':
+      return new IVFSQ8Index(dim, { ...coded, ...lists });
+    case 'ivf-pq':
+      return new IVFPQIndex(dim, {
+        ...coded,
+        ...lists,
+        m: spec.m!,
+        ...(options.precomputedTable !== undefined ? { precomputedTable: options.precomputedTable } : {}),
+      });
+  }
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { indexFactory, parseIndexFactory } from '../../src/search/factory.js';
+import { ArrayRefine } from '../../src/search/refine.js';
+import { expectError } from '../assert-error.js';
+
+describe('parseIndexFactory', () => {
+  test('the supported Faiss strings and the old names', () => {
+    const cases: Array<[string, object]> = [
+      ['flat', { kind: 'flat', refine: false, description: 'flat' }],
+      ['ivf', { kind: 'ivf', refine: false, description: 'ivf' }],
+      ['Flat', { kind: 'flat', refine: false, description: 'Flat' }],
+      ['IVF256,Flat', { kind: 'ivf', nlist: 256, refine: false, description: 'IVF256,Flat' }],
+      ['IVF256,SQ8', { kind: 'ivf-sq8', nlist: 256, refine: false, description: 'IVF256,SQ8' }],
+      ['SQ8', { kind: 'sq8', refine: false, description: 'SQ8' }],
+      ['PQ16', { kind: 'pq', m: 16, refine: false, description: 'PQ16' }],
+      ['PQ16x8', { kind: 'pq', m: 16, refine: false, description: 'PQ16' }],
+      ['IVF256,PQ56np', { kind: 'ivf-pq', nlist: 256, m: 56, refine: false, description: 'IVF256,PQ56' }],
+      ['IVF4096,PQ16x8np,RFlat', { kind: 'ivf-pq', nlist: 4096, m: 16, refine: true, description: 'IVF4096,PQ16,RFlat' }],
+      [' ivf64 , sq8 , rflat ', { kind: 'ivf-sq8', nlist: 64, refine: true, description: 'IVF64,SQ8,RFlat' }],
+      ['SQ8,RFlat', { kind: 'sq8', refine: true, description: 'SQ8,RFlat' }],
+    ];
+    for (const [s, want] of cases) assert.deepEqual(parseIndexFactory(s), want, s);
+  });
+
+  test('strings that do not parse name the bad part and list what is accepted', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['', /is empty/],
+      ['HNSW32', /index type 'HNSW32' is not supported/],
+      ['OPQ16,IVF256,PQ16', /pre-transform 'OPQ16' is not supported/],
+      ['IVF256', /'IVF256' needs a storage after it: IVF256,Flat, IVF256,SQ8 or IVF256,PQ\{m\}/],
+      ['IVF,PQ16', /'IVF' needs its number of lists/],
+      ['IVF0,Flat', /'IVF0' is not IVF followed by a positive number of lists/],
+      ['IVF256,PQ', /'PQ' needs its number of sub-quantizers m/],
+      ['IVF256,PQ16x4', /nbits in 'PQ16x4' must be 8 .*got 4/],
+      ['SQ4', /scalar quantizer 'SQ4' is not supported, only SQ8/],
+      ['IVF256,Flat,RFlat', /'RFlat' re-ranks compressed codes; IVF256,Flat already stores the full vectors/],
+      ['PQ8,Flat', /'Flat' cannot follow PQ8/],
+      ['SQ8,RFlat,RFlat', /'RFlat' comes after the end/],
+      ['IVF16,,SQ8', /has an empty part/],
+      ['Bogus', /'Bogus' is not a storage nitamono knows/],
+    ];
+    for (const [s, re] of cases) {
+      assert.throws(
+        () => parseIndexFactory(s),
+        (err: unknown) =>
+          expectError('INVALID_ARGUMENT', re)(err) &&
+          expectError('INVALID_ARGUMENT', /\(accepted: Flat, IVF\{n\},Flat, IVF\{n\},SQ8, IVF\{n\},PQ\{m\}, SQ8, PQ\{m\}.*'flat', 'ivf'\)$/)(err),
+        s,
+      );
+    }
+    assert.throws(() => parseIndexFactory(7), expectError('INVALID_ARGUMENT', /an index factory string is a string, got number/));
+  });
+});
+
+describe('indexFactory', () => {
+  test('builds each kind with its parameters', () => {
+    const refine = new ArrayRefine(new Float32Array(32), 32);
+    const made = [
+      indexFactory(32, 'flat', { metric: 'ip' }),
+      indexFactory(32, 'ivf', { nlist: 7 }),
+      indexFactory(32, 'IVF9,Flat'),
+      indexFactory(32, 'SQ8'),
+      indexFactory(32, 'PQ8'),
+      indexFactory(32, 'IVF12,SQ8'),
+      indexFactory(32, 'IVF12,PQ4,RFlat', { refine, refineFactor: 5, precomputedTable: false }),
+    ];
+    try {
+      assert.deepEqual(
+        made.map((i) => i.kind),
+        ['flat', 'ivf', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq'],
+      );
+      assert.equal(made[0]!.metric, 'ip');
+      const last = made[6]!;
+      assert.ok(last.kind === 'ivf-pq');
+      assert.equal(last.m, 4);
+      assert.equal(last.refineFactor, 5);
+      assert.equal(last.refineBytes, 32 * 4);
+    } finally {
+      for (const i of made) i.dispose();
+    }
+  });
+
+  test('refuses what does not fit together', () => {
+    assert.throws(() => indexFactory(32, 'IVF12,PQ5'), expectError('INVALID_ARGUMENT', /m \(PQ sub-quantizers\) must divide the dimension 32, got m = 5/));
+    assert.throws(
+      () => indexFactory(32, 'SQ8,RFlat'),
+      expectError('INVALID_ARGUMENT', /'SQ8,RFlat' re-ranks with full vectors: pass them as the refine option/),
+    );
+    assert.throws(() => indexFactory(32, 'IVF8,Flat', { nlist: 9 }), expectError('INVALID_ARGUMENT', /nlist 9 disagrees with 'IVF8,Flat' \(8 lists\)/));
+    assert.throws(
+      () => indexFactory(32, 'flat', { refineFactor: 2 }),
+      expectError('INVALID_ARGUMENT', /'flat' stores the full vectors: refine vectors and refineFactor apply to the compressed kinds/),
+    );
+    assert.throws(
+      () => indexFactory(32, 'SQ8', { metric: 'cosine' as never }),
+      expectError('INVALID_ARGUMENT', /metric must be one of 'l2', 'ip', got 'cosine'/),
+    );
+  });
+});
