@@ -83,7 +83,9 @@ async function main(): Promise<void> {
       embedder = await DeepEmbedder.create(init.deep);
     } catch (err) {
       const code: ErrorCode = err instanceof NitamonoError ? err.code : 'MODEL_UNAVAILABLE';
-      const error = err instanceof NitamonoError ? err.message : `cannot load deep model ${init.deep}: ${err instanceof Error ? err.message : String(err)}`;
+      const msg = err instanceof Error ? err.message : String(err);
+      // said once: a message that already names the model is passed on as it is
+      const error = msg.includes(`deep model ${init.deep}`) ? msg : `cannot load deep model ${init.deep}: ${msg}`;
       post({ type: 'fatal', code, error });
       return;
     }
