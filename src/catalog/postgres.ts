@@ -50,6 +50,7 @@ import type {
   Partition,
   ShardAnnouncement,
   ShardRecord,
+  SpaceCount,
   StatusCounts,
   TrainedArtifact,
   VectorChanges,
@@ -66,6 +67,8 @@ export interface PostgresCatalogOptions {
   poolSize?: number;
   /** How long to wait for a connection to the server, in ms (default 10000). */
   connectTimeoutMs?: number;
+  /** Make the collection when it does not exist (default true); false: NOT_FOUND naming the collections there are. */
+  create?: boolean;
 }
 
 const S = PG_SCHEMA;
@@ -161,7 +164,7 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
     try {
       return await withClient(pool, async (client) => {
         await migratePostgres(client, target);
-        const cid = await ensureCollection(client, collection);
+        const cid = opts.create === false ? await findCollection(client, collection, target) : await ensureCollection(client, collection);
         const database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
         return new PostgresCatalogStore(pool, clientConfig, target, database, collection, cid, POSTGRES_LATEST_SCHEMA);
       });
@@ -663,13 +666,29 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
   // ---- cluster mode: partitions, settings, trained artefacts, the shard registry
 
   async partitionSnapshot(space: FeatureSpace, dim: number, partition: Partition): Promise<VectorSnapshot> {
-    const part = checkPartition(partition);
+    const part = wholeOrPart(partition);
     return this.guard(() => this.snapshotRead(async (c) => ({ generation: await this.gen(c), ...(await this.vectorsAfter(c, space, dim, -1, part)) })));
   }
 
   async partitionChangesSince(space: FeatureSpace, dim: number, since: number, partition: Partition): Promise<VectorChanges> {
-    const part = checkPartition(partition);
+    const part = wholeOrPart(partition);
     return this.guard(() => this.snapshotRead((c) => this.changes(c, space, dim, since, part)));
+  }
+
+  async vectorCounts(): Promise<SpaceCount[]> {
+    return this.guard(async () => {
+      const r = await this.q<{ kind: FeatureSpace['kind']; model: string; n: number; bytes: number | null }>(
+        this.pool,
+        `SELECT s.kind, s.model, count(*) AS n, min(octet_length(v.data)) AS bytes
+         FROM ${S}.vectors v
+         JOIN ${S}.images i ON i.collection_id = v.collection_id AND i.id = v.image_id
+         JOIN ${S}.spaces s ON s.id = v.space
+         WHERE v.collection_id = $1 AND i.status = 'ok'
+         GROUP BY s.kind, s.model ORDER BY s.kind, s.model`,
+        [this.cid],
+      );
+      return r.rows.map((x) => ({ space: { kind: x.kind, model: x.model }, vectors: x.n, dim: x.bytes ? x.bytes / 4 : null }));
+    });
   }
 
   async settings(): Promise<Record<string, unknown> | undefined> {
@@ -1017,8 +1036,23 @@ async function ensureCollection(client: pg.PoolClient, name: string): Promise<nu
   }
 }
 
+/** The id of an existing collection; NOT_FOUND naming the database's collections when there is none of that name. */
+async function findCollection(client: pg.PoolClient, name: string, target: string): Promise<number> {
+  const r = await client.query<{ id: number }>(`SELECT id FROM ${S}.collections WHERE name = $1`, [name]);
+  if (r.rows[0]) return r.rows[0].id;
+  const names = (await client.query<{ name: string }>(`SELECT name FROM ${S}.collections ORDER BY name LIMIT 21`)).rows.map((x) => JSON.stringify(x.name));
+  const there = names.length === 0 ? 'it holds no collection yet' : `its collections: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`;
+  throw new NitamonoError('NOT_FOUND', `${target} has no collection ${JSON.stringify(name)} (${there})`);
+}
+
 /** Shards of a partitioned read: 1 ≤ count ≤ MAX_PARTITIONS, 0 ≤ index < count. */
 const MAX_PARTITIONS = 1 << 16;
+
+/** A checked partition, or undefined for partition 0/1 (every id: no hash to compute). */
+function wholeOrPart(p: Partition): Partition | undefined {
+  const part = checkPartition(p);
+  return part.count === 1 ? undefined : part;
+}
 
 function checkPartition(p: Partition): Partition {
   const ok = p && Number.isInteger(p.count) && p.count >= 1 && p.count <= MAX_PARTITIONS && Number.isInteger(p.index) && p.index >= 0 && p.index < p.count;

@@ -258,6 +258,14 @@ export interface ShardRecord extends ShardAnnouncement {
   age_ms: number;
 }
 
+/** How many searchable vectors a collection holds in one feature space, and their dimension. */
+export interface SpaceCount {
+  space: FeatureSpace;
+  vectors: number;
+  /** null when the space holds no vector of a searchable row. */
+  dim: number | null;
+}
+
 /**
  * The catalogue of cluster mode (PostgresCatalogStore): the CatalogStore plus partitioned reads,
  * the collection's shared settings, trained artefacts and the shard registry.
@@ -292,4 +300,6 @@ export interface ClusterCatalogStore extends CatalogStore {
   withdrawShard(node: string): Promise<void>;
   /** The entries of a space whose last heartbeat is at most `maxAgeMs` old, by partition then node. */
   liveShards(space: FeatureSpace, maxAgeMs: number): Promise<ShardRecord[]>;
+  /** Searchable vectors per feature space of the collection (a full count: slow on a very large collection). */
+  vectorCounts(): Promise<SpaceCount[]>;
 }

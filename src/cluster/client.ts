@@ -1,15 +1,27 @@
 /**
  * Searching a collection of cluster mode by image: the query's features are extracted here,
  * with the collection's settings (colour bins, deep model) read from the catalogue — or taken
- * from the catalogue for an image it holds — then the coordinator asks the shards, and the
- * ids of the merged answer are mapped to paths through the catalogue.
+ * from the catalogue for an image it holds — then the collection is searched, and the ids of the
+ * answer are mapped to paths through the catalogue.
  *
  *   const cs = await ClusterSearch.open('postgres://…', { collection: 'photos' });
  *   const r = await cs.search({ path: 'query.jpg' }, { k: 10 });
+ *   r.mode      // 'shards' | 'local'
  *   r.coverage  // { shards: 3, answered: 3, ratio: 1 }
  *   await cs.close();
  *
- * What `nitamono search --catalog` runs.
+ * Who searches, decided at every search (one feature space at a time):
+ * - `shards` given: those shard processes, through the coordinator;
+ * - else the shards of the catalogue's registry, when any is registered for the space (heard
+ *   from within REGISTERED_MS: a crashed shard's partition is then reported missing, coverage
+ *   < 1, rather than the whole collection loaded here);
+ * - else (no shard at all) this process: the whole space is loaded from the catalogue into one
+ *   PartitionIndex of partition 0/1 — the shards' own code, flat or IVF on the shared centroids —
+ *   kept up to date before each search, and searched here (`mode: 'local'`, coverage 1/1).
+ *   `local: false` refuses that (UNAVAILABLE) instead, for a coordinator that must never load a
+ *   collection meant for many machines.
+ *
+ * What `nitamono search --catalog` and `serve --catalog` run.
  */
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -21,8 +33,28 @@ import { invalid, NitamonoError } from '../errors.js';
 import type { DeepModel } from '../image/deep.js';
 import { FeatureExtractor } from '../image/extract.js';
 import { checkK, MAX_K } from '../validate.js';
-import { type ClusterSearchResult, Coordinator, registryDirectory, type ShardDirectory, type ShardReport, staticDirectory } from './coordinator.js';
+import {
+  type ClusterSearchResult,
+  Coordinator,
+  DEFAULT_DEADLINE_MS,
+  registryDirectory,
+  type ShardDirectory,
+  type ShardReport,
+  staticDirectory,
+} from './coordinator.js';
+import { PartitionIndex } from './partition-index.js';
 import { type ClusterSettings, clusterSpace, requireClusterSettings } from './settings.js';
+
+/**
+ * A registry entry heard from within this long means the space is served by shards (the registry
+ * drops entries an hour old). Only with no entry this recent does a search run locally.
+ */
+export const REGISTERED_MS = 3_600_000;
+/** How long the answer to "is any shard registered?" is reused (ms). */
+const REGISTERED_REFRESH_MS = 1000;
+
+/** Who answered a search: shard processes through the coordinator, or this process. */
+export type ClusterSearchMode = 'shards' | 'local';
 
 export interface ClusterSearchOpenOptions {
   /** The collection inside the database (default 'default'). */
@@ -37,6 +69,13 @@ export interface ClusterSearchOpenOptions {
   staleMs?: number;
   /** Feature extraction threads (default 1: one query at a time). */
   threads?: number;
+  /**
+   * With no `shards` and no shard registered for the space, search the whole collection in this
+   * process (default true); false: UNAVAILABLE instead.
+   */
+  local?: boolean;
+  /** Worker threads of a local search (default: all cores). */
+  searchThreads?: number;
 }
 
 export type ClusterQuery = { path: string } | { buffer: Uint8Array; filename?: string } | { id: number } | { vector: Float32Array };
@@ -65,6 +104,8 @@ export interface ClusterHit {
 }
 
 export interface ClusterSearchResponse {
+  /** 'shards': the shards answered (see coverage, shards); 'local': this process searched the whole collection. */
+  mode: ClusterSearchMode;
   took_ms: number;
   extract_ms: number;
   features: FeatureKind;
@@ -78,6 +119,7 @@ export interface ClusterSearchResponse {
   distances_computed: number;
   coverage: ClusterSearchResult['coverage'];
   generation: ClusterSearchResult['generation'];
+  /** Per partition (empty in local mode). */
   shards: ShardReport[];
   query: { source: 'indexed' | 'extracted' | 'vector'; id?: number; path?: string };
   results: ClusterHit[];
@@ -87,6 +129,8 @@ export interface ClusterSearchResponse {
 export class ClusterSearch {
   private readonly coordinators = new Map<FeatureKind, Coordinator>();
   private readonly extractors = new Map<FeatureKind, FeatureExtractor>();
+  private readonly locals = new Map<FeatureKind, PartitionIndex>();
+  private readonly registered = new Map<FeatureKind, { at: number; any: boolean }>();
   private closed = false;
 
   private constructor(
@@ -147,12 +191,18 @@ export class ClusterSearch {
     const k = checkK(opts.k ?? 10, { max: MAX_K });
     const q = await this.queryVector(query, kind);
     const drop = opts.excludeSelf && q.id !== undefined ? q.id : undefined;
-    const r = await this.coordinator(kind).search(q.vector, q.vector.length, drop !== undefined ? Math.min(MAX_K + 1, k + 1) : k, {
+    const mode = await this.mode(kind);
+    const searchOpts = {
       ...(opts.nprobe !== undefined ? { nprobe: opts.nprobe } : {}),
       ...(opts.exact ? { exact: true } : {}),
       ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
       ...(opts.minGeneration !== undefined ? { minGeneration: opts.minGeneration } : {}),
-    });
+    };
+    const kk = drop !== undefined ? Math.min(MAX_K + 1, k + 1) : k;
+    const r =
+      mode === 'local'
+        ? await this.searchLocally(kind, q.vector, kk, searchOpts)
+        : await this.coordinator(kind).search(q.vector, q.vector.length, kk, searchOpts);
     const ids = Array.from(r.labels).filter((id) => id >= 0 && id !== drop);
     const paths = await this.store.relpaths(ids);
     const results: ClusterHit[] = [];
@@ -164,6 +214,7 @@ export class ClusterSearch {
       results.push({ id, path, absolute_path: this.settings.root ? join(this.settings.root, ...path.split('/')) : null, distance: r.distances[j]! });
     }
     return {
+      mode,
       took_ms: r.took_ms,
       extract_ms: q.extract_ms,
       features: kind,
@@ -180,6 +231,96 @@ export class ClusterSearch {
       query: { source: q.source, ...(q.id !== undefined ? { id: q.id } : {}), ...(q.path !== undefined ? { path: q.path } : {}) },
       results,
       ...(r.warnings.length ? { warnings: r.warnings } : {}),
+    };
+  }
+
+  /**
+   * Who searches `kind` now: the shards (given, or any registered for its space), else this
+   * process. Checked against the registry at most every second.
+   */
+  async mode(kind: FeatureKind = this.defaultFeatures): Promise<ClusterSearchMode> {
+    if (this.o.shards) return 'shards';
+    const known = this.registered.get(kind);
+    let any: boolean;
+    if (known && Date.now() - known.at < REGISTERED_REFRESH_MS) any = known.any;
+    else {
+      try {
+        any = (await this.store.liveShards(this.space(kind), REGISTERED_MS)).length > 0;
+      } catch (err) {
+        if (!known) throw err;
+        any = known.any; // the registry unreadable for a moment: as last seen
+      }
+      this.registered.set(kind, { at: Date.now(), any });
+    }
+    if (any) {
+      // shards came: the local copy is of no more use
+      this.locals.get(kind)?.close();
+      this.locals.delete(kind);
+      return 'shards';
+    }
+    if (this.o.local === false) {
+      throw new NitamonoError(
+        'UNAVAILABLE',
+        `no shard is registered for the ${kind} features of collection ${JSON.stringify(this.store.collection)} in ${this.store.target}, and searching the whole collection here is turned off (--no-local)`,
+      );
+    }
+    return 'local';
+  }
+
+  /**
+   * Loads the index a local search of `kind` would use, when there is no shard (so the first
+   * search does not wait for it); resolves to the mode. For a server starting up.
+   */
+  async prepare(kind: FeatureKind = this.defaultFeatures): Promise<ClusterSearchMode> {
+    const mode = await this.mode(kind);
+    if (mode === 'local') await this.localIndex(kind).refresh();
+    return mode;
+  }
+
+  private localIndex(kind: FeatureKind): PartitionIndex {
+    let idx = this.locals.get(kind);
+    if (!idx) {
+      idx = new PartitionIndex({
+        store: this.store,
+        space: this.space(kind),
+        partition: { index: 0, count: 1 },
+        ...(this.o.searchThreads !== undefined ? { threads: this.o.searchThreads } : {}),
+      });
+      this.locals.set(kind, idx);
+    }
+    return idx;
+  }
+
+  /** The whole space searched here, brought to the catalogue's generation first; shaped as the coordinator's answer. */
+  private async searchLocally(
+    kind: FeatureKind,
+    vector: Float32Array,
+    k: number,
+    opts: { nprobe?: number; exact?: boolean; deadlineMs?: number; minGeneration?: number },
+  ): Promise<ClusterSearchResult> {
+    const t0 = performance.now();
+    const idx = this.localIndex(kind);
+    if (opts.minGeneration !== undefined) await idx.waitForGeneration(opts.minGeneration, opts.deadlineMs ?? this.o.deadlineMs ?? DEFAULT_DEADLINE_MS);
+    else await idx.refresh();
+    const r = await idx.search(vector, vector.length, k, {
+      ...(opts.nprobe !== undefined ? { nprobe: opts.nprobe } : {}),
+      ...(opts.exact ? { exact: true } : {}),
+    });
+    return {
+      nq: 1,
+      k,
+      labels: r.labels,
+      distances: r.distances,
+      coverage: { shards: 1, answered: 1, ratio: 1 },
+      generation: { min: r.generation, max: r.generation },
+      size: r.size,
+      distances_computed: r.distancesComputed,
+      took_ms: Math.round((performance.now() - t0) * 1000) / 1000,
+      index: r.index,
+      ...(r.nprobe !== undefined ? { nprobe: r.nprobe } : {}),
+      ...(r.nlist !== undefined ? { nlist: r.nlist } : {}),
+      shards: [],
+      warnings: r.warnings,
     };
   }
 
@@ -240,6 +381,8 @@ export class ClusterSearch {
     if (this.closed) return;
     this.closed = true;
     for (const ex of this.extractors.values()) await Promise.resolve(ex.close()).catch(() => undefined);
+    for (const idx of this.locals.values()) idx.close();
+    this.locals.clear();
     if (this.ownsStore) await this.store.close();
   }
 }

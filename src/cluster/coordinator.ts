@@ -341,16 +341,24 @@ export function mergeTopK(
 /** A shard's answer with its ids and distances decoded. */
 type DecodedReply = Omit<ShardSearchReply, 'labels' | 'distances'> & { labels: Int32Array; distances: Float32Array };
 
-/** The partitioning to search: the shard count most partitions are served under (ties: the larger). */
-function chooseLayout(endpoints: readonly ShardEndpoint[]): { count: number; warnings: string[] } | undefined {
-  const byCount = new Map<number, Set<number>>();
+/**
+ * The partitioning to search: the shard count under which the largest share of partitions is
+ * served by a ready shard, then served at all (ties: the larger count). So while a new layout is
+ * started next to a running one (re-partitioning), searches move to it only once its shards are
+ * loaded.
+ */
+export function chooseLayout(endpoints: readonly ShardEndpoint[]): { count: number; warnings: string[] } | undefined {
+  const byCount = new Map<number, { all: Set<number>; ready: Set<number> }>();
   for (const e of endpoints) {
-    const s = byCount.get(e.partition.count) ?? new Set<number>();
+    const s = byCount.get(e.partition.count) ?? { all: new Set<number>(), ready: new Set<number>() };
     byCount.set(e.partition.count, s);
-    s.add(e.partition.index);
+    s.all.add(e.partition.index);
+    if (e.ready) s.ready.add(e.partition.index);
   }
   if (byCount.size === 0) return undefined;
-  const counts = [...byCount.entries()].sort((a, b) => b[1].size / b[0] - a[1].size / a[0] || b[0] - a[0]);
+  const counts = [...byCount.entries()].sort(
+    (a, b) => b[1].ready.size / b[0] - a[1].ready.size / a[0] || b[1].all.size / b[0] - a[1].all.size / a[0] || b[0] - a[0],
+  );
   const count = counts[0]![0];
   const warnings =
     byCount.size > 1

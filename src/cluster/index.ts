@@ -4,8 +4,10 @@ export {
   type ClusterQuery,
   type ClusterQueryOptions,
   ClusterSearch,
+  type ClusterSearchMode,
   type ClusterSearchOpenOptions,
   type ClusterSearchResponse,
+  REGISTERED_MS,
 } from './client.js';
 export { ClusterCollection, type ClusterCollectionOptions, type ClusterIndexOptions, type ClusterIndexReport, clusterQueueName } from './collection.js';
 export {
@@ -35,4 +37,14 @@ export {
   requireClusterSettings,
 } from './settings.js';
 export { DEFAULT_HEARTBEAT_MS, DEFAULT_POLL_MS, MAX_SHARD_BATCH, ShardServer, type ShardServerOptions } from './shard.js';
+export {
+  type ClusterQuantizerInfo,
+  type ClusterQueueStats,
+  type ClusterShardInfo,
+  type ClusterSpaceStats,
+  type ClusterStats,
+  type ClusterStatsOptions,
+  clusterStats,
+  queueStats,
+} from './stats.js';
 export { base64ToF32, base64ToI32, f32ToBase64, i32ToBase64, type ShardHealth, type ShardSearchReply, type ShardSearchRequest } from './wire.js';

@@ -23,6 +23,10 @@
  * - Workers read the image at the job's absolute path: every worker must see the folder at the
  *   path the enqueuer saw (a shared mount). Use one queue per collection (catalogue): a worker
  *   writes every job it takes to its own catalogue.
+ * - Redis restarting: workers and an enqueuer following its jobs (`results`) reconnect and carry
+ *   on. Jobs a Redis restarted without persistence lost are queued again by the enqueuer that
+ *   follows them (the catalogue tells which ones never ran); jobs nobody follows
+ *   (`index --detach`) survive only a Redis that keeps its data (appendonly yes): docs/cluster.md.
  *
  * bullmq and ioredis are loaded on first use, so importing nitamono does not pay for them.
  */
@@ -90,6 +94,11 @@ function redisTarget(url: string): RedisTarget {
   if (u.protocol === 'rediss:') options.tls = {};
   if (u.password) u.password = '***';
   return { display: u.toString(), options };
+}
+
+/** A Redis URL as messages show it: the password masked (INVALID_ARGUMENT for something else). */
+export function displayRedisUrl(url: string): string {
+  return redisTarget(url).display;
 }
 
 function unavailable(target: RedisTarget, err: unknown): NitamonoError {
@@ -241,7 +250,16 @@ export type QueueProgressEvent =
   | { type: 'retrying'; job: ExtractionJob }
   /** Its worker stopped renewing the lock (died or hung): the job runs again elsewhere. */
   | { type: 'stalled'; job: ExtractionJob }
-  | { type: 'finished'; result: QueuedJobResult };
+  | { type: 'finished'; result: QueuedJobResult }
+  /** Redis stopped answering while the jobs were followed: waiting for it (said once per outage). */
+  | { type: 'unreachable'; error: string }
+  /** Redis answers again after an outage. */
+  | { type: 'reconnected' }
+  /**
+   * These jobs vanished from the queue before anyone ran them (a Redis restarted without its
+   * data, or flushed) and their rows are not in the catalogue: they were queued again.
+   */
+  | { type: 'requeued'; jobs: ExtractionJob[] };
 
 export interface WaitOptions {
   signal?: AbortSignal;
@@ -256,6 +274,10 @@ export interface WaitOptions {
 }
 
 const CHUNK = 500;
+/** How often a vanished job is queued again before the wait gives up on it (see `results`). */
+export const MAX_REQUEUES = 3;
+/** While Redis does not answer, its jobs' states are read again this often (ms). */
+const OUTAGE_RETRY_MS = 1000;
 
 /**
  * The producer side of the extraction queue: adds jobs and follows them to the end.
@@ -364,8 +386,16 @@ export class ExtractionQueue {
    * Follows these jobs until each has finished (completed or failed for good), yielding each
    * outcome once, in the order they finish. Fed by the queue's event stream read from just
    * before the jobs' states are checked, so an event that came before the call is not missed;
-   * the states are read again whenever no event came for `reconcileMs`. Ends early when
-   * `signal` aborts (the jobs stay queued and land anyway).
+   * the states are read again whenever no event came for `reconcileMs`, and at once when the
+   * connection to Redis comes back after a loss. Ends early when `signal` aborts (the jobs stay
+   * queued and land anyway).
+   *
+   * A Redis that restarts meanwhile is waited for (an `unreachable` event, then `reconnected`;
+   * as long as it takes: the workers wait for it too). A job gone from the queue — a Redis
+   * restarted without persistence, or flushed — is settled from the catalogue when its rows are
+   * there (its worker committed it before the loss), and otherwise queued again (a `requeued`
+   * event; at most MAX_REQUEUES times, then it counts as failed): the run resumes whatever Redis
+   * kept. Jobs nobody follows (`index --detach`) need a Redis that keeps its data (AOF).
    */
   async *results(jobs: readonly ExtractionJob[], opts: WaitOptions = {}): AsyncGenerator<QueuedJobResult> {
     const pending = new Map<string, ExtractionJob>();
@@ -413,14 +443,62 @@ export class ExtractionQueue {
         wake();
       }),
     );
+    // the connection back after a loss: Redis may have restarted without the jobs
+    let connectedOnce = this.control.status === 'ready';
+    const onReady = () => {
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      recheck = true;
+      wake();
+    };
+    this.control.on('ready', onReady);
+
+    const requeues = new Map<string, number>();
+    let outage: string | undefined;
+    /** Reads the unfinished jobs' states; false when Redis did not answer (then read again soon). */
+    const check = async (): Promise<boolean> => {
+      try {
+        const lost = await this.reconcile(pending, settle, opts.store);
+        const again: ExtractionJob[] = [];
+        for (const [jobId, job] of lost) {
+          const n = requeues.get(jobId) ?? 0;
+          if (n >= MAX_REQUEUES) {
+            settle(jobId, {
+              status: 'failed',
+              code: 'IO',
+              reason: `the job vanished from the queue ${n + 1} times before it ran (is Redis flushed or evicting keys?)`,
+            });
+          } else {
+            requeues.set(jobId, n + 1);
+            again.push(job);
+          }
+        }
+        if (again.length > 0) {
+          await this.enqueue(again);
+          progress({ type: 'requeued', jobs: again });
+        }
+        if (outage !== undefined) {
+          outage = undefined;
+          progress({ type: 'reconnected' });
+        }
+        return true;
+      } catch (err) {
+        if (!(err instanceof NitamonoError && err.code === 'UNAVAILABLE')) throw err;
+        if (outage === undefined) progress({ type: 'unreachable', error: err.message });
+        outage = err.message;
+        return false;
+      }
+    };
     try {
-      await this.reconcile(pending, settle, opts.store);
+      let healthy = await check();
       for (;;) {
         while (ready.length > 0) yield ready.shift()!;
         if (pending.size === 0 || opts.signal?.aborted) return;
         if (recheck) {
           recheck = false;
-          await this.reconcile(pending, settle, opts.store);
+          healthy = await check();
           continue;
         }
         const woken = await new Promise<boolean>((resolve) => {
@@ -432,13 +510,14 @@ export class ExtractionQueue {
             resolve(v);
           };
           const onAbort = () => done(true);
-          const timer = setTimeout(() => done(false), reconcileMs);
+          const timer = setTimeout(() => done(false), healthy ? reconcileMs : Math.min(reconcileMs, OUTAGE_RETRY_MS));
           signal?.addEventListener('abort', onAbort, { once: true });
           wake = () => done(true);
         });
-        if (!woken) await this.reconcile(pending, settle, opts.store);
+        if (!woken) healthy = await check();
       }
     } finally {
+      this.control.off('ready', onReady);
       await events.close().catch(() => undefined);
     }
   }
@@ -460,8 +539,16 @@ export class ExtractionQueue {
     this.control.disconnect();
   }
 
-  /** Reads the state of unfinished jobs; settles those that finished (or left the queue). */
-  private async reconcile(pending: Map<string, ExtractionJob>, settle: (jobId: string, outcome: JobOutcome, ids?: number[]) => void, store?: CatalogStore) {
+  /**
+   * Reads the state of unfinished jobs; settles those that finished, or that left the queue with
+   * their rows in the catalogue. Returns the jobs that left the queue without a trace there.
+   */
+  private async reconcile(
+    pending: Map<string, ExtractionJob>,
+    settle: (jobId: string, outcome: JobOutcome, ids?: number[]) => void,
+    store?: CatalogStore,
+  ): Promise<Map<string, ExtractionJob>> {
+    const lost = new Map<string, ExtractionJob>();
     const ids = [...pending.keys()];
     for (let start = 0; start < ids.length; start += CHUNK) {
       const chunk = ids.slice(start, start + CHUNK);
@@ -473,9 +560,15 @@ export class ExtractionQueue {
         const job = state === 'unknown' ? undefined : await this.call(() => this.queue.getJob(id));
         if (state === 'completed' && job && isReturn(job.returnvalue)) settle(id, job.returnvalue.outcome, job.returnvalue.ids);
         else if (state === 'failed' && job) settle(id, failureOutcome(job.failedReason));
-        else if (pending.has(id)) settle(id, await outcomeFromCatalog(store, pending.get(id)!));
+        else if (pending.has(id)) {
+          const ej = pending.get(id)!;
+          const outcome = await outcomeFromCatalog(store, ej);
+          if (outcome) settle(id, outcome);
+          else lost.set(id, ej);
+        }
       }
     }
+    return lost;
   }
 
   private async lastEventId(): Promise<string> {
@@ -507,15 +600,17 @@ function checkQueueName(name: unknown): void {
     throw invalid(`queue name must be a non-empty string without ':', got ${JSON.stringify(name)}`);
 }
 
-/** A job that left the queue before its outcome was read: what its rows say. */
-async function outcomeFromCatalog(store: CatalogStore | undefined, job: ExtractionJob): Promise<JobOutcome> {
-  const gone: JobOutcome = { status: 'failed', code: 'IO', reason: 'the job left the queue before its outcome was read' };
-  if (!store) return gone;
+/**
+ * A job that left the queue before its outcome was read: what its rows say — undefined when
+ * they are not there (it never ran, or the catalogue is not known), so it must run again.
+ */
+async function outcomeFromCatalog(store: CatalogStore | undefined, job: ExtractionJob): Promise<JobOutcome | undefined> {
+  if (!store) return undefined;
   const rows = await Promise.all(job.files.map((f) => store.byRelpath(f.relpath)));
   if (rows.every((r) => r?.sha256 === job.sha256 && r.status === 'ok')) return { status: 'extracted' };
   const skipped = rows.find((r) => r?.sha256 === job.sha256 && r.status === 'skipped');
   if (skipped) return { status: 'failed', code: skipped.error_code ?? 'IO', reason: skipped.error_message ?? 'skipped' };
-  return gone;
+  return undefined;
 }
 
 export interface BullJobRunnerOptions extends Omit<WaitOptions, 'signal'> {

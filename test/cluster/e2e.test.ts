@@ -12,98 +12,36 @@
  * not a wrapper.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { PostgresCatalogStore } from '../../src/catalog/postgres.js';
 import { SQLiteCatalogStore } from '../../src/catalog/sqlite.js';
-import type { CatalogReader, FeatureSpace } from '../../src/catalog/types.js';
+import type { FeatureSpace } from '../../src/catalog/types.js';
 import { DEFAULT_DEEP_MODEL } from '../../src/image/deep.js';
-import { CLI, gradient, noise, removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
+import { gradient, noise, removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
 import { freePort, type RedisServer, startRedis } from '../services/redis-server.js';
-import { openStore, type ShardProcess, server, startShard, waitShards } from './helpers.js';
+import {
+  type Child,
+  openStore,
+  rowsByRelpath as rowsOf,
+  type ShardProcess,
+  server,
+  spawnCli,
+  startShard,
+  startWorker as startWorkerOf,
+  stopWorker,
+  until,
+  waitShards,
+} from './helpers.js';
 
 const COLLECTION = 'photos';
 const SPACES: FeatureSpace[] = [
   { kind: 'color', model: 'rgb-hist-4' },
   { kind: 'deep', model: DEFAULT_DEEP_MODEL },
 ];
-/** Short locks: a killed worker's jobs run again on the other within about two seconds. */
-const WORKER_ARGS = ['--threads', '1', '--concurrency', '2', '--lock-duration', '1000', '--stalled-interval', '1000'];
-
-interface Child {
-  child: ChildProcess;
-  out(): string;
-  err(): string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
-after(() => {
-  // whatever a failed test left running
-  for (const c of children) c.kill('SIGKILL');
-});
-
-/** The compiled CLI as a child process (node itself). */
-function spawnCli(args: string[]): Child {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NITAMONO_NO_PROGRESS: '1' } });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      res({ code, signal });
-    }),
-  );
-  return { child, out: () => stdout, err: () => stderr, exit };
-}
-
-/** Resolves once `pred` holds (checked every 50 ms), fails after `timeoutMs` saying `what`. */
-async function until(pred: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** `nitamono worker --catalog …`, resolved once it takes jobs. */
-async function startWorker(catalog: string, redis: string): Promise<Child> {
-  const w = spawnCli(['worker', '--catalog', catalog, '--collection', COLLECTION, '--queue', redis, ...WORKER_ARGS]);
-  let ended = false;
-  void w.exit.then(() => (ended = true));
-  await until(
-    () => ended || w.err().includes('taking jobs'),
-    () => `worker start: ${w.err()}`,
-  );
-  assert.ok(!ended, `the worker ended: ${w.err()}`);
-  return w;
-}
-
-async function stopWorker(w: Child): Promise<void> {
-  w.child.kill('SIGTERM');
-  const { code } = await w.exit;
-  assert.equal(code, 0, w.err());
-}
-
-/** Every row of a catalogue by relpath: status, content and metadata, and its vectors' bytes in both spaces. */
-async function rowsByRelpath(store: CatalogReader): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const rows = [...(await store.summaries(SPACES))].sort((a, b) => (a.relpath < b.relpath ? -1 : 1));
-  for (const r of rows) {
-    const vectors: string[] = [];
-    for (const s of SPACES) {
-      const v = r.status === 'ok' ? await store.vector(r.id, s) : undefined;
-      vectors.push(v ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : '-');
-    }
-    out.set(r.relpath, [r.status, r.sha256, r.size, r.mtime_ms, r.width, r.height, r.format, r.error_code, ...vectors].join(' '));
-  }
-  return out;
-}
+const startWorker = (catalog: string, redis: string) => startWorkerOf(catalog, COLLECTION, redis);
+const rowsByRelpath = (store: Parameters<typeof rowsOf>[0]) => rowsOf(store, SPACES);
 
 interface IndexJson {
   indexed: number;

@@ -1,14 +1,16 @@
 /**
  * Shared by the cluster tests: the file's private PostgreSQL server (started by the first test
  * that needs it, stopped after the file; a missing server fails the tests, never skips them),
- * vectors written straight into the catalogue with `commit`, reference indexes, shard processes.
+ * vectors written straight into the catalogue with `commit`, reference indexes, shard, worker
+ * and other CLI processes (killed after the file if a failed test left them running), and a
+ * catalogue's rows compared by relpath.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PostgresCatalogStore } from '../../src/catalog/postgres.js';
-import type { CatalogWrite, FeatureSpace } from '../../src/catalog/types.js';
+import type { CatalogReader, CatalogWrite, FeatureSpace } from '../../src/catalog/types.js';
 import type { ClusterSearchResult } from '../../src/cluster/coordinator.js';
 import { inPartition } from '../../src/cluster/partition.js';
 import type { ShardHealth } from '../../src/cluster/wire.js';
@@ -33,6 +35,85 @@ after(async () => {
   const srv = await serverStart?.catch(() => undefined);
   await srv?.stop();
 });
+
+// ---- CLI processes
+
+export interface Child {
+  child: ChildProcess;
+  out(): string;
+  err(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children = new Set<ChildProcess>();
+after(() => {
+  // whatever a failed test left running
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** The compiled CLI as a child process (node itself, so a signal hits the command, not a wrapper). */
+export function spawnCli(args: string[]): Child {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NITAMONO_NO_PROGRESS: '1' } });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      res({ code, signal });
+    }),
+  );
+  return { child, out: () => stdout, err: () => stderr, exit };
+}
+
+/** Resolves once `pred` holds (checked every 50 ms), fails after `timeoutMs` saying `what`. */
+export async function until(pred: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Short locks: a killed worker's jobs run again on another within about two seconds. */
+export const WORKER_ARGS = ['--threads', '1', '--concurrency', '2', '--lock-duration', '1000', '--stalled-interval', '1000'];
+
+/** `nitamono worker --catalog …`, resolved once it takes jobs. */
+export async function startWorker(catalog: string, collection: string, redis: string, args: string[] = WORKER_ARGS): Promise<Child> {
+  const w = spawnCli(['worker', '--catalog', catalog, '--collection', collection, '--queue', redis, ...args]);
+  let ended = false;
+  void w.exit.then(() => (ended = true));
+  await until(
+    () => ended || w.err().includes('taking jobs'),
+    () => `worker start: ${w.err()}`,
+  );
+  assert.ok(!ended, `the worker ended: ${w.err()}`);
+  return w;
+}
+
+/** SIGTERM: the jobs in flight finish, exit 0. */
+export async function stopWorker(w: Child): Promise<void> {
+  w.child.kill('SIGTERM');
+  const { code } = await w.exit;
+  assert.equal(code, 0, w.err());
+}
+
+/** Every row of a catalogue by relpath: status, content and metadata, and its vectors' bytes in `spaces`. */
+export async function rowsByRelpath(store: CatalogReader, spaces: readonly FeatureSpace[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const rows = [...(await store.summaries(spaces))].sort((a, b) => (a.relpath < b.relpath ? -1 : 1));
+  for (const r of rows) {
+    const vectors: string[] = [];
+    for (const s of spaces) {
+      const v = r.status === 'ok' ? await store.vector(r.id, s) : undefined;
+      vectors.push(v ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : '-');
+    }
+    out.set(r.relpath, [r.status, r.sha256, r.size, r.mtime_ms, r.width, r.height, r.format, r.error_code, ...vectors].join(' '));
+  }
+  return out;
+}
 
 export async function openStore(collection: string): Promise<PostgresCatalogStore> {
   return PostgresCatalogStore.open((await server()).url(), { collection });

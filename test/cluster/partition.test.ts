@@ -1,7 +1,7 @@
 /** Partitions, the wire format and the merge: pure functions, no server. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { mergeTopK } from '../../src/cluster/coordinator.js';
+import { chooseLayout, mergeTopK } from '../../src/cluster/coordinator.js';
 import { fmix32, formatPartition, inPartition, parseShardSpec, selectPartition, shardOf } from '../../src/cluster/partition.js';
 import { base64ToF32, base64ToI32, f32ToBase64, i32ToBase64 } from '../../src/cluster/wire.js';
 import type { NitamonoError } from '../../src/errors.js';
@@ -127,5 +127,25 @@ describe('merge of per-shard top-k', () => {
   test('no parts: all padding', () => {
     const m = mergeTopK([], 1, 2);
     assert.deepEqual([...m.labels], [-1, -1]);
+  });
+});
+
+describe('choice of the partitioning to search', () => {
+  const ep = (index: number, count: number, ready = true) => ({ url: `http://s${index}of${count}`, partition: { index, count }, ready, generation: 1 });
+
+  test('while a new layout loads next to a running one, the running one; once every new partition is ready, the larger', () => {
+    const old = [ep(0, 2), ep(1, 2)];
+    assert.equal(chooseLayout([])?.count, undefined);
+    assert.equal(chooseLayout(old)?.count, 2);
+    // S′ = 3 started, still loading: all of its partitions announced, none ready
+    const loading = [...old, ep(0, 3, false), ep(1, 3, false), ep(2, 3, false)];
+    assert.equal(chooseLayout(loading)?.count, 2);
+    assert.match(chooseLayout(loading)!.warnings[0]!, /several partitionings/);
+    assert.equal(chooseLayout([...old, ep(0, 3), ep(1, 3), ep(2, 3, false)])?.count, 2, 'two of three ready');
+    assert.equal(chooseLayout([...old, ep(0, 3), ep(1, 3), ep(2, 3)])?.count, 3, 'all ready: the larger layout');
+    // shrinking to S′ = 1: the old layout until it is stopped
+    assert.equal(chooseLayout([...old, ep(0, 1)])?.count, 2);
+    // one layout whose shards all restart: still that one
+    assert.equal(chooseLayout([ep(0, 2, false), ep(1, 2, false)])?.count, 2);
   });
 });

@@ -166,6 +166,14 @@ async function clusterIndexCommand(root: string, o: IndexCliOptions): Promise<vo
           process.stderr.write(
             `nitamono: the worker extracting ${e.job.files[0]?.relpath ?? e.job.path} stopped (killed or hung); the job runs again on another worker\n`,
           );
+        } else if (e.type === 'unreachable') {
+          process.stderr.write(`nitamono: ${e.error}; waiting for it (Ctrl-C stops waiting)\n`);
+        } else if (e.type === 'reconnected') {
+          process.stderr.write("nitamono: the job queue's Redis answers again\n");
+        } else if (e.type === 'requeued') {
+          process.stderr.write(
+            `nitamono: ${fmtInt(e.jobs.length)} extraction ${e.jobs.length === 1 ? 'job' : 'jobs'} vanished from the queue before running (Redis restarted without its data?): queued again\n`,
+          );
         }
       },
     });

@@ -1,16 +1,106 @@
-/** `nitamono info`: what a collection holds — images, skipped files, features, index, memory and disk use. */
+/**
+ * `nitamono info`: what a collection holds — images, skipped files, features, index, memory and disk use.
+ *
+ * With `--catalog postgres://…` (cluster mode): the collection's settings, images by status,
+ * generation, vectors per feature space, the shared quantizer, the shards of the registry and,
+ * with `--queue redis://…`, the job queue's state (src/cluster/stats.ts). Exit 4 when the
+ * queue's Redis does not answer (the rest is printed).
+ */
 import type { Command } from 'commander';
+import { PostgresCatalogStore } from '../../catalog/postgres.js';
+import { clusterQueueName } from '../../cluster/collection.js';
+import { type ClusterStats, clusterStats } from '../../cluster/stats.js';
 import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
-import { displayPath, fmtBytes, fmtInt, writeJson } from '../format.js';
-import { collectionPath } from '../options.js';
-import { printing } from '../run.js';
+import { invalid } from '../../errors.js';
+import { displayRedisUrl, ExtractionQueue } from '../../ingest/queue.js';
+import { displayPath, fmtBytes, fmtInt, fmtMs, writeJson } from '../format.js';
+import { clusterCollection, collectionPath, DEFAULT_REDIS } from '../options.js';
+import { EXIT_ENVIRONMENT, printing } from '../run.js';
 
 interface InfoCliOptions {
   collection?: string;
   json?: boolean;
+  catalog?: string;
+  queue?: string;
+  queueName?: string;
+}
+
+/** How long `info` waits for the queue's Redis. */
+const QUEUE_CONNECT_MS = 3000;
+
+function printClusterInfo(s: ClusterStats): void {
+  const out: string[] = [];
+  out.push(`Collection ${JSON.stringify(s.collection)} of ${s.catalog}${s.root ? ` — images of ${s.root}` : ''}`);
+  if (!s.settings) out.push('  (nothing indexed yet: no settings; run "nitamono index <folder> --catalog …")');
+  out.push(`  images:     ${fmtInt(s.images)} searchable, ${fmtInt(s.skipped)} skipped${s.excluded ? `, ${fmtInt(s.excluded)} excluded` : ''}`);
+  out.push(`  generation: ${s.generation}`);
+  if (s.settings) {
+    const st = s.settings;
+    out.push(
+      `  settings:   ${st.features.join(' + ')} features, colour bins ${st.color_bins}, deep model ${st.deep_model}, index ${st.index}${st.nlist ? ` (nlist ${st.nlist})` : ''}`,
+    );
+  }
+  for (const f of s.features) {
+    const q = f.quantizer;
+    out.push(
+      `  ${f.kind.padEnd(6)} ${f.model}: ${fmtInt(f.vectors)} vectors${f.dim ? ` (${f.dim}-d)` : ''}; ` +
+        (q
+          ? `shared quantizer v${q.version}: nlist ${fmtInt(q.nlist)}, trained on ${fmtInt(q.trained_on)} of ${fmtInt(q.collection_size)} vectors at generation ${q.generation} (${q.created_at})`
+          : 'no shared quantizer (shards search flat)'),
+    );
+    if (f.shards.length === 0) out.push('           shards: none registered (search --catalog searches the whole collection itself)');
+    else {
+      out.push(`           shards: ${f.coverage ? `${f.coverage.live} of ${f.coverage.shards} partitions live` : 'none live'}`);
+      for (const sh of f.shards) {
+        const state = !sh.live ? 'STALE' : sh.ready ? 'ready' : 'starting';
+        out.push(
+          `             ${`${sh.shard}/${sh.of}`.padEnd(5)} ${sh.url}  ${state}, generation ${sh.generation ?? '?'}, ${fmtInt(sh.size)} vectors, heartbeat ${fmtMs(sh.heartbeat_age_ms)} ago  (${sh.node})`,
+        );
+      }
+    }
+  }
+  const q = s.queue;
+  if (q && 'error' in q) out.push(`  queue:      ${q.name} at ${q.url}: ${q.error}`);
+  else if (q) {
+    out.push(
+      `  queue:      ${q.name} at ${q.url}: ${fmtInt(q.waiting + q.prioritized)} waiting, ${fmtInt(q.active)} active, ${fmtInt(q.delayed)} delayed (retrying), ${fmtInt(q.failed)} failed, ${fmtInt(q.completed)} completed (kept); ${fmtInt(q.workers)} ${q.workers === 1 ? 'worker' : 'workers'} connected`,
+    );
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** `info --catalog`: a collection of cluster mode. */
+async function clusterInfoCommand(o: InfoCliOptions): Promise<void> {
+  const store = await PostgresCatalogStore.open(o.catalog!, { collection: clusterCollection(o), poolSize: 2, create: false });
+  let queue: ExtractionQueue | undefined;
+  try {
+    let queueError: { name: string; url: string; error: string } | undefined;
+    if (o.queue !== undefined) {
+      const name = o.queueName ?? clusterQueueName(store.database, store.collection);
+      const url = displayRedisUrl(o.queue);
+      try {
+        queue = await ExtractionQueue.open({ url: o.queue, queueName: name, connectTimeoutMs: QUEUE_CONNECT_MS });
+      } catch (err) {
+        queueError = { name, url, error: (err as Error).message };
+      }
+    }
+    const s = await clusterStats(store, queue ? { queue } : {});
+    if (queueError) s.queue = queueError;
+    if (o.json) writeJson(s);
+    else printClusterInfo(s);
+    if (s.queue && 'error' in s.queue) {
+      process.stderr.write(`nitamono: ${s.queue.error}\n`);
+      process.exitCode = EXIT_ENVIRONMENT;
+    }
+  } finally {
+    await queue?.close();
+    await store.close();
+  }
 }
 
 async function infoCommand(o: InfoCliOptions): Promise<void> {
+  if (o.catalog !== undefined) return clusterInfoCommand(o);
+  if (o.queue !== undefined || o.queueName !== undefined) throw invalid('--queue and --queue-name need --catalog (cluster mode)');
   const c = await Collection.open(collectionPath(o));
   try {
     const s = await c.stats();
@@ -45,8 +135,13 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
-    .description('what a collection holds: images, skipped files, features, index, memory and disk use')
-    .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH})`)
+    .description(
+      'what a collection holds: images, skipped files, features, index, memory and disk use (with --catalog: settings, vectors, quantizer, shards, queue)',
+    )
+    .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH}); with --catalog, the collection's name (default "default")`)
     .option('--json', 'print as JSON')
+    .option('--catalog <url>', 'cluster mode: the shared catalogue (postgres://…)')
+    .option('--queue <url>', `cluster mode: also the job queue's state, from this Redis (e.g. ${DEFAULT_REDIS})`)
+    .option('--queue-name <name>', "cluster mode: the queue's name (default: derived from the database and the collection, as index and worker do)")
     .action(printing(infoCommand));
 }

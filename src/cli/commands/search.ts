@@ -19,6 +19,7 @@ interface SearchCliOptions {
   shards?: string[];
   deadlineMs?: number;
   shardToken?: string;
+  local?: boolean;
 }
 
 function searchJson(c: Collection, query: string, r: SearchResponse, k: number) {
@@ -63,6 +64,7 @@ function printSearch(c: Collection, query: string, r: SearchResponse): void {
 
 function clusterJson(query: string, r: ClusterSearchResponse) {
   return {
+    mode: r.mode,
     query: r.query.path ?? query,
     query_source: r.query.source,
     features: r.features,
@@ -89,10 +91,11 @@ function printClusterSearch(query: string, r: ClusterSearchResponse): void {
   const method =
     r.method === 'ivf' ? `ivf nprobe=${r.nprobe ?? '?'} of nlist=${r.nlist ?? '?'}` : r.nlist !== undefined ? `exact (all ${r.nlist} lists)` : 'exact (flat)';
   out.push(
-    `Method: ${method} · ${r.features} features (${r.dim}-d) · took ${fmtMs(r.took_ms)} · distances computed ${fmtInt(r.distances_computed)} (N = ${fmtInt(r.n)} in the shards that answered)`,
+    `Method: ${method} · ${r.features} features (${r.dim}-d) · took ${fmtMs(r.took_ms)} · distances computed ${fmtInt(r.distances_computed)} (N = ${fmtInt(r.n)}${r.mode === 'local' ? '' : ' in the shards that answered'})`,
   );
   const gen = r.generation ? (r.generation.min === r.generation.max ? `${r.generation.min}` : `${r.generation.min}–${r.generation.max}`) : '?';
-  out.push(`Coverage: ${r.coverage.answered}/${r.coverage.shards} shards · generation ${gen}`);
+  if (r.mode === 'local') out.push(`Searched here: no shard is registered, so the whole collection was loaded from the catalogue · generation ${gen}`);
+  else out.push(`Coverage: ${r.coverage.answered}/${r.coverage.shards} shards · generation ${gen}`);
   for (const s of r.shards) {
     const facts =
       s.status === 'ok'
@@ -117,6 +120,7 @@ async function clusterSearchCommand(query: string, o: SearchCliOptions, features
     ...(o.shards ? { shards: o.shards } : {}),
     ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}),
     ...(token !== undefined ? { token } : {}),
+    ...(o.local === false ? { local: false } : {}),
   });
   try {
     const r = await cs.search(
@@ -144,7 +148,7 @@ async function searchCommand(query: string, o: SearchCliOptions): Promise<void> 
   const features = o.features !== undefined ? parseFeatures(o.features) : undefined;
   if (features && features.length !== 1) throw invalid('--features for search is one of color or deep');
   if (o.catalog !== undefined) return clusterSearchCommand(query, o, features?.[0]);
-  if (o.shards || o.deadlineMs !== undefined) throw invalid('--shards and --deadline-ms need --catalog (cluster mode)');
+  if (o.shards || o.deadlineMs !== undefined || o.local === false) throw invalid('--shards, --deadline-ms and --no-local need --catalog (cluster mode)');
   const c = await Collection.open(collectionPath(o));
   try {
     const r = await c.search(
@@ -174,8 +178,12 @@ export function registerSearchCommand(program: Command): void {
     .option('--exact', 'exact search: every vector is compared (cost N·D)')
     .option('--nprobe <p>', `inverted-file search scanning the p nearest lists (default ${DEFAULT_NPROBE} on an IVF collection)`, intAtLeast('nprobe'))
     .option('--json', 'print the results as JSON')
-    .option('--catalog <url>', 'cluster mode: the shared catalogue (postgres://…); the query goes to the shards of `nitamono shard`')
+    .option(
+      '--catalog <url>',
+      'cluster mode: the shared catalogue (postgres://…); the query goes to the shards of `nitamono shard` registered there, or, with none, this process searches the whole collection',
+    )
     .option('--shards <urls>', "cluster mode: these shard URLs (comma-separated) instead of the catalogue's shard registry", urlList('shards'))
+    .option('--no-local', 'cluster mode: when no shard is registered, fail (exit 4) instead of loading the whole collection into this process')
     .option(
       '--deadline-ms <ms>',
       `cluster mode: wait at most this long for the shards (default ${DEFAULT_DEADLINE_MS}); late ones lower the coverage`,

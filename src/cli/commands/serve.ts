@@ -23,6 +23,7 @@ interface ServeOptions {
   shards?: string[];
   deadlineMs?: number;
   shardToken?: string;
+  local?: boolean;
   host: string;
   port: string;
   allowWrite?: boolean;
@@ -131,6 +132,7 @@ async function serveCluster(opts: ServeOptions, port: number, maxUploadBytes: nu
     ...(opts.shards ? { shards: opts.shards } : {}),
     ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
     ...(token !== undefined ? { token } : {}),
+    ...(opts.local === false ? { local: false } : {}),
   });
   let app: FastifyInstance;
   let actualPort: number;
@@ -154,6 +156,15 @@ async function serveCluster(opts: ServeOptions, port: number, maxUploadBytes: nu
     `nitamono: serving collection ${JSON.stringify(search.store.collection)} of ${search.store.target} (${images} images; ${search.settings.features.join(' + ')} features) at http://${shownHost}:${actualPort}/\n`,
   );
   process.stdout.write('nitamono: cluster mode: the search API only (POST /api/search, /api/openapi.json); no web page, image files or uploads yet\n');
+  // who answers: the shards, or (none registered) this process, whose index is loaded now rather than at the first search
+  const who = opts.shards ? `the shards ${opts.shards.join(', ')}` : "the shards of the catalogue's registry, or this process itself while none is registered";
+  process.stdout.write(`nitamono: searches are answered by ${who}\n`);
+  void search.prepare().then(
+    (mode) => {
+      if (mode === 'local') process.stdout.write(`nitamono: no shard is registered: searching the whole collection in this process (loaded)\n`);
+    },
+    (err: Error) => process.stderr.write(`nitamono: ${err.message}\n`),
+  );
   if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
   printAccess(app.nitamono, shownHost, actualPort, opts);
   await serveUntilStopped(app, () => search.close());
@@ -171,9 +182,13 @@ export function registerServeCommand(program: Command): void {
     .option('--public', 'bound off localhost: let anyone who can reach the address browse and download the collection (writes still need the token)')
     .option('--max-upload-mb <mb>', 'largest accepted upload in MB', String(DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024)))
     .option('--max-pixels <n>', 'largest accepted image in pixels', String(DEFAULT_MAX_PIXELS))
-    .option('--catalog <url>', 'cluster mode: the shared catalogue (postgres://…); searches go to the shards of `nitamono shard` (API only, read-only)')
+    .option(
+      '--catalog <url>',
+      'cluster mode: the shared catalogue (postgres://…); searches go to the shards of `nitamono shard`, or, with none registered, are answered here (API only, read-only)',
+    )
     .option('--shards <urls>', "cluster mode: these shard URLs (comma-separated) instead of the catalogue's shard registry", urlList('shards'))
     .option('--deadline-ms <ms>', `cluster mode: wait at most this long for the shards (default ${DEFAULT_DEADLINE_MS})`, intAtLeast('deadline-ms'))
+    .option('--no-local', 'cluster mode: when no shard is registered, answer 503 instead of loading the whole collection into this process')
     .option('--shard-token <token>', "cluster mode: the shards' bearer token (default $NITAMONO_SHARD_TOKEN)")
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
@@ -181,7 +196,8 @@ export function registerServeCommand(program: Command): void {
       const maxPixels = Math.round(parsePositive('--max-pixels', opts.maxPixels));
       if (opts.token !== undefined && !/^[\x21-\x7e]{8,}$/.test(opts.token)) throw invalid('--token must be at least 8 printable characters without spaces');
       if (opts.catalog !== undefined) return serveCluster(opts, port, maxUploadBytes, maxPixels);
-      if (opts.shards || opts.deadlineMs !== undefined) throw invalid('--shards and --deadline-ms need --catalog (cluster mode)');
+      if (opts.shards || opts.deadlineMs !== undefined || opts.local === false)
+        throw invalid('--shards, --deadline-ms and --no-local need --catalog (cluster mode)');
       // An upload waits at most 30 s for an `index` run in another process, then gets 409 LOCKED.
       const collection = await Collection.open(opts.collection ?? DEFAULT_COLLECTION_PATH, { writerWait: 30_000, command: `nitamono serve (port ${port})` });
       let app: FastifyInstance;

@@ -73,6 +73,7 @@ async function workerCommand(o: WorkerCliOptions): Promise<void> {
   const { url, queueName: asked } = queueOptions(o);
   const { store, into, queueName } = await openCatalog(o, asked);
   const ac = new AbortController();
+  let down = false;
   let worker: Awaited<ReturnType<typeof runExtractionWorker>>;
   try {
     worker = await runExtractionWorker({
@@ -86,7 +87,15 @@ async function workerCommand(o: WorkerCliOptions): Promise<void> {
       signal: ac.signal,
       onEvent: (e) => {
         if (e.type === 'failed') process.stderr.write(`nitamono: job failed: ${e.job?.files[0]?.relpath ?? e.jobId}: ${e.error}\n`);
-        else if (e.type === 'error') process.stderr.write(`nitamono: queue: ${e.error.message}\n`);
+        else if (e.type === 'error') {
+          // a Redis that is down is reported once, not at every reconnection attempt
+          const connection = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Connection is closed/.test(e.error.message);
+          if (!connection || !down) process.stderr.write(`nitamono: queue: ${e.error.message}${connection ? ' (reconnecting)' : ''}\n`);
+          if (connection) down = true;
+        } else if (e.type === 'active' && down) {
+          process.stderr.write("nitamono: queue: the queue's Redis answers again; taking jobs\n");
+          down = false;
+        }
       },
     });
   } catch (err) {

@@ -18,8 +18,28 @@ const int = { type: 'integer' } as const;
 const clusterSearchResponse = {
   description: 'Results, best first, merged from the shards that answered',
   type: 'object',
-  required: ['took_ms', 'extract_ms', 'method', 'features', 'distances_computed', 'n', 'dim', 'k', 'query', 'coverage', 'generation', 'shards', 'results'],
+  required: [
+    'mode',
+    'took_ms',
+    'extract_ms',
+    'method',
+    'features',
+    'distances_computed',
+    'n',
+    'dim',
+    'k',
+    'query',
+    'coverage',
+    'generation',
+    'shards',
+    'results',
+  ],
   properties: {
+    mode: {
+      type: 'string',
+      enum: ['shards', 'local'],
+      description: "'shards': merged from the shards that answered; 'local': no shard is registered, the server searched the whole collection itself",
+    },
     took_ms: { type: 'number', description: "The coordinator's time: broadcast, wait, merge" },
     extract_ms: { type: 'number', description: 'Feature extraction of an uploaded query' },
     method: { type: 'string', enum: ['exact', 'ivf'] },
@@ -57,6 +77,7 @@ const clusterSearchResponse = {
     },
     shards: {
       type: 'array',
+      description: 'Per partition (empty in local mode)',
       items: {
         type: 'object',
         required: ['shard', 'of', 'status', 'tried'],
@@ -132,6 +153,7 @@ export const clusterSearchRoutes: FastifyPluginAsync<ClusterServerContext> = asy
         ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}),
       });
       return {
+        mode: r.mode,
         took_ms: r.took_ms,
         extract_ms: r.extract_ms,
         method: r.method,
