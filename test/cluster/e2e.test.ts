@@ -1,8 +1,8 @@
 /**
  * Cluster mode end to end, with the compiled CLI only, against a private PostgreSQL and Redis:
  * `nitamono index --catalog … --queue …` fills the shared catalogue through two `nitamono worker`
- * processes (one SIGKILLed mid-run), a second run finds nothing to do, `--detach` returns before
- * any worker has run its jobs and the rows land later, then two `nitamono shard` processes and
+ * processes (one SIGKILLed mid-run), a second run finds nothing to do, `--no-wait` (as `--detach`) returns before
+ * any worker has run its jobs and the rows land later, then three `nitamono shard` processes and
  * `nitamono search --catalog` and `nitamono serve --catalog` answer as the single-machine
  * `nitamono search --exact` does. Every
  * row and vector is compared with a single-machine `nitamono index` of the same folder, bit for
@@ -177,7 +177,7 @@ describe('cluster mode end to end: index through workers, shards, search', () =>
     assert.doesNotMatch(r.stderr, /no worker/);
   });
 
-  test('--detach returns once the jobs are queued; the rows land when workers take them', async () => {
+  test('--no-wait (as --detach) returns once the jobs are queued; the rows land when workers take them', async () => {
     for (const w of workers.splice(0)) await stopWorker(w);
     await noise(join(root, 'later', 'n100.png'), 100, 40);
     await noise(join(root, 'later', 'n101.png'), 101, 40);
@@ -185,7 +185,8 @@ describe('cluster mode end to end: index through workers, shards, search', () =>
     await writeFile(join(root, 'later', 'broken.png'), 'this is not a PNG');
     await copyFile(join(root, 'noise', 'n0.png'), join(root, 'later', 'n0-copy.png'));
 
-    const r = await runCli(['index', root, '--catalog', catalog, '--collection', COLLECTION, '--queue', redis.url, '--detach', '--json']);
+    // --no-wait in cluster mode: wait for nothing, as --detach (the same switch in the CLI)
+    const r = await runCli(['index', root, '--catalog', catalog, '--collection', COLLECTION, '--queue', redis.url, '--no-wait', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as IndexJson;
     // the copy of stored content is a cheap write of the index run itself; the rest waits for workers
@@ -210,8 +211,8 @@ describe('cluster mode end to end: index through workers, shards, search', () =>
     assert.equal(await assertSameCatalogue('after --detach'), 42);
   });
 
-  test('two shards: search --catalog and serve --catalog give the neighbours and distances of the single-machine exact search', async () => {
-    const procs = await Promise.all(['0/2', '1/2'].map((spec) => startShard(catalog, COLLECTION, 'deep', spec)));
+  test('three shards: search --catalog and serve --catalog give the neighbours and distances of the single-machine exact search', async () => {
+    const procs = await Promise.all(['0/3', '1/3', '2/3'].map((spec) => startShard(catalog, COLLECTION, 'deep', spec)));
     shards.push(...procs);
     const g = await store.generation();
     const hs = await waitShards(

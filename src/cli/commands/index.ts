@@ -143,7 +143,9 @@ async function clusterIndexCommand(root: string, o: IndexCliOptions): Promise<vo
     ...(o.wait === false ? { writerWait: 0 } : {}),
     onWriterWait,
   });
-  const stop = interruptible(o.detach ? 'stopping before the jobs are queued' : 'no longer waiting for the workers (the queued jobs still run)');
+  // --no-wait means wait for nothing: not for another writer, nor, in cluster mode, for the workers
+  const detach = Boolean(o.detach) || o.wait === false;
+  const stop = interruptible(detach ? 'stopping before the jobs are queued' : 'no longer waiting for the workers (the queued jobs still run)');
   let report: ClusterIndexReport;
   try {
     report = await cc.index(root, {
@@ -151,14 +153,14 @@ async function clusterIndexCommand(root: string, o: IndexCliOptions): Promise<vo
       ...(index ? { index } : {}),
       ...(o.nlist ? { nlist: o.nlist } : {}),
       retrySkipped: Boolean(o.retrySkipped),
-      ...(o.detach ? { detach: true } : {}),
+      ...(detach ? { detach: true } : {}),
       progress,
       signal: stop.signal,
       onEnqueued: ({ jobs, workers, queue }) => {
         if (workers !== 0) return;
         const start = `nitamono worker --catalog … --collection ${cc.name}${o.queue ? ` --queue ${redisUrl(o.queue)}` : ''}`;
         process.stderr.write(
-          `nitamono: ${fmtInt(jobs)} extraction jobs are on queue ${queue}, and no worker is connected to it yet: start "${start}" on machines that see ${root}${o.detach ? '' : ' (waiting for them; Ctrl-C stops waiting, the jobs stay queued)'}\n`,
+          `nitamono: ${fmtInt(jobs)} extraction jobs are on queue ${queue}, and no worker is connected to it yet: start "${start}" on machines that see ${root}${detach ? '' : ' (waiting for them; Ctrl-C stops waiting, the jobs stay queued)'}\n`,
         );
       },
       onQueueEvent: (e) => {
@@ -239,7 +241,10 @@ export function registerIndexCommand(program: Command): void {
     .option('--threads <t>', 'worker threads for feature extraction and training (default: all cores)', intAtLeast('threads'))
     .option('--retry-skipped', 'try again files that were skipped before, even if unchanged')
     .option('--batch <n>', 'images per SQLite transaction', intAtLeast('batch'))
-    .option('--no-wait', 'if another process is writing the collection, fail (exit 2) instead of waiting for it')
+    .option(
+      '--no-wait',
+      'if another process is writing the collection, fail (exit 2) instead of waiting for it; in cluster mode also return once the jobs are queued (as --detach)',
+    )
     .option('--json', 'print the summary as JSON')
     .option(
       '--catalog <url>',
