@@ -1,36 +1,84 @@
 #!/usr/bin/env node
 import { spawnSync } from 'node:child_process';
 /**
- * nitamono vs Faiss (IndexFlatL2, IndexIVFFlat) and hnswlib, side by side in one run, on the
- * same files, thread count, nlist, nprobe sweep and k-means settings. Prints markdown tables of
- * absolute numbers and ratios, writes bench/out/ann-<dataset>.json and docs/recall-qps-<dataset>.svg.
+ * nitamono against its peers, side by side in one run, on the same files, queries, thread count,
+ * nlist, nprobe sweep and k-means settings, as ratios, with issue #9's targets checked at the end:
  *
- *   npm run build && node bench/ann-bench.mjs [--datasets fmnist,synthetic1m,clustered] [--threads 1,2] [--no-hnsw]
+ * - Faiss (Debian's python3-faiss on OpenBLAS, bench/peers.py): k-means, IndexFlatL2,
+ *   IVF{n},Flat, and the compressed IVF{n},SQ8 and IVF{n},PQ{m}np, each also wrapped in
+ *   IndexRefineFlat (k_factor = the refine factor), against nitamono's same factory strings;
+ * - the npm peers a TypeScript user would pick, in this process: hnswlib-node (M=16,
+ *   efConstruction=200, ef sweep) and usearch (connectivity 16, expansion_add 200,
+ *   expansion_search sweep, f32), one query at a time on this thread;
+ * - the streaming-read bound for an exact scan (bench/bandwidth.c).
  *
- * Needs Debian's python3-faiss, python3-hnswlib, python3-threadpoolctl, libopenblas0 (peers.py refuses the
- * reference BLAS) and dataset-fashion-mnist (run with /usr/bin/python3).
+ * Prints markdown tables and the targets checklist, writes bench/out/ann-<dataset>.json and the
+ * charts docs/recall-qps-<dataset>.svg and docs/recall-memory-<dataset>.svg (into bench/out/
+ * instead when --limit makes a subset, so smoke runs never touch the checked-in charts).
+ *
+ *   npm run build && node bench/ann-bench.mjs [--datasets fmnist,clustered,synthetic1m] [--threads 1[,2]]
+ *     [--queries Q]        queries for recall and one-query timings (first Q of the query set; default 1000)
+ *     [--flat-queries F]   one-query timings of the exact scans (default 100)
+ *     [--limit N]          first N base vectors only (smoke tests)
+ *     [--nprobes 1,2,…,64] [--refine-factors 4,16] [--ef 10,20,40,80,160]
+ *     [--codecs SQ8,PQ56]  storages after IVF{nlist} (default SQ8 and the dataset's PQ{m})
+ *     [--refine-source disk|ram]  where nitamono re-ranks from (default disk: the base file)
+ *     [--nlist N] [--no-ivf-flat] [--no-graphs] [--py-hnswlib] [--batch]
+ *
+ * Needs Debian's python3-faiss, python3-threadpoolctl, libopenblas0 (peers.py refuses the
+ * reference BLAS), python3-hnswlib for --py-hnswlib, dataset-fashion-mnist (run with
+ * /usr/bin/python3), and the devDependencies hnswlib-node and usearch.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { gunzipSync } from 'node:zlib';
-import { clusteredVectors, FlatIndex, readVectors, runAnnBenchmark, writeFvecs, writeIvecs } from 'nitamono';
+import hnswlibNode from 'hnswlib-node';
+import { ArrayRefine, clusteredVectors, FlatIndex, indexFactory, kmeans, readVectors, recallAt, VectorFileRefine, writeFvecs, writeIvecs } from 'nitamono';
+import usearch from 'usearch';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : def;
 };
-const datasets = opt('datasets', 'fmnist,clustered,synthetic1m').split(',');
-const threadList = opt('threads', '1,2').split(',').map(Number);
-const hnsw = !args.includes('--no-hnsw');
+const flag = (name) => args.includes(`--${name}`);
+const list = (s) => String(s).split(',').filter(Boolean).map(Number);
+const datasets = opt('datasets', 'fmnist').split(',');
+const threadList = list(opt('threads', '1'));
+const limit = Number(opt('limit', 0));
+const nprobeList = list(opt('nprobes', '1,2,4,8,16,32,64'));
+const refineFactors = list(opt('refine-factors', '4,16'));
+const efList = list(opt('ef', '10,20,40,80,160'));
+const ivfFlat = !flag('no-ivf-flat');
+const graphs = !flag('no-graphs') && !flag('no-hnsw');
+const pyHnsw = flag('py-hnswlib');
+const batch = flag('batch');
+/** Where nitamono's re-ranking reads full vectors: 'disk' (the base file, by offset; not in the index's RAM — the product's design) or 'ram' (ArrayRefine over the loaded vectors, like Faiss's IndexRefineFlat). */
+const refineSource = opt('refine-source', 'disk');
+if (!['disk', 'ram'].includes(refineSource)) throw new Error(`--refine-source is disk or ram, got ${refineSource}`);
+const K = 10;
 const out = new URL('./out/', import.meta.url).pathname;
-const docs = new URL('../docs/', import.meta.url).pathname;
+const docs = limit ? out : new URL('../docs/', import.meta.url).pathname;
 mkdirSync(out, { recursive: true });
 mkdirSync(docs, { recursive: true });
 const log = (s) => process.stderr.write(`${s}\n`);
+const started = performance.now();
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+/** Resident set size after garbage collection (rough: freed WebAssembly memories and buffers go back lazily). */
+const rss = () => {
+  gc();
+  gc();
+  return process.memoryUsage().rss;
+};
 
-/** k-means iterations on both sides (nitamono's and Faiss's defaults differ: 25 and 10). */
+/** k-means iterations on both sides (nitamono's and Faiss's defaults differ: 25 and 10), coarse and PQ alike. */
 const KMEANS_ITERATIONS = 25;
+/** Target thresholds of issue #9. */
+const T = { recall: 0.99, vsHnsw: 1.5, ram: 0.2, recallDiff: 0.01, flatBatch: 0.5, kmeans: 1.5, scan: 1.5 };
 
 /**
  * The peer process's environment only: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set on some hosts of
@@ -57,56 +105,49 @@ function idx(path) {
 const DATA = {
   fmnist: {
     nlist: 256,
-    singleFlat: 200,
-    single: 1000,
-    hnsw: true,
+    pq: 56,
+    graphs: true,
+    note: 'Fashion-MNIST: 60,000 base / 10,000 queries, 784-d raw pixels 0..255',
     make() {
       const dir = '/usr/share/datasets/fashion-mnist';
       const b = idx(`${dir}/train-images-idx3-ubyte.gz`),
         q = idx(`${dir}/t10k-images-idx3-ubyte.gz`);
-      return { base: b.data, queries: q.data, d: b.d, note: 'Fashion-MNIST: 60,000 base / 10,000 queries, 784-d raw pixels 0..255' };
+      return { base: b.data, queries: q.data, d: b.d };
     },
   },
   clustered: {
     nlist: 316,
-    singleFlat: 300,
-    single: 1000,
-    hnsw: true,
+    pq: 16,
+    graphs: true,
+    note: 'clustered synthetic: 100,000 base / 1,000 queries, 64-d, 300 Gaussian blobs',
     make() {
       const { data } = clusteredVectors(101_000, 64, { clusters: 300, spread: 0.5, seed: 7 });
-      return {
-        base: data.subarray(0, 100_000 * 64),
-        queries: data.subarray(100_000 * 64),
-        d: 64,
-        note: 'clustered synthetic: 100,000 base / 1,000 queries, 64-d, 300 Gaussian blobs',
-      };
+      return { base: data.subarray(0, 100_000 * 64), queries: data.subarray(100_000 * 64), d: 64 };
     },
   },
   synthetic1m: {
     nlist: 1000,
-    singleFlat: 100,
-    single: 1000,
-    hnsw: false,
+    pq: 32,
+    graphs: false,
+    note: 'synthetic: 1,000,000 base / 1,000 queries, 128-d (the seed cost table), 2000 Gaussian blobs',
     make() {
       const { data } = clusteredVectors(1_001_000, 128, { clusters: 2000, spread: 0.6, seed: 3 });
-      return {
-        base: data.subarray(0, 1_000_000 * 128),
-        queries: data.subarray(1_000_000 * 128),
-        d: 128,
-        note: 'synthetic: 1,000,000 base / 1,000 queries, 128-d (the seed cost table), 2000 Gaussian blobs',
-      };
+      return { base: data.subarray(0, 1_000_000 * 128), queries: data.subarray(1_000_000 * 128), d: 128 };
     },
   },
 };
 
+/** The dataset's base (its first `limit` rows with --limit), queries and exact top-100 ground truth, as files. */
 async function prepare(name) {
-  const spec = DATA[name];
-  const bf = `${out}${name}-base.fvecs`,
-    qf = `${out}${name}-queries.fvecs`,
-    gf = `${out}${name}-gt.ivecs`;
+  const tag = limit ? `${name}-${limit}` : name;
+  const bf = `${out}${tag}-base.fvecs`,
+    qf = `${out}${tag}-queries.fvecs`,
+    gf = `${out}${tag}-gt.ivecs`;
   if (!existsSync(gf)) {
-    log(`[${name}] writing vectors and exact ground truth …`);
-    const { base, queries, d } = spec.make();
+    log(`[${tag}] writing vectors and exact ground truth …`);
+    const made = DATA[name].make();
+    const { queries, d } = made;
+    const base = limit ? made.base.subarray(0, Math.min(limit, made.base.length / d) * d) : made.base;
     await writeFvecs(bf, base, d);
     await writeFvecs(qf, queries, d);
     const flat = new FlatIndex(d);
@@ -115,7 +156,7 @@ async function prepare(name) {
     await writeIvecs(gf, r.labels, 100);
     flat.dispose();
   }
-  return { bf, qf, gf };
+  return { tag, bf, qf, gf };
 }
 
 /** Bytes/s of a streaming read by a C loop (bench/bandwidth.c), measured now, in this run. */
@@ -132,15 +173,302 @@ function streamingBandwidth() {
   return Number(r.stdout.split(' ')[0]);
 }
 
-const fmt = (x, p = 1) => (x >= 100 ? x.toFixed(0) : x.toFixed(p));
-const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+const fmt = (x, p = 1) => (x === undefined || x === null ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(p));
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+const rssDelta = (b) => `RSS Δ ${b >= 0 ? '+' : '−'}${mib(Math.abs(b))}`;
+const sign = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(4)}`;
+const seconds = (t0) => (performance.now() - t0) / 1000;
 
-function svgChart(title, series) {
-  const W = 720,
-    H = 420,
+/**
+ * One pass of one-query-at-a-time searches per setting, on this thread: q/s, and recall from
+ * those same answers; optionally (--batch) all queries in one searchAsync on `threads` workers.
+ */
+async function sweep(index, settings, ctx) {
+  const { queries, dim, nq, gt, threads } = ctx;
+  const rows = [];
+  for (const s of settings) {
+    const params = { ...(s.nprobe ? { nprobe: s.nprobe } : {}), ...(s.refineFactor ? { refineFactor: s.refineFactor } : {}) };
+    const labels = new Int32Array(nq * K);
+    let distances = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < nq; i++) {
+      const r = index.search(queries.subarray(i * dim, (i + 1) * dim), K, params);
+      labels.set(r.labels, i * K);
+      distances += r.distancesComputed;
+    }
+    const singleS = seconds(t0);
+    const rec = recallAt({ labels, k: K, nq }, gt, K);
+    const row = {
+      nprobe: s.nprobe ?? null,
+      refine_factor: s.refineFactor ?? null,
+      recall_at_1: rec.recallAt1,
+      recall_at_10: rec.kRecallAtK,
+      qps_single: nq / singleS,
+      distances_per_query: distances / nq,
+    };
+    if (batch) {
+      const t2 = performance.now();
+      await index.searchAsync(queries, K, { ...params, threads });
+      row.qps_batch = nq / seconds(t2);
+    }
+    log(
+      `  nitamono ${ctx.label} nprobe ${row.nprobe ?? '-'}${row.refine_factor ? ` refine ${row.refine_factor}` : ''}: 10-R@10 ${row.recall_at_10.toFixed(4)}  ${row.qps_single.toFixed(0)} q/s`,
+    );
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** nitamono: k-means alone, exact search, IVF{n},Flat and the compressed kinds (each without and with re-ranking). */
+async function runNitamono(ctx, spec, codecs, files) {
+  const { base, dim, queries, nq, gt, threads } = ctx;
+  const res = { coded: [] };
+
+  log(`[nitamono] k-means K=${spec.nlist}, ${KMEANS_ITERATIONS} iterations, ${threads} thread(s) …`);
+  let t0 = performance.now();
+  const km = await kmeans(base, dim, spec.nlist, { iterations: KMEANS_ITERATIONS, maxPointsPerCentroid: 256, threads });
+  res.kmeans = { k: spec.nlist, iterations: KMEANS_ITERATIONS, trained_on: km.trainedOn, train_s: seconds(t0), objective: km.objective.at(-1) };
+
+  log('[nitamono] flat …');
+  const flat = new FlatIndex(dim);
+  flat.add(base);
+  const nf = Math.min(ctx.flatQueries, nq);
+  t0 = performance.now();
+  for (let i = 0; i < nf; i++) flat.search(queries.subarray(i * dim, (i + 1) * dim), K);
+  const qpsSingle = nf / seconds(t0);
+  t0 = performance.now();
+  const fb = await flat.searchAsync(queries, K, { threads });
+  const qpsBatch = nq / seconds(t0);
+  const fr = recallAt(fb, gt, K);
+  res.flat = { qps_single: qpsSingle, qps_batch: qpsBatch, recall_at_1: fr.recallAt1, recall_at_10: fr.kRecallAtK, memory_bytes: flat.memoryBytes };
+  flat.dispose();
+
+  const settings = nprobeList.filter((p) => p <= spec.nlist).map((nprobe) => ({ nprobe }));
+  const build = async (factory) => {
+    log(`[nitamono] ${factory}: training, ${threads} thread(s) …`);
+    const r0 = rss();
+    const index = indexFactory(dim, factory);
+    let t = performance.now();
+    await index.train(base, { threads, iterations: KMEANS_ITERATIONS, maxPointsPerCentroid: 256 });
+    const trainS = seconds(t);
+    t = performance.now();
+    index.add(base);
+    const addS = seconds(t);
+    return {
+      index,
+      info: {
+        factory,
+        kind: index.kind,
+        nlist: spec.nlist,
+        train_s: trainS,
+        add_s: addS,
+        memory_bytes: index.memoryBytes,
+        rss_delta: rss() - r0,
+        kernels: index.kernels,
+      },
+    };
+  };
+  if (ivfFlat) {
+    const { index, info } = await build(`IVF${spec.nlist},Flat`);
+    info.rows = await sweep(index, settings, { ...ctx, label: info.factory });
+    res.ivf = info;
+    index.dispose();
+  }
+  for (const codec of codecs) {
+    const { index, info } = await build(`IVF${spec.nlist},${codec}`);
+    info.rows = await sweep(index, settings, { ...ctx, label: info.factory });
+    if (refineFactors.length) {
+      // disk: the full vectors stay in the base file, read by offset when re-ranking, not in the
+      // index's RAM; ram: read from the loaded array, as Faiss's IndexRefineFlat does
+      const refine = refineSource === 'disk' ? VectorFileRefine.open(files.bf) : new ArrayRefine(base, dim);
+      index.setRefineVectors(refine);
+      info.refine_bytes = index.refineBytes;
+      for (const f of refineFactors)
+        info.rows.push(
+          ...(await sweep(
+            index,
+            settings.map((s) => ({ ...s, refineFactor: f })),
+            { ...ctx, label: `${info.factory},RFlat` },
+          )),
+        );
+      index.setRefineVectors(undefined);
+      refine.close?.();
+    }
+    res.coded.push(info);
+    index.dispose();
+  }
+  return res;
+}
+
+/** The npm graph peers, in this process, one query at a time on this thread. */
+function runGraphPeers(ctx, tag) {
+  const { base, dim, n, queries, nq, gt, threads } = ctx;
+  const qArr = Array.from({ length: nq }, (_, i) => Array.from(queries.subarray(i * dim, (i + 1) * dim)));
+  const res = {};
+
+  // hnswlib-node 3.0.0: plain number[] in and out (converted outside the timed loop for queries)
+  log('[hnswlib-node] build M=16 efConstruction=200 …');
+  let r0 = rss();
+  const h = new hnswlibNode.HierarchicalNSW('l2', dim);
+  h.initIndex({ maxElements: n, m: 16, efConstruction: 200, randomSeed: 100 });
+  let t0 = performance.now();
+  for (let i = 0; i < n; i++) h.addPoint(Array.from(base.subarray(i * dim, (i + 1) * dim)), i);
+  const hBuild = seconds(t0);
+  const hRss = rss() - r0;
+  const hFile = `${out}${tag}-hnswlib-node.bin`;
+  h.writeIndexSync(hFile);
+  const hBytes = statSync(hFile).size;
+  unlinkSync(hFile);
+  const hRows = [];
+  for (const ef of efList) {
+    h.setEf(Math.max(ef, K));
+    const labels = new Int32Array(nq * K);
+    t0 = performance.now();
+    for (let i = 0; i < nq; i++) labels.set(h.searchKnn(qArr[i], K).neighbors, i * K);
+    const s = seconds(t0);
+    const rec = recallAt({ labels, k: K, nq }, gt, K);
+    hRows.push({ ef, recall_at_1: rec.recallAt1, recall_at_10: rec.kRecallAtK, qps_single: nq / s });
+    log(`  hnswlib-node ef ${ef}: 10-R@10 ${rec.kRecallAtK.toFixed(4)}  ${(nq / s).toFixed(0)} q/s`);
+  }
+  res.hnswlib_node = {
+    M: 16,
+    ef_construction: 200,
+    build_s: hBuild,
+    memory_bytes: hBytes,
+    memory_source: 'writeIndex file size',
+    rss_delta: hRss,
+    rows: hRows,
+  };
+
+  // usearch 2.x: expansion_search is fixed at construction in its JavaScript API, so the built
+  // index is saved once and loaded into an Index made with each expansion_search
+  const { Index, MetricKind, ScalarKind } = usearch;
+  const cfg = { dimensions: dim, metric: MetricKind.L2sq, quantization: ScalarKind.F32, connectivity: 16, expansion_add: 200, expansion_search: 64 };
+  log(`[usearch] build connectivity 16, expansion_add 200, f32, ${threads} thread(s) …`);
+  r0 = rss();
+  const u = new Index(cfg);
+  const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+  t0 = performance.now();
+  u.add(keys, base, threads);
+  const uBuild = seconds(t0);
+  const uRss = rss() - r0;
+  const uFile = `${out}${tag}-usearch.bin`;
+  u.save(uFile);
+  const uBytes = statSync(uFile).size;
+  const uRows = [];
+  for (const ef of efList) {
+    const v = new Index({ ...cfg, expansion_search: Math.max(ef, K) });
+    v.load(uFile);
+    const labels = new Int32Array(nq * K);
+    t0 = performance.now();
+    for (let i = 0; i < nq; i++) {
+      const m = v.search(queries.subarray(i * dim, (i + 1) * dim), K, 1);
+      for (let j = 0; j < K; j++) labels[i * K + j] = j < m.keys.length ? Number(m.keys[j]) : -1;
+    }
+    const s = seconds(t0);
+    const rec = recallAt({ labels, k: K, nq }, gt, K);
+    uRows.push({ ef, recall_at_1: rec.recallAt1, recall_at_10: rec.kRecallAtK, qps_single: nq / s });
+    log(`  usearch expansion_search ${ef}: 10-R@10 ${rec.kRecallAtK.toFixed(4)}  ${(nq / s).toFixed(0)} q/s`);
+  }
+  unlinkSync(uFile);
+  res.usearch = {
+    connectivity: 16,
+    expansion_add: 200,
+    quantization: 'f32',
+    build_threads: threads,
+    build_s: uBuild,
+    memory_bytes: uBytes,
+    memory_source: 'save() file size',
+    rss_delta: uRss,
+    rows: uRows,
+  };
+  return res;
+}
+
+function runFaiss(ctx, spec, codecs, files) {
+  const { threads, nq } = ctx;
+  log(`[Faiss] ${threads} thread(s) …`);
+  const py = spawnSync(
+    '/usr/bin/python3',
+    [
+      new URL('./peers.py', import.meta.url).pathname,
+      '--base',
+      files.bf,
+      '--queries',
+      files.qf,
+      '--gt',
+      files.gf,
+      '--nq',
+      String(nq),
+      '--nlist',
+      String(spec.nlist),
+      '--nprobe',
+      nprobeList.join(','),
+      '--threads',
+      String(threads),
+      '--flat-single-queries',
+      String(ctx.flatQueries),
+      '--iterations',
+      String(KMEANS_ITERATIONS),
+      '--codecs',
+      codecs.map((c) => (/^pq\d+$/i.test(c) ? `${c}np` : c)).join(','),
+      '--refine-factors',
+      refineFactors.join(','),
+      '--ef',
+      efList.join(','),
+      ...(ivfFlat ? [] : ['--no-ivf-flat']),
+      ...(batch ? ['--batch'] : []),
+      ...(pyHnsw && ctx.graphs ? ['--hnsw'] : []),
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 26, env: peerEnv(threads), stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  if (py.status !== 0) throw new Error(`peers.py failed (exit ${py.status})`);
+  return JSON.parse(py.stdout);
+}
+
+// ---------------------------------------------------------------- charts
+
+const PALETTE = {
+  'nitamono flat': '#862e9c',
+  'nitamono IVF-Flat': '#d6336c',
+  'nitamono IVF-SQ8': '#e8590c',
+  'nitamono IVF-PQ': '#c2255c',
+  'Faiss flat': '#1864ab',
+  'Faiss IVF-Flat': '#1c7ed6',
+  'Faiss IVF-SQ8': '#15aabf',
+  'Faiss IVF-PQ': '#364fc7',
+  'hnswlib-node': '#2b8a3e',
+  usearch: '#f59f00',
+  'hnswlib (Python)': '#74b816',
+};
+const colorOf = (name) => PALETTE[Object.keys(PALETTE).find((k) => name.startsWith(k)) ?? ''] ?? '#495057';
+
+function svgFrame(W, H, title) {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${title}</text>\n`;
+}
+
+/** A point: filled, or hollow for re-ranked variants. */
+const dot = (x, y, se, title) =>
+  `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3.5" ${se.dash ? `fill="white" stroke="${se.color}" stroke-width="1.5"` : `fill="${se.color}"`}><title>${title}</title></circle>\n`;
+
+/** The legend, in a column right of the plot. */
+function legend(series, x, yTop) {
+  let s = '';
+  series.forEach((se, i) => {
+    const y = yTop + i * 18;
+    s += `<line x1="${x}" x2="${x + 20}" y1="${y + 6}" y2="${y + 6}" stroke="${se.color}" stroke-width="2"${se.dash ? ` stroke-dasharray="${se.dash}"` : ''}/>${dot(x + 10, y + 6, se, se.name)}<text x="${x + 26}" y="${y + 10}">${se.name}</text>\n`;
+  });
+  return s;
+}
+
+/** Recall (x) against one-query q/s (y, log), one line per index. */
+function svgRecallQps(title, series) {
+  const W = 1000,
+    H = 540,
     L = 70,
-    R = 20,
-    T = 40,
+    R = 260,
+    Tp = 40,
     B = 50;
   const pts = series.flatMap((s) => s.points);
   const ymin = Math.log10(Math.min(...pts.map((p) => p.qps)) * 0.8),
@@ -149,26 +477,62 @@ function svgChart(title, series) {
     xmax = 1.005;
   const step = xmax - xmin > 0.3 ? 0.1 : 0.05;
   const X = (r) => L + ((r - xmin) / (xmax - xmin)) * (W - L - R);
-  const Y = (q) => T + (1 - (Math.log10(q) - ymin) / (ymax - ymin)) * (H - T - B);
-  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n`;
-  s += `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${title}</text>\n`;
-  for (let e = Math.ceil(ymin); e <= Math.floor(ymax); e++) {
+  const Y = (q) => Tp + (1 - (Math.log10(q) - ymin) / (ymax - ymin)) * (H - Tp - B);
+  let s = svgFrame(W, H, title);
+  for (let e = Math.ceil(ymin); e <= Math.floor(ymax); e++)
     s += `<line x1="${L}" x2="${W - R}" y1="${Y(10 ** e)}" y2="${Y(10 ** e)}" stroke="#ddd"/><text x="${L - 6}" y="${Y(10 ** e) + 4}" text-anchor="end">${10 ** e}</text>\n`;
-  }
-  for (let r = Math.ceil(xmin / step) * step; r <= 1.0001; r += step) {
-    s += `<line y1="${T}" y2="${H - B}" x1="${X(r)}" x2="${X(r)}" stroke="#eee"/><text x="${X(r)}" y="${H - B + 16}" text-anchor="middle">${r.toFixed(2)}</text>\n`;
-  }
+  for (let r = Math.ceil(xmin / step) * step; r <= 1.0001; r += step)
+    s += `<line y1="${Tp}" y2="${H - B}" x1="${X(r)}" x2="${X(r)}" stroke="#eee"/><text x="${X(r)}" y="${H - B + 16}" text-anchor="middle">${r.toFixed(2)}</text>\n`;
+  s += `<line y1="${Tp}" y2="${H - B}" x1="${X(T.recall)}" x2="${X(T.recall)}" stroke="#adb5bd" stroke-dasharray="3 3"/>\n`;
   s += `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">10-recall@10</text>`;
-  s += `<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">queries/s, one at a time, 1 thread (log)</text>\n`;
-  series.forEach((se, i) => {
+  s += `<text transform="translate(16 ${(Tp + H - B) / 2}) rotate(-90)" text-anchor="middle">queries/s, one at a time, 1 thread (log)</text>\n`;
+  for (const se of series) {
     const path = se.points.map((p, j) => `${j ? 'L' : 'M'}${X(p.recall).toFixed(1)},${Y(p.qps).toFixed(1)}`).join(' ');
-    s += `<path d="${path}" fill="none" stroke="${se.color}" stroke-width="2"/>\n`;
-    for (const p of se.points)
-      s += `<circle cx="${X(p.recall).toFixed(1)}" cy="${Y(p.qps).toFixed(1)}" r="3.5" fill="${se.color}"><title>${se.name} ${p.label}: recall ${p.recall.toFixed(4)}, ${p.qps.toFixed(0)} q/s</title></circle>\n`;
-    s += `<rect x="${L + 12}" y="${T + 8 + i * 18}" width="12" height="12" fill="${se.color}"/><text x="${L + 30}" y="${T + 18 + i * 18}">${se.name}</text>\n`;
-  });
-  return `${s}</svg>\n`;
+    s += `<path d="${path}" fill="none" stroke="${se.color}" stroke-width="2"${se.dash ? ` stroke-dasharray="${se.dash}"` : ''}/>\n`;
+    for (const p of se.points) s += dot(X(p.recall), Y(p.qps), se, `${se.name} ${p.label}: recall ${p.recall.toFixed(4)}, ${p.qps.toFixed(0)} q/s`);
+  }
+  return `${s + legend(series, W - R + 16, Tp + 6)}</svg>\n`;
 }
+
+/** RAM of each index as a fraction of the raw vectors (x, log) against the recall its settings reach (y). */
+function svgRecallMemory(title, series) {
+  const W = 1000,
+    H = 540,
+    L = 70,
+    R = 260,
+    Tp = 40,
+    B = 50;
+  const pts = series.flatMap((s) => s.points);
+  const xmin = Math.log10(Math.min(T.ram, ...pts.map((p) => p.mem)) * 0.7),
+    xmax = Math.log10(Math.max(...pts.map((p) => p.mem)) * 1.4);
+  const ymin = Math.max(0, Math.floor(Math.min(...pts.map((p) => p.recall)) * 20) / 20 - 0.05),
+    ymax = 1.005;
+  const step = ymax - ymin > 0.3 ? 0.1 : 0.05;
+  const X = (m) => L + ((Math.log10(m) - xmin) / (xmax - xmin)) * (W - L - R);
+  const Y = (r) => Tp + (1 - (r - ymin) / (ymax - ymin)) * (H - Tp - B);
+  let s = svgFrame(W, H, title);
+  for (const m of [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10])
+    if (Math.log10(m) >= xmin && Math.log10(m) <= xmax)
+      s += `<line y1="${Tp}" y2="${H - B}" x1="${X(m)}" x2="${X(m)}" stroke="${m === T.ram ? '#adb5bd' : '#eee'}"${m === T.ram ? ' stroke-dasharray="3 3"' : ''}/><text x="${X(m)}" y="${H - B + 16}" text-anchor="middle">${m}×</text>\n`;
+  for (let r = Math.ceil(ymin / step) * step; r <= 1.0001; r += step)
+    s += `<line x1="${L}" x2="${W - R}" y1="${Y(r)}" y2="${Y(r)}" stroke="#eee"/><text x="${L - 6}" y="${Y(r) + 4}" text-anchor="end">${r.toFixed(2)}</text>\n`;
+  s += `<line x1="${L}" x2="${W - R}" y1="${Y(T.recall)}" y2="${Y(T.recall)}" stroke="#adb5bd" stroke-dasharray="3 3"/>\n`;
+  s += `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">RAM of the index ÷ raw float32 vectors (log); re-rank vectors counted when in RAM, not on disk</text>`;
+  s += `<text transform="translate(16 ${(Tp + H - B) / 2}) rotate(-90)" text-anchor="middle">10-recall@10 over the sweep</text>\n`;
+  series.forEach((se, i) => {
+    const jitter = ((i % 7) - 3) * 3;
+    for (const p of se.points)
+      s += dot(
+        X(p.mem) + jitter,
+        Y(p.recall),
+        se,
+        `${se.name} ${p.label}: recall ${p.recall.toFixed(4)}, ${p.qps.toFixed(0)} q/s, RAM ${p.mem.toFixed(3)}× raw`,
+      );
+  });
+  return `${s + legend(series, W - R + 16, Tp + 6)}</svg>\n`;
+}
+
+// ---------------------------------------------------------------- report
 
 const report = [];
 const say = (s = '') => {
@@ -176,118 +540,346 @@ const say = (s = '') => {
   process.stdout.write(`${s}\n`);
 };
 say(
-  `# ann-bench — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0].model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+  `# ann-bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0].model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
 );
+say(`\n\`node bench/ann-bench.mjs ${args.join(' ')}\``);
+const bw = streamingBandwidth();
+
+const codedLabel = (f) => f.replace(/^IVF\d+,/, 'IVF-').replace(/np$/, '');
 
 for (const name of datasets) {
-  const spec = DATA[name];
-  const { bf, qf, gf } = await prepare(name);
-  const base = await readVectors(bf),
-    queries = await readVectors(qf);
-  const gtFile = readFileSync(gf);
-  const gtK = gtFile.readInt32LE(0),
-    gtN = gtFile.length / 4 / (gtK + 1);
+  const spec = { ...DATA[name] };
+  if (opt('nlist')) spec.nlist = Number(opt('nlist'));
+  const codecs = opt('codecs', `SQ8,PQ${spec.pq}`).split(',').filter(Boolean);
+  const files = await prepare(name);
+  const base = await readVectors(files.bf),
+    allQueries = await readVectors(files.qf);
+  const dim = base.dim,
+    n = base.data.length / dim;
+  const nq = Math.min(Number(opt('queries', 1000)), allQueries.data.length / dim);
+  const queries = allQueries.data.subarray(0, nq * dim);
+  const gtFile = readFileSync(files.gf);
+  const gtK = gtFile.readInt32LE(0);
   const gtAll = new Int32Array(gtFile.buffer, gtFile.byteOffset, gtFile.length / 4);
-  const gt = new Int32Array(gtN * gtK);
-  for (let i = 0; i < gtN; i++) gt.set(gtAll.subarray(i * (gtK + 1) + 1, (i + 1) * (gtK + 1)), i * gtK);
-  say(`\n## ${spec.make.toString().match(/note: '([^']+)'/)[1]}`);
-  const nprobes = [1, 2, 4, 8, 16, 32, 64, 128].filter((p) => p <= spec.nlist);
+  const gt = { labels: new Int32Array(nq * gtK), k: gtK };
+  for (let i = 0; i < nq; i++) gt.labels.set(gtAll.subarray(i * (gtK + 1) + 1, (i + 1) * (gtK + 1)), i * gtK);
+  const rawBytes = n * dim * 4;
+  const flatQueries = Number(opt('flat-queries', 100));
+  say(`\n## ${spec.note}${limit ? ` — SUBSET: first ${n} base vectors` : ''}; ${nq} queries`);
+  say(
+    `\nnlist ${spec.nlist}, nprobe ${nprobeList.filter((p) => p <= spec.nlist).join(',')}, refine factors ${refineFactors.join(',') || 'none'}, k-means ${KMEANS_ITERATIONS} iterations (coarse and PQ) at most 256 points per centroid on both sides; one-query timings: ${nq} queries (exact scans: ${Math.min(flatQueries, nq)}), each on the calling thread; recall from those same answers.`,
+  );
   const results = {};
   for (const threads of threadList) {
-    log(`[${name}] nitamono, ${threads} thread(s) …`);
-    const common = { base: base.data, queries: queries.data, dim: base.dim, groundTruth: { labels: gt, k: gtK }, threads, log };
-    const flat = await runAnnBenchmark({ ...common, index: 'flat', singleQueries: spec.singleFlat });
-    const ivf = await runAnnBenchmark({ ...common, index: 'ivf', nlist: spec.nlist, nprobes, singleQueries: spec.single, iterations: KMEANS_ITERATIONS });
-    log(`[${name}] Faiss${hnsw && spec.hnsw && threads === 1 ? ' + hnswlib' : ''}, ${threads} thread(s) …`);
-    const py = spawnSync(
-      '/usr/bin/python3',
-      [
-        new URL('./peers.py', import.meta.url).pathname,
-        '--base',
-        bf,
-        '--queries',
-        qf,
-        '--gt',
-        gf,
-        '--nlist',
-        String(spec.nlist),
-        '--nprobe',
-        nprobes.join(','),
-        '--threads',
-        String(threads),
-        '--single-queries',
-        String(spec.single),
-        '--flat-single-queries',
-        String(spec.singleFlat),
-        '--iterations',
-        String(KMEANS_ITERATIONS),
-        ...(hnsw && spec.hnsw && threads === 1 ? ['--hnsw'] : []),
-      ],
-      { encoding: 'utf8', maxBuffer: 1 << 26, env: peerEnv(threads) },
-    );
-    if (py.status !== 0) throw new Error(`peers.py failed: ${py.stderr}`);
-    const peers = JSON.parse(py.stdout);
-    results[threads] = { flat, ivf, peers };
+    const ctx = { base: base.data, dim, n, queries, nq, gt, threads, flatQueries, graphs: spec.graphs };
+    const nita = await runNitamono(ctx, spec, codecs, files);
+    const npm = graphs && spec.graphs && threads === threadList[0] ? runGraphPeers(ctx, files.tag) : null;
+    const faiss = runFaiss(ctx, spec, codecs, files);
+    results[threads] = { nitamono: nita, npm, faiss };
   }
-  writeFileSync(`${out}ann-${name}.json`, JSON.stringify(results, null, 2));
 
-  const bw = streamingBandwidth();
+  const targets = [];
   for (const threads of threadList) {
-    const { flat, ivf, peers } = results[threads];
-    const f = flat.rows[0];
-    const scanMs = 1000 / f.qps_single,
-      bytes = flat.n * flat.dim * 4;
+    const { nitamono: nita, npm, faiss } = results[threads];
     say(`\n### ${threads} thread(s)`);
-    say('\n| exact search | nitamono | Faiss IndexFlatL2 | ratio |');
+
+    // exact search
+    const f = nita.flat,
+      pf = faiss.flat;
+    const scanMs = 1000 / f.qps_single;
+    const boundMs = bw ? (rawBytes / bw) * 1000 : 0;
+    say('\n| exact search | nitamono | Faiss IndexFlatL2 (OpenBLAS) | nitamono ÷ Faiss |');
     say('|---|---|---|---|');
-    say(
-      `| one query at a time: ms/query | ${scanMs.toFixed(2)} | ${(1000 / peers.flat.qps_single).toFixed(2)} | ${ratio(f.qps_single, peers.flat.qps_single)} faster |`,
-    );
-    say(`| all queries in one call: queries/s | ${fmt(f.qps_batch)} | ${fmt(peers.flat.qps_batch)} | ${ratio(f.qps_batch, peers.flat.qps_batch)} |`);
-    say(`| 10-recall@10 | ${f.recall_at_10.toFixed(4)} | ${peers.flat.recall_at_10.toFixed(4)} | |`);
-    if (bw && threads === 1)
+    say(`| one query at a time: ms/query | ${scanMs.toFixed(2)} | ${(1000 / pf.qps_single).toFixed(2)} | ${ratio(f.qps_single, pf.qps_single)} the q/s |`);
+    say(`| all ${nq} queries in one call on ${threads} thread(s): q/s | ${fmt(f.qps_batch)} | ${fmt(pf.qps_batch)} | ${ratio(f.qps_batch, pf.qps_batch)} |`);
+    say(`| 10-recall@10 | ${f.recall_at_10.toFixed(4)} | ${pf.recall_at_10.toFixed(4)} | |`);
+    if (bw)
       say(
-        `| scan rate (GB/s) vs streaming-read limit ${(bw / 1e9).toFixed(1)} GB/s | ${(bytes / scanMs / 1e6).toFixed(1)} (${((bytes / scanMs / 1e6 / (bw / 1e9)) * 100).toFixed(0)} %) | ${((bytes * peers.flat.qps_single) / 1e9).toFixed(1)} (${(((bytes * peers.flat.qps_single) / bw) * 100).toFixed(0)} %) | |`,
+        `| one-query scan vs streaming-read bound (${mib(rawBytes)} at ${(bw / 1e9).toFixed(1)} GB/s = ${boundMs.toFixed(2)} ms) | ${(scanMs / boundMs).toFixed(2)}× the bound | ${(1000 / pf.qps_single / boundMs).toFixed(2)}× the bound | |`,
       );
+
+    // k-means
+    const km = nita.kmeans,
+      pk = faiss.kmeans;
     say(
-      `\nIVF, nlist ${ivf.nlist}: k-means ${ivf.train_s.toFixed(2)} s (Faiss ${peers.ivf.train_s.toFixed(2)} s, ${ratio(peers.ivf.train_s, ivf.train_s)} faster), add ${ivf.add_s.toFixed(2)} s (Faiss ${peers.ivf.add_s.toFixed(2)} s); index ${(ivf.index_bytes / 2 ** 20).toFixed(1)} MiB = ${(ivf.index_bytes / (ivf.raw_bytes + ivf.n * 4 + ivf.nlist * ivf.dim * 4)).toFixed(3)} × (raw vectors + ids + centroids)`,
+      `\nk-means alone (K=${km.k}, ${km.iterations} iterations, ${km.trained_on} points, ${threads} thread(s)): nitamono ${km.train_s.toFixed(2)} s, Faiss ${pk.train_s.toFixed(2)} s — nitamono takes ${(km.train_s / pk.train_s).toFixed(2)}× Faiss's time; final objective ${km.objective.toExponential(4)} vs ${pk.objective?.toExponential(4)}`,
     );
-    say(
-      '\n| nprobe | distances/query | 10-R@10 nitamono | 10-R@10 Faiss | R@1 nitamono | R@1 Faiss | ms/query nitamono | ms/query Faiss | single ratio | batch q/s nitamono | batch q/s Faiss | batch ratio |',
-    );
-    say('|---|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const r of ivf.rows) {
-      const p = peers.ivf.rows.find((x) => x.nprobe === r.nprobe);
-      if (!p) continue;
+
+    // IVF-Flat
+    if (nita.ivf && faiss.ivf) {
+      const iv = nita.ivf,
+        pv = faiss.ivf;
       say(
-        `| ${r.nprobe} | ${Math.round(r.distances_per_query)} | ${r.recall_at_10.toFixed(4)} | ${p.recall_at_10.toFixed(4)} | ${r.recall_at_1.toFixed(4)} | ${p.recall_at_1.toFixed(4)} | ${(1000 / r.qps_single).toFixed(3)} | ${(1000 / p.qps_single).toFixed(3)} | ${ratio(r.qps_single, p.qps_single)} | ${fmt(r.qps_batch)} | ${fmt(p.qps_batch)} | ${ratio(r.qps_batch, p.qps_batch)} |`,
+        `\n#### ${iv.factory}: train ${iv.train_s.toFixed(2)} s (Faiss ${pv.train_s.toFixed(2)} s), add ${iv.add_s.toFixed(2)} s (Faiss ${pv.add_s.toFixed(2)} s); RAM ${mib(iv.memory_bytes)} (Faiss ${mib(pv.memory_bytes)})`,
+      );
+      codedTable(iv.rows, pv.rows);
+    }
+
+    // compressed
+    for (let c = 0; c < nita.coded.length; c++) {
+      const ix = nita.coded[c],
+        px = faiss.coded[c];
+      say(`\n#### ${ix.factory} (Faiss ${px.factory}${refineFactors.length ? `; refined: IndexRefineFlat, k_factor ${refineFactors.join(', ')}` : ''})`);
+      say(
+        `\ntrain ${ix.train_s.toFixed(2)} s (Faiss ${px.train_s.toFixed(2)} s), add ${ix.add_s.toFixed(2)} s (Faiss ${px.add_s.toFixed(2)} s); RAM ${mib(ix.memory_bytes)} = ${(ix.memory_bytes / rawBytes).toFixed(3)}× raw (Faiss ${mib(px.memory_bytes)} = ${(px.memory_bytes / rawBytes).toFixed(3)}× raw${px.memory_parts.table ? `, of which precomputed table ${mib(px.memory_parts.table)}` : ''}); re-ranking reads ${mib(ix.refine_bytes ?? 0)} of full vectors ${refineSource === 'disk' ? 'from the base file on disk' : 'from an array in RAM'} (Faiss: ${mib(px.refine_ram_bytes ?? 0)} copied into RAM)`,
+      );
+      codedTable(ix.rows, px.rows);
+    }
+
+    // graph peers
+    if (npm) {
+      const hn = npm.hnswlib_node,
+        us = npm.usearch,
+        py = faiss.hnsw;
+      say(
+        `\n#### Graph indexes (npm), one query at a time: hnswlib-node 3.0.0 (M=16, efConstruction=200) build ${hn.build_s.toFixed(1)} s, ${mib(hn.memory_bytes)} (${(hn.memory_bytes / rawBytes).toFixed(2)}× raw; ${rssDelta(hn.rss_delta)}); usearch ${usearchVersion()} (connectivity 16, expansion_add 200, f32, built on ${us.build_threads} thread(s)) build ${us.build_s.toFixed(1)} s, ${mib(us.memory_bytes)} (${(us.memory_bytes / rawBytes).toFixed(2)}× raw; ${rssDelta(us.rss_delta)})${py ? `; hnswlib (Python) build ${py.build_s.toFixed(1)} s` : ''}`,
+      );
+      say(`\n| ef | hnswlib-node 10-R@10 | q/s | usearch 10-R@10 | q/s |${py ? ' hnswlib (Python) 10-R@10 | q/s |' : ''}`);
+      say(`|---|---|---|---|---|${py ? '---|---|' : ''}`);
+      hn.rows.forEach((h, i) => {
+        const u = us.rows[i],
+          p = py?.rows[i];
+        say(
+          `| ${h.ef} | ${h.recall_at_10.toFixed(4)} | ${fmt(h.qps_single)} | ${u.recall_at_10.toFixed(4)} | ${fmt(u.qps_single)} |${p ? ` ${p.recall_at_10.toFixed(4)} | ${fmt(p.qps_single)} |` : ''}`,
+        );
+      });
+    }
+
+    // memory side by side
+    say(`\n#### RAM of each index (raw float32 vectors: ${mib(rawBytes)})`);
+    say('\n| index | RAM | ÷ raw | how measured | full vectors for re-ranking |');
+    say('|---|---|---|---|---|');
+    say(`| nitamono flat | ${mib(f.memory_bytes)} | ${(f.memory_bytes / rawBytes).toFixed(3)} | memoryBytes | – |`);
+    if (nita.ivf) say(`| nitamono ${nita.ivf.factory} | ${mib(nita.ivf.memory_bytes)} | ${(nita.ivf.memory_bytes / rawBytes).toFixed(3)} | memoryBytes | – |`);
+    for (const ix of nita.coded)
+      say(
+        `| nitamono ${ix.factory} | ${mib(ix.memory_bytes)} | ${(ix.memory_bytes / rawBytes).toFixed(3)} | memoryBytes (codes, 4-byte ids, centroids, codec, table); ${rssDelta(ix.rss_delta)} | ${ix.refine_bytes ? (refineSource === 'disk' ? `${mib(ix.refine_bytes)} on disk (base file)` : `${mib(ix.refine_bytes)} in RAM: ${((ix.memory_bytes + ix.refine_bytes) / rawBytes).toFixed(3)}× raw in all`) : '–'} |`,
+      );
+    say(`| Faiss IndexFlatL2 | ${mib(pf.memory_bytes)} | ${(pf.memory_bytes / rawBytes).toFixed(3)} | n·d·4 | – |`);
+    if (faiss.ivf)
+      say(
+        `| Faiss ${faiss.ivf.factory} | ${mib(faiss.ivf.memory_bytes)} | ${(faiss.ivf.memory_bytes / rawBytes).toFixed(3)} | computed from its structures | – |`,
+      );
+    for (const px of faiss.coded)
+      say(
+        `| Faiss ${px.factory} | ${mib(px.memory_bytes)} | ${(px.memory_bytes / rawBytes).toFixed(3)} | computed: codes, 8-byte ids, centroids, codec, precomputed table (serialize_index: ${mib(px.serialized_bytes)}) | ${px.refine_ram_bytes ? `${mib(px.refine_ram_bytes)} in RAM (IndexRefineFlat): ${((px.memory_bytes + px.refine_ram_bytes) / rawBytes).toFixed(3)}× raw in all` : '–'} |`,
+      );
+    if (npm) {
+      say(
+        `| hnswlib-node | ${mib(npm.hnswlib_node.memory_bytes)} | ${(npm.hnswlib_node.memory_bytes / rawBytes).toFixed(3)} | writeIndex file size; ${rssDelta(npm.hnswlib_node.rss_delta)} | – |`,
+      );
+      say(
+        `| usearch | ${mib(npm.usearch.memory_bytes)} | ${(npm.usearch.memory_bytes / rawBytes).toFixed(3)} | save() file size; ${rssDelta(npm.usearch.rss_delta)} | – |`,
       );
     }
-    if (peers.hnsw) {
-      say(`\nhnswlib (M=16, ef_construction=200): build ${peers.hnsw.build_s.toFixed(1)} s`);
-      say('\n| ef | 10-R@10 | R@1 | ms/query | batch q/s |');
-      say('|---|---|---|---|---|');
-      for (const h of peers.hnsw.rows)
-        say(`| ${h.ef} | ${h.recall_at_10.toFixed(4)} | ${h.recall_at_1.toFixed(4)} | ${(1000 / h.qps_single).toFixed(3)} | ${fmt(h.qps_batch)} |`);
+
+    if (threads === threadList[0]) targets.push(...checkTargets({ nita, npm, faiss, rawBytes, boundMs, scanMs, threads }));
+  }
+
+  say(`\n### Targets of issue #9 (${threadList[0]} thread${threadList[0] > 1 ? 's' : ''}${limit ? '; SUBSET, not the real measurement' : ''})`);
+  say('\n| | target | measured | |');
+  say('|---|---|---|---|');
+  for (const t of targets) say(`| ${t.id} | ${t.target} | ${t.measured} | **${t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'FAIL'}** |`);
+
+  // charts, 1st thread count
+  const t1 = results[threadList[0]];
+  const series = [];
+  const DASHES = [null, '6 3', '2 2', '8 2 2 2'];
+  const nitaSeries = (ix, prefix, memory) => {
+    const factors = [...new Set(ix.rows.map((r) => r.refine_factor))];
+    factors.forEach((fct, i) => {
+      series.push({
+        name: `${prefix} ${codedLabel(ix.factory)}${fct ? ` + refine ×${fct}` : ''}`,
+        dash: DASHES[i % DASHES.length],
+        rows: ix.rows.filter((r) => r.refine_factor === fct),
+        memory: memory(fct),
+      });
+    });
+  };
+  series.push({ name: 'nitamono flat', rows: [{ ...t1.nitamono.flat, label: 'exact' }], memory: t1.nitamono.flat.memory_bytes });
+  if (t1.nitamono.ivf) nitaSeries(t1.nitamono.ivf, 'nitamono', () => t1.nitamono.ivf.memory_bytes);
+  for (const ix of t1.nitamono.coded) nitaSeries(ix, 'nitamono', (fct) => ix.memory_bytes + (fct && refineSource === 'ram' ? ix.refine_bytes : 0));
+  series.push({ name: 'Faiss flat', rows: [{ ...t1.faiss.flat, label: 'exact' }], memory: t1.faiss.flat.memory_bytes });
+  if (t1.faiss.ivf) nitaSeries(t1.faiss.ivf, 'Faiss', () => t1.faiss.ivf.memory_bytes);
+  for (const px of t1.faiss.coded) nitaSeries(px, 'Faiss', (fct) => px.memory_bytes + (fct ? px.refine_ram_bytes : 0));
+  if (t1.npm) {
+    series.push({ name: 'hnswlib-node', rows: t1.npm.hnswlib_node.rows, memory: t1.npm.hnswlib_node.memory_bytes });
+    series.push({ name: 'usearch', rows: t1.npm.usearch.rows, memory: t1.npm.usearch.memory_bytes });
+  }
+  if (t1.faiss.hnsw) series.push({ name: 'hnswlib (Python)', rows: t1.faiss.hnsw.rows, memory: null });
+  const label = (r) => r.label ?? (r.ef !== undefined ? `ef ${r.ef}` : `nprobe ${r.nprobe}${r.refine_factor ? ` refine ${r.refine_factor}` : ''}`);
+  const chartSeries = series.map((s) => {
+    const mem = s.memory;
+    return {
+      name: s.name,
+      dash: s.dash,
+      color: colorOf(s.name),
+      points: s.rows.map((r) => ({ recall: r.recall_at_10, qps: r.qps_single, label: label(r), mem: mem ? mem / rawBytes : null })),
+    };
+  });
+  const sub = limit ? ` (SUBSET: ${n} vectors)` : '';
+  writeFileSync(`${docs}recall-qps-${files.tag}.svg`, svgRecallQps(`${name}${sub}: recall vs one-query q/s (${threadList[0]} thread)`, chartSeries));
+  writeFileSync(
+    `${docs}recall-memory-${files.tag}.svg`,
+    svgRecallMemory(
+      `${name}${sub}: recall vs RAM of the index`,
+      chartSeries.filter((s) => s.points.every((p) => p.mem)),
+    ),
+  );
+  writeFileSync(
+    `${out}ann-${files.tag}.json`,
+    JSON.stringify(
+      {
+        dataset: name,
+        note: spec.note,
+        n,
+        dim,
+        nq,
+        limit: limit || null,
+        raw_bytes: rawBytes,
+        streaming_bytes_per_s: bw,
+        nlist: spec.nlist,
+        nprobes: nprobeList,
+        refine_factors: refineFactors,
+        kmeans_iterations: KMEANS_ITERATIONS,
+        results,
+        targets,
+      },
+      null,
+      2,
+    ),
+  );
+  say(`\nCharts: ${docs}recall-qps-${files.tag}.svg, ${docs}recall-memory-${files.tag}.svg; JSON: ${out}ann-${files.tag}.json`);
+}
+say('\n### How the peers were run, and what is not equal');
+say(`
+- One-query q/s: each library called once per query on one thread; Faiss from Python (each call pays the Python/SWIG call, about 10 µs), the others from this Node process. Recall is taken from those same answers.
+- hnswlib-node takes and returns plain number[]: the queries are converted before the timed loop (in its favour); it was compiled by node-gyp at install without -march (SSE); usearch ships a prebuilt binary that picks its SIMD kernels at run time; Debian's Faiss 1.7.3 is a generic build (no AVX2) on OpenBLAS; nitamono is WebAssembly SIMD (128-bit, no FMA).
+- usearch's JavaScript API fixes expansion_search at construction: the index is built once, saved, and loaded into an Index made with each value.
+- Re-ranking: nitamono reads the full vectors ${refineSource === 'disk' ? 'from the base file by offset (page cache, one pread per run of nearby rows), outside its RAM' : 'from an array in RAM (ArrayRefine)'}; Faiss's IndexRefineFlat holds them in RAM and counts them there.
+- RAM: nitamono's memoryBytes (4-byte ids); Faiss computed from its structures (8-byte ids; the IVF-PQ precomputed table, which serialize_index omits, included); hnswlib-node and usearch: the size of their saved index file; RSS deltas are rough (garbage collection returns memory lazily).
+- k-means: ${KMEANS_ITERATIONS} iterations and at most 256 points per centroid on both sides, coarse and PQ codebooks alike; Faiss's PQ without polysemous training ('np').`);
+say(`\nElapsed: ${(seconds(started) / 60).toFixed(1)} min`);
+writeFileSync(`${out}ann-bench-report${limit ? `-${limit}` : ''}.md`, `${report.join('\n')}\n`);
+
+function usearchVersion() {
+  try {
+    return JSON.parse(readFileSync(new URL('../node_modules/usearch/package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return '2.x';
+  }
+}
+
+/** Side-by-side rows of an IVF sweep: nitamono and Faiss at the same nprobe and refine factor. */
+function codedTable(rows, peerRows) {
+  const hasBatch = rows.some((r) => r.qps_batch !== undefined) && peerRows.some((r) => r.qps_batch !== undefined);
+  say(
+    `\n| nprobe | refine | 10-R@10 nitamono | 10-R@10 Faiss | Δ | R@1 nitamono | R@1 Faiss | q/s nitamono | q/s Faiss | q/s ratio | distances/query |${hasBatch ? ' batch q/s nitamono | batch q/s Faiss | batch ratio |' : ''}`,
+  );
+  say(`|---|---|---|---|---|---|---|---|---|---|---|${hasBatch ? '---|---|---|' : ''}`);
+  for (const r of rows) {
+    const p = peerRows.find((x) => x.nprobe === r.nprobe && (x.refine_factor ?? null) === (r.refine_factor ?? null));
+    if (!p) continue;
+    const d = r.recall_at_10 - p.recall_at_10;
+    say(
+      `| ${r.nprobe} | ${r.refine_factor ?? '–'} | ${r.recall_at_10.toFixed(4)} | ${p.recall_at_10.toFixed(4)} | ${Math.abs(d) > T.recallDiff ? `**${sign(d)}**` : sign(d)} | ${r.recall_at_1.toFixed(4)} | ${p.recall_at_1.toFixed(4)} | ${fmt(r.qps_single)} | ${fmt(p.qps_single)} | ${ratio(r.qps_single, p.qps_single)} | ${Math.round(r.distances_per_query)} |${hasBatch ? ` ${fmt(r.qps_batch)} | ${fmt(p.qps_batch)} | ${ratio(r.qps_batch, p.qps_batch)} |` : ''}`,
+    );
+  }
+}
+
+/** Issue #9's targets, from one thread count's results. */
+function checkTargets({ nita, npm, faiss, rawBytes, boundMs, scanMs, threads }) {
+  const out = [];
+  // (a) a compressed setting: recall ≥ 0.99, RAM ≤ 0.2× raw, ≥ 1.5× hnswlib-node's q/s at its smallest ef with equal or higher recall
+  if (npm) {
+    const hrows = [...npm.hnswlib_node.rows].sort((x, y) => x.ef - y.ef);
+    let best = null;
+    for (const ix of nita.coded) {
+      for (const r of ix.rows) {
+        const mem = (ix.memory_bytes + (r.refine_factor && refineSource === 'ram' ? ix.refine_bytes : 0)) / rawBytes;
+        if (r.recall_at_10 < T.recall || mem > T.ram) continue;
+        let h = hrows.find((x) => x.recall_at_10 >= r.recall_at_10);
+        const above = Boolean(h);
+        if (!h) h = hrows.reduce((a, b) => (b.recall_at_10 > a.recall_at_10 ? b : a));
+        const x = r.qps_single / h.qps_single;
+        if (!best || x > best.x) best = { x, ix, r, h, mem, above };
+      }
+    }
+    let measured;
+    if (best) {
+      const { ix, r, h, mem, x, above } = best;
+      measured = `${ix.factory} nprobe ${r.nprobe}${r.refine_factor ? ` refine ${r.refine_factor}` : ''}: 10-R@10 ${r.recall_at_10.toFixed(4)}, ${fmt(r.qps_single)} q/s, RAM ${mem.toFixed(3)}× raw; hnswlib-node ef ${h.ef}: ${h.recall_at_10.toFixed(4)}, ${fmt(h.qps_single)} q/s${above ? '' : ' (its best recall, below ours)'} → **${x.toFixed(2)}×**`;
+    } else {
+      const within = nita.coded.flatMap((ix) =>
+        ix.rows
+          .filter((r) => (ix.memory_bytes + (r.refine_factor && refineSource === 'ram' ? ix.refine_bytes : 0)) / rawBytes <= T.ram)
+          .map((r) => ({ ix, r })),
+      );
+      const top = within.reduce((a, b) => (!a || b.r.recall_at_10 > a.r.recall_at_10 ? b : a), null);
+      measured = top
+        ? `no compressed setting reaches 10-R@10 ≥ ${T.recall} within ${T.ram}× raw RAM; best within it: ${top.ix.factory} nprobe ${top.r.nprobe}${top.r.refine_factor ? ` refine ${top.r.refine_factor}` : ''} at ${top.r.recall_at_10.toFixed(4)}`
+        : `no compressed index within ${T.ram}× raw RAM`;
+    }
+    out.push({
+      id: 'a',
+      target: `compressed nitamono: 10-R@10 ≥ ${T.recall} at ≥ ${T.vsHnsw}× hnswlib-node's one-query q/s (its smallest ef with equal or higher recall), RAM ≤ ${T.ram}× raw`,
+      measured,
+      pass: best ? best.x >= T.vsHnsw : false,
+      value: best ? best.x : null,
+    });
+  } else out.push({ id: 'a', target: 'compressed nitamono vs hnswlib-node', measured: 'graph peers not run', pass: null });
+
+  // (b) recall within ±0.01 of Faiss for IVF{n},SQ8 and IVF{n},PQ{m}, with and without refine, at every nprobe
+  let worst = null,
+    count = 0;
+  for (let c = 0; c < nita.coded.length; c++) {
+    for (const r of nita.coded[c].rows) {
+      const p = faiss.coded[c].rows.find((x) => x.nprobe === r.nprobe && (x.refine_factor ?? null) === (r.refine_factor ?? null));
+      if (!p) continue;
+      count++;
+      const d = r.recall_at_10 - p.recall_at_10;
+      if (!worst || Math.abs(d) > Math.abs(worst.d)) worst = { d, f: nita.coded[c].factory, r };
     }
   }
-  const t1 = results[threadList[0]];
-  const series = [
-    { name: 'nitamono IVF', color: '#d6336c', points: t1.ivf.rows.map((r) => ({ recall: r.recall_at_10, qps: r.qps_single, label: `nprobe ${r.nprobe}` })) },
-    {
-      name: 'Faiss IndexIVFFlat',
-      color: '#1c7ed6',
-      points: t1.peers.ivf.rows.map((r) => ({ recall: r.recall_at_10, qps: r.qps_single, label: `nprobe ${r.nprobe}` })),
-    },
-    { name: 'nitamono flat (exact)', color: '#862e9c', points: [{ recall: t1.flat.rows[0].recall_at_10, qps: t1.flat.rows[0].qps_single, label: 'exact' }] },
-    { name: 'Faiss IndexFlatL2', color: '#1864ab', points: [{ recall: t1.peers.flat.recall_at_10, qps: t1.peers.flat.qps_single, label: 'exact' }] },
-  ];
-  if (t1.peers.hnsw)
-    series.push({
-      name: 'hnswlib',
-      color: '#2b8a3e',
-      points: t1.peers.hnsw.rows.map((r) => ({ recall: r.recall_at_10, qps: r.qps_single, label: `ef ${r.ef}` })),
-    });
-  writeFileSync(`${docs}recall-qps-${name}.svg`, svgChart(`${name}: recall vs queries/s (1 thread)`, series));
+  out.push({
+    id: 'b',
+    target: `10-R@10 within ±${T.recallDiff} of Faiss: ${nita.coded.map((c) => c.factory).join(', ')}, with and without refine, every nprobe`,
+    measured: worst
+      ? `${count} settings; largest difference ${sign(worst.d)} (${worst.f} nprobe ${worst.r.nprobe}${worst.r.refine_factor ? ` refine ${worst.r.refine_factor}` : ''})`
+      : 'no settings compared',
+    pass: worst ? Math.abs(worst.d) <= T.recallDiff : null,
+    value: worst ? worst.d : null,
+  });
+
+  // (c) flat batch ≥ 0.5× Faiss + OpenBLAS
+  const fb = nita.flat.qps_batch / faiss.flat.qps_batch;
+  out.push({
+    id: 'c',
+    target: `flat batch search ≥ ${T.flatBatch}× Faiss IndexFlatL2 on OpenBLAS (${threads} thread${threads > 1 ? 's' : ''})`,
+    measured: `${fmt(nita.flat.qps_batch)} vs ${fmt(faiss.flat.qps_batch)} q/s → **${fb.toFixed(2)}×**`,
+    pass: fb >= T.flatBatch,
+    value: fb,
+  });
+
+  // (d) k-means ≤ 1.5× Faiss's time
+  const kr = nita.kmeans.train_s / faiss.kmeans.train_s;
+  out.push({
+    id: 'd',
+    target: `k-means ≤ ${T.kmeans}× Faiss's time (same K, iterations, sample)`,
+    measured: `${nita.kmeans.train_s.toFixed(2)} s vs ${faiss.kmeans.train_s.toFixed(2)} s (K=${nita.kmeans.k}, ${nita.kmeans.iterations} iterations, ${nita.kmeans.trained_on} points) → **${kr.toFixed(2)}×**`,
+    pass: kr <= T.kmeans,
+    value: kr,
+  });
+
+  // (e) one-query flat scan ≤ 1.5× the streaming-read bound
+  out.push({
+    id: 'e',
+    target: `one-query flat scan ≤ ${T.scan}× the streaming-read bound`,
+    measured: boundMs
+      ? `${scanMs.toFixed(2)} ms vs ${boundMs.toFixed(2)} ms (${mib(rawBytes)} at ${(bw / 1e9).toFixed(1)} GB/s) → **${(scanMs / boundMs).toFixed(2)}×**`
+      : 'bandwidth not measured (no C compiler)',
+    pass: boundMs ? scanMs / boundMs <= T.scan : null,
+    value: boundMs ? scanMs / boundMs : null,
+  });
+  return out;
 }
-writeFileSync(`${out}ann-bench-report.md`, `${report.join('\n')}\n`);
