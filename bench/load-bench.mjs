@@ -17,18 +17,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { rng } from 'nitamono';
-import sharp from 'sharp';
+import { arg, MAIN, percentile, quadrantPng, startServe } from './lib.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist/src/cli/main.js');
-
-function arg(name, def) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
 const N = Number(arg('n', '5000'));
 const ADD = Number(arg('add', '2000'));
 const CLIENTS = Number(arg('clients', '64'));
@@ -43,29 +35,12 @@ if (!existsSync(MAIN)) {
   process.exit(1);
 }
 
-/** A 32×32 PNG: four noisy quadrants around a random base colour. */
-async function png(rand, size = 32) {
-  const base = [rand() * 255, rand() * 255, rand() * 255];
-  const quads = Array.from({ length: 4 }, () => base.map((c) => c + (rand() - 0.5) * 140));
-  const buf = Buffer.alloc(size * size * 3);
-  const h = size >> 1;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const q = quads[(y < h ? 0 : 2) + (x < h ? 0 : 1)];
-      for (let c = 0; c < 3; c++) buf[(y * size + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(q[c] + (rand() - 0.5) * 40)));
-    }
-  }
-  return sharp(buf, { raw: { width: size, height: size, channels: 3 } })
-    .png({ compressionLevel: 1 })
-    .toBuffer();
-}
-
 async function makeImages(dir, n, seed) {
   const rand = rng(seed);
   for (let i = 0; i < n; i++) {
     const sub = join(dir, `g${String(Math.floor(i / 500)).padStart(3, '0')}`);
     if (i % 500 === 0) await mkdir(sub, { recursive: true });
-    await writeFile(join(sub, `i${String(i).padStart(6, '0')}.png`), await png(rand));
+    await writeFile(join(sub, `i${String(i).padStart(6, '0')}.png`), await quadrantPng(rand, 32));
   }
 }
 
@@ -76,19 +51,6 @@ function runCli(args) {
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('exit', (code) => resolve({ code, ms: performance.now() - t0, err }));
-  });
-}
-
-function startServer(collection) {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--collection', collection, '--port', '0', '--allow-write'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /at (http:\/\/\S+?)\/?\n/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
   });
 }
 
@@ -107,11 +69,6 @@ function sampleRss(pid) {
       return samples;
     },
   };
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 /** `clients` connections searching by random id for `seconds`; latencies timed here (sub-ms resolution). */
@@ -165,7 +122,7 @@ function uploads(url, every, seed) {
     while (!stopped) {
       const started = performance.now();
       const fd = new FormData();
-      fd.append('image', new Blob([await png(rand)], { type: 'image/png' }), `load-${seed}-${n++}.png`);
+      fd.append('image', new Blob([await quadrantPng(rand, 32)], { type: 'image/png' }), `load-${seed}-${n++}.png`);
       let status = 'socket error';
       try {
         const r = await fetch(`${url}/api/images`, { method: 'POST', body: fd });
@@ -210,7 +167,7 @@ if (!existsSync(join(collection, 'collection.json'))) {
   console.error(`reusing ${collection} (the incoming images must not be in it yet)`);
 }
 
-const { child, url } = await startServer(collection);
+const { child, url } = await startServe(collection, ['--allow-write']);
 let result;
 try {
   const ids = [];

@@ -17,18 +17,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { rng } from 'nitamono';
 import sharp from 'sharp';
+import { arg, MAIN, percentile, quadrantRgb, startServe } from './lib.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist/src/cli/main.js');
-
-function arg(name, def) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
 const N = Number(arg('n', '10000'));
 const DURATION = Number(arg('duration', '10'));
 const NPROBE = Number(arg('nprobe', '8'));
@@ -41,24 +34,9 @@ if (!existsSync(MAIN)) {
   process.exit(1);
 }
 
-/** 16×16 PNG: four noisy quadrants around a random base colour. */
-function imageRgb(rand, size = 16) {
-  const base = [rand() * 255, rand() * 255, rand() * 255];
-  const quads = Array.from({ length: 4 }, () => base.map((c) => c + (rand() - 0.5) * 140));
-  const buf = Buffer.alloc(size * size * 3);
-  const h = size >> 1;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const q = quads[(y < h ? 0 : 2) + (x < h ? 0 : 1)];
-      for (let c = 0; c < 3; c++) buf[(y * size + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(q[c] + (rand() - 0.5) * 40)));
-    }
-  }
-  return buf;
-}
-
 async function makeImages(dir, n) {
   const rand = rng(2020);
-  const rgbs = Array.from({ length: n }, () => imageRgb(rand));
+  const rgbs = Array.from({ length: n }, () => quadrantRgb(rand, 16));
   let next = 0;
   const work = async () => {
     while (next < n) {
@@ -78,19 +56,6 @@ function run(cmd, args) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NITAMONO_NO_PROGRESS: '1' } });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited with ${code}`))));
-  });
-}
-
-function startServer(collection) {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--collection', collection, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /at (http:\/\/\S+?)\/?\n/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
   });
 }
 
@@ -128,11 +93,6 @@ function cannon(url, ids, body, connections, duration) {
   });
 }
 
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-
 async function json(url, path, body) {
   const res = await fetch(url + path, body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {});
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
@@ -155,7 +115,7 @@ if (!existsSync(join(collection, 'collection.json'))) {
   console.error(`reusing ${collection}`);
 }
 
-const { child, url } = await startServer(collection);
+const { child, url } = await startServe(collection);
 try {
   const stats = await json(url, '/api/stats');
   const n = stats.images;

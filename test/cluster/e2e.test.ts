@@ -33,6 +33,7 @@ import {
   stopWorker,
   until,
   waitShards,
+  writeMixedFolder,
 } from './helpers.js';
 
 const COLLECTION = 'photos';
@@ -95,27 +96,7 @@ describe('cluster mode end to end: index through workers, shards, search', () =>
     base = await tempDir('nitamono-e2e-');
     root = join(base, 'images');
     local = join(base, 'local-collection');
-    const colours: [number, number, number][] = [
-      [250, 10, 10],
-      [160, 20, 20],
-      [20, 200, 30],
-      [10, 20, 240],
-      [128, 128, 128],
-      [240, 240, 20],
-      [250, 130, 0],
-      [120, 0, 160],
-      [0, 170, 170],
-      [255, 255, 255],
-      [10, 10, 10],
-      [200, 120, 150],
-    ];
-    for (const [i, c] of colours.entries()) await solid(join(root, 'solids', `s${i}.png`), c);
-    for (let i = 0; i < 8; i++) await gradient(join(root, 'gradients', `g${i}.png`), colours[i]!, colours[(i + 5) % colours.length]!);
-    const fg = ['red', 'green', 'blue', 'orange'];
-    for (let i = 0; i < 8; i++)
-      await shape(join(root, 'shapes', `${i % 2 ? 'circle' : 'square'}-${i}.png`), i % 2 ? 'circle' : 'square', fg[i % 4]!, i < 4 ? 'white' : 'black');
-    for (let i = 0; i < 8; i++) await noise(join(root, 'noise', `n${i}.png`), i + 1, 40);
-    await copyFile(join(root, 'solids', 's0.png'), join(root, 'solids', 's0-copy.png'));
+    await writeMixedFolder(root, { gradients: 8, noise: 8 });
     await writeFile(join(root, 'notes.txt'), 'not an image');
     const [srv, r] = await Promise.all([server(), startRedis()]);
     catalog = srv.url();

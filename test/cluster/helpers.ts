@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PostgresCatalogStore } from '../../src/catalog/postgres.js';
@@ -18,6 +20,7 @@ import { DEFAULT_DEEP_MODEL } from '../../src/image/deep.js';
 import { FlatIndex } from '../../src/search/flat.js';
 import { IVFIndex } from '../../src/search/ivf.js';
 import type { SearchResult, VectorIndex } from '../../src/search/types.js';
+import { gradient, noise, shape, solid } from '../collection/helpers.js';
 import { type PostgresServer, startPostgres } from '../services/postgres-server.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -294,4 +297,36 @@ export async function waitShards(urls: readonly string[], pred: (h: ShardHealth)
     if (Date.now() > deadline) assert.fail(`shards not as expected after ${timeoutMs} ms: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+const COLOURS: [number, number, number][] = [
+  [250, 10, 10],
+  [160, 20, 20],
+  [20, 200, 30],
+  [10, 20, 240],
+  [128, 128, 128],
+  [240, 240, 20],
+  [250, 130, 0],
+  [120, 0, 160],
+  [0, 170, 170],
+  [255, 255, 255],
+  [10, 10, 10],
+  [200, 120, 150],
+];
+
+/**
+ * A folder of real, varied images: 12 solid colours (and an exact copy of the first), `gradients`
+ * gradients, 8 shapes, `noise` noise images, in sub-folders.
+ */
+export async function writeMixedFolder(root: string, counts: { gradients: number; noise: number }): Promise<void> {
+  const made: Promise<void>[] = [];
+  for (const [i, c] of COLOURS.entries()) made.push(solid(join(root, 'solids', `s${i}.png`), c));
+  for (let i = 0; i < counts.gradients; i++)
+    made.push(gradient(join(root, 'gradients', `g${i}.png`), COLOURS[i % COLOURS.length]!, COLOURS[(i + 5) % COLOURS.length]!));
+  const fg = ['red', 'green', 'blue', 'orange'];
+  for (let i = 0; i < 8; i++)
+    made.push(shape(join(root, 'shapes', `${i % 2 ? 'circle' : 'square'}-${i}.png`), i % 2 ? 'circle' : 'square', fg[i % 4]!, i < 4 ? 'white' : 'black'));
+  for (let i = 0; i < counts.noise; i++) made.push(noise(join(root, 'noise', `n${i}.png`), i + 1, 40));
+  await Promise.all(made);
+  await copyFile(join(root, 'solids', 's0.png'), join(root, 'solids', 's0-copy.png'));
 }

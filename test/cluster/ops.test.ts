@@ -12,7 +12,7 @@
  * Colour features only: extraction is cheap, the point is what runs where.
  */
 import assert from 'node:assert/strict';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { PostgresCatalogStore } from '../../src/catalog/postgres.js';
@@ -20,9 +20,9 @@ import { SQLiteCatalogStore } from '../../src/catalog/sqlite.js';
 import type { FeatureSpace } from '../../src/catalog/types.js';
 import { trainSharedQuantizer } from '../../src/cluster/quantizer.js';
 import type { ClusterStats } from '../../src/cluster/stats.js';
-import { gradient, noise, removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
+import { gradient, removeDir, runCli, tempDir } from '../collection/helpers.js';
 import { freePort, type RedisServer, startRedis } from '../services/redis-server.js';
-import { type Child, openStore, rowsByRelpath, server, spawnCli, startShard, startWorker, stopWorker, until, waitShards } from './helpers.js';
+import { type Child, openStore, rowsByRelpath, server, spawnCli, startShard, startWorker, stopWorker, until, waitShards, writeMixedFolder } from './helpers.js';
 
 const COLOR: FeatureSpace = { kind: 'color', model: 'rgb-hist-4' };
 /** One job at a time, so the run is still going when Redis goes down. */
@@ -62,29 +62,7 @@ describe('cluster operations: a Redis restart, local search, info', () => {
     base = await tempDir('nitamono-ops-');
     root = join(base, 'images');
     local = join(base, 'local-collection');
-    const colours: [number, number, number][] = [
-      [250, 10, 10],
-      [160, 20, 20],
-      [20, 200, 30],
-      [10, 20, 240],
-      [128, 128, 128],
-      [240, 240, 20],
-      [250, 130, 0],
-      [120, 0, 160],
-      [0, 170, 170],
-      [255, 255, 255],
-      [10, 10, 10],
-      [200, 120, 150],
-    ];
-    const made: Promise<void>[] = [];
-    for (const [i, c] of colours.entries()) made.push(solid(join(root, 'solids', `s${i}.png`), c));
-    for (let i = 0; i < 12; i++) made.push(gradient(join(root, 'gradients', `g${i}.png`), colours[i]!, colours[(i + 5) % colours.length]!));
-    const fg = ['red', 'green', 'blue', 'orange'];
-    for (let i = 0; i < 8; i++)
-      made.push(shape(join(root, 'shapes', `${i % 2 ? 'circle' : 'square'}-${i}.png`), i % 2 ? 'circle' : 'square', fg[i % 4]!, i < 4 ? 'white' : 'black'));
-    for (let i = 0; i < 12; i++) made.push(noise(join(root, 'noise', `n${i}.png`), i + 1, 40));
-    await Promise.all(made);
-    await copyFile(join(root, 'solids', 's0.png'), join(root, 'solids', 's0-copy.png'));
+    await writeMixedFolder(root, { gradients: 12, noise: 12 });
     await writeFile(join(root, 'broken.png'), 'not a PNG');
     const [srv, r] = await Promise.all([server(), startRedis()]);
     catalog = srv.url();

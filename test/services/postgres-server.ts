@@ -10,10 +10,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.js';
 
 /** Where the server binaries are (Debian's postgresql-15); NITAMONO_PG_BIN overrides. */
 export const PG_BIN = process.env.NITAMONO_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -40,18 +40,6 @@ function run(cmd: string, args: string[], asPostgres: boolean): void {
   const r = spawnSync(file, argv, { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw new Error(`${cmd} could not run: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal}):\n${r.stderr || r.stdout}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function postgresIds(): { uid: number; gid: number } {
