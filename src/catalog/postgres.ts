@@ -58,7 +58,7 @@ import type {
   WriterIdentity,
   WriterLease,
 } from './types.js';
-import { blobToVector, vectorToBlob } from './vector-bytes.js';
+import { blobToVector, distinctIds, vectorToBlob } from './vector-bytes.js';
 
 export interface PostgresCatalogOptions {
   /** The collection inside the database (default 'default'); made on first open. */
@@ -558,6 +558,45 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
       [this.cid, id, await this.spaceId(this.pool, space)],
     );
     return r ? { relpath: r.relpath, vector: blobToVector(r.v) } : undefined;
+  }
+
+  /**
+   * Pages of VECTOR_PAGE ids, each one indexed read of both tables (the ids are given to both
+   * sides, so the planner looks them up by key whatever its statistics); several pages are read
+   * on one snapshot.
+   */
+  async okVectors(ids: ArrayLike<number>, space: FeatureSpace, dim: number): Promise<{ ids: Int32Array; vectors: Float32Array }> {
+    return this.guard(async () => {
+      const want = distinctIds(ids);
+      const outIds = new Int32Array(want.length);
+      const vectors = new Float32Array(want.length * dim);
+      const bytes = new Uint8Array(vectors.buffer);
+      let n = 0;
+      const read = async (c: Queryable): Promise<void> => {
+        const sid = await this.spaceId(c, space);
+        if (sid < 0) return;
+        for (let start = 0; start < want.length; start += VECTOR_PAGE) {
+          const page = Array.from(want.subarray(start, start + VECTOR_PAGE));
+          const r = await this.q<{ id: number; data: Buffer }>(
+            c,
+            `SELECT v.image_id AS id, v.data FROM ${S}.vectors v
+               JOIN ${S}.images i ON i.collection_id = v.collection_id AND i.id = v.image_id
+             WHERE v.collection_id = $1 AND v.space = $2 AND v.image_id = ANY($3::int[]) AND i.id = ANY($3::int[])
+               AND octet_length(v.data) = $4 AND i.status = 'ok'
+             ORDER BY v.image_id`,
+            [this.cid, sid, page, dim * 4],
+          );
+          for (const row of r.rows) {
+            outIds[n] = row.id;
+            bytes.set(row.data, n * dim * 4);
+            n++;
+          }
+        }
+      };
+      if (want.length > VECTOR_PAGE) await this.snapshotRead(read);
+      else if (want.length > 0) await read(this.pool);
+      return { ids: outIds.subarray(0, n), vectors: vectors.subarray(0, n * dim) };
+    });
   }
 
   async okBySha(sha256: string, spaces: readonly FeatureSpace[]): Promise<ImageRow | undefined> {

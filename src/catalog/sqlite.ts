@@ -26,7 +26,7 @@ import type {
   WriterIdentity,
   WriterLease,
 } from './types.js';
-import { blobToVector, vectorToBlob } from './vector-bytes.js';
+import { blobToVector, distinctIds, vectorToBlob } from './vector-bytes.js';
 
 export interface SQLiteCatalogOptions extends Partial<MigrationContext> {
   /** Open without writing (no migration); fails if the file does not exist. */
@@ -431,6 +431,38 @@ export class SQLiteCatalogStore implements CatalogStore {
       `SELECT i.relpath AS relpath, v.data AS v FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.image_id = ? AND v.space = ? AND i.status = 'ok'`,
     ).get(id, this.spaceId(space)) as { relpath: string; v: Buffer } | undefined;
     return r ? { relpath: r.relpath, vector: blobToVector(r.v) } : undefined;
+  }
+
+  async okVectors(ids: ArrayLike<number>, space: FeatureSpace, dim: number): Promise<{ ids: Int32Array; vectors: Float32Array }> {
+    const want = distinctIds(ids);
+    const outIds = new Int32Array(want.length);
+    const vectors = new Float32Array(want.length * dim);
+    const bytes = new Uint8Array(vectors.buffer);
+    const sid = this.spaceId(space);
+    let n = 0;
+    if (sid >= 0) {
+      // One synchronous pass: every chunk reads the same state of the catalogue.
+      for (let start = 0; start < want.length; start += 1024) {
+        const m = Math.min(1024, want.length - start);
+        const arity = IN_ARITIES.find((a) => a >= m)!;
+        const st = this.stmt(
+          `SELECT v.image_id, v.data FROM vectors v JOIN images i ON i.id = v.image_id
+           WHERE v.space = ? AND length(v.data) = ? AND i.status = 'ok' AND v.image_id IN (${new Array(arity).fill('?').join(', ')})
+           ORDER BY v.image_id`,
+        );
+        // padded with the chunk's first id, as relpaths does (repeats in IN are harmless)
+        const args = new Array<number>(arity + 2);
+        args[0] = sid;
+        args[1] = dim * 4;
+        for (let j = 0; j < arity; j++) args[j + 2] = want[start + (j < m ? j : 0)]!;
+        for (const [id, v] of st.raw(true).iterate(args) as Iterable<[number, Buffer]>) {
+          outIds[n] = id;
+          bytes.set(v, n * dim * 4);
+          n++;
+        }
+      }
+    }
+    return { ids: outIds.subarray(0, n), vectors: vectors.subarray(0, n * dim) };
   }
 
   async okBySha(sha256: string, spaces: readonly FeatureSpace[]): Promise<ImageRow | undefined> {

@@ -163,6 +163,14 @@ export interface CatalogStore {
   vector(id: number, space: FeatureSpace): Promise<Float32Array | undefined>;
   /** A searchable row's relpath and vector in `space`, in one read (a search by id). */
   okVector(id: number, space: FeatureSpace): Promise<{ relpath: string; vector: Float32Array } | undefined>;
+  /**
+   * The vectors in `space` of many searchable rows at once (re-ranking reads the candidates of
+   * a batch of queries this way, so RAM need not hold them): of `ids` (any order, repeats
+   * allowed), those that are searchable and hold a vector of dimension `dim` in `space`, each
+   * once, ascending, with their vectors (n×dim row-major). Unknown, unsearchable and vectorless
+   * ids are left out, never an error.
+   */
+  okVectors(ids: ArrayLike<number>, space: FeatureSpace, dim: number): Promise<{ ids: Int32Array; vectors: Float32Array }>;
   /** A searchable row holding this content with a vector in every space asked (for reuse). */
   okBySha(sha256: string, spaces: readonly FeatureSpace[]): Promise<ImageRow | undefined>;
   /** Dimension of the vectors of a space, from one stored vector; undefined if none is stored. */

@@ -23,3 +23,13 @@ export function blobToVector(b: Uint8Array): Float32Array {
   }
   return out;
 }
+
+/** The distinct non-negative int32 ids of `ids`, ascending. */
+export function distinctIds(ids: ArrayLike<number>): Int32Array {
+  const set = new Set<number>();
+  for (let j = 0; j < ids.length; j++) {
+    const id = ids[j]!;
+    if (Number.isInteger(id) && id >= 0 && id <= 0x7fffffff) set.add(id);
+  }
+  return Int32Array.from(set).sort();
+}

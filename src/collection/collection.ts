@@ -22,6 +22,7 @@ import {
   DEFAULT_COLLECTION_PATH,
   type FeatureKind,
   featureSpace,
+  parseIndexPolicy,
   readConfig,
   SCHEMA_VERSION,
   sortKinds,
@@ -108,8 +109,10 @@ export class Collection {
         color_bins: opts.colorBins ?? 4,
         // Recorded explicitly so a later change of the default model cannot mix embeddings.
         deep_model: opts.deepModel ?? DEFAULT_DEEP_MODEL,
-        index: opts.index ?? 'auto',
+        index: opts.index !== undefined ? parseIndexPolicy(opts.index) : 'auto',
         nlist: opts.nlist ?? null,
+        memory_budget: opts.memoryBudget ?? null,
+        target_recall: opts.targetRecall ?? null,
         created_at: now,
         updated_at: now,
       };
@@ -136,6 +139,7 @@ export class Collection {
         space: (k) => featureSpace(config, k),
         dim: (k) => dims.of(k),
         knownDim: (k) => dims.cached(k),
+        kindDims: async () => (await Promise.all(config.features.map((k) => dims.of(k)))).filter((d): d is number => d !== undefined),
         threads,
         progress,
       }),

@@ -9,6 +9,7 @@ import { invalid, NitamonoError } from '../errors.js';
 import { colorDim } from '../image/color.js';
 import { DEEP_MODELS, DEFAULT_DEEP_MODEL, isDeepModel } from '../image/deep.js';
 import { writeFileAtomic } from '../persist/atomic.js';
+import { type IndexSpec, parseIndexFactory } from '../search/factory.js';
 
 export const SCHEMA_VERSION = 1;
 export const DEFAULT_COLLECTION_PATH = '.nitamono';
@@ -21,6 +22,14 @@ export const FEATURE_KINDS: readonly FeatureKind[] = ['color', 'deep'];
 
 /** How the per-kind search index is chosen: `auto` = flat below AUTO_FLAT_MAX images, else IVF. */
 export type IndexChoice = 'flat' | 'ivf' | 'auto';
+
+/**
+ * A collection's index policy: an IndexChoice, or a Faiss factory string of a kind the engine
+ * builds ('IVF1024,SQ8', 'IVF1024,PQ64,RFlat', 'PQ16', …), stored in canonical form. `auto`
+ * chooses among flat, IVF-Flat, IVF-SQ8 and IVF-PQ + re-ranking from the number of images, the
+ * dimension and the memory budget (./auto-index.ts).
+ */
+export type IndexPolicy = IndexChoice | (string & {});
 
 /**
  * Below this many images `--index auto` keeps an exact (flat) index. Measured on the project's
@@ -43,8 +52,19 @@ export interface CollectionConfig {
   /** Deep model name (src/image/deep.ts); null = the default model. */
   deep_model: string | null;
   /** Index policy and, for IVF, the number of lists (null = ⌈√N⌉). */
-  index: IndexChoice;
+  index: IndexPolicy;
   nlist: number | null;
+  /**
+   * RAM the indexes of `auto` may take, in bytes, for all feature kinds together (shared in
+   * proportion to their dimensions); null = half the memory the machine has available when an
+   * index is built (see auto-index.ts).
+   */
+  memory_budget: number | null;
+  /**
+   * Tune nprobe (and the re-ranking factor) of an approximate index until 10-recall@10 on
+   * queries drawn from the collection reaches this; null = no tuning (nprobe 8).
+   */
+  target_recall: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -102,6 +122,8 @@ export async function readConfig(file: string): Promise<CollectionConfig> {
   cfg.deep_model ??= null;
   cfg.index ??= 'auto';
   cfg.nlist ??= null;
+  cfg.memory_budget ??= null;
+  cfg.target_recall ??= null;
   return cfg;
 }
 
@@ -122,11 +144,55 @@ export function featureSpace(cfg: Pick<CollectionConfig, 'color_bins' | 'deep_mo
  * Checks the options a collection is created with before anything is written: a bad value in
  * collection.json would make every later run fail.
  */
-export function checkCollectionOptions(o: { colorBins?: number; deepModel?: string | null; nlist?: number | null }): void {
+export function checkCollectionOptions(o: {
+  colorBins?: number;
+  deepModel?: string | null;
+  nlist?: number | null;
+  index?: IndexPolicy;
+  memoryBudget?: number | null;
+  targetRecall?: number | null;
+}): void {
   if (o.colorBins !== undefined) colorDim(o.colorBins);
   if (o.deepModel !== undefined && o.deepModel !== null && !isDeepModel(o.deepModel)) {
     throw invalid(`unknown deep model '${o.deepModel}' (expected one of ${DEEP_MODELS.join(', ')})`);
   }
   if (o.nlist !== undefined && o.nlist !== null && (!Number.isInteger(o.nlist) || o.nlist < 1))
     throw invalid(`nlist must be a positive integer, got ${o.nlist}`);
+  if (o.index !== undefined) {
+    const spec = indexPolicySpec(parseIndexPolicy(o.index));
+    if (spec?.nlist !== undefined && o.nlist !== undefined && o.nlist !== null && o.nlist !== spec.nlist)
+      throw invalid(`--nlist ${o.nlist} disagrees with --index ${o.index} (${spec.nlist} lists)`);
+  }
+  if (o.memoryBudget !== undefined && o.memoryBudget !== null && (!Number.isSafeInteger(o.memoryBudget) || o.memoryBudget < 1))
+    throw invalid(`the memory budget must be a positive number of bytes, got ${o.memoryBudget}`);
+  if (o.targetRecall !== undefined && o.targetRecall !== null) checkTargetRecall(o.targetRecall);
+}
+
+/** A target recall: a number in (0, 1]. */
+export function checkTargetRecall(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1)
+    throw invalid(`the target recall must be a number in (0, 1], e.g. 0.95, got ${String(v)}`);
+  return v;
+}
+
+/**
+ * An index policy in canonical form: 'auto', 'flat', 'ivf', or a factory string as
+ * parseIndexFactory writes it ('Flat' is 'flat'). INVALID_ARGUMENT listing the accepted forms.
+ */
+export function parseIndexPolicy(value: string): IndexPolicy {
+  const v = value.trim();
+  if (v === 'auto' || v === 'flat' || v === 'ivf') return v;
+  let spec: IndexSpec;
+  try {
+    spec = parseIndexFactory(v);
+  } catch (err) {
+    throw invalid(`--index must be auto, flat, ivf or an index factory string: ${(err as Error).message}`);
+  }
+  return spec.kind === 'flat' ? 'flat' : spec.description;
+}
+
+/** The parsed factory string of a policy; undefined for 'auto' (decided per size). */
+export function indexPolicySpec(policy: IndexPolicy): IndexSpec | undefined {
+  if (policy === 'auto') return undefined;
+  return parseIndexFactory(policy);
 }

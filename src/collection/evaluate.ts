@@ -105,14 +105,15 @@ export function defaultNprobes(nlist: number): number[] {
   return out;
 }
 
-function gather(vectors: Float32Array, dim: number, rows: Int32Array): Float32Array {
+/** The rows `rows` of n×dim `vectors`, copied into one array. */
+export function gather(vectors: Float32Array, dim: number, rows: Int32Array): Float32Array {
   const out = new Float32Array(rows.length * dim);
   for (let i = 0; i < rows.length; i++) out.set(vectors.subarray(rows[i]! * dim, (rows[i]! + 1) * dim), i * dim);
   return out;
 }
 
 /** Rows of a search result with the query's own id removed, first `k` kept. */
-function withoutSelf(res: SearchResult, q: number, self: number, k: number): { ids: number[]; dist: number[] } {
+export function withoutSelf(res: SearchResult, q: number, self: number, k: number): { ids: number[]; dist: number[] } {
   const ids: number[] = [];
   const dist: number[] = [];
   for (let j = 0; j < res.k && ids.length < k; j++) {
@@ -186,15 +187,19 @@ export async function retrievalQuality(
   }
 }
 
-/** R@1 and 10-recall@10 of `ivf` against exact search, self excluded, ties counted as found. */
-export function ivfFaithfulness(
+/**
+ * R@1 and 10-recall@10 of `ivf` against exact search, self excluded, ties counted as found.
+ * An index re-ranked from refine vectors read asynchronously (a collection's catalogue) is
+ * searched with searchAsync on one thread; every other one on the calling thread.
+ */
+export async function ivfFaithfulness(
   flat: FlatIndex,
   ivf: VectorIndex,
   queryVectors: Float32Array,
   selfIds: Int32Array,
   nprobes: number[],
   kind: FeatureKind,
-): IvfRow[] {
+): Promise<IvfRow[]> {
   const k = 10;
   const nq = selfIds.length;
   if (nq === 0 || flat.size < 2) return [];
@@ -206,7 +211,7 @@ export function ivfFaithfulness(
   const nlist = ivf.describe({ lists: false }).nlist ?? 1;
   for (const nprobe of nprobes) {
     const t0 = performance.now();
-    const res = ivf.search(queryVectors, kk, { nprobe });
+    const res = (ivf.refineBytes ?? 0) > 0 ? await ivf.searchAsync(queryVectors, kk, { nprobe, threads: 1 }) : ivf.search(queryVectors, kk, { nprobe });
     const ms = (performance.now() - t0) / nq;
     let r1 = 0;
     let r10 = 0;
@@ -331,7 +336,7 @@ export async function evaluateCollection(c: Collection, opts: EvalOptions = {}):
         const nlist = ivf.describe({ lists: false }).nlist ?? 1;
         const nprobes = (opts.nprobes ?? defaultNprobes(nlist)).filter((p) => p >= 1).map((p) => Math.min(p, nlist));
         const bar = progress.step(`ivf ${kind}`, 1, 'sweeps');
-        report.ivf.push(...ivfFaithfulness(flat, ivf, qv, selfIds, [...new Set(nprobes)], kind));
+        report.ivf.push(...(await ivfFaithfulness(flat, ivf, qv, selfIds, [...new Set(nprobes)], kind)));
         bar.increment();
         bar.stop();
       } finally {

@@ -2,30 +2,44 @@
  * The per-kind engine index files: derived caches of the vectors in the catalogue.
  *
  * Files, per feature kind K (in the collection folder):
- * - `K.index`        the primary index (flat or IVF, chosen by `collection.json` `index`),
+ * - `K.index`        the primary index, of the kind the policy (`collection.json` `index`)
+ *                    plans for its size (./auto-index.ts `planIndex`): flat, IVF, or a
+ *                    compressed kind (SQ8, PQ, IVF-SQ8, IVF-PQ); those named with `,RFlat` are
+ *                    re-ranked with the full vectors read from the catalogue (CatalogRefine), so
+ *                    RAM holds their codes only,
  * - `K.ivf.index`    an IVF built on demand when a flat collection is asked for an IVF search
  *                    (method 'ivf', `nitamono eval`); never built otherwise,
- * - `<file>.json`    a sidecar: the catalogue generation the file reflects, its kind, nlist and
- *                    the number of vectors the IVF was trained on.
+ * - `<file>.json`    a sidecar: the catalogue generation the file reflects, its kind and factory
+ *                    string, nlist, the number of vectors it was trained on, the memory budget
+ *                    it was chosen under, and the search parameters `--target-recall` tuned.
  *
  * Staleness: sidecar generation < catalogue generation → the removals and additions made since
  * are applied (cheap, no retraining) and the file is saved again. A missing, unreadable or
  * mismatching file is rebuilt from the catalogue. The index file is written before its sidecar
  * (both atomically), and applying a delta is idempotent, so a crash between the two writes only
- * makes the next open re-apply changes that are already in. An IVF is retrained (a full rebuild)
- * when the collection has grown or shrunk by more than 2× since training, or (primary, `auto`)
- * when it crosses AUTO_FLAT_MAX so flat ↔ IVF switches.
+ * makes the next open re-apply changes that are already in. An index is rebuilt when the plan
+ * for its current size names another kind or shape (the policy changed; `auto` crossed a size
+ * or budget threshold), or when a trained one has grown or shrunk by more than 2× since
+ * training. The budget `auto` plans with is the one the index was built under (recorded), so
+ * the free memory of the moment never triggers a rebuild by itself; an explicit
+ * `memory_budget` is always the one used. Tuning runs after a rebuild, and whenever the target
+ * recall changes.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogStore, FeatureSpace } from '../catalog/types.js';
 import { writeFileAtomic } from '../persist/atomic.js';
-import { FlatIndex } from '../search/flat.js';
-import { IVFIndex } from '../search/ivf.js';
+import { indexFactory, parseIndexFactory } from '../search/factory.js';
 import { loadIndex } from '../search/load.js';
-import type { VectorIndex } from '../search/types.js';
-import { AUTO_FLAT_MAX, type CollectionConfig, type FeatureKind } from './config.js';
+import type { RefineVectors } from '../search/refine.js';
+import { needsTraining, type VectorIndex } from '../search/types.js';
+import { autoNlist, COLLECTION_REFINE_FACTOR, defaultMemoryBudget, type IndexPlan, kindBudget, planIndex } from './auto-index.js';
+import { CatalogRefine } from './catalog-vectors.js';
+import { type CollectionConfig, type FeatureKind, indexPolicySpec } from './config.js';
 import { type Progress, silentProgress } from './progress.js';
+import { type Tuning, tuneIndex } from './tune.js';
+
+export { autoNlist };
 
 /** Any registered index kind; the collection asks it (`kind`, `describe()`, `queryCost()`), never tests its class. */
 export type EngineIndex = VectorIndex;
@@ -36,22 +50,27 @@ export interface Sidecar {
   version: 1;
   feature: FeatureKind;
   generation: number;
-  index: 'flat' | 'ivf';
+  /** The registered kind of the file ('flat', 'ivf', 'ivf-pq', …). */
+  index: string;
   nlist: number | null;
   trained_n: number | null;
   size: number;
   dim: number;
   saved_at: string;
+  /** Faiss factory string of what was built ('IVF317,PQ64,RFlat'); absent in files of older versions. */
+  factory?: string;
+  /** The collection's memory budget the index was planned under, and this kind's share of it (bytes; absent: none). */
+  budget_bytes?: number | null;
+  kind_budget_bytes?: number | null;
+  /** Why this index (the plan's reason). */
+  reason?: string;
+  /** The search parameters `--target-recall` chose (null: not tuned). */
+  tuning?: Tuning | null;
 }
 
 /** Metric of every collection index: squared L2 ("distance", smaller = closer), as in the seed. */
 export const COLLECTION_METRIC = 'l2' as const;
 const TRAIN_SEED = 42;
-
-/** The seed's K ≈ √N, which minimises D·(K + N/K). */
-export function autoNlist(n: number): number {
-  return Math.max(1, Math.ceil(Math.sqrt(Math.max(1, n))));
-}
 
 // Indexes being searched right now, so a rebuild never frees one under an in-flight search.
 const inUse = new Map<EngineIndex, number>();
@@ -90,6 +109,17 @@ export class IndexSlot {
   /** Generation of the file on disk (sidecar), -1 if none. */
   savedGeneration = -1;
   trainedN: number | null = null;
+  /** Canonical factory string of the index held (null: unknown, a file of an older version). */
+  factory: string | null = null;
+  /** The collection budget and this kind's share the index was planned under (undefined: none recorded). */
+  budgetTotal: number | null | undefined;
+  budget: number | null | undefined;
+  /** Why the index is of its kind. */
+  reason: string | null = null;
+  /** Search parameters tuned for `target_recall` (null: not tuned). */
+  tuning: Tuning | null = null;
+  /** The sidecar changed (tuning) while the index file did not. */
+  metaDirty = false;
   private busy: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -114,7 +144,7 @@ export class IndexSlot {
   }
 
   get dirty(): boolean {
-    return this.index !== undefined && this.generation !== this.savedGeneration;
+    return this.index !== undefined && (this.generation !== this.savedGeneration || this.metaDirty);
   }
 
   dispose(): void {
@@ -142,30 +172,56 @@ export async function fileBytes(file: string): Promise<number> {
   }
 }
 
-/** What a slot should hold for `n` searchable vectors. */
-export function wantedKind(role: SlotRole, config: CollectionConfig, n: number): { kind: 'flat' | 'ivf'; nlist: number | null } {
-  if (role === 'ivf') return { kind: 'ivf', nlist: config.nlist ?? autoNlist(n) };
-  const choice = config.index;
-  const kind = choice === 'auto' ? (n < AUTO_FLAT_MAX ? 'flat' : 'ivf') : choice;
-  return { kind, nlist: kind === 'ivf' ? (config.nlist ?? autoNlist(n)) : null };
+/** The policy a slot follows: the collection's for the primary, IVF for the on-demand auxiliary. */
+function policyOf(role: SlotRole, config: CollectionConfig): string {
+  return role === 'ivf' ? 'ivf' : config.index;
 }
 
 /**
- * Rebuild policy: no index yet, the wrong kind for the policy and size, or an IVF whose size has
- * moved more than 2× from what it was trained on (nlist = ⌈√N⌉ would then be far off), or whose
- * nlist differs from an explicitly configured one.
+ * The budget a slot plans with: this kind's share of an explicit `memory_budget`; else the
+ * share the index was built under (so the free memory of the moment never moves it); else
+ * none (an index of an older version, or the auxiliary IVF).
  */
-function needsRebuild(slot: IndexSlot, config: CollectionConfig, n: number): boolean {
+function slotBudget(slot: IndexSlot, config: CollectionConfig, dim: number, dims: readonly number[]): number {
+  if (slot.role === 'ivf') return Number.POSITIVE_INFINITY;
+  if (config.memory_budget !== null) return kindBudget(config.memory_budget, dim, dims);
+  return slot.budget ?? Number.POSITIVE_INFINITY;
+}
+
+/** What the slot should hold for `n` vectors, under the budget it plans with. */
+function wanted(slot: IndexSlot, config: CollectionConfig, n: number, dim: number, dims: readonly number[]): IndexPlan {
+  return planIndex(policyOf(slot.role, config), n, dim, slotBudget(slot, config, dim, dims), config.nlist);
+}
+
+/**
+ * Rebuild policy: no index yet, the wrong kind or shape for the plan (the policy changed, or
+ * `auto` now plans another index for this size and budget), or a trained index whose size has
+ * moved more than 2× from what it was trained on (nlist = ⌈√N⌉ would then be far off), or
+ * whose nlist differs from an explicitly configured one.
+ */
+function needsRebuild(slot: IndexSlot, config: CollectionConfig, n: number, dims: readonly number[]): boolean {
   const idx = slot.index;
   if (!idx) return true;
-  if (idx.kind !== wantedKind(slot.role, config, n).kind) return true;
+  const plan = wanted(slot, config, n, idx.dim, dims);
+  if (idx.kind !== plan.spec.kind) return true;
+  if (plan.spec.m !== undefined && (slot.factory === null || parseIndexFactory(slot.factory).m !== plan.spec.m)) return true;
   const nlist = idx.describe({ lists: false }).nlist;
   if (idx.capabilities.trainable && nlist !== undefined) {
     const t = slot.trainedN ?? idx.size;
     if (n > 2 * Math.max(t, 1) || n < t / 2) return true;
-    if (config.nlist !== null && nlist !== Math.min(config.nlist, Math.max(1, t))) return true;
+    const explicit = (slot.role === 'primary' ? indexPolicySpec(config.index)?.nlist : undefined) ?? config.nlist;
+    if (explicit !== null && explicit !== undefined && nlist !== Math.min(explicit, Math.max(1, t))) return true;
   }
   return false;
+}
+
+/** Whether the slot's tuning is not the one the configuration asks for. */
+function needsTuning(slot: IndexSlot, config: CollectionConfig): boolean {
+  if (slot.role !== 'primary' || !slot.index) return false;
+  const target = config.target_recall;
+  const tunable = slot.index.kind !== 'flat' && slot.index.size > 1;
+  if (target === null || !tunable) return slot.tuning !== null;
+  return slot.tuning === null || slot.tuning.target_recall !== target;
 }
 
 export interface IndexManagerOptions {
@@ -177,6 +233,8 @@ export interface IndexManagerOptions {
   dim: (kind: FeatureKind) => Promise<number | undefined>;
   /** The dimension when known without a read (saves an await per search). */
   knownDim?: (kind: FeatureKind) => number | undefined;
+  /** The dimensions of every feature kind of the collection that are known (the memory budget is shared by them). */
+  kindDims?: () => Promise<number[]>;
   threads: number;
   progress: Progress;
 }
@@ -229,7 +287,7 @@ export class IndexManager {
   async ivf(kind: FeatureKind, progress = this.o.progress, current?: { slot: IndexSlot; index: EngineIndex }): Promise<EngineIndex | undefined> {
     const p = current ?? (await this.primary(kind, progress));
     if (!p) return undefined;
-    if (p.index.kind === 'ivf') return p.index;
+    if (p.index.kind !== 'flat') return p.index; // an approximate index already
     const slot = this.slot(kind, 'ivf');
     const fresh = !slot.index;
     // the primary was just brought to the catalogue's generation: no need to read it again
@@ -238,6 +296,11 @@ export class IndexManager {
     // disk): the index works from memory, and the reason is kept for the caller to show.
     if (fresh) await this.trySave(slot);
     return idx;
+  }
+
+  /** The search parameters tuned for the primary index of `kind`, if it was tuned. */
+  tuning(kind: FeatureKind): Tuning | null {
+    return this.primaries.get(kind)?.tuning ?? null;
   }
 
   /** Loaded slots (for stats): never loads or builds anything. */
@@ -289,23 +352,45 @@ export class IndexManager {
     for (const s of [...this.primaries.values(), ...this.aux.values()]) s.dispose();
   }
 
+  /** The known dimensions of the collection's kinds, without a read when all are known. */
+  private knownDims(): number[] {
+    const out: number[] = [];
+    for (const k of this.o.config().features) {
+      const d = this.o.knownDim?.(k);
+      if (d !== undefined) out.push(d);
+    }
+    return out;
+  }
+
   /**
    * Brings `slot` up to the catalogue's current generation: loads the file if needed, applies
-   * the delta, rebuilds when missing, mismatching or (IVF) badly out of balance. Does not save.
+   * the delta, rebuilds when missing or not what the plan asks for (or, trained, badly out of
+   * balance), attaches the catalogue as the refine source of indexes re-ranked with it, and
+   * tunes it when the target recall asks. Does not save.
    */
   private async ensure(slot: IndexSlot, dim: number, progress: Progress, generation?: number): Promise<EngineIndex> {
     const { store } = this.o;
     // Fast path (every search): one cached, indexed read (or none, when the caller has just
     // read the generation), without queueing behind the slot's other work. Whatever the slow
-    // path does happens while the generation or the rebuild policy disagrees, so a match here
-    // means the index is current.
+    // path does happens while the generation, the plan or the tuning disagrees, so a match
+    // here means the index is current.
     const now = generation ?? (await store.generation());
-    if (slot.index && slot.generation === now && !needsRebuild(slot, this.o.config(), slot.index.size)) return slot.index;
+    const current = (config: CollectionConfig, dims: readonly number[]) =>
+      slot.index !== undefined &&
+      slot.generation === now &&
+      !needsRebuild(slot, config, slot.index.size, dims) &&
+      !needsTuning(slot, config) &&
+      this.refineMatches(slot, config, dims);
+    if (current(this.o.config(), this.knownDims())) return slot.index!;
     return slot.exclusive(async () => {
       const config = this.o.config();
       const space = this.o.space(slot.kind);
+      const dims = (await this.o.kindDims?.()) ?? this.knownDims();
       let generation = await store.generation();
-      if (slot.index && slot.generation === generation && !needsRebuild(slot, config, slot.index.size)) return slot.index;
+      if (slot.index && slot.generation === generation && !needsRebuild(slot, config, slot.index.size, dims) && !needsTuning(slot, config)) {
+        this.attachRefine(slot, config, dims);
+        return slot.index;
+      }
       let n = await store.okCount();
 
       if (!slot.index) await this.load(slot, dim);
@@ -331,9 +416,68 @@ export class IndexManager {
         n = slot.index.size;
       }
 
-      if (needsRebuild(slot, config, n)) await this.rebuild(slot, dim, progress);
+      let data: { ids: Int32Array; vectors: Float32Array } | undefined;
+      if (needsRebuild(slot, config, n, dims)) data = await this.rebuild(slot, dim, dims, progress);
+      this.attachRefine(slot, config, dims);
+      if (needsTuning(slot, config)) await this.tune(slot, dim, config, progress, data);
       return slot.index!;
     });
+  }
+
+  /** Whether the slot's refine source is the one its plan asks for (fast-path check). */
+  private refineMatches(slot: IndexSlot, config: CollectionConfig, dims: readonly number[]): boolean {
+    const idx = slot.index!;
+    if (!idx.capabilities.compressed) return true;
+    const want = wanted(slot, config, idx.size, idx.dim, dims).spec.refine;
+    return want === (refineSourceOf(idx) !== undefined);
+  }
+
+  /**
+   * Attaches the catalogue as the refine source of a compressed index its plan re-ranks
+   * (`,RFlat`), or takes it off one whose plan no longer does; records the plan's factory.
+   */
+  private attachRefine(slot: IndexSlot, config: CollectionConfig, dims: readonly number[]): void {
+    const idx = slot.index;
+    if (!idx?.capabilities.compressed) return;
+    const plan = wanted(slot, config, idx.size, idx.dim, dims);
+    if (plan.spec.kind !== idx.kind) return;
+    const setter = (idx as unknown as { setRefineVectors?: (s: RefineVectors | undefined) => void }).setRefineVectors;
+    if (typeof setter !== 'function') return;
+    const has = refineSourceOf(idx) !== undefined;
+    if (plan.spec.refine && !has) setter.call(idx, new CatalogRefine(this.o.store, this.o.space(slot.kind), idx.dim, () => idx.size));
+    else if (!plan.spec.refine && has) setter.call(idx, undefined);
+    // the same index, now named with or without ',RFlat'
+    const base = (slot.factory ?? legacyFactory(idx)).replace(/,RFlat$/i, '');
+    const factory = plan.spec.refine ? `${base},RFlat` : base;
+    if (slot.factory !== factory) {
+      slot.factory = factory;
+      slot.metaDirty = true;
+    }
+  }
+
+  /** Tunes (or untunes) the slot's index for the configured target recall. */
+  private async tune(
+    slot: IndexSlot,
+    dim: number,
+    config: CollectionConfig,
+    progress: Progress,
+    data?: { ids: Int32Array; vectors: Float32Array },
+  ): Promise<void> {
+    const idx = slot.index!;
+    const target = config.target_recall;
+    slot.metaDirty = true;
+    if (target === null || idx.kind === 'flat' || idx.size < 2) {
+      slot.tuning = null;
+      return;
+    }
+    const snap = data ?? (await this.o.store.snapshot(this.o.space(slot.kind), dim));
+    const bar = progress.step(`tuning ${slot.factory ?? idx.kind} for recall ${target}`, 1, '');
+    try {
+      slot.tuning = await tuneIndex(idx, snap.ids, snap.vectors, { target, refine: refineSourceOf(idx) !== undefined, threads: this.o.threads });
+    } finally {
+      bar.increment();
+      bar.stop();
+    }
   }
 
   /** Takes the saved file when its sidecar matches; a bad file is left for the rebuild. */
@@ -347,6 +491,11 @@ export class IndexManager {
         slot.generation = side.generation;
         slot.savedGeneration = side.generation;
         slot.trainedN = side.trained_n;
+        slot.factory = typeof side.factory === 'string' ? side.factory : legacyFactory(idx);
+        slot.budgetTotal = side.budget_bytes;
+        slot.budget = side.kind_budget_bytes;
+        slot.reason = side.reason ?? null;
+        slot.tuning = side.tuning ?? null;
       } else {
         idx.dispose();
       }
@@ -358,39 +507,62 @@ export class IndexManager {
     }
   }
 
-  private async rebuild(slot: IndexSlot, dim: number, progress: Progress = silentProgress): Promise<void> {
+  /**
+   * Builds the index the plan asks for from a snapshot of the catalogue (trained on all of
+   * it), and resolves to the snapshot (tuning measures on it). With no budget configured, the
+   * default (half the available memory) is resolved now and recorded with the index.
+   */
+  private async rebuild(
+    slot: IndexSlot,
+    dim: number,
+    dims: readonly number[],
+    progress: Progress = silentProgress,
+  ): Promise<{ ids: Int32Array; vectors: Float32Array }> {
     const data = await this.o.store.snapshot(this.o.space(slot.kind), dim);
     const n = data.ids.length;
-    const want = wantedKind(slot.role, this.o.config(), n);
-    let idx: EngineIndex;
-    if (want.kind === 'ivf' && n > 0) {
-      const nlist = Math.max(1, Math.min(want.nlist ?? autoNlist(n), n));
-      const ivf = new IVFIndex(dim, { metric: COLLECTION_METRIC, nlist });
-      const bar = progress.step(`training IVF (k-means, nlist=${nlist}, ${n} vectors)`, 1, '');
-      await ivf.train(data.vectors, { seed: TRAIN_SEED, threads: this.o.threads });
-      bar.increment();
-      bar.stop();
-      idx = ivf;
-      slot.trainedN = n;
-    } else {
-      // No vectors yet: an IVF cannot be trained, so an empty flat stands in until there are some.
-      idx = new FlatIndex(dim, { metric: COLLECTION_METRIC });
-      slot.trainedN = null;
-    }
-    if (n > 0) {
-      const bar = progress.step('adding', n, 'vectors');
-      const chunk = 8192;
-      for (let i = 0; i < n; i += chunk) {
-        const m = Math.min(chunk, n - i);
-        idx.add(data.vectors.subarray(i * dim, (i + m) * dim), data.ids.subarray(i, i + m));
-        bar.increment(m);
+    const config = this.o.config();
+    // the budget matters to `auto` only
+    const total = slot.role === 'ivf' || config.index !== 'auto' ? null : (config.memory_budget ?? defaultMemoryBudget());
+    const budget = total === null ? null : kindBudget(total, dim, dims.length > 0 ? dims : [dim]);
+    const plan = planIndex(policyOf(slot.role, config), n, dim, budget ?? Number.POSITIVE_INFINITY, config.nlist);
+    const spec = plan.spec;
+    const refine = spec.refine ? new CatalogRefine(this.o.store, this.o.space(slot.kind), dim, () => idx.size) : undefined;
+    const idx: EngineIndex = indexFactory(dim, spec, {
+      metric: COLLECTION_METRIC,
+      ...(refine ? { refine, refineFactor: COLLECTION_REFINE_FACTOR } : {}),
+    });
+    try {
+      if (needsTraining(idx)) {
+        const bar = progress.step(`training ${plan.factory} (k-means, ${n} vectors)`, 1, '');
+        await idx.train!(data.vectors, { seed: TRAIN_SEED, threads: this.o.threads });
+        bar.increment();
+        bar.stop();
       }
-      bar.stop();
+      if (n > 0) {
+        const bar = progress.step('adding', n, 'vectors');
+        const chunk = 8192;
+        for (let i = 0; i < n; i += chunk) {
+          const m = Math.min(chunk, n - i);
+          idx.add(data.vectors.subarray(i * dim, (i + m) * dim), data.ids.subarray(i, i + m));
+          bar.increment(m);
+        }
+        bar.stop();
+      }
+    } catch (err) {
+      idx.dispose();
+      throw err;
     }
     slot.dispose(); // the old index (freed once no search uses it)
     slot.index = idx;
     slot.generation = data.generation;
     slot.savedGeneration = -1; // a new index: the file on disk (if any) is not it
+    slot.trainedN = idx.capabilities.trainable ? n : null;
+    slot.factory = plan.factory;
+    slot.budgetTotal = total;
+    slot.budget = budget;
+    slot.reason = plan.reason;
+    slot.tuning = null;
+    return data;
   }
 
   /** Saves the slot's index and sidecar if they changed since the last save. */
@@ -398,22 +570,40 @@ export class IndexManager {
     return slot.exclusive(async () => {
       if (!slot.index || !slot.dirty) return false;
       const idx = slot.index;
-      await idx.save(slot.file);
+      // a change of the sidecar alone (tuning) leaves the index file as it is
+      if (slot.generation !== slot.savedGeneration) await idx.save(slot.file);
       const side: Sidecar = {
         format: 'nitamono-index-sidecar',
         version: 1,
         feature: slot.kind,
         generation: slot.generation,
-        index: idx.kind as Sidecar['index'],
+        index: idx.kind,
         nlist: idx.describe({ lists: false }).nlist ?? null,
         trained_n: slot.trainedN,
         size: idx.size,
         dim: idx.dim,
         saved_at: new Date().toISOString(),
+        factory: slot.factory ?? legacyFactory(idx),
+        budget_bytes: slot.budgetTotal ?? null,
+        kind_budget_bytes: slot.budget ?? null,
+        ...(slot.reason !== null ? { reason: slot.reason } : {}),
+        tuning: slot.tuning,
       };
       await writeFileAtomic(slot.sidecarFile, `${JSON.stringify(side, null, 2)}\n`);
       slot.savedGeneration = slot.generation;
+      slot.metaDirty = false;
       return true;
     });
   }
+}
+
+/** The factory string of an index whose sidecar predates them (flat and IVF files). */
+function legacyFactory(idx: EngineIndex): string {
+  const nlist = idx.describe({ lists: false }).nlist;
+  return idx.kind === 'flat' ? 'Flat' : nlist ? `IVF${nlist},Flat` : idx.kind;
+}
+
+/** The refine source attached to a compressed index, if any (asked of the index, never its class). */
+function refineSourceOf(idx: EngineIndex): RefineVectors | undefined {
+  return (idx as unknown as { refineVectors?: RefineVectors }).refineVectors;
 }

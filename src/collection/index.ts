@@ -6,7 +6,8 @@
  * ## On disk (default `./.nitamono`, or `--collection PATH`)
  *
  *   collection.json      root folder (absolute), feature kinds, colour bins, deep model, index
- *                        policy (auto | flat | ivf) and nlist, schema version
+ *                        policy (auto | flat | ivf | a factory string such as IVF1024,PQ64,RFlat),
+ *                        nlist, memory budget, target recall, schema version
  *   catalog.sqlite       the source of truth (src/catalog: WAL, synchronous=FULL, numbered
  *                        migrations). Table `images`: id (never reused), relpath (unique,
  *                        "/"-separated, relative to the root), size, mtime_ms, sha256, status
@@ -16,9 +17,10 @@
  *                        `removed` (id, gen) and `meta.generation` for index staleness.
  *                        Indexing commits every 64 images in one transaction, so kill -9 loses at
  *                        most the batch in flight and a re-run resumes from there.
- *   color.index, deep.index          engine index file per kind (FlatIndex or IVFIndex `save`,
+ *   color.index, deep.index          engine index file per kind (any registered kind's `save`,
  *                        atomic), a derived cache rebuilt or caught up from the catalogue when
- *                        missing or stale; `<file>.json` sidecar = the generation it reflects
+ *                        missing or stale; `<file>.json` sidecar = the generation it reflects,
+ *                        its factory string, budget and tuned search parameters
  *   color.ivf.index …    an IVF built on demand when a flat collection is asked for an IVF search
  *
  * Distances are squared Euclidean distances ‖q − x‖² (smaller = more similar) for both kinds;
@@ -27,13 +29,17 @@
  * ## API
  *
  *   const c = await Collection.open(path?, { create?, root?, features?, colorBins?, deepModel?,
- *                                            index?, nlist?, threads?, progress? }, services?)
+ *                                            index?, nlist?, memoryBudget?, targetRecall?,
+ *                                            threads?, progress? }, services?)
  *     services: { store?, jobRunner? } — another catalogue backend or job runner.
- *   await c.update({ features?, index?, nlist?, threads?, batchSize?, retrySkipped?, progress?, signal? }) → IndexReport
- *   await c.search(query, { k?, features?, method?, nprobe?, excludeSelf? }) → SearchResponse
+ *   await c.update({ features?, index?, nlist?, memoryBudget?, targetRecall?, threads?, batchSize?,
+ *                    retrySkipped?, progress?, signal? }) → IndexReport
+ *   await c.search(query, { k?, features?, method?, nprobe?, refineFactor?, excludeSelf? }) → SearchResponse
  *     query: { id } | { path } (indexed path, or any image file) | { buffer, filename? }
- *     k 1..1000 (default 10); method 'exact' | 'ivf' (default: the collection's index kind);
- *     nprobe default 8, clamped to nlist. Results: { id, path (root-relative), absolute_path, distance }.
+ *     k 1..1000 (default 10); method 'exact' | 'ivf' (default: exact for a flat index, else
+ *     'ivf' = the approximate index: IVF, or a compressed kind); nprobe default: tuned, else 8,
+ *     clamped to nlist; refineFactor (indexes re-ranked from the catalogue) default: tuned,
+ *     else 4. Results: { id, path (root-relative), absolute_path, distance }.
  *   await c.evaluateQuery(query, opts) → { recall_at_1, recall_at_k, exact, ivf, … }
  *   await c.getImage(id) / getImageByPath(relpath) → ImageInfo { id, path (root-relative), absolute_path, … }
  *   await c.listImages(offset?, limit?) → { total, images }
@@ -46,6 +52,22 @@
  * check). Writes are serialised inside one Collection and, across processes, by the writer
  * lease (./writer.ts): `writerWait` / `onWriterWait` in the open options.
  */
+export {
+  AUTO_FLAT_ALWAYS,
+  AUTO_PQ_M,
+  AUTO_PQ_MIN,
+  availableMemory,
+  COLLECTION_REFINE_FACTOR,
+  chooseAutoIndex,
+  DEFAULT_BUDGET_SHARE,
+  defaultMemoryBudget,
+  estimateIndexBytes,
+  INDEX_RAM_CEILING,
+  type IndexPlan,
+  kindBudget,
+  parseMemorySize,
+  planIndex,
+} from './auto-index.js';
 export { Collection, type CollectionServices } from './collection.js';
 export {
   AUTO_FLAT_MAX,
@@ -55,8 +77,10 @@ export {
   type FeatureKind,
   featureSpace,
   type IndexChoice,
+  type IndexPolicy,
   parseFeatures,
   parseIndexChoice,
+  parseIndexPolicy,
   SCHEMA_VERSION,
 } from './config.js';
 export {
@@ -75,6 +99,7 @@ export { hashFile, IMAGE_EXTENSIONS, isImageName, type ScanIssue, type ScannedFi
 export { type Progress, type ProgressEvent, type ProgressStep, progressFromCallback, silentProgress } from './progress.js';
 export { SYNC_SEARCH_MAX_WORK } from './search.js';
 export { inProcessRunner, type JobRunnerFactory } from './sync.js';
+export { TUNE_K, TUNE_QUERIES, type Tuning, type TuningPoint } from './tune.js';
 export {
   type CollectionQuery,
   type CollectionSearchOptions,

@@ -7,8 +7,10 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { invalid, NitamonoError } from '../errors.js';
 import { tieAwareRecall } from '../eval/recall.js';
-import type { SearchResult } from '../search/types.js';
+import type { SearchParams, SearchResult } from '../search/types.js';
 import { checkK, MAX_K } from '../validate.js';
+import { COLLECTION_REFINE_FACTOR } from './auto-index.js';
+import { catalogChunks, exactSearch } from './catalog-vectors.js';
 import { type FeatureKind, featureSpace } from './config.js';
 import type { CollectionContext } from './context.js';
 import { toRelpath } from './folder.js';
@@ -53,10 +55,10 @@ export class SearchService {
   async search(query: CollectionQuery, opts: CollectionSearchOptions = {}): Promise<SearchResponse> {
     const kind = this.checkKind(opts.features);
     const k = checkResultCount(opts.k);
-    if (opts.nprobe !== undefined && (!Number.isInteger(opts.nprobe) || opts.nprobe < 1)) throw invalid('nprobe must be a positive integer');
+    checkSearchOptions(opts);
     const q = await this.queryVector(query, kind);
-    const { index, method, nprobe, generation } = await this.indexFor(kind, opts.method, opts.nprobe);
-    return useIndex(index, () => this.run(index, kind, q, k, method, nprobe, opts.excludeSelf === true, generation));
+    const target = await this.indexFor(kind, opts.method, opts.nprobe, opts.refineFactor);
+    return useIndex(target.index, () => this.run(target, kind, q, k, opts.excludeSelf === true));
   }
 
   /**
@@ -67,20 +69,21 @@ export class SearchService {
   async evaluateQuery(query: CollectionQuery, opts: CollectionSearchOptions = {}): Promise<QueryEvaluation> {
     const kind = this.checkKind(opts.features);
     const k = checkResultCount(opts.k);
+    checkSearchOptions(opts);
     const q = await this.queryVector(query, kind);
-    const ex = await this.indexFor(kind, 'exact', undefined);
+    const ex = await this.indexFor(kind, 'exact', undefined, undefined);
     // each index is leased as soon as it is handed over: building the IVF may take a while,
     // and a concurrent rebuild must not free the exact index meanwhile
     return useIndex(ex.index, async () => {
-      const iv = await this.indexFor(kind, 'ivf', opts.nprobe);
+      const iv = await this.indexFor(kind, 'ivf', opts.nprobe, opts.refineFactor);
       return useIndex(iv.index, async () => {
-        const exact = await this.run(ex.index, kind, q, k, 'exact', ex.nprobe, opts.excludeSelf === true);
-        const ivf = await this.run(iv.index, kind, q, k, 'ivf', iv.nprobe, opts.excludeSelf === true);
+        const exact = await this.run(ex, kind, q, k, opts.excludeSelf === true);
+        const ivf = await this.run(iv, kind, q, k, opts.excludeSelf === true);
         const { r1, rk } = tieAwareRecall(exact.results, ivf.results, k);
         return {
           features: kind,
           k,
-          nprobe: ivf.nprobe ?? iv.nprobe ?? 1,
+          nprobe: ivf.nprobe ?? iv.params.nprobe ?? 1,
           nlist: iv.index.describe({ lists: false }).nlist ?? 1,
           recall_at_1: r1,
           recall_at_k: rk,
@@ -91,36 +94,51 @@ export class SearchService {
     });
   }
 
-  /** The index serving `method` for `kind`, current with the catalogue, and the nprobe to use. */
-  private async indexFor(
-    kind: FeatureKind,
-    method: SearchMethod | undefined,
-    nprobe: number | undefined,
-  ): Promise<{ index: EngineIndex; method: SearchMethod; nprobe: number | undefined; generation: number }> {
+  /**
+   * The index serving `method` for `kind`, current with the catalogue, and the parameters to
+   * search it with. 'exact': a flat primary; an IVF primary with every list scanned; a
+   * compressed primary's exact answer comes from its full vectors in the catalogue. 'ivf': the
+   * approximate index — the primary when it is not flat (IVF, or compressed), else the
+   * auxiliary IVF — with nprobe and refineFactor as asked, else as tuned, else the defaults.
+   */
+  private async indexFor(kind: FeatureKind, method: SearchMethod | undefined, nprobe: number | undefined, refineFactor: number | undefined): Promise<Target> {
     const current = await this.ctx.indexes.primary(kind);
     const primary = current?.index;
     if (!current || !primary) throw new NitamonoError('EMPTY_INDEX', `no ${kind} vectors in the collection`);
-    const m: SearchMethod = method ?? (primary.kind === 'ivf' ? 'ivf' : 'exact');
+    const m: SearchMethod = method ?? (primary.kind === 'flat' ? 'exact' : 'ivf');
     if (m !== 'exact' && m !== 'ivf') throw invalid(`method must be exact or ivf, not ${String(method)}`);
+    const generation = current.slot.generation;
+    const factory = current.slot.factory ?? undefined;
     if (m === 'exact') {
+      if (primary.capabilities.compressed) return { index: primary, method: m, params: {}, generation, exactFromCatalog: true, factory: 'Flat' };
       // Exact on an IVF index = every list scanned (same answers as flat, plus nlist centroid distances).
-      return { index: primary, method: m, nprobe: primary.describe({ lists: false }).nlist, generation: current.slot.generation };
+      const nlist = primary.describe({ lists: false }).nlist;
+      return {
+        index: primary,
+        method: m,
+        params: nlist !== undefined ? { nprobe: nlist } : {},
+        generation,
+        exactFromCatalog: false,
+        ...(factory ? { factory } : {}),
+      };
     }
     const ivf = (await this.ctx.indexes.ivf(kind, undefined, current))!;
-    const nlist = ivf.describe({ lists: false }).nlist ?? 1;
-    return { index: ivf, method: m, nprobe: Math.min(nprobe ?? DEFAULT_NPROBE, nlist), generation: current.slot.generation };
+    if (refineFactor !== undefined && !((ivf.refineBytes ?? 0) > 0))
+      throw invalid(
+        `refineFactor applies to indexes re-ranked from the catalogue (an index policy ending in ,RFlat); this collection's ${kind} index is ${factory ?? ivf.kind}`,
+      );
+    const own = ivf === primary;
+    const tuned = own ? this.ctx.indexes.tuning(kind) : null;
+    const nlist = ivf.describe({ lists: false }).nlist;
+    const params: SearchParams = {};
+    if (nlist !== undefined) params.nprobe = Math.min(nprobe ?? tuned?.nprobe ?? DEFAULT_NPROBE, Math.max(1, nlist));
+    if (refineFactor !== undefined) params.refineFactor = refineFactor;
+    else if ((ivf.refineBytes ?? 0) > 0) params.refineFactor = tuned?.refine_factor ?? COLLECTION_REFINE_FACTOR;
+    return { index: ivf, method: m, params, generation, exactFromCatalog: false, ...(own && factory ? { factory } : {}) };
   }
 
-  private async run(
-    index: EngineIndex,
-    kind: FeatureKind,
-    q: QueryVector,
-    k: number,
-    method: SearchMethod,
-    nprobe: number | undefined,
-    excludeSelf: boolean,
-    generation?: number,
-  ): Promise<SearchResponse> {
+  private async run(target: Target, kind: FeatureKind, q: QueryVector, k: number, excludeSelf: boolean): Promise<SearchResponse> {
+    const { index, method, params } = target;
     const n = index.size;
     const base: Omit<SearchResponse, 'took_ms' | 'distances_computed' | 'results'> = {
       extract_ms: q.extract_ms,
@@ -132,17 +150,27 @@ export class SearchService {
     };
     const nlist = index.describe({ lists: false }).nlist;
     if (nlist !== undefined) base.nlist = nlist;
+    if (target.factory) base.index = target.factory;
     if (n === 0) return { ...base, took_ms: 0, distances_computed: 0, results: [] };
     const drop = excludeSelf && q.id !== undefined ? q.id : undefined;
     const kk = Math.min(n, k + (drop !== undefined ? 1 : 0));
     const t0 = performance.now();
-    const sopts = nprobe !== undefined ? { nprobe } : {};
-    // Small scans run right here: cheaper than handing them to worker threads, and too short
-    // (≲ 1 ms) to hold up the event loop. Larger ones go to the worker pool.
-    const res: SearchResult = index.queryCost(sopts) <= SYNC_SEARCH_MAX_WORK ? index.search(q.vector, kk, sopts) : await index.searchAsync(q.vector, kk, sopts);
+    let res: SearchResult;
+    if (target.exactFromCatalog) {
+      // the codes are approximations: the exact answer scans the full vectors, read from the catalogue chunk by chunk
+      const space = featureSpace(this.ctx.config, kind);
+      res = await exactSearch(index.dim, q.vector, kk, catalogChunks(this.ctx.store, space, index.dim, index.ids()));
+    } else if (index.capabilities.compressed || index.queryCost(params) > SYNC_SEARCH_MAX_WORK) {
+      // compressed indexes (their re-ranking reads the catalogue) and large scans: worker threads
+      res = await index.searchAsync(q.vector, kk, params);
+    } else {
+      // Small scans run right here: cheaper than handing them to worker threads, and too short
+      // (≲ 1 ms) to hold up the event loop.
+      res = index.search(q.vector, kk, params);
+    }
     const took = performance.now() - t0;
     // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is left out).
-    const paths = await this.ctx.store.relpaths(res.labels.subarray(0, res.k), generation);
+    const paths = await this.ctx.store.relpaths(res.labels.subarray(0, res.k), target.generation);
     const results: SearchHit[] = [];
     for (let j = 0; j < res.k && results.length < k; j++) {
       const id = res.labels[j]!;
@@ -153,7 +181,8 @@ export class SearchService {
     }
     const out: SearchResponse = { ...base, took_ms: round3(took), distances_computed: res.distancesComputed, results };
     if (method === 'ivf' && res.nprobe !== undefined) out.nprobe = res.nprobe;
-    else if (method === 'ivf' && nprobe !== undefined) out.nprobe = nprobe;
+    else if (method === 'ivf' && params.nprobe !== undefined) out.nprobe = params.nprobe;
+    if (method === 'ivf' && params.refineFactor !== undefined) out.refine_factor = params.refineFactor;
     const warnings = [...(res.warnings ?? []), ...this.ctx.indexes.problems(kind)];
     if (warnings.length) out.warnings = warnings;
     return out;
@@ -210,6 +239,25 @@ export class SearchService {
     this.ctx.dims.learn({ [kind]: v.length });
     return { vector: v, source: 'extracted', extract_ms };
   }
+}
+
+/** What serves one search: the index, the method, its parameters. */
+interface Target {
+  index: EngineIndex;
+  method: SearchMethod;
+  params: SearchParams;
+  /** The catalogue generation the index reflects. */
+  generation: number;
+  /** Exact search of a compressed index: scan the full vectors in the catalogue. */
+  exactFromCatalog: boolean;
+  /** The index as a factory string (when known). */
+  factory?: string;
+}
+
+function checkSearchOptions(opts: CollectionSearchOptions): void {
+  if (opts.nprobe !== undefined && (!Number.isInteger(opts.nprobe) || opts.nprobe < 1)) throw invalid('nprobe must be a positive integer');
+  const rf = opts.refineFactor;
+  if (rf !== undefined && (typeof rf !== 'number' || !Number.isFinite(rf) || rf < 1)) throw invalid(`refineFactor must be a number ≥ 1, got ${String(rf)}`);
 }
 
 /** The k of a collection search: 1..MAX_K, default 10. */

@@ -4,10 +4,11 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { COLLECTION_REFINE_FACTOR } from './auto-index.js';
 import type { CollectionContext } from './context.js';
 import { fileBytes, readSidecar } from './index-manager.js';
 import { round3 } from './search.js';
-import type { CollectionStats, KindStats } from './types.js';
+import { type CollectionStats, DEFAULT_NPROBE, type KindStats } from './types.js';
 
 export async function collectionStats(ctx: CollectionContext): Promise<CollectionStats> {
   const counts = await ctx.store.countByStatus();
@@ -23,14 +24,27 @@ export async function collectionStats(ctx: CollectionContext): Promise<Collectio
       const list_sizes = d.lists ? { min: d.lists.min, max: d.lists.max, mean: round3(d.lists.mean), empty: d.lists.empty } : null;
       memory += idx.memoryBytes;
       const side = await readSidecar(p.slot.sidecarFile);
+      const refineBytes = idx.refineBytes ?? 0;
+      const tuning = p.slot.tuning;
       index = {
-        kind: idx.kind as 'flat' | 'ivf',
+        kind: idx.kind,
+        factory: p.slot.factory ?? side?.factory ?? idx.kind,
         size: idx.size,
         nlist: d.nlist ?? null,
         list_sizes,
         memory_bytes: idx.memoryBytes,
+        bytes_per_image: idx.size > 0 ? round3(idx.memoryBytes / idx.size) : 0,
+        refine_bytes: refineBytes,
+        raw_bytes: idx.size * idx.dim * 4,
         file_bytes: await fileBytes(p.slot.file),
         generation: side?.generation ?? p.slot.generation,
+        reason: p.slot.reason,
+        budget_bytes: p.slot.budget ?? null,
+        search_defaults: {
+          nprobe: idx.kind !== 'flat' && d.nlist ? Math.min(tuning?.nprobe ?? DEFAULT_NPROBE, d.nlist) : null,
+          refine_factor: refineBytes > 0 ? (tuning?.refine_factor ?? COLLECTION_REFINE_FACTOR) : null,
+        },
+        tuning,
       };
     }
     features.push({ kind, dim, index });
@@ -43,6 +57,8 @@ export async function collectionStats(ctx: CollectionContext): Promise<Collectio
     excluded: counts.excluded,
     generation: await ctx.store.generation(),
     index_policy: ctx.config.index,
+    memory_budget: ctx.config.memory_budget,
+    target_recall: ctx.config.target_recall,
     features,
     memory_bytes: memory,
     disk_bytes: await dirBytes(ctx.path),

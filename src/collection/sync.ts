@@ -14,7 +14,7 @@ import { invalid } from '../errors.js';
 import { checkDeepModelAvailable, type DeepModel } from '../image/deep.js';
 import { type ExtractionJob, extractionJob, InProcessJobRunner, type JobRunner } from '../ingest/jobs.js';
 import { type HashedCandidate, planSync, selectCandidates } from '../ingest/plan.js';
-import { type FeatureKind, featureSpace, sortKinds } from './config.js';
+import { checkCollectionOptions, type FeatureKind, featureSpace, parseIndexPolicy, sortKinds } from './config.js';
 import type { CollectionContext } from './context.js';
 import { hashFile, mapLimit, scanFolder } from './folder.js';
 import type { Progress } from './progress.js';
@@ -78,8 +78,16 @@ export function collectionTarget(ctx: CollectionContext, runnerFor: JobRunnerFac
       for (const k of kinds) {
         const idx = (await ctx.indexes.primary(k, progress))?.index;
         if (idx) {
-          const d = idx.describe();
-          index[k] = { kind: d.kind as 'flat' | 'ivf', size: d.size, ...(d.nlist !== undefined ? { nlist: d.nlist } : {}) };
+          const d = idx.describe({ lists: false });
+          const factory = ctx.indexes.loaded(k).primary?.factory;
+          const tuning = ctx.indexes.tuning(k);
+          index[k] = {
+            kind: d.kind,
+            size: d.size,
+            ...(d.nlist !== undefined ? { nlist: d.nlist } : {}),
+            ...(idx.capabilities.compressed && factory ? { factory } : {}),
+            ...(tuning ? { tuning } : {}),
+          };
         }
       }
       ctx.config.updated_at = new Date().toISOString();
@@ -293,12 +301,22 @@ async function applyConfigChanges(ctx: CollectionContext, opts: UpdateOptions): 
       changed = true;
     }
   }
-  if (opts.index && opts.index !== cfg.index) {
-    cfg.index = opts.index;
+  checkCollectionOptions(opts);
+  const index = opts.index !== undefined ? parseIndexPolicy(opts.index) : undefined;
+  if (index && index !== cfg.index) {
+    cfg.index = index;
     changed = true;
   }
   if (opts.nlist !== undefined && opts.nlist !== cfg.nlist) {
     cfg.nlist = opts.nlist;
+    changed = true;
+  }
+  if (opts.memoryBudget !== undefined && opts.memoryBudget !== cfg.memory_budget) {
+    cfg.memory_budget = opts.memoryBudget;
+    changed = true;
+  }
+  if (opts.targetRecall !== undefined && opts.targetRecall !== cfg.target_recall) {
+    cfg.target_recall = opts.targetRecall;
     changed = true;
   }
   if (changed) await ctx.saveConfig();

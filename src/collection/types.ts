@@ -4,8 +4,9 @@
  */
 
 import type { WriterLease } from '../catalog/types.js';
-import type { FeatureKind, IndexChoice } from './config.js';
+import type { FeatureKind, IndexPolicy } from './config.js';
 import type { Progress } from './progress.js';
+import type { Tuning } from './tune.js';
 
 /** Default nprobe for IVF searches when none is given (clamped to nlist). */
 export const DEFAULT_NPROBE = 8;
@@ -24,8 +25,13 @@ export interface CollectionSearchOptions {
   features?: FeatureKind;
   /** 'exact' scans every vector; 'ivf' scans the nprobe nearest lists. Default: the collection's index kind. */
   method?: SearchMethod;
-  /** IVF lists to scan (default DEFAULT_NPROBE, clamped to nlist). */
+  /** IVF lists to scan (default: the tuned value, else DEFAULT_NPROBE; clamped to nlist). */
   nprobe?: number;
+  /**
+   * Indexes re-ranked from the catalogue (`…,RFlat`): refineFactor·k candidates are re-scored
+   * with their exact vectors (default: the tuned value, else COLLECTION_REFINE_FACTOR = 4).
+   */
+  refineFactor?: number;
   /** Leave the query image itself out of the results (queries by id or indexed path). */
   excludeSelf?: boolean;
 }
@@ -51,6 +57,10 @@ export interface SearchResponse {
   dim: number;
   nprobe?: number;
   nlist?: number;
+  /** The re-ranking factor used (indexes re-ranked from the catalogue). */
+  refine_factor?: number;
+  /** The index searched, as a Faiss factory string ('Flat', 'IVF317,PQ64,RFlat', …). */
+  index?: string;
   query: { source: 'indexed' | 'extracted'; id?: number; path?: string };
   results: SearchHit[];
   warnings?: string[];
@@ -96,7 +106,11 @@ export interface IndexReport {
   /** Searchable images after the run. */
   images: number;
   features: FeatureKind[];
-  index: Record<string, { kind: 'flat' | 'ivf'; size: number; nlist?: number }>;
+  /**
+   * Per kind: the index kind, size and nlist; for the compressed kinds also its factory string;
+   * when `--target-recall` tuned it, the tuning.
+   */
+  index: Record<string, { kind: string; size: number; nlist?: number; factory?: string; tuning?: Tuning }>;
   interrupted: boolean;
   took_ms: number;
 }
@@ -104,8 +118,13 @@ export interface IndexReport {
 export interface UpdateOptions {
   /** Feature kinds to make sure exist (added to the collection's; existing ones are kept). */
   features?: FeatureKind[];
-  index?: IndexChoice;
+  /** Index policy: auto, flat, ivf or a factory string (IVF1024,SQ8, IVF1024,PQ64,RFlat, …). */
+  index?: IndexPolicy;
   nlist?: number | null;
+  /** RAM the indexes may take under `auto`, in bytes (null: half the available memory). */
+  memoryBudget?: number | null;
+  /** Tune nprobe/refineFactor to reach this 10-recall@10 (null: stop tuning). */
+  targetRecall?: number | null;
   /** Worker threads for feature extraction and IVF training (default: all cores). */
   threads?: number;
   /** Images per SQLite transaction (default 64). */
@@ -125,8 +144,11 @@ export interface OpenOptions {
   features?: FeatureKind[];
   colorBins?: number;
   deepModel?: string | null;
-  index?: IndexChoice;
+  /** Index policy of a new collection (see UpdateOptions.index). */
+  index?: IndexPolicy;
   nlist?: number | null;
+  memoryBudget?: number | null;
+  targetRecall?: number | null;
   threads?: number;
   progress?: Progress;
   /**
@@ -144,13 +166,31 @@ export interface KindStats {
   kind: FeatureKind;
   dim: number;
   index: {
-    kind: 'flat' | 'ivf';
+    /** The registered kind: flat, ivf, sq8, pq, ivf-sq8, ivf-pq. */
+    kind: string;
+    /** As a Faiss factory string ('Flat', 'IVF317,Flat', 'IVF317,PQ64,RFlat'). */
+    factory: string;
     size: number;
     nlist: number | null;
     list_sizes: { min: number; max: number; mean: number; empty: number } | null;
+    /** RAM of the index (vectors or codes, ids, centroids, codebooks, tables). */
     memory_bytes: number;
+    /** memory_bytes / size. */
+    bytes_per_image: number;
+    /** Full vectors re-ranking reads from the catalogue on disk (0 when the index is not re-ranked). */
+    refine_bytes: number;
+    /** size·dim·4: what float32 vectors would take, for comparison. */
+    raw_bytes: number;
     file_bytes: number;
     generation: number;
+    /** Why this index (auto's reasoning, or the policy). */
+    reason: string | null;
+    /** This kind's share of the memory budget the index was planned under (null: none recorded). */
+    budget_bytes: number | null;
+    /** What searches use by default: the tuned values, else DEFAULT_NPROBE and COLLECTION_REFINE_FACTOR. */
+    search_defaults: { nprobe: number | null; refine_factor: number | null };
+    /** The tuning for `target_recall` (null: not tuned). */
+    tuning: Tuning | null;
   } | null;
 }
 
@@ -161,7 +201,10 @@ export interface CollectionStats {
   skipped: number;
   excluded: number;
   generation: number;
-  index_policy: IndexChoice;
+  index_policy: IndexPolicy;
+  /** collection.json memory_budget (null: half the available memory when an index is built). */
+  memory_budget: number | null;
+  target_recall: number | null;
   features: KindStats[];
   memory_bytes: number;
   disk_bytes: number;

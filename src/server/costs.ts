@@ -3,7 +3,14 @@
  * (one D-dimensional distance per stored vector), an inverted file with K groups costs
  * D·(K + N/K) (K representatives, then on average N/K vectors of the chosen group), which is
  * smallest at K = √N where it is 2·D·√N.
+ *
+ * The third axis, memory (bytes of RAM, as the collection's index manager estimates them:
+ * ../collection/auto-index.ts estimateIndexBytes): float32 vectors N·D·4 (+ ids); an inverted
+ * file adds K centroids of D floats; SQ8 keeps one byte per number, N·D; PQ keeps m bytes per
+ * vector, N·m, plus 256 codewords per sub-space, and is re-ranked with the full vectors read
+ * from disk (the catalogue), which cost no RAM.
  */
+import { AUTO_PQ_M, estimateIndexBytes } from '../collection/index.js';
 export interface CostRow {
   n: number;
   d: number;
@@ -19,12 +26,32 @@ export interface CostRow {
   ivf_optimal: number;
   /** exact / ivf */
   ratio: number;
+  /** RAM, bytes: flat float32 vectors (+ ids) */
+  memory_flat: number;
+  /** RAM, bytes: inverted file of float32 vectors with K lists */
+  memory_ivf: number;
+  /** RAM, bytes: inverted file of 8-bit codes (SQ8) */
+  memory_ivf_sq8: number;
+  /** RAM, bytes: inverted file of PQ codes, pq_m bytes a vector (re-ranked from disk) */
+  memory_ivf_pq: number;
+  /** The PQ's sub-quantizers (bytes per vector) in memory_ivf_pq */
+  pq_m: number;
+}
+
+/**
+ * The m of the PQ figure for dimension d: the largest of auto's choices that divides d with
+ * sub-vectors of at least 4 numbers, else the smallest that divides d (d itself when none).
+ */
+export function costPqM(d: number): number {
+  const ok = AUTO_PQ_M.filter((m) => m < d && d % m === 0);
+  return ok.find((m) => d / m >= 4) ?? ok[ok.length - 1] ?? d;
 }
 
 export function costRow(n: number, d: number, kGroups?: number): CostRow {
   const k = Math.max(1, Math.round(kGroups ?? Math.sqrt(Math.max(1, n))));
   const exact = n * d;
   const ivf = d * (k + n / k);
+  const m = costPqM(d);
   return {
     n,
     d,
@@ -34,6 +61,11 @@ export function costRow(n: number, d: number, kGroups?: number): CostRow {
     ivf_seed: Math.round(d * Math.sqrt(n)),
     ivf_optimal: Math.round(2 * d * Math.sqrt(n)),
     ratio: ivf > 0 ? exact / ivf : 1,
+    memory_flat: estimateIndexBytes({ kind: 'flat' }, n, d),
+    memory_ivf: estimateIndexBytes({ kind: 'ivf', nlist: k }, n, d),
+    memory_ivf_sq8: estimateIndexBytes({ kind: 'ivf-sq8', nlist: k }, n, d),
+    memory_ivf_pq: estimateIndexBytes({ kind: 'ivf-pq', nlist: k, m }, n, d),
+    pq_m: m,
   };
 }
 

@@ -55,8 +55,9 @@ export const METHOD: ChoiceSpec<Method> = {
   type: 'choice',
   values: ['exact', 'ivf'],
   description:
-    'exact scans every vector (cost N·D); ivf scans the nprobe nearest lists of the inverted file ("flat" and "approximate" are accepted too). ' +
-    `Default: the collection's index kind (exact below ${AUTO_FLAT_MAX.toLocaleString('en')} images unless indexed with --index ivf).`,
+    'exact scans every vector (cost N·D; for a compressed index, the full vectors in the catalogue); ivf searches the approximate index: ' +
+    'the nprobe nearest lists of the inverted file, or the compressed codes re-ranked as the index says ("flat" and "approximate" are accepted too). ' +
+    `Default: the collection's index kind (exact below ${AUTO_FLAT_MAX.toLocaleString('en')} images unless indexed with --index ivf or a compressed kind).`,
 };
 
 /** The parameters of a search or an evaluation, in a JSON body or as multipart text fields. */
@@ -65,7 +66,7 @@ export const SEARCH_FIELDS = {
   k: intWithDefault(1, MAX_K, 'Results wanted', DEFAULT_K),
   features: FEATURES,
   method: METHOD,
-  nprobe: int(1, MAX_NPROBE, `Inverted lists to scan (ivf); clamped to nlist. Default ${DEFAULT_NPROBE}`),
+  nprobe: int(1, MAX_NPROBE, `Inverted lists to scan (ivf); clamped to nlist. Default: the value --target-recall tuned, else ${DEFAULT_NPROBE}`),
 } as const;
 
 export const SWEEP_QUERY = {

@@ -36,9 +36,9 @@ const ERROR = {
 
 const COST = {
   $id: 'Cost',
-  description: "The seed's cost model for this N and D (operations = multiply-adds)",
+  description: "The seed's cost model for this N and D (operations = multiply-adds), and the memory each index kind would take (bytes of RAM)",
   type: 'object',
-  required: ['n', 'd', 'k_groups', 'exact', 'ivf', 'ivf_seed', 'ivf_optimal', 'ratio'],
+  required: ['n', 'd', 'k_groups', 'exact', 'ivf', 'ivf_seed', 'ivf_optimal', 'ratio', 'memory_flat', 'memory_ivf', 'memory_ivf_sq8', 'memory_ivf_pq', 'pq_m'],
   properties: {
     n: { type: 'integer' },
     d: { type: 'integer' },
@@ -48,6 +48,14 @@ const COST = {
     ivf_seed: { type: 'number', description: "D·√N (the seed's cost table)" },
     ivf_optimal: { type: 'number', description: '2·D·√N, D·(K + N/K) at K = √N' },
     ratio: { type: 'number', description: 'exact / ivf' },
+    memory_flat: { type: 'number', description: 'Bytes of RAM of exact search: N float32 vectors (N·D·4) and their ids' },
+    memory_ivf: { type: 'number', description: 'Bytes of RAM of an inverted file of float32 vectors: N·(D·4 + 4) + K centroids' },
+    memory_ivf_sq8: { type: 'number', description: 'Bytes of RAM of an inverted file of 8-bit codes (SQ8): N·(D + 4) + K centroids' },
+    memory_ivf_pq: {
+      type: 'number',
+      description: 'Bytes of RAM of an inverted file of PQ codes: N·(m + 4) + K centroids + codebooks (re-ranked with full vectors read from disk)',
+    },
+    pq_m: { type: 'integer', description: 'm of memory_ivf_pq: bytes of PQ code per vector' },
   },
 } as const;
 

@@ -276,6 +276,48 @@ export function catalogContract(backend: string, open: () => Promise<OpenedStore
     );
 
     test(
+      'okVectors reads many searchable rows at once: ascending, each once, bit-exactly; the rest left out',
+      withStore(async (s) => {
+        // more rows than one read of either backend takes (SQLite 1,024 ids, PostgreSQL 4,096), in one unit
+        const n = 4500;
+        const v = (i: number) => vec(i + 0.25, -i / 3, Math.fround(Math.PI * i));
+        const writes: CatalogWrite[] = [];
+        for (let i = 0; i < n; i++) writes.push(put(`r/${i}.png`, `h${i}`, v(i)));
+        const ids = (await s.commit(writes)).ids;
+        const deepOnly = (await s.commit([{ op: 'put', image: image('deep.png', 'dd'), vectors: [{ space: DEEP, vector: vec(1, 2, 3) }] }])).ids[0]!;
+        const short = (await s.commit([put('short.png', 'ss', vec(1, 2))])).ids[0]!;
+        const [excluded, deleted] = [ids[10]!, ids[20]!];
+        await s.commit([
+          { op: 'exclude', id: excluded },
+          { op: 'delete', id: deleted },
+        ]);
+
+        // every row, asked for in reverse with repeats and strangers: each searchable one once, ascending
+        const ask = [...ids].reverse();
+        ask.push(ids[5]!, ids[5]!, 999_999, -1, deepOnly, short, excluded, deleted);
+        const got = await s.okVectors(ask, COLOR, 3);
+        const want = ids.filter((id) => id !== excluded && id !== deleted).sort((a, b) => a - b);
+        assert.deepEqual([...got.ids], want);
+        assert.equal(got.vectors.length, want.length * 3);
+        const pos = new Map(ids.map((id, i) => [id, i]));
+        for (const j of [0, 1, 1023, 1024, 1025, 4095, 4096, want.length - 1]) {
+          assert.deepEqual(got.vectors.subarray(j * 3, j * 3 + 3), v(pos.get(want[j]!)!), `row ${j}`);
+        }
+
+        // a few, as re-ranking asks; another space, another dimension, nothing
+        const few = await s.okVectors(Int32Array.of(ids[7]!, ids[3]!), COLOR, 3);
+        assert.deepEqual([...few.ids], [ids[3]!, ids[7]!]);
+        assert.deepEqual(few.vectors, vec(...v(3), ...v(7)));
+        assert.deepEqual([...(await s.okVectors([deepOnly, ids[0]!], DEEP, 3)).ids], [deepOnly]);
+        assert.deepEqual([...(await s.okVectors([short, ids[0]!], COLOR, 2)).ids], [short]);
+        assert.equal((await s.okVectors([ids[0]!], COLOR8, 3)).ids.length, 0, 'a space never written');
+        const none = await s.okVectors([], COLOR, 3);
+        assert.equal(none.ids.length, 0);
+        assert.equal(none.vectors.length, 0);
+      }),
+    );
+
+    test(
       'rows of another dimension are left out of snapshots',
       withStore(async (s) => {
         await s.commit([put('a.png', 'a', vec(1, 2, 3)), put('b.png', 'b', vec(1, 2))]);

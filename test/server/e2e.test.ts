@@ -138,9 +138,39 @@ describe('the web UI in Chromium', () => {
     assert.match(table, new RegExp(`N = ${N}`));
     assert.match(table, new RegExp((N * 12).toLocaleString('en')));
     assert.match(table, /1,000,000/);
+    // the third axis: memory per index kind, and this index's measured RAM
+    assert.match(table, /Memory, exact: N·D·4 bytes/);
+    assert.match(table, /Memory, inverted file of PQ codes/);
+    assert.match(table, /Measured: this index in RAM \(Flat\)/);
+    assert.match((await page.textContent('#collection-facts')) ?? '', /Colour index memory[\s\S]*in RAM, 56 B per image/);
     assert.ok((await page.locator('#sweep-chart svg circle').count()) >= 3);
     await page.screenshot({ path: join(ARTIFACTS, 'e2e-how.png'), fullPage: true });
     await page.close();
+  });
+
+  test('a collection of PQ codes re-ranked from its catalogue: search and the memory it takes', { skip, timeout: 90_000 }, async () => {
+    const pqFx = await makeFixture(300, { index: 'IVF16,PQ4,RFlat' });
+    const pqSrv = await startServer({ collection: pqFx.collection });
+    try {
+      const page = await newPage();
+      await page.goto(`${pqSrv.url}/?id=5&k=12`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.waitForSelector('#grid .card .dist');
+      assert.match((await page.textContent('#search-stats')) ?? '', /IVF16,PQ4,RFlat, nprobe 8\/16, re-ranked ×4/);
+      await page.click('#tab-how');
+      await page.waitForSelector('#sweep-chart svg circle');
+      const table = (await page.textContent('#cost-table')) ?? '';
+      assert.match(table, /Measured: this index in RAM \(IVF16,PQ4,RFlat\)/);
+      assert.match(table, /Measured: full vectors for re-ranking, on disk—+14\.1 KB/);
+      const facts = (await page.textContent('#collection-facts')) ?? '';
+      assert.match(facts, /primary index IVF16,PQ4,RFlat \(compressed\)/);
+      assert.match(facts, /14\.1 KB of full vectors on disk for re-ranking/);
+      await page.screenshot({ path: join(ARTIFACTS, 'e2e-how-pq.png'), fullPage: true });
+      await page.close();
+    } finally {
+      await pqSrv.close();
+      await pqFx.cleanup();
+    }
   });
 
   test('drag-and-drop and paste start a search', { skip, timeout: 60_000 }, async () => {

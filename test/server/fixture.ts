@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { Collection, type IndexChoice } from '../../src/collection/index.js';
+import { Collection, type IndexPolicy } from '../../src/collection/index.js';
 import { createServer, type ServerOptions } from '../../src/server/server.js';
 import { watchContract } from './contract.js';
 
@@ -77,7 +77,7 @@ export interface FixtureOptions {
   threads?: number;
   size?: number;
   /** The collection's index policy (default auto: flat at these sizes). */
-  index?: IndexChoice;
+  index?: IndexPolicy;
 }
 
 /** A temp collection of `n` generated images (colour features), indexed. */

@@ -11,7 +11,17 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ClusterCollection, type ClusterIndexReport } from '../../cluster/collection.js';
-import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH, type IndexReport, parseFeatures, parseIndexChoice } from '../../collection/index.js';
+import { parseMemorySize } from '../../collection/auto-index.js';
+import { checkTargetRecall } from '../../collection/config.js';
+import {
+  AUTO_FLAT_MAX,
+  Collection,
+  DEFAULT_COLLECTION_PATH,
+  type IndexReport,
+  parseFeatures,
+  parseIndexChoice,
+  parseIndexPolicy,
+} from '../../collection/index.js';
 import { describeHolder } from '../../collection/writer.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
@@ -24,6 +34,8 @@ interface IndexCliOptions {
   features?: string;
   index?: string;
   nlist?: number;
+  memoryBudget?: number;
+  targetRecall?: number;
   threads?: number;
   json?: boolean;
   retrySkipped?: boolean;
@@ -61,7 +73,7 @@ function printIndexReport(r: IndexReport | ClusterIndexReport): void {
   const out: string[] = [];
   const cluster = 'queue' in r ? r : undefined;
   const idx = Object.entries(r.index)
-    .map(([k, v]) => `${k}: ${v.kind}${v.nlist ? ` nlist=${v.nlist}` : ''}`)
+    .map(([k, v]) => `${k}: ${v.factory ?? v.kind}${v.nlist && !v.factory ? ` nlist=${v.nlist}` : ''}`)
     .join(', ');
   const into = cluster ? `collection ${JSON.stringify(r.collection)} of ${cluster.catalog}` : displayPath(r.collection);
   out.push(
@@ -79,6 +91,16 @@ function printIndexReport(r: IndexReport | ClusterIndexReport): void {
   if (r.ignored) out.push(`  not images:     ${fmtInt(r.ignored)} (other extensions, ignored)`);
   if (cluster?.queued) out.push(`  queued:         ${fmtInt(cluster.queued)} for the workers, not waited for (they commit them)`);
   out.push(`  searchable:     ${fmtInt(r.images)} images   took ${fmtMs(r.took_ms)}`);
+  for (const [k, v] of Object.entries(r.index)) {
+    const t = v.tuning;
+    if (!t) continue;
+    const set = [t.nprobe !== null ? `nprobe ${t.nprobe}` : '', t.refine_factor !== null ? `refine factor ${t.refine_factor}` : ''].filter(Boolean).join(', ');
+    out.push(
+      t.reached
+        ? `  tuned ${k}:${' '.repeat(Math.max(1, 8 - k.length))}${set} reach 10-recall@10 ${t.recall} (target ${t.target_recall}, ${t.queries} queries from the collection)`
+        : `  tuned ${k}:${' '.repeat(Math.max(1, 8 - k.length))}target ${t.target_recall} not reached: best ${t.recall} at ${set} (${t.queries} queries); try another --index`,
+    );
+  }
   if (r.skipped.length > 0) {
     out.push('Skipped files:');
     for (const s of r.skipped) out.push(`  ${displayPath(join(r.root, s.path))}\t${s.code}\t${s.reason}`);
@@ -133,8 +155,10 @@ function finishIndex(o: IndexCliOptions, report: IndexReport | ClusterIndexRepor
 async function clusterIndexCommand(root: string, o: IndexCliOptions): Promise<void> {
   if (o.threads !== undefined) throw invalid('--threads has no use with --catalog: the workers extract (nitamono worker --threads)');
   if (o.batch !== undefined) throw invalid('--batch has no use with --catalog: the workers commit their jobs themselves');
+  if (o.memoryBudget !== undefined || o.targetRecall !== undefined)
+    throw invalid('--memory-budget and --target-recall are for a collection folder: cluster mode builds flat or IVF shards (--index flat|ivf|auto)');
   const features = parseFeatures(o.features);
-  const index = parseIndexChoice(o.index);
+  const index = clusterIndexChoice(o.index);
   const progress = progressFor(o.json);
   const cc = await ClusterCollection.open(o.catalog!, {
     collection: clusterCollection(o),
@@ -193,7 +217,11 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
   if (o.catalog !== undefined) return clusterIndexCommand(root, o);
   if (o.queue !== undefined || o.queueName !== undefined || o.detach) throw invalid('--queue, --queue-name and --detach need --catalog (cluster mode)');
   const features = parseFeatures(o.features);
-  const index = parseIndexChoice(o.index);
+  const index = o.index !== undefined ? parseIndexPolicy(o.index) : undefined;
+  const tuning = {
+    ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
+    ...(o.targetRecall !== undefined ? { targetRecall: o.targetRecall } : {}),
+  };
   const progress = progressFor(o.json);
   const c = await Collection.open(collectionPath(o), {
     create: true,
@@ -201,6 +229,7 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
     ...(features ? { features } : {}),
     ...(index ? { index } : {}),
     ...(o.nlist ? { nlist: o.nlist } : {}),
+    ...tuning,
     ...(o.threads ? { threads: o.threads } : {}),
     progress,
     ...(o.wait === false ? { writerWait: 0 } : {}),
@@ -213,6 +242,7 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
       ...(features ? { features } : {}),
       ...(index ? { index } : {}),
       ...(o.nlist ? { nlist: o.nlist } : {}),
+      ...tuning,
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.batch ? { batchSize: o.batch } : {}),
       retrySkipped: Boolean(o.retrySkipped),
@@ -236,8 +266,21 @@ export function registerIndexCommand(program: Command): void {
       `collection folder (default ${DEFAULT_COLLECTION_PATH}, or $NITAMONO_COLLECTION); with --catalog, the collection's name (default "default")`,
     )
     .option('--features <kinds>', "color, deep or both (default: color for a new collection, else the collection's)")
-    .option('--index <kind>', `flat, ivf or auto (flat below ${fmtInt(AUTO_FLAT_MAX)} images)`)
+    .option(
+      '--index <kind>',
+      `auto, flat, ivf or a Faiss factory string (IVF1024,SQ8, IVF1024,PQ64,RFlat, SQ8, PQ16, …); auto (the default) is flat below ${fmtInt(AUTO_FLAT_MAX)} images, then IVF, IVF-SQ8 or IVF-PQ re-ranked from the catalogue as --memory-budget allows`,
+    )
     .option('--nlist <n>', 'IVF lists (default ⌈√N⌉)', intAtLeast('nlist'))
+    .option(
+      '--memory-budget <size>',
+      'RAM the indexes may take under --index auto, for all feature kinds: bytes or 512MB, 2GB … (powers of 1024); default half the memory available when an index is built',
+      (v: string) => parseMemorySize(v),
+    )
+    .option(
+      '--target-recall <r>',
+      'tune nprobe (and the re-ranking factor) until 10-recall@10 on queries drawn from the collection reaches r, e.g. 0.95; kept as the search default',
+      targetRecall,
+    )
     .option('--threads <t>', 'worker threads for feature extraction and training (default: all cores)', intAtLeast('threads'))
     .option('--retry-skipped', 'try again files that were skipped before, even if unchanged')
     .option('--batch <n>', 'images per SQLite transaction', intAtLeast('batch'))
@@ -254,4 +297,24 @@ export function registerIndexCommand(program: Command): void {
     .option('--queue-name <name>', "cluster mode: the queue's name (default: the catalogue's database and the collection, as the workers derive it)")
     .option('--detach', 'cluster mode: return once the extraction jobs are queued; the workers commit them')
     .action(printing(indexCommand));
+}
+
+/** --target-recall: a number in (0, 1]. */
+function targetRecall(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '') throw invalid(`--target-recall must be a number in (0, 1], e.g. 0.95, got '${v}'`);
+  try {
+    return checkTargetRecall(n);
+  } catch {
+    throw invalid(`--target-recall must be a number in (0, 1], e.g. 0.95, got '${v}'`);
+  }
+}
+
+/** --index in cluster mode: the shards build flat or IVF indexes only. */
+function clusterIndexChoice(v: string | undefined) {
+  if (v !== undefined && v !== 'flat' && v !== 'ivf' && v !== 'auto')
+    throw invalid(
+      `--index with --catalog must be flat, ivf or auto (the shards build flat or IVF indexes; compressed kinds are for a collection folder), not "${v}"`,
+    );
+  return parseIndexChoice(v);
 }

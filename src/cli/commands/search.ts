@@ -5,7 +5,7 @@ import { DEFAULT_DEADLINE_MS } from '../../cluster/coordinator.js';
 import { Collection, DEFAULT_COLLECTION_PATH, DEFAULT_NPROBE, parseFeatures, type SearchResponse } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
-import { clusterCollection, collectionPath, intAtLeast, shardToken, urlList } from '../options.js';
+import { clusterCollection, collectionPath, factorAtLeastOne, intAtLeast, shardToken, urlList } from '../options.js';
 import { EXIT_SKIPPED, printing } from '../run.js';
 
 interface SearchCliOptions {
@@ -14,6 +14,7 @@ interface SearchCliOptions {
   features?: string;
   exact?: boolean;
   nprobe?: number;
+  refineFactor?: number;
   json?: boolean;
   catalog?: string;
   shards?: string[];
@@ -30,6 +31,8 @@ function searchJson(c: Collection, query: string, r: SearchResponse, k: number) 
     method: r.method,
     ...(r.nprobe !== undefined ? { nprobe: r.nprobe } : {}),
     ...(r.nlist !== undefined ? { nlist: r.nlist } : {}),
+    ...(r.refine_factor !== undefined ? { refine_factor: r.refine_factor } : {}),
+    ...(r.index !== undefined ? { index: r.index } : {}),
     k,
     took_ms: r.took_ms,
     extract_ms: r.extract_ms,
@@ -42,7 +45,11 @@ function searchJson(c: Collection, query: string, r: SearchResponse, k: number) 
 }
 
 function methodText(r: SearchResponse): string {
+  const compressed = r.index !== undefined && /SQ8|PQ/.test(r.index);
+  if (r.method === 'ivf' && compressed)
+    return `${r.index}${r.nprobe !== undefined ? ` nprobe=${r.nprobe} of nlist=${r.nlist ?? '?'}` : ''}${r.refine_factor !== undefined ? `, re-ranked ×${r.refine_factor} from the catalogue` : ''}`;
   if (r.method === 'ivf') return `ivf nprobe=${r.nprobe ?? '?'} of nlist=${r.nlist ?? '?'}`;
+  if (r.index === 'Flat' && r.nlist !== undefined) return 'exact (the full vectors, read from the catalogue)';
   return r.nlist !== undefined ? `exact (all ${r.nlist} lists of the IVF index)` : 'exact (flat)';
 }
 
@@ -144,7 +151,9 @@ async function clusterSearchCommand(query: string, o: SearchCliOptions, features
 }
 
 async function searchCommand(query: string, o: SearchCliOptions): Promise<void> {
-  if (o.exact && o.nprobe !== undefined) throw invalid('--exact and --nprobe exclude each other');
+  if (o.exact && (o.nprobe !== undefined || o.refineFactor !== undefined)) throw invalid('--exact excludes --nprobe and --refine-factor');
+  if (o.catalog !== undefined && o.refineFactor !== undefined)
+    throw invalid('--refine-factor is for a collection folder: cluster shards hold flat or IVF indexes');
   const features = o.features !== undefined ? parseFeatures(o.features) : undefined;
   if (features && features.length !== 1) throw invalid('--features for search is one of color or deep');
   if (o.catalog !== undefined) return clusterSearchCommand(query, o, features?.[0]);
@@ -158,6 +167,7 @@ async function searchCommand(query: string, o: SearchCliOptions): Promise<void> 
         ...(features ? { features: features[0]! } : {}),
         ...(o.exact ? { method: 'exact' as const } : {}),
         ...(o.nprobe !== undefined ? { method: 'ivf' as const, nprobe: o.nprobe } : {}),
+        ...(o.refineFactor !== undefined ? { method: 'ivf' as const, refineFactor: o.refineFactor } : {}),
       },
     );
     if (o.json) writeJson(searchJson(c, query, r, o.k));
@@ -176,7 +186,16 @@ export function registerSearchCommand(program: Command): void {
     .option('-k, --k <k>', 'number of results', intAtLeast('k'), 10)
     .option('--features <kind>', 'color or deep (default: deep if indexed, else color)')
     .option('--exact', 'exact search: every vector is compared (cost N·D)')
-    .option('--nprobe <p>', `inverted-file search scanning the p nearest lists (default ${DEFAULT_NPROBE} on an IVF collection)`, intAtLeast('nprobe'))
+    .option(
+      '--nprobe <p>',
+      `inverted-file search scanning the p nearest lists (default: the value --target-recall tuned, else ${DEFAULT_NPROBE})`,
+      intAtLeast('nprobe'),
+    )
+    .option(
+      '--refine-factor <f>',
+      'indexes re-ranked from the catalogue (…,RFlat): re-score the best f·k candidates exactly (default: tuned, else 4)',
+      factorAtLeastOne('refine-factor'),
+    )
     .option('--json', 'print the results as JSON')
     .option(
       '--catalog <url>',

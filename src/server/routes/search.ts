@@ -32,6 +32,8 @@ const searchResponse = {
     k: { type: 'integer' },
     nprobe: { type: 'integer', description: 'Lists scanned (ivf)' },
     nlist: { type: 'integer', description: 'Lists of the inverted file (when not yet built: the number it will have)' },
+    refine_factor: { type: 'number', description: 'Indexes re-ranked from the catalogue: refine_factor·k candidates were re-scored exactly' },
+    index: { type: 'string', description: "The index searched, as a Faiss factory string ('Flat', 'IVF317,PQ64,RFlat', …)" },
     query: {
       type: 'object',
       required: ['source'],
@@ -102,6 +104,8 @@ export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
         k: p.k,
         ...(res.nprobe !== undefined ? { nprobe: res.nprobe } : {}),
         ...(nlist ? { nlist } : {}),
+        ...(res.refine_factor !== undefined ? { refine_factor: res.refine_factor } : {}),
+        ...(res.index !== undefined ? { index: res.index } : {}),
         query: {
           source: res.query.source,
           ...(res.query.id !== undefined ? { id: res.query.id, path: res.query.path, ...imageUrls(res.query.id) } : {}),

@@ -16,6 +16,11 @@
  * @property {number} ivf_seed D·√N
  * @property {number} ivf_optimal
  * @property {number} ratio
+ * @property {number} memory_flat bytes of RAM, float32 vectors
+ * @property {number} memory_ivf bytes of RAM, inverted file of float32 vectors
+ * @property {number} memory_ivf_sq8 bytes of RAM, inverted file of 8-bit codes
+ * @property {number} memory_ivf_pq bytes of RAM, inverted file of PQ codes (pq_m bytes a vector)
+ * @property {number} pq_m
  *
  * @typedef {{ collection: Cost, seed: Cost[] }} CostTable
  *
@@ -26,10 +31,23 @@
  * @property {string} file_url
  * @property {number} [distance] search results only
  *
+ * @typedef {object} IndexFacts
+ * @property {string} kind flat, ivf, sq8, pq, ivf-sq8, ivf-pq
+ * @property {string} factory e.g. 'IVF317,PQ64,RFlat'
+ * @property {number} size
+ * @property {number | null} nlist
+ * @property {number} memory_bytes RAM
+ * @property {number} bytes_per_image RAM per image
+ * @property {number} refine_bytes full vectors re-ranked from the catalogue on disk
+ * @property {number} raw_bytes the vectors as float32
+ * @property {string | null} reason
+ * @property {{ nprobe: number | null, refine_factor: number | null }} search_defaults
+ * @property {{ target_recall: number, recall: number, reached: boolean, queries: number } | null} tuning
+ *
  * @typedef {object} FeatureStats
  * @property {Features} kind
  * @property {number} dim
- * @property {{ kind: 'flat' | 'ivf', nlist: number | null } | null} index
+ * @property {IndexFacts | null} index
  * @property {number | null} ivf_nlist
  * @property {boolean} ivf_nlist_estimated
  * @property {CostTable} costs
@@ -39,7 +57,7 @@
  * @property {number} skipped
  * @property {FeatureStats[]} features
  * @property {Features} default_features
- * @property {{ index_bytes: number, rss_bytes: number, heap_used_bytes: number }} memory
+ * @property {{ index_bytes: number, refine_bytes: number, rss_bytes: number, heap_used_bytes: number }} memory
  * @property {number} disk_bytes
  *
  * @typedef {object} ImagePage
@@ -57,6 +75,8 @@
  * @property {number} k
  * @property {number} [nprobe]
  * @property {number} [nlist]
+ * @property {number} [refine_factor]
+ * @property {string} [index]
  * @property {{ source: 'indexed' | 'extracted', id?: number, path?: string }} query
  * @property {Cost} cost
  * @property {{ bins: number, values: number[] }} [color_histogram]

@@ -453,7 +453,13 @@ function renderStats(res) {
   box.textContent = '';
   /** @type {(value: string, label: string, id?: string) => HTMLElement} */
   const stat = (value, label, id) => el('div', { class: 'stat' }, el('b', { text: value, id }), el('span', { text: label }));
-  const methodLabel = res.method === 'ivf' ? `inverted file, nprobe ${res.nprobe}/${res.nlist ?? '?'}` : 'exact';
+  const compressed = res.index !== undefined && /SQ8|PQ/.test(res.index);
+  const methodLabel =
+    res.method !== 'ivf'
+      ? 'exact'
+      : compressed
+        ? `${res.index}${res.nprobe !== undefined ? `, nprobe ${res.nprobe}/${res.nlist ?? '?'}` : ''}${res.refine_factor !== undefined ? `, re-ranked ×${res.refine_factor}` : ''}`
+        : `inverted file, nprobe ${res.nprobe}/${res.nlist ?? '?'}`;
   box.append(
     el(
       'div',
@@ -664,7 +670,18 @@ function renderCostTable(feat, sw) {
     row('Groups K (≈ √N)', (r) => fmt(r.k_groups)),
     row('Inverted file: D·(K + N/K)', (r) => fmt(r.ivf)),
     row('Speed-up N·D ÷ D·(K + N/K)', (r) => `${r.ratio.toFixed(1)}×`),
+    row('Memory, exact: N·D·4 bytes (float32)', (r) => bytes(r.memory_flat)),
+    row('Memory, inverted file of float32 vectors', (r) => bytes(r.memory_ivf)),
+    row('Memory, inverted file of 8-bit codes (SQ8): N·D bytes', (r) => bytes(r.memory_ivf_sq8)),
+    row(`Memory, inverted file of PQ codes: N·m bytes (m = ${c.collection.pq_m}; re-ranked from disk)`, (r) => bytes(r.memory_ivf_pq)),
   ];
+  const idx = feat.index;
+  if (idx) {
+    body.push(
+      row(`Measured: this index in RAM (${idx.factory})`, () => '—', `${bytes(idx.memory_bytes)} · ${bytes(Math.round(idx.bytes_per_image))} per image`),
+    );
+    if (idx.refine_bytes > 0) body.push(row('Measured: full vectors for re-ranking, on disk', () => '—', bytes(idx.refine_bytes)));
+  }
   if (sw) {
     const p1 = sw.points[0];
     body.push(
@@ -680,8 +697,8 @@ function renderCostTable(feat, sw) {
   wrap.textContent = '';
   wrap.append(table);
   $('#cost-note').textContent = sw
-    ? `Operations counted as in the lecture (one distance = D multiply-adds). Measured over ${sw.queries} images of the collection used as queries; times are the search only, on this server.`
-    : 'Operations counted as in the lecture (one distance = D multiply-adds).';
+    ? `Operations counted as in the lecture (one distance = D multiply-adds); memory in bytes of RAM (codes or vectors, ids, centroids, codebooks). Measured over ${sw.queries} images of the collection used as queries; times are the search only, on this server.`
+    : 'Operations counted as in the lecture (one distance = D multiply-adds); memory in bytes of RAM (codes or vectors, ids, centroids, codebooks).';
 }
 
 /** @param {Sweep} sw */
@@ -745,11 +762,28 @@ function renderFacts(stats) {
   if (stats.skipped) add('Skipped files', fmt(stats.skipped));
   for (const f of stats.features) {
     const idx = f.index;
-    const kind = idx ? (idx.kind === 'ivf' ? `inverted file, ${idx.nlist} lists` : 'flat (exact)') : 'not built';
-    const ivf = f.ivf_nlist ? ` · inverted file K = ${f.ivf_nlist}${f.ivf_nlist_estimated ? ' (once built)' : ''}` : '';
-    add(`${f.kind === 'color' ? 'Colour' : 'Deep'} features`, `D = ${f.dim} · primary index ${kind}${ivf}`);
+    const kind = idx
+      ? idx.kind === 'ivf'
+        ? `inverted file, ${idx.nlist} lists`
+        : idx.kind === 'flat'
+          ? 'flat (exact)'
+          : `${idx.factory} (compressed)`
+      : 'not built';
+    const ivf = f.ivf_nlist && idx?.kind === 'flat' ? ` · inverted file K = ${f.ivf_nlist}${f.ivf_nlist_estimated ? ' (once built)' : ''}` : '';
+    const label = f.kind === 'color' ? 'Colour' : 'Deep';
+    add(`${label} features`, `D = ${f.dim} · primary index ${kind}${ivf}`);
+    if (idx) {
+      const share = idx.raw_bytes > 0 ? ` (${Math.round((100 * idx.memory_bytes) / idx.raw_bytes)}% of float32)` : '';
+      const disk = idx.refine_bytes > 0 ? ` · ${bytes(idx.refine_bytes)} of full vectors on disk for re-ranking` : '';
+      add(`${label} index memory`, `${bytes(idx.memory_bytes)} in RAM, ${bytes(Math.round(idx.bytes_per_image))} per image${share}${disk}`);
+      const d = idx.search_defaults;
+      const set = [d.nprobe !== null ? `nprobe ${d.nprobe}` : '', d.refine_factor !== null ? `re-ranking ×${d.refine_factor}` : ''].filter(Boolean).join(', ');
+      if (idx.tuning)
+        add(`${label} tuning`, `${set}: 10-recall@10 ${idx.tuning.recall} (target ${idx.tuning.target_recall}${idx.tuning.reached ? '' : ', not reached'})`);
+    }
   }
   add('Index memory', bytes(stats.memory.index_bytes));
+  if (stats.memory.refine_bytes > 0) add('Re-ranking vectors (disk)', bytes(stats.memory.refine_bytes));
   add('Server memory (RSS)', bytes(stats.memory.rss_bytes));
   add('On disk', bytes(stats.disk_bytes));
 }
@@ -806,10 +840,12 @@ async function main() {
   }
   stats = loaded;
   // Without a method in the URL, search the way the collection is indexed (as the API does).
-  if (!new URLSearchParams(location.search).has('method')) {
-    const f = stats.features.find((x) => x.kind === state.features) ?? stats.features[0];
-    if (f?.index?.kind === 'ivf') state.method = 'ivf';
-  }
+  const given = new URLSearchParams(location.search);
+  const f0 = stats.features.find((x) => x.kind === state.features) ?? stats.features[0];
+  if (!given.has('method') && f0?.index && f0.index.kind !== 'flat') state.method = 'ivf';
+  // a compressed or tuned index: start from the nprobe its searches default to
+  const defaultNprobe = f0?.index?.search_defaults.nprobe;
+  if (!given.has('nprobe') && defaultNprobe && (f0.index?.tuning || (f0.index && f0.index.kind !== 'ivf'))) state.nprobe = defaultNprobe;
   $('#summary').textContent =
     `${fmt(stats.images)} images · ${stats.features.map((f) => `${f.kind === 'color' ? 'colour' : 'deep'} D = ${f.dim}`).join(' · ')}`;
   if (!K_CHOICES.includes(state.k)) $('#k').append(el('option', { text: String(state.k) }));

@@ -91,3 +91,51 @@ describe('GET /api/stats on a collection indexed as an inverted file', () => {
     assert.equal(body.index_policy, 'ivf');
   });
 });
+
+describe('GET /api/stats, search and sweep on a collection indexed as IVF-PQ re-ranked from its catalogue', () => {
+  const n = 300;
+  const s = useServer(n, { fixture: { index: 'IVF16,PQ4,RFlat' } });
+  const { json } = client(s);
+
+  test('reports the factory string, RAM per image and the re-ranking vectors on disk; the cost table has the memory figures', async () => {
+    const { status, body } = await json('/api/stats');
+    assert.equal(status, 200);
+    assert.equal(body.index_policy, 'IVF16,PQ4,RFlat');
+    const f = body.features[0];
+    assert.equal(f.index.kind, 'ivf-pq');
+    assert.equal(f.index.factory, 'IVF16,PQ4,RFlat');
+    assert.equal(f.index.nlist, 16);
+    assert.equal(f.index.refine_bytes, n * 12 * 4);
+    assert.equal(f.index.raw_bytes, n * 12 * 4);
+    assert.ok(Math.abs(f.index.bytes_per_image - f.index.memory_bytes / n) < 1e-3);
+    assert.deepEqual(f.index.search_defaults, { nprobe: 8, refine_factor: 4 });
+    assert.equal(f.index.tuning, null);
+    assert.equal(f.ivf_nlist, 16);
+    assert.equal(body.memory.refine_bytes, n * 12 * 4);
+    assert.equal(body.memory.index_bytes, f.index.memory_bytes);
+    const row = f.costs.collection;
+    assert.equal(row.memory_flat, n * 14 * 4);
+    assert.equal(row.pq_m, 4);
+    assert.ok(row.memory_ivf_sq8 < row.memory_ivf && row.memory_ivf_pq < row.memory_ivf_sq8 + 16 * 1024 * 13);
+    assert.ok(f.costs.seed.every((r: { memory_ivf_pq: number; memory_flat: number; n: number }) => r.n < 10_000 || r.memory_ivf_pq < r.memory_flat));
+  });
+
+  test('searches re-rank from the catalogue; exact search and the sweep work', async () => {
+    const ivf = await json('/api/search', { id: 3, k: 5 });
+    assert.equal(ivf.status, 200);
+    assert.equal(ivf.body.method, 'ivf');
+    assert.equal(ivf.body.index, 'IVF16,PQ4,RFlat');
+    assert.equal(ivf.body.refine_factor, 4);
+    assert.equal(ivf.body.nprobe, 8);
+    const exact = await json('/api/search', { id: 3, k: 5, method: 'exact' });
+    assert.equal(exact.status, 200);
+    assert.equal(exact.body.index, 'Flat');
+    assert.equal(exact.body.distances_computed, n);
+    assert.equal(exact.body.results[0].id, 3);
+    const sweep = await json('/api/sweep?queries=5');
+    assert.equal(sweep.status, 200);
+    assert.equal(sweep.body.nlist, 16);
+    assert.equal(sweep.body.points.at(-1).nprobe, 16);
+    assert.ok(sweep.body.points.at(-1).recall_at_k > 0.9);
+  });
+});
