@@ -202,6 +202,20 @@ export function scan_topk(metric: i32, q: usize, base: usize, n: i32, d: i32, k:
   return size;
 }
 
+/**
+ * The scores of the query at `q` against the n rows whose numbers are the i32 at `rows`
+ * (rows of d floats at `base`), written as f32 to `out`: exactly the scores scan_topk computes
+ * for those rows (a graph search over centroids gets the same bits as the exhaustive scan).
+ */
+export function scores_at(metric: i32, q: usize, base: usize, d: i32, rows: usize, n: i32, out: usize): void {
+  const rowBytes = <usize>d << 2;
+  for (let i = 0; i < n; i++) {
+    const x = base + <usize>load<i32>(rows + (<usize>i << 2)) * rowBytes;
+    const s: f32 = metric == METRIC_L2 ? l2Row(q, x, d) : -dotRow(q, x, d);
+    store<f32>(out + (<usize>i << 2), s);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Many queries × many rows
 //

@@ -196,6 +196,7 @@ export {
   METRIC_L2,
   type MetricCode,
 } from './kernels/index.js';
+export { type ArenaLimits, arenaLimits, DEFAULT_ARENA_BYTES } from './search/arenas.js';
 export { type CodecTrainOptions, type CodecTrainResult, F32Codec, type VectorCodec } from './search/codec.js';
 export {
   type CodedIndex,
@@ -216,6 +217,7 @@ export { IVFIndex, type IVFIndexOptions, type IVFTrainOptions } from './search/i
 export { type AssignInput, type Assignment, type KMeansAssign, type KMeansOptions, type KMeansResult, kmeans, nearestCentroids } from './search/kmeans.js';
 export { loadIndex } from './search/load.js';
 export { PQCodec } from './search/pq.js';
+export { CoarseQuantizer, type CoarseSpec, HNSWQuantizer, type HNSWQuantizerOptions } from './search/quantizer.js';
 export { ArrayRefine, callbackRefine, type RefineLocation, type RefineVectors, VectorFileRefine } from './search/refine.js';
 export { type IndexKind, indexKind, indexKinds, registerIndexKind } from './search/registry.js';
 export { SQ8Codec } from './search/sq8.js';

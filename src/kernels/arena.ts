@@ -12,6 +12,8 @@ const RESERVED = PAGE;
 const ALIGN = 64;
 /** wasm32 addresses 4 GiB; shared memories need a declared maximum. */
 const MAX_PAGES = 65536;
+/** The whole wasm32 address space, the most an arena may ever hold. */
+export const ARENA_MAX_BYTES = MAX_PAGES * PAGE;
 
 let nextArenaId = 1;
 
@@ -27,11 +29,32 @@ export class Arena {
   private free: Block[] = [];
   private top = RESERVED;
   private used = new Map<number, number>();
+  /** Bytes of address space this arena may use (its first page included); at most 4 GiB. */
+  readonly limit: number;
 
-  constructor(initialBytes = 4 * PAGE) {
+  /**
+   * `limit` caps the address space this arena grows to (default: all of wasm32's 4 GiB); an
+   * index that needs more spreads over several arenas (src/search/arenas.ts).
+   */
+  constructor(initialBytes = 4 * PAGE, limit = ARENA_MAX_BYTES) {
     this.id = nextArenaId++;
-    const pages = Math.max(2, Math.ceil((initialBytes + RESERVED) / PAGE));
+    this.limit = Math.min(ARENA_MAX_BYTES, Math.max(2 * PAGE, Math.floor(limit)));
+    const pages = Math.min(Math.ceil(this.limit / PAGE), Math.max(2, Math.ceil((initialBytes + RESERVED) / PAGE)));
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+  }
+
+  /** Whether alloc(bytes) would succeed now without passing the limit. */
+  canAlloc(bytes: number): boolean {
+    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    for (const b of this.free) if (b.size >= size) return true;
+    return this.top + size <= this.limit;
+  }
+
+  /** Bytes below the limit not yet handed out: the free blocks plus the room above the top. */
+  get room(): number {
+    let free = this.limit - this.top;
+    for (const b of this.free) free += b.size;
+    return Math.max(0, free);
   }
 
   /** Returns a byte offset of `bytes` zero-filled bytes. */
@@ -53,13 +76,18 @@ export class Arena {
     }
     const off = this.top;
     const end = off + size;
-    if (end > MAX_PAGES * PAGE) {
-      throw new NitamonoError('TOO_LARGE', `index data would exceed the 4 GiB WebAssembly address space (${end} bytes)`);
+    if (end > this.limit) {
+      throw new NitamonoError(
+        'TOO_LARGE',
+        this.limit === ARENA_MAX_BYTES
+          ? `index data would exceed the 4 GiB WebAssembly address space (${end} bytes)`
+          : `index data would exceed this arena's limit of ${this.limit} bytes (${end} bytes)`,
+      );
     }
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       // grow geometrically so a stream of adds costs amortised O(1) grows
-      const want = Math.min(MAX_PAGES, Math.max(Math.ceil(end / PAGE), Math.ceil((have * 1.5) / PAGE)));
+      const want = Math.min(Math.ceil(this.limit / PAGE), Math.max(Math.ceil(end / PAGE), Math.ceil((have * 1.5) / PAGE)));
       this.memory.grow(want - have / PAGE);
     }
     this.top = end;

@@ -101,6 +101,26 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       return size;
     },
 
+    scoresAt(metric: MetricCode, q: number, base: number, d: number, rows: number, n: number, out: number): void {
+      const F = f32(),
+        I = i32();
+      const q0 = q >> 2;
+      for (let i = 0; i < n; i++) {
+        const x0 = (base >> 2) + I[(rows >> 2) + i]! * d;
+        let s = 0;
+        if (metric === METRIC_L2) {
+          for (let j = 0; j < d; j++) {
+            const t = F[q0 + j]! - F[x0 + j]!;
+            s += t * t;
+          }
+        } else {
+          for (let j = 0; j < d; j++) s += F[q0 + j]! * F[x0 + j]!;
+          s = -s;
+        }
+        F[(out >> 2) + i] = Math.fround(s);
+      }
+    },
+
     batchTopK(
       metric: MetricCode,
       Q: number,

@@ -30,6 +30,13 @@ export interface Kernels {
   scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
 
   /**
+   * The scores of the query at `q` against the n rows whose row numbers are the i32 at `rows`
+   * (rows of d floats at `base`), written as f32 to `out`: the very scores scanTopK computes
+   * for those rows (what a graph search over centroids needs to rank as the exhaustive scan).
+   */
+  scoresAt(metric: MetricCode, q: number, base: number, d: number, rows: number, n: number, out: number): void;
+
+  /**
    * Blocked many-queries-by-many-rows scan. For METRIC_L2 the score is
    * qnorms[i] + xnorms[j] − 2⟨q_i, x_j⟩ (both norms squared, precomputed by `norms`); for
    * METRIC_IP it is −⟨q_i, x_j⟩ and the norm arrays are not read. Query i owns the heap at

@@ -36,6 +36,7 @@ interface KernelExports {
     rowOffset: number,
   ): void;
   norms(X: number, n: number, d: number, out: number): void;
+  scores_at(metric: number, q: number, base: number, d: number, rows: number, n: number, out: number): void;
   set_label_map(ptr: number): void;
   accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void;
   madd(n: number, a: number, alpha: number, b: number, out: number): void;
@@ -153,6 +154,9 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
       rowOffset: number,
     ): void {
       batch(metric, Q, nq, qnorms, base, xnorms, n, d, k, heapsD, heapsI, sizes, rowOffset);
+    },
+    scoresAt(metric: MetricCode, q: number, base: number, d: number, rows: number, n: number, out: number): void {
+      x.scores_at(metric, q, base, d, rows, n, out);
     },
     setLabelMap(ptr: number): void {
       x.set_label_map(ptr);

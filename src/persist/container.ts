@@ -18,8 +18,9 @@
  *              footer, then the end marker "ENDNITA\0"
  *
  * The file is written through writeFileAtomic chunk by chunk (the checksum is computed as the
- * chunks stream out), and read into one buffer whose section payloads are returned as
- * zero-copy, 64-byte-aligned Uint8Array views, ready for Float32Array/Int32Array views.
+ * chunks stream out), and read section by section, each payload into a buffer of its own
+ * (aligned, ready for Float32Array/Int32Array views; a file may exceed the 4 GiB one typed
+ * array holds as long as no section does).
  */
 import * as zlib from 'node:zlib';
 import { NitamonoError } from '../errors.js';
@@ -115,7 +116,7 @@ export interface ContainerFile {
   kind: string;
   version: number;
   meta: Record<string, unknown>;
-  /** Raw payloads, zero-copy views of one buffer, each starting at a 64-byte aligned offset. */
+  /** Raw payloads, each in a buffer of its own. */
   sections: Record<string, Uint8Array>;
   /** The dtype hint recorded for each section. */
   dtypes: Record<string, string>;
@@ -248,15 +249,39 @@ function isNonNegInt(x: unknown): x is number {
  * 'BAD_FILE' (message starting with the path) when the file is truncated, is not a nitamono
  * file, was written by a newer format version than `maxVersion`, holds a different `kind`, or
  * fails its checksum.
+ *
+ * Each section is read into a buffer of its own (so a file may be larger than the 4 GiB a
+ * single typed array can hold, as long as each section is not), in file order, the checksum
+ * computed as the bytes arrive.
  */
 export async function readContainer(path: string, options: { kind?: string; maxVersion: number }): Promise<ContainerFile> {
   requireLE(path);
   const { kind: wantKind, maxVersion } = options;
   const { fh, size } = await openForRead(path);
-  let buf: Uint8Array;
   let computed = 0;
   let headerLen: number;
   let version: number;
+  let header: unknown;
+  let headerProblem: string | undefined;
+  const table: SectionEntry[] = [];
+  const payloads: Uint8Array[] = [];
+  let dataEnd = 0;
+  const footer = new Uint8Array(FOOTER_BYTES);
+  const crcEnd = size - FOOTER_BYTES;
+  /** Reads buf from `pos` on, checksumming chunk by chunk while the bytes are in cache. */
+  const readSpan = async (buf: Uint8Array, pos: number): Promise<void> => {
+    for (let off = 0; off < buf.byteLength; off += READ_CHUNK) {
+      const part = buf.subarray(off, Math.min(buf.byteLength, off + READ_CHUNK));
+      await readExactly(fh, path, part, pos + off);
+      const at = pos + off;
+      if (at < crcEnd) computed = crc32(part.subarray(0, Math.min(part.byteLength, crcEnd - at)), computed);
+    }
+  };
+  /** Checksums [from, to) without keeping it. */
+  const skipSpan = async (from: number, to: number): Promise<void> => {
+    const scratch = new Uint8Array(Math.min(READ_CHUNK, Math.max(0, to - from)));
+    for (let pos = from; pos < to; pos += scratch.byteLength) await readSpan(scratch.subarray(0, Math.min(scratch.byteLength, to - pos)), pos);
+  };
   try {
     if (size === 0) throw bad(path, 'truncated (empty file)');
 
@@ -276,59 +301,73 @@ export async function readContainer(path: string, options: { kind?: string; maxV
       throw bad(path, `truncated (the header alone needs ${PREFIX_BYTES + headerLen + FOOTER_BYTES} bytes, the file has ${size})`);
     }
 
-    // One buffer for the whole file (so sections are zero-copy views at their aligned offsets);
-    // the checksum is computed chunk by chunk while reading, while the bytes are in cache.
-    buf = new Uint8Array(size);
-    const crcEnd = size - FOOTER_BYTES;
-    for (let pos = 0; pos < size; pos += READ_CHUNK) {
-      const part = buf.subarray(pos, Math.min(size, pos + READ_CHUNK));
-      await readExactly(fh, path, part, pos);
-      if (pos < crcEnd) computed = crc32(part.subarray(0, Math.min(part.byteLength, crcEnd - pos)), computed);
+    const dataStart = align(PREFIX_BYTES + headerLen);
+    const head = new Uint8Array(Math.min(dataStart, crcEnd));
+    await readSpan(head, 0);
+    try {
+      header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLen)));
+    } catch {
+      headerProblem = 'header is not valid JSON';
     }
+    const h = header as { kind?: unknown; meta?: unknown; sections?: unknown } | null;
+    if (headerProblem === undefined) {
+      if (h === null || typeof h !== 'object' || Array.isArray(h)) headerProblem = 'header is not a JSON object';
+      else if (typeof h.kind !== 'string') headerProblem = 'header has no kind';
+      else if (h.meta === null || typeof h.meta !== 'object' || Array.isArray(h.meta)) headerProblem = 'header has no meta object';
+      else if (!Array.isArray(h.sections)) headerProblem = 'header has no section table';
+    }
+    dataEnd = dataStart;
+    if (headerProblem === undefined) {
+      const seen = new Set<string>();
+      for (const s of h!.sections as unknown[]) {
+        const e = s as Partial<SectionEntry> | null;
+        if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || !isNonNegInt(e.offset) || !isNonNegInt(e.length)) {
+          headerProblem = 'malformed section table';
+          break;
+        }
+        if (seen.has(e.name) || e.name === '__proto__') {
+          headerProblem = `section '${e.name}' appears twice or has a reserved name`;
+          break;
+        }
+        seen.add(e.name);
+        if (e.offset % SECTION_ALIGN !== 0 || e.offset < dataEnd) {
+          headerProblem = `section '${e.name}' has an invalid offset ${e.offset}`;
+          break;
+        }
+        if (e.offset + e.length > size - FOOTER_BYTES) {
+          throw bad(path, `truncated (section '${e.name}' needs bytes up to ${e.offset + e.length + FOOTER_BYTES} including the footer, the file has ${size})`);
+        }
+        dataEnd = e.offset + e.length;
+        table.push({ name: e.name, offset: e.offset, length: e.length, dtype: typeof e.dtype === 'string' ? e.dtype : 'bytes' });
+      }
+    }
+    if (headerProblem !== undefined) {
+      // only the checksum tells a damaged header from a file written wrong
+      await skipSpan(head.byteLength, crcEnd);
+    } else {
+      if (dataEnd + FOOTER_BYTES > size) throw bad(path, `truncated (expected ${dataEnd + FOOTER_BYTES} bytes, the file has ${size})`);
+      let pos = head.byteLength;
+      for (const e of table) {
+        await skipSpan(pos, e.offset);
+        const payload = new Uint8Array(e.length);
+        await readSpan(payload, e.offset);
+        payloads.push(payload);
+        pos = e.offset + e.length;
+      }
+      await skipSpan(pos, crcEnd);
+    }
+    await readExactly(fh, path, footer, crcEnd);
   } finally {
     await fh.close().catch(() => undefined);
   }
 
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const stored = dv.getUint32(size - FOOTER_BYTES, true);
-  const endMarker = new TextDecoder('latin1').decode(buf.subarray(size - FOOTER_BYTES + 4));
+  const stored = new DataView(footer.buffer).getUint32(0, true);
+  const endMarker = new TextDecoder('latin1').decode(footer.subarray(4));
   const checksumOk = endMarker === CONTAINER_END_MARKER && stored === computed;
   const corrupt = (problem: string): NitamonoError =>
     checksumOk ? bad(path, `${problem} (file is corrupt)`) : bad(path, 'checksum mismatch (file is corrupt)');
-
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLen)));
-  } catch {
-    throw corrupt('header is not valid JSON');
-  }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw corrupt('header is not a JSON object');
-  const h = header as { kind?: unknown; meta?: unknown; sections?: unknown };
-  if (typeof h.kind !== 'string') throw corrupt('header has no kind');
-  if (h.meta === null || typeof h.meta !== 'object' || Array.isArray(h.meta)) throw corrupt('header has no meta object');
-  if (!Array.isArray(h.sections)) throw corrupt('header has no section table');
-
-  const dataStart = align(PREFIX_BYTES + headerLen);
-  let dataEnd = dataStart;
-  const table: SectionEntry[] = [];
-  const seen = new Set<string>();
-  for (const s of h.sections as unknown[]) {
-    const e = s as Partial<SectionEntry> | null;
-    if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || !isNonNegInt(e.offset) || !isNonNegInt(e.length)) {
-      throw corrupt('malformed section table');
-    }
-    if (seen.has(e.name) || e.name === '__proto__') throw corrupt(`section '${e.name}' appears twice or has a reserved name`);
-    seen.add(e.name);
-    if (e.offset % SECTION_ALIGN !== 0 || e.offset < dataEnd) throw corrupt(`section '${e.name}' has an invalid offset ${e.offset}`);
-    if (e.offset + e.length > size - FOOTER_BYTES) {
-      throw bad(path, `truncated (section '${e.name}' needs bytes up to ${e.offset + e.length + FOOTER_BYTES} including the footer, the file has ${size})`);
-    }
-    dataEnd = e.offset + e.length;
-    table.push({ name: e.name, offset: e.offset, length: e.length, dtype: typeof e.dtype === 'string' ? e.dtype : 'bytes' });
-  }
-  if (dataEnd + FOOTER_BYTES > size) {
-    throw bad(path, `truncated (expected ${dataEnd + FOOTER_BYTES} bytes, the file has ${size})`);
-  }
+  if (headerProblem !== undefined) throw corrupt(headerProblem);
+  const h = header as { kind: string; meta: Record<string, unknown> };
   if (dataEnd + FOOTER_BYTES < size) throw corrupt(`${size - dataEnd - FOOTER_BYTES} unexpected bytes after the data`);
   if (endMarker !== CONTAINER_END_MARKER) throw bad(path, 'bad end marker (file is corrupt or truncated)');
   if (stored !== computed) throw bad(path, 'checksum mismatch (file is corrupt)');
@@ -339,9 +378,9 @@ export async function readContainer(path: string, options: { kind?: string; maxV
 
   const sections: Record<string, Uint8Array> = {};
   const dtypes: Record<string, string> = {};
-  for (const e of table) {
-    sections[e.name] = buf.subarray(e.offset, e.offset + e.length);
+  table.forEach((e, i) => {
+    sections[e.name] = payloads[i]!;
     dtypes[e.name] = e.dtype;
-  }
+  });
   return { kind: h.kind, version, meta: h.meta as Record<string, unknown>, sections, dtypes };
 }

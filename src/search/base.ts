@@ -5,32 +5,62 @@
  */
 
 import { invalid, NitamonoError } from '../errors.js';
-import { Arena } from '../kernels/arena.js';
-import { createKernels } from '../kernels/index.js';
+import type { Arena } from '../kernels/arena.js';
 import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
 import { type ContainerInput, writeContainer } from '../persist/container.js';
 import { splitRange } from '../util/ranges.js';
 import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '../validate.js';
-import { forgetArena, sharedPool, type Task } from './pool.js';
-import type { QueryBlock } from './scan.js';
+import { ArenaSet, type ArenaSlot } from './arenas.js';
+import { sharedPool, type Task } from './pool.js';
+import { type CoarseLayout, type IVFLayout, ivfSearchRange, type Probes, type QueryBlock } from './scan.js';
 import type { BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
 
 export function metricCode(metric: Metric): MetricCode {
   return checkMetric(metric) === 'ip' ? METRIC_IP : METRIC_L2;
 }
 
-/** A section of an index file written straight from an arena region: `view` lies in `region` (as alloc returned it; 0 for none). */
+/**
+ * A section of an index file written straight from an arena region: `view` lies in `region`
+ * (as alloc returned it; 0 for none) of `slot`'s arena (default: the main one).
+ */
 export interface RegionSection {
   region: number;
   view: ArrayBufferView;
+  slot?: ArenaSlot;
 }
 
-/** A query block and the arena regions this one call owns (released when it ends). */
-interface Queries {
+/** The query block of one arena. */
+export interface SlotBlock {
+  slot: ArenaSlot;
   block: QueryBlock;
-  nq: number;
-  ptrs: number[];
 }
+
+/** The query blocks of one call, the main arena's first, and the regions it owns (released when it ends). */
+interface Queries {
+  blocks: SlotBlock[];
+  nq: number;
+  ptrs: Array<[ArenaSlot, number]>;
+}
+
+/** What a search of list parts (inverted files, and the flat compressed kinds as one list) needs. */
+export interface ListSearchPlan {
+  /** The coarse step (in the main arena); null for the flat compressed kinds. */
+  coarse: CoarseLayout | null;
+  nprobe: number;
+  /** HNSW candidates (0: exhaustive coarse step). */
+  ef: number;
+  /** Arena bytes of the coarse step's scratch (the graph search's; 0 for none). */
+  graphScratchBytes: number;
+  /** The list scanner's f32 scratch per query. */
+  scratchFloats: number;
+  /** Arenas holding parts. */
+  slots: ArenaSlot[];
+  /** The parts in an arena, as the scan reads them. */
+  partsIn(slot: ArenaSlot): IVFLayout[];
+}
+
+/** Regions are pinned by arena and offset. */
+const regionKey = (slot: ArenaSlot, ptr: number): number => slot.index * 2 ** 32 + ptr;
 
 export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIndex<P> {
   abstract readonly kind: string;
@@ -38,15 +68,20 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   readonly dim: number;
   readonly metric: Metric;
   protected readonly code: MetricCode;
+  /** Every arena of the index (./arenas.ts): its data parts, and in the main one what searches share. */
+  protected readonly arenas: ArenaSet;
+  /** The main arena and its kernels. */
   protected readonly arena: Arena;
   protected readonly K: Kernels;
   /** id → row; rebuilt whenever rows move. */
   protected idToRow = new Map<number, number>();
   protected nextId = 0;
   private inflight = 0;
-  private scratch?: { block: QueryBlock; nq: number; k: number; ptrs: number[] };
-  private deferred: number[] = [];
-  /** Regions saves in flight are writing out, with how many saves read each. */
+  /** Synchronous searches' query blocks, per arena, kept for the next small search. */
+  private scratch = new Map<ArenaSlot, { block: QueryBlock; nq: number; k: number; ptrs: number[] }>();
+  private deferred: Array<[ArenaSlot, number]> = [];
+  private syncRegions = new Map<ArenaSlot, Map<string, { ptr: number; bytes: number }>>();
+  /** Regions saves in flight are writing out (regionKey), with how many saves read each. */
   private pinned = new Map<number, number>();
   private disposed = false;
 
@@ -54,8 +89,14 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     this.dim = checkDim(dim);
     this.metric = metric;
     this.code = metricCode(metric);
-    this.arena = new Arena(1 << 20);
-    this.K = createKernels(this.arena.memory);
+    this.arenas = new ArenaSet();
+    this.arena = this.arenas.main.arena;
+    this.K = this.arenas.main.K;
+  }
+
+  /** Arenas the index spans (WebAssembly memories of at most 4 GiB each). */
+  get arenaCount(): number {
+    return this.arenas.count;
   }
 
   abstract get size(): number;
@@ -104,7 +145,9 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   describe(_options?: DescribeOptions): IndexDescription {
-    return { kind: this.kind, dim: this.dim, metric: this.metric, size: this.size, memoryBytes: this.memoryBytes };
+    const d: IndexDescription = { kind: this.kind, dim: this.dim, metric: this.metric, size: this.size, memoryBytes: this.memoryBytes };
+    if (this.arenas.count > 1) d.arenas = this.arenas.count;
+    return d;
   }
 
   /**
@@ -114,7 +157,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    forgetArena(this.arena);
+    this.arenas.dispose();
   }
 
   /**
@@ -134,9 +177,10 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
    */
   protected async writeRegions(path: string, file: Omit<ContainerInput, 'sections'>, sections: Record<string, RegionSection>): Promise<void> {
     this.assertUsable();
+    const main = this.arenas.main;
     const regions = Object.values(sections)
-      .map((s) => s.region)
-      .filter((p) => p !== 0);
+      .filter((s) => s.region !== 0)
+      .map((s) => regionKey(s.slot ?? main, s.region));
     const views: Record<string, ArrayBufferView> = {};
     for (const [name, s] of Object.entries(sections)) views[name] = s.view;
     for (const p of regions) this.pinned.set(p, (this.pinned.get(p) ?? 0) + 1);
@@ -188,116 +232,254 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   /**
-   * Copies queries into the arena and makes room for nq heaps of k. A synchronous call reuses
-   * one scratch block sized for its largest (nq, k) so far: one-query-at-a-time search then
-   * allocates nothing. Async calls get their own block (several may be in flight).
+   * Copies queries into the main arena and into each of `slots` (the other arenas a search
+   * scans), with room for nq heaps of k in each. A synchronous call reuses one scratch block
+   * per arena sized for its largest (nq, k) so far: one-query-at-a-time search then allocates
+   * nothing. Async calls get their own blocks (several may be in flight).
    */
-  protected queryBlock(queries: Float32Array, k: number, reuse = false): Queries {
+  protected queryBlock(queries: Float32Array, k: number, reuse = false, slots: readonly ArenaSlot[] = []): Queries {
     this.assertUsable();
     checkK(k);
     const nq = checkVectors(queries, this.dim, 'queries');
     const d = this.dim;
-    let block: QueryBlock, ptrs: number[];
-    if (reuse && this.scratch && this.scratch.nq >= nq && this.scratch.k >= k) {
-      block = { ...this.scratch.block, k };
-      ptrs = [];
-      this.arena.i32(block.sizes, nq).fill(0);
-    } else {
-      const m = Math.max(1, nq);
-      const at = [m * d * 4, m * 4, m * k * 4, m * k * 4, m * 4].map((b) => this.arena.alloc(b));
-      block = { queries: at[0]!, queryNorms: at[1]!, heapsD: at[2]!, heapsI: at[3]!, sizes: at[4]!, k };
-      ptrs = at;
-      if (reuse && nq <= 64) {
-        // keep this block as the new scratch instead of releasing it
-        if (this.scratch) for (const p of this.scratch.ptrs) this.release(p);
-        this.scratch = { block, nq: m, k, ptrs: at };
-        ptrs = [];
+    const all = [this.arenas.main, ...slots.filter((s) => s !== this.arenas.main)];
+    const out: Queries = { blocks: [], nq, ptrs: [] };
+    for (const slot of all) {
+      const a = slot.arena;
+      const kept = reuse ? this.scratch.get(slot) : undefined;
+      let block: QueryBlock;
+      if (kept && kept.nq >= nq && kept.k >= k) {
+        block = { ...kept.block, k };
+        a.i32(block.sizes, nq).fill(0);
+      } else {
+        const m = Math.max(1, nq);
+        const at = [m * d * 4, m * 4, m * k * 4, m * k * 4, m * 4].map((b) => a.alloc(b));
+        block = { queries: at[0]!, queryNorms: at[1]!, heapsD: at[2]!, heapsI: at[3]!, sizes: at[4]!, k };
+        if (reuse && nq <= 64) {
+          // keep this block as the new scratch instead of releasing it
+          if (kept) for (const p of kept.ptrs) this.release(p, slot);
+          this.scratch.set(slot, { block, nq: m, k, ptrs: at });
+        } else for (const p of at) out.ptrs.push([slot, p]);
       }
+      a.f32(block.queries, nq * d).set(queries);
+      out.blocks.push({ slot, block });
     }
-    this.arena.f32(block.queries, nq * d).set(queries);
-    return { block, nq, ptrs };
+    return out;
   }
 
-  /** Runs `scan` (which returns the distances it computed) on this thread and collects the heaps. */
-  protected scanHere(q: Queries, scan: (block: QueryBlock, nq: number) => number): SearchResult {
+  /**
+   * A region of at least `bytes` in `slot`'s arena kept for synchronous searches under `name`
+   * (grown, never shrunk): one-query-at-a-time search then allocates nothing.
+   */
+  protected syncRegion(slot: ArenaSlot, name: string, bytes: number): number {
+    let bySlot = this.syncRegions.get(slot);
+    if (!bySlot) {
+      bySlot = new Map();
+      this.syncRegions.set(slot, bySlot);
+    }
+    const have = bySlot.get(name);
+    if (have && have.bytes >= bytes) return have.ptr;
+    if (have) this.release(have.ptr, slot);
+    const ptr = slot.arena.alloc(Math.max(4, bytes));
+    bySlot.set(name, { ptr, bytes });
+    return ptr;
+  }
+
+  /** Room for `bytes` in `slot`'s arena for the rest of the call that owns `q`. */
+  protected callAlloc(q: Queries, slot: ArenaSlot, bytes: number): number {
+    const p = slot.arena.alloc(Math.max(4, bytes));
+    q.ptrs.push([slot, p]);
+    return p;
+  }
+
+  /**
+   * Runs `scan` (which returns the distances it computed) on this thread for each arena's
+   * block, the main arena's first, and merges the heaps.
+   */
+  protected scanHere(q: Queries, scan: (sb: SlotBlock) => number): SearchResult {
     try {
-      return this.collect(q.block, q.nq, scan(q.block, q.nq));
+      let computed = 0;
+      for (const sb of q.blocks) computed += scan(sb);
+      return this.collect(q.blocks, q.nq, computed);
     } finally {
-      for (const p of q.ptrs) this.arena.release(p);
+      for (const [slot, p] of q.ptrs) slot.arena.release(p);
     }
   }
 
   /**
-   * Runs one task per range of queries on the worker pool and collects the heaps. `task` may
-   * take scratch regions with `alloc`; they, and the query block, are released when the search
-   * ends, whether it succeeded or not, and never while a worker may still write into them.
-   * Regions the index replaces meanwhile are kept until then (see release).
+   * Runs one task per arena and range of queries on the worker pool and merges the heaps.
+   * With `between`, the main arena's tasks run first and `between` prepares each other
+   * arena's block from their results (the probes of an inverted file's coarse step) before
+   * its tasks run. `task` may take scratch regions with `alloc`; they, and the query blocks,
+   * are released when the search ends, whether it succeeded or not, and never while a worker
+   * may still write into them. Regions the index replaces meanwhile are kept until then (see
+   * release).
    */
-  protected scanOnWorkers(q: Queries, threads: number, task: (q0: number, q1: number, alloc: (bytes: number) => number) => Task): Promise<SearchResult> {
-    const alloc = (bytes: number): number => {
-      const p = this.arena.alloc(bytes);
-      q.ptrs.push(p);
-      return p;
-    };
+  protected scanOnWorkers(
+    q: Queries,
+    threads: number,
+    task: (sb: SlotBlock, q0: number, q1: number, alloc: (bytes: number) => number) => Task,
+    between?: (sb: SlotBlock) => void,
+  ): Promise<SearchResult> {
     return this.guarded(async () => {
       try {
-        const tasks = splitRange(q.nq, threads).map(([q0, q1]) => task(q0, q1, alloc));
-        const counts = await sharedPool().run(this.arena, tasks);
-        return this.collect(
-          q.block,
-          q.nq,
-          counts.reduce((a, b) => a + b, 0),
-        );
+        const run = async (blocks: SlotBlock[]): Promise<number> => {
+          const jobs = blocks.flatMap((sb) =>
+            splitRange(q.nq, threads).map(([q0, q1]) => ({
+              arena: sb.slot.arena,
+              task: task(sb, q0, q1, (bytes) => this.callAlloc(q, sb.slot, bytes)),
+            })),
+          );
+          const counts = await sharedPool().runOn(jobs, threads);
+          return counts.reduce((a, b) => a + b, 0);
+        };
+        let computed: number;
+        if (between && q.blocks.length > 1) {
+          computed = await run(q.blocks.slice(0, 1));
+          for (const sb of q.blocks.slice(1)) between(sb);
+          computed += await run(q.blocks.slice(1));
+        } else computed = await run(q.blocks);
+        return this.collect(q.blocks, q.nq, computed);
       } finally {
-        for (const p of q.ptrs) this.arena.release(p);
+        for (const [slot, p] of q.ptrs) slot.arena.release(p);
       }
     });
   }
 
-  /** Sorts each heap (which holds ids) best-first and turns scores into distances. */
-  protected collect(block: QueryBlock, nq: number, computed: number): SearchResult {
-    const k = block.k;
+  /**
+   * Merges each query's heaps (one per arena, holding ids) best-first by (score, id) — the
+   * order every heap keeps, so k of the union are exactly the k one heap over all rows would
+   * keep — and turns scores into distances.
+   */
+  protected collect(blocks: readonly SlotBlock[], nq: number, computed: number): SearchResult {
+    const k = blocks[0]!.block.k;
     const labels = new Int32Array(nq * k).fill(-1);
     const distances = new Float32Array(nq * k).fill(NaN);
-    // one `buffer` read: on a shared memory each read makes a new object
-    const buf = this.arena.memory.buffer;
-    const hd = new Float32Array(buf, block.heapsD, nq * k),
-      hi = new Int32Array(buf, block.heapsI, nq * k);
-    const sizes = new Int32Array(buf, block.sizes, nq);
+    const views = blocks.map(({ slot, block }) => {
+      // one `buffer` read: on a shared memory each read makes a new object
+      const buf = slot.arena.memory.buffer;
+      return {
+        hd: new Float32Array(buf, block.heapsD, nq * k),
+        hi: new Int32Array(buf, block.heapsI, nq * k),
+        sizes: new Int32Array(buf, block.sizes, nq),
+      };
+    });
     const l2 = this.code === METRIC_L2;
+    const cs: number[] = [],
+      ci: number[] = [];
     for (let i = 0; i < nq; i++) {
-      const m = sizes[i]!,
-        base = i * k;
-      if (m > 64) {
-        const order = Array.from({ length: m }, (_, j) => base + j);
-        order.sort((a, b) => hd[a]! - hd[b]! || hi[a]! - hi[b]!);
+      const base = i * k;
+      cs.length = ci.length = 0;
+      for (const v of views) {
+        const m = v.sizes[i]!;
         for (let j = 0; j < m; j++) {
-          distances[base + j] = hd[order[j]!]!;
-          labels[base + j] = hi[order[j]!]!;
+          cs.push(v.hd[base + j]!);
+          ci.push(v.hi[base + j]!);
         }
       }
-      // insertion sort by (score, id) for the usual small k
-      for (let j = 0; j < (m > 64 ? 0 : m); j++) {
-        const s = hd[base + j]!,
-          id = hi[base + j]!;
-        let t = j;
-        while (t > 0) {
-          const ps = distances[base + t - 1]!,
-            pid = labels[base + t - 1]!;
-          if (ps < s || (ps === s && pid < id)) break;
-          distances[base + t] = ps;
-          labels[base + t] = pid;
-          t--;
+      const total = cs.length;
+      const take = Math.min(k, total);
+      if (total > 64) {
+        const order = Array.from({ length: total }, (_, j) => j);
+        order.sort((a, b) => cs[a]! - cs[b]! || ci[a]! - ci[b]!);
+        for (let j = 0; j < take; j++) {
+          distances[base + j] = cs[order[j]!]!;
+          labels[base + j] = ci[order[j]!]!;
         }
-        distances[base + t] = s;
-        labels[base + t] = id;
+      } else {
+        // insertion sort by (score, id) for the usual small k, keeping the best `take`
+        let m = 0;
+        for (let j = 0; j < total; j++) {
+          const s = cs[j]!,
+            id = ci[j]!;
+          let t = Math.min(m, take - 1);
+          if (m === take) {
+            const ls = distances[base + take - 1]!,
+              lid = labels[base + take - 1]!;
+            if (ls < s || (ls === s && lid < id)) continue;
+          }
+          while (t > 0) {
+            const ps = distances[base + t - 1]!,
+              pid = labels[base + t - 1]!;
+            if (ps < s || (ps === s && pid < id)) break;
+            distances[base + t] = ps;
+            labels[base + t] = pid;
+            t--;
+          }
+          distances[base + t] = s;
+          labels[base + t] = id;
+          if (m < take) m++;
+        }
       }
-      for (let j = 0; j < m; j++) {
+      for (let j = 0; j < take; j++) {
         const s = distances[base + j]!;
         distances[base + j] = l2 ? Math.max(s, 0) : -s;
       }
     }
     return { nq, k, labels, distances, distancesComputed: computed };
+  }
+
+  /** Probe arrays of every block of `q` (none without a coarse step): the call's own, or the kept ones of synchronous searches. */
+  private probesOf(q: Queries, plan: ListSearchPlan, sync: boolean): Map<ArenaSlot, Probes> {
+    const out = new Map<ArenaSlot, Probes>();
+    if (!plan.coarse) return out;
+    const cells = Math.max(1, q.nq * plan.nprobe) * 4;
+    const keep = sync && q.nq <= 64;
+    const room = (slot: ArenaSlot, name: string): number => (keep ? this.syncRegion(slot, name, cells) : this.callAlloc(q, slot, cells));
+    for (const { slot } of q.blocks) out.set(slot, { nprobe: plan.nprobe, d: room(slot, 'probeD'), i: room(slot, 'probeI') });
+    return out;
+  }
+
+  /** Copies the main arena's probes into `slot`'s. */
+  private copyProbes(q: Queries, probes: Map<ArenaSlot, Probes>, slot: ArenaSlot): void {
+    const main = this.arenas.main,
+      from = probes.get(main),
+      to = probes.get(slot);
+    if (!from || !to || slot === main) return;
+    const n = q.nq * from.nprobe;
+    slot.arena.i32(to.i, n).set(main.arena.i32(from.i, n));
+    slot.arena.f32(to.d, n).set(main.arena.f32(from.d, n));
+  }
+
+  /** A search of list parts on this thread: the coarse step in the main arena, then every arena's parts. */
+  protected searchListsHere(queries: Float32Array, k: number, plan: ListSearchPlan): SearchResult {
+    const q = this.queryBlock(queries, k, true, plan.slots);
+    const main = this.arenas.main;
+    const probes = this.probesOf(q, plan, true);
+    const graph = plan.coarse?.hnsw ? this.syncRegion(main, 'graph', plan.graphScratchBytes) : 0;
+    return this.scanHere(q, ({ slot, block }) => {
+      this.copyProbes(q, probes, slot);
+      const scratch = plan.scratchFloats ? this.syncRegion(slot, 'scanner', plan.scratchFloats * 4) : 0;
+      const coarse = slot === main ? plan.coarse : null;
+      return ivfSearchRange(slot.K, coarse, plan.partsIn(slot), block, 0, q.nq, probes.get(slot) ?? null, plan.ef, scratch, graph);
+    });
+  }
+
+  /** The same on the worker pool: the main arena's tasks (coarse step and its parts) first, then the other arenas'. */
+  protected searchListsOnWorkers(queries: Float32Array, k: number, threads: number, plan: ListSearchPlan): Promise<SearchResult> {
+    const q = this.queryBlock(queries, k, false, plan.slots);
+    const main = this.arenas.main;
+    const probes = this.probesOf(q, plan, false);
+    return this.scanOnWorkers(
+      q,
+      threads,
+      ({ slot, block }, q0, q1, alloc) => {
+        const coarse = slot === main ? plan.coarse : null;
+        return {
+          op: 'ivf',
+          coarse,
+          parts: plan.partsIn(slot),
+          block,
+          q0,
+          q1,
+          probes: probes.get(slot) ?? null,
+          ef: plan.ef,
+          scratch: plan.scratchFloats ? alloc(plan.scratchFloats * 4) : 0,
+          graphScratch: coarse?.hnsw ? alloc(plan.graphScratchBytes) : 0,
+        };
+      },
+      plan.coarse ? ({ slot }) => this.copyProbes(q, probes, slot) : undefined,
+    );
   }
 
   /** Runs an async search while holding off releases of regions the workers read. */
@@ -311,20 +493,21 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   /**
-   * Frees an index region now, or once nothing in flight reads it: a search may read any
-   * region its layout names, a save only the regions it pinned.
+   * Frees an index region of `slot`'s arena (default: the main one) now, or once nothing in
+   * flight reads it: a search may read any region its layout names, a save only the regions
+   * it pinned.
    */
-  protected release(ptr: number): void {
-    if (this.inflight > 0 || this.pinned.has(ptr)) this.deferred.push(ptr);
-    else this.arena.release(ptr);
+  protected release(ptr: number, slot: ArenaSlot = this.arenas.main): void {
+    if (this.inflight > 0 || this.pinned.has(regionKey(slot, ptr))) this.deferred.push([slot, ptr]);
+    else slot.arena.release(ptr);
   }
 
   private releaseDeferred(): void {
     if (this.inflight > 0) return;
-    const held: number[] = [];
-    for (const p of this.deferred) {
-      if (this.pinned.has(p)) held.push(p);
-      else this.arena.release(p);
+    const held: Array<[ArenaSlot, number]> = [];
+    for (const [slot, p] of this.deferred) {
+      if (this.pinned.has(regionKey(slot, p))) held.push([slot, p]);
+      else slot.arena.release(p);
     }
     this.deferred = held;
   }

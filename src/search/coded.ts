@@ -23,21 +23,29 @@ import type { ContainerFile } from '../persist/container.js';
 import { badFile } from '../persist/read.js';
 import { samplePermutation } from '../util/random.js';
 import { checkIds, checkPositiveInt, checkVectors } from '../validate.js';
-import { ArenaIndex, type RegionSection } from './base.js';
+import type { ArenaSlot } from './arenas.js';
+import { ArenaIndex, type ListSearchPlan, type RegionSection } from './base.js';
+import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
 import type { CodecTrainOptions } from './codec.js';
-import { rowsMeta } from './index-file.js';
-import { InvertedLists, listStats } from './inverted-lists.js';
+import { partCount, partName, rowsMeta } from './index-file.js';
+import { listStats } from './inverted-lists.js';
 import { parseCodedParams } from './params.js';
+import { ListParts } from './parts.js';
 import { resolveThreads } from './pool.js';
 import { PQ_NBITS, PQCodec } from './pq.js';
-import { CoarseQuantizer } from './quantizer.js';
+import type { CoarseQuantizer, HNSWQuantizerOptions } from './quantizer.js';
 import { candidateIds, type RefineLocation, type RefineVectors, rescore, VectorFileRefine } from './refine.js';
 import type { IndexKind } from './registry.js';
-import { type IVFLayout, ivfSearchRange, LIST_SCANNERS, PQ_KSUB, type QueryBlock } from './scan.js';
+import { type IVFLayout, LIST_SCANNERS, PQ_KSUB, type QueryBlock } from './scan.js';
 import { SQ8Codec } from './sq8.js';
 import type { CodedSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, ListStats, Metric, SearchResult } from './types.js';
 
-export const CODED_FORMAT_VERSION = 1;
+/**
+ * Version 2: codes in several parts (sections ids.1, codes.1, listOffsets.1, …) and an HNSW
+ * coarse quantizer (meta.coarse, sections hnswLevels, hnswNeighbors); other indexes are still
+ * written as version 1.
+ */
+export const CODED_FORMAT_VERSION = 2;
 
 export type CodedKindName = 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq';
 
@@ -64,6 +72,8 @@ export interface CodedIndexOptions {
 export interface IVFCodedOptions extends CodedIndexOptions {
   /** Inverted lists; default ⌈√N⌉ of the training set. */
   nlist?: number;
+  /** Search the centroids through an HNSW graph (Faiss's IVF{n}_HNSW{M}) instead of scanning them all. */
+  hnsw?: HNSWQuantizerOptions;
 }
 
 export interface PQOptions {
@@ -98,24 +108,29 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   private readonly quantizer: CoarseQuantizer | undefined;
   private readonly requestedNlist: number | undefined;
   private readonly precomputedPolicy: boolean | 'auto';
-  /** Made at training: nlist lists (one for the flat kinds). */
-  private lists: InvertedLists | undefined;
-  /** Arena: the codec's scan parameters. */
+  /** Made at training: nlist lists (one for the flat kinds), in parts over the arenas. */
+  private lists: ListParts | undefined;
+  /** Main arena: the codec's scan parameters. */
   private params = 0;
-  /** Arena: IVF-PQ's precomputed table (0 when not used). */
+  /** Main arena: IVF-PQ's precomputed table (0 when not used). */
   private precomputed = 0;
+  /** What the scanners read, copied into each other arena that holds parts (see shareTo). */
+  private copies = new Map<ArenaSlot, { centroids: number; params: number; precomputed: number }>();
   private refineSource: RefineVectors | undefined;
   private ownsRefine = false;
   /** Why recorded refine vectors could not be reopened. */
   private refineProblem: string | undefined;
   /** Re-ranking factor when refine vectors are attached and a search names none. */
   readonly refineFactor: number;
-  /** Synchronous searches' scratch (grown, never shrunk). */
-  private syncScratch = { probes: 0, probeD: 0, probeI: 0, floats: 0, scratch: 0 };
   /** Summary of the last training, for reports. */
   training?: { objective?: number[]; trainedOn: number; warnings: string[] };
 
-  protected constructor(dim: number, options: CodedIndexOptions & { nlist?: number; precomputedTable?: boolean | 'auto' }, codec: Codec, inverted: boolean) {
+  protected constructor(
+    dim: number,
+    options: CodedIndexOptions & { nlist?: number; precomputedTable?: boolean | 'auto'; hnsw?: HNSWQuantizerOptions },
+    codec: Codec,
+    inverted: boolean,
+  ) {
     super(dim, options.metric ?? 'l2');
     this.codec = codec;
     if (options.nlist !== undefined) checkPositiveInt('nlist', options.nlist);
@@ -126,7 +141,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const pt = options.precomputedTable ?? 'auto';
     if (pt !== 'auto' && typeof pt !== 'boolean') throw invalid(`precomputedTable must be true, false or 'auto', got ${String(pt)}`);
     this.precomputedPolicy = pt;
-    this.quantizer = inverted ? new CoarseQuantizer(this.arena, this.K, this.dim, this.code, (p) => this.release(p)) : undefined;
+    this.quantizer = inverted ? makeQuantizer(this.arenas.main, this.dim, this.code, (p) => this.release(p), options.hnsw) : undefined;
+    this.arenas.onNewSlot = (slot) => this.shareTo(slot);
     if (options.refine) this.setRefineVectors(options.refine);
   }
 
@@ -148,10 +164,19 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     return this.codec.codeSize(this.dim);
   }
 
-  /** RAM: codes and ids, list offsets, centroids, codec parameters and the precomputed table. */
+  /**
+   * RAM: codes and ids, list offsets, centroids (and their graph), codec parameters and the
+   * precomputed table, plus the copies of the last three in each further arena.
+   */
   get memoryBytes(): number {
     const table = this.precomputed ? this.nlist * this.pqM * PQ_KSUB * 4 : 0;
-    return (this.lists?.memoryBytes ?? 0) + (this.quantizer?.memoryBytes ?? 0) + this.codec.memoryBytes + table;
+    const copy = (this.quantizer ? this.nlist * this.dim * 4 : 0) + this.codec.memoryBytes + table;
+    return (this.lists?.memoryBytes ?? 0) + (this.quantizer?.memoryBytes ?? 0) + this.codec.memoryBytes + table + this.copies.size * copy;
+  }
+
+  /** The coarse quantizer of the inverted-file kinds (its kind, and for HNSW its graph parameters). */
+  get coarseQuantizer(): CoarseQuantizer | undefined {
+    return this.quantizer;
   }
 
   /** Bytes of the attached refine vectors, kept outside the index (0 when none). */
@@ -262,6 +287,32 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     }
   }
 
+  /**
+   * Copies what the scanners read — centroids (for residuals), codec parameters, the
+   * precomputed table — into `slot`'s arena, where its parts are scanned (nothing before
+   * training; trained() copies again).
+   */
+  private shareTo(slot: ArenaSlot): void {
+    const old = this.copies.get(slot);
+    if (old) for (const p of [old.centroids, old.params, old.precomputed]) if (p) this.release(p, slot);
+    this.copies.delete(slot);
+    if (slot === this.arenas.main || !this.params) return;
+    const main = this.arena,
+      a = slot.arena;
+    const copy = (ptr: number, bytes: number): number => {
+      if (!ptr) return 0;
+      const to = a.alloc(Math.max(4, bytes));
+      new Uint8Array(a.memory.buffer, to, bytes).set(new Uint8Array(main.memory.buffer, ptr, bytes));
+      return to;
+    };
+    const q = this.quantizer;
+    this.copies.set(slot, {
+      centroids: q ? copy(q.centroids, q.nlist * this.dim * 4) : 0,
+      params: copy(this.params, this.codec.scanParams().byteLength),
+      precomputed: copy(this.precomputed, this.nlist * this.pqM * PQ_KSUB * 4),
+    });
+  }
+
   /** Places what the scanner reads (codec parameters, IVF-PQ's table) and makes empty lists. */
   private trained(): void {
     const a = this.arena;
@@ -295,24 +346,25 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       }
     }
     this.lists?.dispose();
-    this.lists = new InvertedLists(this.arena, Math.max(1, this.nlist), this.codec.codeSize(this.dim), (p) => this.release(p));
+    this.lists = new ListParts(this.arenas, Math.max(1, this.nlist), this.codec.codeSize(this.dim), (slot, p) => this.release(p, slot));
+    for (const slot of this.arenas.slots) if (slot !== this.arenas.main) this.shareTo(slot);
   }
 
-  private requireTrained(what: string): InvertedLists {
+  private requireTrained(what: string): ListParts {
     if (!this.lists || !this.isTrained) throw new NitamonoError('NOT_TRAINED', `cannot ${what}: the ${this.kind} index is not trained (call train() first)`);
     return this.lists;
   }
 
   /** (coarse centroids + the codes scanned) per query, in multiply-adds (PQ: table plus m lookups per code). */
   queryCost(params?: CodedSearchParams): number {
-    const { nprobe = 1 } = parseCodedParams(params);
+    const { nprobe = 1, efSearch } = parseCodedParams(params);
     const d = this.dim,
       nlist = this.nlist,
       pq = this.codec instanceof PQCodec;
     const scanned = this.quantizer && nlist > 0 ? (this.size * Math.min(nprobe, nlist)) / nlist : this.size;
     const perCode = pq ? (this.codec as PQCodec).m : d;
     const tables = pq ? PQ_KSUB * d * (this.quantizer && this.metric === 'l2' && !this.precomputed ? Math.min(nprobe, Math.max(1, nlist)) : 1) : 0;
-    return (this.quantizer ? nlist * d : 0) + tables + scanned * perCode;
+    return (this.quantizer ? this.quantizer.coarseCost(nprobe, efSearch) * d : 0) + tables + scanned * perCode;
   }
 
   add(vectors: Float32Array, ids?: ArrayLike<number>): void {
@@ -347,45 +399,48 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   }
 
   protected rowIds(): Int32Array {
-    return this.lists?.idsView() ?? new Int32Array(0);
+    return this.lists?.ids() ?? new Int32Array(0);
   }
 
   /** decode(code) (+ its list's centroid). */
   protected decodeRow(r: number, out: Float32Array): void {
-    const lists = this.lists!;
-    this.codec.decode(lists.code(r), 1, out);
+    const { code, list } = this.lists!.code(r);
+    this.codec.decode(code, 1, out);
     if (!this.quantizer) return;
-    const off = lists.offsetsView();
-    let lo = 0,
-      hi = this.nlist - 1;
-    // the list whose rows contain r: the last l with off[l] ≤ r (skipping empty lists)
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (off[mid]! <= r) lo = mid;
-      else hi = mid - 1;
-    }
-    const c = this.quantizer.centroidsView().subarray(lo * this.dim, (lo + 1) * this.dim);
+    const c = this.quantizer.centroidsView().subarray(list * this.dim, (list + 1) * this.dim);
     for (let j = 0; j < this.dim; j++) out[j] = out[j]! + c[j]!;
   }
 
-  private layout(lists: InvertedLists): IVFLayout {
+  private plan(lists: ListParts, nprobe: number, ef: number | undefined): ListSearchPlan {
     const q = this.quantizer;
+    const main = this.arenas.main;
+    const partsIn = (slot: ArenaSlot): IVFLayout[] => {
+      const own = slot === main ? { centroids: q ? q.centroids : 0, params: this.params, precomputed: this.precomputed } : this.copies.get(slot)!;
+      return lists.partsIn(slot).map(({ store: l }) => ({
+        metric: this.code,
+        d: this.dim,
+        n: l.n,
+        codes: l.codes,
+        codeSize: l.codeSize,
+        scanner: this.codec.scanner,
+        ids: l.ids,
+        nlist: l.nlist,
+        centroids: own.centroids,
+        listOffsets: l.offsets,
+        codecParams: own.params,
+        m: this.pqM,
+        byResidual: q !== undefined,
+        precomputed: own.precomputed,
+      }));
+    };
     return {
-      metric: this.code,
-      d: this.dim,
-      n: lists.n,
-      codes: lists.codes,
-      codeSize: lists.codeSize,
-      scanner: this.codec.scanner,
-      ids: lists.ids,
-      nlist: q ? q.nlist : 1,
-      centroids: q ? q.centroids : 0,
-      centroidNorms: q ? q.norms : 0,
-      listOffsets: lists.offsets,
-      codecParams: this.params,
-      m: this.pqM,
-      byResidual: q !== undefined,
-      precomputed: this.precomputed,
+      coarse: q ? q.coarseLayout() : null,
+      nprobe,
+      ef: q ? q.resolveEf(ef, nprobe) : 0,
+      graphScratchBytes: q ? q.searchScratchBytes : 0,
+      scratchFloats: LIST_SCANNERS[this.codec.scanner].scratchFloats({ d: this.dim, m: this.pqM } as IVFLayout),
+      slots: lists.slotsInUse(),
+      partsIn,
     };
   }
 
@@ -425,30 +480,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       throw invalid('these refine vectors are read asynchronously only: use searchAsync() to re-rank with them');
     }
     const kc = refine === undefined ? k : Math.ceil(refine * k);
-    const q = this.queryBlock(queries, kc, true);
-    const layout = this.layout(lists);
-    const s = this.scratchFor(layout);
-    const r = this.scanHere(q, (block, nq) => ivfSearchRange(this.K, layout, block, 0, nq, nprobe, s.probeD, s.probeI, s.scratch));
+    const r = this.searchListsHere(queries, kc, this.plan(lists, nprobe, p.efSearch));
     return this.finish(refine === undefined ? r : this.rerankSync(queries, r, k), nprobe, warnings);
-  }
-
-  /** Grows the synchronous scratch to what this layout needs. */
-  private scratchFor(layout: IVFLayout): { probeD: number; probeI: number; scratch: number } {
-    const s = this.syncScratch;
-    const probes = Math.max(1, this.nlist);
-    if (s.probes < probes) {
-      for (const p of [s.probeD, s.probeI]) if (p) this.release(p);
-      s.probeD = this.arena.alloc(probes * 4);
-      s.probeI = this.arena.alloc(probes * 4);
-      s.probes = probes;
-    }
-    const floats = LIST_SCANNERS[layout.scanner].scratchFloats(layout);
-    if (s.floats < floats) {
-      if (s.scratch) this.release(s.scratch);
-      s.scratch = this.arena.alloc(floats * 4);
-      s.floats = floats;
-    }
-    return s;
   }
 
   searchAsync(queries: Float32Array, k: number, params?: CodedSearchParams): Promise<SearchResult> {
@@ -458,21 +491,9 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const { nprobe, warnings } = this.probes(p);
     const refine = this.refineOf(p);
     const kc = refine === undefined ? k : Math.ceil(refine * k);
-    const q = this.queryBlock(queries, kc);
-    const layout = this.layout(lists),
-      block = q.block;
-    const floats = LIST_SCANNERS[layout.scanner].scratchFloats(layout);
-    return this.scanOnWorkers(q, threads, (q0, q1, alloc) => ({
-      op: 'ivf',
-      layout,
-      block,
-      q0,
-      q1,
-      nprobe,
-      probeD: alloc(nprobe * 4),
-      probeI: alloc(nprobe * 4),
-      scratch: floats ? alloc(floats * 4) : 0,
-    })).then(async (r) => this.finish(refine === undefined ? r : await this.rerankAsync(queries, r, k), nprobe, warnings));
+    return this.searchListsOnWorkers(queries, kc, threads, this.plan(lists, nprobe, p.efSearch)).then(async (r) =>
+      this.finish(refine === undefined ? r : await this.rerankAsync(queries, r, k), nprobe, warnings),
+    );
   }
 
   /** Re-scores the candidates of `cand` with the full vectors, read synchronously chunk by chunk. */
@@ -532,7 +553,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       score: (c: Chunk): void => {
         computed += rescore(this.K, a, this.code, d, queries, cand.labels, kc, c.q0, c.q1, c.ids, c.vectors, block, scratch);
       },
-      result: (): SearchResult => this.collect(block, nq, computed),
+      result: (): SearchResult => this.collect([{ slot: this.arenas.main, block }], nq, computed),
       release: (): void => {
         for (const p of ptrs) a.release(p);
       },
@@ -544,11 +565,16 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   /** The header fields and sections of this kind (codec parameters by name). */
   async save(path: string): Promise<void> {
     const lists = this.lists;
-    const ids = this.rowIds();
-    const sections: Record<string, RegionSection> = {
-      ids: { region: lists?.ids ?? 0, view: ids },
-      codes: { region: lists?.codes ?? 0, view: lists ? lists.codesView() : new Uint8Array(0) },
-    };
+    const parts = lists?.parts ?? [];
+    const sections: Record<string, RegionSection> = {};
+    if (parts.length === 0) {
+      sections['ids'] = { region: 0, view: new Int32Array(0) };
+      sections['codes'] = { region: 0, view: new Uint8Array(0) };
+    }
+    parts.forEach(({ slot, store }, p) => {
+      sections[partName('ids', p)] = { region: store.ids, view: store.idsView(), slot };
+      sections[partName('codes', p)] = { region: store.codes, view: store.codesView(), slot };
+    });
     const trained = this.isTrained;
     if (trained) {
       if (this.codec instanceof SQ8Codec) {
@@ -560,15 +586,22 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       }
       if (this.quantizer) {
         sections['centroids'] = { region: this.quantizer.centroids, view: this.quantizer.centroidsView() };
-        sections['listOffsets'] = { region: lists!.offsets, view: lists!.offsetsView() };
+        if (parts.length === 0) sections['listOffsets'] = { region: 0, view: new Int32Array(this.nlist + 1) };
+        parts.forEach(({ slot, store }, p) => {
+          sections[partName('listOffsets', p)] = { region: store.offsets, view: store.offsetsView(), slot };
+        });
+        Object.assign(sections, coarseSections(this.quantizer));
       }
     }
+    const many = parts.length > 1;
+    const spec = this.quantizer?.spec;
+    const v2 = many || (spec !== undefined && spec.kind !== 'flat');
     const codec = this.codec instanceof PQCodec ? { name: 'pq', m: this.codec.m, nbits: this.codec.nbits } : { name: 'sq8' };
     await this.writeRegions(
       path,
       {
         kind: this.kind,
-        version: CODED_FORMAT_VERSION,
+        version: v2 ? 2 : 1,
         meta: {
           metric: this.metric,
           dim: this.dim,
@@ -581,6 +614,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
           ...(this.codec instanceof PQCodec ? { precomputedTable: this.precomputedPolicy } : {}),
           refineFactor: this.refineFactor,
           refine: this.refineSource?.location ?? null,
+          ...(many ? { parts: parts.length } : {}),
+          ...(spec && spec.kind !== 'flat' ? { coarse: spec } : {}),
         },
       },
       sections,
@@ -600,13 +635,19 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const base = { metric: meta.metric, refineFactor, ...(typeof requested === 'number' && requested > 0 ? { nlist: requested } : {}) };
     const pt = m['precomputedTable'];
     let index: CodedIndex;
+    let coarse: ReturnType<typeof readCoarse> | undefined;
     try {
       const pqOpts = { m: codec.m as number, nbits: codec.nbits as number };
+      if (kind === 'ivf-sq8' || kind === 'ivf-pq') {
+        coarse = readCoarse(path, m);
+        if (coarse.options) Object.assign(base, { hnsw: coarse.options });
+      }
       if (kind === 'sq8') index = new SQ8Index(meta.dim, base);
       else if (kind === 'ivf-sq8') index = new IVFSQ8Index(meta.dim, base);
       else if (kind === 'pq') index = new PQIndex(meta.dim, { ...base, ...pqOpts });
       else index = new IVFPQIndex(meta.dim, { ...base, ...pqOpts, ...(pt === true || pt === false || pt === 'auto' ? { precomputedTable: pt } : {}) });
     } catch (err) {
+      if (err instanceof NitamonoError && err.code === 'BAD_FILE') throw err;
       throw badFile(path, `invalid parameters in the header: ${(err as Error).message}`);
     }
     const s = c.sections;
@@ -620,31 +661,38 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         const d = meta.dim;
         if (index.codec instanceof SQ8Codec) index.codec.setRanges(f32('sq8Min', d), f32('sq8Diff', d));
         else index.codec.setCodebooks(f32('pqCodebooks', index.codec.m * PQ_KSUB * index.codec.dsub));
-        let offsets: Int32Array = Int32Array.of(0, meta.count);
-        if (index.quantizer) {
-          const nlist = m['nlist'];
-          if (typeof nlist !== 'number' || !Number.isSafeInteger(nlist) || nlist < 1)
-            throw badFile(path, `invalid nlist ${JSON.stringify(nlist)} in the header`);
-          index.quantizer.set(f32('centroids', nlist * d), nlist);
-          const os = s['listOffsets'];
-          if (!os || os.byteLength !== (nlist + 1) * 4) throw badFile(path, `section 'listOffsets' does not match the header (nlist ${nlist})`);
-          offsets = new Int32Array(os.buffer, os.byteOffset, nlist + 1);
-        }
+        const parts = partCount(path, m);
+        const nl = index.quantizer ? m['nlist'] : 1;
+        if (typeof nl !== 'number' || !Number.isSafeInteger(nl) || nl < 1) throw badFile(path, `invalid nlist ${JSON.stringify(nl)} in the header`);
+        if (index.quantizer) coarse!.set(path, index.quantizer, f32('centroids', nl * d), nl, s);
         index.trained();
         const cs = index.codeSize;
-        const codes = s['codes'],
-          idv = s['ids'];
-        if (!codes || codes.byteLength !== meta.count * cs || !idv || idv.byteLength !== meta.count * 4) {
-          throw badFile(path, `code or id section does not match the header (${meta.count} codes of ${cs} bytes)`);
+        let total = 0;
+        for (let p = 0; p < parts; p++) {
+          const codes = s[partName('codes', p)],
+            idv = s[partName('ids', p)];
+          const n = idv ? idv.byteLength / 4 : -1;
+          if (!codes || !idv || !Number.isInteger(n) || codes.byteLength !== n * cs) {
+            throw badFile(path, `code or id section does not match the header (${meta.count} codes of ${cs} bytes)`);
+          }
+          let offsets: Int32Array = Int32Array.of(0, n);
+          if (index.quantizer) {
+            const os = s[partName('listOffsets', p)];
+            if (!os || os.byteLength !== (nl + 1) * 4) throw badFile(path, `section '${partName('listOffsets', p)}' does not match the header (nlist ${nl})`);
+            offsets = new Int32Array(os.buffer, os.byteOffset, nl + 1);
+          }
+          total += n;
+          if (total > meta.count) break;
+          const ids = checkIds(new Int32Array(idv.buffer, idv.byteOffset, n), n, (id) => index.idToRow.has(id));
+          if (n > 0) {
+            if (offsets[0] !== 0 || offsets[offsets.length - 1] !== n) throw badFile(path, 'list offsets are inconsistent');
+            for (let l = 0; l + 1 < offsets.length; l++) if (offsets[l]! > offsets[l + 1]!) throw badFile(path, 'list offsets are inconsistent');
+            index.lists!.load(codes, ids, offsets);
+            index.reindexIds();
+            index.noteIds(ids);
+          }
         }
-        const ids = checkIds(new Int32Array(idv.buffer, idv.byteOffset, meta.count), meta.count);
-        if (meta.count > 0) {
-          if (offsets[0] !== 0 || offsets[offsets.length - 1] !== meta.count) throw badFile(path, 'list offsets are inconsistent');
-          for (let l = 0; l + 1 < offsets.length; l++) if (offsets[l]! > offsets[l + 1]!) throw badFile(path, 'list offsets are inconsistent');
-          index.lists!.load(codes, ids, offsets);
-          index.reindexIds();
-          index.noteIds(ids);
-        }
+        if (total !== meta.count) throw badFile(path, `code or id section does not match the header (${meta.count} codes of ${cs} bytes)`);
       } else if (meta.count > 0) {
         throw badFile(path, `holds ${meta.count} codes but no trained codec`);
       }

@@ -8,6 +8,8 @@
  *   IVF{n},SQ8       inverted file of SQ8 residuals (IVFSQ8Index)
  *   IVF{n},PQ{m}     inverted file of PQ residuals (IVFPQIndex)
  *   …,RFlat          the compressed ones re-ranked with full vectors kept outside the index
+ *   IVF{n}_HNSW{M},… any IVF kind whose coarse step searches an HNSW graph over the centroids
+ *                    (M neighbours per node) instead of scanning them all: for large nlist
  *
  * PQ{m} may be written PQ{m}x8 (8 bits per sub-code, the only width) and end in 'np', which
  * Faiss reads as "no polysemous training"; nitamono never trains polysemous codes, so PQ16 and
@@ -29,6 +31,8 @@ export interface IndexSpec {
   kind: FactoryKind;
   /** Inverted lists of the IVF kinds; undefined for 'ivf', whose nlist is ⌈√N⌉ of the training set. */
   nlist?: number;
+  /** IVF{n}_HNSW{M}: the coarse quantizer's graph has M neighbours per node. */
+  hnswM?: number;
   /** PQ sub-quantizers. */
   m?: number;
   /** ',RFlat': re-rank with full vectors (compressed kinds only). */
@@ -39,7 +43,7 @@ export interface IndexSpec {
 
 /** What the error messages list as accepted. */
 export const FACTORY_FORMS =
-  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},PQ{m}, SQ8, PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
+  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},PQ{m}, SQ8, PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
 
 const INT = /^[1-9][0-9]{0,8}$/;
 
@@ -56,9 +60,18 @@ export function parseIndexFactory(description: unknown): IndexSpec {
   const parts = text.split(',').map((p) => p.trim());
   let i = 0;
   let nlist: number | undefined;
+  let hnswM: number | undefined;
   const ivf = /^ivf(.*)$/i.exec(parts[0]!);
   if (ivf) {
-    const n = ivf[1]!;
+    let n = ivf[1]!;
+    const hnsw = /^(.*)_hnsw(.*)$/i.exec(n);
+    if (hnsw) {
+      n = hnsw[1]!;
+      const m = hnsw[2]!;
+      if (!INT.test(m) || Number(m) < 2 || Number(m) > 512)
+        bad(parts[0]!, '% needs HNSW followed by its neighbours per node M (2 to 512), e.g. IVF65536_HNSW32');
+      hnswM = Number(m);
+    }
     if (!INT.test(n)) bad(parts[0]!, n === '' ? '% needs its number of lists, e.g. IVF256' : '% is not IVF followed by a positive number of lists');
     nlist = Number(n);
     i++;
@@ -101,8 +114,16 @@ export function parseIndexFactory(description: unknown): IndexSpec {
     i++;
   }
   if (i < parts.length) bad(parts[i]!, '% comes after the end of the index description');
-  const description2 = [...(nlist !== undefined ? [`IVF${nlist}`] : []), canon!, ...(refine ? ['RFlat'] : [])].join(',');
-  return { kind: kind!, ...(nlist !== undefined ? { nlist } : {}), ...(m !== undefined ? { m } : {}), refine, description: description2 };
+  const coarse = nlist === undefined ? [] : [`IVF${nlist}${hnswM !== undefined ? `_HNSW${hnswM}` : ''}`];
+  const description2 = [...coarse, canon!, ...(refine ? ['RFlat'] : [])].join(',');
+  return {
+    kind: kind!,
+    ...(nlist !== undefined ? { nlist } : {}),
+    ...(hnswM !== undefined ? { hnswM } : {}),
+    ...(m !== undefined ? { m } : {}),
+    refine,
+    description: description2,
+  };
 }
 
 export interface FactoryOptions {
@@ -115,6 +136,9 @@ export interface FactoryOptions {
   refineFactor?: number;
   /** IVF-PQ: the precomputed table policy (default 'auto'). */
   precomputedTable?: boolean | 'auto';
+  /** IVF{n}_HNSW{M}: candidates kept while building the graph (default 40) and per search (default 64). */
+  efConstruction?: number;
+  efSearch?: number;
 }
 
 export type FactoryIndex = FlatIndex | IVFIndex | SQ8Index | PQIndex | IVFSQ8Index | IVFPQIndex;
@@ -144,7 +168,17 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
     ...(options.refine ? { refine: options.refine } : {}),
     ...(options.refineFactor !== undefined ? { refineFactor: options.refineFactor } : {}),
   };
-  const lists = nlist !== undefined ? { nlist } : {};
+  const hnsw =
+    spec.hnswM !== undefined
+      ? {
+          hnsw: {
+            M: spec.hnswM,
+            ...(options.efConstruction !== undefined ? { efConstruction: options.efConstruction } : {}),
+            ...(options.efSearch !== undefined ? { efSearch: options.efSearch } : {}),
+          },
+        }
+      : {};
+  const lists = { ...(nlist !== undefined ? { nlist } : {}), ...hnsw };
   switch (spec.kind) {
     case 'flat':
       return new FlatIndex(dim, { metric });

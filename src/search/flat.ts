@@ -4,16 +4,18 @@
  */
 
 import { type ContainerFile, readContainer } from '../persist/container.js';
-import { ArenaIndex } from './base.js';
-import { rowSections, rowsMeta } from './index-file.js';
+import type { ArenaSlot } from './arenas.js';
+import { ArenaIndex, type RegionSection } from './base.js';
+import { partCount, partName, rowSections, rowsMeta } from './index-file.js';
 import { parseFlatParams } from './params.js';
+import { RowParts } from './parts.js';
 import { resolveThreads } from './pool.js';
 import type { IndexKind } from './registry.js';
-import { RowStore } from './row-store.js';
 import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange } from './scan.js';
 import type { FlatSearchParams, IndexCapabilities, Metric, SearchResult } from './types.js';
 
-export const FLAT_FORMAT_VERSION = 1;
+/** Version 2: the rows may be in several parts (sections ids.1, vectors.1, …); one-part files are still written as version 1. */
+export const FLAT_FORMAT_VERSION = 2;
 
 const FLAT_CAPABILITIES: IndexCapabilities = Object.freeze({
   trainable: false,
@@ -30,11 +32,11 @@ export interface FlatIndexOptions {
 export class FlatIndex extends ArenaIndex<FlatSearchParams> {
   readonly kind = 'flat' as const;
   readonly capabilities = FLAT_CAPABILITIES;
-  private readonly rows: RowStore;
+  private readonly rows: RowParts;
 
   constructor(dim: number, options: FlatIndexOptions = {}) {
     super(dim, options.metric ?? 'l2');
-    this.rows = new RowStore(this.arena, this.K, this.dim, (p) => this.release(p));
+    this.rows = new RowParts(this.arenas, this.dim, (slot, p) => this.release(p, slot));
   }
 
   get size(): number {
@@ -61,7 +63,7 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     const keep = new Int32Array(this.rows.n - drop.size);
     let j = 0;
     for (let r = 0; r < this.rows.n; r++) if (!drop.has(r)) keep[j++] = r;
-    this.rows.keep(keep);
+    this.rows.keepRows(keep);
     this.reindexIds();
     return drop.size;
   }
@@ -73,15 +75,16 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
   }
 
   protected rowIds(): Int32Array {
-    return this.rows.idsView();
+    return this.rows.ids();
   }
 
   protected decodeRow(r: number, out: Float32Array): void {
-    out.set(this.arena.f32(this.rows.vectors + r * this.dim * 4, this.dim));
+    out.set(this.rows.row(r));
   }
 
-  private layout(): FlatLayout {
-    return { metric: this.code, d: this.dim, n: this.rows.n, vectors: this.rows.vectors, norms: this.rows.norms, ids: this.rows.ids };
+  /** The row parts in `slot`'s arena, as the scan reads them. */
+  private layouts(slot: ArenaSlot): FlatLayout[] {
+    return this.rows.partsIn(slot).map(({ store: s }) => ({ metric: this.code, d: this.dim, n: s.n, vectors: s.vectors, norms: s.norms, ids: s.ids }));
   }
 
   /**
@@ -90,27 +93,44 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
    */
   search(queries: Float32Array, k: number, params?: FlatSearchParams): SearchResult {
     parseFlatParams(params);
-    const q = this.queryBlock(queries, k, true);
-    return this.scanHere(q, (block, nq) => flatSearchRange(this.K, this.layout(), block, 0, nq, nq >= BATCH_MIN_QUERIES));
+    const q = this.queryBlock(queries, k, true, this.rows.slotsInUse());
+    const batched = q.nq >= BATCH_MIN_QUERIES;
+    return this.scanHere(q, ({ slot, block }) => {
+      let computed = 0;
+      for (const L of this.layouts(slot)) computed += flatSearchRange(slot.K, L, block, 0, q.nq, batched);
+      return computed;
+    });
   }
 
   /** The same search on worker threads (all cores by default); the event loop stays free. */
   searchAsync(queries: Float32Array, k: number, params?: FlatSearchParams): Promise<SearchResult> {
     const threads = resolveThreads(parseFlatParams(params).threads);
-    const q = this.queryBlock(queries, k);
-    const layout = this.layout(),
-      block = q.block;
+    const q = this.queryBlock(queries, k, false, this.rows.slotsInUse());
     const batched = q.nq >= BATCH_MIN_QUERIES;
-    return this.scanOnWorkers(q, threads, (q0, q1) => ({ op: 'flat', layout, block, q0, q1, batched }));
+    return this.scanOnWorkers(q, threads, ({ slot, block }, q0, q1) => ({ op: 'flat', layouts: this.layouts(slot), block, q0, q1, batched }));
   }
 
   /** Writes the index as it is now; changes made before the promise settles do not reach the file. */
   async save(path: string): Promise<void> {
-    const rows = this.rows;
+    const parts = this.rows.parts;
+    const sections: Record<string, RegionSection> = {};
+    if (parts.length === 0) {
+      sections['ids'] = { region: 0, view: new Int32Array(0) };
+      sections['vectors'] = { region: 0, view: new Float32Array(0) };
+    }
+    parts.forEach(({ slot, store }, p) => {
+      sections[partName('ids', p)] = { region: store.ids, view: store.idsView(), slot };
+      sections[partName('vectors', p)] = { region: store.vectors, view: store.vectorsView(), slot };
+    });
+    const many = parts.length > 1;
     await this.writeRegions(
       path,
-      { kind: 'flat', version: FLAT_FORMAT_VERSION, meta: { metric: this.metric, dim: this.dim, count: rows.n, nextId: this.nextId } },
-      { ids: { region: rows.ids, view: rows.idsView() }, vectors: { region: rows.vectors, view: rows.vectorsView() } },
+      {
+        kind: 'flat',
+        version: many ? 2 : 1,
+        meta: { metric: this.metric, dim: this.dim, count: this.rows.n, nextId: this.nextId, ...(many ? { parts: parts.length } : {}) },
+      },
+      sections,
     );
   }
 
@@ -122,8 +142,13 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
   static fromContainer(path: string, c: Pick<ContainerFile, 'meta' | 'sections'>): FlatIndex {
     const meta = rowsMeta(path, c.meta);
     const index = new FlatIndex(meta.dim, { metric: meta.metric });
-    const { vectors, ids } = rowSections(path, c.sections, meta.dim, meta.count);
-    if (meta.count > 0) index.add(vectors, ids);
+    try {
+      const { vectors, ids } = rowSections(path, c.sections, meta.dim, meta.count, partCount(path, c.meta));
+      for (let p = 0; p < vectors.length; p++) if (ids[p]!.length > 0) index.add(vectors[p]!, ids[p]!);
+    } catch (err) {
+      index.dispose();
+      throw err;
+    }
     index.nextId = Math.max(index.nextId, meta.nextId);
     return index;
   }

@@ -13,21 +13,29 @@ import { invalid, NitamonoError } from '../errors.js';
 import { type ContainerFile, readContainer } from '../persist/container.js';
 import { badFile } from '../persist/read.js';
 import { checkPositiveInt, checkVectors } from '../validate.js';
-import { ArenaIndex, type RegionSection } from './base.js';
+import type { ArenaSlot } from './arenas.js';
+import { ArenaIndex, type ListSearchPlan, type RegionSection } from './base.js';
+import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
 import { F32Codec, type VectorCodec } from './codec.js';
-import { rowSections, rowsMeta } from './index-file.js';
-import { InvertedLists, listStats } from './inverted-lists.js';
+import { partCount, partName, rowSections, rowsMeta } from './index-file.js';
+import { listStats } from './inverted-lists.js';
 import type { KMeansOptions, KMeansResult } from './kmeans.js';
 import { parseIVFParams } from './params.js';
+import { ListParts } from './parts.js';
 import { resolveThreads } from './pool.js';
-import { CoarseQuantizer } from './quantizer.js';
+import type { CoarseQuantizer, HNSWQuantizerOptions } from './quantizer.js';
 import type { IndexKind } from './registry.js';
-import { type IVFLayout, ivfSearchRange } from './scan.js';
+import type { IVFLayout } from './scan.js';
 import type { DescribeOptions, IndexCapabilities, IndexDescription, IVFSearchParams, ListStats, Metric, SearchResult } from './types.js';
 
 export type { ListStats } from './types.js';
 
-export const IVF_FORMAT_VERSION = 1;
+/**
+ * Version 2: rows in several parts (sections ids.1, vectors.1, listOffsets.1, …) and an HNSW
+ * coarse quantizer (meta.coarse, sections hnswLevels, hnswNeighbors). An index in one part
+ * with an exhaustive coarse step is still written as version 1.
+ */
+export const IVF_FORMAT_VERSION = 2;
 
 const IVF_CAPABILITIES: IndexCapabilities = Object.freeze({
   trainable: true,
@@ -40,6 +48,8 @@ export interface IVFIndexOptions {
   metric?: Metric;
   /** Number of inverted lists K; default ⌈√N⌉ of the training set. */
   nlist?: number;
+  /** Search the centroids through an HNSW graph (Faiss's IVF{n}_HNSW{M}) instead of scanning them all. */
+  hnsw?: HNSWQuantizerOptions;
 }
 
 export type IVFTrainOptions = Omit<KMeansOptions, 'metric'>;
@@ -51,9 +61,7 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
   private readonly codec: VectorCodec;
   private readonly quantizer: CoarseQuantizer;
   /** Made at training, when nlist is known. */
-  private lists: InvertedLists | undefined;
-  /** Probe heap of synchronous searches. */
-  private probeScratch = { cap: 0, d: 0, i: 0 };
+  private lists: ListParts | undefined;
   /** Summary of the last training, for reports. */
   training?: Pick<KMeansResult, 'objective' | 'trainedOn' | 'splits' | 'warnings'>;
 
@@ -62,7 +70,7 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     if (options.nlist !== undefined) checkPositiveInt('nlist', options.nlist);
     this.requestedNlist = options.nlist;
     this.codec = new F32Codec(this.dim);
-    this.quantizer = new CoarseQuantizer(this.arena, this.K, this.dim, this.code, (p) => this.release(p));
+    this.quantizer = makeQuantizer(this.arenas.main, this.dim, this.code, (p) => this.release(p), options.hnsw);
   }
 
   override get isTrained(): boolean {
@@ -109,10 +117,10 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
 
   private emptyLists(): void {
     this.lists?.dispose();
-    this.lists = new InvertedLists(this.arena, this.nlist, this.codec.codeSize(this.dim), (p) => this.release(p));
+    this.lists = new ListParts(this.arenas, this.nlist, this.codec.codeSize(this.dim), (slot, p) => this.release(p, slot));
   }
 
-  private requireTrained(what: string): InvertedLists {
+  private requireTrained(what: string): ListParts {
     if (!this.lists) throw new NitamonoError('NOT_TRAINED', `cannot ${what}: the IVF index is not trained (call train() first)`);
     return this.lists;
   }
@@ -130,12 +138,17 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     return { ...super.describe(), nlist: this.nlist, ...(options.lists === false ? {} : { lists: this.listStats() }) };
   }
 
+  /** The coarse quantizer (its kind, and for HNSW its graph parameters). */
+  get coarseQuantizer(): CoarseQuantizer {
+    return this.quantizer;
+  }
+
   /** (nlist centroids + the nprobe lists' expected N·nprobe/nlist vectors) · D. */
   queryCost(params?: IVFSearchParams): number {
-    const { nprobe = 1 } = parseIVFParams(params);
+    const { nprobe = 1, efSearch } = parseIVFParams(params);
     const nlist = this.nlist;
     if (nlist === 0) return this.size * this.dim;
-    return (nlist + (this.size * Math.min(nprobe, nlist)) / nlist) * this.dim;
+    return (this.quantizer.coarseCost(nprobe, efSearch) + (this.size * Math.min(nprobe, nlist)) / nlist) * this.dim;
   }
 
   add(vectors: Float32Array, ids?: ArrayLike<number>): void {
@@ -159,31 +172,39 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
   }
 
   protected rowIds(): Int32Array {
-    return this.lists?.idsView() ?? new Int32Array(0);
+    return this.lists?.ids() ?? new Int32Array(0);
   }
 
   protected decodeRow(r: number, out: Float32Array): void {
-    this.codec.decode(this.lists!.code(r), 1, out);
+    this.codec.decode(this.lists!.code(r).code, 1, out);
   }
 
-  private layout(lists: InvertedLists): IVFLayout {
+  private plan(lists: ListParts, nprobe: number, ef: number | undefined): ListSearchPlan {
     const q = this.quantizer;
     return {
-      metric: this.code,
-      d: this.dim,
-      n: lists.n,
-      codes: lists.codes,
-      codeSize: lists.codeSize,
-      scanner: this.codec.scanner,
-      ids: lists.ids,
-      nlist: q.nlist,
-      centroids: q.centroids,
-      centroidNorms: q.norms,
-      listOffsets: lists.offsets,
-      codecParams: 0,
-      m: 0,
-      byResidual: false,
-      precomputed: 0,
+      coarse: q.coarseLayout(),
+      nprobe,
+      ef: q.resolveEf(ef, nprobe),
+      graphScratchBytes: q.searchScratchBytes,
+      scratchFloats: 0,
+      slots: lists.slotsInUse(),
+      partsIn: (slot: ArenaSlot): IVFLayout[] =>
+        lists.partsIn(slot).map(({ store: l }) => ({
+          metric: this.code,
+          d: this.dim,
+          n: l.n,
+          codes: l.codes,
+          codeSize: l.codeSize,
+          scanner: this.codec.scanner,
+          ids: l.ids,
+          nlist: l.nlist,
+          centroids: 0,
+          listOffsets: l.offsets,
+          codecParams: 0,
+          m: 0,
+          byResidual: false,
+          precomputed: 0,
+        })),
     };
   }
 
@@ -200,17 +221,9 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
 
   search(queries: Float32Array, k: number, params?: IVFSearchParams): SearchResult {
     const lists = this.requireTrained('search');
-    const { nprobe, warnings } = this.probes(parseIVFParams(params));
-    const q = this.queryBlock(queries, k, true);
-    if (this.probeScratch.cap < nprobe) {
-      // sized for every list at once so it is allocated once per index
-      for (const p of [this.probeScratch.d, this.probeScratch.i]) if (p) this.release(p);
-      const nlist = this.nlist;
-      this.probeScratch = { cap: nlist, d: this.arena.alloc(nlist * 4), i: this.arena.alloc(nlist * 4) };
-    }
-    const layout = this.layout(lists),
-      { d: probeD, i: probeI } = this.probeScratch;
-    const r = this.scanHere(q, (block, nq) => ivfSearchRange(this.K, layout, block, 0, nq, nprobe, probeD, probeI));
+    const p = parseIVFParams(params);
+    const { nprobe, warnings } = this.probes(p);
+    const r = this.searchListsHere(queries, k, this.plan(lists, nprobe, p.efSearch));
     return { ...r, nprobe, ...(warnings.length ? { warnings } : {}) };
   }
 
@@ -219,39 +232,52 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     const p = parseIVFParams(params);
     const threads = resolveThreads(p.threads);
     const { nprobe, warnings } = this.probes(p);
-    const q = this.queryBlock(queries, k);
-    const layout = this.layout(lists),
-      block = q.block;
-    return this.scanOnWorkers(q, threads, (q0, q1, alloc) => ({
-      op: 'ivf',
-      layout,
-      block,
-      q0,
-      q1,
+    return this.searchListsOnWorkers(queries, k, threads, this.plan(lists, nprobe, p.efSearch)).then((r) => ({
+      ...r,
       nprobe,
-      probeD: alloc(nprobe * 4),
-      probeI: alloc(nprobe * 4),
-    })).then((r) => ({ ...r, nprobe, ...(warnings.length ? { warnings } : {}) }));
+      ...(warnings.length ? { warnings } : {}),
+    }));
   }
 
   /** Writes the index as it is now; changes made before the promise settles do not reach the file. */
   async save(path: string): Promise<void> {
     const lists = this.lists;
-    const sections: Record<string, RegionSection> = {
-      ids: { region: lists?.ids ?? 0, view: this.rowIds() },
+    const parts = lists?.parts ?? [];
+    const sections: Record<string, RegionSection> = {};
+    if (parts.length === 0) {
+      sections['ids'] = { region: 0, view: new Int32Array(0) };
       // kind 'ivf' stores raw float32 rows (its codec's codes), grouped by list
-      vectors: { region: lists?.codes ?? 0, view: this.arena.f32(lists?.codes ?? 0, this.size * this.dim) },
-    };
+      sections['vectors'] = { region: 0, view: new Float32Array(0) };
+    }
+    parts.forEach(({ slot, store }, p) => {
+      sections[partName('ids', p)] = { region: store.ids, view: store.idsView(), slot };
+      sections[partName('vectors', p)] = { region: store.codes, view: slot.arena.f32(store.codes, store.n * this.dim), slot };
+    });
     if (lists) {
       sections['centroids'] = { region: this.quantizer.centroids, view: this.quantizer.centroidsView() };
-      sections['listOffsets'] = { region: lists.offsets, view: lists.offsetsView() };
+      if (parts.length === 0) sections['listOffsets'] = { region: 0, view: new Int32Array(this.nlist + 1) };
+      parts.forEach(({ slot, store }, p) => {
+        sections[partName('listOffsets', p)] = { region: store.offsets, view: store.offsetsView(), slot };
+      });
+      Object.assign(sections, coarseSections(this.quantizer));
     }
+    const many = parts.length > 1;
+    const spec = this.quantizer.spec;
     await this.writeRegions(
       path,
       {
         kind: 'ivf',
-        version: IVF_FORMAT_VERSION,
-        meta: { metric: this.metric, dim: this.dim, count: this.size, nlist: this.nlist, requestedNlist: this.requestedNlist ?? null, nextId: this.nextId },
+        version: many || spec.kind !== 'flat' ? 2 : 1,
+        meta: {
+          metric: this.metric,
+          dim: this.dim,
+          count: this.size,
+          nlist: this.nlist,
+          requestedNlist: this.requestedNlist ?? null,
+          nextId: this.nextId,
+          ...(many ? { parts: parts.length } : {}),
+          ...(spec.kind !== 'flat' ? { coarse: spec } : {}),
+        },
       },
       sections,
     );
@@ -267,26 +293,49 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     const nlist = c.meta['nlist'],
       requested = c.meta['requestedNlist'];
     if (typeof nlist !== 'number' || !Number.isSafeInteger(nlist) || nlist < 0) throw badFile(path, `invalid nlist ${JSON.stringify(nlist)} in the header`);
-    const index = new IVFIndex(meta.dim, { metric: meta.metric, ...(typeof requested === 'number' && requested > 0 ? { nlist: requested } : {}) });
-    if (nlist > 0) {
-      const cs = c.sections['centroids'],
-        os = c.sections['listOffsets'];
-      if (!cs || cs.byteLength !== nlist * meta.dim * 4 || !os || os.byteLength !== (nlist + 1) * 4) {
-        throw badFile(path, `centroid or list sections do not match the header (nlist ${nlist})`);
+    const coarse = readCoarse(path, c.meta);
+    let index: IVFIndex;
+    try {
+      index = new IVFIndex(meta.dim, {
+        metric: meta.metric,
+        ...(typeof requested === 'number' && requested > 0 ? { nlist: requested } : {}),
+        ...(coarse.options ? { hnsw: coarse.options } : {}),
+      });
+    } catch (err) {
+      throw badFile(path, `invalid parameters in the header: ${(err as Error).message}`);
+    }
+    try {
+      if (nlist > 0) {
+        const cs = c.sections['centroids'];
+        if (!cs || cs.byteLength !== nlist * meta.dim * 4) throw badFile(path, `centroid or list sections do not match the header (nlist ${nlist})`);
+        const parts = partCount(path, c.meta);
+        const offsets: Int32Array[] = [];
+        for (let p = 0; p < parts; p++) {
+          const os = c.sections[partName('listOffsets', p)];
+          if (!os || os.byteLength !== (nlist + 1) * 4) throw badFile(path, `centroid or list sections do not match the header (nlist ${nlist})`);
+          offsets.push(new Int32Array(os.buffer, os.byteOffset, nlist + 1));
+        }
+        coarse.set(path, index.quantizer, new Float32Array(cs.buffer, cs.byteOffset, nlist * meta.dim), nlist, c.sections);
+        index.emptyLists();
+        const { vectors, ids } = rowSections(path, c.sections, meta.dim, meta.count, parts);
+        for (let p = 0; p < parts; p++) {
+          const off = offsets[p]!,
+            n = ids[p]!.length;
+          for (let l = 0; l < nlist; l++) {
+            if (off[l]! > off[l + 1]! || off[0] !== 0 || off[nlist] !== n) throw badFile(path, 'list offsets are inconsistent');
+          }
+          // ids and values are checked as add() checks them; rows are grouped by list already
+          index.prepareAdd(vectors[p]!, ids[p]!);
+          const codes = new Uint8Array(n * index.codec.codeSize(meta.dim));
+          index.codec.encode(vectors[p]!, n, codes);
+          index.lists!.load(codes, ids[p]!, off);
+          index.reindexIds();
+          index.noteIds(ids[p]!);
+        }
       }
-      index.setCentroids(new Float32Array(cs.buffer, cs.byteOffset, nlist * meta.dim), nlist);
-      const off = new Int32Array(os.buffer, os.byteOffset, nlist + 1);
-      for (let l = 0; l < nlist; l++) {
-        if (off[l]! > off[l + 1]! || off[0] !== 0 || off[nlist] !== meta.count) throw badFile(path, 'list offsets are inconsistent');
-      }
-      const { vectors, ids } = rowSections(path, c.sections, meta.dim, meta.count);
-      // ids and values are checked as add() checks them; rows are grouped by list already
-      index.prepareAdd(vectors, ids);
-      const codes = new Uint8Array(meta.count * index.codec.codeSize(meta.dim));
-      index.codec.encode(vectors, meta.count, codes);
-      index.lists!.load(codes, ids, off);
-      index.reindexIds();
-      index.noteIds(ids);
+    } catch (err) {
+      index.dispose();
+      throw err;
     }
     index.nextId = Math.max(index.nextId, meta.nextId);
     return index;

@@ -89,7 +89,7 @@ async function scanAssign(K: Kernels, arena: Arena, layout: FlatLayout, block: Q
     flatSearchRange(K, layout, block, 0, m, true);
     return;
   }
-  const tasks: Task[] = splitRange(m, threads).map(([q0, q1]) => ({ op: 'flat', layout, block, q0, q1, batched: true }));
+  const tasks: Task[] = splitRange(m, threads).map(([q0, q1]) => ({ op: 'flat', layouts: [layout], block, q0, q1, batched: true }));
   await sharedPool().run(arena, tasks);
 }
 

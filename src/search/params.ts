@@ -30,6 +30,8 @@ export function parseIVFParams(params: unknown): IVFSearchParams {
   const out: IVFSearchParams = parseFlatParams(p);
   const nprobe = positiveInt(p, 'nprobe');
   if (nprobe !== undefined) out.nprobe = nprobe;
+  const ef = positiveInt(p, 'efSearch');
+  if (ef !== undefined) out.efSearch = ef;
   return out;
 }
 

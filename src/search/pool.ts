@@ -8,11 +8,30 @@ import { type ErrorCode, NitamonoError } from '../errors.js';
 import type { Arena } from '../kernels/arena.js';
 import { type PooledWorker, type Reply, WorkerPool } from '../util/worker-pool.js';
 import { checkPositiveInt } from '../validate.js';
-import type { FlatLayout, IVFLayout, QueryBlock } from './scan.js';
+import type { CoarseLayout, FlatLayout, IVFLayout, Probes, QueryBlock } from './scan.js';
 
+/**
+ * One range of queries against what one arena holds. 'flat': the row parts of a FlatIndex
+ * (./scan.ts flatSearchRange each). 'ivf': the coarse step when `coarse` is given (it fills
+ * `probes`), then the list parts (ivfSearchRange).
+ */
 export type Task =
-  | { op: 'flat'; layout: FlatLayout; block: QueryBlock; q0: number; q1: number; batched: boolean }
-  | { op: 'ivf'; layout: IVFLayout; block: QueryBlock; q0: number; q1: number; nprobe: number; probeD: number; probeI: number; scratch?: number };
+  | { op: 'flat'; layouts: FlatLayout[]; block: QueryBlock; q0: number; q1: number; batched: boolean }
+  | {
+      op: 'ivf';
+      coarse: CoarseLayout | null;
+      parts: IVFLayout[];
+      block: QueryBlock;
+      q0: number;
+      q1: number;
+      probes: Probes | null;
+      /** HNSW coarse step: candidates kept per query (efSearch). */
+      ef: number;
+      /** The list scanner's scratch (scratchFloats). */
+      scratch: number;
+      /** The graph search's scratch (hnswScratchBytes), when coarse has a graph. */
+      graphScratch: number;
+    };
 
 /** What ./worker.ts answers: the count of distances computed, or what went wrong (with its code, if it had one). */
 function scanReply(m: unknown): Reply<number> | undefined {
@@ -44,8 +63,18 @@ export class ScanPool {
    * caller frees when this settles, so none may still be writing into them.
    */
   async run(arena: Arena, tasks: Task[]): Promise<number[]> {
+    return this.runOn(tasks.map((task) => ({ arena, task })));
+  }
+
+  /**
+   * The same for tasks on several arenas (an index spread over several): task i goes to
+   * worker i mod min(threads, size), so `threads` bounds the cores used whatever the number
+   * of arenas.
+   */
+  async runOn(jobs: Array<{ arena: Arena; task: Task }>, threads: number = this.size): Promise<number[]> {
     if (this.pool.isClosed) throw new Error('worker pool is closed');
-    const settled = await Promise.allSettled(tasks.map((task, i) => this.pool.at(i % this.size).run({ arenaId: arena.id, memory: arena.memory, task })));
+    const width = Math.max(1, Math.min(threads, this.size));
+    const settled = await Promise.allSettled(jobs.map(({ arena, task }, i) => this.pool.at(i % width).run({ arenaId: arena.id, memory: arena.memory, task })));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     return settled.map((s) => (s as PromiseFulfilledResult<number>).value);

@@ -9,8 +9,12 @@ import { NitamonoError } from '../errors.js';
 import type { Arena } from '../kernels/arena.js';
 import type { Kernels, MetricCode } from '../kernels/types.js';
 import { checkPositiveInt, checkVectors } from '../validate.js';
+import { buildHNSW, buildScratchBytes, checkGraph, checkHNSWParams, graphOffsets, type HNSWLayout, hnswScratchBytes, hnswSearch } from './hnsw.js';
 import { type KMeansOptions, type KMeansResult, kmeans } from './kmeans.js';
-import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange, type QueryBlock } from './scan.js';
+import { BATCH_MIN_QUERIES, type CoarseLayout, type FlatLayout, flatSearchRange, type QueryBlock } from './scan.js';
+
+/** What an index file records of its coarse quantizer beyond the centroids. */
+export type CoarseSpec = { kind: 'flat' } | { kind: 'hnsw'; M: number; efConstruction: number; efSearch: number; entry: number; maxLevel: number };
 
 export class CoarseQuantizer {
   private count = 0;
@@ -24,12 +28,37 @@ export class CoarseQuantizer {
    * when that is).
    */
   constructor(
-    private readonly arena: Arena,
-    private readonly K: Kernels,
+    protected readonly arena: Arena,
+    protected readonly K: Kernels,
     readonly d: number,
     readonly metric: MetricCode,
-    private readonly releaseLater: (ptr: number) => void,
+    protected readonly releaseLater: (ptr: number) => void,
   ) {}
+
+  /** How the coarse step searches the centroids: every one ('flat'), or a graph. */
+  get spec(): CoarseSpec {
+    return { kind: 'flat' };
+  }
+
+  /** The coarse step as the search loops read it. */
+  coarseLayout(): CoarseLayout {
+    return { metric: this.metric, d: this.d, nlist: this.count, centroids: this.centroids, hnsw: null };
+  }
+
+  /** Arena scratch bytes one search range needs besides the probes (the graph search's). */
+  get searchScratchBytes(): number {
+    return 0;
+  }
+
+  /** Centroids the coarse step scores per query (all of them here). */
+  coarseCost(_nprobe: number, _ef?: number): number {
+    return this.count;
+  }
+
+  /** Candidates the coarse step keeps (HNSW efSearch); 0 for the exhaustive scan. */
+  resolveEf(_ef: number | undefined, _nprobe: number): number {
+    return 0;
+  }
 
   /** Lists (centroids); 0 before training. */
   get nlist(): number {
@@ -70,25 +99,38 @@ export class CoarseQuantizer {
     this.count = nlist;
   }
 
-  /** The nearest list of each of the n rows of `vectors` (n×d). */
+  /**
+   * The nearest list of each of the n rows of `vectors` (n×d), in blocks of at most
+   * 1/16 of the arena's limit (and 64 MiB) copied into it.
+   */
   assign(vectors: Float32Array, n: number = vectors.length / this.d): Int32Array {
     this.requireTrained();
     const a = this.arena,
       d = this.d;
-    const at = [n * d * 4, n * 4, n * 4, n * 4, n * 4].map((b) => a.alloc(Math.max(4, b)));
+    const rowBytes = d * 4 + 16;
+    const rows = Math.max(BATCH_MIN_QUERIES, Math.min(n, Math.floor(Math.min(64 << 20, a.limit / 16) / rowBytes)));
+    const out = new Int32Array(n);
+    // one formula for every block, whatever the arena's size: the same vectors land in the same lists
+    const batched = n >= BATCH_MIN_QUERIES;
+    const at = [rows * d * 4, rows * 4, rows * 4, rows * 4, rows * 4].map((b) => a.alloc(Math.max(4, b)));
     const block: QueryBlock = { queries: at[0]!, queryNorms: at[1]!, heapsD: at[2]!, heapsI: at[3]!, sizes: at[4]!, k: 1 };
     try {
-      a.f32(block.queries, n * d).set(vectors.subarray(0, n * d));
-      // the blocked kernel: assigning a large batch is the N·K·D part of adding to an inverted file
-      flatSearchRange(this.K, this.layout(), block, 0, n, n >= BATCH_MIN_QUERIES);
-      return a.i32(block.heapsI, n).slice();
+      for (let i0 = 0; i0 < n; i0 += rows) {
+        const m = Math.min(rows, n - i0);
+        a.f32(block.queries, m * d).set(vectors.subarray(i0 * d, (i0 + m) * d));
+        a.i32(block.sizes, m).fill(0);
+        // the blocked kernel: assigning a large batch is the N·K·D part of adding to an inverted file
+        flatSearchRange(this.K, this.layout(), block, 0, m, batched);
+        out.set(a.i32(block.heapsI, m), i0);
+      }
+      return out;
     } finally {
       for (const p of at) a.release(p);
     }
   }
 
   /** The `nprobe` lists nearest to `query` (d floats), nearest first; ties go to the lower list. */
-  probe(query: Float32Array, nprobe: number): Int32Array {
+  probe(query: Float32Array, nprobe: number, _ef?: number): Int32Array {
     this.requireTrained();
     checkVectors(query, this.d, 'query');
     const np = Math.min(checkPositiveInt('nprobe', nprobe), this.count);
@@ -116,5 +158,158 @@ export class CoarseQuantizer {
 
   private requireTrained(): void {
     if (!this.isTrained) throw new NitamonoError('NOT_TRAINED', 'the coarse quantizer has no centroids yet (train first)');
+  }
+}
+
+export interface HNSWQuantizerOptions {
+  /** Neighbours per node on the upper levels (2M on level 0); Faiss's HNSW{M}. */
+  M: number;
+  /** Candidates kept while inserting (default 40, as Faiss). */
+  efConstruction?: number;
+  /** Candidates kept per search, and for assigning vectors to lists (default 64); a search may ask for more. */
+  efSearch?: number;
+}
+
+/**
+ * The coarse quantizer of Faiss's IVF{n}_HNSW{M}: the same k-means centroids, searched through
+ * an HNSW graph (./hnsw.ts) built over them once they are set. Probing and assigning vectors
+ * to lists keep efSearch candidates (at least nprobe), so both are approximate: a vector may go
+ * to its second-nearest list, as in Faiss. The graph is saved with the index.
+ */
+export class HNSWQuantizer extends CoarseQuantizer {
+  readonly M: number;
+  readonly efConstruction: number;
+  readonly efSearch: number;
+  private graph: { levels: number; offsets: number; neighbors: number; entry: number; maxLevel: number; slots: number } | undefined;
+
+  constructor(arena: Arena, K: Kernels, d: number, metric: MetricCode, releaseLater: (ptr: number) => void, options: HNSWQuantizerOptions) {
+    super(arena, K, d, metric, releaseLater);
+    const efConstruction = options.efConstruction ?? 40,
+      efSearch = options.efSearch ?? 64;
+    checkHNSWParams(options.M, efConstruction, efSearch);
+    this.M = options.M;
+    this.efConstruction = efConstruction;
+    this.efSearch = efSearch;
+  }
+
+  override get spec(): CoarseSpec {
+    const g = this.graph;
+    return { kind: 'hnsw', M: this.M, efConstruction: this.efConstruction, efSearch: this.efSearch, entry: g?.entry ?? -1, maxLevel: g?.maxLevel ?? -1 };
+  }
+
+  override get memoryBytes(): number {
+    const g = this.graph;
+    return super.memoryBytes + (g ? (2 * this.nlist + 1 + g.slots) * 4 : 0);
+  }
+
+  override get searchScratchBytes(): number {
+    return hnswScratchBytes(this.M);
+  }
+
+  override resolveEf(ef: number | undefined, nprobe: number): number {
+    return Math.max(ef ?? this.efSearch, nprobe);
+  }
+
+  /** About ef nodes expanded on level 0, each scoring up to 2M neighbours (plus the greedy descent). */
+  override coarseCost(nprobe: number, ef?: number): number {
+    if (!this.graph) return super.coarseCost(nprobe, ef);
+    return Math.min(this.nlist, this.resolveEf(ef, nprobe) * 2 * this.M + (this.graph.maxLevel + 1) * this.M);
+  }
+
+  private hnswLayout(): HNSWLayout {
+    const g = this.graph!;
+    return { n: this.nlist, M: this.M, entry: g.entry, maxLevel: g.maxLevel, levels: g.levels, offsets: g.offsets, neighbors: g.neighbors };
+  }
+
+  override coarseLayout(): CoarseLayout {
+    return { ...super.coarseLayout(), hnsw: this.graph ? this.hnswLayout() : null };
+  }
+
+  /** The graph's levels and neighbour slots (copies), for saving. */
+  graphArrays(): { levels: Int32Array; neighbors: Int32Array } | undefined {
+    const g = this.graph;
+    if (!g) return undefined;
+    return { levels: this.arena.i32(g.levels, this.nlist), neighbors: this.arena.i32(g.neighbors, g.slots) };
+  }
+
+  /** Takes centroids and builds the graph over them. */
+  override set(centroids: Float32Array, nlist: number): void {
+    super.set(centroids, nlist);
+    const scratch = this.arena.alloc(buildScratchBytes(this.M, this.efConstruction));
+    try {
+      const g = buildHNSW(this.K, this.metric, this.d, this.centroids, nlist, { M: this.M, efConstruction: this.efConstruction }, scratch);
+      this.place(g.levels, g.offsets, g.neighbors, g.entry, g.maxLevel);
+    } finally {
+      this.arena.release(scratch);
+    }
+  }
+
+  /** Takes centroids and a graph read from a file; returns what is wrong with the graph, if anything. */
+  setWithGraph(centroids: Float32Array, nlist: number, levels: Int32Array, neighbors: Int32Array, entry: number, maxLevel: number): string | undefined {
+    const problem = checkGraph(nlist, this.M, levels, neighbors, entry, maxLevel);
+    if (problem) return problem;
+    super.set(centroids, nlist);
+    this.place(levels, graphOffsets(this.M, levels), neighbors, entry, maxLevel);
+    return undefined;
+  }
+
+  private place(levels: Int32Array, offsets: Int32Array, neighbors: Int32Array, entry: number, maxLevel: number): void {
+    const old = this.graph;
+    if (old) for (const p of [old.levels, old.offsets, old.neighbors]) this.releaseLater(p);
+    const a = this.arena;
+    const g = {
+      levels: a.alloc(Math.max(4, levels.byteLength)),
+      offsets: a.alloc(offsets.byteLength),
+      neighbors: a.alloc(Math.max(4, neighbors.byteLength)),
+      entry,
+      maxLevel,
+      slots: neighbors.length,
+    };
+    a.i32(g.levels, levels.length).set(levels);
+    a.i32(g.offsets, offsets.length).set(offsets);
+    a.i32(g.neighbors, neighbors.length).set(neighbors);
+    this.graph = g;
+  }
+
+  /** The list of each vector: the graph's nearest centroid with efSearch candidates. */
+  override assign(vectors: Float32Array, n: number = vectors.length / this.d): Int32Array {
+    if (!this.graph) return super.assign(vectors, n);
+    const a = this.arena,
+      d = this.d;
+    const out = new Int32Array(n);
+    const q = a.alloc(d * 4),
+      hd = a.alloc(4),
+      hi = a.alloc(4),
+      scratch = a.alloc(this.searchScratchBytes);
+    try {
+      const layout = this.hnswLayout();
+      for (let i = 0; i < n; i++) {
+        a.f32(q, d).set(vectors.subarray(i * d, (i + 1) * d));
+        hnswSearch(this.K, this.metric, d, this.centroids, layout, q, 1, this.efSearch, hd, hi, scratch);
+        out[i] = a.i32(hi, 1)[0]!;
+      }
+    } finally {
+      for (const p of [q, hd, hi, scratch]) a.release(p);
+    }
+    return out;
+  }
+
+  /** The `nprobe` lists the graph finds nearest to `query`, nearest first, with `ef` candidates (default efSearch). */
+  override probe(query: Float32Array, nprobe: number, ef?: number): Int32Array {
+    if (!this.graph) return super.probe(query, nprobe);
+    checkVectors(query, this.d, 'query');
+    const np = Math.min(checkPositiveInt('nprobe', nprobe), this.nlist);
+    const a = this.arena;
+    const q = a.alloc(this.d * 4),
+      hd = a.alloc(np * 4),
+      hi = a.alloc(np * 4),
+      scratch = a.alloc(this.searchScratchBytes);
+    try {
+      a.f32(q, this.d).set(query.subarray(0, this.d));
+      const r = hnswSearch(this.K, this.metric, this.d, this.centroids, this.hnswLayout(), q, np, this.resolveEf(ef, np), hd, hi, scratch);
+      return a.i32(hi, r.found).slice();
+    } finally {
+      for (const p of [q, hd, hi, scratch]) a.release(p);
+    }
   }
 }

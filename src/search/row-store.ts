@@ -20,7 +20,14 @@ export class RowStore {
     private readonly K: Kernels,
     readonly d: number,
     private readonly releaseLater: (ptr: number) => void,
+    /** Most rows this store grows to (its part's size). */
+    readonly maxRows: number = Number.MAX_SAFE_INTEGER,
   ) {}
+
+  /** Bytes of the rows held (vectors, norms, ids). */
+  get bytes(): number {
+    return this.n * (this.d + 2) * 4;
+  }
 
   idsView(): Int32Array {
     return this.arena.i32(this.ids, this.n);
@@ -36,7 +43,7 @@ export class RowStore {
   append(data: Float32Array, ids: Int32Array): void {
     const m = ids.length,
       need = this.n + m;
-    if (need > this.cap) this.realloc(this.n === 0 ? need : Math.max(need, Math.ceil(this.cap * 1.5)));
+    if (need > this.cap) this.realloc(this.n === 0 ? need : Math.min(Math.max(this.maxRows, need), Math.max(need, Math.ceil(this.cap * 1.5))));
     this.arena.f32(this.vectors + this.n * this.d * 4, m * this.d).set(data);
     this.arena.i32(this.ids + this.n * 4, m).set(ids);
     this.K.norms(this.vectors + this.n * this.d * 4, m, this.d, this.norms + this.n * 4);
@@ -70,6 +77,12 @@ export class RowStore {
         ids[i] = srcIds[r]!;
       }
     });
+  }
+
+  /** Frees the regions (once no search or save reads them). */
+  dispose(): void {
+    for (const p of [this.vectors, this.norms, this.ids]) if (p) this.releaseLater(p);
+    Object.assign(this, { vectors: 0, norms: 0, ids: 0, n: 0, cap: 0 });
   }
 
   private realloc(cap: number): void {

@@ -5,6 +5,7 @@
  */
 import { NitamonoError } from '../errors.js';
 import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
+import { type HNSWLayout, hnswSearch } from './hnsw.js';
 
 /** Where an index's rows live in its arena. Rows are contiguous, `n` rows of `d` floats. */
 export interface FlatLayout {
@@ -161,8 +162,10 @@ export const LIST_SCANNERS = {
 export type ListScannerName = keyof typeof LIST_SCANNERS;
 
 /**
- * An inverted file: codes grouped by list; list l holds rows listOffsets[l] .. listOffsets[l+1].
- * Without a coarse quantizer (centroids 0) there is one list, scanned whole: a flat index of codes.
+ * One part of an inverted file (./parts.ts), in one arena: codes grouped by list; list l holds
+ * rows listOffsets[l] .. listOffsets[l+1] of the part. Without a coarse quantizer (centroids 0)
+ * there is one list, scanned whole: a flat index of codes. What the scanner reads besides the
+ * codes (centroids, codec parameters, the precomputed table) is the copy in the part's arena.
  */
 export interface IVFLayout {
   metric: MetricCode;
@@ -179,8 +182,6 @@ export interface IVFLayout {
   nlist: number;
   /** f32 nlist×d; 0 when there is no coarse quantizer (then nlist is 1) */
   centroids: number;
-  /** f32 nlist */
-  centroidNorms: number;
   /** i32 nlist+1 */
   listOffsets: number;
   /** f32 region of the codec's trained parameters its scanner reads (0: none) */
@@ -191,6 +192,29 @@ export interface IVFLayout {
   byResidual: boolean;
   /** IVF-PQ, L2, by residual: f32 nlist×m×256 table of ‖C_jc‖² + 2⟨c_j, C_jc⟩; 0 when not used */
   precomputed: number;
+}
+
+/**
+ * The coarse quantizer as a search reads it (in the main arena): nlist centroids scanned
+ * exhaustively, or searched through an HNSW graph over them (./hnsw.ts).
+ */
+export interface CoarseLayout {
+  metric: MetricCode;
+  d: number;
+  nlist: number;
+  /** f32 nlist×d */
+  centroids: number;
+  hnsw: HNSWLayout | null;
+}
+
+/**
+ * The lists each query probes, nprobe per query: list numbers at `i` (i32 nq×nprobe, -1 for
+ * none) and the query's score against each list's centroid at `d` (f32 nq×nprobe).
+ */
+export interface Probes {
+  nprobe: number;
+  d: number;
+  i: number;
 }
 
 /** Where a range of queries and their result heaps live. Heaps are k-wide per query. */
@@ -242,67 +266,99 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
 }
 
 /**
- * Inverted-file search for queries [q0, q1): rank the nlist centroids, then scan the nprobe
- * nearest lists with the codec's list scanner into one heap per query. `probeD`/`probeI` are
- * scratch of nprobe entries, `scratch` the scanner's per-query floats (scratchFloats).
- * Without a coarse quantizer the one list is scanned whole.
- * Returns the distances computed (centroids + scanned rows).
+ * The coarse step for queries [q0, q1): each query's nprobe nearest lists, with their scores,
+ * into `P` (in heap order: the order lists are scanned in does not change the answer).
+ * Exhaustive, or through the HNSW graph keeping `ef` candidates (graphScratch: hnswScratchBytes).
+ * Returns the centroid scores computed.
+ */
+export function coarseRange(K: Kernels, C: CoarseLayout, B: QueryBlock, q0: number, q1: number, P: Probes, ef: number, graphScratch: number): number {
+  const { d, nprobe } = { d: C.d, nprobe: P.nprobe };
+  let computed = 0;
+  K.setLabelMap(0);
+  for (let i = q0; i < q1; i++) {
+    const q = B.queries + i * d * 4;
+    const pd = P.d + i * nprobe * 4,
+      pi = P.i + i * nprobe * 4;
+    let np: number;
+    if (C.hnsw) {
+      const r = hnswSearch(K, C.metric, d, C.centroids, C.hnsw, q, nprobe, ef, pd, pi, graphScratch);
+      np = r.found;
+      computed += r.computed;
+    } else {
+      np = K.scanTopK(C.metric, q, C.centroids, C.nlist, d, nprobe, pd, pi, 0, 0);
+      computed += C.nlist;
+    }
+    if (np < nprobe) new Int32Array(K.memory.buffer, pi + np * 4, nprobe - np).fill(-1);
+  }
+  return computed;
+}
+
+/**
+ * Inverted-file search for queries [q0, q1): the coarse step when `coarse` is given (else the
+ * probes are read from `P`, filled by the main arena's coarse step), then each probed list of
+ * every part is scanned with the codec's list scanner into one heap per query. Without probes
+ * (the flat compressed kinds) each part's one list is scanned whole. `scratch` is the
+ * scanner's per-query floats (scratchFloats). Returns the distances computed (centroids +
+ * scanned rows).
  */
 export function ivfSearchRange(
   K: Kernels,
-  L: IVFLayout,
+  coarse: CoarseLayout | null,
+  parts: IVFLayout[],
   B: QueryBlock,
   q0: number,
   q1: number,
-  nprobe: number,
-  probeD: number,
-  probeI: number,
+  P: Probes | null,
+  ef = 0,
   scratch = 0,
+  graphScratch = 0,
 ): number {
-  const { d, codeSize } = L;
-  const scanner: ListScanner | undefined = LIST_SCANNERS[L.scanner];
-  if (!scanner) throw new NitamonoError('UNSUPPORTED', `no list scanner '${String(L.scanner)}' (an index made by another version?)`);
   let computed = 0;
+  if (coarse && P) computed += coarseRange(K, coarse, B, q0, q1, P, ef, graphScratch);
+  if (parts.length === 0) return computed;
+  const L0 = parts[0]!;
+  const scanner: ListScanner | undefined = LIST_SCANNERS[L0.scanner];
+  if (!scanner) throw new NitamonoError('UNSUPPORTED', `no list scanner '${String(L0.scanner)}' (an index made by another version?)`);
+  if (q1 <= q0) return computed;
+  const { d, codeSize } = L0;
   const buf = K.memory.buffer;
-  const offsets = new Int32Array(buf, L.listOffsets, L.nlist + 1);
-  const probes = new Int32Array(buf, probeI, nprobe),
-    probeScores = new Float32Array(buf, probeD, nprobe);
+  const offsets = parts.map((L) => new Int32Array(buf, L.listOffsets, L.nlist + 1));
+  const nprobe = P ? P.nprobe : 1;
+  const probes = P ? new Int32Array(buf, P.i, q1 * nprobe) : null,
+    probeScores = P ? new Float32Array(buf, P.d, q1 * nprobe) : null;
   const sizes = new Int32Array(buf, B.sizes, q1);
-  const coarse = L.centroids !== 0;
-  // Centroid ranking uses L2 for both metrics only when centroids came from L2 k-means on an
-  // L2 index; for IP indexes Faiss ranks centroids by inner product too, as done here.
   for (let i = q0; i < q1; i++) {
     const q = B.queries + i * d * 4;
-    let np = 1;
-    if (coarse) {
-      K.setLabelMap(0);
-      np = K.scanTopK(L.metric, q, L.centroids, L.nlist, d, nprobe, probeD, probeI, 0, 0);
-      computed += L.nlist;
-    }
-    scanner.setQuery(K, L, q, scratch);
+    scanner.setQuery(K, L0, q, scratch);
     let size = sizes[i]!;
-    K.setLabelMap(L.ids);
-    for (let p = 0; p < np; p++) {
-      const list = coarse ? probes[p]! : 0;
-      const start = offsets[list]!,
-        len = offsets[list + 1]! - start;
-      if (len === 0) continue;
-      size = scanner.scanList(
-        K,
-        L,
-        q,
-        scratch,
-        list,
-        coarse ? probeScores[p]! : 0,
-        L.codes + start * codeSize,
-        len,
-        B.k,
-        B.heapsD + i * B.k * 4,
-        B.heapsI + i * B.k * 4,
-        size,
-        start,
-      );
-      computed += len;
+    for (let p = 0; p < nprobe; p++) {
+      const list = probes ? probes[i * nprobe + p]! : 0;
+      if (list < 0) continue;
+      const score = probeScores ? probeScores[i * nprobe + p]! : 0;
+      for (let j = 0; j < parts.length; j++) {
+        const L = parts[j]!,
+          off = offsets[j]!;
+        const start = off[list]!,
+          len = off[list + 1]! - start;
+        if (len === 0) continue;
+        K.setLabelMap(L.ids);
+        size = scanner.scanList(
+          K,
+          L,
+          q,
+          scratch,
+          list,
+          score,
+          L.codes + start * codeSize,
+          len,
+          B.k,
+          B.heapsD + i * B.k * 4,
+          B.heapsI + i * B.k * 4,
+          size,
+          start,
+        );
+        computed += len;
+      }
     }
     sizes[i] = size;
   }

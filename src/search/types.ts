@@ -29,6 +29,11 @@ export type FlatSearchParams = BaseSearchParams;
 export interface IVFSearchParams extends BaseSearchParams {
   /** Inverted lists to scan per query (default 1, clamped to nlist). */
   nprobe?: number;
+  /**
+   * HNSW coarse quantizer (IVF{n}_HNSW{M}): candidates the graph search keeps (at least
+   * nprobe; default the quantizer's efSearch). Ignored by an exhaustive coarse step.
+   */
+  efSearch?: number;
 }
 
 /** Search parameters of the compressed kinds (sq8, pq, ivf-sq8, ivf-pq). */
@@ -88,6 +93,8 @@ export interface IndexDescription {
   metric: Metric;
   size: number;
   memoryBytes: number;
+  /** WebAssembly memories (of at most 4 GiB each) the index spans, when more than one. */
+  arenas?: number;
   /** Bytes of the full vectors kept outside the index for re-ranking (compressed kinds; 0 when none are attached). */
   refineBytes?: number;
   /** Inverted lists (kinds with a coarse quantizer; 0 before training). */

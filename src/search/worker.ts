@@ -23,10 +23,9 @@ parentPort!.on('message', (msg: Message) => {
       kernelsByArena.set(m.arenaId, K);
     }
     const t = m.task;
-    const result =
-      t.op === 'flat'
-        ? flatSearchRange(K, t.layout, t.block, t.q0, t.q1, t.batched)
-        : ivfSearchRange(K, t.layout, t.block, t.q0, t.q1, t.nprobe, t.probeD, t.probeI, t.scratch ?? 0);
+    let result = 0;
+    if (t.op === 'flat') for (const L of t.layouts) result += flatSearchRange(K, L, t.block, t.q0, t.q1, t.batched);
+    else result = ivfSearchRange(K, t.coarse, t.parts, t.block, t.q0, t.q1, t.probes, t.ef, t.scratch, t.graphScratch);
     parentPort!.postMessage({ id: m.id, result });
   } catch (err) {
     // the code travels too, so the caller gets the same NitamonoError (a 4xx, not a 500)

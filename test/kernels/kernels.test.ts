@@ -163,6 +163,35 @@ test("the seed's own numbers: 2-D distance² 13, 3-D distance² 173", () => {
   }
 });
 
+test('scoresAt gives, for any rows in any order, the bits scanTopK scores them with', () => {
+  const { arena, wasm, ref } = setup();
+  const r = rng(5);
+  const rand = () => r() * 2 - 1;
+  for (const K of [wasm, ref]) {
+    for (const d of [1, 3, 4, 15, 16, 17, 64, 130]) {
+      const n = 37;
+      const X = Float32Array.from({ length: n * d }, rand),
+        q = Float32Array.from({ length: d }, rand);
+      const xp = put(arena, X),
+        qp = put(arena, q);
+      const rows = Int32Array.from([36, 0, 5, 5, 17, 2, 30]);
+      const rp = put(arena, rows),
+        out = arena.alloc(rows.length * 4);
+      const hd = arena.alloc(4),
+        hi = arena.alloc(4);
+      for (const metric of [METRIC_L2, METRIC_IP] as const) {
+        K.scoresAt(metric, qp, xp, d, rp, rows.length, out);
+        const got = arena.f32(out, rows.length).slice();
+        rows.forEach((r, j) => {
+          K.setLabelMap(0);
+          K.scanTopK(metric, qp, xp + r * d * 4, 1, d, 1, hd, hi, 0, 0);
+          assert.equal(got[j], arena.f32(hd, 1)[0], `${K.name} metric ${metric} d=${d} row ${r}`);
+        });
+      }
+    }
+  }
+});
+
 /**
  * scanTopK on random shapes, both metrics, against the oracle and (when given) directly against
  * `other` run on the same data; returns the number of cases.

@@ -19,6 +19,9 @@ describe('parseIndexFactory', () => {
       ['IVF4096,PQ16x8np,RFlat', { kind: 'ivf-pq', nlist: 4096, m: 16, refine: true, description: 'IVF4096,PQ16,RFlat' }],
       [' ivf64 , sq8 , rflat ', { kind: 'ivf-sq8', nlist: 64, refine: true, description: 'IVF64,SQ8,RFlat' }],
       ['SQ8,RFlat', { kind: 'sq8', refine: true, description: 'SQ8,RFlat' }],
+      ['IVF65536_HNSW32,PQ16', { kind: 'ivf-pq', nlist: 65536, hnswM: 32, m: 16, refine: false, description: 'IVF65536_HNSW32,PQ16' }],
+      ['ivf1024_hnsw16,flat', { kind: 'ivf', nlist: 1024, hnswM: 16, refine: false, description: 'IVF1024_HNSW16,Flat' }],
+      ['IVF4096_HNSW32,SQ8,RFlat', { kind: 'ivf-sq8', nlist: 4096, hnswM: 32, refine: true, description: 'IVF4096_HNSW32,SQ8,RFlat' }],
     ];
     for (const [s, want] of cases) assert.deepEqual(parseIndexFactory(s), want, s);
   });
@@ -31,6 +34,9 @@ describe('parseIndexFactory', () => {
       ['IVF256', /'IVF256' needs a storage after it: IVF256,Flat, IVF256,SQ8 or IVF256,PQ\{m\}/],
       ['IVF,PQ16', /'IVF' needs its number of lists/],
       ['IVF0,Flat', /'IVF0' is not IVF followed by a positive number of lists/],
+      ['IVF256_HNSW,Flat', /'IVF256_HNSW' needs HNSW followed by its neighbours per node M/],
+      ['IVF256_HNSW1,Flat', /'IVF256_HNSW1' needs HNSW followed by its neighbours per node M \(2 to 512\)/],
+      ['IVF_HNSW32,Flat', /'IVF_HNSW32' needs its number of lists/],
       ['IVF256,PQ', /'PQ' needs its number of sub-quantizers m/],
       ['IVF256,PQ16x4', /nbits in 'PQ16x4' must be 8 .*got 4/],
       ['SQ4', /scalar quantizer 'SQ4' is not supported, only SQ8/],

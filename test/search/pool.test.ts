@@ -77,7 +77,6 @@ describe('ScanPool', () => {
         ids: 0,
         nlist: 1,
         centroids: 0,
-        centroidNorms: 0,
         listOffsets: 0,
         codecParams: 0,
         m: 0,
@@ -86,13 +85,15 @@ describe('ScanPool', () => {
       } as const;
       const task: Task = {
         op: 'ivf',
-        layout: { ...zero, scanner: 'no-such-scanner' as ListScannerName },
+        coarse: null,
+        parts: [{ ...zero, scanner: 'no-such-scanner' as ListScannerName }],
         block: { queries: 0, queryNorms: 0, heapsD: 0, heapsI: 0, sizes: 0, k: 1 },
         q0: 0,
         q1: 0,
-        nprobe: 1,
-        probeD: 0,
-        probeI: 0,
+        probes: null,
+        ef: 0,
+        scratch: 0,
+        graphScratch: 0,
       };
       await assert.rejects(pool.run(arenaOf(index), [task]), (err: unknown) => {
         assert.ok(err instanceof NitamonoError, String(err));

@@ -202,12 +202,16 @@ describe('the built-in kinds', () => {
     }
     for (const k of ['pq', 'ivf-pq']) {
       assert.deepEqual({ ...indexKind(k).capabilities }, { trainable: true, removable: true, compressed: true, needsRefineVectors: true }, k);
-      assert.deepEqual(indexKind(k).parseParams({ nprobe: 4, refineFactor: 2.5, efSearch: 9 }), { nprobe: 4, refineFactor: 2.5 });
+      assert.deepEqual(indexKind(k).parseParams({ nprobe: 4, refineFactor: 2.5, efSearch: 9, efConstruction: 7 }), {
+        nprobe: 4,
+        refineFactor: 2.5,
+        efSearch: 9,
+      });
       assert.throws(() => indexKind(k).parseParams({ refineFactor: 0.5 }), expectError('INVALID_ARGUMENT', /refineFactor must be a number ≥ 1, got 0.5/));
     }
     // the exact kinds ignore refineFactor, as every kind ignores the parameters of others
     assert.deepEqual(indexKind('ivf').parseParams({ refineFactor: 4 }), {});
-    assert.deepEqual(indexKind('ivf').parseParams({ nprobe: 4, threads: 2, efSearch: 9 }), { nprobe: 4, threads: 2 });
+    assert.deepEqual(indexKind('ivf').parseParams({ nprobe: 4, threads: 2, efSearch: 9, efConstruction: 7 }), { nprobe: 4, threads: 2, efSearch: 9 });
     // parameters of other kinds are ignored, so one set of parameters can go to any index
     assert.deepEqual(indexKind('flat').parseParams({ nprobe: 4 }), {});
     assert.throws(() => indexKind('ivf').parseParams({ nprobe: 0 }), expectError('INVALID_ARGUMENT', /nprobe must be a positive integer, got 0/));
