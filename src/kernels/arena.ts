@@ -50,6 +50,13 @@ export class Arena {
     return this.top + size <= this.limit;
   }
 
+  /** The largest block one alloc could get now: the biggest free block or the room above the top. */
+  get contiguousRoom(): number {
+    let best = Math.max(0, this.limit - this.top);
+    for (const b of this.free) best = Math.max(best, b.size);
+    return best;
+  }
+
   /** Bytes below the limit not yet handed out: the free blocks plus the room above the top. */
   get room(): number {
     let free = this.limit - this.top;

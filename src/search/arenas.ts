@@ -90,10 +90,14 @@ export class ArenaSet {
   placePart(): ArenaSlot {
     const last = this.slots[this.slots.length - 1]!;
     const { partBytes, headroom } = this.limits;
-    const need = 2 * partBytes + headroom;
-    if (last.arena.room >= need) return last;
+    // A part grows by reallocation (the old block is freed once the new one is filled), so its
+    // growth needs about 3 parts of one contiguous run: free space scattered in holes left by
+    // earlier parts does not count (measured: counting it overflowed the 4 GiB cap at 2 GB of codes).
+    const need = 3 * partBytes + headroom;
+    if (last.arena.contiguousRoom >= need) return last;
     const slot = this.open();
-    if (slot.arena.room < need) {
+    // a fresh arena has no holes: room for the part and one reallocation of it is enough
+    if (slot.arena.contiguousRoom < 2 * partBytes + headroom) {
       throw new NitamonoError(
         'TOO_LARGE',
         `what every arena of this index holds (centroids, codec parameters, tables: ${slot.arena.bytesInUse} bytes) leaves no room for data under the arena cap of ${this.limits.arenaBytes} bytes`,
