@@ -245,7 +245,18 @@ const { mid, gap3 } = extracted;
 const ec15 = perBlock(columns(gap3.vecs, gap3.dim, 224, 448), 224, [[0, 224]], (x) => x);
 const variants = [
   ['feature_vector', mid.vecs, mid.dim, [[0, mid.dim]], mid.secs, ms['mobilenetv2-mid']],
-  ['gap3', gap3.vecs, gap3.dim, [[0, 224], [224, 448], [448, 2240]], gap3.secs, ms['mobilenetv2-mid-gap3']],
+  [
+    'gap3',
+    gap3.vecs,
+    gap3.dim,
+    [
+      [0, 224],
+      [224, 448],
+      [448, 2240],
+    ],
+    gap3.secs,
+    ms['mobilenetv2-mid-gap3'],
+  ],
   ['ec15', ec15, 224, [[0, 224]], gap3.secs, ms['mobilenetv2-mid-gap3']],
 ];
 for (const [name, vecs, dim, blocks, secs, t] of variants) {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { FeatureSpace } from '../catalog/types.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { colorDim } from '../image/color.js';
-import { DEEP_MODELS, LEGACY_DEEP_MODEL, isDeepModel } from '../image/deep.js';
+import { DEEP_MODELS, isDeepModel, LEGACY_DEEP_MODEL } from '../image/deep.js';
 import { writeFileAtomic } from '../persist/atomic.js';
 import { type IndexSpec, parseIndexFactory } from '../search/factory.js';
 

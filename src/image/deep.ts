@@ -43,7 +43,7 @@ export const DEEP_MODELS: readonly DeepModel[] = ['mobilenetv2-pooled', 'mobilen
  * 'mobilenetv2-pooled' (width 1.4 vs 1.0: ~48 vs ~30 ms per 224×224 image on one core), so pass
  * deepModel: 'mobilenetv2-pooled' when throughput matters more than retrieval quality.
  */
-export const DEFAULT_DEEP_MODEL: DeepModel = 'mobilenetv2-mid';
+export const DEFAULT_DEEP_MODEL: DeepModel = 'mobilenetv2-mid-gap3';
 
 /** Side of the square RGB input the CNN takes. */
 export const DEEP_INPUT_SIZE = 224;

@@ -46,7 +46,8 @@ const searchResponse = {
         filename: { type: 'string', description: 'An uploaded query: its name and size' },
         ref: {
           type: 'string',
-          description: 'An uploaded query: "sha256:<hex>", to send as `query` to search with the same image again (a shareable link); absent if it could not be kept',
+          description:
+            'An uploaded query: "sha256:<hex>", to send as `query` to search with the same image again (a shareable link); absent if it could not be kept',
         },
         width: { type: 'integer' },
         height: { type: 'integer' },
