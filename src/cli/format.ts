@@ -2,8 +2,8 @@
 import { isAbsolute, relative } from 'node:path';
 
 /** A path as the user can use it from the current folder. */
-export function displayPath(abs: string): string {
-  const rel = relative(process.cwd(), abs);
+export function displayPath(abs: string, base = process.cwd()): string {
+  const rel = relative(base, abs);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
 }
 

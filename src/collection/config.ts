@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { FeatureSpace } from '../catalog/types.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { colorDim } from '../image/color.js';
-import { DEEP_MODELS, DEFAULT_DEEP_MODEL, isDeepModel } from '../image/deep.js';
+import { DEEP_MODELS, isDeepModel, LEGACY_DEEP_MODEL } from '../image/deep.js';
 import { writeFileAtomic } from '../persist/atomic.js';
 import { type IndexSpec, parseIndexFactory } from '../search/factory.js';
 
@@ -49,7 +49,11 @@ export interface CollectionConfig {
   features: FeatureKind[];
   /** Bins per channel of the colour histogram (dimension 3 × bins). */
   color_bins: number;
-  /** Deep model name (src/image/deep.ts); null = the default model. */
+  /**
+   * Deep model name (src/image/deep.ts), written explicitly when a collection is created. Older
+   * files may say null, meaning "the default at that time": readConfig pins that to
+   * LEGACY_DEEP_MODEL, so a later change of the default never mixes embeddings.
+   */
   deep_model: string | null;
   /** Index policy and, for IVF, the number of lists (null = ⌈√N⌉). */
   index: IndexPolicy;
@@ -119,7 +123,7 @@ export async function readConfig(file: string): Promise<CollectionConfig> {
   }
   cfg.features = sortKinds(cfg.features.filter((k): k is FeatureKind => k === 'color' || k === 'deep'));
   cfg.color_bins ??= 4;
-  cfg.deep_model ??= null;
+  cfg.deep_model ??= LEGACY_DEEP_MODEL;
   cfg.index ??= 'auto';
   cfg.nlist ??= null;
   cfg.memory_budget ??= null;
@@ -137,7 +141,7 @@ export async function writeConfig(file: string, cfg: CollectionConfig): Promise<
  */
 export function featureSpace(cfg: Pick<CollectionConfig, 'color_bins' | 'deep_model'>, kind: FeatureKind): FeatureSpace {
   if (kind === 'color') return { kind, model: `rgb-hist-${cfg.color_bins}` };
-  return { kind, model: cfg.deep_model ?? DEFAULT_DEEP_MODEL };
+  return { kind, model: cfg.deep_model ?? LEGACY_DEEP_MODEL };
 }
 
 /**

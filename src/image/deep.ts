@@ -7,7 +7,12 @@
  *  - 'mobilenetv2-pooled': nsfwjs's MobileNetV2 (a LayersModel), output of layer `flatten_1` —
  *    the 1280-d global-average-pooled features in front of the NSFW classifier head.
  *  - 'mobilenetv2-mid': nsfwjs's MobileNetV2Mid (a GraphModel; MobileNetV2 width 1.4), node
- *    `…/feature_vector/SpatialSqueeze` — 1792-d.
+ *    `…/feature_vector/SpatialSqueeze` — 1792-d (the global average of `Conv_1/Relu6`).
+ *  - 'mobilenetv2-mid-gap3': the same graph and forward pass, three nodes each globally
+ *    average-pooled and L2-normalised, then concatenated — `expanded_conv_14/add` (224) +
+ *    `expanded_conv_15/add` (224) + `Conv_1/Relu6` (1792) = 2240-d. Earlier nodes keep more of
+ *    the shapes and textures that tell clip art and product photos apart; normalising each block
+ *    first stops the 1792 channels of `Conv_1` from drowning the other two.
  *
  * Input preprocessing is nsfwjs's: RGB stretched to 224×224, divided by 255. Outputs are
  * L2-normalised, so cosine similarity is a dot product.
@@ -21,24 +26,29 @@ import type * as TF from '@tensorflow/tfjs';
 import { invalid, NitamonoError } from '../errors.js';
 import { l2Normalize } from '../vectors/matrix.js';
 
-export type DeepModel = 'mobilenetv2-pooled' | 'mobilenetv2-mid';
+export type DeepModel = 'mobilenetv2-pooled' | 'mobilenetv2-mid' | 'mobilenetv2-mid-gap3';
 
-export const DEEP_MODELS: readonly DeepModel[] = ['mobilenetv2-pooled', 'mobilenetv2-mid'];
+export const DEEP_MODELS: readonly DeepModel[] = ['mobilenetv2-pooled', 'mobilenetv2-mid', 'mobilenetv2-mid-gap3'];
 
 /**
- * The embedding that retrieves better, measured by bench/deep-model-compare.mjs: leave-one-out
- * cosine retrieval over Fashion-MNIST, 100 images × 10 classes (P@1 / P@10 / mAP):
+ * The embedding new collections get: the one that retrieves better, measured by
+ * bench/deep-model-compare.mjs — leave-one-out cosine retrieval over Fashion-MNIST (100 images ×
+ * 10 classes) and the demo set (303 clip-art images, 8 folders), P@1 / P@10 / mAP:
  *
- *   | embedding                   | test split            | train split           |
- *   | colour histogram (12-d)     | 0.259 / 0.256 / 0.194 | 0.261 / 0.266 / 0.199 |
- *   | mobilenetv2-pooled (1280-d) | 0.660 / 0.542 / 0.333 | 0.659 / 0.560 / 0.341 |
- *   | mobilenetv2-mid (1792-d)    | 0.738 / 0.626 / 0.389 | 0.717 / 0.624 / 0.395 |
+ *   | embedding                      | Fashion-MNIST test    | Fashion-MNIST train   | demo set              |
+ *   | colour histogram (12-d)        | 0.259 / 0.256 / 0.194 | 0.261 / 0.266 / 0.199 | 0.812 / 0.707 / 0.508 |
+ *   | mobilenetv2-pooled (1280-d)    | 0.660 / 0.542 / 0.333 | 0.659 / 0.560 / 0.341 | 0.917 / 0.822 / 0.665 |
+ *   | mobilenetv2-mid (1792-d)       | 0.738 / 0.626 / 0.389 | 0.717 / 0.624 / 0.395 | 0.921 / 0.814 / 0.660 |
+ *   | mobilenetv2-mid-gap3 (2240-d)  | 0.778 / 0.659 / 0.422 | 0.738 / 0.658 / 0.429 | 0.934 / 0.844 / 0.705 |
  *
- * 'mobilenetv2-mid' wins on every measure; it costs about 1.5× the CPU time per image of
- * 'mobilenetv2-pooled' (width 1.4 vs 1.0: ~48 vs ~30 ms per 224×224 image on one core), so pass
- * deepModel: 'mobilenetv2-pooled' when throughput matters more than retrieval quality.
+ * 'mobilenetv2-mid-gap3' wins on every measure at the same CPU time per image as
+ * 'mobilenetv2-mid' (one forward pass: 39.6 vs 41.4 ms per 224×224 image, fastest of 15 runs on
+ * one core); signed square
+ * root and PCA-whitening were measured too and not adopted (BENCHMARKS.md, "Default deep features
+ * (pooling)"). 'mobilenetv2-pooled' costs about ⅔ of that CPU for less quality. Collections keep
+ * the model they were made with (LEGACY_DEEP_MODEL for the oldest).
  */
-export const DEFAULT_DEEP_MODEL: DeepModel = 'mobilenetv2-mid';
+export const DEFAULT_DEEP_MODEL: DeepModel = 'mobilenetv2-mid-gap3';
 
 /** Side of the square RGB input the CNN takes. */
 export const DEEP_INPUT_SIZE = 224;
@@ -49,13 +59,27 @@ export const DEEP_INPUT_BYTES = DEEP_INPUT_SIZE * DEEP_INPUT_SIZE * 3;
 /** Largest batch sent through the network at once (bounds memory: ~0.6 MB input per image). */
 export const MAX_DEEP_BATCH = 16;
 
-const DIMS: Record<DeepModel, number> = { 'mobilenetv2-pooled': 1280, 'mobilenetv2-mid': 1792 };
+/**
+ * What a collection whose collection.json says `deep_model: null` ("the default at the time")
+ * was indexed with: the default before 'mobilenetv2-mid-gap3'. Such collections keep it, so
+ * their stored vectors and new queries stay in one space.
+ */
+export const LEGACY_DEEP_MODEL: DeepModel = 'mobilenetv2-mid';
 
-const MID_OUTPUT_NODE =
-  'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/feature_vector/SpatialSqueeze';
+const DIMS: Record<DeepModel, number> = { 'mobilenetv2-pooled': 1280, 'mobilenetv2-mid': 1792, 'mobilenetv2-mid-gap3': 2240 };
+
+const MID_PREFIX = 'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/';
+const MID_OUTPUT_NODE = `${MID_PREFIX}feature_vector/SpatialSqueeze`;
+
+/** Nodes of the MobileNetV2-mid graph that 'mobilenetv2-mid-gap3' pools, in output order. */
+export const GAP3_NODES: readonly string[] = [
+  `${MID_PREFIX}MobilenetV2/expanded_conv_14/add`,
+  `${MID_PREFIX}MobilenetV2/expanded_conv_15/add`,
+  `${MID_PREFIX}MobilenetV2/Conv_1/Relu6`,
+];
 
 export function isDeepModel(x: unknown): x is DeepModel {
-  return x === 'mobilenetv2-pooled' || x === 'mobilenetv2-mid';
+  return typeof x === 'string' && Object.hasOwn(DIMS, x);
 }
 
 /** Vector length of a deep model's embedding. */
@@ -104,6 +128,7 @@ interface BundledModel {
 /** The bundled nsfwjs model definition (model JSON + base64 weight shards, all local modules). */
 async function bundledModel(model: DeepModel): Promise<BundledModel> {
   if (model === 'mobilenetv2-pooled') return (await import('nsfwjs/models/mobilenet_v2')).MobileNetV2Model;
+  // Both mid models are the same graph, read at different nodes.
   return (await import('nsfwjs/models/mobilenet_v2_mid')).MobileNetV2MidModel;
 }
 
@@ -360,6 +385,22 @@ function runFolded(tf: Tf, prog: FoldedProgram, x: TF.Tensor4D): TF.Tensor {
 }
 
 /**
+ * 'mobilenetv2-mid-gap3' from one forward pass: GAP3_NODES fetched together, each averaged over
+ * its spatial positions and L2-normalised, concatenated (embed normalises the whole row after).
+ */
+function gap3(tf: Tf, g: TF.GraphModel, x: TF.Tensor4D): TF.Tensor {
+  return tf.tidy(() => {
+    const outs = g.execute(x, [...GAP3_NODES]) as TF.Tensor4D[];
+    const blocks = outs.map((o) => {
+      const v = tf.mean(o, [1, 2]);
+      // max(‖v‖, tiny): an all-zero block stays zero instead of becoming NaN.
+      return tf.div(v, tf.maximum(tf.norm(v, 'euclidean', 1, true), 1e-12));
+    });
+    return tf.concat(blocks, 1);
+  });
+}
+
+/**
  * One loaded CNN in this thread. Create one per worker thread; `embed` is synchronous work on the
  * calling thread (tfjs-wasm has no threads of its own here), so run it off the main thread.
  */
@@ -369,6 +410,7 @@ export class DeepEmbedder {
   private readonly tf: Tf;
   private readonly run: (x: TF.Tensor4D) => TF.Tensor;
   private readonly owned: Array<{ dispose(): void }>;
+  private graph: TF.GraphModel | undefined;
   private disposed = false;
 
   private constructor(model: DeepModel, tf: Tf, run: (x: TF.Tensor4D) => TF.Tensor, owned: Array<{ dispose(): void }>) {
@@ -403,7 +445,9 @@ export class DeepEmbedder {
       }
     } else {
       const g = await tf.loadGraphModel(handler);
-      embedder = new DeepEmbedder(model, tf, (x) => g.execute(x, MID_OUTPUT_NODE) as TF.Tensor, [g]);
+      const run = model === 'mobilenetv2-mid' ? (x: TF.Tensor4D) => g.execute(x, MID_OUTPUT_NODE) as TF.Tensor : (x: TF.Tensor4D) => gap3(tf, g, x);
+      embedder = new DeepEmbedder(model, tf, run, [g]);
+      embedder.graph = g;
     }
     // Warm-up: the first run allocates and initialises kernels.
     await embedder.embed([new Uint8Array(DEEP_INPUT_BYTES)]);
@@ -444,6 +488,27 @@ export class DeepEmbedder {
     }
     l2Normalize(out, this.dim, true);
     return out;
+  }
+
+  /**
+   * The raw activations of one node of a MobileNetV2-mid graph for a batch (n×h×w×c, row-major),
+   * each node run on its own: the reference the pooled models are checked against.
+   */
+  async nodeActivations(batch: Uint8Array[], node: string): Promise<{ data: Float32Array; shape: number[] }> {
+    if (!this.graph) throw invalid(`${this.model} is not a graph model`);
+    const input = new Float32Array(batch.length * DEEP_INPUT_BYTES);
+    toFloatInput(batch, input);
+    const x = this.tf.tensor4d(input, [batch.length, DEEP_INPUT_SIZE, DEEP_INPUT_SIZE, 3], 'float32');
+    try {
+      const y = this.graph.execute(x, node) as TF.Tensor;
+      try {
+        return { data: (await y.data()) as Float32Array, shape: y.shape };
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
   }
 
   dispose(): void {

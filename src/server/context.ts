@@ -10,6 +10,7 @@ import type { AccessPolicy } from './access/policy.js';
 import type { InputLimits } from './input.js';
 import { ByteLru } from './lru.js';
 import { NlistBook } from './nlist.js';
+import { SharedQueries, type SharedQueriesOptions } from './shared-queries.js';
 import { SweepCache } from './sweep.js';
 
 /** Who may read and write (./access/policy.ts), and the limits. */
@@ -33,6 +34,8 @@ export type ServerContext = {
   credentials: Credentials;
   /** onRequest hook of the routes that change the collection. */
   writeGuard: onRequestAsyncHookHandler;
+  /** Uploaded query images, kept so a search by upload can be shared as a link. */
+  sharedQueries: SharedQueries;
 };
 
 export const THUMBNAIL_CACHE_BYTES = 64 * 1024 * 1024;
@@ -43,6 +46,7 @@ export function createContext(
   rootReal: string,
   credentials: Credentials,
   writeGuard: onRequestAsyncHookHandler,
+  sharedQueries: SharedQueriesOptions = {},
 ): ServerContext {
   return {
     collection,
@@ -54,5 +58,6 @@ export function createContext(
     nlists: new NlistBook(collection),
     credentials,
     writeGuard,
+    sharedQueries: new SharedQueries(collection.path, sharedQueries),
   };
 }

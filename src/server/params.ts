@@ -34,7 +34,14 @@ export interface ChoiceSpec<T extends string = string> {
   description: string;
 }
 
-export type ParamSpec = IntSpec | ChoiceSpec;
+/** A string that must match `pattern` whole. */
+export interface StringSpec {
+  type: 'string';
+  pattern: string;
+  description: string;
+}
+
+export type ParamSpec = IntSpec | ChoiceSpec | StringSpec;
 
 const int = (min: number, max: number, description: string): IntSpec => ({ type: 'int', min, max, description });
 const intWithDefault = (min: number, max: number, description: string, dflt: number): IntSpec & { default: number } => ({
@@ -67,6 +74,12 @@ export const SEARCH_FIELDS = {
   features: FEATURES,
   method: METHOD,
   nprobe: int(1, MAX_NPROBE, `Inverted lists to scan (ivf); clamped to nlist. Default: the value --target-recall tuned, else ${DEFAULT_NPROBE}`),
+  query: {
+    type: 'string',
+    pattern: '^sha256:[0-9a-f]{64}$',
+    description:
+      'An image uploaded as a query before, by the `query.sha256` its search returned (instead of an upload or an id): the server keeps recent query images for a while, so a search by upload can be shared as a link',
+  } satisfies StringSpec,
 } as const;
 
 export const SWEEP_QUERY = {
@@ -138,6 +151,8 @@ export interface SearchParams {
   method: Method | undefined;
   nprobe: number | undefined;
   id: number | undefined;
+  /** The SHA-256 (hex) of a query image uploaded before. */
+  shared: string | undefined;
 }
 
 const blank = (v: unknown) => v === undefined || v === '';
@@ -145,14 +160,22 @@ const blank = (v: unknown) => v === undefined || v === '';
 /** Reads k, features, method, nprobe and id from a JSON body or multipart fields. */
 export function parseSearchParams(fields: Record<string, unknown>, available: readonly Features[]): SearchParams {
   checkKnown(fields, [...Object.keys(SEARCH_FIELDS), 'image']);
-  const { id, k, nprobe } = SEARCH_FIELDS;
+  const { id, k, nprobe, query } = SEARCH_FIELDS;
   return {
     k: blank(fields.k) ? k.default : parseIntParam('k', fields.k, k.min, k.max),
     features: parseFeatureKind(fields.features, available),
     method: parseMethod(fields.method),
     nprobe: blank(fields.nprobe) ? undefined : parseIntParam('nprobe', fields.nprobe, nprobe.min, nprobe.max),
     id: blank(fields.id) ? undefined : parseIntParam('id', fields.id, id.min, id.max),
+    shared: blank(fields.query) ? undefined : parseStringParam('query', fields.query, query).slice('sha256:'.length),
   };
+}
+
+function parseStringParam(name: string, raw: unknown, spec: StringSpec): string {
+  if (typeof raw !== 'string' || !new RegExp(spec.pattern).test(raw)) {
+    throw badRequest(`${name} must match ${spec.pattern}, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
 }
 
 /** An image id from a URL segment: digits only, so nothing path-like ever reaches a lookup. */

@@ -6,8 +6,10 @@ import type { Collection, CollectionQuery } from '../collection/index.js';
 import { colorHistogram } from '../image/color.js';
 import { decodeFeatureImage } from '../image/decode.js';
 import { badRequest, notFound } from './errors.js';
-import type { Upload } from './input.js';
+import { checkUpload, type Upload } from './input.js';
 import { ByteLru } from './lru.js';
+import type { SearchParams } from './params.js';
+import type { SharedQueries } from './shared-queries.js';
 
 /** The seed's histogram: 4 bins per channel. */
 export const HISTOGRAM_BINS = 4;
@@ -21,6 +23,16 @@ export async function queryOf(collection: Collection, id: number | undefined, up
     return { id };
   }
   throw badRequest('send an image (multipart field "image") or the id of an image of the collection ({ "id": 12 })');
+}
+
+/**
+ * The uploaded query image of a request: the one it carries, or the earlier upload it names by
+ * hash (`query`), checked as any upload is.
+ */
+export async function uploadOf(shared: SharedQueries, p: SearchParams, upload: Upload | undefined, maxPixels: number): Promise<Upload | undefined> {
+  if (p.shared === undefined) return upload;
+  if (upload || p.id !== undefined) throw badRequest('give one query: an uploaded image, an id, or an earlier upload by its query hash');
+  return checkUpload(await shared.get(p.shared), `sha256:${p.shared.slice(0, 12)}…`, maxPixels);
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;

@@ -7,7 +7,7 @@
  * document; they are built from the same specs as the parsers (./params.ts), which do the
  * validating.
  */
-import type { ChoiceSpec, IntSpec, ParamSpec } from './params.js';
+import type { ChoiceSpec, IntSpec, ParamSpec, StringSpec } from './params.js';
 
 /** A schema registered with `app.addSchema` is referred to by its $id. */
 export const ref = (id: string) => ({ $ref: `${id}#` });
@@ -141,7 +141,11 @@ export function errorResponses(causes: Record<number, string>): Record<number, {
 }
 
 function paramSchema(spec: ParamSpec): object {
-  return spec.type === 'int' ? intSchema(spec) : choiceSchema(spec);
+  return spec.type === 'int' ? intSchema(spec) : spec.type === 'choice' ? choiceSchema(spec) : stringSchema(spec);
+}
+
+function stringSchema(spec: StringSpec): object {
+  return { type: 'string', pattern: spec.pattern, description: spec.description };
 }
 
 function intSchema(spec: IntSpec): object {
@@ -185,7 +189,10 @@ export function queryBody(fields: Record<string, ParamSpec>): object {
   return {
     content: {
       'application/json': {
-        schema: { ...objectOf(fields, { closed: true, required: ['id'] }), description: 'Integers may also be sent as strings of digits' },
+        schema: {
+          ...objectOf(fields, { closed: true }),
+          description: 'The query: id (an image of the collection) or query (an earlier upload). Integers may also be sent as strings of digits',
+        },
       },
       'multipart/form-data': {
         schema: {

@@ -32,10 +32,12 @@ import { imageRoutes } from './routes/images.js';
 import { loginRoutes } from './routes/login.js';
 import { openapiRoutes, swaggerOptions } from './routes/openapi.js';
 import { searchRoutes } from './routes/search.js';
+import { sharedQueryRoutes } from './routes/shared-queries.js';
 import { staticRoutes, webRootDir } from './routes/static.js';
 import { statsRoutes } from './routes/stats.js';
 import { sweepRoutes } from './routes/sweep.js';
 import { SHARED_SCHEMAS } from './schemas.js';
+import type { SharedQueriesOptions } from './shared-queries.js';
 
 export { isLoopbackHost } from './access/hosts.js';
 export type { ReadAccess } from './access/policy.js';
@@ -70,6 +72,8 @@ export interface ServerOptions {
   maxConcurrentUploads?: number;
   /** Called for every 5xx with the underlying error (default: written to stderr). */
   onInternalError?: (err: unknown, req: FastifyRequest) => void;
+  /** Where uploaded query images are kept for shared links, and how many (./shared-queries.ts). */
+  sharedQueries?: SharedQueriesOptions;
 }
 
 declare module 'fastify' {
@@ -81,6 +85,7 @@ declare module 'fastify' {
 /** Every route of the server, each group a plugin given the shared ServerContext. */
 const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServerContext>[] = [
   searchRoutes,
+  sharedQueryRoutes,
   evaluateRoutes,
   sweepRoutes,
   statsRoutes,
@@ -113,7 +118,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   return buildApp(opts, (info, credentials, policy) => {
     const rootReal = realRoot(collection);
     return {
-      ctx: createContext(collection, info, rootReal, credentials, writeGuard(policy, credentials)),
+      ctx: createContext(collection, info, rootReal, credentials, writeGuard(policy, credentials), opts.sharedQueries),
       redact: [rootReal, collection.root, collection.path],
       plugins: ROUTE_PLUGINS,
     };

@@ -7,7 +7,18 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { NitamonoError } from '../../src/errors.js';
 import { decodeImage } from '../../src/image/decode.js';
-import { bundledModelDir, DEEP_INPUT_BYTES, DEFAULT_DEEP_MODEL, DeepEmbedder, type DeepModel, deepDim, isDeepModel, wasmDir } from '../../src/image/deep.js';
+import {
+  bundledModelDir,
+  DEEP_INPUT_BYTES,
+  DEFAULT_DEEP_MODEL,
+  DeepEmbedder,
+  type DeepModel,
+  deepDim,
+  GAP3_NODES,
+  isDeepModel,
+  LEGACY_DEEP_MODEL,
+  wasmDir,
+} from '../../src/image/deep.js';
 import { rng } from '../../src/util/random.js';
 
 // --- no network: every way out of this process is recorded and refused while a describe runs ---
@@ -98,8 +109,12 @@ async function scenes(): Promise<{ red1: Uint8Array; red2: Uint8Array; blue: Uin
 test('model registry and dims', () => {
   assert.equal(deepDim('mobilenetv2-pooled'), 1280);
   assert.equal(deepDim('mobilenetv2-mid'), 1792);
+  assert.equal(deepDim('mobilenetv2-mid-gap3'), 224 + 224 + 1792);
+  assert.equal(DEFAULT_DEEP_MODEL, 'mobilenetv2-mid-gap3');
+  assert.equal(LEGACY_DEEP_MODEL, 'mobilenetv2-mid', 'what deep_model: null meant before');
   assert.ok(isDeepModel(DEFAULT_DEEP_MODEL));
   assert.ok(!isDeepModel('resnet'));
+  assert.ok(!isDeepModel('toString'));
   assert.throws(
     () => deepDim('resnet' as DeepModel),
     (e: unknown) => e instanceof NitamonoError && e.code === 'INVALID_ARGUMENT',
@@ -110,7 +125,7 @@ test('model registry and dims', () => {
   assert.ok(existsSync(`${bundledModelDir('mobilenetv2-mid')}/group1-shard2of2.min.js`));
 });
 
-for (const model of ['mobilenetv2-pooled', 'mobilenetv2-mid'] as const) {
+for (const model of ['mobilenetv2-pooled', 'mobilenetv2-mid', 'mobilenetv2-mid-gap3'] as const) {
   describe(`DeepEmbedder ${model}`, () => {
     let offline: Offline | undefined;
     let attempts: string[];
@@ -175,6 +190,92 @@ for (const model of ['mobilenetv2-pooled', 'mobilenetv2-mid'] as const) {
     });
   });
 }
+
+/** Per row, the spatial mean of each channel of an n×h×w×c activation. */
+function spatialMean(data: Float32Array, shape: number[]): Float32Array[] {
+  const [n, h, w, c] = shape as [number, number, number, number];
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = new Float32Array(c);
+    for (let p = 0; p < h * w; p++) for (let j = 0; j < c; j++) m[j]! += data[(i * h * w + p) * c + j]! / (h * w);
+    rows.push(m);
+  }
+  return rows;
+}
+
+const unit = (v: Float32Array) => {
+  const n = Math.sqrt(dot(v, v));
+  return v.map((x) => x / n);
+};
+
+describe('DeepEmbedder mobilenetv2-mid-gap3: three nodes of one pass', () => {
+  let offline: Offline | undefined;
+  let red1: Uint8Array;
+  let blue: Uint8Array;
+  let gap3: DeepEmbedder;
+  before(async () => {
+    offline = blockNetwork();
+    ({ red1, blue } = await scenes());
+    gap3 = await DeepEmbedder.create('mobilenetv2-mid-gap3');
+  });
+  after(() => {
+    gap3?.dispose();
+    offline?.restore();
+  });
+
+  test('equals each node run on its own, averaged and L2-normalised in plain JS, then concatenated', async () => {
+    const got = await gap3.embed([red1, blue]);
+    const blocks: Float32Array[][] = [];
+    for (const node of GAP3_NODES) {
+      const { data, shape } = await gap3.nodeActivations([red1, blue], node);
+      assert.equal(shape.length, 4);
+      blocks.push(spatialMean(data, shape).map(unit));
+    }
+    assert.deepEqual(
+      blocks.map((b) => b[0]!.length),
+      [224, 224, 1792],
+    );
+    for (let i = 0; i < 2; i++) {
+      const want = unit(Float32Array.from(blocks.flatMap((b) => Array.from(b[i]!))));
+      const row_ = row(got, gap3.dim, i);
+      let maxDiff = 0;
+      for (let j = 0; j < want.length; j++) maxDiff = Math.max(maxDiff, Math.abs(row_[j]! - want[j]!));
+      assert.ok(maxDiff < 1e-5, `image ${i}: max |embedder − reference| = ${maxDiff}`);
+      // each block weighs the same: 1/√3 of the unit row
+      for (const [a, b] of [
+        [0, 224],
+        [224, 448],
+        [448, 2240],
+      ] as const) {
+        const part = row_.subarray(a, b);
+        assert.ok(Math.abs(Math.sqrt(dot(part, part)) - 1 / Math.sqrt(3)) < 1e-5);
+      }
+    }
+  });
+
+  test("its Conv_1 block is mobilenetv2-mid's feature vector (the graph's own average pool)", async () => {
+    const mid = await DeepEmbedder.create('mobilenetv2-mid');
+    try {
+      const a = await gap3.embed([blue]);
+      const b = await mid.embed([blue]);
+      const conv1 = unit(a.slice(448));
+      let maxDiff = 0;
+      for (let j = 0; j < b.length; j++) maxDiff = Math.max(maxDiff, Math.abs(conv1[j]! - b[j]!));
+      assert.ok(maxDiff < 1e-5, `max diff ${maxDiff}`);
+    } finally {
+      mid.dispose();
+    }
+  });
+
+  test('nodeActivations is for graph models only', async () => {
+    const pooled = await DeepEmbedder.create('mobilenetv2-pooled');
+    try {
+      await assert.rejects(pooled.nodeActivations([blue], GAP3_NODES[0]!), (e: unknown) => e instanceof NitamonoError && e.code === 'INVALID_ARGUMENT');
+    } finally {
+      pooled.dispose();
+    }
+  });
+});
 
 describe('DeepEmbedder mobilenetv2-pooled: BatchNorm folding', () => {
   let offline: Offline | undefined;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { Collection, type IndexPolicy } from '../../src/collection/index.js';
+import { Collection, type FeatureKind, type IndexPolicy } from '../../src/collection/index.js';
 import { createServer, type ServerOptions } from '../../src/server/server.js';
 import { watchContract } from './contract.js';
 
@@ -78,6 +78,8 @@ export interface FixtureOptions {
   size?: number;
   /** The collection's index policy (default auto: flat at these sizes). */
   index?: IndexPolicy;
+  /** Feature kinds (default colour only). */
+  features?: FeatureKind[];
 }
 
 /** A temp collection of `n` generated images (colour features), indexed. */
@@ -91,7 +93,7 @@ export async function makeFixture(n: number, opts: FixtureOptions = {}): Promise
   const collection = await Collection.open(collectionPath, {
     create: true,
     root,
-    features: ['color'],
+    features: opts.features ?? ['color'],
     threads: opts.threads ?? 2,
     ...(opts.index ? { index: opts.index } : {}),
   });

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Collection, type FeatureKind } from '../../collection/index.js';
@@ -72,6 +72,31 @@ async function folderQueries(c: Collection): Promise<FolderQuery[]> {
     .sort((a, b) => a.folder.localeCompare(b.folder));
 }
 
+/**
+ * The folder of the shell the demo was started from: `npm run demo` runs it in the package's
+ * folder, and npm says where the user was in INIT_CWD.
+ */
+function shellDir(): string {
+  return process.env.npm_lifecycle_event === 'demo' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
+}
+
+/** A shell word: quoted when it holds anything but plain path characters. */
+function shellWord(s: string): string {
+  return /^[\w./~:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * How to run this CLI again from that shell, so the printed commands run as printed: `nitamono`
+ * when it was started by that name (npm link, a global install), else node and the script's
+ * path — after `npm ci` alone there is no `nitamono` on PATH, and `npx nitamono` does not find a
+ * package's own command without installing it.
+ */
+function cliCommand(dir: string): string {
+  const script = process.argv[1] ?? '';
+  if (basename(script) === 'nitamono') return 'nitamono';
+  return `node ${shellWord(displayPath(script, dir))}`;
+}
+
 async function demoCommand(o: DemoCliOptions): Promise<void> {
   const images = demoImagesDir();
   if (!existsSync(images)) throw new NitamonoError('NOT_FOUND', `the demo images are missing (${images})`);
@@ -114,20 +139,22 @@ async function demoCommand(o: DemoCliOptions): Promise<void> {
     writeJson({ collection: path, root: images, features, searches });
     return;
   }
-  const colArg = `--collection ${displayPath(path)}`;
+  const dir = shellDir();
+  const cli = cliCommand(dir);
+  const colArg = `--collection ${shellWord(displayPath(path, dir))}`;
   say('');
   say('Distances are squared Euclidean distances between feature vectors (0 = identical features).');
   say('');
   say('Next:');
   say('  # search with any image file (exact search; add --nprobe 2 for the inverted file)');
-  say(`  nitamono search ${displayPath(example)} ${colArg}`);
+  say(`  ${cli} search ${shellWord(displayPath(example, dir))} ${colArg}`);
   say('  # precision per folder, and IVF recall against exact search');
-  say(`  nitamono eval ${colArg}`);
+  say(`  ${cli} eval ${colArg}`);
   say('  # browse and search in a web page');
-  say(`  nitamono serve ${colArg}`);
+  say(`  ${cli} serve ${colArg}`);
   say('  # your own pictures (the collection goes to ./.nitamono), then search them');
-  say('  nitamono index ~/Pictures');
-  say('  nitamono search ~/Pictures/some-photo.jpg');
+  say(`  ${cli} index ~/Pictures`);
+  say(`  ${cli} search ~/Pictures/some-photo.jpg`);
 }
 
 export function registerDemoCommand(program: Command): void {

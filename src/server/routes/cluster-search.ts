@@ -141,6 +141,7 @@ export const clusterSearchRoutes: FastifyPluginAsync<ClusterServerContext> = asy
     async (req) => {
       const { fields, upload } = await readInput(req, limits);
       const p = parseSearchParams(fields, search.settings.features);
+      if (p.shared !== undefined) throw badRequest('a cluster server keeps no uploaded query images: send the image itself (multipart field "image")');
       if (upload && p.id !== undefined) throw badRequest('give either an uploaded image or an id, not both');
       let query: ClusterQuery;
       if (upload) query = { buffer: upload.buffer, filename: upload.filename || 'upload' };

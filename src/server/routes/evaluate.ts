@@ -5,7 +5,7 @@ import { costTable } from '../costs.js';
 import { badRequest } from '../errors.js';
 import { readInput } from '../input.js';
 import { parseSearchParams, SEARCH_FIELDS } from '../params.js';
-import { queryOf } from '../query.js';
+import { queryOf, uploadOf } from '../query.js';
 import { errorResponses, queryBody, ref } from '../schemas.js';
 import { QUERY_ERRORS } from './search.js';
 
@@ -38,7 +38,7 @@ const evaluationResponse = {
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export const evaluateRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
-  const { collection, nlists, limits } = ctx;
+  const { collection, nlists, limits, sharedQueries } = ctx;
 
   app.post(
     '/api/evaluate',
@@ -56,7 +56,7 @@ export const evaluateRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
       const p = parseSearchParams(fields, collection.features);
       if (fields.method !== undefined && p.method !== 'ivf')
         throw badRequest('evaluate compares the inverted file with exact search; method can only be "ivf"');
-      const query = await queryOf(collection, p.id, upload);
+      const query = await queryOf(collection, p.id, await uploadOf(sharedQueries, p, upload, limits.maxPixels));
       const ev = await collection.evaluateQuery(query, { k: p.k, features: p.features, ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}) });
       nlists.remember(ev.features, ev.nlist);
       const speedup = ev.ivf.took_ms > 0 ? ev.exact.took_ms / ev.ivf.took_ms : null;

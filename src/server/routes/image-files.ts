@@ -33,7 +33,7 @@ const FILE_ERRORS = {
   404: 'Unknown id, or the file is missing',
 };
 
-const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: { type: 'string', format: 'binary' } } } });
+export const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: { type: 'string', format: 'binary' } } } });
 
 function isInside(root: string, p: string): boolean {
   const rel = relative(root, p);

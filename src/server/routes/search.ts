@@ -4,12 +4,12 @@ import type { ServerContext } from '../context.js';
 import { costTable } from '../costs.js';
 import { readInput } from '../input.js';
 import { parseSearchParams, SEARCH_FIELDS } from '../params.js';
-import { HISTOGRAM_BINS, QueryHistograms, queryOf } from '../query.js';
+import { HISTOGRAM_BINS, QueryHistograms, queryOf, uploadOf } from '../query.js';
 import { errorResponses, imageUrls, queryBody, ref } from '../schemas.js';
 
 export const QUERY_ERRORS = {
-  400: 'Bad parameter (k, nprobe, features, method, id), malformed JSON or multipart, or neither image nor id',
-  404: 'Unknown image id',
+  400: 'Bad parameter (k, nprobe, features, method, id, query), malformed JSON or multipart, or no query or more than one',
+  404: 'Unknown image id, or a query hash this server no longer keeps',
   409: 'The collection has no vectors of this kind yet (EMPTY_INDEX)',
   413: 'Upload or body larger than the server limit',
   415: 'Content-Type is neither application/json nor multipart/form-data',
@@ -44,6 +44,11 @@ const searchResponse = {
         thumbnail_url: { type: 'string' },
         file_url: { type: 'string' },
         filename: { type: 'string', description: 'An uploaded query: its name and size' },
+        ref: {
+          type: 'string',
+          description:
+            'An uploaded query: "sha256:<hex>", to send as `query` to search with the same image again (a shareable link); absent if it could not be kept',
+        },
         width: { type: 'integer' },
         height: { type: 'integer' },
       },
@@ -61,7 +66,7 @@ const searchResponse = {
 };
 
 export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
-  const { collection, nlists, limits } = ctx;
+  const { collection, nlists, limits, sharedQueries } = ctx;
   const histograms = new QueryHistograms(collection, limits.maxPixels);
 
   app.post(
@@ -75,8 +80,9 @@ export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
       },
     },
     async (req) => {
-      const { fields, upload } = await readInput(req, limits);
+      const { fields, upload: given } = await readInput(req, limits);
       const p = parseSearchParams(fields, collection.features);
+      const upload = await uploadOf(sharedQueries, p, given, limits.maxPixels);
       const query = await queryOf(collection, p.id, upload);
       const [res, histogram] = await Promise.all([
         collection.search(query, {
@@ -88,6 +94,9 @@ export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
         p.features === 'color' ? histograms.of(p.id, upload) : undefined,
       ]);
       nlists.remember(res.features, res.nlist);
+      // Kept once the search succeeded, so only images that are queries get a link; a full temp
+      // folder costs the link, not the answer.
+      const ref = p.shared ?? (given ? await sharedQueries.put(given.buffer).catch(() => undefined) : undefined);
       const warnings = [...(res.warnings ?? [])];
       if (res.method === 'ivf' && p.nprobe !== undefined && res.nprobe !== undefined && p.nprobe > res.nprobe) {
         warnings.push(`nprobe ${p.nprobe} is more than the ${res.nlist ?? res.nprobe} lists of the inverted file; used ${res.nprobe}`);
@@ -110,6 +119,7 @@ export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
           source: res.query.source,
           ...(res.query.id !== undefined ? { id: res.query.id, path: res.query.path, ...imageUrls(res.query.id) } : {}),
           ...(upload ? { filename: upload.filename, width: upload.width, height: upload.height } : {}),
+          ...(ref !== undefined ? { ref: `sha256:${ref}` } : {}),
         },
         cost: costTable(res.n, res.dim, nlist).collection,
         ...(histogram ? { color_histogram: { bins: HISTOGRAM_BINS, channels: ['r', 'g', 'b'], values: histogram } } : {}),

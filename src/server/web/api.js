@@ -77,7 +77,7 @@
  * @property {number} [nlist]
  * @property {number} [refine_factor]
  * @property {string} [index]
- * @property {{ source: 'indexed' | 'extracted', id?: number, path?: string }} query
+ * @property {{ source: 'indexed' | 'extracted', id?: number, path?: string, ref?: string }} query  ref: an upload kept for a shared link
  * @property {Cost} cost
  * @property {{ bins: number, values: number[] }} [color_histogram]
  * @property {(ImageItem & { distance: number })[]} results
@@ -101,7 +101,7 @@
  * @property {SweepTiming} exact
  * @property {(SweepTiming & { nprobe: number, recall_at_k: number, recall_at_1: number })[]} points
  *
- * @typedef {{ id: number } | { file: File }} Query
+ * @typedef {{ id: number } | { file: File } | { ref: string }} Query  ref: an earlier upload, 'sha256:<hex>'
  * @typedef {{ k: number, features: Features, method?: Method, nprobe?: number }} QueryParams
  */
 
@@ -160,7 +160,7 @@ function queryInit(query, params) {
   return {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id: query.id, ...Object.fromEntries(given) }),
+    body: JSON.stringify({ ...('ref' in query ? { query: query.ref } : { id: query.id }), ...Object.fromEntries(given) }),
   };
 }
 

@@ -1,7 +1,8 @@
 // @ts-check
 // nitamono web page: query by upload / drop / paste / click, results grid, cost and recall
-// panels, and the "how it works" view. State lives in the URL (id, k, features, method,
-// nprobe, view) so a search can be shared and reloaded.
+// panels, and the "how it works" view. State lives in the URL (id or query, k, features, method,
+// nprobe, view) so a search can be shared and reloaded; an uploaded query is named by the hash
+// the server kept it under (query=sha256:…).
 import { api } from './api.js';
 import { histogramChart, sweepChart } from './charts.js';
 
@@ -82,12 +83,13 @@ function el(tag, attrs = {}, ...children) {
 // ------------------------------------------------------------------ state
 
 /**
- * @type {{ view: View, id: number | null, file: File | null, k: number, features: Features, method: Method, nprobe: number, shown: number }}
+ * @type {{ view: View, id: number | null, file: File | null, ref: string | null, k: number, features: Features, method: Method, nprobe: number, shown: number }}
  */
 const state = {
   view: 'search',
   id: null, // query image id, when the query is an image of the collection
-  file: null, // uploaded query (File), not representable in the URL
+  file: null, // uploaded query (File) of this page
+  ref: null, // 'sha256:<hex>': an uploaded query the server keeps, so the URL can name it
   k: 24,
   features: 'color',
   method: 'exact',
@@ -119,7 +121,10 @@ function readUrl() {
   state.view = p.get('view') === 'how' ? 'how' : 'search';
   const id = p.get('id');
   state.id = id !== null && /^\d+$/.test(id) ? Number(id) : null;
-  if (state.id !== null) state.file = null;
+  const q = p.get('query');
+  const ref = state.id === null && q !== null && /^sha256:[0-9a-f]{64}$/.test(q) ? q : null;
+  if (state.id !== null || (ref !== null && ref !== state.ref)) state.file = null;
+  state.ref = ref;
   const k = Number(p.get('k'));
   state.k = Number.isInteger(k) && k >= 1 && k <= MAX_K ? k : 24;
   state.shown = state.k;
@@ -137,6 +142,7 @@ function urlFor(overrides = {}) {
   const p = new URLSearchParams();
   if (s.view === 'how') p.set('view', 'how');
   if (s.id !== null && s.id !== undefined) p.set('id', String(s.id));
+  else if (s.ref) p.set('query', s.ref);
   p.set('k', String(s.k));
   p.set('features', s.features);
   p.set('method', s.method);
@@ -208,7 +214,7 @@ function syncControls() {
 }
 
 function hasQuery() {
-  return state.id !== null || state.file !== null;
+  return state.id !== null || state.file !== null || state.ref !== null;
 }
 
 function onSettingsChanged() {
@@ -322,6 +328,7 @@ function bindDrop() {
 function searchFile(file) {
   state.file = file;
   state.id = null;
+  state.ref = null;
   state.shown = state.k;
   if (state.view !== 'search') setView('search', false);
   writeUrl(true);
@@ -333,6 +340,7 @@ function searchFile(file) {
 function searchId(id) {
   state.id = id;
   state.file = null;
+  state.ref = null;
   state.shown = state.k;
   if (state.view !== 'search') setView('search', false);
   writeUrl(true);
@@ -358,6 +366,11 @@ function showQueryPreview() {
     img.src = `/api/images/${state.id}/thumbnail?size=512`;
     img.alt = `Query: image ${state.id}`;
     $('#query-caption').textContent = `image #${state.id}`;
+  } else if (state.ref !== null) {
+    // A shared link: the server may have forgotten the image (the search then says so).
+    img.src = `/api/queries/${state.ref}/thumbnail`;
+    img.alt = 'Query: an uploaded image';
+    $('#query-caption').textContent = `uploaded image ${state.ref.slice(0, 19)}…`;
   }
   $('#query-preview').hidden = !hasQuery();
   $('#drop-hint').hidden = hasQuery();
@@ -371,6 +384,7 @@ function params() {
 /** @returns {Query} */
 function currentQuery() {
   if (state.file) return { file: state.file };
+  if (state.ref !== null) return { ref: state.ref };
   if (state.id === null) throw new Error('no query');
   return { id: state.id };
 }
@@ -385,6 +399,10 @@ async function runSearch() {
     if (seq !== searchSeq) return;
     lastSearch = res;
     if (res.query?.path && state.id !== null) $('#query-caption').textContent = res.query.path;
+    if (state.file && res.query?.ref && res.query.ref !== state.ref) {
+      state.ref = res.query.ref;
+      writeUrl(false);
+    }
     renderStats(res);
     renderHistogram(res);
     renderResults(res);
@@ -811,8 +829,7 @@ async function applyState() {
   syncControls();
   setView(state.view, false);
   showQueryPreview();
-  if (state.id !== null) await runSearch();
-  else if (state.file) await runSearch();
+  if (hasQuery()) await runSearch();
   else {
     lastSearch = null;
     $('#stats-panel').hidden = true;
@@ -822,7 +839,37 @@ async function applyState() {
   }
 }
 
+/**
+ * Unhides the Japanese name only when a font of this machine draws its glyphs (a stock Debian
+ * Chromium without CJK fonts shows empty boxes): each character, drawn on a canvas in the
+ * heading's font, must differ both from nothing and from a code point no font has, which is
+ * drawn as the missing-glyph box.
+ */
+function showJapaneseName() {
+  const jp = $('h1 .jp');
+  const g = document.createElement('canvas').getContext('2d', { willReadFrequently: true });
+  if (!g) return;
+  g.canvas.width = 48;
+  g.canvas.height = 48;
+  g.font = `32px ${getComputedStyle(jp).fontFamily}`;
+  const draw = (/** @type {string} */ ch) => {
+    g.clearRect(0, 0, 48, 48);
+    g.fillText(ch, 4, 36);
+    return g.getImageData(0, 0, 48, 48).data;
+  };
+  const same = (/** @type {Uint8ClampedArray} */ a, /** @type {Uint8ClampedArray} */ b) => a.every((v, i) => v === b[i]);
+  const missing = draw('\u{10FFFD}');
+  const nothing = draw(' ');
+  const drawn = [...(jp.textContent ?? '')].every((ch) => {
+    const d = draw(ch);
+    return !same(d, missing) && !same(d, nothing);
+  });
+  jp.hidden = !drawn;
+  jp.dataset.glyphs = drawn ? 'drawn' : 'missing';
+}
+
 async function main() {
+  showJapaneseName();
   readUrl();
   bindControls();
   bindDrop();
@@ -839,8 +886,10 @@ async function main() {
     setBusy(false);
   }
   stats = loaded;
-  // Without a method in the URL, search the way the collection is indexed (as the API does).
   const given = new URLSearchParams(location.search);
+  // Without features in the URL, start on the collection's default (deep when it stores them).
+  if (!given.has('features')) state.features = stats.default_features;
+  // Without a method in the URL, search the way the collection is indexed (as the API does).
   const f0 = stats.features.find((x) => x.kind === state.features) ?? stats.features[0];
   if (!given.has('method') && f0?.index && f0.index.kind !== 'flat') state.method = 'ivf';
   // a compressed or tuned index: start from the nprobe its searches default to
@@ -850,10 +899,9 @@ async function main() {
     `${fmt(stats.images)} images · ${stats.features.map((f) => `${f.kind === 'color' ? 'colour' : 'deep'} D = ${f.dim}`).join(' · ')}`;
   if (!K_CHOICES.includes(state.k)) $('#k').append(el('option', { text: String(state.k) }));
   buildFeatureControls(stats);
+  // readUrl keeps the uploaded file while the URL still names it (or names no query at all).
   window.addEventListener('popstate', () => {
-    const file = state.file;
     readUrl();
-    if (state.id === null && !new URLSearchParams(location.search).has('id')) state.file = file;
     applyState();
   });
   await applyState();
