@@ -20,7 +20,7 @@ const evaluationResponse = {
   type: 'object',
   required: ['features', 'k', 'nprobe', 'nlist', 'n', 'dim', 'recall_at_1', 'recall_at_k', 'exact', 'ivf', 'speedup', 'cost'],
   properties: {
-    features: { type: 'string', enum: ['color', 'deep'] },
+    features: { type: 'string', description: 'color, deep or the name of learned features' },
     k: { type: 'integer' },
     nprobe: { type: 'integer' },
     nlist: { type: 'integer' },

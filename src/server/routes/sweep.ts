@@ -18,7 +18,7 @@ const sweepResponse = {
   type: 'object',
   required: ['features', 'k', 'n', 'dim', 'nlist', 'queries', 'generation', 'exact', 'points', 'took_ms', 'costs'],
   properties: {
-    features: { type: 'string', enum: ['color', 'deep'] },
+    features: { type: 'string', description: 'color, deep or the name of learned features' },
     k: { type: 'integer' },
     n: { type: 'integer' },
     dim: { type: 'integer' },
