@@ -126,6 +126,10 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
         line += `, ${fmtBytes(i.file_bytes)} index file`;
         if (i.list_sizes) line += `; list sizes min ${i.list_sizes.min} / mean ${i.list_sizes.mean} / max ${i.list_sizes.max}, ${i.list_sizes.empty} empty`;
         out.push(line);
+        if (f.learned)
+          out.push(
+            `          learned: v${f.learned.version}, labels from ${f.learned.labels}; on its ${fmtInt(f.learned.holdout_images)} held-out images P@10 ${f.learned.before.precision_at_10.toFixed(3)} → ${f.learned.after.precision_at_10.toFixed(3)}, mAP ${f.learned.before.map.toFixed(3)} → ${f.learned.after.map.toFixed(3)} (deep → ${f.kind})`,
+          );
         if (i.reason) out.push(`          why: ${i.reason}${i.budget_bytes !== null ? ` (budget for ${f.kind}: ${fmtBytes(i.budget_bytes)})` : ''}`);
         const d = i.search_defaults;
         const set = [d.nprobe !== null ? `nprobe ${d.nprobe}` : '', d.refine_factor !== null ? `refine factor ${d.refine_factor}` : '']

@@ -53,7 +53,7 @@ export const evaluateRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
     },
     async (req) => {
       const { fields, upload } = await readInput(req, limits);
-      const p = parseSearchParams(fields, collection.features);
+      const p = parseSearchParams(fields, collection.searchableFeatures);
       if (fields.method !== undefined && p.method !== 'ivf')
         throw badRequest('evaluate compares the inverted file with exact search; method can only be "ivf"');
       const query = await queryOf(collection, p.id, upload);

@@ -76,7 +76,7 @@ export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     },
     async (req) => {
       const { fields, upload } = await readInput(req, limits);
-      const p = parseSearchParams(fields, collection.features);
+      const p = parseSearchParams(fields, collection.searchableFeatures);
       const query = await queryOf(collection, p.id, upload);
       const [res, histogram] = await Promise.all([
         collection.search(query, {

@@ -63,7 +63,7 @@ export const sweepRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
     async (req) => {
       const q = req.query as Record<string, unknown>;
       checkKnown(q, Object.keys(SWEEP_QUERY));
-      const kind = parseFeatureKind(q.features, collection.features);
+      const kind = parseFeatureKind(q.features, collection.searchableFeatures);
       const k = parseIntOrDefault('k', SWEEP_QUERY.k, q.k);
       const queries = parseIntOrDefault('queries', SWEEP_QUERY.queries, q.queries);
       // cheap reads: stats() would also measure the collection folder
