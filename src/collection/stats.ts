@@ -16,6 +16,15 @@ export async function collectionStats(ctx: CollectionContext): Promise<Collectio
   const features: KindStats[] = [];
   let memory = 0;
   for (const kind of searchableKinds(ctx.config)) {
+    if (!isExtractedKind(kind)) {
+      // a learned kind whose model file cannot be read is reported, not allowed to fail the stats
+      try {
+        await ctx.learned.get(kind);
+      } catch (err) {
+        features.push({ kind, dim: ctx.config.learned[kind]!.dim, index: null, problem: (err as Error).message });
+        continue;
+      }
+    }
     const dim = (await ctx.dims.of(kind)) ?? 0;
     const p = counts.ok > 0 ? await ctx.indexes.primary(kind) : undefined;
     let index: KindStats['index'] = null;

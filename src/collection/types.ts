@@ -165,6 +165,8 @@ export interface OpenOptions {
 export interface KindStats {
   kind: FeatureKind;
   dim: number;
+  /** Why this kind cannot be searched now (a learned kind whose model file is unreadable). */
+  problem?: string;
   /** A learned kind: its model version and the held-out figures measured when it was learned. */
   learned?: {
     version: number;

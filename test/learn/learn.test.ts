@@ -5,7 +5,7 @@
  * bad input.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,9 @@ import { LEARNED_FILE_VERSION, loadLearnedModel } from '../../src/learn/model-fi
 import { projectRows } from '../../src/learn/project.js';
 import { expectError } from '../assert-error.js';
 import { removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
+import { startServer } from '../server/fixture.js';
+
+const CHROMIUM = '/usr/bin/chromium';
 
 const COLOURS = ['red', 'blue', 'green', 'orange', 'purple', 'black', 'teal', 'brown', 'magenta', 'navy', 'olive', 'maroon'];
 
@@ -79,7 +82,12 @@ describe('learn', () => {
       const rows = model.meta.split.holdout.ids.map((id) => all.ids.indexOf(id));
       const v = new Float32Array(rows.length * all.dim);
       rows.forEach((r, i) => v.set(all.vectors.subarray(r * all.dim, (r + 1) * all.dim), i * all.dim));
-      const q = await retrievalQuality(v, all.dim, Int32Array.from(model.meta.split.holdout.labels), Int32Array.from({ length: rows.length }, (_, i) => i));
+      const q = await retrievalQuality(
+        v,
+        all.dim,
+        Int32Array.from(model.meta.split.holdout.labels),
+        Int32Array.from({ length: rows.length }, (_, i) => i),
+      );
       assert.equal(q.precision_at_10, rep.after.precision_at_10);
       assert.equal(q.map, rep.after.map);
 
@@ -195,6 +203,52 @@ describe('learn', () => {
     }
   });
 
+  test('the API searches a learned kind, and the page lists it in its features switch (Chromium)', async () => {
+    const c = await Collection.open(col);
+    const srv = await startServer({ collection: c });
+    try {
+      const stats = (await (await fetch(`${srv.url}/api/stats`)).json()) as { features: { kind: string }[] };
+      assert.ok(stats.features.some((f) => f.kind === 'learned'));
+      const id = (await c.getImageByPath('squares/s5.png'))!.id;
+      const res = await fetch(`${srv.url}/api/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, k: 3, features: 'learned' }),
+      });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { features: string; dim: number; results: { id: number }[] };
+      assert.equal(body.features, 'learned');
+      assert.equal(body.dim, 128);
+      assert.equal(body.results[0]!.id, id);
+      const bad = await fetch(`${srv.url}/api/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, features: 'nosuch' }),
+      });
+      assert.equal(bad.status, 400);
+
+      if (!existsSync(CHROMIUM)) return;
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${srv.url}/?id=${id}&features=learned`);
+        await page.waitForSelector('body[data-ready="true"]');
+        const radio = page.locator('#features-group input[value="learned"]');
+        assert.equal(await radio.count(), 1);
+        assert.ok(await radio.isChecked(), 'the URL selects the learned kind');
+        assert.match((await page.textContent('#features-group')) ?? '', /Learned: learned/);
+        await page.waitForSelector('#grid .card .dist');
+        assert.equal(await page.locator('#grid .pick').first().getAttribute('data-id'), String(id));
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      await srv.close();
+      await c.close();
+    }
+  });
+
   test('bad input: clear errors, nothing stored', async () => {
     const files = readdirSync(col).sort();
     const c = await Collection.open(col);
@@ -213,7 +267,10 @@ describe('learn', () => {
       await assert.rejects(c.learn({ labels: csv }), expectError('INVALID_ARGUMENT', /at least 2 labels/));
       await writeFile(csv, 'circles/c0.png,round\ncircles/c1.png,round\n"squares/s0.png",square\n');
       await assert.rejects(c.learn({ labels: csv }), expectError('INVALID_ARGUMENT', /at least 2 images.*square/));
-      await assert.rejects(c.search({ path: 'circles/c0.png' }, { features: 'nosuch' }), expectError('INVALID_ARGUMENT', /no nosuch features.*nitamono learn --name nosuch/));
+      await assert.rejects(
+        c.search({ path: 'circles/c0.png' }, { features: 'nosuch' }),
+        expectError('INVALID_ARGUMENT', /no nosuch features.*nitamono learn --name nosuch/),
+      );
       assert.equal(JSON.stringify(c.config.learned), before);
     } finally {
       await c.close();

@@ -119,6 +119,10 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
     for (const f of s.features) {
       const i = f.index;
       let line = `  ${f.kind.padEnd(6)}  ${f.dim}-d`;
+      if (f.problem) {
+        out.push(`${line}  cannot be searched: ${f.problem}`);
+        continue;
+      }
       if (i) {
         line += `  ${i.kind}${i.nlist ? ` nlist=${i.nlist}` : ''}${i.kind !== 'flat' ? ` (${i.factory})` : ''}, ${fmtInt(i.size)} vectors, ${fmtBytes(i.memory_bytes)} in memory (${fmtBytes(i.bytes_per_image)} per image`;
         line += i.size > 0 && i.raw_bytes > 0 ? `, ${((100 * i.memory_bytes) / i.raw_bytes).toFixed(0)}% of float32)` : ')';
