@@ -39,7 +39,7 @@ function printLearn(r: LearnReport): void {
     `training: ${r.epochs_run} epochs (best ${r.best_epoch}), ${fmtMs(r.train_ms)} on the tfjs ${r.backend} backend`,
     '',
     `held-out images only (${fmtInt(r.holdout_images)} queries, each against the other held-out images):`,
-    `${''.padEnd(14)} ${'deep'.padStart(7)}  ${r.name.slice(0, 7).padStart(7)}  change`,
+    `${''.padEnd(14)} ${'deep'.padStart(7)}  ${'learned'.padStart(7)}  change`,
     row('precision@10', r.before.precision_at_10, r.after.precision_at_10),
     row('mAP', r.before.map, r.after.map),
     '',
