@@ -2,7 +2,8 @@
 // `nitamono learn` on labelled image sets: held-out precision@10 and mAP before (the frozen deep
 // features) and after (the learned projection), and the training time.
 //
-//   npm run build && flock /tmp/nitamono-bench.flock node bench/learn-bench.mjs [--seeds 1,2,3] [--hidden 512] [--no-10k]
+//   npm run build && flock /tmp/nitamono-bench.flock node bench/learn-bench.mjs [--seeds 1,2,3] [--hidden 512]
+//                                           [--sets demo,fmnist-1k,fmnist-10k]
 //
 // Sets (made and indexed with --features deep once, cached under bench/out/learn/; reruns only
 // learn):
@@ -23,7 +24,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 const out = join(repo, 'bench/out/learn');
 const seeds = String(arg('seeds', '1,2,3')).split(',').map(Number);
 const hidden = arg('hidden', '512');
-const with10k = !process.argv.includes('--no-10k');
+const only = String(arg('sets', 'demo,fmnist-1k,fmnist-10k')).split(',');
 const threads = String(arg('threads', 2));
 
 function run(args, what) {
@@ -62,12 +63,12 @@ const sets = [
   { name: 'fmnist-1k', images: join(out, 'fmnist-1k/images'), make: ['--split', 'test', '--limit', '100'] },
 ];
 const rows = [];
-for (const s of sets) {
+for (const s of sets.filter((x) => only.includes(x.name))) {
   const collection = prepare(s.name, s.images, s.make);
   for (const seed of seeds) rows.push({ set: s.name, seed, head: 'linear', ...learn(collection, seed) });
   if (hidden) rows.push({ set: s.name, seed: seeds[0], head: `mlp ${hidden}`, ...learn(collection, seeds[0], ['--hidden', hidden]) });
 }
-if (with10k) {
+if (only.includes('fmnist-10k')) {
   const collection = prepare('fmnist-10k', join(out, 'fmnist-10k/images'), ['--split', 'test']);
   rows.push({ set: 'fmnist-10k', seed: seeds[0], head: 'linear', ...learn(collection, seeds[0]) });
 }
