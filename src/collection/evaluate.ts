@@ -41,7 +41,7 @@ export const FULL_EVAL_MAX = 5000;
 export const DEFAULT_LARGE_SAMPLE = 2000;
 
 export interface EvalOptions {
-  /** Stored kinds to evaluate (default: all the collection has). */
+  /** Kinds to evaluate (default: all the collection has; a learned kind over its held-out images only). */
   features?: FeatureKind[];
   /** Number of query images (seeded random sample); default all, or 2000 above 5000 images. */
   sample?: number;
@@ -270,7 +270,7 @@ export async function computeCompareFeatures(
 export async function evaluateCollection(c: Collection, opts: EvalOptions = {}): Promise<EvalReport> {
   const t0 = performance.now();
   const progress = opts.progress ?? silentProgress;
-  const kinds = opts.features ?? c.features;
+  const kinds = opts.features ?? c.searchableFeatures;
   for (const k of kinds) if (!c.searchableFeatures.includes(k)) throw invalid(`the collection has no ${k} features`);
   const notes: string[] = [];
   const rows = await c.searchableImages(); // id order

@@ -83,7 +83,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH})`)
     .option('--labels <source>', 'where labels come from: folders (the parent folder name)', 'folders')
     .option('--sample <n>', 'number of query images (default all; 2,000 above 5,000 images)', intAtLeast('sample'))
-    .option('--features <kinds>', 'kinds to evaluate: color, deep, both, or learned names (held-out images only); default the extracted kinds')
+    .option('--features <kinds>', 'kinds to evaluate: color, deep, both, or learned names (held-out images only); default all the collection has')
     .option('--compare [kinds]', 'also evaluate features computed on the fly: pixels, color4, color8 (default all three)')
     .option('--nprobe <list>', 'nprobe values for the IVF sweep (default 1,2,4,… up to nlist)', listOf(intAtLeast('nprobe')))
     .option('--no-ivf', 'skip the IVF faithfulness sweep')
