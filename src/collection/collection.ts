@@ -198,7 +198,7 @@ export class Collection {
    * makes its output a searchable kind (src/learn/learn.ts). Held-out figures only.
    */
   learn(opts: LearnOptions = {}): Promise<LearnReport> {
-    return this.locked(() => learnKind(this.ctx, this.ctx.learned, { progress: this.ctx.progress, ...opts }));
+    return this.locked(() => learnKind(this.ctx, { progress: this.ctx.progress, ...opts }));
   }
 
   /** The saved model of a learned kind (its split, labels and figures). */

@@ -81,7 +81,7 @@ export async function labelsFromCsv(file: string, rows: readonly { id: number; r
   lines.forEach((raw, n) => {
     if (raw.trim() === '') return;
     const f = csvFields(raw);
-    if (!f || f.length !== 2 || f[0] === '' || f[1] === '')
+    if (f?.length !== 2 || f[0] === '' || f[1] === '')
       throw invalid(`${file}, line ${n + 1}: expected "path,label" with both fields non-empty, got ${JSON.stringify(raw)}`);
     const path = f[0]!.replace(/^\.\//, '');
     const label = f[1]!;

@@ -17,7 +17,6 @@ import { checkInt } from '../validate.js';
 import { checkLabels, type LabelledImage, labelsFromCsv, labelsFromFolders, rowsById, splitLabelled } from './labels.js';
 import { type HeldOutQuality, LEARNED_FILE_VERSION, type LearnedModel, learnedModelId, saveLearnedModel } from './model-file.js';
 import { projectRows } from './project.js';
-import type { LearnedModels } from './registry.js';
 import { trainHead } from './train.js';
 
 export const DEFAULT_LEARNED_NAME = 'learned';
@@ -102,7 +101,7 @@ function checkOptions(o: LearnOptions) {
  * model in place), and only then is the old file removed. Nothing is stored when an argument,
  * the labels or the training fail.
  */
-export async function learnKind(ctx: CollectionContext, models: LearnedModels, opts: LearnOptions = {}): Promise<LearnReport> {
+export async function learnKind(ctx: CollectionContext, opts: LearnOptions = {}): Promise<LearnReport> {
   const t0 = performance.now();
   const o = checkOptions(opts);
   const progress = opts.progress ?? silentProgress;

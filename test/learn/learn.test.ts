@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
-import { evaluateCollection, retrievalQuality } from '../../src/collection/evaluate.js';
+import { evaluateCollection, gather, retrievalQuality } from '../../src/collection/evaluate.js';
 import { LEARNED_FILE_VERSION, loadLearnedModel } from '../../src/learn/model-file.js';
 import { projectRows } from '../../src/learn/project.js';
 import { expectError } from '../assert-error.js';
@@ -79,9 +79,8 @@ describe('learn', () => {
       // The reported "after" is exactly the held-out images ranked among themselves: recomputed
       // here from the stored learned vectors of those images alone.
       const all = await c.vectors('learned');
-      const rows = model.meta.split.holdout.ids.map((id) => all.ids.indexOf(id));
-      const v = new Float32Array(rows.length * all.dim);
-      rows.forEach((r, i) => v.set(all.vectors.subarray(r * all.dim, (r + 1) * all.dim), i * all.dim));
+      const rows = Int32Array.from(model.meta.split.holdout.ids, (id) => all.ids.indexOf(id));
+      const v = gather(all.vectors, all.dim, rows);
       const q = await retrievalQuality(
         v,
         all.dim,
