@@ -96,6 +96,7 @@ export {
   defaultMemoryBudget,
   type EvalOptions,
   type EvalReport,
+  type ExtractedKind,
   estimateIndexBytes,
   evaluateCollection,
   FEATURE_KINDS,
@@ -114,6 +115,7 @@ export {
   type Progress,
   type ProgressEvent,
   type ProgressStep,
+  parseFeatureKind,
   parseFeatures,
   parseIndexChoice,
   parseIndexPolicy,
@@ -196,6 +198,10 @@ export {
   METRIC_L2,
   type MetricCode,
 } from './kernels/index.js';
+// ---- learned metrics on the user's labels (Collection.learn)
+export { DEFAULT_LEARNED_NAME, type LearnOptions, type LearnReport } from './learn/learn.js';
+export { type HeldOutQuality, type LearnedModel, type LearnedModelMeta, loadLearnedModel } from './learn/model-file.js';
+export { type HeadLayer, projectRows } from './learn/project.js';
 export { type ArenaLimits, arenaLimits, DEFAULT_ARENA_BYTES } from './search/arenas.js';
 export { type CodecTrainOptions, type CodecTrainResult, F32Codec, type VectorCodec } from './search/codec.js';
 export {

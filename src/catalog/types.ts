@@ -20,7 +20,8 @@ export type ImageStatus = 'ok' | 'skipped' | 'excluded';
  * name). Vectors are stored per (image, kind, model), so a change of model never mixes embeddings.
  */
 export interface FeatureSpace {
-  kind: FeatureKind;
+  /** An extracted kind, or the name of a learned one (derived from the deep vectors). */
+  kind: FeatureKind | (string & {});
   model: string;
 }
 

@@ -11,6 +11,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerIndexCommand } from './commands/index.js';
 import { registerInfoCommand } from './commands/info.js';
+import { registerLearnCommand } from './commands/learn.js';
 import { registerSearchCommand } from './commands/search.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerShardCommand } from './commands/shard.js';
@@ -27,6 +28,7 @@ for (const register of [
   registerIndexCommand,
   registerSearchCommand,
   registerEvalCommand,
+  registerLearnCommand,
   registerInfoCommand,
   registerDemoCommand,
   registerServeCommand,

@@ -27,7 +27,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PostgresCatalogStore } from '../catalog/postgres.js';
 import type { ClusterCatalogStore, FeatureSpace } from '../catalog/types.js';
-import type { FeatureKind } from '../collection/config.js';
+import { type ExtractedKind, type FeatureKind, isExtractedKind } from '../collection/config.js';
 import { extractionErrorCode } from '../collection/extractors.js';
 import { invalid, NitamonoError } from '../errors.js';
 import type { DeepModel } from '../image/deep.js';
@@ -185,6 +185,8 @@ export class ClusterSearch {
   async search(query: ClusterQuery, opts: ClusterQueryOptions = {}): Promise<ClusterSearchResponse> {
     if (this.closed) throw invalid('this cluster search is closed');
     const kind = opts.features ?? this.defaultFeatures;
+    if (!isExtractedKind(kind))
+      throw new NitamonoError('UNSUPPORTED', `cluster mode searches color or deep features; learned features ("${kind}") live in a collection folder`);
     if (!this.settings.features.includes(kind)) {
       throw invalid(`collection ${this.store.collection} has no ${kind} features (it has ${this.settings.features.join(', ')})`);
     }
@@ -326,7 +328,7 @@ export class ClusterSearch {
 
   private async queryVector(
     query: ClusterQuery,
-    kind: FeatureKind,
+    kind: ExtractedKind,
   ): Promise<{ vector: Float32Array; source: 'indexed' | 'extracted' | 'vector'; id?: number; path?: string; extract_ms: number }> {
     const space = this.space(kind);
     if (query && 'vector' in query) {
@@ -357,7 +359,7 @@ export class ClusterSearch {
     throw invalid('query must be { path }, { buffer }, { id } or { vector }');
   }
 
-  private async extract(input: string | Buffer, kind: FeatureKind, label: string) {
+  private async extract(input: string | Buffer, kind: ExtractedKind, label: string) {
     const t0 = performance.now();
     let ex = this.extractors.get(kind);
     if (!ex) {

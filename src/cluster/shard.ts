@@ -98,7 +98,7 @@ const HEALTH_SCHEMA = {
     status: { type: 'string', enum: ['ready', 'starting'] },
     shard: shardSchema,
     collection: { type: 'string' },
-    features: { type: 'string', enum: ['color', 'deep'] },
+    features: { type: 'string', description: 'color, deep or the name of learned features' },
     model: { type: 'string', nullable: true },
     generation: { type: 'integer', description: 'The catalogue generation the index reflects (-1 before the first load)' },
     size: { type: 'integer', description: 'Vectors in this partition' },

@@ -13,6 +13,9 @@ import { SQLiteCatalogStore } from '../catalog/sqlite.js';
 import { type CatalogReader, type CatalogStore, readOnlyCatalog, type WriterIdentity } from '../catalog/types.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { DEFAULT_DEEP_MODEL } from '../image/deep.js';
+import { learnedCatalog } from '../learn/catalog-view.js';
+import { type LearnOptions, type LearnReport, learnKind } from '../learn/learn.js';
+import { LearnedModels } from '../learn/registry.js';
 import type { VectorIndex } from '../search/types.js';
 import {
   CATALOG_FILE,
@@ -20,11 +23,13 @@ import {
   type CollectionConfig,
   checkCollectionOptions,
   DEFAULT_COLLECTION_PATH,
+  type ExtractedKind,
   type FeatureKind,
   featureSpace,
   parseIndexPolicy,
   readConfig,
   SCHEMA_VERSION,
+  searchableKinds,
   sortKinds,
   writeConfig,
 } from './config.js';
@@ -113,15 +118,18 @@ export class Collection {
         nlist: opts.nlist ?? null,
         memory_budget: opts.memoryBudget ?? null,
         target_recall: opts.targetRecall ?? null,
+        learned: {},
         created_at: now,
         updated_at: now,
       };
       await writeConfig(cfgFile, config);
     }
-    const store = await (services.store ?? defaultStore)(dir, config);
+    const cfg = () => config;
+    const learned = new LearnedModels(dir, cfg);
+    // learned kinds are read as projections of the stored deep vectors (src/learn/catalog-view.ts)
+    const store = learnedCatalog(await (services.store ?? defaultStore)(dir, config), learned.projectionOf);
     const threads = opts.threads ?? availableParallelism();
     const progress = opts.progress ?? silentProgress;
-    const cfg = () => config;
     const dims = new Dimensions(store, cfg);
     const ctx: CollectionContext = {
       path: dir,
@@ -131,6 +139,7 @@ export class Collection {
       progress,
       dims,
       extractors: new ExtractorCache(cfg, threads),
+      learned,
       paths: new RootPaths(() => config.root),
       indexes: new IndexManager({
         dir,
@@ -174,8 +183,27 @@ export class Collection {
     return this.ctx.config.root;
   }
 
-  get features(): FeatureKind[] {
+  /** The kinds extracted from every image. */
+  get features(): ExtractedKind[] {
     return [...this.ctx.config.features];
+  }
+
+  /** Every kind a search can use: the extracted ones, then the learned ones. */
+  get searchableFeatures(): FeatureKind[] {
+    return searchableKinds(this.ctx.config);
+  }
+
+  /**
+   * Trains a projection of the deep features on the collection's labels (folders or a CSV) and
+   * makes its output a searchable kind (src/learn/learn.ts). Held-out figures only.
+   */
+  learn(opts: LearnOptions = {}): Promise<LearnReport> {
+    return this.locked(() => learnKind(this.ctx, { progress: this.ctx.progress, ...opts }));
+  }
+
+  /** The saved model of a learned kind (its split, labels and figures). */
+  learnedModel(kind: FeatureKind) {
+    return this.ctx.learned.get(kind);
   }
 
   /** Default feature kind for searches: deep when stored, else colour. */
@@ -203,7 +231,7 @@ export class Collection {
 
   /** Loads/updates every primary index from the catalogue and saves the ones that changed. */
   syncIndexes(progress: Progress = this.ctx.progress): Promise<void> {
-    return this.ctx.indexes.sync(this.ctx.config.features, progress);
+    return this.ctx.indexes.sync(searchableKinds(this.ctx.config), progress);
   }
 
   /**

@@ -16,9 +16,25 @@ export const DEFAULT_COLLECTION_PATH = '.nitamono';
 export const CONFIG_FILE = 'collection.json';
 export const CATALOG_FILE = 'catalog.sqlite';
 
-/** Feature kinds a collection can store. */
-export type FeatureKind = 'color' | 'deep';
-export const FEATURE_KINDS: readonly FeatureKind[] = ['color', 'deep'];
+/** Feature kinds computed from the image itself (by the extractor). */
+export type ExtractedKind = 'color' | 'deep';
+export const FEATURE_KINDS: readonly ExtractedKind[] = ['color', 'deep'];
+/**
+ * A searchable feature kind: an extracted one, or a learned projection of the deep features,
+ * named by the user (`nitamono learn --name N`, src/learn/), listed in `learned`.
+ */
+export type FeatureKind = ExtractedKind | (string & {});
+
+/** A learned kind as collection.json records it: its model file (in the collection folder) and version. */
+export interface LearnedEntry {
+  /** File name of the learned projection, relative to the collection folder. */
+  file: string;
+  /** Model id: the catalogue keys vectors by it, so two versions of one name never mix. */
+  model: string;
+  version: number;
+  /** Output dimension. */
+  dim: number;
+}
 
 /** How the per-kind search index is chosen: `auto` = flat below AUTO_FLAT_MAX images, else IVF. */
 export type IndexChoice = 'flat' | 'ivf' | 'auto';
@@ -45,8 +61,10 @@ export interface CollectionConfig {
   schema_version: number;
   /** Absolute path of the indexed folder; image paths are stored relative to it. */
   root: string;
-  /** Feature kinds stored for every image, in a stable order (colour first). */
-  features: FeatureKind[];
+  /** Feature kinds extracted for every image, in a stable order (colour first). */
+  features: ExtractedKind[];
+  /** Learned kinds by name (absent in files of older versions: none). */
+  learned: Record<string, LearnedEntry>;
   /** Bins per channel of the colour histogram (dimension 3 × bins). */
   color_bins: number;
   /**
@@ -73,7 +91,7 @@ export interface CollectionConfig {
   updated_at: string;
 }
 
-export function parseFeatures(value: string | undefined): FeatureKind[] | undefined {
+export function parseFeatures(value: string | undefined): ExtractedKind[] | undefined {
   if (value === undefined) return undefined;
   const v = value.trim().toLowerCase();
   if (v === 'both' || v === 'all') return ['color', 'deep'];
@@ -81,7 +99,7 @@ export function parseFeatures(value: string | undefined): FeatureKind[] | undefi
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const out: FeatureKind[] = [];
+  const out: ExtractedKind[] = [];
   for (const p of parts) {
     const kind = p === 'colour' ? 'color' : p;
     if (kind !== 'color' && kind !== 'deep') throw invalid(`unknown feature kind "${p}" (use color, deep or both)`);
@@ -91,9 +109,59 @@ export function parseFeatures(value: string | undefined): FeatureKind[] | undefi
   return sortKinds(out);
 }
 
-export function sortKinds(kinds: Iterable<FeatureKind>): FeatureKind[] {
-  const set = new Set(kinds);
+export function sortKinds(kinds: Iterable<FeatureKind>): ExtractedKind[] {
+  const set = new Set<FeatureKind>(kinds);
   return FEATURE_KINDS.filter((k) => set.has(k));
+}
+
+/** Names a learned kind may not take: the extracted kinds and the words --features gives a meaning. */
+const RESERVED_KIND_NAMES = new Set(['color', 'colour', 'deep', 'both', 'all']);
+
+/** A learned kind's name: lowercase letters, digits and dashes, not a reserved word. INVALID_ARGUMENT otherwise. */
+export function checkLearnedName(name: unknown): string {
+  if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9-]{0,39}$/.test(name))
+    throw invalid(`a learned feature name is 1–40 lowercase letters, digits or dashes (starting with a letter or digit), not ${JSON.stringify(name)}`);
+  if (RESERVED_KIND_NAMES.has(name)) throw invalid(`"${name}" is reserved; choose another name for the learned features`);
+  return name;
+}
+
+/**
+ * One searchable kind from --features / the API: an extracted kind ('colour' accepted), or a
+ * syntactically valid learned name (whether the collection has it is checked where it is used).
+ */
+export function parseFeatureKind(value: string): FeatureKind {
+  const v = value.trim().toLowerCase();
+  if (v === 'colour' || v === 'color') return 'color';
+  if (v === 'deep') return 'deep';
+  if (v === 'both' || v === 'all') throw invalid('search with one feature kind: color, deep or a learned name');
+  return checkLearnedName(v);
+}
+
+/** A comma-separated list of searchable kinds ('both'/'all' = color,deep), for eval. */
+export function parseKindList(value: string): FeatureKind[] {
+  const out: FeatureKind[] = [];
+  for (const p of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const kinds = p === 'both' || p === 'all' ? FEATURE_KINDS : [parseFeatureKind(p)];
+    for (const k of kinds) if (!out.includes(k)) out.push(k);
+  }
+  if (out.length === 0) throw invalid('no feature kind given (use color, deep, both or the name of learned features)');
+  return out;
+}
+
+/** Every kind a collection can search with: its extracted kinds, then its learned ones (which need deep). */
+export function searchableKinds(cfg: Pick<CollectionConfig, 'features' | 'learned'>): FeatureKind[] {
+  return [...cfg.features, ...(cfg.features.includes('deep') ? Object.keys(cfg.learned).sort() : [])];
+}
+
+export function isExtractedKind(kind: FeatureKind): kind is ExtractedKind {
+  return kind === 'color' || kind === 'deep';
+}
+
+export function isLearnedKind(cfg: Pick<CollectionConfig, 'learned'>, kind: FeatureKind): boolean {
+  return kind !== 'color' && kind !== 'deep' && Object.hasOwn(cfg.learned, kind);
 }
 
 export function parseIndexChoice(value: string | undefined): IndexChoice | undefined {
@@ -121,7 +189,8 @@ export async function readConfig(file: string): Promise<CollectionConfig> {
   if (cfg.schema_version > SCHEMA_VERSION) {
     throw new NitamonoError('UNSUPPORTED', `${file} has schema version ${cfg.schema_version}; this nitamono reads up to ${SCHEMA_VERSION}`);
   }
-  cfg.features = sortKinds(cfg.features.filter((k): k is FeatureKind => k === 'color' || k === 'deep'));
+  cfg.features = sortKinds(cfg.features.filter((k) => k === 'color' || k === 'deep'));
+  cfg.learned = readLearned(file, cfg.learned);
   cfg.color_bins ??= 4;
   cfg.deep_model ??= LEGACY_DEEP_MODEL;
   cfg.index ??= 'auto';
@@ -129,6 +198,26 @@ export async function readConfig(file: string): Promise<CollectionConfig> {
   cfg.memory_budget ??= null;
   cfg.target_recall ??= null;
   return cfg;
+}
+
+/** The `learned` map of collection.json, checked: a hand-edited entry must not name a file outside the folder. */
+function readLearned(file: string, raw: unknown): Record<string, LearnedEntry> {
+  const out: Record<string, LearnedEntry> = {};
+  if (raw === undefined || raw === null) return out;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new NitamonoError('BAD_FILE', `${file}: "learned" must be an object`);
+  for (const [name, e] of Object.entries(raw as Record<string, Partial<LearnedEntry>>)) {
+    const ok =
+      /^[a-z0-9][a-z0-9-]*$/.test(name) &&
+      !RESERVED_KIND_NAMES.has(name) &&
+      typeof e?.file === 'string' &&
+      /^[A-Za-z0-9._-]+$/.test(e.file) &&
+      typeof e.model === 'string' &&
+      Number.isInteger(e.version) &&
+      Number.isInteger(e.dim);
+    if (!ok) throw new NitamonoError('BAD_FILE', `${file}: learned feature "${name}" is not described correctly`);
+    out[name] = { file: e.file!, model: e.model!, version: e.version!, dim: e.dim! };
+  }
+  return out;
 }
 
 export async function writeConfig(file: string, cfg: CollectionConfig): Promise<void> {
@@ -139,9 +228,16 @@ export async function writeConfig(file: string, cfg: CollectionConfig): Promise<
  * The vector space a kind of this collection lives in: its model version is part of the
  * catalogue key, so vectors of another bin count or deep model are never mixed in.
  */
-export function featureSpace(cfg: Pick<CollectionConfig, 'color_bins' | 'deep_model'>, kind: FeatureKind): FeatureSpace {
+export function featureSpace(
+  cfg: Pick<CollectionConfig, 'color_bins' | 'deep_model'> & Partial<Pick<CollectionConfig, 'learned'>>,
+  kind: FeatureKind,
+): FeatureSpace {
   if (kind === 'color') return { kind, model: `rgb-hist-${cfg.color_bins}` };
-  return { kind, model: cfg.deep_model ?? LEGACY_DEEP_MODEL };
+  if (kind === 'deep') return { kind, model: cfg.deep_model ?? LEGACY_DEEP_MODEL };
+  const learned = cfg.learned?.[kind];
+  if (!learned || !Object.hasOwn(cfg.learned!, kind))
+    throw invalid(`this collection has no learned features named "${kind}" (run "nitamono learn --name ${kind}")`);
+  return { kind, model: learned.model };
 }
 
 /**

@@ -5,6 +5,7 @@
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { CatalogStore } from '../catalog/types.js';
 import { colorDim } from '../image/color.js';
+import type { LearnedModels } from '../learn/registry.js';
 import { CONFIG_FILE, type CollectionConfig, type FeatureKind, featureSpace, writeConfig } from './config.js';
 import type { ExtractorCache } from './extractors.js';
 import type { IndexManager } from './index-manager.js';
@@ -17,6 +18,8 @@ export interface CollectionContext {
   readonly store: CatalogStore;
   readonly indexes: IndexManager;
   readonly extractors: ExtractorCache;
+  /** The learned kinds' models (src/learn/). */
+  readonly learned: LearnedModels;
   readonly dims: Dimensions;
   readonly threads: number;
   readonly progress: Progress;
@@ -50,6 +53,11 @@ export class Dimensions {
     const d = stored ?? (kind === 'color' ? colorDim(cfg.color_bins) : undefined);
     if (d !== undefined) this.known.set(kind, d);
     return d;
+  }
+
+  /** Drops a known dimension (a learned kind re-learned with another output dimension). */
+  forget(kind: FeatureKind): void {
+    this.known.delete(kind);
   }
 
   learn(dims: Partial<Record<FeatureKind, number>>): void {

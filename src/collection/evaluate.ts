@@ -25,11 +25,12 @@ import { invalid } from '../errors.js';
 import { averagePrecision, tieAwareRecall } from '../eval/recall.js';
 import { COLOR_SIZE, colorHistogram } from '../image/color.js';
 import { decodeImage, resizeRgb } from '../image/decode.js';
+import { evaluateHeldOut } from '../learn/evaluate.js';
 import { FlatIndex } from '../search/flat.js';
 import type { SearchResult, VectorIndex } from '../search/types.js';
 import { sampleIndices } from '../util/random.js';
 import type { Collection } from './collection.js';
-import type { FeatureKind } from './config.js';
+import { type FeatureKind, isExtractedKind } from './config.js';
 import { mapLimit } from './folder.js';
 import { type Progress, silentProgress } from './progress.js';
 
@@ -40,7 +41,7 @@ export const FULL_EVAL_MAX = 5000;
 export const DEFAULT_LARGE_SAMPLE = 2000;
 
 export interface EvalOptions {
-  /** Stored kinds to evaluate (default: all the collection has). */
+  /** Kinds to evaluate (default: all the collection has; a learned kind over its held-out images only). */
   features?: FeatureKind[];
   /** Number of query images (seeded random sample); default all, or 2000 above 5000 images. */
   sample?: number;
@@ -57,7 +58,8 @@ export interface EvalOptions {
 
 export interface FeatureQuality {
   dim: number;
-  source: 'stored' | 'computed';
+  /** held-out: a learned kind, measured over its held-out images only (src/learn/evaluate.ts). */
+  source: 'stored' | 'computed' | 'held-out';
   precision_at_1: number;
   precision_at_10: number;
   map: number;
@@ -268,8 +270,8 @@ export async function computeCompareFeatures(
 export async function evaluateCollection(c: Collection, opts: EvalOptions = {}): Promise<EvalReport> {
   const t0 = performance.now();
   const progress = opts.progress ?? silentProgress;
-  const kinds = opts.features ?? c.features;
-  for (const k of kinds) if (!c.features.includes(k)) throw invalid(`the collection has no ${k} features`);
+  const kinds = opts.features ?? c.searchableFeatures;
+  for (const k of kinds) if (!c.searchableFeatures.includes(k)) throw invalid(`the collection has no ${k} features`);
   const notes: string[] = [];
   const rows = await c.searchableImages(); // id order
   const n = rows.length;
@@ -317,6 +319,12 @@ export async function evaluateCollection(c: Collection, opts: EvalOptions = {}):
   report.queries = queries.length;
 
   for (const kind of kinds) {
+    if (!isExtractedKind(kind)) {
+      const h = await evaluateHeldOut(c, kind, opts.threads);
+      report.features[kind] = h.quality;
+      notes.push(h.note);
+      continue;
+    }
     const data = await c.vectors(kind);
     // Align to `rows` (both in id order; a row without this kind would misalign).
     if (data.ids.length !== n) {

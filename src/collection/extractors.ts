@@ -7,7 +7,7 @@ import { type ErrorCode, NitamonoError } from '../errors.js';
 import { type DeepModel, isDeepModel } from '../image/deep.js';
 import { FeatureExtractor } from '../image/extract.js';
 import type { ExtractFn } from '../ingest/jobs.js';
-import { type CollectionConfig, type FeatureKind, sortKinds } from './config.js';
+import { type CollectionConfig, type ExtractedKind, type FeatureKind, sortKinds } from './config.js';
 
 const KNOWN_CODES: readonly ErrorCode[] = ['BAD_FILE', 'UNSUPPORTED', 'TOO_LARGE', 'DECODE_FAILED', 'IO', 'NOT_FOUND', 'INVALID_ARGUMENT'];
 
@@ -55,10 +55,10 @@ export class ExtractorCache {
 }
 
 /** The extractor settings that produce these feature spaces (the inverse of `featureSpace`). */
-export function extractorSettings(spaces: readonly FeatureSpace[]): { kinds: FeatureKind[]; colorBins?: number; deepModel?: DeepModel } {
-  const out: { kinds: FeatureKind[]; colorBins?: number; deepModel?: DeepModel } = { kinds: [] };
+export function extractorSettings(spaces: readonly FeatureSpace[]): { kinds: ExtractedKind[]; colorBins?: number; deepModel?: DeepModel } {
+  const out: { kinds: ExtractedKind[]; colorBins?: number; deepModel?: DeepModel } = { kinds: [] };
   for (const s of spaces) {
-    if (out.kinds.includes(s.kind)) throw new NitamonoError('UNSUPPORTED', `feature space ${s.kind} is asked twice`);
+    if (out.kinds.includes(s.kind as ExtractedKind)) throw new NitamonoError('UNSUPPORTED', `feature space ${s.kind} is asked twice`);
     if (s.kind === 'color') {
       const m = /^rgb-hist-([1-9][0-9]?)$/.exec(s.model);
       if (!m) throw new NitamonoError('UNSUPPORTED', `unknown colour feature model '${s.model}'`);
@@ -69,7 +69,7 @@ export function extractorSettings(spaces: readonly FeatureSpace[]): { kinds: Fea
     } else {
       throw new NitamonoError('UNSUPPORTED', `unknown feature kind '${String((s as { kind: unknown }).kind)}'`);
     }
-    out.kinds.push(s.kind);
+    out.kinds.push(s.kind === 'color' ? 'color' : 'deep');
   }
   if (out.kinds.length === 0) throw new NitamonoError('UNSUPPORTED', 'a job asks for no feature space');
   out.kinds = sortKinds(out.kinds);

@@ -57,6 +57,8 @@ export interface Sidecar {
   size: number;
   dim: number;
   saved_at: string;
+  /** The feature space's model id the vectors came from; absent in files of older versions (then not checked). */
+  model?: string;
   /** Faiss factory string of what was built ('IVF317,PQ64,RFlat'); absent in files of older versions. */
   factory?: string;
   /** The collection's memory budget the index was planned under, and this kind's share of it (bytes; absent: none). */
@@ -352,6 +354,14 @@ export class IndexManager {
     for (const s of [...this.primaries.values(), ...this.aux.values()]) s.dispose();
   }
 
+  /** Forgets the indexes of `kind` held in memory (its vectors were replaced: a learned kind re-learned). */
+  drop(kind: FeatureKind): void {
+    for (const map of [this.primaries, this.aux]) {
+      map.get(kind)?.dispose();
+      map.delete(kind);
+    }
+  }
+
   /** The known dimensions of the collection's kinds, without a read when all are known. */
   private knownDims(): number[] {
     const out: number[] = [];
@@ -484,6 +494,8 @@ export class IndexManager {
   private async load(slot: IndexSlot, dim: number): Promise<void> {
     const side = await readSidecar(slot.sidecarFile);
     if (!side || side.dim !== dim || side.feature !== slot.kind) return;
+    // another model's vectors (a learned kind learned again) are never loaded
+    if (side.model !== undefined && side.model !== this.o.space(slot.kind).model) return;
     try {
       const idx = await loadIndex(slot.file);
       if (idx.dim === dim && idx.kind === side.index) {
@@ -576,6 +588,7 @@ export class IndexManager {
         format: 'nitamono-index-sidecar',
         version: 1,
         feature: slot.kind,
+        model: this.o.space(slot.kind).model,
         generation: slot.generation,
         index: idx.kind,
         nlist: idx.describe({ lists: false }).nlist ?? null,

@@ -72,16 +72,22 @@ export { Collection, type CollectionServices } from './collection.js';
 export {
   AUTO_FLAT_MAX,
   type CollectionConfig,
+  checkLearnedName,
   DEFAULT_COLLECTION_PATH,
+  type ExtractedKind,
   FEATURE_KINDS,
   type FeatureKind,
   featureSpace,
   type IndexChoice,
   type IndexPolicy,
+  type LearnedEntry,
+  parseFeatureKind,
   parseFeatures,
   parseIndexChoice,
   parseIndexPolicy,
+  parseKindList,
   SCHEMA_VERSION,
+  searchableKinds,
 } from './config.js';
 export {
   COMPARE_KINDS,

@@ -7,11 +7,12 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { invalid, NitamonoError } from '../errors.js';
 import { tieAwareRecall } from '../eval/recall.js';
+import { projectRows } from '../learn/project.js';
 import type { SearchParams, SearchResult } from '../search/types.js';
 import { checkK, MAX_K } from '../validate.js';
 import { COLLECTION_REFINE_FACTOR } from './auto-index.js';
 import { catalogChunks, exactSearch } from './catalog-vectors.js';
-import { type FeatureKind, featureSpace } from './config.js';
+import { type ExtractedKind, type FeatureKind, featureSpace, isExtractedKind, searchableKinds } from './config.js';
 import type { CollectionContext } from './context.js';
 import { toRelpath } from './folder.js';
 import { type EngineIndex, useIndex } from './index-manager.js';
@@ -46,9 +47,13 @@ export class SearchService {
 
   checkKind(kind: FeatureKind | undefined): FeatureKind {
     const k = kind ?? this.defaultKind;
-    const have = this.ctx.config.features;
-    if (!have.includes(k))
-      throw invalid(`this collection has no ${k} features (it has ${have.join(', ')}); re-index with --features ${k === 'deep' ? 'both' : k}`);
+    const have = searchableKinds(this.ctx.config);
+    if (!have.includes(k)) {
+      const fix = isExtractedKind(k)
+        ? `re-index with --features ${k === 'deep' ? 'both' : k}`
+        : `run "nitamono learn --name ${k}"${this.ctx.config.features.includes('deep') ? '' : ' after indexing with --features deep'}`;
+      throw invalid(`this collection has no ${k} features (it has ${have.join(', ')}); ${fix}`);
+    }
     return k;
   }
 
@@ -232,10 +237,14 @@ export class SearchService {
 
   private async extract(input: string | Buffer, kind: FeatureKind, label: string): Promise<QueryVector> {
     const t0 = performance.now();
-    const r = await this.ctx.extractors.extractOne(input, [kind], label);
+    // a learned kind: the deep features its head reads, then the head
+    const learned = isExtractedKind(kind) ? undefined : await this.ctx.learned.projectionOf(featureSpace(this.ctx.config, kind));
+    const source = learned ? (learned.input.kind as ExtractedKind) : (kind as ExtractedKind);
+    const r = await this.ctx.extractors.extractOne(input, [source], label);
+    const raw = r.features[source];
+    if (!raw) throw new NitamonoError('DECODE_FAILED', `${label}: no ${source} features`);
+    const v = learned ? projectRows(learned.layers, raw, 1) : raw;
     const extract_ms = round3(performance.now() - t0);
-    const v = r.features[kind];
-    if (!v) throw new NitamonoError('DECODE_FAILED', `${label}: no ${kind} features`);
     this.ctx.dims.learn({ [kind]: v.length });
     return { vector: v, source: 'extracted', extract_ms };
   }

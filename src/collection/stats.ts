@@ -5,6 +5,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COLLECTION_REFINE_FACTOR } from './auto-index.js';
+import { type FeatureKind, isExtractedKind, searchableKinds } from './config.js';
 import type { CollectionContext } from './context.js';
 import { fileBytes, readSidecar } from './index-manager.js';
 import { round3 } from './search.js';
@@ -14,7 +15,16 @@ export async function collectionStats(ctx: CollectionContext): Promise<Collectio
   const counts = await ctx.store.countByStatus();
   const features: KindStats[] = [];
   let memory = 0;
-  for (const kind of ctx.config.features) {
+  for (const kind of searchableKinds(ctx.config)) {
+    if (!isExtractedKind(kind)) {
+      // a learned kind whose model file cannot be read is reported, not allowed to fail the stats
+      try {
+        await ctx.learned.get(kind);
+      } catch (err) {
+        features.push({ kind, dim: ctx.config.learned[kind]!.dim, index: null, problem: (err as Error).message });
+        continue;
+      }
+    }
     const dim = (await ctx.dims.of(kind)) ?? 0;
     const p = counts.ok > 0 ? await ctx.indexes.primary(kind) : undefined;
     let index: KindStats['index'] = null;
@@ -47,7 +57,7 @@ export async function collectionStats(ctx: CollectionContext): Promise<Collectio
         tuning,
       };
     }
-    features.push({ kind, dim, index });
+    features.push({ kind, dim, index, ...(isExtractedKind(kind) ? {} : await learnedStats(ctx, kind)) });
   }
   return {
     path: ctx.path,
@@ -64,6 +74,13 @@ export async function collectionStats(ctx: CollectionContext): Promise<Collectio
     disk_bytes: await dirBytes(ctx.path),
     created_at: ctx.config.created_at,
     updated_at: ctx.config.updated_at,
+  };
+}
+
+async function learnedStats(ctx: CollectionContext, kind: FeatureKind): Promise<Pick<KindStats, 'learned'>> {
+  const m = (await ctx.learned.get(kind)).meta;
+  return {
+    learned: { version: m.version, model: m.model, labels: m.labels.source, holdout_images: m.split.holdout.ids.length, before: m.before, after: m.after },
   };
 }
 

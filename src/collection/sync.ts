@@ -14,7 +14,7 @@ import { invalid } from '../errors.js';
 import { checkDeepModelAvailable, type DeepModel } from '../image/deep.js';
 import { type ExtractionJob, extractionJob, InProcessJobRunner, type JobRunner } from '../ingest/jobs.js';
 import { type HashedCandidate, planSync, selectCandidates } from '../ingest/plan.js';
-import { checkCollectionOptions, type FeatureKind, featureSpace, parseIndexPolicy, sortKinds } from './config.js';
+import { checkCollectionOptions, type FeatureKind, featureSpace, parseIndexPolicy, searchableKinds, sortKinds } from './config.js';
 import type { CollectionContext } from './context.js';
 import { hashFile, mapLimit, scanFolder } from './folder.js';
 import type { Progress } from './progress.js';
@@ -72,8 +72,19 @@ export function collectionTarget(ctx: CollectionContext, runnerFor: JobRunnerFac
     },
     space: (kind) => featureSpace(ctx.config, kind),
     runner: (kinds) => runnerFor(ctx, kinds),
-    async finish(kinds, progress) {
-      await ctx.indexes.sync(kinds, progress);
+    async finish(extracted, progress) {
+      await ctx.indexes.sync(extracted, progress);
+      // learned kinds follow the deep vectors just committed (derived on read: src/learn/catalog-view.ts)
+      const kinds: FeatureKind[] = [...extracted];
+      for (const k of searchableKinds(ctx.config)) {
+        if (kinds.includes(k)) continue;
+        try {
+          await ctx.indexes.sync([k], progress);
+          kinds.push(k);
+        } catch {
+          // an unreadable model file fails the searches of its kind (naming the file), not the indexing
+        }
+      }
       const index: IndexReport['index'] = {};
       for (const k of kinds) {
         const idx = (await ctx.indexes.primary(k, progress))?.index;

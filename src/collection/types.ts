@@ -165,6 +165,17 @@ export interface OpenOptions {
 export interface KindStats {
   kind: FeatureKind;
   dim: number;
+  /** Why this kind cannot be searched now (a learned kind whose model file is unreadable). */
+  problem?: string;
+  /** A learned kind: its model version and the held-out figures measured when it was learned. */
+  learned?: {
+    version: number;
+    model: string;
+    labels: string;
+    holdout_images: number;
+    before: { precision_at_10: number; map: number };
+    after: { precision_at_10: number; map: number };
+  };
   index: {
     /** The registered kind: flat, ivf, sq8, pq, ivf-sq8, ivf-pq. */
     kind: string;

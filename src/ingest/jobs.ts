@@ -83,7 +83,7 @@ export async function handleExtractionJob(job: ExtractionJob, deps: { store: Cat
     };
   }
   const vectors = job.spaces.map((space) => {
-    const v = r.features[space.kind];
+    const v = r.features[space.kind as keyof typeof r.features];
     if (!v) throw new Error(`the extractor returned no ${space.kind} features for ${job.path}`);
     return { space, vector: v };
   });

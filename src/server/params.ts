@@ -8,11 +8,11 @@
  * parameter — these messages are the API's contract, which is why the parsers, not the schema
  * validator, decide.
  */
-import { AUTO_FLAT_MAX, DEFAULT_NPROBE } from '../collection/index.js';
+import { AUTO_FLAT_MAX, DEFAULT_NPROBE, type FeatureKind, parseFeatureKind as parseKindName } from '../collection/index.js';
 import { MAX_ID, MAX_K } from '../validate.js';
 import { badRequest } from './errors.js';
 
-export type Features = 'color' | 'deep';
+export type Features = FeatureKind;
 export type Method = 'exact' | 'ivf';
 
 export { MAX_K };
@@ -32,6 +32,8 @@ export interface ChoiceSpec<T extends string = string> {
   type: 'choice';
   values: readonly T[];
   description: string;
+  /** Other values are accepted too (documented by the description): no enum in the schema. */
+  open?: boolean;
 }
 
 /** A string that must match `pattern` whole. */
@@ -55,7 +57,9 @@ const intWithDefault = (min: number, max: number, description: string, dflt: num
 export const FEATURES: ChoiceSpec<Features> = {
   type: 'choice',
   values: ['color', 'deep'],
-  description: 'Feature kind ("colour" is accepted too). Default: the first kind the collection stores.',
+  open: true,
+  description:
+    'Feature kind: color ("colour" is accepted too), deep, or the name of learned features (nitamono learn --name). Default: the first kind the collection stores.',
 };
 
 export const METHOD: ChoiceSpec<Method> = {
@@ -118,10 +122,14 @@ export function parseFeatureKind(raw: unknown, available: readonly Features[]): 
     if (!first) throw badRequest('this collection stores no features');
     return first;
   }
-  if (typeof raw !== 'string') throw badRequest(`features must be "color" or "deep", got ${JSON.stringify(raw)}`);
-  const v = raw.trim().toLowerCase();
-  const f = v === 'colour' ? 'color' : v;
-  if (f !== 'color' && f !== 'deep') throw badRequest(`features must be "color" or "deep", got ${JSON.stringify(raw)}`);
+  const shape = `features must be "color", "deep" or the name of learned features, got ${JSON.stringify(raw)}`;
+  if (typeof raw !== 'string') throw badRequest(shape);
+  let f: Features;
+  try {
+    f = parseKindName(raw);
+  } catch {
+    throw badRequest(shape);
+  }
   if (!available.includes(f)) {
     throw badRequest(`this collection has no ${f} features (it stores: ${available.join(', ') || 'none'})`);
   }

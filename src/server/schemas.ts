@@ -159,7 +159,7 @@ function intSchema(spec: IntSpec): object {
 }
 
 function choiceSchema(spec: ChoiceSpec): object {
-  return { type: 'string', enum: [...spec.values], description: spec.description };
+  return { type: 'string', ...(spec.open ? { examples: [...spec.values] } : { enum: [...spec.values] }), description: spec.description };
 }
 
 /** An object schema of optional parameters; `closed`: others are refused (400). */

@@ -16,7 +16,10 @@ const refused = (name: string) => (err: unknown) => {
   return true;
 };
 
-type ObjectSchema = { properties: Record<string, { minimum?: number; maximum?: number; default?: number; enum?: unknown[] }>; additionalProperties?: boolean };
+type ObjectSchema = {
+  properties: Record<string, { minimum?: number; maximum?: number; default?: number; enum?: unknown[]; examples?: unknown[] }>;
+  additionalProperties?: boolean;
+};
 
 test('search and evaluate: every documented field is accepted within its documented range, and nothing else', () => {
   const body = queryBody(SEARCH_FIELDS) as { content: Record<string, { schema: ObjectSchema }> };
@@ -25,8 +28,10 @@ test('search and evaluate: every documented field is accepted within its documen
   assert.deepEqual(Object.keys(multipart.properties).sort(), [...Object.keys(json.properties), 'image'].sort());
   assert.equal(json.additionalProperties, false);
   for (const [name, prop] of Object.entries(json.properties)) {
-    if (prop.enum) {
-      for (const v of prop.enum) assert.doesNotThrow(() => parseSearchParams({ [name]: v }, ['color', 'deep']), name);
+    // features is an open choice (learned kinds are named by the user): its examples are accepted
+    const choices = prop.enum ?? prop.examples;
+    if (choices) {
+      for (const v of choices) assert.doesNotThrow(() => parseSearchParams({ [name]: v }, ['color', 'deep']), name);
       assert.throws(() => parseSearchParams({ [name]: 'nonsense' }, ['color', 'deep']), refused(name));
       continue;
     }

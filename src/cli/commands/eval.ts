@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { parseCompare } from '../../collection/evaluate.js';
-import { Collection, DEFAULT_COLLECTION_PATH, type EvalReport, evaluateCollection, parseFeatures } from '../../collection/index.js';
+import { Collection, DEFAULT_COLLECTION_PATH, type EvalReport, evaluateCollection, parseKindList } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { collectionPath, intAtLeast, listOf } from '../options.js';
@@ -29,13 +29,16 @@ function printEval(r: EvalReport): void {
     `Evaluation of ${displayPath(r.collection)}: ${fmtInt(r.n)} images in ${r.classes} folders (labels = parent folder), ${fmtInt(r.queries)} leave-one-out queries`,
   );
   out.push('');
-  out.push('features        dim   P@1     P@10    mAP     exact ms/query');
+  const w = Math.max(14, ...Object.entries(r.features).map(([k, f]) => k.length + (f.source === 'held-out' ? 11 : 2)));
+  out.push(`${'features'.padEnd(w)}  dim   P@1     P@10    mAP     exact ms/query`);
   for (const [k, f] of Object.entries(r.features)) {
     out.push(
-      `${(k + (f.source === 'computed' ? ' *' : '')).padEnd(14)} ${String(f.dim).padStart(5)}   ${f.precision_at_1.toFixed(3)}   ${f.precision_at_10.toFixed(3)}   ${f.map.toFixed(3)}   ${f.exact_ms_per_query.toFixed(3)}`,
+      `${(k + (f.source === 'computed' ? ' *' : f.source === 'held-out' ? ' (held-out)' : '')).padEnd(w)} ${String(f.dim).padStart(5)}   ${f.precision_at_1.toFixed(3)}   ${f.precision_at_10.toFixed(3)}   ${f.map.toFixed(3)}   ${f.exact_ms_per_query.toFixed(3)}`,
     );
   }
   if (Object.values(r.features).some((f) => f.source === 'computed')) out.push('  * computed on the fly for comparison (--compare), not stored');
+  if (Object.values(r.features).some((f) => f.source === 'held-out'))
+    out.push('  (held-out) learned features: over their held-out images only, never their training images (see the note)');
   if (r.ivf.length > 0) {
     out.push('');
     out.push('IVF vs exact (self excluded; ties count as found)');
@@ -54,7 +57,7 @@ function printEval(r: EvalReport): void {
 async function evalCommand(o: EvalCliOptions): Promise<void> {
   if (o.labels !== 'folders') throw invalid(`--labels supports only "folders" (each image's parent folder name), not "${o.labels}"`);
   const compare = parseCompare(o.compare);
-  const features = parseFeatures(o.features);
+  const features = o.features !== undefined ? parseKindList(o.features) : undefined;
   const c = await Collection.open(collectionPath(o));
   try {
     const report = await evaluateCollection(c, {
@@ -80,7 +83,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH})`)
     .option('--labels <source>', 'where labels come from: folders (the parent folder name)', 'folders')
     .option('--sample <n>', 'number of query images (default all; 2,000 above 5,000 images)', intAtLeast('sample'))
-    .option('--features <kinds>', 'stored kinds to evaluate (default all)')
+    .option('--features <kinds>', 'kinds to evaluate: color, deep, both, or learned names (held-out images only); default all the collection has')
     .option('--compare [kinds]', 'also evaluate features computed on the fly: pixels, color4, color8 (default all three)')
     .option('--nprobe <list>', 'nprobe values for the IVF sweep (default 1,2,4,… up to nlist)', listOf(intAtLeast('nprobe')))
     .option('--no-ivf', 'skip the IVF faithfulness sweep')

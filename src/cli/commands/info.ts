@@ -119,6 +119,10 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
     for (const f of s.features) {
       const i = f.index;
       let line = `  ${f.kind.padEnd(6)}  ${f.dim}-d`;
+      if (f.problem) {
+        out.push(`${line}  cannot be searched: ${f.problem}`);
+        continue;
+      }
       if (i) {
         line += `  ${i.kind}${i.nlist ? ` nlist=${i.nlist}` : ''}${i.kind !== 'flat' ? ` (${i.factory})` : ''}, ${fmtInt(i.size)} vectors, ${fmtBytes(i.memory_bytes)} in memory (${fmtBytes(i.bytes_per_image)} per image`;
         line += i.size > 0 && i.raw_bytes > 0 ? `, ${((100 * i.memory_bytes) / i.raw_bytes).toFixed(0)}% of float32)` : ')';
@@ -126,6 +130,10 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
         line += `, ${fmtBytes(i.file_bytes)} index file`;
         if (i.list_sizes) line += `; list sizes min ${i.list_sizes.min} / mean ${i.list_sizes.mean} / max ${i.list_sizes.max}, ${i.list_sizes.empty} empty`;
         out.push(line);
+        if (f.learned)
+          out.push(
+            `          learned: v${f.learned.version}, labels from ${f.learned.labels}; on its ${fmtInt(f.learned.holdout_images)} held-out images P@10 ${f.learned.before.precision_at_10.toFixed(3)} → ${f.learned.after.precision_at_10.toFixed(3)}, mAP ${f.learned.before.map.toFixed(3)} → ${f.learned.after.map.toFixed(3)} (deep → ${f.kind})`,
+          );
         if (i.reason) out.push(`          why: ${i.reason}${i.budget_bytes !== null ? ` (budget for ${f.kind}: ${fmtBytes(i.budget_bytes)})` : ''}`);
         const d = i.search_defaults;
         const set = [d.nprobe !== null ? `nprobe ${d.nprobe}` : '', d.refine_factor !== null ? `refine factor ${d.refine_factor}` : '']

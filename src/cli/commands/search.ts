@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ClusterSearch, type ClusterSearchResponse } from '../../cluster/client.js';
 import { DEFAULT_DEADLINE_MS } from '../../cluster/coordinator.js';
-import { Collection, DEFAULT_COLLECTION_PATH, DEFAULT_NPROBE, parseFeatures, type SearchResponse } from '../../collection/index.js';
+import { Collection, DEFAULT_COLLECTION_PATH, DEFAULT_NPROBE, parseFeatureKind, type SearchResponse } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { clusterCollection, collectionPath, factorAtLeastOne, intAtLeast, shardToken, urlList } from '../options.js';
@@ -154,8 +154,7 @@ async function searchCommand(query: string, o: SearchCliOptions): Promise<void> 
   if (o.exact && (o.nprobe !== undefined || o.refineFactor !== undefined)) throw invalid('--exact excludes --nprobe and --refine-factor');
   if (o.catalog !== undefined && o.refineFactor !== undefined)
     throw invalid('--refine-factor is for a collection folder: cluster shards hold flat or IVF indexes');
-  const features = o.features !== undefined ? parseFeatures(o.features) : undefined;
-  if (features && features.length !== 1) throw invalid('--features for search is one of color or deep');
+  const features = o.features !== undefined ? [parseFeatureKind(o.features)] : undefined;
   if (o.catalog !== undefined) return clusterSearchCommand(query, o, features?.[0]);
   if (o.shards || o.deadlineMs !== undefined || o.local === false) throw invalid('--shards, --deadline-ms and --no-local need --catalog (cluster mode)');
   const c = await Collection.open(collectionPath(o));
@@ -184,7 +183,7 @@ export function registerSearchCommand(program: Command): void {
     .argument('<image>', 'an image file, or a path already in the collection')
     .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH}); with --catalog, the collection's name (default "default")`)
     .option('-k, --k <k>', 'number of results', intAtLeast('k'), 10)
-    .option('--features <kind>', 'color or deep (default: deep if indexed, else color)')
+    .option('--features <kind>', 'color, deep or the name of learned features (default: deep if indexed, else color)')
     .option('--exact', 'exact search: every vector is compared (cost N·D)')
     .option(
       '--nprobe <p>',

@@ -43,7 +43,7 @@ const clusterSearchResponse = {
     took_ms: { type: 'number', description: "The coordinator's time: broadcast, wait, merge" },
     extract_ms: { type: 'number', description: 'Feature extraction of an uploaded query' },
     method: { type: 'string', enum: ['exact', 'ivf'] },
-    features: { type: 'string', enum: ['color', 'deep'] },
+    features: { type: 'string', description: 'color, deep or the name of learned features' },
     distances_computed: int,
     n: { type: 'integer', description: 'Vectors in the partitions that answered' },
     dim: int,

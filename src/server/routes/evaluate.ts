@@ -20,7 +20,7 @@ const evaluationResponse = {
   type: 'object',
   required: ['features', 'k', 'nprobe', 'nlist', 'n', 'dim', 'recall_at_1', 'recall_at_k', 'exact', 'ivf', 'speedup', 'cost'],
   properties: {
-    features: { type: 'string', enum: ['color', 'deep'] },
+    features: { type: 'string', description: 'color, deep or the name of learned features' },
     k: { type: 'integer' },
     nprobe: { type: 'integer' },
     nlist: { type: 'integer' },
@@ -53,7 +53,7 @@ export const evaluateRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
     },
     async (req) => {
       const { fields, upload } = await readInput(req, limits);
-      const p = parseSearchParams(fields, collection.features);
+      const p = parseSearchParams(fields, collection.searchableFeatures);
       if (fields.method !== undefined && p.method !== 'ivf')
         throw badRequest('evaluate compares the inverted file with exact search; method can only be "ivf"');
       const query = await queryOf(collection, p.id, await uploadOf(sharedQueries, p, upload, limits.maxPixels));

@@ -25,7 +25,7 @@ const searchResponse = {
     took_ms: { type: 'number' },
     extract_ms: { type: 'number', description: 'Feature extraction of an uploaded query' },
     method: { type: 'string', enum: ['exact', 'ivf'], description: 'The method used (when none was asked for: the index kind of the collection)' },
-    features: { type: 'string', enum: ['color', 'deep'] },
+    features: { type: 'string', description: 'color, deep or the name of learned features' },
     distances_computed: { type: 'integer' },
     n: { type: 'integer', description: 'N, searchable images' },
     dim: { type: 'integer', description: 'D, numbers per vector' },
@@ -81,7 +81,7 @@ export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     },
     async (req) => {
       const { fields, upload: given } = await readInput(req, limits);
-      const p = parseSearchParams(fields, collection.features);
+      const p = parseSearchParams(fields, collection.searchableFeatures);
       const upload = await uploadOf(sharedQueries, p, given, limits.maxPixels);
       const query = await queryOf(collection, p.id, upload);
       const [res, histogram] = await Promise.all([

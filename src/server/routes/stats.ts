@@ -128,7 +128,7 @@ const statsResponse = {
         type: 'object',
         required: ['kind', 'dim', 'index', 'ivf_nlist', 'ivf_nlist_estimated', 'costs'],
         properties: {
-          kind: { type: 'string', enum: ['color', 'deep'] },
+          kind: { type: 'string', description: 'color, deep or the name of learned features' },
           dim: { type: 'integer', description: 'D' },
           index: indexFacts,
           ivf_nlist: { type: 'integer', nullable: true, description: 'Lists of the inverted file used by method=ivf (null for an empty collection)' },
@@ -140,7 +140,7 @@ const statsResponse = {
         },
       },
     },
-    default_features: { type: 'string', enum: ['color', 'deep'] },
+    default_features: { type: 'string', description: 'color, deep or the name of learned features' },
     memory: {
       type: 'object',
       required: ['index_bytes', 'refine_bytes', 'rss_bytes', 'heap_used_bytes'],

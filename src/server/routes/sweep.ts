@@ -18,7 +18,7 @@ const sweepResponse = {
   type: 'object',
   required: ['features', 'k', 'n', 'dim', 'nlist', 'queries', 'generation', 'exact', 'points', 'took_ms', 'costs'],
   properties: {
-    features: { type: 'string', enum: ['color', 'deep'] },
+    features: { type: 'string', description: 'color, deep or the name of learned features' },
     k: { type: 'integer' },
     n: { type: 'integer' },
     dim: { type: 'integer' },
@@ -63,7 +63,7 @@ export const sweepRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
     async (req) => {
       const q = req.query as Record<string, unknown>;
       checkKnown(q, Object.keys(SWEEP_QUERY));
-      const kind = parseFeatureKind(q.features, collection.features);
+      const kind = parseFeatureKind(q.features, collection.searchableFeatures);
       const k = parseIntOrDefault('k', SWEEP_QUERY.k, q.k);
       const queries = parseIntOrDefault('queries', SWEEP_QUERY.queries, q.queries);
       // cheap reads: stats() would also measure the collection folder

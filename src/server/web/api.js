@@ -4,7 +4,7 @@
 // of the responses the page reads; GET /api/openapi.json has all of them.
 
 /**
- * @typedef {'color' | 'deep'} Features
+ * @typedef {string} Features  color, deep, or the name of learned features (nitamono learn)
  * @typedef {'exact' | 'ivf'} Method
  *
  * @typedef {object} Cost The seed's cost model for one N and D

@@ -129,7 +129,8 @@ function readUrl() {
   state.k = Number.isInteger(k) && k >= 1 && k <= MAX_K ? k : 24;
   state.shown = state.k;
   const f = p.get('features');
-  if (f === 'color' || f === 'deep') state.features = f;
+  // a learned kind's name too; one the collection lacks is replaced once its stats are known
+  if (f !== null && /^[a-z0-9][a-z0-9-]*$/.test(f)) state.features = f;
   const m = p.get('method');
   state.method = m === 'ivf' ? 'ivf' : 'exact';
   const np = Number(p.get('nprobe'));
@@ -176,6 +177,9 @@ function showError(err) {
 
 // ------------------------------------------------------------------ controls
 
+/** A feature kind as the switch names it: learned kinds by the name they were given. */
+const kindLabel = (/** @type {Features} */ kind) => (kind === 'color' ? 'Colour' : kind === 'deep' ? 'Deep' : `Learned: ${kind}`);
+
 /** @param {Stats} stats */
 function buildFeatureControls(stats) {
   const group = $('#features-group');
@@ -184,14 +188,14 @@ function buildFeatureControls(stats) {
   if (!kinds.includes(state.features)) state.features = kinds.includes(stats.default_features) ? stats.default_features : kinds[0];
   for (const kind of kinds) {
     const input = el('input', { type: 'radio', name: 'features', value: kind, checked: kind === state.features });
-    group.append(el('label', {}, input, el('span', { text: kind === 'color' ? 'Colour' : 'Deep' })));
+    group.append(el('label', {}, input, el('span', { text: kindLabel(kind) })));
   }
   $('#features-field').hidden = kinds.length === 0;
   const how = $('#how-features');
   how.textContent = '';
   for (const kind of kinds) {
     const input = el('input', { type: 'radio', name: 'how-features', value: kind, checked: kind === state.features });
-    how.append(el('label', {}, input, el('span', { text: kind === 'color' ? `Colour (D = ${dimOf(kind)})` : `Deep (D = ${dimOf(kind)})` })));
+    how.append(el('label', {}, input, el('span', { text: `${kindLabel(kind)} (D = ${dimOf(kind)})` })));
   }
 }
 
@@ -226,7 +230,7 @@ function onSettingsChanged() {
 /** The value of the input or select an event came from. */
 const inputValue = (/** @type {Event} */ e) => (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement ? e.target.value : '');
 /** @returns {Features} */
-const asFeatures = (/** @type {string} */ v) => (v === 'deep' ? 'deep' : 'color');
+const asFeatures = (/** @type {string} */ v) => v || 'color';
 /** @returns {Method} */
 const asMethod = (/** @type {string} */ v) => (v === 'ivf' ? 'ivf' : 'exact');
 
