@@ -1,0 +1,321 @@
+/**
+ * Near-duplicates: groups of images that are the same picture (resized, recompressed, cropped a
+ * little, converted to another format), found with the collection's own index.
+ *
+ * 1. Exact copies are known without any index: searchable rows with the same SHA-256.
+ * 2. A batched k-NN self-join: every image's DUPLICATE_NEIGHBOURS nearest neighbours, the
+ *    queries read from the catalogue chunk by chunk and searched in batches with `searchAsync`
+ *    (worker threads), each neighbour within the threshold a link. The exact index serves while
+ *    the whole join costs at most EXACT_SELF_JOIN_MAX_WORK multiply-adds; past that, the
+ *    approximate one (the primary IVF or compressed index, else the on-demand IVF) with at least
+ *    DUPLICATE_NPROBE lists scanned per query: a near-copy is so close to its original that it
+ *    almost always sits in the same list, so a generous nprobe loses next to nothing.
+ * 3. Groups = connected components of the links and the exact copies (union-find); each with
+ *    its largest pairwise distance, computed from the stored vectors.
+ *
+ * Distances are the index's: squared L2 (deep vectors are unit length, so 2 − 2·cos).
+ */
+import type { FeatureSpace, ImageRow } from '../catalog/types.js';
+import { invalid, NitamonoError } from '../errors.js';
+import { DEFAULT_DEEP_MODEL } from '../image/deep.js';
+import { catalogChunks } from './catalog-vectors.js';
+import { type FeatureKind, featureSpace } from './config.js';
+import type { CollectionContext } from './context.js';
+import { useIndex } from './index-manager.js';
+import type { Progress } from './progress.js';
+import { round3, type SearchService } from './search.js';
+import type { SearchMethod } from './types.js';
+
+/** Nearest neighbours of each image examined for links (itself excluded). */
+export const DUPLICATE_NEIGHBOURS = 8;
+/** Lists scanned per query at least when the approximate index serves (clamped to nlist). */
+export const DUPLICATE_NPROBE = 16;
+/**
+ * The exact index serves the self-join while N queries × the index's cost per query stays
+ * below this many multiply-adds (≈ 10⁵ × 10⁵ colour, ≈ 9,000 × 9,000 deep 1792-d: tens of seconds
+ * on two cores); beyond it the approximate index does, at a cost of about N·D·(nlist + nprobe·N/nlist).
+ */
+export const EXACT_SELF_JOIN_MAX_WORK = 2 ** 37;
+/** Queries per searchAsync call (and per progress tick). */
+const QUERY_BATCH = 1024;
+/** Groups larger than this report the largest link distance instead of the largest pairwise one. */
+const MAX_PAIRWISE_GROUP = 256;
+
+/**
+ * Calibrated default thresholds (squared L2), by feature space `kind:model`. Calibration:
+ * `bench/duplicates-bench.mjs` builds a calibration and a separate test set (originals from the
+ * demo images and generated scenes, each with a resized, a JPEG-recompressed (quality 60–90), a
+ * 5 %-cropped and a PNG↔JPEG-converted copy, mixed with unrelated images), runs the self-join at
+ * a ladder of thresholds on the calibration set and keeps the one of best pairwise F1 (the middle
+ * of the best plateau, geometrically); the figures below are its output, checked on the test set
+ * (BENCHMARKS.md, "Near-duplicates").
+ */
+export const DUPLICATE_THRESHOLDS: Readonly<Record<string, number>> = {
+  // filled from the calibration run
+  'color:rgb-hist-4': 0.001,
+  [`deep:${DEFAULT_DEEP_MODEL}`]: 0.1,
+};
+
+/** The calibrated default threshold of a feature space, or undefined (other bins, models, learned kinds). */
+export function defaultDuplicateThreshold(space: FeatureSpace): number | undefined {
+  return DUPLICATE_THRESHOLDS[`${space.kind}:${space.model}`];
+}
+
+/** A threshold: a finite number ≥ 0 (a squared distance). */
+export function checkDuplicateThreshold(v: unknown, name = 'the duplicate threshold'): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw invalid(`${name} must be a number ≥ 0 (a squared L2 distance, e.g. 0.05), got ${typeof v === 'string' ? `'${v}'` : String(v)}`);
+  return v;
+}
+
+export interface DuplicateOptions {
+  /** Feature kind (default: deep when stored, else colour). */
+  features?: FeatureKind;
+  /** Largest squared L2 distance of a link (default: the calibrated one of the feature space). */
+  threshold?: number;
+  progress?: Progress;
+}
+
+export interface DuplicateImage {
+  id: number;
+  /** Relative to the collection root, "/"-separated. */
+  path: string;
+  absolute_path: string;
+  /** Another image of the group has the same content (SHA-256). */
+  exact_copy: boolean;
+}
+
+export interface DuplicateGroup {
+  /** In id order. */
+  images: DuplicateImage[];
+  /**
+   * The largest distance between two images of the group (single linkage, so it may exceed
+   * the threshold); for groups of more than 256 images, the largest link's.
+   */
+  max_distance: number;
+  /** Every image of the group has the same content: byte-identical copies. */
+  exact: boolean;
+}
+
+export interface DuplicateReport {
+  features: FeatureKind;
+  /** The feature space's model version. */
+  model: string;
+  threshold: number;
+  threshold_source: 'default' | 'given';
+  /** 'exact': every image's true nearest neighbours; 'ivf': the approximate index's. */
+  method: SearchMethod;
+  nprobe?: number;
+  /** Neighbours examined per image. */
+  neighbours: number;
+  /** Images searched. */
+  n: number;
+  /** The catalogue generation the answer reflects. */
+  generation: number;
+  /** Exact-copy groups first, then by max_distance, then by first id. */
+  groups: DuplicateGroup[];
+  /** Images that belong to some group. */
+  images_in_groups: number;
+  took_ms: number;
+}
+
+/** Disjoint sets over arbitrary integer ids, with path halving and union by size. */
+class UnionFind {
+  private readonly parent = new Map<number, number>();
+  private readonly size = new Map<number, number>();
+
+  find(x: number): number {
+    let p = this.parent.get(x);
+    if (p === undefined) {
+      this.parent.set(x, x);
+      this.size.set(x, 1);
+      return x;
+    }
+    while (p !== x) {
+      const g = this.parent.get(p)!;
+      this.parent.set(x, g);
+      x = p;
+      p = this.parent.get(x)!;
+    }
+    return x;
+  }
+
+  union(a: number, b: number): void {
+    let ra = this.find(a),
+      rb = this.find(b);
+    if (ra === rb) return;
+    if (this.size.get(ra)! < this.size.get(rb)!) [ra, rb] = [rb, ra];
+    this.parent.set(rb, ra);
+    this.size.set(ra, this.size.get(ra)! + this.size.get(rb)!);
+  }
+
+  /** Components of at least two members, each in ascending order. */
+  groups(): number[][] {
+    const by = new Map<number, number[]>();
+    for (const x of this.parent.keys()) {
+      const r = this.find(x);
+      const g = by.get(r);
+      if (g) g.push(x);
+      else by.set(r, [x]);
+    }
+    return [...by.values()].filter((g) => g.length > 1).map((g) => g.sort((a, b) => a - b));
+  }
+}
+
+/**
+ * The near-duplicate groups of the collection in one feature kind (see the module comment).
+ * Throws INVALID_ARGUMENT for a bad threshold, or when the feature space has no calibrated
+ * default and none is given; EMPTY_INDEX when the collection has no images.
+ */
+export async function findDuplicates(ctx: CollectionContext, searcher: SearchService, opts: DuplicateOptions = {}): Promise<DuplicateReport> {
+  const t0 = performance.now();
+  const kind = searcher.checkKind(opts.features);
+  const space = featureSpace(ctx.config, kind);
+  const given = opts.threshold !== undefined;
+  const threshold = given ? checkDuplicateThreshold(opts.threshold) : defaultDuplicateThreshold(space);
+  if (threshold === undefined)
+    throw invalid(
+      `no calibrated duplicate threshold for ${kind} features (${space.model}); give one with --threshold (a squared L2 distance: look at the distances "nitamono search" reports between copies)`,
+    );
+  const progress = opts.progress ?? ctx.progress;
+
+  const rows = (await ctx.store.summaries([])).filter((r) => r.status === 'ok');
+  if (rows.length === 0) throw new NitamonoError('EMPTY_INDEX', 'the collection has no images yet');
+  const links = new UnionFind();
+  const byId = new Map<number, ImageRow>();
+  const firstOfSha = new Map<string, number>();
+  for (const r of rows) {
+    byId.set(r.id, r);
+    if (r.sha256 === null) continue;
+    const first = firstOfSha.get(r.sha256);
+    if (first === undefined) firstOfSha.set(r.sha256, r.id);
+    else links.union(first, r.id);
+  }
+
+  const primary = await ctx.indexes.primary(kind, progress);
+  if (!primary || primary.index.size === 0) throw new NitamonoError('EMPTY_INDEX', `no ${kind} vectors in the collection`);
+  const n = primary.index.size;
+  const method: SearchMethod = primary.index.kind === 'flat' && primary.index.queryCost() * n <= EXACT_SELF_JOIN_MAX_WORK ? 'exact' : 'ivf';
+  const target = await searcher.indexFor(kind, method, undefined, undefined);
+  const params = { ...target.params };
+  if (method === 'ivf' && params.nprobe !== undefined) {
+    const nlist = target.index.describe({ lists: false }).nlist ?? params.nprobe;
+    params.nprobe = Math.min(nlist, Math.max(params.nprobe, DUPLICATE_NPROBE));
+  }
+
+  const edgeMax = new Map<number, number>();
+  await useIndex(target.index, async () => {
+    const index = target.index;
+    const ids = index.ids();
+    const kk = Math.min(index.size, DUPLICATE_NEIGHBOURS + 1);
+    const step = progress.step('duplicates', ids.length, 'images');
+    try {
+      for await (const chunk of catalogChunks(ctx.store, space, index.dim, ids)) {
+        const d = index.dim;
+        for (let i = 0; i < chunk.ids.length; i += QUERY_BATCH) {
+          const j = Math.min(chunk.ids.length, i + QUERY_BATCH);
+          const res = await index.searchAsync(chunk.vectors.subarray(i * d, j * d), kk, params);
+          for (let q = 0; q < j - i; q++) {
+            const self = chunk.ids[i + q]!;
+            for (let r = 0; r < res.k; r++) {
+              const other = res.labels[q * res.k + r]!;
+              const dist = res.distances[q * res.k + r]!;
+              if (other < 0 || !(dist <= threshold)) break; // rows are sorted by distance; NaN pads end them
+              if (other === self || !byId.has(other)) continue;
+              links.union(self, other);
+              const root = Math.min(self, other);
+              edgeMax.set(root, Math.max(edgeMax.get(root) ?? 0, dist));
+            }
+          }
+          step.increment(j - i);
+        }
+      }
+    } finally {
+      step.stop();
+    }
+  });
+
+  const groups: DuplicateGroup[] = [];
+  const members = links.groups();
+  const vectors = await groupVectors(ctx, space, target.index.dim, members);
+  let work = 0;
+  for (const g of members) {
+    const shas = new Map<string, number>();
+    for (const id of g) {
+      const s = byId.get(id)?.sha256;
+      if (s) shas.set(s, (shas.get(s) ?? 0) + 1);
+    }
+    const exact = shas.size === 1 && [...shas.values()][0] === g.length;
+    let max = 0;
+    if (!exact) {
+      if (g.length <= MAX_PAIRWISE_GROUP) {
+        max = diameter(g, vectors, target.index.dim);
+        work += g.length * g.length * target.index.dim;
+        // keeps the event loop answering while many groups are measured
+        if (work > 1 << 24) {
+          work = 0;
+          await new Promise((r) => setImmediate(r));
+        }
+      } else for (const id of g) max = Math.max(max, edgeMax.get(id) ?? 0);
+    }
+    groups.push({
+      images: g.map((id) => {
+        const row = byId.get(id)!;
+        return {
+          id,
+          path: row.relpath,
+          absolute_path: ctx.paths.absolute(row.relpath),
+          exact_copy: row.sha256 !== null && (shas.get(row.sha256) ?? 0) > 1,
+        };
+      }),
+      max_distance: max,
+      exact,
+    });
+  }
+  groups.sort((a, b) => Number(b.exact) - Number(a.exact) || a.max_distance - b.max_distance || a.images[0]!.id - b.images[0]!.id);
+  const report: DuplicateReport = {
+    features: kind,
+    model: space.model,
+    threshold,
+    threshold_source: given ? 'given' : 'default',
+    method,
+    neighbours: DUPLICATE_NEIGHBOURS,
+    n,
+    generation: target.generation,
+    groups,
+    images_in_groups: groups.reduce((s, g) => s + g.images.length, 0),
+    took_ms: round3(performance.now() - t0),
+  };
+  if (method === 'ivf' && params.nprobe !== undefined) report.nprobe = params.nprobe;
+  return report;
+}
+
+/** The stored vectors of every grouped image, by id (one batched read). */
+async function groupVectors(ctx: CollectionContext, space: FeatureSpace, dim: number, groups: number[][]): Promise<Map<number, Float32Array>> {
+  const out = new Map<number, Float32Array>();
+  const ids = Int32Array.from(groups.filter((g) => g.length <= MAX_PAIRWISE_GROUP).flat());
+  for await (const c of catalogChunks(ctx.store, space, dim, ids)) {
+    for (let i = 0; i < c.ids.length; i++) out.set(c.ids[i]!, c.vectors.slice(i * dim, (i + 1) * dim));
+  }
+  return out;
+}
+
+/** Largest squared L2 distance between two members (an image without a vector is skipped). */
+function diameter(ids: number[], vectors: Map<number, Float32Array>, d: number): number {
+  let max = 0;
+  for (let a = 0; a < ids.length; a++) {
+    const va = vectors.get(ids[a]!);
+    if (!va) continue;
+    for (let b = a + 1; b < ids.length; b++) {
+      const vb = vectors.get(ids[b]!);
+      if (!vb) continue;
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const t = va[j]! - vb[j]!;
+        s += t * t;
+      }
+      if (s > max) max = s;
+    }
+  }
+  return max;
+}
