@@ -127,6 +127,18 @@ try {
       `${kind.padEnd(9)} ${`${t} (${label})`.padEnd(20)} ${cells}${String(rep.groups.length).padStart(6)}  ${rep.method.padEnd(6)}  ${(rep.took_ms / 1000).toFixed(2)} s`,
     );
   }
+  // the same groups scored on the pairs inside one source (a pair across sources is left out)
+  console.log('\nTest set by source of the images (precision / recall over pairs of two images of that source)');
+  const sources = [
+    ['clip-art (demo)', (f) => !f.relpath.includes('-scene')],
+    ['photo-like (generated)', (f) => f.relpath.includes('-scene')],
+  ];
+  for (const { kind, label, t, rep } of rows)
+    for (const [name, keepFile] of sources) {
+      const sc = scoreDuplicateGroups(test.files.filter(keepFile), groupsOf(rep));
+      const cells = ['all', ...COPY_KINDS].map((k) => `${f3(sc[k].precision)}/${f3(sc[k].recall)}`.padEnd(15)).join('');
+      console.log(`${kind.padEnd(9)} ${`${t} (${label})`.padEnd(20)} ${name.padEnd(24)} ${cells}`);
+    }
   await cal.c.close();
   await test.c.close();
 } finally {

@@ -62,13 +62,14 @@ export async function makeCopy(kind: CopyKind, data: Buffer, ext: string, rand: 
 }
 
 /**
- * A photo-like generated image (JPEG, quality 90): smooth colour blobs (low-resolution noise
+ * A photo-like generated image (JPEG, quality 90, 640–1280 × 480–900 px, photo-sized so a resized
+ * copy still holds as many pixels as the features look at): smooth colour blobs (low-resolution noise
  * upscaled), a few shapes in random colours, fine grain; seed → always the same bytes.
  */
 export async function sceneJpeg(seed: number): Promise<Buffer> {
   const r = rng(seed * 7919 + 17);
-  const w = 240 + Math.floor(r() * 240),
-    h = 180 + Math.floor(r() * 180);
+  const w = 640 + Math.floor(r() * 640),
+    h = 480 + Math.floor(r() * 420);
   const sw = 3 + Math.floor(r() * 6),
     sh = 3 + Math.floor(r() * 5);
   const small = Buffer.alloc(sw * sh * 3);

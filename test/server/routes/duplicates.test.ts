@@ -15,7 +15,7 @@ import { useServer } from '../fixture.js';
 const CHROMIUM = '/usr/bin/chromium';
 const noBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed — browser test skipped`;
 
-/** An exact copy and a half-size copy of the first image, next to the generated ones. */
+/** An exact copy and a JPEG copy of the first image, next to the generated ones. */
 async function writeCopies(root: string): Promise<void> {
   const first = join(root, 'g000', 'img-00000.png');
   await copyFile(first, join(root, 'g000', 'same.png'));
@@ -29,18 +29,18 @@ describe('GET /api/duplicates', () => {
   const s = useServer(30, { fixture: { size: 64, prepare: writeCopies } });
   const { json } = client(s);
 
-  test('the original, its exact copy and its resized copy form one group', async () => {
+  test('the original, its exact copy and its JPEG copy form one group', async () => {
     const { status, body } = await json('/api/duplicates');
     assert.equal(status, 200);
     assert.equal(body.features, 'color');
     assert.equal(body.threshold_source, 'default');
     assert.equal(body.n, 32);
     const g = body.groups.find((x: { images: { path: string }[] }) => x.images.some((i) => i.path === 'g000/same.png'));
-    assert.deepEqual(g.images.map((i: { path: string }) => i.path).sort(), ['g000/img-00000.png', 'g000/same.png', 'g000/small.png']);
+    assert.deepEqual(g.images.map((i: { path: string }) => i.path).sort(), ['g000/img-00000.png', 'g000/same.png', 'g000/near.jpg']);
     assert.equal(g.exact, false);
     assert.deepEqual(
       g.images.map((i: { exact_copy: boolean }) => i.exact_copy),
-      g.images.map((i: { path: string }) => i.path !== 'g000/small.png'),
+      g.images.map((i: { path: string }) => i.path !== 'g000/near.jpg'),
     );
     assert.match(g.images[0].thumbnail_url, /^\/api\/images\/\d+\/thumbnail$/);
     assert.ok(g.max_distance > 0);
