@@ -110,7 +110,7 @@ export function renderDuplicates(root, opts) {
       if (mine !== seq) return;
       const exact = r.groups.filter((g) => g.exact).length;
       summary.textContent =
-        `${r.groups.length} groups (${exact} of exact copies), ${r.images_in_groups} of ${r.n} images · ` +
+        `${r.groups.length} ${r.groups.length === 1 ? 'group' : 'groups'} (${exact} of exact copies), ${r.images_in_groups} of ${r.n} images · ` +
         `${r.features} features, threshold ${r.threshold} (${r.threshold_source === 'default' ? 'calibrated default' : 'given'}) · ` +
         `${r.method === 'exact' ? 'exact' : `inverted file, nprobe ${r.nprobe}`} self-join · ${Math.round(r.took_ms)} ms`;
       if (r.groups.length === 0) list.append(node('li', 'muted', 'No duplicates at this threshold.'));

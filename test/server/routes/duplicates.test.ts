@@ -5,38 +5,39 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import sharp from 'sharp';
+import { fileURLToPath } from 'node:url';
+import { makeCopy, sceneJpeg } from '../../../src/eval/near-duplicates.js';
+import { rng } from '../../../src/util/random.js';
 import { client } from '../client.js';
 import { useServer } from '../fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
 const noBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed — browser test skipped`;
 
-/** An exact copy and a JPEG copy of the first image, next to the generated ones. */
+/** A photo-like image with an exact copy and a resized copy, next to the generated patterns. */
 async function writeCopies(root: string): Promise<void> {
-  const first = join(root, 'g000', 'img-00000.png');
-  await copyFile(first, join(root, 'g000', 'same.png'));
-  await sharp(first)
-    .resize(32, 32)
-    .png()
-    .toFile(join(root, 'g000', 'small.png'));
+  const photo = await sceneJpeg(1);
+  await writeFile(join(root, 'g000', 'photo.jpg'), photo);
+  await writeFile(join(root, 'g000', 'same.jpg'), photo);
+  await writeFile(join(root, 'g000', 'near.jpg'), (await makeCopy('resized', photo, '.jpg', rng(1))).data);
 }
 
 describe('GET /api/duplicates', () => {
   const s = useServer(30, { fixture: { size: 64, prepare: writeCopies } });
   const { json } = client(s);
 
-  test('the original, its exact copy and its JPEG copy form one group', async () => {
+  test('the original, its exact copy and its resized copy form one group', async () => {
     const { status, body } = await json('/api/duplicates');
     assert.equal(status, 200);
     assert.equal(body.features, 'color');
     assert.equal(body.threshold_source, 'default');
-    assert.equal(body.n, 32);
-    const g = body.groups.find((x: { images: { path: string }[] }) => x.images.some((i) => i.path === 'g000/same.png'));
-    assert.deepEqual(g.images.map((i: { path: string }) => i.path).sort(), ['g000/img-00000.png', 'g000/same.png', 'g000/near.jpg']);
+    assert.equal(body.n, 33);
+    const g = body.groups.find((x: { images: { path: string }[] }) => x.images.some((i) => i.path === 'g000/same.jpg'));
+    assert.deepEqual(g.images.map((i: { path: string }) => i.path).sort(), ['g000/near.jpg', 'g000/photo.jpg', 'g000/same.jpg']);
     assert.equal(g.exact, false);
     assert.deepEqual(
       g.images.map((i: { exact_copy: boolean }) => i.exact_copy),
@@ -85,7 +86,7 @@ describe('GET /api/duplicates', () => {
       await page.click('#tab-duplicates');
       assert.equal(new URL(page.url()).searchParams.get('view'), 'duplicates');
       await page.waitForSelector('#dup-groups .dup-group');
-      const group = page.locator('#dup-groups .dup-group', { hasText: 'g000/same.png' });
+      const group = page.locator('#dup-groups .dup-group', { hasText: 'g000/same.jpg' });
       assert.equal(await group.locator('.dup-item').count(), 3);
       assert.equal(await group.locator('.dup-item .badge.exact').count(), 2);
       assert.match((await group.locator('.dup-head').textContent()) ?? '', /max distance/);
@@ -93,6 +94,8 @@ describe('GET /api/duplicates', () => {
         Array.from(document.querySelectorAll<HTMLImageElement>('#dup-groups img')).every((i) => i.complete && i.naturalWidth > 0),
       );
       assert.match((await page.textContent('#dup-summary')) ?? '', /calibrated default/);
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'duplicates.png') });
       // threshold 0: the exact copies alone, marked as such
       await page.fill('#dup-threshold', '0');
       await Promise.all([page.waitForResponse((r) => r.url().includes('threshold=0') && r.status() === 200), page.click('.dup-controls button')]);
