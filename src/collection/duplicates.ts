@@ -10,8 +10,12 @@
  *    approximate one (the primary IVF or compressed index, else the on-demand IVF) with at least
  *    DUPLICATE_NPROBE lists scanned per query: a near-copy is so close to its original that it
  *    almost always sits in the same list, so a generous nprobe loses next to nothing.
- * 3. Groups = connected components of the links and the exact copies (union-find); each with
- *    its largest pairwise distance, computed from the stored vectors.
+ * 3. Groups: the exact copies joined first, then the links nearest first, each joining two
+ *    groups only when every image of one is within the threshold of every image of the other
+ *    (complete linkage, checked on the stored vectors). Connected components (single linkage)
+ *    chain series of look-alikes into one large group: on the calibration set they scored a
+ *    pairwise F1 of 0.826 (deep) against 0.841 here, with precision 0.79 against 0.90. So every
+ *    two images of a group are within the threshold, and `max_distance` is the group's diameter.
  *
  * Distances are the index's: squared L2 (deep vectors are unit length, so 2 − 2·cos).
  */
@@ -37,8 +41,8 @@ export const DUPLICATE_NPROBE = 16;
 export const EXACT_SELF_JOIN_MAX_WORK = 2 ** 37;
 /** Queries per searchAsync call (and per progress tick). */
 const QUERY_BATCH = 1024;
-/** Groups larger than this report the largest link distance instead of the largest pairwise one. */
-const MAX_PAIRWISE_GROUP = 256;
+/** Two groups with more pairs across them than this are not joined (the check would cost too much). */
+const MAX_CROSS_PAIRS = 1 << 20;
 
 /**
  * Calibrated default thresholds (squared L2), by feature space `kind:model`. Calibration:
@@ -100,10 +104,7 @@ export interface DuplicateImage {
 export interface DuplicateGroup {
   /** In id order. */
   images: DuplicateImage[];
-  /**
-   * The largest distance between two images of the group (single linkage, so it may exceed
-   * the threshold); for groups of more than 256 images, the largest link's.
-   */
+  /** The largest distance between two images of the group (at most the threshold; 0 for exact copies). */
   max_distance: number;
   /** Every image of the group has the same content: byte-identical copies. */
   exact: boolean;
@@ -131,46 +132,74 @@ export interface DuplicateReport {
   took_ms: number;
 }
 
-/** Disjoint sets over arbitrary integer ids, with path halving and union by size. */
-class UnionFind {
-  private readonly parent = new Map<number, number>();
-  private readonly size = new Map<number, number>();
+/**
+ * Groups built by complete linkage: two groups join only when every image of one is within the
+ * limit of every image of the other, so a chain of look-alikes (a series of drawings, each a
+ * little different from the last) does not become one group. Each group knows its diameter.
+ */
+class TightGroups {
+  private readonly of = new Map<number, number>();
+  private readonly members = new Map<number, number[]>();
+  private readonly diameters = new Map<number, number>();
 
-  find(x: number): number {
-    let p = this.parent.get(x);
-    if (p === undefined) {
-      this.parent.set(x, x);
-      this.size.set(x, 1);
-      return x;
-    }
-    while (p !== x) {
-      const g = this.parent.get(p)!;
-      this.parent.set(x, g);
-      x = p;
-      p = this.parent.get(x)!;
-    }
-    return x;
+  private key(id: number): number {
+    const k = this.of.get(id);
+    if (k !== undefined) return k;
+    this.of.set(id, id);
+    this.members.set(id, [id]);
+    this.diameters.set(id, 0);
+    return id;
   }
 
-  union(a: number, b: number): void {
-    let ra = this.find(a),
-      rb = this.find(b);
-    if (ra === rb) return;
-    if (this.size.get(ra)! < this.size.get(rb)!) [ra, rb] = [rb, ra];
-    this.parent.set(rb, ra);
-    this.size.set(ra, this.size.get(ra)! + this.size.get(rb)!);
+  private merge(ka: number, kb: number, diameter: number): void {
+    let [big, small] = [ka, kb];
+    if (this.members.get(big)!.length < this.members.get(small)!.length) [big, small] = [small, big];
+    const into = this.members.get(big)!;
+    for (const id of this.members.get(small)!) {
+      into.push(id);
+      this.of.set(id, big);
+    }
+    this.members.delete(small);
+    this.diameters.delete(small);
+    this.diameters.set(big, diameter);
   }
 
-  /** Components of at least two members, each in ascending order. */
-  groups(): number[][] {
-    const by = new Map<number, number[]>();
-    for (const x of this.parent.keys()) {
-      const r = this.find(x);
-      const g = by.get(r);
-      if (g) g.push(x);
-      else by.set(r, [x]);
-    }
-    return [...by.values()].filter((g) => g.length > 1).map((g) => g.sort((a, b) => a - b));
+  /** Joins the groups of a and b whatever their distance (byte-identical files). */
+  join(a: number, b: number): void {
+    const ka = this.key(a),
+      kb = this.key(b);
+    if (ka !== kb) this.merge(ka, kb, Math.max(this.diameters.get(ka)!, this.diameters.get(kb)!));
+  }
+
+  /**
+   * Joins the groups of a and b when every pair across them is within `limit` (and they hold at
+   * most MAX_CROSS_PAIRS pairs across); returns the pairs measured.
+   */
+  tryJoin(a: number, b: number, limit: number, distance: (x: number, y: number) => number): number {
+    const ka = this.key(a),
+      kb = this.key(b);
+    if (ka === kb) return 0;
+    const A = this.members.get(ka)!,
+      B = this.members.get(kb)!;
+    if (A.length * B.length > MAX_CROSS_PAIRS) return 0;
+    let d = Math.max(this.diameters.get(ka)!, this.diameters.get(kb)!);
+    let pairs = 0;
+    for (const x of A)
+      for (const y of B) {
+        const xy = distance(x, y);
+        pairs++;
+        if (!(xy <= limit)) return pairs;
+        if (xy > d) d = xy;
+      }
+    this.merge(ka, kb, d);
+    return pairs;
+  }
+
+  /** Groups of at least two members (ascending ids), with their diameters. */
+  groups(): { ids: number[]; diameter: number }[] {
+    const out: { ids: number[]; diameter: number }[] = [];
+    for (const [k, ids] of this.members) if (ids.length > 1) out.push({ ids: [...ids].sort((x, y) => x - y), diameter: this.diameters.get(k)! });
+    return out;
   }
 }
 
@@ -193,7 +222,7 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
 
   const rows = (await ctx.store.summaries([])).filter((r) => r.status === 'ok');
   if (rows.length === 0) throw new NitamonoError('EMPTY_INDEX', 'the collection has no images yet');
-  const links = new UnionFind();
+  const links = new TightGroups();
   const byId = new Map<number, ImageRow>();
   const firstOfSha = new Map<string, number>();
   for (const r of rows) {
@@ -201,7 +230,7 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
     if (r.sha256 === null) continue;
     const first = firstOfSha.get(r.sha256);
     if (first === undefined) firstOfSha.set(r.sha256, r.id);
-    else links.union(first, r.id);
+    else links.join(first, r.id);
   }
 
   const primary = await ctx.indexes.primary(kind, progress);
@@ -215,7 +244,8 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
     params.nprobe = Math.min(nlist, Math.max(params.nprobe, DUPLICATE_NPROBE));
   }
 
-  const edgeMax = new Map<number, number>();
+  // links within the threshold, joined nearest first once all are known
+  const edges: { a: number; b: number; d: number }[] = [];
   await useIndex(target.index, async () => {
     const index = target.index;
     const ids = index.ids();
@@ -233,10 +263,7 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
               const other = res.labels[q * res.k + r]!;
               const dist = res.distances[q * res.k + r]!;
               if (other < 0 || !(dist <= threshold)) break; // rows are sorted by distance; NaN pads end them
-              if (other === self || !byId.has(other)) continue;
-              links.union(self, other);
-              const root = Math.min(self, other);
-              edgeMax.set(root, Math.max(edgeMax.get(root) ?? 0, dist));
+              if (other !== self && byId.has(other)) edges.push({ a: self, b: other, d: dist });
             }
           }
           step.increment(j - i);
@@ -247,29 +274,38 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
     }
   });
 
-  const groups: DuplicateGroup[] = [];
-  const members = links.groups();
-  const vectors = await groupVectors(ctx, space, target.index.dim, members);
+  edges.sort((x, y) => x.d - y.d);
+  const dim = target.index.dim;
+  const vectors = await linkedVectors(ctx, space, dim, edges);
+  const distance = (x: number, y: number): number => {
+    const vx = vectors.get(x),
+      vy = vectors.get(y);
+    if (!vx || !vy) return Number.POSITIVE_INFINITY;
+    let s = 0;
+    for (let j = 0; j < dim; j++) {
+      const t = vx[j]! - vy[j]!;
+      s += t * t;
+    }
+    return s;
+  };
   let work = 0;
-  for (const g of members) {
+  for (const e of edges) {
+    work += links.tryJoin(e.a, e.b, threshold, distance) * dim;
+    // keeps the event loop answering while many links are checked
+    if (work > 1 << 24) {
+      work = 0;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  const groups: DuplicateGroup[] = [];
+  for (const { ids: g, diameter } of links.groups()) {
     const shas = new Map<string, number>();
     for (const id of g) {
       const s = byId.get(id)?.sha256;
       if (s) shas.set(s, (shas.get(s) ?? 0) + 1);
     }
     const exact = shas.size === 1 && [...shas.values()][0] === g.length;
-    let max = 0;
-    if (!exact) {
-      if (g.length <= MAX_PAIRWISE_GROUP) {
-        max = diameter(g, vectors, target.index.dim);
-        work += g.length * g.length * target.index.dim;
-        // keeps the event loop answering while many groups are measured
-        if (work > 1 << 24) {
-          work = 0;
-          await new Promise((r) => setImmediate(r));
-        }
-      } else for (const id of g) max = Math.max(max, edgeMax.get(id) ?? 0);
-    }
     groups.push({
       images: g.map((id) => {
         const row = byId.get(id)!;
@@ -280,7 +316,7 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
           exact_copy: row.sha256 !== null && (shas.get(row.sha256) ?? 0) > 1,
         };
       }),
-      max_distance: max,
+      max_distance: exact ? 0 : diameter,
       exact,
     });
   }
@@ -302,32 +338,12 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
   return report;
 }
 
-/** The stored vectors of every grouped image, by id (one batched read). */
-async function groupVectors(ctx: CollectionContext, space: FeatureSpace, dim: number, groups: number[][]): Promise<Map<number, Float32Array>> {
+/** The stored vectors of every linked image, by id (read in chunks). */
+async function linkedVectors(ctx: CollectionContext, space: FeatureSpace, dim: number, edges: { a: number; b: number }[]): Promise<Map<number, Float32Array>> {
   const out = new Map<number, Float32Array>();
-  const ids = Int32Array.from(groups.filter((g) => g.length <= MAX_PAIRWISE_GROUP).flat());
+  const ids = Int32Array.from(new Set(edges.flatMap((e) => [e.a, e.b])));
   for await (const c of catalogChunks(ctx.store, space, dim, ids)) {
     for (let i = 0; i < c.ids.length; i++) out.set(c.ids[i]!, c.vectors.slice(i * dim, (i + 1) * dim));
   }
   return out;
-}
-
-/** Largest squared L2 distance between two members (an image without a vector is skipped). */
-function diameter(ids: number[], vectors: Map<number, Float32Array>, d: number): number {
-  let max = 0;
-  for (let a = 0; a < ids.length; a++) {
-    const va = vectors.get(ids[a]!);
-    if (!va) continue;
-    for (let b = a + 1; b < ids.length; b++) {
-      const vb = vectors.get(ids[b]!);
-      if (!vb) continue;
-      let s = 0;
-      for (let j = 0; j < d; j++) {
-        const t = va[j]! - vb[j]!;
-        s += t * t;
-      }
-      if (s > max) max = s;
-    }
-  }
-  return max;
 }

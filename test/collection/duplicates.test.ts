@@ -76,15 +76,46 @@ describe('duplicates: generated copies among unrelated images', () => {
       const mixed = r.groups.find((g) => g.images.some((i) => i.path.startsWith('extra/same')))!;
       assert.equal(mixed.exact, false);
       assert.deepEqual(mixed.images.filter((i) => i.exact_copy).length, 2);
-      assert.ok(mixed.max_distance > 0 && mixed.max_distance <= 4 * r.threshold);
+      assert.ok(mixed.max_distance > 0 && mixed.max_distance <= r.threshold);
       for (const g of r.groups) assert.ok(g.images.every((img, i) => i === 0 || img.id > g.images[i - 1]!.id));
     });
   }
 
-  test('threshold 0 finds the exact copies only; bad thresholds and kinds are refused', async () => {
+  test('a generous threshold: every group stays within it, max_distance is its true diameter', async () => {
+    const threshold = 0.5;
+    const r = await c.findDuplicates({ features: 'deep', threshold });
+    assert.ok(r.groups.length > 0);
+    const vec = new Map<number, Float32Array>();
+    for (const g of r.groups) for (const i of g.images) vec.set(i.id, (await c.storedVector(i.id, 'deep'))!);
+    for (const g of r.groups) {
+      let max = 0;
+      for (const a of g.images)
+        for (const b of g.images) {
+          const va = vec.get(a.id)!,
+            vb = vec.get(b.id)!;
+          max = Math.max(
+            max,
+            va.reduce((s, x, j) => s + (x - vb[j]!) ** 2, 0),
+          );
+        }
+      assert.ok(max <= threshold, `a group of diameter ${max}`);
+      assert.ok(Math.abs(max - g.max_distance) < 1e-4, `${max} vs ${g.max_distance}`);
+    }
+  });
+
+  test('threshold 0 finds pixel-identical images only, exact copies among them; bad thresholds and kinds are refused', async () => {
     const r = await c.findDuplicates({ features: 'color', threshold: 0 });
     assert.equal(r.threshold_source, 'given');
-    assert.ok(r.groups.every((g) => g.exact || g.images.filter((i) => i.exact_copy).length === g.images.length));
+    assert.ok(r.groups.every((g) => g.max_distance < 1e-6));
+    const exactPaths = r.groups.filter((g) => g.exact).map((g) => g.images.map((i) => i.path).sort());
+    assert.deepEqual(
+      exactPaths[0],
+      files
+        .filter((f) => f.group === 'lone')
+        .map((f) => f.relpath)
+        .sort(),
+    );
+    assert.ok(r.groups.some((g) => g.images.some((i) => i.path.startsWith('extra/same'))));
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '0.1' as unknown as number])
       await assert.rejects(c.findDuplicates({ threshold: bad }), expectError('INVALID_ARGUMENT', /threshold must be a number ≥ 0/));
   });
