@@ -120,11 +120,11 @@ try {
     }
   }
   console.log('\nTest set, pairwise precision / recall (pairs inside found groups vs copies of one original)');
-  console.log(`features  threshold            ${['all', ...COPY_KINDS].map((k) => k.padEnd(15)).join('')}groups  method  run time`);
+  console.log(`features  threshold                      ${['all', ...COPY_KINDS].map((k) => k.padEnd(15)).join('')}groups  method  run time`);
   for (const { kind, label, t, sc, rep } of rows) {
     const cells = ['all', ...COPY_KINDS].map((k) => `${f3(sc[k].precision)}/${f3(sc[k].recall)}`.padEnd(15)).join('');
     console.log(
-      `${kind.padEnd(9)} ${`${t} (${label})`.padEnd(20)} ${cells}${String(rep.groups.length).padStart(6)}  ${rep.method.padEnd(6)}  ${(rep.took_ms / 1000).toFixed(2)} s`,
+      `${kind.padEnd(9)} ${`${t} (${label})`.padEnd(30)} ${cells}${String(rep.groups.length).padStart(6)}  ${rep.method.padEnd(6)}  ${(rep.took_ms / 1000).toFixed(2)} s`,
     );
   }
   // the same groups scored on the pairs inside one source (a pair across sources is left out)
@@ -137,7 +137,7 @@ try {
     for (const [name, keepFile] of sources) {
       const sc = scoreDuplicateGroups(test.files.filter(keepFile), groupsOf(rep));
       const cells = ['all', ...COPY_KINDS].map((k) => `${f3(sc[k].precision)}/${f3(sc[k].recall)}`.padEnd(15)).join('');
-      console.log(`${kind.padEnd(9)} ${`${t} (${label})`.padEnd(20)} ${name.padEnd(24)} ${cells}`);
+      console.log(`${kind.padEnd(9)} ${`${t} (${label})`.padEnd(30)} ${name.padEnd(24)} ${cells}`);
     }
   await cal.c.close();
   await test.c.close();
