@@ -93,6 +93,11 @@ export {
   chooseAutoIndex,
   DEFAULT_COLLECTION_PATH,
   DEFAULT_NPROBE,
+  DUPLICATE_THRESHOLDS,
+  type DuplicateGroup,
+  type DuplicateOptions,
+  type DuplicateReport,
+  defaultDuplicateThreshold,
   defaultMemoryBudget,
   type EvalOptions,
   type EvalReport,
@@ -135,6 +140,17 @@ export {
 export { type ErrorCode, NitamonoError } from './errors.js';
 export { type AnnBenchOptions, type AnnBenchReport, type AnnBenchRow, formatAnnReport, runAnnBenchmark } from './eval/annbench.js';
 export { groupMedoids, medoid } from './eval/medoid.js';
+export {
+  COPY_KINDS,
+  type CopyKind,
+  makeCopy,
+  type PairScore,
+  type SetFile,
+  type SourceImage,
+  sceneJpeg,
+  scoreDuplicateGroups,
+  writeDuplicateSet,
+} from './eval/near-duplicates.js';
 // ---- measuring search quality and speed
 export { averagePrecision, distanceRecallAt, precisionAtK, type RankedHit, recallAt, tieAwareRecall } from './eval/recall.js';
 // ---- images → vectors

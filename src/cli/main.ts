@@ -8,6 +8,7 @@ import { registerAnnBenchCommand } from './commands/ann-bench.js';
 import { registerAnnBuildCommand } from './commands/ann-build.js';
 import { registerAnnSearchCommand } from './commands/ann-search.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerDuplicatesCommand } from './commands/duplicates.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerIndexCommand } from './commands/index.js';
 import { registerInfoCommand } from './commands/info.js';
@@ -29,6 +30,7 @@ for (const register of [
   registerSearchCommand,
   registerEvalCommand,
   registerLearnCommand,
+  registerDuplicatesCommand,
   registerInfoCommand,
   registerDemoCommand,
   registerServeCommand,

@@ -34,6 +34,7 @@ import {
   writeConfig,
 } from './config.js';
 import { type CollectionContext, Dimensions, RootPaths, saveConfig } from './context.js';
+import { type DuplicateOptions, type DuplicateReport, findDuplicates } from './duplicates.js';
 import { ExtractorCache } from './extractors.js';
 import { IndexManager } from './index-manager.js';
 import { type Progress, silentProgress } from './progress.js';
@@ -247,6 +248,14 @@ export class Collection {
   /** The query searched exactly and with the IVF, and the IVF's recall against the exact answer. */
   evaluateQuery(query: CollectionQuery, opts: CollectionSearchOptions = {}): Promise<QueryEvaluation> {
     return this.searcher.evaluateQuery(query, opts);
+  }
+
+  /**
+   * Groups of near-identical images (resized, recompressed, slightly cropped, converted copies)
+   * and exact copies, found with a batched k-NN self-join of the index (./duplicates.ts).
+   */
+  findDuplicates(opts: DuplicateOptions = {}): Promise<DuplicateReport> {
+    return findDuplicates(this.ctx, this.searcher, opts);
   }
 
   /** An image by id (any status), or undefined. */

@@ -40,6 +40,7 @@
  *     'ivf' = the approximate index: IVF, or a compressed kind); nprobe default: tuned, else 8,
  *     clamped to nlist; refineFactor (indexes re-ranked from the catalogue) default: tuned,
  *     else 4. Results: { id, path (root-relative), absolute_path, distance }.
+ *   await c.findDuplicates({ features?, threshold?, progress? }) → { groups: [{ images, max_distance, exact }], … }
  *   await c.evaluateQuery(query, opts) → { recall_at_1, recall_at_k, exact, ivf, … }
  *   await c.getImage(id) / getImageByPath(relpath) → ImageInfo { id, path (root-relative), absolute_path, … }
  *   await c.listImages(offset?, limit?) → { total, images }
@@ -89,6 +90,18 @@ export {
   SCHEMA_VERSION,
   searchableKinds,
 } from './config.js';
+export {
+  checkDuplicateThreshold,
+  DUPLICATE_NEIGHBOURS,
+  DUPLICATE_NPROBE,
+  DUPLICATE_THRESHOLDS,
+  type DuplicateGroup,
+  type DuplicateImage,
+  type DuplicateOptions,
+  type DuplicateReport,
+  defaultDuplicateThreshold,
+  EXACT_SELF_JOIN_MAX_WORK,
+} from './duplicates.js';
 export {
   COMPARE_KINDS,
   type CompareKind,

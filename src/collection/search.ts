@@ -106,7 +106,7 @@ export class SearchService {
    * approximate index — the primary when it is not flat (IVF, or compressed), else the
    * auxiliary IVF — with nprobe and refineFactor as asked, else as tuned, else the defaults.
    */
-  private async indexFor(kind: FeatureKind, method: SearchMethod | undefined, nprobe: number | undefined, refineFactor: number | undefined): Promise<Target> {
+  async indexFor(kind: FeatureKind, method: SearchMethod | undefined, nprobe: number | undefined, refineFactor: number | undefined): Promise<Target> {
     const current = await this.ctx.indexes.primary(kind);
     const primary = current?.index;
     if (!current || !primary) throw new NitamonoError('EMPTY_INDEX', `no ${kind} vectors in the collection`);
@@ -251,7 +251,7 @@ export class SearchService {
 }
 
 /** What serves one search: the index, the method, its parameters. */
-interface Target {
+export interface Target {
   index: EngineIndex;
   method: SearchMethod;
   params: SearchParams;

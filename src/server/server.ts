@@ -26,6 +26,7 @@ import { createContext, type ServerContext, type ServerInfo } from './context.js
 import { type ErrorContext, notFound, sendError, toApiError } from './errors.js';
 import type { InputLimits } from './input.js';
 import { securityHeaders, uploadLimiter } from './protections.js';
+import { duplicatesRoutes } from './routes/duplicates.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { imageFileRoutes } from './routes/image-files.js';
 import { imageRoutes } from './routes/images.js';
@@ -88,6 +89,7 @@ const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServerContext>[] = [
   sharedQueryRoutes,
   evaluateRoutes,
   sweepRoutes,
+  duplicatesRoutes,
   statsRoutes,
   imageRoutes,
   imageFileRoutes,

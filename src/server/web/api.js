@@ -101,6 +101,22 @@
  * @property {SweepTiming} exact
  * @property {(SweepTiming & { nprobe: number, recall_at_k: number, recall_at_1: number })[]} points
  *
+ * @typedef {object} DuplicateGroup
+ * @property {{ id: number, path: string, exact_copy: boolean, thumbnail_url: string, file_url: string }[]} images
+ * @property {number} max_distance
+ * @property {boolean} exact
+ *
+ * @typedef {object} Duplicates
+ * @property {Features} features
+ * @property {number} threshold
+ * @property {'default' | 'given'} threshold_source
+ * @property {Method} method
+ * @property {number} [nprobe]
+ * @property {number} n
+ * @property {number} images_in_groups
+ * @property {number} took_ms
+ * @property {DuplicateGroup[]} groups
+ *
  * @typedef {{ id: number } | { file: File } | { ref: string }} Query  ref: an earlier upload, 'sha256:<hex>'
  * @typedef {{ k: number, features: Features, method?: Method, nprobe?: number }} QueryParams
  */
@@ -175,4 +191,7 @@ export const api = {
   evaluate: (query, params) => call('/api/evaluate', queryInit(query, params)),
   /** @type {(features: Features, k: number) => Promise<Sweep>} */
   sweep: (features, k) => call(`/api/sweep?features=${encodeURIComponent(features)}&k=${k}`),
+  /** @type {(features: Features, threshold?: number) => Promise<Duplicates>} */
+  duplicates: (features, threshold) =>
+    call(`/api/duplicates?features=${encodeURIComponent(features)}${threshold !== undefined ? `&threshold=${encodeURIComponent(String(threshold))}` : ''}`),
 };

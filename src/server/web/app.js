@@ -5,6 +5,7 @@
 // the server kept it under (query=sha256:…).
 import { api } from './api.js';
 import { histogramChart, sweepChart } from './charts.js';
+import { renderDuplicates } from './duplicates.js';
 
 /**
  * @typedef {import('./api.js').Features} Features
@@ -16,7 +17,7 @@ import { histogramChart, sweepChart } from './charts.js';
  * @typedef {import('./api.js').Sweep} Sweep
  * @typedef {import('./api.js').Cost} Cost
  * @typedef {import('./api.js').Query} Query
- * @typedef {'search' | 'how'} View
+ * @typedef {'search' | 'how' | 'duplicates'} View
  */
 
 /**
@@ -116,9 +117,12 @@ function dimOf(features) {
   return f ? f.dim : 0;
 }
 
+/** @param {string | null | undefined} v */
+const asView = (v) => (v === 'how' || v === 'duplicates' ? v : 'search');
+
 function readUrl() {
   const p = new URLSearchParams(location.search);
-  state.view = p.get('view') === 'how' ? 'how' : 'search';
+  state.view = asView(p.get('view'));
   const id = p.get('id');
   state.id = id !== null && /^\d+$/.test(id) ? Number(id) : null;
   const q = p.get('query');
@@ -141,7 +145,7 @@ function readUrl() {
 function urlFor(overrides = {}) {
   const s = { ...state, ...overrides };
   const p = new URLSearchParams();
-  if (s.view === 'how') p.set('view', 'how');
+  if (s.view !== 'search') p.set('view', s.view);
   if (s.id !== null && s.id !== undefined) p.set('id', String(s.id));
   else if (s.ref) p.set('query', s.ref);
   p.set('k', String(s.k));
@@ -276,7 +280,7 @@ function bindControls() {
   for (const tab of all(document, '.tab', HTMLAnchorElement)) {
     tab.addEventListener('click', (e) => {
       e.preventDefault();
-      setView(tab.dataset.view === 'how' ? 'how' : 'search', true);
+      setView(asView(tab.dataset.view), true);
     });
   }
 }
@@ -820,13 +824,16 @@ function setView(view, push) {
   state.view = view;
   $('#view-search').hidden = view !== 'search';
   $('#view-how').hidden = view !== 'how';
+  $('#view-duplicates').hidden = view !== 'duplicates';
   for (const t of all(document, '.tab', HTMLAnchorElement)) {
     if (t.dataset.view === view) t.setAttribute('aria-current', 'page');
     else t.removeAttribute('aria-current');
-    t.href = urlFor({ view: t.dataset.view === 'how' ? 'how' : 'search' });
+    t.href = urlFor({ view: asView(t.dataset.view) });
   }
   if (push) writeUrl(true);
   if (view === 'how') renderHow();
+  if (view === 'duplicates' && stats)
+    renderDuplicates($('#dups'), { kinds: stats.features.map((f) => f.kind), features: stats.default_features, onError: showError, setBusy });
 }
 
 async function applyState() {
