@@ -53,7 +53,7 @@ describe('a missing deep model', () => {
     const before = { files: fingerprint(col, ['catalog.sqlite']), data: await collectionSnapshot(col) };
     const r = await runCli(['index', root, '--collection', col, '--features', 'color,deep'], { env: NO_MODEL });
     assert.equal(r.code, 4, r.stderr);
-    assert.match(r.stderr, /weights of deep model mobilenetv2-mid cannot be loaded .*reinstall nitamono/);
+    assert.match(r.stderr, /weights of deep model mobilenetv2-mid-gap3 cannot be loaded .*reinstall nitamono/);
     // the catalogue file itself records the writer lease taken and given back; its rows are the same
     assert.deepEqual({ files: fingerprint(col, ['catalog.sqlite']), data: await collectionSnapshot(col) }, before, 'collection.json unchanged');
     const s = await searchJson(col, join(root, '3.png'));
@@ -72,7 +72,7 @@ describe('a missing deep model', () => {
     await images(more, 12, 15);
     const r = await runCli(['index', more, '--collection', col], { env: NO_MODEL });
     assert.equal(r.code, 4, r.stderr);
-    assert.match(r.stderr, /deep model mobilenetv2-mid cannot be loaded/);
+    assert.match(r.stderr, /deep model mobilenetv2-mid-gap3 cannot be loaded/);
     assert.doesNotMatch(r.stderr, /cannot load deep model .*cannot be loaded/, 'said once');
     // not a row for the new files: a skipped row would hide them from the next run
     assert.deepEqual((await collectionSnapshot(col, ['color', 'deep'])).rows, stored.rows);
