@@ -18,6 +18,8 @@ export interface FlatLayout {
   norms: number;
   /** i32 n: the id of each row, which heaps hold; 0 when labels are row numbers (k-means). */
   ids: number;
+  /** A filtered search (./subset.ts): the only rows to score, increasing; absent: every row. */
+  allowed?: Int32Array;
 }
 
 /** PQ sub-quantizers have 2^8 codewords each (nbits = 8). */
@@ -192,6 +194,8 @@ export interface IVFLayout {
   byResidual: boolean;
   /** IVF-PQ, L2, by residual: f32 nlist×m×256 table of ‖C_jc‖² + 2⟨c_j, C_jc⟩; 0 when not used */
   precomputed: number;
+  /** A filtered search (./subset.ts): the only rows of this part to score, increasing; absent: every row. */
+  allowed?: Int32Array;
 }
 
 /**
@@ -238,6 +242,7 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
   const { d, n } = L;
   if (n === 0 || q1 <= q0) return 0;
   K.setLabelMap(L.ids);
+  if (L.allowed) return flatSubsetRange(K, L, L.allowed, B, q0, q1);
   if (batched) {
     const off = q0 * 4;
     if (L.metric === METRIC_L2) K.norms(B.queries + q0 * d * 4, q1 - q0, d, B.queryNorms + off);
@@ -263,6 +268,42 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
     }
   }
   return (q1 - q0) * n;
+}
+
+/**
+ * Exact search of the allowed rows only: each run of consecutive rows is one kernel call (its
+ * labels stay the rows' ids, through the label map), so a subset costs |S|·d and scores exactly
+ * as the full scan would score those rows.
+ */
+function flatSubsetRange(K: Kernels, L: FlatLayout, rows: Int32Array, B: QueryBlock, q0: number, q1: number): number {
+  const d = L.d;
+  const sizes = new Int32Array(K.memory.buffer, B.sizes, q1);
+  for (let i = q0; i < q1; i++) {
+    let size = sizes[i]!;
+    for (let a = 0; a < rows.length; ) {
+      let b = a + 1;
+      while (b < rows.length && rows[b] === rows[b - 1]! + 1) b++;
+      const r = rows[a]!;
+      size = K.scanTopK(L.metric, B.queries + i * d * 4, L.vectors + r * d * 4, b - a, d, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, r);
+      a = b;
+    }
+    sizes[i] = size;
+  }
+  return (q1 - q0) * rows.length;
+}
+
+/** Rows gathered at a time from a list of a filtered inverted-file search (its `gather` scratch: GATHER_ROWS·(codeSize + 4) bytes). */
+export const GATHER_ROWS = 256;
+
+/** The first index of the increasing `rows` whose value is ≥ r. */
+export function lowerBound(rows: Int32Array, r: number, lo = 0): number {
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rows[mid]! < r) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
@@ -294,6 +335,57 @@ export function coarseRange(K: Kernels, C: CoarseLayout, B: QueryBlock, q0: numb
 }
 
 /**
+ * Scans the allowed rows of one list of one part: the list whole when all its rows are
+ * allowed, else its allowed rows' codes and ids copied GATHER_ROWS at a time to `gather` and
+ * scanned there (the label map then points at the copied ids), so a masked row costs nothing
+ * but a binary search, and the scanner sees contiguous codes as always.
+ */
+function scanAllowed(
+  K: Kernels,
+  scanner: ListScanner,
+  L: IVFLayout,
+  allowed: Int32Array,
+  q: number,
+  scratch: number,
+  list: number,
+  score: number,
+  start: number,
+  len: number,
+  B: QueryBlock,
+  i: number,
+  size: number,
+  gather: number,
+): { size: number; scanned: number } {
+  const a = lowerBound(allowed, start),
+    b = lowerBound(allowed, start + len, a);
+  const heapD = B.heapsD + i * B.k * 4,
+    heapI = B.heapsI + i * B.k * 4;
+  const cs = L.codeSize;
+  if (b - a === len) {
+    K.setLabelMap(L.ids);
+    return { size: scanner.scanList(K, L, q, scratch, list, score, L.codes + start * cs, len, B.k, heapD, heapI, size, start), scanned: len };
+  }
+  if (b === a) return { size, scanned: 0 };
+  if (gather === 0) throw new Error('a filtered list scan needs gather scratch');
+  const buf = K.memory.buffer;
+  const bytes = new Uint8Array(buf),
+    ids = new Int32Array(buf, L.ids, L.n);
+  const gIds = gather + GATHER_ROWS * cs;
+  const outIds = new Int32Array(buf, gIds, GATHER_ROWS);
+  K.setLabelMap(gIds);
+  for (let c = a; c < b; c += GATHER_ROWS) {
+    const m = Math.min(GATHER_ROWS, b - c);
+    for (let j = 0; j < m; j++) {
+      const r = allowed[c + j]!;
+      bytes.copyWithin(gather + j * cs, L.codes + r * cs, L.codes + (r + 1) * cs);
+      outIds[j] = ids[r]!;
+    }
+    size = scanner.scanList(K, L, q, scratch, list, score, gather, m, B.k, heapD, heapI, size, 0);
+  }
+  return { size, scanned: b - a };
+}
+
+/**
  * Inverted-file search for queries [q0, q1): the coarse step when `coarse` is given (else the
  * probes are read from `P`, filled by the main arena's coarse step), then each probed list of
  * every part is scanned with the codec's list scanner into one heap per query. Without probes
@@ -312,6 +404,7 @@ export function ivfSearchRange(
   ef = 0,
   scratch = 0,
   graphScratch = 0,
+  gather = 0,
 ): number {
   let computed = 0;
   if (coarse && P) computed += coarseRange(K, coarse, B, q0, q1, P, ef, graphScratch);
@@ -341,6 +434,12 @@ export function ivfSearchRange(
         const start = off[list]!,
           len = off[list + 1]! - start;
         if (len === 0) continue;
+        if (L.allowed) {
+          const r = scanAllowed(K, scanner, L, L.allowed, q, scratch, list, score, start, len, B, i, size, gather);
+          size = r.size;
+          computed += r.scanned;
+          continue;
+        }
         K.setLabelMap(L.ids);
         size = scanner.scanList(
           K,
