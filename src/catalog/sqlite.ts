@@ -440,8 +440,14 @@ export class SQLiteCatalogStore implements CatalogStore {
       ['mtime_ms', f.mtime],
       ['size', f.size],
     ] as const) {
-      if (r?.min !== undefined) where.push(`i.${col} >= ?`), args.push(r.min);
-      if (r?.max !== undefined) where.push(`i.${col} <= ?`), args.push(r.max);
+      if (r?.min !== undefined) {
+        where.push(`i.${col} >= ?`);
+        args.push(r.min);
+      }
+      if (r?.max !== undefined) {
+        where.push(`i.${col} <= ?`);
+        args.push(r.max);
+      }
     }
     if (f.name) {
       const n = this.nameSql(f.name);
