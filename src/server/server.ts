@@ -30,6 +30,7 @@ import { evaluateRoutes } from './routes/evaluate.js';
 import { imageFileRoutes } from './routes/image-files.js';
 import { imageRoutes } from './routes/images.js';
 import { loginRoutes } from './routes/login.js';
+import { nameRoutes } from './routes/names.js';
 import { openapiRoutes, swaggerOptions } from './routes/openapi.js';
 import { searchRoutes } from './routes/search.js';
 import { staticRoutes, webRootDir } from './routes/static.js';
@@ -81,6 +82,7 @@ declare module 'fastify' {
 /** Every route of the server, each group a plugin given the shared ServerContext. */
 const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServerContext>[] = [
   searchRoutes,
+  nameRoutes,
   evaluateRoutes,
   sweepRoutes,
   statsRoutes,
