@@ -118,14 +118,23 @@ try {
           if (JSON.stringify(filtered.answers[q].results.map((h) => h.id)) === JSON.stringify(want)) exactSame++;
         });
       }
-      rows.push({ index: `${label} (${un.answers[0].index ?? label})`, build_s: buildS.toFixed(1), what: `unfiltered ${method}`, wall: un.wall, scan: un.scan, ref: unExact.wall });
+      rows.push({
+        index: `${label} (${un.answers[0].index ?? label})`,
+        build_s: buildS.toFixed(1),
+        what: `unfiltered ${method}`,
+        wall: un.wall,
+        scan: un.scan,
+        ref: unExact.wall,
+      });
       if (method !== 'exact') rows.push({ index: '', build_s: '', what: 'unfiltered exact', wall: unExact.wall, scan: unExact.scan, ref: unExact.wall });
       rows.push({ index: '', build_s: '', what: `in one folder (${subset} images)`, wall: fw, scan: fs, ref: unExact.wall });
     } finally {
       await c.close();
     }
   }
-  console.log(`filter-bench: N = ${N.toLocaleString('en')} × ${D}-d clustered synthetic vectors, ${FOLDERS} folders (1 folder = ${(100 / FOLDERS).toFixed(1)} %), k = ${K}, ${Q} queries one at a time`);
+  console.log(
+    `filter-bench: N = ${N.toLocaleString('en')} × ${D}-d clustered synthetic vectors, ${FOLDERS} folders (1 folder = ${(100 / FOLDERS).toFixed(1)} %), k = ${K}, ${Q} queries one at a time`,
+  );
   console.log('| index | build s | search | median ms (wall) | median ms (scan) | wall ÷ unfiltered exact |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.index} | ${r.build_s} | ${r.what} | ${r.wall.toFixed(3)} | ${r.scan.toFixed(3)} | ${(r.wall / r.ref).toFixed(3)} |`);
