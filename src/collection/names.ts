@@ -8,6 +8,7 @@ import { parseNameQuery } from '../catalog/names.js';
 import { invalid } from '../errors.js';
 import { checkK, MAX_K } from '../validate.js';
 import type { CollectionContext } from './context.js';
+import { rootRelative } from './search.js';
 import type { NameSearchOptions, NameSearchResponse } from './types.js';
 
 export async function searchByName(ctx: CollectionContext, words: string, opts: NameSearchOptions = {}): Promise<NameSearchResponse> {
@@ -17,7 +18,7 @@ export async function searchByName(ctx: CollectionContext, words: string, opts: 
   const limit = checkK(opts.limit ?? 50, { max: MAX_K });
   const offset = opts.offset ?? 0;
   if (!Number.isInteger(offset) || offset < 0) throw invalid(`offset must be a non-negative integer, got ${String(offset)}`);
-  const filter = checkImageFilter(opts.filter);
+  const filter = checkImageFilter(rootRelative(opts.filter, ctx.config.root));
   const r = await ctx.store.searchNames(query, { limit, offset, ...(filter ? { filter } : {}) });
   return {
     query: 'words' in query ? { words: query.words.map((w) => w.join('')) } : { literal: query.literal },

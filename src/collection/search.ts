@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { checkImageFilter } from '../catalog/filter.js';
+import { checkImageFilter, type ImageFilter } from '../catalog/filter.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { tieAwareRecall } from '../eval/recall.js';
 import type { SearchParams, SearchResult } from '../search/types.js';
@@ -57,7 +57,7 @@ export class SearchService {
     const kind = this.checkKind(opts.features);
     const k = checkResultCount(opts.k);
     checkSearchOptions(opts);
-    const filter = checkImageFilter(opts.filter);
+    const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
     const q = await this.queryVector(query, kind);
     const target = await this.indexFor(kind, opts.method, opts.nprobe, opts.refineFactor);
     return useIndex(target.index, async () => this.run(target, kind, q, k, opts.excludeSelf === true, filter && (await this.ctx.store.filterIds(filter))));
@@ -72,7 +72,7 @@ export class SearchService {
     const kind = this.checkKind(opts.features);
     const k = checkResultCount(opts.k);
     checkSearchOptions(opts);
-    const filter = checkImageFilter(opts.filter);
+    const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
     const q = await this.queryVector(query, kind);
     const allowed = filter && (await this.ctx.store.filterIds(filter));
     const ex = await this.indexFor(kind, 'exact', undefined, undefined);
@@ -270,6 +270,22 @@ function checkSearchOptions(opts: CollectionSearchOptions): void {
 /** The k of a collection search: 1..MAX_K, default 10. */
 export function checkResultCount(k: number | undefined): number {
   return checkK(k ?? 10, { max: MAX_K });
+}
+
+/**
+ * The filter with absolute folders made relative to the collection root (a folder given as
+ * ~/Pictures/trips means trips); one outside the root is refused rather than matching nothing.
+ */
+export function rootRelative(filter: ImageFilter | undefined, root: string): ImageFilter | undefined {
+  if (!filter || filter.in === undefined) return filter;
+  const list = Array.isArray(filter.in) ? filter.in : [filter.in];
+  const folders = list.map((f) => {
+    if (typeof f !== 'string' || !isAbsolute(f)) return f;
+    const rel = relative(root, f);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw invalid(`folder ${f} is not inside the indexed folder (give it relative to that folder)`);
+    return rel.split(sep).join('/');
+  });
+  return { ...filter, in: folders };
 }
 
 /** A path inside `root`? (both absolute) */

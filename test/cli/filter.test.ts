@@ -41,7 +41,8 @@ describe('nitamono search with filters, and search --name', () => {
     assert.deepEqual(rel(j), ['forest/oak-tree.png', 'forest/pine.png']);
     assert.equal(j.filtered, 2);
     for (const key of ['query', 'method', 'k', 'n', 'dim', 'results']) assert.ok(key in j, key);
-    const two = await search(q, '--in', 'forest', '--in', '海', '-k', '5');
+    // an absolute folder inside the indexed one counts as relative to it
+    const two = await search(q, '--in', join(root, 'forest'), '--in', '海', '-k', '5');
     assert.equal(two.filtered, 3);
     const named = await search(q, '--name', 'holiday', '-k', '5');
     assert.deepEqual(rel(named), ['beach/summerHoliday_01.png', 'beach/summerHoliday_02.png']);
