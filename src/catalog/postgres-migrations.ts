@@ -158,9 +158,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       -- versions are filled when a store opens the database (fillNameTokens), found by the partial index
       ALTER TABLE nitamono.images ADD COLUMN name_file text, ADD COLUMN name_dirs text;
       CREATE INDEX images_unnamed ON nitamono.images (collection_id) WHERE name_file IS NULL;
-      CREATE INDEX images_relpath_bytes ON nitamono.images (collection_id, relpath COLLATE "C");
-      CREATE INDEX images_mtime ON nitamono.images (collection_id, mtime_ms);
-      CREATE INDEX images_size ON nitamono.images (collection_id, size);
+      -- partial on searchable rows and holding the id, so a filter's ids come from the index alone
+      CREATE INDEX images_ok_relpath ON nitamono.images (collection_id, relpath COLLATE "C", id) WHERE status = 'ok';
+      CREATE INDEX images_ok_mtime ON nitamono.images (collection_id, mtime_ms, id) WHERE status = 'ok';
+      CREATE INDEX images_ok_size ON nitamono.images (collection_id, size, id) WHERE status = 'ok';
     `,
   },
 ];

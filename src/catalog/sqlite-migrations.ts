@@ -108,8 +108,10 @@ export const MIGRATIONS: readonly Migration[] = [
       // TypeScript, ./names.ts, which no SQLite tokenizer does), and here for existing rows
       db.exec(`
         CREATE VIRTUAL TABLE names USING fts5(file, dirs, tokenize = 'unicode61 remove_diacritics 0');
-        CREATE INDEX images_mtime ON images (mtime_ms);
-        CREATE INDEX images_size ON images (size);
+        -- partial on searchable rows, so a filter's ids are read from the index alone (it holds the rowid)
+        CREATE INDEX images_ok_relpath ON images (relpath) WHERE status = 'ok';
+        CREATE INDEX images_ok_mtime ON images (mtime_ms) WHERE status = 'ok';
+        CREATE INDEX images_ok_size ON images (size) WHERE status = 'ok';
       `);
       const add = db.prepare('INSERT INTO names (rowid, file, dirs) VALUES (?, ?, ?)');
       const page = db.prepare('SELECT id, relpath FROM images WHERE id > ? ORDER BY id LIMIT 8192').raw(true);
