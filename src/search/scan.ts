@@ -334,6 +334,15 @@ export function coarseRange(K: Kernels, C: CoarseLayout, B: QueryBlock, q0: numb
   return computed;
 }
 
+/** Views a filtered scan reads through (made once per call: on a shared memory each `buffer` read is a new object). */
+interface GatherViews {
+  bytes: Uint8Array;
+  /** The part's ids. */
+  ids: Int32Array;
+  /** The gathered rows' ids (GATHER_ROWS, after their codes in the gather scratch). */
+  outIds: Int32Array;
+}
+
 /**
  * Scans the allowed rows of one list of one part: the list whole when all its rows are
  * allowed, else its allowed rows' codes and ids copied GATHER_ROWS at a time to `gather` and
@@ -345,6 +354,7 @@ function scanAllowed(
   scanner: ListScanner,
   L: IVFLayout,
   allowed: Int32Array,
+  views: GatherViews,
   q: number,
   scratch: number,
   list: number,
@@ -367,11 +377,8 @@ function scanAllowed(
   }
   if (b === a) return { size, scanned: 0 };
   if (gather === 0) throw new Error('a filtered list scan needs gather scratch');
-  const buf = K.memory.buffer;
-  const bytes = new Uint8Array(buf),
-    ids = new Int32Array(buf, L.ids, L.n);
+  const { bytes, ids, outIds } = views;
   const gIds = gather + GATHER_ROWS * cs;
-  const outIds = new Int32Array(buf, gIds, GATHER_ROWS);
   K.setLabelMap(gIds);
   for (let c = a; c < b; c += GATHER_ROWS) {
     const m = Math.min(GATHER_ROWS, b - c);
@@ -420,6 +427,12 @@ export function ivfSearchRange(
   const probes = P ? new Int32Array(buf, P.i, q1 * nprobe) : null,
     probeScores = P ? new Float32Array(buf, P.d, q1 * nprobe) : null;
   const sizes = new Int32Array(buf, B.sizes, q1);
+  const bytes = new Uint8Array(buf);
+  const views: (GatherViews | null)[] = parts.map((L) =>
+    L.allowed && gather !== 0
+      ? { bytes, ids: new Int32Array(buf, L.ids, L.n), outIds: new Int32Array(buf, gather + GATHER_ROWS * codeSize, GATHER_ROWS) }
+      : null,
+  );
   for (let i = q0; i < q1; i++) {
     const q = B.queries + i * d * 4;
     scanner.setQuery(K, L0, q, scratch);
@@ -435,7 +448,7 @@ export function ivfSearchRange(
           len = off[list + 1]! - start;
         if (len === 0) continue;
         if (L.allowed) {
-          const r = scanAllowed(K, scanner, L, L.allowed, q, scratch, list, score, start, len, B, i, size, gather);
+          const r = scanAllowed(K, scanner, L, L.allowed, views[j]!, q, scratch, list, score, start, len, B, i, size, gather);
           size = r.size;
           computed += r.scanned;
           continue;
