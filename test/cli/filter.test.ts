@@ -72,6 +72,10 @@ describe('nitamono search with filters, and search --name', () => {
       assert.equal(r.code, 2, r.stdout);
       assert.match(r.stderr, re);
     }
+    // cluster mode refuses filters rather than ignoring them (before connecting anywhere)
+    const cluster = await runCli(['search', join(root, 'forest', 'pine.png'), '--in', 'forest', '--catalog', 'postgres://127.0.0.1:1/none']);
+    assert.notEqual(cluster.code, 0);
+    assert.match(cluster.stderr, /not supported in cluster mode/);
     const none = await runCli(['search', '--collection', col]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--name/);
