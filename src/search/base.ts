@@ -13,7 +13,7 @@ import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '.
 import { ArenaSet, type ArenaSlot } from './arenas.js';
 import type { ListParts } from './parts.js';
 import { sharedPool, type Task } from './pool.js';
-import { type CoarseLayout, GATHER_ROWS, type IVFLayout, ivfSearchRange, type Probes, type QueryBlock } from './scan.js';
+import { type CoarseLayout, GATHER_ROWS, type IVFLayout, ivfSearchRange, LIST_SCANNERS, type Probes, type QueryBlock } from './scan.js';
 import { allowedRows, preferSubsetScan, tooFewFound } from './subset.js';
 import type { BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
 
@@ -518,8 +518,15 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
         return out;
       },
     });
-    // every list, without a graph: S's rows wherever they are
-    const subset = restrict(plan.coarse ? { ...plan, coarse: { ...plan.coarse, hnsw: null }, nprobe: plan.coarse.nlist, ef: 0, graphScratchBytes: 0 } : plan);
+    // S's rows wherever they are: every list without a graph, or, when scores do not depend on
+    // the list (raw rows), the part's allowed rows at once, no coarse step
+    const first = plan.slots[0] && plan.partsIn(plan.slots[0])[0];
+    const listFree = first !== undefined && LIST_SCANNERS[first.scanner].listFree === true;
+    const everyList =
+      plan.coarse && !listFree
+        ? { ...plan, coarse: { ...plan.coarse, hnsw: null }, nprobe: plan.coarse.nlist, ef: 0 }
+        : { ...plan, coarse: null, nprobe: 1, ef: 0 };
+    const subset = restrict({ ...everyList, graphScratchBytes: 0 });
     if (!plan.coarse || preferSubsetScan(rows.length, this.dim, probedCost)) return { first: subset, rows: rows.length };
     return { first: restrict(plan), fallback: subset, rows: rows.length };
   }

@@ -33,6 +33,8 @@ export const PQ_KSUB = 256;
  * floats of the caller's, so the same scanner object serves every thread and every index.
  */
 export interface ListScanner {
+  /** Scores do not depend on the list (raw rows): a filtered scan may take allowed rows of several lists at once. */
+  readonly listFree?: boolean;
   /** f32 scratch one query needs (prepared query, lookup tables); 0 when none. */
   scratchFloats(L: IVFLayout): number;
   /** Prepares for the query at `q` (d floats), before its lists are scanned. */
@@ -65,6 +67,7 @@ const noQuery = (): void => {};
 
 /** Raw float32 rows: the direct-formula scan of exact search. */
 const f32Scanner: ListScanner = {
+  listFree: true,
   scratchFloats: noScratch,
   setQuery: noQuery,
   scanList: (K, L, q, _s, _l, _c, codes, n, k, heapD, heapI, size, start) => K.scanTopK(L.metric, q, codes, n, L.d, k, heapD, heapI, size, start),
@@ -444,8 +447,10 @@ export function ivfSearchRange(
       for (let j = 0; j < parts.length; j++) {
         const L = parts[j]!,
           off = offsets[j]!;
-        const start = off[list]!,
-          len = off[list + 1]! - start;
+        // a filtered scan without probes takes the allowed rows of the whole part (one list, or a list-free scanner)
+        const whole = !probes && L.allowed !== undefined;
+        const start = whole ? 0 : off[list]!,
+          len = whole ? L.n : off[list + 1]! - start;
         if (len === 0) continue;
         if (L.allowed) {
           const r = scanAllowed(K, scanner, L, L.allowed, views[j]!, q, scratch, list, score, start, len, B, i, size, gather);
