@@ -283,16 +283,22 @@ function flatSubsetRange(K: Kernels, L: FlatLayout, rows: Int32Array, B: QueryBl
   const sizes = new Int32Array(K.memory.buffer, B.sizes, q1);
   for (let i = q0; i < q1; i++) {
     let size = sizes[i]!;
-    for (let a = 0; a < rows.length; ) {
-      let b = a + 1;
-      while (b < rows.length && rows[b] === rows[b - 1]! + 1) b++;
-      const r = rows[a]!;
-      size = K.scanTopK(L.metric, B.queries + i * d * 4, L.vectors + r * d * 4, b - a, d, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, r);
-      a = b;
-    }
+    forRuns(rows, 0, rows.length, (r, n) => {
+      size = K.scanTopK(L.metric, B.queries + i * d * 4, L.vectors + r * d * 4, n, d, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, r);
+    });
     sizes[i] = size;
   }
   return (q1 - q0) * rows.length;
+}
+
+/** Calls fn(first row, count) for each run of consecutive rows in rows[a, b) (increasing). */
+function forRuns(rows: Int32Array, a: number, b: number, fn: (r: number, n: number) => void): void {
+  for (let c = a; c < b; ) {
+    let e = c + 1;
+    while (e < b && rows[e] === rows[e - 1]! + 1) e++;
+    fn(rows[c]!, e - c);
+    c = e;
+  }
 }
 
 /** Rows gathered at a time from a list of a filtered inverted-file search (its `gather` scratch: GATHER_ROWS·(codeSize + 4) bytes). */
@@ -348,9 +354,9 @@ interface GatherViews {
 
 /**
  * Scans the allowed rows of one list of one part: the list whole when all its rows are
- * allowed, else its allowed rows' codes and ids copied GATHER_ROWS at a time to `gather` and
- * scanned there (the label map then points at the copied ids), so a masked row costs nothing
- * but a binary search, and the scanner sees contiguous codes as always.
+ * allowed; raw rows run by run in place; codes copied GATHER_ROWS at a time with their ids to
+ * `gather` and scanned there (the label map then points at the copied ids, and the scanner sees
+ * contiguous codes as always). A masked row costs nothing but a binary search.
  */
 function scanAllowed(
   K: Kernels,
@@ -379,6 +385,14 @@ function scanAllowed(
     return { size: scanner.scanList(K, L, q, scratch, list, score, L.codes + start * cs, len, B.k, heapD, heapI, size, start), scanned: len };
   }
   if (b === a) return { size, scanned: 0 };
+  if (scanner.listFree) {
+    // raw rows: each run of consecutive allowed rows scanned in place, as a flat index does
+    K.setLabelMap(L.ids);
+    forRuns(allowed, a, b, (r, n) => {
+      size = scanner.scanList(K, L, q, scratch, list, score, L.codes + r * cs, n, B.k, heapD, heapI, size, r);
+    });
+    return { size, scanned: b - a };
+  }
   if (gather === 0) throw new Error('a filtered list scan needs gather scratch');
   const { bytes, ids, outIds } = views;
   const gIds = gather + GATHER_ROWS * cs;
