@@ -6,7 +6,7 @@
 // folder to ids, the index scans only those rows), then the same on an IVF index.
 //   npm run build && flock /tmp/nitamono-bench.flock node bench/filter-bench.mjs [--n 100000] [--dim 256] [--folders 100] [--queries 50]
 // Times are wall-clock per Collection.search call (catalogue reads, filter resolution, scan,
-// paths), median over the queries; "scan" is the response's took_ms (the index scan alone).
+// paths), median over the queries, the searches of each query interleaved (same machine load); "scan" is the response's took_ms (the index scan alone).
 // The filtered answers of the flat index are checked against a brute-force filter.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,22 +48,37 @@ async function makeCollection(base, name, data, policy) {
   return c;
 }
 
-/** Median wall time and scan time (ms) of searching each query id with `opts`, and the answers. */
-async function run(c, ids, opts) {
-  await c.search({ id: ids[0] }, opts); // warm-up
-  const wall = [],
-    scan = [],
-    answers = [];
-  for (const id of ids) {
-    const t0 = performance.now();
-    const r = await c.search({ id }, opts);
-    wall.push(performance.now() - t0);
-    scan.push(r.took_ms);
-    answers.push(r);
+/**
+ * Times each search of `variants` (name → options) on every query id, the variants interleaved
+ * query by query so that all of them see the same machine load; after one warm-up each.
+ * Returns per variant the median wall and scan (took_ms) times and the answers.
+ */
+async function runInterleaved(c, ids, variants) {
+  const out = {};
+  for (const [name, opts] of Object.entries(variants)) {
+    await c.search({ id: ids[0] }, opts(ids[0]));
+    out[name] = { wall: [], scan: [], answers: [] };
   }
-  wall.sort((a, b) => a - b);
-  scan.sort((a, b) => a - b);
-  return { wall: percentile(wall, 50), scan: percentile(scan, 50), answers };
+  for (const id of ids) {
+    for (const [name, opts] of Object.entries(variants)) {
+      const t0 = performance.now();
+      const r = await c.search({ id }, opts(id));
+      out[name].wall.push(performance.now() - t0);
+      out[name].scan.push(r.took_ms);
+      out[name].answers.push(r);
+    }
+  }
+  for (const v of Object.values(out)) {
+    v.wall = percentile(
+      [...v.wall].sort((a, b) => a - b),
+      50,
+    );
+    v.scan = percentile(
+      [...v.scan].sort((a, b) => a - b),
+      50,
+    );
+  }
+  return out;
 }
 
 /** Brute force: the k nearest of the ids in `folder` to vector `id` (squared L2, ties by id). */
@@ -96,38 +111,36 @@ try {
     const c = await makeCollection(base, label, data, policy);
     const buildS = (performance.now() - t0) / 1000;
     try {
-      const un = await run(c, queryIds, { k: K, method });
-      const unExact = method === 'exact' ? un : await run(c, queryIds, { k: K, method: 'exact' });
       // one folder per query, as a user would pick one
-      const filtered = { wall: [], scan: [], answers: [] };
-      for (const id of queryIds) {
-        const r = await run(c, [id], { k: K, method, filter: { in: folderOfQuery(id) } });
-        filtered.wall.push(r.wall);
-        filtered.scan.push(r.scan);
-        filtered.answers.push(r.answers[0]);
-      }
-      filtered.wall.sort((a, b) => a - b);
-      filtered.scan.sort((a, b) => a - b);
-      const fw = percentile(filtered.wall, 50),
-        fs = percentile(filtered.scan, 50);
-      const subset = filtered.answers[0].filtered;
-      if (label === 'Flat' || label === 'IVF') {
-        queryIds.forEach((id, q) => {
-          const want = bruteForce(data, id - 1, folderOfQuery(id)).map((i) => i + 1);
-          exactChecked++;
-          if (JSON.stringify(filtered.answers[q].results.map((h) => h.id)) === JSON.stringify(want)) exactSame++;
-        });
-      }
+      const r = await runInterleaved(c, queryIds, {
+        un: () => ({ k: K, method }),
+        ...(method === 'exact' ? {} : { exact: () => ({ k: K, method: 'exact' }) }),
+        filtered: (id) => ({ k: K, method, filter: { in: folderOfQuery(id) } }),
+      });
+      r.exact ??= r.un;
+      queryIds.forEach((id, q) => {
+        const want = bruteForce(data, id - 1, folderOfQuery(id)).map((i) => i + 1);
+        exactChecked++;
+        if (JSON.stringify(r.filtered.answers[q].results.map((h) => h.id)) === JSON.stringify(want)) exactSame++;
+      });
+      const ref = r.exact.wall;
       rows.push({
-        index: `${label} (${un.answers[0].index ?? label})`,
+        index: `${label} (${r.un.answers[0].index ?? label})`,
         build_s: buildS.toFixed(1),
         what: `unfiltered ${method}`,
-        wall: un.wall,
-        scan: un.scan,
-        ref: unExact.wall,
+        wall: r.un.wall,
+        scan: r.un.scan,
+        ref,
       });
-      if (method !== 'exact') rows.push({ index: '', build_s: '', what: 'unfiltered exact', wall: unExact.wall, scan: unExact.scan, ref: unExact.wall });
-      rows.push({ index: '', build_s: '', what: `in one folder (${subset} images)`, wall: fw, scan: fs, ref: unExact.wall });
+      if (method !== 'exact') rows.push({ index: '', build_s: '', what: 'unfiltered exact', wall: r.exact.wall, scan: r.exact.scan, ref });
+      rows.push({
+        index: '',
+        build_s: '',
+        what: `in one folder (${r.filtered.answers[0].filtered} images)`,
+        wall: r.filtered.wall,
+        scan: r.filtered.scan,
+        ref,
+      });
     } finally {
       await c.close();
     }
