@@ -4,7 +4,7 @@
 // of the images, spread over the whole vector space), searched one query at a time with
 // Collection.search: unfiltered exact vs `filter: { in: folder }` (the catalogue resolves the
 // folder to ids, the index scans only those rows), then the same on an IVF index.
-//   npm run build && flock /tmp/nitamono-bench.flock node bench/filter-bench.mjs [--n 100000] [--dim 256] [--folders 100] [--queries 50]
+//   npm run build && flock /tmp/nitamono-bench.flock node bench/filter-bench.mjs [--n 100000] [--dim 256] [--folders 100] [--queries 50] [--sequential]
 // Times are wall-clock per Collection.search call (catalogue reads, filter resolution, scan,
 // paths), median over the queries, the searches of each query interleaved (same machine load); "scan" is the response's took_ms (the index scan alone).
 // The filtered answers of the flat index are checked against a brute-force filter.
@@ -20,6 +20,8 @@ const D = Number(arg('dim', 256));
 const FOLDERS = Number(arg('folders', 100));
 const Q = Number(arg('queries', 50));
 const K = 10;
+// --sequential: each kind of search over all the queries in turn (caches stay warm with the folder's rows) instead of interleaved
+const SEQUENTIAL = process.argv.includes('--sequential');
 
 const folderOf = (i) => `f${String((i * 7919) % FOLDERS).padStart(3, '0')}`;
 
@@ -59,15 +61,15 @@ async function runInterleaved(c, ids, variants) {
     await c.search({ id: ids[0] }, opts(ids[0]));
     out[name] = { wall: [], scan: [], answers: [] };
   }
-  for (const id of ids) {
-    for (const [name, opts] of Object.entries(variants)) {
-      const t0 = performance.now();
-      const r = await c.search({ id }, opts(id));
-      out[name].wall.push(performance.now() - t0);
-      out[name].scan.push(r.took_ms);
-      out[name].answers.push(r);
-    }
-  }
+  const one = async (name, id) => {
+    const t0 = performance.now();
+    const r = await c.search({ id }, variants[name](id));
+    out[name].wall.push(performance.now() - t0);
+    out[name].scan.push(r.took_ms);
+    out[name].answers.push(r);
+  };
+  if (SEQUENTIAL) for (const name of Object.keys(variants)) for (const id of ids) await one(name, id);
+  else for (const id of ids) for (const name of Object.keys(variants)) await one(name, id);
   for (const v of Object.values(out)) {
     v.wall = percentile(
       [...v.wall].sort((a, b) => a - b),
