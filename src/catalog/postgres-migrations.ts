@@ -14,6 +14,7 @@
  */
 import type pg from 'pg';
 import { NitamonoError } from '../errors.js';
+import { pathTokens } from './names.js';
 
 export interface PostgresMigration {
   version: number;
@@ -149,9 +150,39 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         AS $fn$ SELECT (nitamono.fmix32(id) % shards)::integer $fn$;
     `,
   },
+  {
+    version: 3,
+    description: 'filtered search: the words of file and folder names (search by name), indexes on relpath in byte order, mtime and size',
+    sql: `
+      -- the tokens of ../catalog/names.ts, written by the store with each row; rows of older
+      -- versions are filled when a store opens the database (fillNameTokens), found by the partial index
+      ALTER TABLE nitamono.images ADD COLUMN name_file text, ADD COLUMN name_dirs text;
+      CREATE INDEX images_unnamed ON nitamono.images (collection_id) WHERE name_file IS NULL;
+      -- partial on searchable rows and holding the id, so a filter's ids come from the index alone
+      CREATE INDEX images_ok_relpath ON nitamono.images (collection_id, relpath COLLATE "C", id) WHERE status = 'ok';
+      CREATE INDEX images_ok_mtime ON nitamono.images (collection_id, mtime_ms, id) WHERE status = 'ok';
+      CREATE INDEX images_ok_size ON nitamono.images (collection_id, size, id) WHERE status = 'ok';
+    `,
+  },
 ];
 
 export const POSTGRES_LATEST_SCHEMA = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
+
+/** Fills the name tokens of rows written before schema 3 (or by an older nitamono since), a page at a time. */
+export async function fillNameTokens(client: pg.PoolClient): Promise<void> {
+  for (;;) {
+    const r = await client.query<{ collection_id: number; id: number; relpath: string }>(
+      `SELECT collection_id, id, relpath FROM ${PG_SCHEMA}.images WHERE name_file IS NULL LIMIT 4096`,
+    );
+    if (r.rows.length === 0) return;
+    const t = r.rows.map((row) => pathTokens(row.relpath));
+    await client.query(
+      `UPDATE ${PG_SCHEMA}.images i SET name_file = u.f, name_dirs = u.d
+       FROM unnest($1::int[], $2::int[], $3::text[], $4::text[]) AS u(c, id, f, d) WHERE i.collection_id = u.c AND i.id = u.id`,
+      [r.rows.map((x) => x.collection_id), r.rows.map((x) => x.id), t.map((x) => x.file), t.map((x) => x.dirs)],
+    );
+  }
+}
 
 /** The highest applied version, 0 for a database nitamono never wrote. */
 async function currentVersion(client: pg.PoolClient): Promise<number> {

@@ -38,7 +38,9 @@
  */
 import pg from 'pg';
 import { NitamonoError } from '../errors.js';
-import { migratePostgres, PG_SCHEMA, POSTGRES_LATEST_SCHEMA } from './postgres-migrations.js';
+import { type CheckedFilter, folderRange, type NameHit } from './filter.js';
+import { likeEscape, type NameQuery, pathTokens } from './names.js';
+import { fillNameTokens, migratePostgres, PG_SCHEMA, POSTGRES_LATEST_SCHEMA } from './postgres-migrations.js';
 import type {
   CatalogWrite,
   ClusterCatalogStore,
@@ -164,6 +166,7 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
     try {
       return await withClient(pool, async (client) => {
         await migratePostgres(client, target);
+        await fillNameTokens(client);
         const cid = opts.create === false ? await findCollection(client, collection, target) : await ensureCollection(client, collection);
         const database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
         return new PostgresCatalogStore(pool, clientConfig, target, database, collection, cid, POSTGRES_LATEST_SCHEMA);
@@ -376,10 +379,11 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
   private async insert(u: Unit, img: NewImage): Promise<number> {
     const id = u.nextId++;
     if (id > INT32_MAX) throw new NitamonoError('TOO_LARGE', `collection ${this.collection} has used every image id (ids are 31-bit)`);
+    const tokens = pathTokens(img.relpath);
     await this.q(
       u.c,
-      `INSERT INTO ${S}.images (collection_id, id, relpath, size, mtime_ms, sha256, status, width, height, format, error_code, error_message, gen, added_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      `INSERT INTO ${S}.images (collection_id, id, relpath, size, mtime_ms, sha256, status, width, height, format, error_code, error_message, gen, added_at, name_file, name_dirs)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
         this.cid,
         id,
@@ -395,6 +399,8 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
         img.error_message ?? null,
         u.gen,
         Date.now(),
+        tokens.file,
+        tokens.dirs,
       ],
     );
     return id;
@@ -474,6 +480,82 @@ export class PostgresCatalogStore implements ClusterCatalogStore {
           have.push(new Set(r.rows.map((x) => x.image_id)));
         }
         return rows.map((r) => ({ ...r, complete: have.every((h) => h.has(r.id)) }));
+      }),
+    );
+  }
+
+  /**
+   * The conditions of a filter on `images i` and their values from $2 on ($1 is the collection).
+   * Name words match the tokens as SQLite's FTS5 phrases do (./names.ts): ' t1 t2' then any
+   * continuation, in the file's or the folders' tokens.
+   */
+  private filterSql(f: CheckedFilter | undefined): { where: string; args: unknown[] } {
+    const where = ['i.collection_id = $1', "i.status = 'ok'"],
+      args: unknown[] = [this.cid];
+    const v = (x: unknown): string => {
+      args.push(x);
+      return `$${args.length}`;
+    };
+    if (f?.folders)
+      where.push(
+        `(${f.folders
+          .map((folder) => folderRange(folder))
+          .map(([a, b]) => `(i.relpath COLLATE "C" >= ${v(a)} AND i.relpath COLLATE "C" < ${v(b)})`)
+          .join(' OR ')})`,
+      );
+    if (f?.ids) where.push(`i.id = ANY(${v(f.ids)}::int[])`);
+    for (const [col, r] of [
+      ['mtime_ms', f?.mtime],
+      ['size', f?.size],
+    ] as const) {
+      if (r?.min !== undefined) where.push(`i.${col} >= ${v(r.min)}`);
+      if (r?.max !== undefined) where.push(`i.${col} <= ${v(r.max)}`);
+    }
+    if (f?.name) where.push(this.nameSql(f.name, v).where);
+    return { where: where.join(' AND '), args };
+  }
+
+  /** Name conditions, and (for ranking) the count of words found in the file name. */
+  private nameSql(q: NameQuery, v: (x: unknown) => string): { where: string; inFile: string } {
+    if ('literal' in q) return { where: `i.relpath ILIKE ${v(`%${likeEscape(q.literal)}%`)} ESCAPE '\\'`, inFile: '0' };
+    const conds: string[] = [],
+      inFile: string[] = [];
+    for (const w of q.words) {
+      const p = v(`% ${likeEscape(w.join(' '))}%`);
+      conds.push(`((' ' || i.name_file) LIKE ${p} OR (' ' || i.name_dirs) LIKE ${p})`);
+      inFile.push(`((' ' || i.name_file) LIKE ${p})::int`);
+    }
+    return { where: conds.join(' AND '), inFile: inFile.join(' + ') };
+  }
+
+  async filterIds(filter: CheckedFilter): Promise<Int32Array> {
+    return this.guard(async () => {
+      const { where, args } = this.filterSql(filter);
+      const r = await this.pool.query<{ id: number }>(`SELECT i.id FROM ${S}.images i WHERE ${where} ORDER BY i.id`, args);
+      return Int32Array.from(r.rows, (row) => row.id);
+    });
+  }
+
+  async searchNames(query: NameQuery, opts: { limit: number; offset?: number; filter?: CheckedFilter }): Promise<{ total: number; hits: NameHit[] }> {
+    return this.guard(() =>
+      this.snapshotRead(async (c) => {
+        const { where, args } = this.filterSql(opts.filter);
+        const v = (x: unknown): string => {
+          args.push(x);
+          return `$${args.length}`;
+        };
+        const n = this.nameSql(query, v);
+        const w = `${where} AND ${n.where}`;
+        const total = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.images i WHERE ${w}`, args)).rows[0]!.n);
+        // words found in the file name first (SQLite ranks by bm25, weighting them the same way), then byte order of paths
+        const order = 'literal' in query ? 'i.relpath COLLATE "C"' : `(${n.inFile}) DESC, i.relpath COLLATE "C"`;
+        const hits = (
+          await c.query<NameHit>(
+            `SELECT i.id, i.relpath FROM ${S}.images i WHERE ${w} ORDER BY ${order} LIMIT ${v(opts.limit)} OFFSET ${v(opts.offset ?? 0)}`,
+            args,
+          )
+        ).rows;
+        return { total, hits };
       }),
     );
   }

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NitamonoError } from '../errors.js';
+import { pathTokens } from './names.js';
 
 export interface MigrationContext {
   /**
@@ -97,6 +98,32 @@ export const MIGRATIONS: readonly Migration[] = [
           acquired_at INTEGER NOT NULL
         );
       `);
+    },
+  },
+  {
+    version: 4,
+    description: 'filtered search: an FTS5 table of the words of file and folder names (search by name), indexes on mtime and size',
+    up(db) {
+      // rowid = image id; filled by the store on insert and delete (the tokens are cut in
+      // TypeScript, ./names.ts, which no SQLite tokenizer does), and here for existing rows
+      db.exec(`
+        CREATE VIRTUAL TABLE names USING fts5(file, dirs, tokenize = 'unicode61 remove_diacritics 0');
+        -- partial on searchable rows, so a filter's ids are read from the index alone (it holds the rowid)
+        CREATE INDEX images_ok_relpath ON images (relpath) WHERE status = 'ok';
+        CREATE INDEX images_ok_mtime ON images (mtime_ms) WHERE status = 'ok';
+        CREATE INDEX images_ok_size ON images (size) WHERE status = 'ok';
+      `);
+      const add = db.prepare('INSERT INTO names (rowid, file, dirs) VALUES (?, ?, ?)');
+      const page = db.prepare('SELECT id, relpath FROM images WHERE id > ? ORDER BY id LIMIT 8192').raw(true);
+      for (let last = -1; ; ) {
+        const rows = page.all(last) as [number, string][];
+        if (rows.length === 0) break;
+        for (const [id, relpath] of rows) {
+          const t = pathTokens(relpath);
+          add.run(id, t.file, t.dirs);
+        }
+        last = rows[rows.length - 1]![0];
+      }
     },
   },
 ];

@@ -11,6 +11,8 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type ErrorCode, NitamonoError, writeErrorHint } from '../errors.js';
+import { type CheckedFilter, folderRange, type NameHit } from './filter.js';
+import { ftsMatch, likeEscape, type NameQuery, pathTokens } from './names.js';
 import { LATEST_SCHEMA, type MigrationContext, migrate, readOnlyVersion } from './sqlite-migrations.js';
 import type {
   CatalogStore,
@@ -315,10 +317,14 @@ export class SQLiteCatalogStore implements CatalogStore {
       gen,
       Date.now(),
     );
-    return Number(info.lastInsertRowid);
+    const id = Number(info.lastInsertRowid);
+    const t = pathTokens(img.relpath);
+    this.stmt('INSERT INTO names (rowid, file, dirs) VALUES (?, ?, ?)').run(id, t.file, t.dirs);
+    return id;
   }
 
   private remove(row: ImageRow, gen: number): void {
+    this.stmt('DELETE FROM names WHERE rowid = ?').run(row.id);
     this.stmt('DELETE FROM vectors WHERE image_id = ?').run(row.id);
     this.stmt('DELETE FROM images WHERE id = ?').run(row.id);
     if (row.status === 'ok') this.stmt('INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)').run(row.id, gen);
@@ -412,6 +418,77 @@ export class SQLiteCatalogStore implements CatalogStore {
 
   async skipped(): Promise<ImageRow[]> {
     return this.stmt(`SELECT ${ROW_COLUMNS} FROM images WHERE status = 'skipped' ORDER BY relpath`).all() as ImageRow[];
+  }
+
+  /**
+   * The conditions of a filter on `images i` (every index they need exists: relpath's unique
+   * index for folders as a byte range, mtime, size, the FTS table for names).
+   */
+  private filterSql(f: CheckedFilter | undefined): { where: string; args: unknown[] } {
+    const where = ["i.status = 'ok'"],
+      args: unknown[] = [];
+    if (!f) return { where: where[0]!, args };
+    if (f.folders) {
+      where.push(`(${f.folders.map(() => '(i.relpath >= ? AND i.relpath < ?)').join(' OR ')})`);
+      for (const folder of f.folders) args.push(...folderRange(folder));
+    }
+    if (f.ids) {
+      where.push('i.id IN (SELECT value FROM json_each(?))');
+      args.push(JSON.stringify(f.ids));
+    }
+    for (const [col, r] of [
+      ['mtime_ms', f.mtime],
+      ['size', f.size],
+    ] as const) {
+      if (r?.min !== undefined) {
+        where.push(`i.${col} >= ?`);
+        args.push(r.min);
+      }
+      if (r?.max !== undefined) {
+        where.push(`i.${col} <= ?`);
+        args.push(r.max);
+      }
+    }
+    if (f.name) {
+      const n = this.nameSql(f.name);
+      where.push(n.where);
+      args.push(n.arg);
+    }
+    return { where: where.join(' AND '), args };
+  }
+
+  private nameSql(q: NameQuery): { where: string; arg: string } {
+    if ('words' in q) return { where: 'i.id IN (SELECT rowid FROM names WHERE names MATCH ?)', arg: ftsMatch(q.words) };
+    return { where: "i.relpath LIKE ? ESCAPE '\\'", arg: `%${likeEscape(q.literal)}%` };
+  }
+
+  async filterIds(filter: CheckedFilter): Promise<Int32Array> {
+    const { where, args } = this.filterSql(filter);
+    // sorted here: an ORDER BY id would make SQLite walk the table in id order instead of the filter's index
+    return Int32Array.from(this.stmt(`SELECT i.id FROM images i WHERE ${where}`).pluck().all(args) as number[]).sort();
+  }
+
+  async searchNames(query: NameQuery, opts: { limit: number; offset?: number; filter?: CheckedFilter }): Promise<{ total: number; hits: NameHit[] }> {
+    const { where, args } = this.filterSql(opts.filter);
+    return this.db.transaction(() => {
+      if ('literal' in query) {
+        const n = this.nameSql(query);
+        const w = `${where} AND ${n.where}`;
+        const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM images i WHERE ${w}`).get([...args, n.arg]) as { n: number }).n;
+        const hits = this.db
+          .prepare(`SELECT i.id, i.relpath FROM images i WHERE ${w} ORDER BY i.relpath LIMIT ? OFFSET ?`)
+          .all([...args, n.arg, opts.limit, opts.offset ?? 0]) as NameHit[];
+        return { total, hits };
+      }
+      // bm25 with a word in the file name worth twice one in a folder name; ties by path
+      const from = `FROM names JOIN images i ON i.id = names.rowid WHERE names MATCH ? AND ${where}`;
+      const match = ftsMatch(query.words);
+      const total = (this.db.prepare(`SELECT COUNT(*) AS n ${from}`).get([match, ...args]) as { n: number }).n;
+      const hits = this.db
+        .prepare(`SELECT i.id, i.relpath ${from} ORDER BY bm25(names, 2.0, 1.0), i.relpath LIMIT ? OFFSET ?`)
+        .all([match, ...args, opts.limit, opts.offset ?? 0]) as NameHit[];
+      return { total, hits };
+    })();
   }
 
   async okRows(): Promise<{ id: number; relpath: string }[]> {

@@ -11,6 +11,8 @@
  * so a vector never changes under an id.
  */
 import type { FeatureKind } from '../image/extract.js';
+import type { CheckedFilter, NameHit } from './filter.js';
+import type { NameQuery } from './names.js';
 
 export type { FeatureKind };
 export type ImageStatus = 'ok' | 'skipped' | 'excluded';
@@ -160,6 +162,15 @@ export interface CatalogStore {
   skipped(): Promise<ImageRow[]>;
   /** Searchable (id, relpath) in id order. */
   okRows(): Promise<{ id: number; relpath: string }[]>;
+  /** The searchable ids a filter (./filter.ts, checked) lets through, ascending: what a filtered search scans. */
+  filterIds(filter: CheckedFilter): Promise<Int32Array>;
+  /**
+   * Search by name (./names.ts): searchable rows whose file and folder names hold every word of
+   * `query` (and pass `filter`), best first — more and rarer words in the file name first —
+   * `limit` from `offset`, and how many match in all. A literal query matches the path as a
+   * substring, in path order.
+   */
+  searchNames(query: NameQuery, opts: { limit: number; offset?: number; filter?: CheckedFilter }): Promise<{ total: number; hits: NameHit[] }>;
   /** A searchable row's vector in `space`. */
   vector(id: number, space: FeatureSpace): Promise<Float32Array | undefined>;
   /** A searchable row's relpath and vector in `space`, in one read (a search by id). */

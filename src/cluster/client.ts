@@ -25,6 +25,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { checkImageFilter, type ImageFilter } from '../catalog/filter.js';
 import { PostgresCatalogStore } from '../catalog/postgres.js';
 import type { ClusterCatalogStore, FeatureSpace } from '../catalog/types.js';
 import { type ExtractedKind, type FeatureKind, isExtractedKind } from '../collection/config.js';
@@ -92,6 +93,8 @@ export interface ClusterQueryOptions {
   minGeneration?: number;
   /** Leave the query image itself out (queries by id or indexed path). */
   excludeSelf?: boolean;
+  /** Not supported in cluster mode: a filter makes the search fail with UNSUPPORTED (never ignored). */
+  filter?: ImageFilter;
 }
 
 export interface ClusterHit {
@@ -184,6 +187,8 @@ export class ClusterSearch {
 
   async search(query: ClusterQuery, opts: ClusterQueryOptions = {}): Promise<ClusterSearchResponse> {
     if (this.closed) throw invalid('this cluster search is closed');
+    if (checkImageFilter(opts.filter))
+      throw new NitamonoError('UNSUPPORTED', 'filtered search (folders, ids, ranges, names) is not supported in cluster mode: search a collection folder');
     const kind = opts.features ?? this.defaultFeatures;
     if (!isExtractedKind(kind))
       throw new NitamonoError('UNSUPPORTED', `cluster mode searches color or deep features; learned features ("${kind}") live in a collection folder`);

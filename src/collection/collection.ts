@@ -37,6 +37,7 @@ import { type CollectionContext, Dimensions, RootPaths, saveConfig } from './con
 import { type DuplicateOptions, type DuplicateReport, findDuplicates } from './duplicates.js';
 import { ExtractorCache } from './extractors.js';
 import { IndexManager } from './index-manager.js';
+import { searchByName } from './names.js';
 import { type Progress, silentProgress } from './progress.js';
 import { SearchService } from './search.js';
 import { collectionStats } from './stats.js';
@@ -47,6 +48,8 @@ import type {
   CollectionStats,
   ImageInfo,
   IndexReport,
+  NameSearchOptions,
+  NameSearchResponse,
   OpenOptions,
   QueryEvaluation,
   SearchResponse,
@@ -243,6 +246,15 @@ export class Collection {
    */
   search(query: CollectionQuery, opts: CollectionSearchOptions = {}): Promise<SearchResponse> {
     return this.searcher.search(query, opts);
+  }
+
+  /**
+   * Search by name: the searchable images whose file and folder names hold every word (split
+   * at / _ - . camelCase and digits, prefixes; Japanese by characters), best first. Combine
+   * names with similarity through `search(query, { filter: { name } })`.
+   */
+  searchNames(words: string, opts: NameSearchOptions = {}): Promise<NameSearchResponse> {
+    return searchByName(this.ctx, words, opts);
   }
 
   /** The query searched exactly and with the IVF, and the IVF's recall against the exact answer. */

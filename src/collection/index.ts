@@ -34,7 +34,8 @@
  *     services: { store?, jobRunner? } — another catalogue backend or job runner.
  *   await c.update({ features?, index?, nlist?, memoryBudget?, targetRecall?, threads?, batchSize?,
  *                    retrySkipped?, progress?, signal? }) → IndexReport
- *   await c.search(query, { k?, features?, method?, nprobe?, refineFactor?, excludeSelf? }) → SearchResponse
+ *   await c.search(query, { k?, features?, method?, nprobe?, refineFactor?, excludeSelf?, filter? }) → SearchResponse
+ *   await c.searchNames(words, { limit?, offset?, filter? }) → NameSearchResponse
  *     query: { id } | { path } (indexed path, or any image file) | { buffer, filename? }
  *     k 1..1000 (default 10); method 'exact' | 'ivf' (default: exact for a flat index, else
  *     'ivf' = the approximate index: IVF, or a compressed kind); nprobe default: tuned, else 8,
@@ -128,6 +129,8 @@ export {
   type ImageInfo,
   type IndexReport,
   type KindStats,
+  type NameSearchOptions,
+  type NameSearchResponse,
   type OpenOptions,
   type QueryEvaluation,
   type SearchHit,

@@ -5,6 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { checkImageFilter, type ImageFilter } from '../catalog/filter.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { tieAwareRecall } from '../eval/recall.js';
 import { projectRows } from '../learn/project.js';
@@ -61,9 +62,10 @@ export class SearchService {
     const kind = this.checkKind(opts.features);
     const k = checkResultCount(opts.k);
     checkSearchOptions(opts);
+    const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
     const q = await this.queryVector(query, kind);
     const target = await this.indexFor(kind, opts.method, opts.nprobe, opts.refineFactor);
-    return useIndex(target.index, () => this.run(target, kind, q, k, opts.excludeSelf === true));
+    return useIndex(target.index, async () => this.run(target, kind, q, k, opts.excludeSelf === true, filter && (await this.ctx.store.filterIds(filter))));
   }
 
   /**
@@ -75,15 +77,17 @@ export class SearchService {
     const kind = this.checkKind(opts.features);
     const k = checkResultCount(opts.k);
     checkSearchOptions(opts);
+    const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
     const q = await this.queryVector(query, kind);
+    const allowed = filter && (await this.ctx.store.filterIds(filter));
     const ex = await this.indexFor(kind, 'exact', undefined, undefined);
     // each index is leased as soon as it is handed over: building the IVF may take a while,
     // and a concurrent rebuild must not free the exact index meanwhile
     return useIndex(ex.index, async () => {
       const iv = await this.indexFor(kind, 'ivf', opts.nprobe, opts.refineFactor);
       return useIndex(iv.index, async () => {
-        const exact = await this.run(ex, kind, q, k, opts.excludeSelf === true);
-        const ivf = await this.run(iv, kind, q, k, opts.excludeSelf === true);
+        const exact = await this.run(ex, kind, q, k, opts.excludeSelf === true, allowed);
+        const ivf = await this.run(iv, kind, q, k, opts.excludeSelf === true, allowed);
         const { r1, rk } = tieAwareRecall(exact.results, ivf.results, k);
         return {
           features: kind,
@@ -142,8 +146,10 @@ export class SearchService {
     return { index: ivf, method: m, params, generation, exactFromCatalog: false, ...(own && factory ? { factory } : {}) };
   }
 
-  private async run(target: Target, kind: FeatureKind, q: QueryVector, k: number, excludeSelf: boolean): Promise<SearchResponse> {
-    const { index, method, params } = target;
+  /** `allowed`: a filtered search's ids (the catalogue's answer to the filter), searched inside the scan. */
+  private async run(target: Target, kind: FeatureKind, q: QueryVector, k: number, excludeSelf: boolean, allowed?: Int32Array): Promise<SearchResponse> {
+    const { index, method } = target;
+    const params: SearchParams = allowed ? { ...target.params, allowed } : target.params;
     const n = index.size;
     const base: Omit<SearchResponse, 'took_ms' | 'distances_computed' | 'results'> = {
       extract_ms: q.extract_ms,
@@ -156,6 +162,7 @@ export class SearchService {
     const nlist = index.describe({ lists: false }).nlist;
     if (nlist !== undefined) base.nlist = nlist;
     if (target.factory) base.index = target.factory;
+    if (allowed) base.filtered = allowed.length;
     if (n === 0) return { ...base, took_ms: 0, distances_computed: 0, results: [] };
     const drop = excludeSelf && q.id !== undefined ? q.id : undefined;
     const kk = Math.min(n, k + (drop !== undefined ? 1 : 0));
@@ -164,7 +171,7 @@ export class SearchService {
     if (target.exactFromCatalog) {
       // the codes are approximations: the exact answer scans the full vectors, read from the catalogue chunk by chunk
       const space = featureSpace(this.ctx.config, kind);
-      res = await exactSearch(index.dim, q.vector, kk, catalogChunks(this.ctx.store, space, index.dim, index.ids()));
+      res = await exactSearch(index.dim, q.vector, kk, catalogChunks(this.ctx.store, space, index.dim, allowed ?? index.ids()));
     } else if (index.capabilities.compressed || index.queryCost(params) > SYNC_SEARCH_MAX_WORK) {
       // compressed indexes (their re-ranking reads the catalogue) and large scans: worker threads
       res = await index.searchAsync(q.vector, kk, params);
@@ -272,6 +279,22 @@ function checkSearchOptions(opts: CollectionSearchOptions): void {
 /** The k of a collection search: 1..MAX_K, default 10. */
 export function checkResultCount(k: number | undefined): number {
   return checkK(k ?? 10, { max: MAX_K });
+}
+
+/**
+ * The filter with absolute folders made relative to the collection root (a folder given as
+ * ~/Pictures/trips means trips); one outside the root is refused rather than matching nothing.
+ */
+export function rootRelative(filter: ImageFilter | undefined, root: string): ImageFilter | undefined {
+  if (!filter || filter.in === undefined) return filter;
+  const list = Array.isArray(filter.in) ? filter.in : [filter.in];
+  const folders = list.map((f) => {
+    if (typeof f !== 'string' || !isAbsolute(f)) return f;
+    const rel = relative(root, f);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw invalid(`folder ${f} is not inside the indexed folder (give it relative to that folder)`);
+    return rel.split(sep).join('/');
+  });
+  return { ...filter, in: folders };
 }
 
 /** A path inside `root`? (both absolute) */

@@ -3,6 +3,7 @@
  * with --json and the HTTP API returns).
  */
 
+import type { ImageFilter } from '../catalog/filter.js';
 import type { WriterLease } from '../catalog/types.js';
 import type { FeatureKind, IndexPolicy } from './config.js';
 import type { Progress } from './progress.js';
@@ -34,6 +35,29 @@ export interface CollectionSearchOptions {
   refineFactor?: number;
   /** Leave the query image itself out of the results (queries by id or indexed path). */
   excludeSelf?: boolean;
+  /**
+   * Search only the images this filter lets through (folders, ids, mtime and size ranges, name
+   * words: ../catalog/filter.ts), inside the index scan: the k nearest of that subset, exact
+   * when the method is. Resolved to ids through the catalogue at each search.
+   */
+  filter?: ImageFilter;
+}
+
+export interface NameSearchOptions {
+  /** Results wanted (default 50, at most 1000). */
+  limit?: number;
+  /** Results to skip (paging; default 0). */
+  offset?: number;
+  /** Restrict to these folders, ids, ranges as well (its own `name` words are added to the query's). */
+  filter?: ImageFilter;
+}
+
+export interface NameSearchResponse {
+  /** The query as parsed: the words looked for, or the literal text. */
+  query: { words: string[] } | { literal: string };
+  /** Images matching in all. */
+  total: number;
+  results: Array<{ id: number; path: string; absolute_path: string }>;
 }
 
 export interface SearchHit {
@@ -62,6 +86,8 @@ export interface SearchResponse {
   /** The index searched, as a Faiss factory string ('Flat', 'IVF317,PQ64,RFlat', …). */
   index?: string;
   query: { source: 'indexed' | 'extracted'; id?: number; path?: string };
+  /** A filtered search: how many searchable images the filter let through (the subset searched). */
+  filtered?: number;
   results: SearchHit[];
   warnings?: string[];
 }

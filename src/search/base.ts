@@ -11,8 +11,10 @@ import { type ContainerInput, writeContainer } from '../persist/container.js';
 import { splitRange } from '../util/ranges.js';
 import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '../validate.js';
 import { ArenaSet, type ArenaSlot } from './arenas.js';
+import type { ListParts } from './parts.js';
 import { sharedPool, type Task } from './pool.js';
-import { type CoarseLayout, type IVFLayout, ivfSearchRange, type Probes, type QueryBlock } from './scan.js';
+import { type CoarseLayout, GATHER_ROWS, type IVFLayout, ivfSearchRange, LIST_SCANNERS, type Probes, type QueryBlock } from './scan.js';
+import { allowedRows, preferSubsetScan, tooFewFound } from './subset.js';
 import type { BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
 
 export function metricCode(metric: Metric): MetricCode {
@@ -57,6 +59,16 @@ export interface ListSearchPlan {
   slots: ArenaSlot[];
   /** The parts in an arena, as the scan reads them. */
   partsIn(slot: ArenaSlot): IVFLayout[];
+  /** A filtered search's gather scratch per thread (./subset.ts); 0 when unfiltered. */
+  gatherBytes?: number;
+}
+
+/** A filtered search's plans (see ArenaIndex.filterPlans). */
+export interface FilterPlans {
+  first: ListSearchPlan;
+  fallback?: ListSearchPlan;
+  /** |S|: the allowed rows the index holds. */
+  rows: number;
 }
 
 /** Regions are pinned by arena and offset. */
@@ -451,7 +463,8 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
       this.copyProbes(q, probes, slot);
       const scratch = plan.scratchFloats ? this.syncRegion(slot, 'scanner', plan.scratchFloats * 4) : 0;
       const coarse = slot === main ? plan.coarse : null;
-      return ivfSearchRange(slot.K, coarse, plan.partsIn(slot), block, 0, q.nq, probes.get(slot) ?? null, plan.ef, scratch, graph);
+      const gather = plan.gatherBytes ? this.syncRegion(slot, 'gather', plan.gatherBytes) : 0;
+      return ivfSearchRange(slot.K, coarse, plan.partsIn(slot), block, 0, q.nq, probes.get(slot) ?? null, plan.ef, scratch, graph, gather);
     });
   }
 
@@ -476,10 +489,62 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
           ef: plan.ef,
           scratch: plan.scratchFloats ? alloc(plan.scratchFloats * 4) : 0,
           graphScratch: coarse?.hnsw ? alloc(plan.graphScratchBytes) : 0,
+          gather: plan.gatherBytes ? alloc(plan.gatherBytes) : 0,
         };
       },
       plan.coarse ? ({ slot }) => this.copyProbes(q, probes, slot) : undefined,
     );
+  }
+
+  /**
+   * The plans of a filtered search of list parts (./subset.ts): `first` — the probed scan with
+   * rows outside S skipped, or the subset scan when that costs no more than `probedCost` — and
+   * the subset scan as `fallback` after a probed one.
+   */
+  protected filterPlans(plan: ListSearchPlan, lists: ListParts, allowed: Int32Array, probedCost: number): FilterPlans {
+    const rows = allowedRows(this.idToRow, allowed);
+    const byPart = lists.split(rows);
+    const gatherBytes = GATHER_ROWS * (lists.codeSize + 4);
+    const restrict = (p: ListSearchPlan): ListSearchPlan => ({
+      ...p,
+      gatherBytes,
+      partsIn: (slot) => {
+        const out: IVFLayout[] = [];
+        const layouts = p.partsIn(slot);
+        lists.partsIn(slot).forEach((part, i) => {
+          const a = byPart.get(part);
+          if (a) out.push({ ...layouts[i]!, allowed: a });
+        });
+        return out;
+      },
+    });
+    // S's rows wherever they are: every list without a graph, or, when scores do not depend on
+    // the list (raw rows), the part's allowed rows at once, no coarse step
+    const first = plan.slots[0] && plan.partsIn(plan.slots[0])[0];
+    const listFree = first !== undefined && LIST_SCANNERS[first.scanner].listFree === true;
+    const everyList =
+      plan.coarse && !listFree
+        ? { ...plan, coarse: { ...plan.coarse, hnsw: null }, nprobe: plan.coarse.nlist, ef: 0 }
+        : { ...plan, coarse: null, nprobe: 1, ef: 0 };
+    const subset = restrict({ ...everyList, graphScratchBytes: 0 });
+    if (!plan.coarse || preferSubsetScan(rows.length, this.dim, probedCost)) return { first: subset, rows: rows.length };
+    return { first: restrict(plan), fallback: subset, rows: rows.length };
+  }
+
+  /** A filtered search of list parts on this thread. */
+  protected searchFilteredHere(queries: Float32Array, k: number, f: FilterPlans): SearchResult {
+    const first = this.searchListsHere(queries, k, f.first);
+    if (!f.fallback || !tooFewFound(first.labels, first.nq, k, f.rows)) return first;
+    const r = this.searchListsHere(queries, k, f.fallback);
+    return { ...r, distancesComputed: r.distancesComputed + first.distancesComputed };
+  }
+
+  /** The same on the worker pool. */
+  protected async searchFilteredOnWorkers(queries: Float32Array, k: number, threads: number, f: FilterPlans): Promise<SearchResult> {
+    const first = await this.searchListsOnWorkers(queries, k, threads, f.first);
+    if (!f.fallback || !tooFewFound(first.labels, first.nq, k, f.rows)) return first;
+    const r = await this.searchListsOnWorkers(queries, k, threads, f.fallback);
+    return { ...r, distancesComputed: r.distancesComputed + first.distancesComputed };
   }
 
   /** Runs an async search while holding off releases of regions the workers read. */

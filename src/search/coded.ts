@@ -357,14 +357,16 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   /** (coarse centroids + the codes scanned) per query, in multiply-adds (PQ: table plus m lookups per code). */
   queryCost(params?: CodedSearchParams): number {
-    const { nprobe = 1, efSearch } = parseCodedParams(params);
+    const { nprobe = 1, efSearch, allowed } = parseCodedParams(params);
     const d = this.dim,
       nlist = this.nlist,
       pq = this.codec instanceof PQCodec;
     const scanned = this.quantizer && nlist > 0 ? (this.size * Math.min(nprobe, nlist)) / nlist : this.size;
     const perCode = pq ? (this.codec as PQCodec).m : d;
     const tables = pq ? PQ_KSUB * d * (this.quantizer && this.metric === 'l2' && !this.precomputed ? Math.min(nprobe, Math.max(1, nlist)) : 1) : 0;
-    return (this.quantizer ? this.quantizer.coarseCost(nprobe, efSearch) * d : 0) + tables + scanned * perCode;
+    const probed = (this.quantizer ? this.quantizer.coarseCost(nprobe, efSearch) * d : 0) + tables + scanned * perCode;
+    // a filtered search scans at most the cheaper of the two (./subset.ts)
+    return allowed ? Math.min(probed, nlist * d + tables + Math.min(allowed.length, this.size) * perCode) : probed;
   }
 
   add(vectors: Float32Array, ids?: ArrayLike<number>): void {
@@ -480,7 +482,10 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       throw invalid('these refine vectors are read asynchronously only: use searchAsync() to re-rank with them');
     }
     const kc = refine === undefined ? k : Math.ceil(refine * k);
-    const r = this.searchListsHere(queries, kc, this.plan(lists, nprobe, p.efSearch));
+    const plan = this.plan(lists, nprobe, p.efSearch);
+    const r = p.allowed
+      ? this.searchFilteredHere(queries, kc, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+      : this.searchListsHere(queries, kc, plan);
     return this.finish(refine === undefined ? r : this.rerankSync(queries, r, k), nprobe, warnings);
   }
 
@@ -491,9 +496,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const { nprobe, warnings } = this.probes(p);
     const refine = this.refineOf(p);
     const kc = refine === undefined ? k : Math.ceil(refine * k);
-    return this.searchListsOnWorkers(queries, kc, threads, this.plan(lists, nprobe, p.efSearch)).then(async (r) =>
-      this.finish(refine === undefined ? r : await this.rerankAsync(queries, r, k), nprobe, warnings),
-    );
+    const plan = this.plan(lists, nprobe, p.efSearch);
+    const run = p.allowed
+      ? this.searchFilteredOnWorkers(queries, kc, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+      : this.searchListsOnWorkers(queries, kc, threads, plan);
+    return run.then(async (r) => this.finish(refine === undefined ? r : await this.rerankAsync(queries, r, k), nprobe, warnings));
   }
 
   /** Re-scores the candidates of `cand` with the full vectors, read synchronously chunk by chunk. */

@@ -8,10 +8,12 @@ import type { ArenaSlot } from './arenas.js';
 import { ArenaIndex, type RegionSection } from './base.js';
 import { partCount, partName, rowSections, rowsMeta } from './index-file.js';
 import { parseFlatParams } from './params.js';
-import { RowParts } from './parts.js';
+import { type Part, RowParts } from './parts.js';
 import { resolveThreads } from './pool.js';
 import type { IndexKind } from './registry.js';
+import type { RowStore } from './row-store.js';
 import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange } from './scan.js';
+import { allowedRows } from './subset.js';
 import type { FlatSearchParams, IndexCapabilities, Metric, SearchResult } from './types.js';
 
 /** Version 2: the rows may be in several parts (sections ids.1, vectors.1, …); one-part files are still written as version 1. */
@@ -68,10 +70,10 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     return drop.size;
   }
 
-  /** Every query is compared with every vector. */
+  /** Every query is compared with every vector (of the allowed ones, when filtered). */
   queryCost(params?: FlatSearchParams): number {
-    parseFlatParams(params);
-    return this.rows.n * this.dim;
+    const { allowed } = parseFlatParams(params);
+    return Math.min(this.rows.n, allowed ? allowed.length : Infinity) * this.dim;
   }
 
   protected rowIds(): Int32Array {
@@ -82,9 +84,25 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     out.set(this.rows.row(r));
   }
 
-  /** The row parts in `slot`'s arena, as the scan reads them. */
-  private layouts(slot: ArenaSlot): FlatLayout[] {
-    return this.rows.partsIn(slot).map(({ store: s }) => ({ metric: this.code, d: this.dim, n: s.n, vectors: s.vectors, norms: s.norms, ids: s.ids }));
+  /** The row parts in `slot`'s arena, as the scan reads them; a filtered search (./subset.ts) only the parts holding allowed rows, with those rows. */
+  private layouts(slot: ArenaSlot, allowed?: Map<Part<RowStore>, Int32Array>): FlatLayout[] {
+    const out: FlatLayout[] = [];
+    for (const part of this.rows.partsIn(slot)) {
+      const s = part.store;
+      const L: FlatLayout = { metric: this.code, d: this.dim, n: s.n, vectors: s.vectors, norms: s.norms, ids: s.ids };
+      if (allowed) {
+        const rows = allowed.get(part);
+        if (!rows) continue;
+        L.allowed = rows;
+      }
+      out.push(L);
+    }
+    return out;
+  }
+
+  /** Each part's allowed rows of a filtered search (a scan of those rows only: |S|·d, exact). */
+  private allowedParts(allowed: Int32Array | undefined): Map<Part<RowStore>, Int32Array> | undefined {
+    return allowed && this.rows.split(allowedRows(this.idToRow, allowed));
   }
 
   /**
@@ -92,22 +110,24 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
    * the SIMD kernel; larger batches use the blocked ‖q‖²+‖x‖²−2⟨q,x⟩ kernel.
    */
   search(queries: Float32Array, k: number, params?: FlatSearchParams): SearchResult {
-    parseFlatParams(params);
+    const allowed = this.allowedParts(parseFlatParams(params).allowed);
     const q = this.queryBlock(queries, k, true, this.rows.slotsInUse());
     const batched = q.nq >= BATCH_MIN_QUERIES;
     return this.scanHere(q, ({ slot, block }) => {
       let computed = 0;
-      for (const L of this.layouts(slot)) computed += flatSearchRange(slot.K, L, block, 0, q.nq, batched);
+      for (const L of this.layouts(slot, allowed)) computed += flatSearchRange(slot.K, L, block, 0, q.nq, batched);
       return computed;
     });
   }
 
   /** The same search on worker threads (all cores by default); the event loop stays free. */
   searchAsync(queries: Float32Array, k: number, params?: FlatSearchParams): Promise<SearchResult> {
-    const threads = resolveThreads(parseFlatParams(params).threads);
+    const p = parseFlatParams(params);
+    const threads = resolveThreads(p.threads);
+    const allowed = this.allowedParts(p.allowed);
     const q = this.queryBlock(queries, k, false, this.rows.slotsInUse());
     const batched = q.nq >= BATCH_MIN_QUERIES;
-    return this.scanOnWorkers(q, threads, ({ slot, block }, q0, q1) => ({ op: 'flat', layouts: this.layouts(slot), block, q0, q1, batched }));
+    return this.scanOnWorkers(q, threads, ({ slot, block }, q0, q1) => ({ op: 'flat', layouts: this.layouts(slot, allowed), block, q0, q1, batched }));
   }
 
   /** Writes the index as it is now; changes made before the promise settles do not reach the file. */

@@ -145,10 +145,12 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
 
   /** (nlist centroids + the nprobe lists' expected N·nprobe/nlist vectors) · D. */
   queryCost(params?: IVFSearchParams): number {
-    const { nprobe = 1, efSearch } = parseIVFParams(params);
+    const { nprobe = 1, efSearch, allowed } = parseIVFParams(params);
     const nlist = this.nlist;
     if (nlist === 0) return this.size * this.dim;
-    return (this.quantizer.coarseCost(nprobe, efSearch) + (this.size * Math.min(nprobe, nlist)) / nlist) * this.dim;
+    const probed = (this.quantizer.coarseCost(nprobe, efSearch) + (this.size * Math.min(nprobe, nlist)) / nlist) * this.dim;
+    // a filtered search scans at most the cheaper of the two (./subset.ts)
+    return allowed ? Math.min(probed, (nlist + allowed.length) * this.dim) : probed;
   }
 
   add(vectors: Float32Array, ids?: ArrayLike<number>): void {
@@ -223,7 +225,10 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     const lists = this.requireTrained('search');
     const p = parseIVFParams(params);
     const { nprobe, warnings } = this.probes(p);
-    const r = this.searchListsHere(queries, k, this.plan(lists, nprobe, p.efSearch));
+    const plan = this.plan(lists, nprobe, p.efSearch);
+    const r = p.allowed
+      ? this.searchFilteredHere(queries, k, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+      : this.searchListsHere(queries, k, plan);
     return { ...r, nprobe, ...(warnings.length ? { warnings } : {}) };
   }
 
@@ -232,7 +237,11 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     const p = parseIVFParams(params);
     const threads = resolveThreads(p.threads);
     const { nprobe, warnings } = this.probes(p);
-    return this.searchListsOnWorkers(queries, k, threads, this.plan(lists, nprobe, p.efSearch)).then((r) => ({
+    const plan = this.plan(lists, nprobe, p.efSearch);
+    const run = p.allowed
+      ? this.searchFilteredOnWorkers(queries, k, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+      : this.searchListsOnWorkers(queries, k, threads, plan);
+    return run.then((r) => ({
       ...r,
       nprobe,
       ...(warnings.length ? { warnings } : {}),

@@ -5,6 +5,7 @@
  */
 import { invalid } from '../errors.js';
 import { checkPositiveInt } from '../validate.js';
+import { parseAllowed } from './subset.js';
 import type { CodedSearchParams, FlatSearchParams, IVFSearchParams } from './types.js';
 
 function fields(params: unknown): Record<string, unknown> {
@@ -19,15 +20,22 @@ function positiveInt(p: Record<string, unknown>, name: string): number | undefin
   return v === undefined ? undefined : checkPositiveInt(name, v);
 }
 
-export function parseFlatParams(params: unknown): FlatSearchParams {
+/** Parsed parameters hold `allowed` as sorted distinct ids. */
+export type Parsed<P> = Omit<P, 'allowed'> & { allowed?: Int32Array };
+
+export function parseFlatParams(params: unknown): Parsed<FlatSearchParams> {
   const p = fields(params);
+  const out: Parsed<FlatSearchParams> = {};
   const threads = positiveInt(p, 'threads');
-  return threads === undefined ? {} : { threads };
+  if (threads !== undefined) out.threads = threads;
+  const allowed = parseAllowed(p['allowed']);
+  if (allowed) out.allowed = allowed;
+  return out;
 }
 
-export function parseIVFParams(params: unknown): IVFSearchParams {
+export function parseIVFParams(params: unknown): Parsed<IVFSearchParams> {
   const p = fields(params);
-  const out: IVFSearchParams = parseFlatParams(p);
+  const out: Parsed<IVFSearchParams> = parseFlatParams(p);
   const nprobe = positiveInt(p, 'nprobe');
   if (nprobe !== undefined) out.nprobe = nprobe;
   const ef = positiveInt(p, 'efSearch');
@@ -36,9 +44,9 @@ export function parseIVFParams(params: unknown): IVFSearchParams {
 }
 
 /** The parameters of the compressed kinds: threads, nprobe, refineFactor (a finite number ≥ 1). */
-export function parseCodedParams(params: unknown): CodedSearchParams {
+export function parseCodedParams(params: unknown): Parsed<CodedSearchParams> {
   const p = fields(params);
-  const out: CodedSearchParams = parseIVFParams(p);
+  const out: Parsed<CodedSearchParams> = parseIVFParams(p);
   const f = p['refineFactor'];
   if (f !== undefined) {
     if (typeof f !== 'number' || !Number.isFinite(f) || f < 1)

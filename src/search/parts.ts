@@ -74,6 +74,25 @@ abstract class Parts<S extends Store> {
     return out;
   }
 
+  /** Increasing rows of the whole sequence as each part's local rows (parts holding none are absent). */
+  split(rows: Int32Array): Map<Part<S>, Int32Array> {
+    const out = new Map<Part<S>, Int32Array>();
+    let j = 0;
+    this.parts.forEach((p, i) => {
+      const a = this.starts[i]!,
+        b = this.starts[i + 1]!;
+      let e = j;
+      while (e < rows.length && rows[e]! < b) e++;
+      if (e > j)
+        out.set(
+          p,
+          rows.subarray(j, e).map((r) => r - a),
+        );
+      j = e;
+    });
+    return out;
+  }
+
   /** The ids of every row, in row order (a copy). */
   ids(): Int32Array {
     const out = new Int32Array(this.n);

@@ -31,6 +31,8 @@ export type Task =
       scratch: number;
       /** The graph search's scratch (hnswScratchBytes), when coarse has a graph. */
       graphScratch: number;
+      /** A filtered search's gather scratch (GATHER_ROWS rows); 0 when unfiltered. */
+      gather?: number;
     };
 
 /** What ./worker.ts answers: the count of distances computed, or what went wrong (with its code, if it had one). */

@@ -18,6 +18,8 @@ export interface FlatLayout {
   norms: number;
   /** i32 n: the id of each row, which heaps hold; 0 when labels are row numbers (k-means). */
   ids: number;
+  /** A filtered search (./subset.ts): the only rows to score, increasing; absent: every row. */
+  allowed?: Int32Array;
 }
 
 /** PQ sub-quantizers have 2^8 codewords each (nbits = 8). */
@@ -31,6 +33,8 @@ export const PQ_KSUB = 256;
  * floats of the caller's, so the same scanner object serves every thread and every index.
  */
 export interface ListScanner {
+  /** Scores do not depend on the list (raw rows): a filtered scan may take allowed rows of several lists at once. */
+  readonly listFree?: boolean;
   /** f32 scratch one query needs (prepared query, lookup tables); 0 when none. */
   scratchFloats(L: IVFLayout): number;
   /** Prepares for the query at `q` (d floats), before its lists are scanned. */
@@ -63,6 +67,7 @@ const noQuery = (): void => {};
 
 /** Raw float32 rows: the direct-formula scan of exact search. */
 const f32Scanner: ListScanner = {
+  listFree: true,
   scratchFloats: noScratch,
   setQuery: noQuery,
   scanList: (K, L, q, _s, _l, _c, codes, n, k, heapD, heapI, size, start) => K.scanTopK(L.metric, q, codes, n, L.d, k, heapD, heapI, size, start),
@@ -192,6 +197,8 @@ export interface IVFLayout {
   byResidual: boolean;
   /** IVF-PQ, L2, by residual: f32 nlist×m×256 table of ‖C_jc‖² + 2⟨c_j, C_jc⟩; 0 when not used */
   precomputed: number;
+  /** A filtered search (./subset.ts): the only rows of this part to score, increasing; absent: every row. */
+  allowed?: Int32Array;
 }
 
 /**
@@ -238,6 +245,7 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
   const { d, n } = L;
   if (n === 0 || q1 <= q0) return 0;
   K.setLabelMap(L.ids);
+  if (L.allowed) return flatSubsetRange(K, L, L.allowed, B, q0, q1);
   if (batched) {
     const off = q0 * 4;
     if (L.metric === METRIC_L2) K.norms(B.queries + q0 * d * 4, q1 - q0, d, B.queryNorms + off);
@@ -263,6 +271,48 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
     }
   }
   return (q1 - q0) * n;
+}
+
+/**
+ * Exact search of the allowed rows only: each run of consecutive rows is one kernel call (its
+ * labels stay the rows' ids, through the label map), so a subset costs |S|·d and scores exactly
+ * as the full scan would score those rows.
+ */
+function flatSubsetRange(K: Kernels, L: FlatLayout, rows: Int32Array, B: QueryBlock, q0: number, q1: number): number {
+  const d = L.d;
+  const sizes = new Int32Array(K.memory.buffer, B.sizes, q1);
+  for (let i = q0; i < q1; i++) {
+    let size = sizes[i]!;
+    forRuns(rows, 0, rows.length, (r, n) => {
+      size = K.scanTopK(L.metric, B.queries + i * d * 4, L.vectors + r * d * 4, n, d, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, r);
+    });
+    sizes[i] = size;
+  }
+  return (q1 - q0) * rows.length;
+}
+
+/** Calls fn(first row, count) for each run of consecutive rows in rows[a, b) (increasing). */
+function forRuns(rows: Int32Array, a: number, b: number, fn: (r: number, n: number) => void): void {
+  for (let c = a; c < b; ) {
+    let e = c + 1;
+    while (e < b && rows[e] === rows[e - 1]! + 1) e++;
+    fn(rows[c]!, e - c);
+    c = e;
+  }
+}
+
+/** Rows gathered at a time from a list of a filtered inverted-file search (its `gather` scratch: GATHER_ROWS·(codeSize + 4) bytes). */
+export const GATHER_ROWS = 256;
+
+/** The first index of the increasing `rows` whose value is ≥ r. */
+export function lowerBound(rows: Int32Array, r: number, lo = 0): number {
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rows[mid]! < r) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
@@ -293,6 +343,72 @@ export function coarseRange(K: Kernels, C: CoarseLayout, B: QueryBlock, q0: numb
   return computed;
 }
 
+/** Views a filtered scan reads through (made once per call: on a shared memory each `buffer` read is a new object). */
+interface GatherViews {
+  bytes: Uint8Array;
+  /** The part's ids. */
+  ids: Int32Array;
+  /** The gathered rows' ids (GATHER_ROWS, after their codes in the gather scratch). */
+  outIds: Int32Array;
+}
+
+/**
+ * Scans the allowed rows of one list of one part: the list whole when all its rows are
+ * allowed; raw rows run by run in place; codes copied GATHER_ROWS at a time with their ids to
+ * `gather` and scanned there (the label map then points at the copied ids, and the scanner sees
+ * contiguous codes as always). A masked row costs nothing but a binary search.
+ */
+function scanAllowed(
+  K: Kernels,
+  scanner: ListScanner,
+  L: IVFLayout,
+  allowed: Int32Array,
+  views: GatherViews,
+  q: number,
+  scratch: number,
+  list: number,
+  score: number,
+  start: number,
+  len: number,
+  B: QueryBlock,
+  i: number,
+  size: number,
+  gather: number,
+): { size: number; scanned: number } {
+  const a = lowerBound(allowed, start),
+    b = lowerBound(allowed, start + len, a);
+  const heapD = B.heapsD + i * B.k * 4,
+    heapI = B.heapsI + i * B.k * 4;
+  const cs = L.codeSize;
+  if (b - a === len) {
+    K.setLabelMap(L.ids);
+    return { size: scanner.scanList(K, L, q, scratch, list, score, L.codes + start * cs, len, B.k, heapD, heapI, size, start), scanned: len };
+  }
+  if (b === a) return { size, scanned: 0 };
+  if (scanner.listFree) {
+    // raw rows: each run of consecutive allowed rows scanned in place, as a flat index does
+    K.setLabelMap(L.ids);
+    forRuns(allowed, a, b, (r, n) => {
+      size = scanner.scanList(K, L, q, scratch, list, score, L.codes + r * cs, n, B.k, heapD, heapI, size, r);
+    });
+    return { size, scanned: b - a };
+  }
+  if (gather === 0) throw new Error('a filtered list scan needs gather scratch');
+  const { bytes, ids, outIds } = views;
+  const gIds = gather + GATHER_ROWS * cs;
+  K.setLabelMap(gIds);
+  for (let c = a; c < b; c += GATHER_ROWS) {
+    const m = Math.min(GATHER_ROWS, b - c);
+    for (let j = 0; j < m; j++) {
+      const r = allowed[c + j]!;
+      bytes.copyWithin(gather + j * cs, L.codes + r * cs, L.codes + (r + 1) * cs);
+      outIds[j] = ids[r]!;
+    }
+    size = scanner.scanList(K, L, q, scratch, list, score, gather, m, B.k, heapD, heapI, size, 0);
+  }
+  return { size, scanned: b - a };
+}
+
 /**
  * Inverted-file search for queries [q0, q1): the coarse step when `coarse` is given (else the
  * probes are read from `P`, filled by the main arena's coarse step), then each probed list of
@@ -312,6 +428,7 @@ export function ivfSearchRange(
   ef = 0,
   scratch = 0,
   graphScratch = 0,
+  gather = 0,
 ): number {
   let computed = 0;
   if (coarse && P) computed += coarseRange(K, coarse, B, q0, q1, P, ef, graphScratch);
@@ -327,6 +444,12 @@ export function ivfSearchRange(
   const probes = P ? new Int32Array(buf, P.i, q1 * nprobe) : null,
     probeScores = P ? new Float32Array(buf, P.d, q1 * nprobe) : null;
   const sizes = new Int32Array(buf, B.sizes, q1);
+  const bytes = new Uint8Array(buf);
+  const views: (GatherViews | null)[] = parts.map((L) =>
+    L.allowed && gather !== 0
+      ? { bytes, ids: new Int32Array(buf, L.ids, L.n), outIds: new Int32Array(buf, gather + GATHER_ROWS * codeSize, GATHER_ROWS) }
+      : null,
+  );
   for (let i = q0; i < q1; i++) {
     const q = B.queries + i * d * 4;
     scanner.setQuery(K, L0, q, scratch);
@@ -338,9 +461,17 @@ export function ivfSearchRange(
       for (let j = 0; j < parts.length; j++) {
         const L = parts[j]!,
           off = offsets[j]!;
-        const start = off[list]!,
-          len = off[list + 1]! - start;
+        // a filtered scan without probes takes the allowed rows of the whole part (one list, or a list-free scanner)
+        const whole = !probes && L.allowed !== undefined;
+        const start = whole ? 0 : off[list]!,
+          len = whole ? L.n : off[list + 1]! - start;
         if (len === 0) continue;
+        if (L.allowed) {
+          const r = scanAllowed(K, scanner, L, L.allowed, views[j]!, q, scratch, list, score, start, len, B, i, size, gather);
+          size = r.size;
+          computed += r.scanned;
+          continue;
+        }
         K.setLabelMap(L.ids);
         size = scanner.scanList(
           K,

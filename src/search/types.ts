@@ -22,6 +22,13 @@ export interface SearchResult {
 export interface BaseSearchParams {
   /** searchAsync: worker threads to use (default: all cores). */
   threads?: number;
+  /**
+   * Filtered search: only these ids are candidates (any order; ids the index does not hold are
+   * ignored). Applied inside the scan (./subset.ts tells how the scan is chosen): results are
+   * the k best of the subset — exact for the exact kinds — and k of them whenever the subset
+   * holds k.
+   */
+  allowed?: ArrayLike<number>;
 }
 
 export type FlatSearchParams = BaseSearchParams;

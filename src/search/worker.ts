@@ -25,7 +25,7 @@ parentPort!.on('message', (msg: Message) => {
     const t = m.task;
     let result = 0;
     if (t.op === 'flat') for (const L of t.layouts) result += flatSearchRange(K, L, t.block, t.q0, t.q1, t.batched);
-    else result = ivfSearchRange(K, t.coarse, t.parts, t.block, t.q0, t.q1, t.probes, t.ef, t.scratch, t.graphScratch);
+    else result = ivfSearchRange(K, t.coarse, t.parts, t.block, t.q0, t.q1, t.probes, t.ef, t.scratch, t.graphScratch, t.gather);
     parentPort!.postMessage({ id: m.id, result });
   } catch (err) {
     // the code travels too, so the caller gets the same NitamonoError (a 4xx, not a 500)

@@ -8,6 +8,8 @@
  * parameter — these messages are the API's contract, which is why the parsers, not the schema
  * validator, decide.
  */
+import type { ImageFilter } from '../catalog/filter.js';
+import { type FilterText, filterFromText } from '../collection/filter-text.js';
 import { AUTO_FLAT_MAX, DEFAULT_NPROBE, type FeatureKind, parseFeatureKind as parseKindName } from '../collection/index.js';
 import { MAX_ID, MAX_K } from '../validate.js';
 import { badRequest } from './errors.js';
@@ -43,7 +45,53 @@ export interface StringSpec {
   description: string;
 }
 
-export type ParamSpec = IntSpec | ChoiceSpec | StringSpec;
+/** Free text (a folder, words, a date, a size), at most maxLength characters. */
+export interface TextSpec {
+  type: 'text';
+  maxLength: number;
+  description: string;
+}
+
+export type ParamSpec = IntSpec | ChoiceSpec | StringSpec | TextSpec;
+
+const text = (description: string, maxLength = 1024): TextSpec => ({ type: 'text', maxLength, description });
+
+/** The filter of a search (../catalog/filter.ts), as text fields: the CLI's --in, --name, … */
+export const FILTER_FIELDS = {
+  in: text('Only images under this folder (relative to the collection root)'),
+  name: text(
+    'Only images whose file or folder names hold every word (search by name: split at / _ - . camelCase and digits, prefixes; Japanese by characters)',
+  ),
+  ids: text('Only these image ids, comma-separated', 100_000),
+  since: text('Only files modified on or after this date (YYYY-MM-DD, UTC, or an ISO date-time)', 64),
+  until: text('Only files modified on or before this date (a bare day includes the whole day)', 64),
+  min_size: text('Only files of at least this size (bytes, or 200KB, 5MB)', 32),
+  max_size: text('Only files of at most this size', 32),
+} as const;
+
+const FILTER_NAMES: Record<keyof FilterText, string> = {
+  in: 'in',
+  name: 'name',
+  ids: 'ids',
+  since: 'since',
+  until: 'until',
+  minSize: 'min_size',
+  maxSize: 'max_size',
+};
+
+/** The filter of request fields (JSON body, multipart fields or query string); undefined when none is given. */
+export function parseFilterFields(fields: Record<string, unknown>): ImageFilter | undefined {
+  const t: FilterText = {};
+  for (const [key, name] of Object.entries(FILTER_NAMES) as [keyof FilterText, string][]) {
+    const v = fields[name];
+    if (v === undefined || v === '') continue;
+    if (typeof v !== 'string') throw badRequest(`${name} must be a string, got ${JSON.stringify(v)}`);
+    const max = FILTER_FIELDS[name as keyof typeof FILTER_FIELDS].maxLength;
+    if (v.length > max) throw badRequest(`${name} is longer than ${max} characters`);
+    t[key] = v;
+  }
+  return filterFromText(t, FILTER_NAMES);
+}
 
 const int = (min: number, max: number, description: string): IntSpec => ({ type: 'int', min, max, description });
 const intWithDefault = (min: number, max: number, description: string, dflt: number): IntSpec & { default: number } => ({
@@ -84,6 +132,15 @@ export const SEARCH_FIELDS = {
     description:
       'An image uploaded as a query before, by the `query.sha256` its search returned (instead of an upload or an id): the server keeps recent query images for a while, so a search by upload can be shared as a link',
   } satisfies StringSpec,
+  ...FILTER_FIELDS,
+} as const;
+
+/** GET /api/names: search by name. */
+export const NAME_QUERY = {
+  q: text('The words to find in file and folder names'),
+  offset: intWithDefault(0, 1e9, 'Results to skip', 0),
+  limit: intWithDefault(1, MAX_K, 'Results wanted', 50),
+  ...FILTER_FIELDS,
 } as const;
 
 export const SWEEP_QUERY = {
@@ -161,6 +218,7 @@ export interface SearchParams {
   id: number | undefined;
   /** The SHA-256 (hex) of a query image uploaded before. */
   shared: string | undefined;
+  filter: ImageFilter | undefined;
 }
 
 const blank = (v: unknown) => v === undefined || v === '';
@@ -176,6 +234,7 @@ export function parseSearchParams(fields: Record<string, unknown>, available: re
     nprobe: blank(fields.nprobe) ? undefined : parseIntParam('nprobe', fields.nprobe, nprobe.min, nprobe.max),
     id: blank(fields.id) ? undefined : parseIntParam('id', fields.id, id.min, id.max),
     shared: blank(fields.query) ? undefined : parseStringParam('query', fields.query, query).slice('sha256:'.length),
+    filter: parseFilterFields(fields),
   };
 }
 

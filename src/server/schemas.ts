@@ -141,6 +141,7 @@ export function errorResponses(causes: Record<number, string>): Record<number, {
 }
 
 function paramSchema(spec: ParamSpec): object {
+  if (spec.type === 'text') return { type: 'string', maxLength: spec.maxLength, description: spec.description };
   return spec.type === 'int' ? intSchema(spec) : spec.type === 'choice' ? choiceSchema(spec) : stringSchema(spec);
 }
 

@@ -31,6 +31,7 @@ import { evaluateRoutes } from './routes/evaluate.js';
 import { imageFileRoutes } from './routes/image-files.js';
 import { imageRoutes } from './routes/images.js';
 import { loginRoutes } from './routes/login.js';
+import { nameRoutes } from './routes/names.js';
 import { openapiRoutes, swaggerOptions } from './routes/openapi.js';
 import { searchRoutes } from './routes/search.js';
 import { sharedQueryRoutes } from './routes/shared-queries.js';
@@ -87,6 +88,7 @@ declare module 'fastify' {
 const ROUTE_PLUGINS: readonly FastifyPluginAsync<ServerContext>[] = [
   searchRoutes,
   sharedQueryRoutes,
+  nameRoutes,
   evaluateRoutes,
   sweepRoutes,
   duplicatesRoutes,

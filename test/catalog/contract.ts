@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CatalogStore, CatalogWrite, FeatureSpace, NewImage, WriterIdentity } from '../../src/catalog/types.js';
+import { filterContract } from './filter-contract.js';
 
 export interface OpenedStore {
   store: CatalogStore;
@@ -325,5 +326,6 @@ export function catalogContract(backend: string, open: () => Promise<OpenedStore
         assert.equal(snap.ids.length, 1);
       }),
     );
+    filterContract(withStore);
   });
 }

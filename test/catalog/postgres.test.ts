@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { parseNameQuery } from '../../src/catalog/names.js';
 import { PostgresCatalogStore } from '../../src/catalog/postgres.js';
 import { POSTGRES_LATEST_SCHEMA, POSTGRES_MIGRATIONS } from '../../src/catalog/postgres-migrations.js';
 import type { CatalogStore, CatalogWrite, FeatureSpace, NewImage, WriterIdentity } from '../../src/catalog/types.js';
@@ -104,6 +105,27 @@ describe('postgres catalogue', () => {
       const leftAgain = await open(left.collection);
       assert.equal(await leftAgain.generation(), 2);
       assert.equal((await leftAgain.acquireWriter(who('c'), () => false)).acquired, false);
+    });
+  });
+
+  test('rows written before schema 3 (no name tokens) get them when a store opens the database', async () => {
+    const srv = await server();
+    await withStores(async (open) => {
+      const name = fresh('names');
+      const s = await open(name);
+      await s.commit([put('old/beach-day.png', 'b', [1, 2, 3]), put('old/forest.png', 'f', [1, 2, 3])]);
+      // as an older nitamono left them
+      await srv.query(
+        'postgres',
+        'UPDATE nitamono.images SET name_file = NULL, name_dirs = NULL WHERE collection_id = (SELECT id FROM nitamono.collections WHERE name = $1)',
+        [name],
+      );
+      const again = await open(name);
+      assert.deepEqual(
+        (await again.searchNames(parseNameQuery('beach')!, { limit: 5 })).hits.map((h) => h.relpath),
+        ['old/beach-day.png'],
+      );
+      assert.equal((await again.searchNames(parseNameQuery('old')!, { limit: 5 })).total, 2);
     });
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { parseNameQuery } from '../../src/catalog/names.js';
 import { SQLiteCatalogStore } from '../../src/catalog/sqlite.js';
 import { LATEST_SCHEMA } from '../../src/catalog/sqlite-migrations.js';
 import { catalogContract } from './contract.js';
@@ -58,6 +59,8 @@ describe('sqlite catalogue migrations', () => {
         assert.equal(await store.vector(2, { kind: 'deep', model: 'mobilenetv2-pooled' }), undefined);
         assert.deepEqual([...(await store.snapshot({ kind: 'color', model: 'rgb-hist-4' }, 3)).ids], [1, 2]);
         assert.deepEqual(await store.countByStatus(), { ok: 2, skipped: 1, excluded: 0 });
+        // schema 4 filled the name index of the rows it found
+        assert.deepEqual((await store.searchNames(parseNameQuery('b')!, { limit: 10 })).hits, [{ id: 2, relpath: 'b.png' }]);
       } finally {
         await store.close();
       }

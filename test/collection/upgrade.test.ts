@@ -45,6 +45,10 @@ test('a collection written by 0.1.0 opens after the upgrade and searches as befo
         [0, 0],
         'blue and its identical copy',
       );
+      // the name index was built by the migration, and a filtered search works on the old index file
+      assert.deepEqual((await c.searchNames('red')).results.map((h) => h.path).sort(), ['reds/dark-red.png', 'reds/red.png']);
+      const inBlues = await c.search({ id: red.id }, { k: 5, filter: { in: 'blues' } });
+      for (const h of inBlues.results) assert.match(h.path, /^blues\//);
       const st = await c.stats();
       assert.equal(st.features[0]!.index!.generation, sidecar.generation);
       const again = await c.update();

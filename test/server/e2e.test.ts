@@ -211,6 +211,34 @@ describe('the web UI in Chromium', () => {
     await page.close();
   });
 
+  test('filters: "in folder" narrows a search, the name box alone lists images by name', { skip, timeout: 60_000 }, async () => {
+    const page = await newPage();
+    await page.goto(`${srv.url}/?id=7&k=12`);
+    await page.waitForSelector('#grid .card .dist');
+    await page.fill('#filter-in', 'g001');
+    await searched(page, () => page.press('#filter-in', 'Enter'));
+    const paths = await page.locator('#grid .card .path').allTextContents();
+    assert.equal(paths.length, 12);
+    for (const p of paths) assert.match(p, /^g001\//);
+    assert.match((await page.textContent('#grid-title')) ?? '', /among the 100 images that pass the filters/);
+    // no image: the name box lists the images whose names match; odd characters are text
+    await page.goto(`${srv.url}/?k=12`);
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.fill('#filter-name', 'img 0015');
+    await Promise.all([page.waitForResponse((r) => r.url().includes('/api/names?') && r.status() === 200), page.press('#filter-name', 'Enter')]);
+    await page.waitForFunction(() => /named like/.test(document.querySelector('#grid-title')?.textContent ?? ''));
+    const named = await page.locator('#grid .card .path').allTextContents();
+    assert.deepEqual(
+      named.sort(),
+      Array.from({ length: 10 }, (_, i) => `g001/img-0015${i}.png`),
+    );
+    await page.fill('#filter-name', '"( NEAR');
+    await Promise.all([page.waitForResponse((r) => r.url().includes('/api/names?') && r.status() === 200), page.press('#filter-name', 'Enter')]);
+    await page.waitForFunction(() => /^0 images named like/.test(document.querySelector('#grid-title')?.textContent ?? ''));
+    assert.ok(await page.isHidden('#alert'));
+    await page.close();
+  });
+
   test('phone width: no horizontal scrolling, results usable', { skip, timeout: 60_000 }, async () => {
     const page = await newPage(390, 844);
     await page.goto(`${srv.url}/?id=7&k=12&features=color&method=ivf&nprobe=2`);

@@ -1,14 +1,16 @@
 /** `nitamono search <image>`: the most similar images of a collection to an image file or an indexed path. */
 import type { Command } from 'commander';
+import type { ImageFilter } from '../../catalog/filter.js';
 import { ClusterSearch, type ClusterSearchResponse } from '../../cluster/client.js';
 import { DEFAULT_DEADLINE_MS } from '../../cluster/coordinator.js';
 import { Collection, DEFAULT_COLLECTION_PATH, DEFAULT_NPROBE, parseFeatureKind, type SearchResponse } from '../../collection/index.js';
-import { invalid } from '../../errors.js';
+import { invalid, NitamonoError } from '../../errors.js';
+import { addFilterOptions, cliFilter, type FilterCliOptions } from '../filter-options.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { clusterCollection, collectionPath, factorAtLeastOne, intAtLeast, shardToken, urlList } from '../options.js';
 import { EXIT_SKIPPED, printing } from '../run.js';
 
-interface SearchCliOptions {
+interface SearchCliOptions extends FilterCliOptions {
   collection?: string;
   k: number;
   features?: string;
@@ -40,6 +42,7 @@ function searchJson(c: Collection, query: string, r: SearchResponse, k: number) 
     n: r.n,
     dim: r.dim,
     exact_cost: r.n * r.dim,
+    ...(r.filtered !== undefined ? { filtered: r.filtered } : {}),
     results: r.results.map((h) => ({ path: displayPath(h.absolute_path), distance: h.distance, id: h.id })),
   };
 }
@@ -60,13 +63,39 @@ function printSearch(c: Collection, query: string, r: SearchResponse): void {
   out.push(
     `Method: ${methodText(r)} · ${r.features} features (${r.dim}-d) · took ${fmtMs(r.took_ms)} · distances computed ${fmtInt(r.distances_computed)} (exact: N = ${fmtInt(r.n)}; cost ${fmtInt(r.distances_computed * r.dim)} vs N·D = ${fmtInt(r.n * r.dim)})`,
   );
-  if (r.results.length === 0) out.push('  (no images in the collection)');
+  if (r.filtered !== undefined) out.push(`Filter: ${fmtInt(r.filtered)} images pass it; searched inside them`);
+  if (r.results.length === 0) out.push(r.filtered !== undefined ? '  (no images pass the filter)' : '  (no images in the collection)');
   const w = String(r.results.length).length;
   r.results.forEach((h, i) => {
     out.push(`  ${String(i + 1).padStart(w)}. ${h.distance.toFixed(4).padStart(8)}  ${displayPath(h.absolute_path)}`);
   });
   for (const wmsg of r.warnings ?? []) out.push(`  note: ${wmsg}`);
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** `search --name WORDS` without an image: the images whose names match, best first (search by name). */
+async function nameSearchCommand(o: SearchCliOptions, filter: ImageFilter): Promise<void> {
+  const { name, ...rest } = filter;
+  const c = await Collection.open(collectionPath(o));
+  try {
+    const r = await c.searchNames(name!, { limit: o.k, ...(Object.keys(rest).length ? { filter: rest } : {}) });
+    if (o.json) {
+      writeJson({ name: name!, query: r.query, total: r.total, k: o.k, results: r.results.map((h) => ({ path: displayPath(h.absolute_path), id: h.id })) });
+      return;
+    }
+    const what = 'words' in r.query ? r.query.words.join(' ') : `'${r.query.literal}' (no letters or digits: matched as text)`;
+    const out = [
+      `Name search: ${what} · ${fmtInt(r.total)} image${r.total === 1 ? '' : 's'} match${r.total > r.results.length ? ` (the best ${r.results.length} shown; -k for more)` : ''}`,
+    ];
+    if (r.results.length === 0) out.push('  (no image names match)');
+    const w = String(r.results.length).length;
+    r.results.forEach((h, i) => {
+      out.push(`  ${String(i + 1).padStart(w)}. ${displayPath(h.absolute_path)}`);
+    });
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    await c.close();
+  }
 }
 
 function clusterJson(query: string, r: ClusterSearchResponse) {
@@ -150,7 +179,19 @@ async function clusterSearchCommand(query: string, o: SearchCliOptions, features
   }
 }
 
-async function searchCommand(query: string, o: SearchCliOptions): Promise<void> {
+async function searchCommand(query: string | undefined, o: SearchCliOptions): Promise<void> {
+  const filter = cliFilter(o);
+  if (query === undefined) {
+    if (filter?.name === undefined) throw invalid('search needs an image, or --name WORDS to search by name');
+    if (o.catalog !== undefined)
+      throw new NitamonoError('UNSUPPORTED', 'search by name is not supported in cluster mode (--catalog); search a collection folder');
+    return nameSearchCommand(o, filter);
+  }
+  if (filter && o.catalog !== undefined)
+    throw new NitamonoError(
+      'UNSUPPORTED',
+      'filtered search (--in, --name, --ids, --since, --until, --min-size, --max-size) is not supported in cluster mode (--catalog)',
+    );
   if (o.exact && (o.nprobe !== undefined || o.refineFactor !== undefined)) throw invalid('--exact excludes --nprobe and --refine-factor');
   if (o.catalog !== undefined && o.refineFactor !== undefined)
     throw invalid('--refine-factor is for a collection folder: cluster shards hold flat or IVF indexes');
@@ -167,6 +208,7 @@ async function searchCommand(query: string, o: SearchCliOptions): Promise<void> 
         ...(o.exact ? { method: 'exact' as const } : {}),
         ...(o.nprobe !== undefined ? { method: 'ivf' as const, nprobe: o.nprobe } : {}),
         ...(o.refineFactor !== undefined ? { method: 'ivf' as const, refineFactor: o.refineFactor } : {}),
+        ...(filter ? { filter } : {}),
       },
     );
     if (o.json) writeJson(searchJson(c, query, r, o.k));
@@ -177,10 +219,12 @@ async function searchCommand(query: string, o: SearchCliOptions): Promise<void> 
 }
 
 export function registerSearchCommand(program: Command): void {
-  program
+  const cmd = program
     .command('search')
-    .description('the images most similar to an image file (or an indexed path)')
-    .argument('<image>', 'an image file, or a path already in the collection')
+    .description(
+      'the images most similar to an image file (or an indexed path), optionally only among some (--in, --name, …); or, with --name alone, the images whose names match',
+    )
+    .argument('[image]', 'an image file, or a path already in the collection')
     .option('--collection <path>', `collection folder (default ${DEFAULT_COLLECTION_PATH}); with --catalog, the collection's name (default "default")`)
     .option('-k, --k <k>', 'number of results', intAtLeast('k'), 10)
     .option('--features <kind>', 'color, deep or the name of learned features (default: deep if indexed, else color)')
@@ -207,6 +251,6 @@ export function registerSearchCommand(program: Command): void {
       `cluster mode: wait at most this long for the shards (default ${DEFAULT_DEADLINE_MS}); late ones lower the coverage`,
       intAtLeast('deadline-ms'),
     )
-    .option('--shard-token <token>', "cluster mode: the shards' bearer token (default $NITAMONO_SHARD_TOKEN)")
-    .action(printing(searchCommand));
+    .option('--shard-token <token>', "cluster mode: the shards' bearer token (default $NITAMONO_SHARD_TOKEN)");
+  addFilterOptions(cmd).action(printing(searchCommand));
 }

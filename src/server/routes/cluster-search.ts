@@ -152,6 +152,7 @@ export const clusterSearchRoutes: FastifyPluginAsync<ClusterServerContext> = asy
         features: p.features,
         ...(p.method === 'exact' ? { exact: true } : {}),
         ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}),
+        ...(p.filter ? { filter: p.filter } : {}),
       });
       return {
         mode: r.mode,

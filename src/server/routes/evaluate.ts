@@ -57,7 +57,12 @@ export const evaluateRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
       if (fields.method !== undefined && p.method !== 'ivf')
         throw badRequest('evaluate compares the inverted file with exact search; method can only be "ivf"');
       const query = await queryOf(collection, p.id, await uploadOf(sharedQueries, p, upload, limits.maxPixels));
-      const ev = await collection.evaluateQuery(query, { k: p.k, features: p.features, ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}) });
+      const ev = await collection.evaluateQuery(query, {
+        k: p.k,
+        features: p.features,
+        ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}),
+        ...(p.filter ? { filter: p.filter } : {}),
+      });
       nlists.remember(ev.features, ev.nlist);
       const speedup = ev.ivf.took_ms > 0 ? ev.exact.took_ms / ev.ivf.took_ms : null;
       return {

@@ -8,7 +8,7 @@ import { HISTOGRAM_BINS, QueryHistograms, queryOf, uploadOf } from '../query.js'
 import { errorResponses, imageUrls, queryBody, ref } from '../schemas.js';
 
 export const QUERY_ERRORS = {
-  400: 'Bad parameter (k, nprobe, features, method, id, query), malformed JSON or multipart, or no query or more than one',
+  400: 'Bad parameter (k, nprobe, features, method, id, query, a filter field), malformed JSON or multipart, or no query or more than one',
   404: 'Unknown image id, or a query hash this server no longer keeps',
   409: 'The collection has no vectors of this kind yet (EMPTY_INDEX)',
   413: 'Upload or body larger than the server limit',
@@ -34,6 +34,10 @@ const searchResponse = {
     nlist: { type: 'integer', description: 'Lists of the inverted file (when not yet built: the number it will have)' },
     refine_factor: { type: 'number', description: 'Indexes re-ranked from the catalogue: refine_factor·k candidates were re-scored exactly' },
     index: { type: 'string', description: "The index searched, as a Faiss factory string ('Flat', 'IVF317,PQ64,RFlat', …)" },
+    filtered: {
+      type: 'integer',
+      description: 'A filtered search (in, name, ids, since, until, min_size, max_size): the images that pass the filter, among which it searched',
+    },
     query: {
       type: 'object',
       required: ['source'],
@@ -90,6 +94,7 @@ export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
           features: p.features,
           ...(p.method !== undefined ? { method: p.method } : {}),
           ...(p.nprobe !== undefined ? { nprobe: p.nprobe } : {}),
+          ...(p.filter ? { filter: p.filter } : {}),
         }),
         p.features === 'color' ? histograms.of(p.id, upload) : undefined,
       ]);
@@ -115,6 +120,7 @@ export const searchRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
         ...(nlist ? { nlist } : {}),
         ...(res.refine_factor !== undefined ? { refine_factor: res.refine_factor } : {}),
         ...(res.index !== undefined ? { index: res.index } : {}),
+        ...(res.filtered !== undefined ? { filtered: res.filtered } : {}),
         query: {
           source: res.query.source,
           ...(res.query.id !== undefined ? { id: res.query.id, path: res.query.path, ...imageUrls(res.query.id) } : {}),

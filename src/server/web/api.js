@@ -80,6 +80,7 @@
  * @property {{ source: 'indexed' | 'extracted', id?: number, path?: string, ref?: string }} query  ref: an upload kept for a shared link
  * @property {Cost} cost
  * @property {{ bins: number, values: number[] }} [color_histogram]
+ * @property {number} [filtered] images that pass the filters (a filtered search)
  * @property {(ImageItem & { distance: number })[]} results
  * @property {string[]} [warnings]
  *
@@ -118,7 +119,8 @@
  * @property {DuplicateGroup[]} groups
  *
  * @typedef {{ id: number } | { file: File } | { ref: string }} Query  ref: an earlier upload, 'sha256:<hex>'
- * @typedef {{ k: number, features: Features, method?: Method, nprobe?: number }} QueryParams
+ * @typedef {{ k: number, features: Features, method?: Method, nprobe?: number, in?: string, name?: string }} QueryParams
+ * @typedef {{ total: number, offset: number, limit: number, results: ImageItem[] }} NameResults
  */
 
 export class ApiError extends Error {
@@ -189,6 +191,8 @@ export const api = {
   search: (query, params) => call('/api/search', queryInit(query, params)),
   /** @type {(query: Query, params: Omit<QueryParams, 'method'>) => Promise<Evaluation>} */
   evaluate: (query, params) => call('/api/evaluate', queryInit(query, params)),
+  /** @type {(params: { q: string, limit: number, in?: string }) => Promise<NameResults>} */
+  names: (params) => call(`/api/names?${new URLSearchParams(/** @type {Record<string, string>} */ ({ ...params, limit: String(params.limit) }))}`),
   /** @type {(features: Features, k: number) => Promise<Sweep>} */
   sweep: (features, k) => call(`/api/sweep?features=${encodeURIComponent(features)}&k=${k}`),
   /** @type {(features: Features, threshold?: number) => Promise<Duplicates>} */

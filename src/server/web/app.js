@@ -6,6 +6,7 @@
 import { api } from './api.js';
 import { histogramChart, sweepChart } from './charts.js';
 import { renderDuplicates } from './duplicates.js';
+import { bindFilters, filterParams, hasNameQuery, nameTitle } from './filters.js';
 
 /**
  * @typedef {import('./api.js').Features} Features
@@ -271,6 +272,7 @@ function bindControls() {
     fileInput.value = '';
   });
   $('#more').addEventListener('click', loadMore);
+  bindFilters(() => (hasQuery() ? onSettingsChanged() : browse(false)));
   $('#how-features').addEventListener('change', (e) => {
     state.features = asFeatures(inputValue(e));
     syncControls();
@@ -386,7 +388,13 @@ function showQueryPreview() {
 
 /** @returns {import('./api.js').QueryParams} */
 function params() {
-  return { k: state.shown, features: state.features, method: state.method, ...(state.method === 'ivf' ? { nprobe: state.nprobe } : {}) };
+  return {
+    k: state.shown,
+    features: state.features,
+    method: state.method,
+    ...(state.method === 'ivf' ? { nprobe: state.nprobe } : {}),
+    ...filterParams(),
+  };
 }
 
 /** @returns {Query} */
@@ -585,7 +593,8 @@ function card(item, rank, opts = {}) {
 function renderResults(res) {
   $('#intro').hidden = true;
   $('#grid-title').textContent =
-    `${res.results.length} most similar · ${res.features === 'color' ? 'colour' : 'deep'} features · ${res.method === 'ivf' ? 'inverted file' : 'exact'}`;
+    `${res.results.length} most similar · ${res.features === 'color' ? 'colour' : 'deep'} features · ${res.method === 'ivf' ? 'inverted file' : 'exact'}` +
+    (res.filtered !== undefined ? ` · among the ${fmt(res.filtered)} images that pass the filters` : '');
   const grid = $('#grid');
   grid.textContent = '';
   for (const [i, r] of res.results.entries()) grid.append(card(r, i + 1, { isQuery: state.id !== null && r.id === state.id }));
@@ -596,6 +605,7 @@ function renderResults(res) {
 
 /** @param {boolean} append the next page (else the first) */
 async function browse(append) {
+  if (hasNameQuery()) return browseNames();
   setBusy(true);
   try {
     if (!append) browseOffset = 0;
@@ -606,6 +616,25 @@ async function browse(append) {
     browseOffset += page.images.length;
     $('#grid-title').textContent = `Images in the collection (${fmt(page.total)})`;
     $('#more').hidden = browseOffset >= page.total;
+  } catch (err) {
+    showError(err);
+  } finally {
+    setBusy(false);
+  }
+}
+
+/** Without an image query: the images whose names hold the words of the name box (./filters.js). */
+async function browseNames() {
+  setBusy(true);
+  showError(null);
+  try {
+    const { in: folder, name } = filterParams();
+    const r = await api.names({ q: name ?? '', limit: MAX_K, ...(folder ? { in: folder } : {}) });
+    const grid = $('#grid');
+    grid.textContent = '';
+    for (const img of r.results) grid.append(card(img, null));
+    $('#grid-title').textContent = nameTitle(r);
+    $('#more').hidden = true;
   } catch (err) {
     showError(err);
   } finally {
