@@ -203,6 +203,26 @@ export function scan_topk(metric: i32, q: usize, base: usize, n: i32, d: i32, k:
 }
 
 /**
+ * scan_topk over the n rows whose numbers are the i32 at `rows` (rows of d floats at `base`),
+ * each pushed with its row number as label: a filtered scan of scattered rows in one call.
+ */
+export function scan_topk_rows(metric: i32, q: usize, base: usize, d: i32, rows: usize, n: i32, k: i32,
+  heapD: usize, heapI: usize, size: i32): i32 {
+  if (k <= 0) return size;
+  const rowBytes = <usize>d << 2;
+  let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
+  for (let i = 0; i < n; i++) {
+    const r = load<i32>(rows + (<usize>i << 2));
+    const x = base + <usize>r * rowBytes;
+    const s: f32 = metric == METRIC_L2 ? l2Row(q, x, d) : -dotRow(q, x, d);
+    if (s > root) continue;
+    size = push(heapD, heapI, k, size, s, r);
+    if (size >= k) root = load<f32>(heapD);
+  }
+  return size;
+}
+
+/**
  * The scores of the query at `q` against the n rows whose numbers are the i32 at `rows`
  * (rows of d floats at `base`), written as f32 to `out`: exactly the scores scan_topk computes
  * for those rows (a graph search over centroids gets the same bits as the exhaustive scan).

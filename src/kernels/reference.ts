@@ -101,6 +101,26 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       return size;
     },
 
+    scanTopKRows(
+      metric: MetricCode,
+      q: number,
+      base: number,
+      d: number,
+      rows: number,
+      n: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+    ): number {
+      const I = i32();
+      for (let i = 0; i < n; i++) {
+        const r = I[(rows >> 2) + i]!;
+        size = this.scanTopK(metric, q, base + r * d * 4, 1, d, k, heapD, heapI, size, r);
+      }
+      return size;
+    },
+
     scoresAt(metric: MetricCode, q: number, base: number, d: number, rows: number, n: number, out: number): void {
       const F = f32(),
         I = i32();

@@ -30,6 +30,13 @@ export interface Kernels {
   scanTopK(metric: MetricCode, q: number, base: number, n: number, d: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
 
   /**
+   * scanTopK over the n rows whose row numbers are the i32 at `rows` (rows of d floats at
+   * `base`), each pushed with its row number as label (through the label map): one call for a
+   * filtered scan of scattered rows. Returns the heap's new size.
+   */
+  scanTopKRows(metric: MetricCode, q: number, base: number, d: number, rows: number, n: number, k: number, heapD: number, heapI: number, size: number): number;
+
+  /**
    * The scores of the query at `q` against the n rows whose row numbers are the i32 at `rows`
    * (rows of d floats at `base`), written as f32 to `out`: the very scores scanTopK computes
    * for those rows (what a graph search over centroids needs to rank as the exhaustive scan).

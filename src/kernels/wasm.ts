@@ -36,6 +36,7 @@ interface KernelExports {
     rowOffset: number,
   ): void;
   norms(X: number, n: number, d: number, out: number): void;
+  scan_topk_rows(metric: number, q: number, base: number, d: number, rows: number, n: number, k: number, heapD: number, heapI: number, size: number): number;
   scores_at(metric: number, q: number, base: number, d: number, rows: number, n: number, out: number): void;
   set_label_map(ptr: number): void;
   accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void;
@@ -154,6 +155,20 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
       rowOffset: number,
     ): void {
       batch(metric, Q, nq, qnorms, base, xnorms, n, d, k, heapsD, heapsI, sizes, rowOffset);
+    },
+    scanTopKRows(
+      metric: MetricCode,
+      q: number,
+      base: number,
+      d: number,
+      rows: number,
+      n: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+    ): number {
+      return x.scan_topk_rows(metric, q, base, d, rows, n, k, heapD, heapI, size);
     },
     scoresAt(metric: MetricCode, q: number, base: number, d: number, rows: number, n: number, out: number): void {
       x.scores_at(metric, q, base, d, rows, n, out);

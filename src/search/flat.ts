@@ -84,8 +84,12 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     out.set(this.rows.row(r));
   }
 
-  /** The row parts in `slot`'s arena, as the scan reads them; a filtered search (./subset.ts) only the parts holding allowed rows, with those rows. */
-  private layouts(slot: ArenaSlot, allowed?: Map<Part<RowStore>, Int32Array>): FlatLayout[] {
+  /**
+   * The row parts in `slot`'s arena, as the scan reads them; a filtered search (./subset.ts) only
+   * the parts holding allowed rows, with those rows copied into the arena by `alloc` (the kernel
+   * reads the row list there: one call per query, however scattered the rows).
+   */
+  private layouts(slot: ArenaSlot, allowed: Map<Part<RowStore>, Int32Array> | undefined, alloc: (bytes: number) => number): FlatLayout[] {
     const out: FlatLayout[] = [];
     for (const part of this.rows.partsIn(slot)) {
       const s = part.store;
@@ -93,7 +97,9 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
       if (allowed) {
         const rows = allowed.get(part);
         if (!rows) continue;
-        L.allowed = rows;
+        L.allowedAt = alloc(rows.length * 4);
+        L.allowedCount = rows.length;
+        new Int32Array(slot.arena.memory.buffer, L.allowedAt, rows.length).set(rows);
       }
       out.push(L);
     }
@@ -115,7 +121,7 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     const batched = q.nq >= BATCH_MIN_QUERIES;
     return this.scanHere(q, ({ slot, block }) => {
       let computed = 0;
-      for (const L of this.layouts(slot, allowed)) computed += flatSearchRange(slot.K, L, block, 0, q.nq, batched);
+      for (const L of this.layouts(slot, allowed, (bytes) => this.callAlloc(q, slot, bytes))) computed += flatSearchRange(slot.K, L, block, 0, q.nq, batched);
       return computed;
     });
   }
@@ -127,7 +133,14 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     const allowed = this.allowedParts(p.allowed);
     const q = this.queryBlock(queries, k, false, this.rows.slotsInUse());
     const batched = q.nq >= BATCH_MIN_QUERIES;
-    return this.scanOnWorkers(q, threads, ({ slot, block }, q0, q1) => ({ op: 'flat', layouts: this.layouts(slot, allowed), block, q0, q1, batched }));
+    return this.scanOnWorkers(q, threads, ({ slot, block }, q0, q1, alloc) => ({
+      op: 'flat',
+      layouts: this.layouts(slot, allowed, alloc),
+      block,
+      q0,
+      q1,
+      batched,
+    }));
   }
 
   /** Writes the index as it is now; changes made before the promise settles do not reach the file. */

@@ -18,8 +18,12 @@ export interface FlatLayout {
   norms: number;
   /** i32 n: the id of each row, which heaps hold; 0 when labels are row numbers (k-means). */
   ids: number;
-  /** A filtered search (./subset.ts): the only rows to score, increasing; absent: every row. */
-  allowed?: Int32Array;
+  /**
+   * A filtered search (./subset.ts): the only rows to score, increasing, as i32 at this address
+   * of the arena (`allowedCount` of them); absent: every row.
+   */
+  allowedAt?: number;
+  allowedCount?: number;
 }
 
 /** PQ sub-quantizers have 2^8 codewords each (nbits = 8). */
@@ -245,7 +249,7 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
   const { d, n } = L;
   if (n === 0 || q1 <= q0) return 0;
   K.setLabelMap(L.ids);
-  if (L.allowed) return flatSubsetRange(K, L, L.allowed, B, q0, q1);
+  if (L.allowedAt !== undefined) return flatSubsetRange(K, L, L.allowedAt, L.allowedCount ?? 0, B, q0, q1);
   if (batched) {
     const off = q0 * 4;
     if (L.metric === METRIC_L2) K.norms(B.queries + q0 * d * 4, q1 - q0, d, B.queryNorms + off);
@@ -274,21 +278,17 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
 }
 
 /**
- * Exact search of the allowed rows only: each run of consecutive rows is one kernel call (its
+ * Exact search of the allowed rows only, one kernel call per query over the row list (its
  * labels stay the rows' ids, through the label map), so a subset costs |S|·d and scores exactly
- * as the full scan would score those rows.
+ * as the full scan would score those rows, however scattered they are.
  */
-function flatSubsetRange(K: Kernels, L: FlatLayout, rows: Int32Array, B: QueryBlock, q0: number, q1: number): number {
+function flatSubsetRange(K: Kernels, L: FlatLayout, rows: number, count: number, B: QueryBlock, q0: number, q1: number): number {
   const d = L.d;
   const sizes = new Int32Array(K.memory.buffer, B.sizes, q1);
   for (let i = q0; i < q1; i++) {
-    let size = sizes[i]!;
-    forRuns(rows, 0, rows.length, (r, n) => {
-      size = K.scanTopK(L.metric, B.queries + i * d * 4, L.vectors + r * d * 4, n, d, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, size, r);
-    });
-    sizes[i] = size;
+    sizes[i] = K.scanTopKRows(L.metric, B.queries + i * d * 4, L.vectors, d, rows, count, B.k, B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, sizes[i]!);
   }
-  return (q1 - q0) * rows.length;
+  return (q1 - q0) * count;
 }
 
 /** Calls fn(first row, count) for each run of consecutive rows in rows[a, b) (increasing). */

@@ -192,6 +192,45 @@ test('scoresAt gives, for any rows in any order, the bits scanTopK scores them w
   }
 });
 
+test('scanTopKRows keeps the heap scanTopK keeps over the same rows copied together, labels the row numbers', () => {
+  const { arena, wasm, ref } = setup();
+  const r = rng(9);
+  const rand = () => r() * 2 - 1;
+  for (const K of [wasm, ref]) {
+    for (const d of [1, 4, 17, 64, 130]) {
+      const n = 200;
+      const X = Float32Array.from({ length: n * d }, rand),
+        q = Float32Array.from({ length: d }, rand);
+      // scattered rows, with a duplicate value of X so that ties break on the label
+      X.copyWithin(150 * d, 3 * d, 4 * d);
+      const rows = Int32Array.from([3, 9, 10, 11, 40, 77, 150, 151, 199]);
+      const gathered = new Float32Array(rows.length * d);
+      rows.forEach((row, j) => gathered.set(X.subarray(row * d, (row + 1) * d), j * d));
+      const xp = put(arena, X),
+        gp = put(arena, gathered),
+        qp = put(arena, q),
+        rp = put(arena, rows),
+        labels = put(arena, rows);
+      for (const metric of [METRIC_L2, METRIC_IP] as const) {
+        for (const k of [1, 4, 20]) {
+          const hd = arena.alloc(k * 4),
+            hi = arena.alloc(k * 4),
+            gd = arena.alloc(k * 4),
+            gi = arena.alloc(k * 4);
+          K.setLabelMap(0);
+          const size = K.scanTopKRows(metric, qp, xp, d, rp, rows.length, k, hd, hi, 0);
+          K.setLabelMap(labels);
+          const want = K.scanTopK(metric, qp, gp, rows.length, d, k, gd, gi, 0, 0);
+          K.setLabelMap(0);
+          assert.equal(size, want, `${K.name} d=${d} k=${k}`);
+          assert.deepEqual(arena.f32(hd, size).slice(), arena.f32(gd, want).slice(), `${K.name} scores d=${d} k=${k}`);
+          assert.deepEqual(arena.i32(hi, size).slice(), arena.i32(gi, want).slice(), `${K.name} labels d=${d} k=${k}`);
+        }
+      }
+    }
+  }
+});
+
 /**
  * scanTopK on random shapes, both metrics, against the oracle and (when given) directly against
  * `other` run on the same data; returns the number of cases.
