@@ -205,7 +205,7 @@ test('scanTopKRows keeps the heap scanTopK keeps over the same rows copied toget
       X.copyWithin(150 * d, 3 * d, 4 * d);
       const rows = Int32Array.from([3, 9, 10, 11, 40, 77, 150, 151, 199]);
       const gathered = new Float32Array(rows.length * d);
-      rows.forEach((row, j) => gathered.set(X.subarray(row * d, (row + 1) * d), j * d));
+      for (let j = 0; j < rows.length; j++) gathered.set(X.subarray(rows[j]! * d, (rows[j]! + 1) * d), j * d);
       const xp = put(arena, X),
         gp = put(arena, gathered),
         qp = put(arena, q),

@@ -4,13 +4,13 @@
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Collection, type FeatureKind } from '../../collection/index.js';
 import { NitamonoError } from '../../errors.js';
 import { groupMedoids } from '../../eval/medoid.js';
-import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
+import { cliCommand, displayPath, fmtInt, fmtMs, shellWord, writeJson } from '../format.js';
 import { progressFor } from '../progress-bar.js';
 import { printing } from '../run.js';
 
@@ -78,23 +78,6 @@ async function folderQueries(c: Collection): Promise<FolderQuery[]> {
  */
 function shellDir(): string {
   return process.env.npm_lifecycle_event === 'demo' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
-}
-
-/** A shell word: quoted when it holds anything but plain path characters. */
-function shellWord(s: string): string {
-  return /^[\w./~:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * How to run this CLI again from that shell, so the printed commands run as printed: `nitamono`
- * when it was started by that name (npm link, a global install), else node and the script's
- * path — after `npm ci` alone there is no `nitamono` on PATH, and `npx nitamono` does not find a
- * package's own command without installing it.
- */
-function cliCommand(dir: string): string {
-  const script = process.argv[1] ?? '';
-  if (basename(script) === 'nitamono') return 'nitamono';
-  return `node ${shellWord(displayPath(script, dir))}`;
 }
 
 async function demoCommand(o: DemoCliOptions): Promise<void> {

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { DEFAULT_LEARNED_NAME, type LearnReport } from '../../learn/learn.js';
-import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
+import { cliCommand, displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
 import { collectionPath, intAtLeast, listOf } from '../options.js';
 import { progressFor } from '../progress-bar.js';
 import { printing } from '../run.js';
@@ -43,7 +43,7 @@ function printLearn(r: LearnReport): void {
     row('precision@10', r.before.precision_at_10, r.after.precision_at_10),
     row('mAP', r.before.map, r.after.map),
     '',
-    `Search with it: nitamono search IMAGE --features ${r.name}`,
+    `Search with it: ${cliCommand()} search IMAGE --features ${r.name}`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }
