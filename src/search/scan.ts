@@ -291,16 +291,6 @@ function flatSubsetRange(K: Kernels, L: FlatLayout, rows: number, count: number,
   return (q1 - q0) * count;
 }
 
-/** Calls fn(first row, count) for each run of consecutive rows in rows[a, b) (increasing). */
-function forRuns(rows: Int32Array, a: number, b: number, fn: (r: number, n: number) => void): void {
-  for (let c = a; c < b; ) {
-    let e = c + 1;
-    while (e < b && rows[e] === rows[e - 1]! + 1) e++;
-    fn(rows[c]!, e - c);
-    c = e;
-  }
-}
-
 /** Rows gathered at a time from a list of a filtered inverted-file search (its `gather` scratch: GATHER_ROWS·(codeSize + 4) bytes). */
 export const GATHER_ROWS = 256;
 
@@ -354,7 +344,7 @@ interface GatherViews {
 
 /**
  * Scans the allowed rows of one list of one part: the list whole when all its rows are
- * allowed; raw rows run by run in place; codes copied GATHER_ROWS at a time with their ids to
+ * allowed; raw rows in place, their row numbers GATHER_ROWS at a time to `gather` (scanTopKRows); codes copied GATHER_ROWS at a time with their ids to
  * `gather` and scanned there (the label map then points at the copied ids, and the scanner sees
  * contiguous codes as always). A masked row costs nothing but a binary search.
  */
@@ -385,17 +375,19 @@ function scanAllowed(
     return { size: scanner.scanList(K, L, q, scratch, list, score, L.codes + start * cs, len, B.k, heapD, heapI, size, start), scanned: len };
   }
   if (b === a) return { size, scanned: 0 };
-  if (scanner.listFree) {
-    // raw rows: each run of consecutive allowed rows scanned in place, as a flat index does
-    K.setLabelMap(L.ids);
-    forRuns(allowed, a, b, (r, n) => {
-      size = scanner.scanList(K, L, q, scratch, list, score, L.codes + r * cs, n, B.k, heapD, heapI, size, r);
-    });
-    return { size, scanned: b - a };
-  }
   if (gather === 0) throw new Error('a filtered list scan needs gather scratch');
   const { bytes, ids, outIds } = views;
   const gIds = gather + GATHER_ROWS * cs;
+  if (scanner.listFree) {
+    // raw rows, scored in place as a flat index does: their row numbers go GATHER_ROWS at a time to the scratch, one kernel call each
+    K.setLabelMap(L.ids);
+    for (let c = a; c < b; c += GATHER_ROWS) {
+      const m = Math.min(GATHER_ROWS, b - c);
+      outIds.set(allowed.subarray(c, c + m));
+      size = K.scanTopKRows(L.metric, q, L.codes, L.d, gIds, m, B.k, heapD, heapI, size);
+    }
+    return { size, scanned: b - a };
+  }
   K.setLabelMap(gIds);
   for (let c = a; c < b; c += GATHER_ROWS) {
     const m = Math.min(GATHER_ROWS, b - c);
