@@ -4,6 +4,21 @@
  */
 import { type Kernels, METRIC_L2, type MetricCode } from './types.js';
 
+/** The direct-formula score of the row at float index x0 against the query at q0: Σ(q−x)², or −Σq·x; as f32. */
+function directScore(F: Float32Array, metric: MetricCode, q0: number, x0: number, d: number): number {
+  let s = 0;
+  if (metric === METRIC_L2) {
+    for (let j = 0; j < d; j++) {
+      const t = F[q0 + j]! - F[x0 + j]!;
+      s += t * t;
+    }
+  } else {
+    for (let j = 0; j < d; j++) s += F[q0 + j]! * F[x0 + j]!;
+    s = -s;
+  }
+  return Math.fround(s);
+}
+
 /** Pushes (score, label) into a max-heap of capacity k holding `size` entries; returns new size. */
 export function heapPush(hd: Float32Array, hi: Int32Array, h0: number, k: number, size: number, score: number, label: number): number {
   if (size < k) {
@@ -85,18 +100,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       const hd = F.subarray(h0d, h0d + k),
         hi = I.subarray(h0i, h0i + k);
       for (let r = 0; r < n; r++) {
-        const x0 = (base >> 2) + r * d;
-        let s = 0;
-        if (metric === METRIC_L2) {
-          for (let j = 0; j < d; j++) {
-            const t = F[q0 + j]! - F[x0 + j]!;
-            s += t * t;
-          }
-        } else {
-          for (let j = 0; j < d; j++) s += F[q0 + j]! * F[x0 + j]!;
-          s = -s;
-        }
-        size = heapPush(hd, hi, 0, k, size, Math.fround(s), label(I, rowOffset + r));
+        size = heapPush(hd, hi, 0, k, size, directScore(F, metric, q0, (base >> 2) + r * d, d), label(I, rowOffset + r));
       }
       return size;
     },
@@ -126,18 +130,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
         I = i32();
       const q0 = q >> 2;
       for (let i = 0; i < n; i++) {
-        const x0 = (base >> 2) + I[(rows >> 2) + i]! * d;
-        let s = 0;
-        if (metric === METRIC_L2) {
-          for (let j = 0; j < d; j++) {
-            const t = F[q0 + j]! - F[x0 + j]!;
-            s += t * t;
-          }
-        } else {
-          for (let j = 0; j < d; j++) s += F[q0 + j]! * F[x0 + j]!;
-          s = -s;
-        }
-        F[(out >> 2) + i] = Math.fround(s);
+        F[(out >> 2) + i] = directScore(F, metric, q0, (base >> 2) + I[(rows >> 2) + i]! * d, d);
       }
     },
 
@@ -212,18 +205,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       for (let j = 0; j < m; j++) {
         const q0 = (q >> 2) + j * dsub;
         for (let c = 0; c < ksub; c++) {
-          const x0 = (cb >> 2) + (j * ksub + c) * dsub;
-          let s = 0;
-          if (metric === METRIC_L2) {
-            for (let t = 0; t < dsub; t++) {
-              const v = F[q0 + t]! - F[x0 + t]!;
-              s += v * v;
-            }
-          } else {
-            for (let t = 0; t < dsub; t++) s += F[q0 + t]! * F[x0 + t]!;
-            s = -s;
-          }
-          F[(out >> 2) + j * ksub + c] = s;
+          F[(out >> 2) + j * ksub + c] = directScore(F, metric, q0, (cb >> 2) + (j * ksub + c) * dsub, dsub);
         }
       }
     },
