@@ -14,10 +14,9 @@ import { evaluateCollection, gather, retrievalQuality } from '../../src/collecti
 import { LEARNED_FILE_VERSION, loadLearnedModel } from '../../src/learn/model-file.js';
 import { projectRows } from '../../src/learn/project.js';
 import { expectError } from '../assert-error.js';
+import { CHROMIUM, launchChromium } from '../browser.js';
 import { removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
 import { startServer } from '../server/fixture.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 const COLOURS = ['red', 'blue', 'green', 'orange', 'purple', 'black', 'teal', 'brown', 'magenta', 'navy'];
 
@@ -228,8 +227,7 @@ describe('learn', () => {
       assert.equal(bad.status, 400);
 
       if (!existsSync(CHROMIUM)) return;
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         await page.goto(`${srv.url}/?id=${id}&features=learned`);

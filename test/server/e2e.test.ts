@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../browser.js';
 import { type Fixture, makeFixture, makePng, type Running, startServer } from './fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium) — browser tests skipped`;
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const N = 240;
@@ -42,12 +42,7 @@ describe('the web UI in Chromium', () => {
     await mkdir(ARTIFACTS, { recursive: true });
     fx = await makeFixture(N, { size: 64 });
     srv = await startServer({ collection: fx.collection });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

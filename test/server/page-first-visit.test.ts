@@ -11,9 +11,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../browser.js';
 import { type Fixture, makeFixture, makePng, type Running, startServer } from './fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium) — browser tests skipped`;
 
 /** Whether fontconfig knows a font with every character of `text` (what Chromium falls back on). */
@@ -37,12 +37,7 @@ describe('the page on first visit, in Chromium', () => {
     fx = await makeFixture(16, { size: 64, features: ['color', 'deep'], threads: 1 });
     // a read-only server (no allowWrite): shared links work all the same
     srv = await startServer({ collection: fx.collection, sharedQueries: { dir: join(fx.base, 'shared-queries') } });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

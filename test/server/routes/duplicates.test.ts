@@ -11,10 +11,10 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makeCopy, sceneJpeg } from '../../../src/eval/near-duplicates.js';
 import { rng } from '../../../src/util/random.js';
+import { CHROMIUM, launchChromium } from '../../browser.js';
 import { client } from '../client.js';
 import { useServer } from '../fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
 const noBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed — browser test skipped`;
 
@@ -74,8 +74,7 @@ describe('GET /api/duplicates', () => {
   });
 
   test('the Duplicates view shows the group side by side, exact copies marked', { skip: noBrowser, timeout: 60_000 }, async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const problems: string[] = [];
