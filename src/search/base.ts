@@ -501,6 +501,27 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
    * rows outside S skipped, or the subset scan when that costs no more than `probedCost` — and
    * the subset scan as `fallback` after a probed one.
    */
+  /** The list parts in `slot`'s arena as the scan reads them, with what the index adds (centroids, codec parameters). */
+  protected listLayouts(
+    lists: ListParts,
+    slot: ArenaSlot,
+    scanner: IVFLayout['scanner'],
+    own: Pick<IVFLayout, 'centroids' | 'codecParams' | 'm' | 'byResidual' | 'precomputed'>,
+  ): IVFLayout[] {
+    return lists.partsIn(slot).map(({ store: l }) => ({
+      metric: this.code,
+      d: this.dim,
+      n: l.n,
+      codes: l.codes,
+      codeSize: l.codeSize,
+      scanner,
+      ids: l.ids,
+      nlist: l.nlist,
+      listOffsets: l.offsets,
+      ...own,
+    }));
+  }
+
   protected filterPlans(plan: ListSearchPlan, lists: ListParts, allowed: Int32Array, probedCost: number): FilterPlans {
     const rows = allowedRows(this.idToRow, allowed);
     const byPart = lists.split(rows);

@@ -418,22 +418,13 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const main = this.arenas.main;
     const partsIn = (slot: ArenaSlot): IVFLayout[] => {
       const own = slot === main ? { centroids: q ? q.centroids : 0, params: this.params, precomputed: this.precomputed } : this.copies.get(slot)!;
-      return lists.partsIn(slot).map(({ store: l }) => ({
-        metric: this.code,
-        d: this.dim,
-        n: l.n,
-        codes: l.codes,
-        codeSize: l.codeSize,
-        scanner: this.codec.scanner,
-        ids: l.ids,
-        nlist: l.nlist,
+      return this.listLayouts(lists, slot, this.codec.scanner, {
         centroids: own.centroids,
-        listOffsets: l.offsets,
         codecParams: own.params,
         m: this.pqM,
         byResidual: q !== undefined,
         precomputed: own.precomputed,
-      }));
+      });
     };
     return {
       coarse: q ? q.coarseLayout() : null,

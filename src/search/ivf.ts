@@ -191,22 +191,7 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
       scratchFloats: 0,
       slots: lists.slotsInUse(),
       partsIn: (slot: ArenaSlot): IVFLayout[] =>
-        lists.partsIn(slot).map(({ store: l }) => ({
-          metric: this.code,
-          d: this.dim,
-          n: l.n,
-          codes: l.codes,
-          codeSize: l.codeSize,
-          scanner: this.codec.scanner,
-          ids: l.ids,
-          nlist: l.nlist,
-          centroids: 0,
-          listOffsets: l.offsets,
-          codecParams: 0,
-          m: 0,
-          byResidual: false,
-          precomputed: 0,
-        })),
+        this.listLayouts(lists, slot, this.codec.scanner, { centroids: 0, codecParams: 0, m: 0, byResidual: false, precomputed: 0 }),
     };
   }
 
