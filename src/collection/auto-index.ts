@@ -19,9 +19,10 @@
  *      or IVF-SQ8 below 10,000 vectors), marked as over budget
  *
  * "Fits" compares estimateIndexBytes (what `memoryBytes` will report: codes or vectors, ids,
- * centroids, codebooks, IVF-PQ's precomputed table, list offsets) with min(B, INDEX_RAM_CEILING)
- * (an index of an older version, which recorded no budget, is planned with none: no ceiling, so
- * it keeps its kind until it is rebuilt for another reason).
+ * centroids, codebooks, IVF-PQ's precomputed table, list offsets) with B (an index of an older
+ * version, which recorded no budget, is planned with none, so it keeps its kind until it is
+ * rebuilt for another reason). There is no per-index ceiling: an index larger than one
+ * WebAssembly memory spreads over several arenas (src/search/arenas.ts).
  * Autofaiss's HNSW steps are left out (nitamono has no HNSW index) and so is OPQ (not built).
  * Autofaiss's nlist is 4·√n to 16·√n rounded to a power of two; nitamono keeps the seed's ⌈√n⌉,
  * which minimises D·(K + N/K) and trains 4–16× faster on a small machine.
@@ -44,11 +45,6 @@ export const AUTO_FLAT_ALWAYS = 1_000;
 export const AUTO_PQ_MIN = 10_000;
 /** PQ sub-quantizer counts `auto` tries, largest (most accurate) first. */
 export const AUTO_PQ_M = [256, 128, 64, 48, 32, 24, 16, 8, 4] as const;
-/**
- * Largest index `auto` plans in one piece: an index lives in one WebAssembly memory (4 GiB,
- * grown by half again each time), which an index filled incrementally outgrows near 2 GiB.
- */
-export const INDEX_RAM_CEILING = 2 * 1024 ** 3;
 /** Share of the available memory that is the default budget. */
 export const DEFAULT_BUDGET_SHARE = 0.5;
 /** Vectors a product quantizer needs to train (one per codeword of a sub-quantizer). */
@@ -114,11 +110,6 @@ function specOf(kind: IndexSpec['kind'], nlist: number | undefined, m: number | 
   };
 }
 
-/** The RAM an index may take: the budget, at most INDEX_RAM_CEILING; no budget (∞, an index of an older version) no limit. */
-function capOf(budget: number): number {
-  return budget === Number.POSITIVE_INFINITY ? budget : Math.min(budget, INDEX_RAM_CEILING);
-}
-
 function plan(spec: IndexSpec & { nlist?: number }, n: number, d: number, budget: number, reason: string): IndexPlan {
   const ramBytes = estimateIndexBytes(spec, n, d);
   return {
@@ -126,7 +117,7 @@ function plan(spec: IndexSpec & { nlist?: number }, n: number, d: number, budget
     spec,
     ramBytes,
     refineBytes: spec.refine ? n * d * 4 : 0,
-    fits: ramBytes <= capOf(budget),
+    fits: ramBytes <= budget,
     reason,
   };
 }
@@ -141,7 +132,7 @@ export function chooseAutoIndex(n: number, d: number, budget: number, nlist?: nu
   if (!Number.isInteger(n) || n < 0) throw invalid(`n must be a non-negative integer, got ${n}`);
   if (!Number.isInteger(d) || d < 1) throw invalid(`d must be a positive integer, got ${d}`);
   if (!(budget > 0)) throw invalid(`the memory budget must be positive, got ${budget}`);
-  const cap = capOf(budget);
+  const cap = budget;
   const lists = Math.max(1, Math.min(nlist ?? autoNlist(n), Math.max(1, n)));
   const flat = specOf('flat', undefined, undefined, false);
   if (n < AUTO_FLAT_ALWAYS) return plan(flat, n, d, budget, `fewer than ${AUTO_FLAT_ALWAYS.toLocaleString('en')} vectors: exact search`);

@@ -64,7 +64,6 @@ export {
   DEFAULT_BUDGET_SHARE,
   defaultMemoryBudget,
   estimateIndexBytes,
-  INDEX_RAM_CEILING,
   type IndexPlan,
   kindBudget,
   parseMemorySize,

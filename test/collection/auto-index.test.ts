@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { chooseAutoIndex, estimateIndexBytes, INDEX_RAM_CEILING, kindBudget, parseMemorySize, planIndex } from '../../src/collection/auto-index.js';
+import { chooseAutoIndex, estimateIndexBytes, kindBudget, parseMemorySize, planIndex } from '../../src/collection/auto-index.js';
 import { parseIndexPolicy } from '../../src/collection/config.js';
 import { indexFactory, parseIndexFactory } from '../../src/search/factory.js';
 import { ArrayRefine } from '../../src/search/refine.js';
@@ -37,8 +37,9 @@ describe('auto: N × d × budget → index', () => {
     // the floats no longer fit, 8-bit codes do
     [300_000, 1792, GiB, 'IVF548,SQ8'], // floats 2.15 GB, codes 539 MB
     [1_000_000, 128, 256 * MiB, 'IVF1000,SQ8'], // floats 517 MB, codes 133 MB
-    // past the 2 GiB ceiling of one index, whatever the budget
-    [500_000, 1280, 16 * GiB, 'IVF708,SQ8'], // floats 2.56 GB > 2 GiB, codes 645 MB
+    // past one WebAssembly memory's comfortable 2 GiB: the index spans arenas
+    [500_000, 1280, 16 * GiB, 'IVF708,Flat'], // floats 2.56 GB
+    [500_000, 1280, 2 * GiB, 'IVF708,SQ8'], // floats 2.56 GB > 2 GiB, codes 645 MB
     // codes do not fit either: PQ with the largest m that fits, re-ranked from the catalogue
     [2_000_000, 1792, GiB, 'IVF1415,PQ256,RFlat'], // SQ8 3.6 GB; PQ256 535 MB
     [2_000_000, 1792, 256 * MiB, 'IVF1415,PQ64,RFlat'], // PQ128 279 MB > 256; PQ64 150 MB
@@ -65,9 +66,11 @@ describe('auto: N × d × budget → index', () => {
     });
   }
 
-  test('the budget is capped at one index ceiling; none recorded means no cap (indexes of older versions keep their kind)', () => {
+  test('no ceiling past one WebAssembly memory: a large budget keeps float32 rows; none recorded means no limit (indexes of older versions keep their kind)', () => {
     assert.equal(chooseAutoIndex(600_000, 1280, Number.POSITIVE_INFINITY).factory, 'IVF775,Flat');
-    assert.equal(chooseAutoIndex(600_000, 1280, 2 * INDEX_RAM_CEILING).factory, 'IVF775,SQ8');
+    // 3.07 GB of rows: more than the 2 GiB one memory once allowed, within a 4 GiB budget
+    assert.equal(chooseAutoIndex(600_000, 1280, 4 * GiB).factory, 'IVF775,Flat');
+    assert.equal(chooseAutoIndex(600_000, 1280, 2.5 * GiB).factory, 'IVF775,SQ8');
   });
 
   test('a configured nlist is used (clamped to N)', () => {
