@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { planIndex, sameShape } from '../../src/collection/auto-index.js';
 import { readContainer } from '../../src/persist/container.js';
 import { IVFPQIndex, PQIndex } from '../../src/search/coded.js';
 import { indexFactory, parseIndexFactory } from '../../src/search/factory.js';
@@ -269,5 +270,15 @@ describe('OPQ in front of PQ and IVF-PQ', () => {
     for (const [s, re] of bad) assert.throws(() => parseIndexFactory(s), expectError('INVALID_ARGUMENT', re), s);
     assert.throws(() => indexFactory(30, 'OPQ4,PQ4'), expectError('INVALID_ARGUMENT', /OPQ4 needs m to divide the dimension 30/));
     assert.throws(() => indexFactory(32, 'IVF4,PQ4', { opq: { niter: 2 } }), expectError('INVALID_ARGUMENT', /has no rotation/));
+  });
+
+  test('a collection policy keeps the rotation: planned as written, its RAM estimate counts d×d', () => {
+    const p = planIndex('OPQ4,IVF8,PQ4,RFlat', 1000, 16, Number.POSITIVE_INFINITY, null);
+    assert.equal(p.factory, 'OPQ4,IVF8,PQ4,RFlat');
+    assert.equal(p.spec.opq, 4);
+    const plain = planIndex('IVF8,PQ4,RFlat', 1000, 16, Number.POSITIVE_INFINITY, null);
+    assert.equal(p.ramBytes - plain.ramBytes, 16 * 16 * 4);
+    assert.equal(sameShape('OPQ4,IVF8,PQ4', 'IVF16,PQ4'), false);
+    assert.equal(sameShape('OPQ4,IVF8,PQ4', 'OPQ4,IVF16,PQ4'), true);
   });
 });
