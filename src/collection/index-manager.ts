@@ -29,7 +29,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogStore, FeatureSpace } from '../catalog/types.js';
 import { writeFileAtomic } from '../persist/atomic.js';
-import { indexFactory, parseIndexFactory } from '../search/factory.js';
+import { indexFactory } from '../search/factory.js';
 import { loadIndex } from '../search/load.js';
 import type { RefineVectors } from '../search/refine.js';
 import { needsTraining, type VectorIndex } from '../search/types.js';
