@@ -83,8 +83,7 @@ export function svd(a: Float64Array, n: number, options: SVDOptions = {}): SVDRe
         const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
         const c = 1 / Math.sqrt(1 + t * t),
           s = c * t;
-        rotate(w, wp, wq, c, s, n);
-        rotate(vt, wp, wq, c, s, n);
+        rotate2(w, vt, wp, wq, c, s, n);
         norms[p] = alpha - t * gamma;
         norms[q] = beta + t * gamma;
       }
@@ -172,12 +171,17 @@ function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, n: number
   return s0 + s1;
 }
 
-function rotate(a: Float64Array, p: number, q: number, c: number, s: number, n: number): void {
+/** The same plane rotation of rows p and q of both a and b (one loop: half the loop overhead). */
+function rotate2(a: Float64Array, b: Float64Array, p: number, q: number, c: number, s: number, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = a[p + i]!,
-      y = a[q + i]!;
+      y = a[q + i]!,
+      u = b[p + i]!,
+      v = b[q + i]!;
     a[p + i] = c * x - s * y;
     a[q + i] = s * x + c * y;
+    b[p + i] = c * u - s * v;
+    b[q + i] = s * u + c * v;
   }
 }
 
