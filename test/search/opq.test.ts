@@ -175,27 +175,29 @@ describe('OPQ in front of PQ and IVF-PQ', () => {
     queries = data.slice(n * d);
   const FAST = { threads: 1, iterations: 5 };
 
-  test('nprobe = nlist and every candidate re-ranked equals exact search (ids and distances), sync and async', async () => {
-    const flat = new FlatIndex(d);
-    flat.add(base);
-    const exact = flat.search(queries, k);
-    flat.dispose();
-    for (const description of ['OPQ4,IVF8,PQ4,RFlat', 'OPQ4,PQ4,RFlat']) {
-      const index = indexFactory(d, description, { refine: new ArrayRefine(base, d), opq: { niter: 3 } }) as PQIndex | IVFPQIndex;
-      try {
-        await index.train(base, FAST);
-        index.add(base);
-        const r = index.search(queries, k, { nprobe: 8, refineFactor: n / k });
-        assert.deepEqual(Array.from(r.labels), Array.from(exact.labels), description);
-        for (let i = 0; i < r.distances.length; i++)
-          assert.ok(Math.abs(r.distances[i]! - exact.distances[i]!) <= 1e-4 * Math.max(1, exact.distances[i]!), `${description} distance ${i}`);
-        const ra = await index.searchAsync(queries, k, { nprobe: 8, refineFactor: n / k, threads: 2 });
-        assert.deepEqual(ra.labels, r.labels);
-      } finally {
-        index.dispose();
+  for (const metric of ['l2', 'ip'] as const) {
+    test(`${metric}: nprobe = nlist and every candidate re-ranked equals exact search (ids and distances), sync and async`, async () => {
+      const flat = new FlatIndex(d, { metric });
+      flat.add(base);
+      const exact = flat.search(queries, k);
+      flat.dispose();
+      for (const description of ['OPQ4,IVF8,PQ4,RFlat', 'OPQ4,PQ4,RFlat']) {
+        const index = indexFactory(d, description, { metric, refine: new ArrayRefine(base, d), opq: { niter: 3 } }) as PQIndex | IVFPQIndex;
+        try {
+          await index.train(base, FAST);
+          index.add(base);
+          const r = index.search(queries, k, { nprobe: 8, refineFactor: n / k });
+          assert.deepEqual(Array.from(r.labels), Array.from(exact.labels), description);
+          for (let i = 0; i < r.distances.length; i++)
+            assert.ok(Math.abs(r.distances[i]! - exact.distances[i]!) <= 1e-4 * Math.max(1, Math.abs(exact.distances[i]!)), `${description} distance ${i}`);
+          const ra = await index.searchAsync(queries, k, { nprobe: 8, refineFactor: n / k, threads: 2 });
+          assert.deepEqual(ra.labels, r.labels);
+        } finally {
+          index.dispose();
+        }
       }
-    }
-  });
+    });
+  }
 
   test('codes estimate true distances; reconstruct comes back in the original space; memoryBytes counts d×d', async () => {
     const plain = new IVFPQIndex(d, { m: 4, nlist: 4 });
