@@ -21,7 +21,9 @@ import { spawnSync } from 'node:child_process';
  *     [--flat-queries F]   one-query timings of the exact scans (default 100)
  *     [--limit N]          first N base vectors only (smoke tests)
  *     [--nprobes 1,2,…,64] [--refine-factors 4,16] [--ef 10,20,40,80,160]
- *     [--codecs SQ8,PQ56]  storages after IVF{nlist} (default SQ8 and the dataset's PQ{m})
+ *     [--codecs SQ8,PQ56]  storages after IVF{nlist} (default SQ8 and the dataset's PQ{m}); OPQ56+PQ56 is
+ *                          OPQ56,IVF{nlist},PQ56 (Faiss: OPQ56,IVF{nlist},PQ56np)
+ *     [--opq-niter N]      OPQ rotation updates on both sides (default 50, Faiss's OPQMatrix.niter)
  *     [--refine-source disk|ram]  where nitamono re-ranks from (default disk: the base file)
  *     [--nlist N] [--no-ivf-flat] [--no-graphs] [--py-hnswlib] [--batch]
  *
@@ -56,6 +58,12 @@ const ivfFlat = !flag('no-ivf-flat');
 const graphs = !flag('no-graphs') && !flag('no-hnsw');
 const pyHnsw = flag('py-hnswlib');
 const batch = flag('batch');
+const opqNiter = Number(opt('opq-niter', 50));
+/** The factory string of a --codecs entry: 'SQ8' → IVF{n},SQ8; 'OPQ56+PQ56' → OPQ56,IVF{n},PQ56. */
+const factoryOf = (nlist, codec) => {
+  const [pre, storage] = codec.includes('+') ? codec.split('+') : [null, codec];
+  return `${pre ? `${pre},` : ''}IVF${nlist},${storage}`;
+};
 /** Where nitamono's re-ranking reads full vectors: 'disk' (the base file, by offset; not in the index's RAM — the product's design) or 'ram' (ArrayRefine over the loaded vectors, like Faiss's IndexRefineFlat). */
 const refineSource = opt('refine-source', 'disk');
 if (!['disk', 'ram'].includes(refineSource)) throw new Error(`--refine-source is disk or ram, got ${refineSource}`);
@@ -248,7 +256,7 @@ async function runNitamono(ctx, spec, codecs, files) {
   const build = async (factory) => {
     log(`[nitamono] ${factory}: training, ${threads} thread(s) …`);
     const r0 = rss();
-    const index = indexFactory(dim, factory);
+    const index = indexFactory(dim, factory, factory.startsWith('OPQ') ? { opq: { niter: opqNiter } } : {});
     let t = performance.now();
     await index.train(base, { threads, iterations: KMEANS_ITERATIONS, maxPointsPerCentroid: 256 });
     const trainS = seconds(t);
@@ -276,7 +284,7 @@ async function runNitamono(ctx, spec, codecs, files) {
     index.dispose();
   }
   for (const codec of codecs) {
-    const { index, info } = await build(`IVF${spec.nlist},${codec}`);
+    const { index, info } = await build(factoryOf(spec.nlist, codec));
     info.rows = await sweep(index, settings, { ...ctx, label: info.factory });
     if (refineFactors.length) {
       // disk: the full vectors stay in the base file, read by offset when re-ranking, not in the
@@ -412,7 +420,9 @@ function runFaiss(ctx, spec, codecs, files) {
       '--iterations',
       String(KMEANS_ITERATIONS),
       '--codecs',
-      codecs.map((c) => (/^pq\d+$/i.test(c) ? `${c}np` : c)).join(','),
+      codecs.map((c) => (/(^|\+)pq\d+$/i.test(c) ? `${c}np` : c)).join(','),
+      '--opq-niter',
+      String(opqNiter),
       '--refine-factors',
       refineFactors.join(','),
       '--ef',
@@ -438,6 +448,8 @@ const PALETTE = {
   'Faiss IVF-Flat': '#1c7ed6',
   'Faiss IVF-SQ8': '#15aabf',
   'Faiss IVF-PQ': '#364fc7',
+  'nitamono OPQ-IVF-PQ': '#a61e4d',
+  'Faiss OPQ-IVF-PQ': '#5f3dc4',
   'hnswlib-node': '#2b8a3e',
   usearch: '#f59f00',
   'hnswlib (Python)': '#74b816',
@@ -545,7 +557,11 @@ say(
 say(`\n\`node bench/ann-bench.mjs ${args.join(' ')}\``);
 const bw = streamingBandwidth();
 
-const codedLabel = (f) => f.replace(/^IVF\d+,/, 'IVF-').replace(/np$/, '');
+const codedLabel = (f) =>
+  f
+    .replace(/^OPQ\d+,IVF\d+,/, 'OPQ-IVF-')
+    .replace(/^IVF\d+,/, 'IVF-')
+    .replace(/np$/, '');
 
 for (const name of datasets) {
   const spec = { ...DATA[name] };

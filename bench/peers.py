@@ -71,7 +71,9 @@ def main():
     p.add_argument('--iterations', type=int, default=25)
     p.add_argument('--flat-single-queries', type=int, default=100)
     p.add_argument('--no-ivf-flat', action='store_true')
-    p.add_argument('--codecs', default='', help="comma-separated factory storages after IVF{nlist}, e.g. 'SQ8,PQ56np'")
+    p.add_argument('--codecs', default='', help="comma-separated factory storages after IVF{nlist}, e.g. 'SQ8,PQ56np'; "
+                   "'OPQ56+PQ56np' is OPQ56,IVF{nlist},PQ56np")
+    p.add_argument('--opq-niter', type=int, default=50, help="OPQMatrix.niter (Faiss's default 50)")
     p.add_argument('--refine-factors', default='', help='IndexRefineFlat k_factor values, e.g. 4,16')
     p.add_argument('--batch', action='store_true', help='also time all queries in one call for the IVF rows')
     p.add_argument('--hnsw', action='store_true')
@@ -136,6 +138,11 @@ def main():
 
     def build(factory):
         index = faiss.index_factory(d, factory)
+        opq_bytes = 0
+        if factory.startswith('OPQ'):
+            opq = faiss.downcast_VectorTransform(index.chain.at(0))
+            opq.niter = a.opq_niter
+            opq_bytes = d * d * 4
         ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
         ivf.cp.niter = a.iterations
         ivf.cp.max_points_per_centroid = 256
@@ -146,6 +153,9 @@ def main():
         t0 = time.perf_counter(); index.train(xb); train_s = time.perf_counter() - t0
         t0 = time.perf_counter(); index.add(xb); add_s = time.perf_counter() - t0
         ram, parts = ivf_ram_bytes(index, faiss)
+        if opq_bytes:
+            parts['rotation'] = opq_bytes
+            ram += opq_bytes
         return index, ivf, {'factory': factory, 'nlist': ivf.nlist, 'train_s': train_s, 'add_s': add_s, 'memory_bytes': ram,
                             'memory_parts': parts, 'serialized_bytes': int(faiss.serialize_index(index).size)}
 
@@ -157,7 +167,8 @@ def main():
 
     out['coded'] = []
     for codec in [c for c in a.codecs.split(',') if c]:
-        index, ivf, info = build(f'IVF{a.nlist},{codec}')
+        pre, storage = codec.split('+') if '+' in codec else (None, codec)
+        index, ivf, info = build(f'{pre + "," if pre else ""}IVF{a.nlist},{storage}')
         info['use_precomputed_table'] = int(getattr(ivf, 'use_precomputed_table', 0))
         info['rows'] = sweep(index, ivf, info['factory'])
         if factors:

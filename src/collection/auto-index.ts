@@ -23,7 +23,7 @@
  * version, which recorded no budget, is planned with none, so it keeps its kind until it is
  * rebuilt for another reason). There is no per-index ceiling: an index larger than one
  * WebAssembly memory spreads over several arenas (src/search/arenas.ts).
- * Autofaiss's HNSW steps are left out (nitamono has no HNSW index) and so is OPQ (not built).
+ * Autofaiss's HNSW steps are left out (nitamono has no HNSW index) and so is OPQ (built, as OPQ{m},…, but not chosen by auto).
  * Autofaiss's nlist is 4·√n to 16·√n rounded to a power of two; nitamono keeps the seed's ⌈√n⌉,
  * which minimises D·(K + N/K) and trains 4–16× faster on a small machine.
  *
@@ -73,7 +73,12 @@ export interface IndexPlan {
 }
 
 /** RAM of an index of `spec` holding n vectors of dimension d (what its memoryBytes will say). */
-export function estimateIndexBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm'>, n: number, d: number): number {
+export function estimateIndexBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'opq'>, n: number, d: number): number {
+  const rotation = spec.opq !== undefined ? d * d * 4 : 0;
+  return rotation + storageBytes(spec, n, d);
+}
+
+function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm'>, n: number, d: number): number {
   const lists = spec.nlist ?? autoNlist(n);
   const coarse = (lists + 1) * 4 + lists * (d + 1) * 4;
   const m = spec.m ?? 0;
@@ -95,8 +100,9 @@ export function estimateIndexBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm'>
   }
 }
 
-function specOf(kind: IndexSpec['kind'], nlist: number | undefined, m: number | undefined, refine: boolean): IndexSpec & { nlist?: number } {
+function specOf(kind: IndexSpec['kind'], nlist: number | undefined, m: number | undefined, refine: boolean, opq?: number): IndexSpec & { nlist?: number } {
   const parts = [
+    ...(opq !== undefined ? [`OPQ${opq}`] : []),
     ...(nlist !== undefined && kind !== 'flat' && kind !== 'sq8' && kind !== 'pq' ? [`IVF${nlist}`] : []),
     kind === 'flat' || kind === 'ivf' ? 'Flat' : kind.endsWith('sq8') ? 'SQ8' : `PQ${m}`,
     ...(refine ? ['RFlat'] : []),
@@ -105,6 +111,7 @@ function specOf(kind: IndexSpec['kind'], nlist: number | undefined, m: number | 
     kind,
     ...(nlist !== undefined && kind.startsWith('ivf') ? { nlist } : {}),
     ...(m !== undefined ? { m } : {}),
+    ...(opq !== undefined ? { opq } : {}),
     refine,
     description: parts.join(','),
   };
@@ -184,7 +191,7 @@ export function planIndex(policy: IndexPolicy, n: number, d: number, budget: num
     return plan(flat(), n, d, budget, `${n} vectors are too few to train PQ codebooks (${PQ_TRAIN_MIN} needed): exact until then`);
   const inverted = spec.kind === 'ivf' || spec.kind === 'ivf-sq8' || spec.kind === 'ivf-pq';
   const lists = inverted ? Math.max(1, Math.min(spec.nlist ?? nlist ?? autoNlist(n), n)) : undefined;
-  return plan(specOf(spec.kind, lists, spec.m, spec.refine), n, d, budget, `the policy is ${policy}`);
+  return plan(specOf(spec.kind, lists, spec.m, spec.refine, spec.opq), n, d, budget, `the policy is ${policy}`);
 }
 
 /** Bytes of the memory the machine has available now (MemAvailable on Linux; the cgroup limit if lower). */
@@ -225,5 +232,5 @@ export function parseMemorySize(text: string, what = '--memory-budget'): number 
 export function sameShape(a: string, b: string): boolean {
   const x = parseIndexFactory(a),
     y = parseIndexFactory(b);
-  return x.kind === y.kind && x.m === y.m;
+  return x.kind === y.kind && x.m === y.m && x.opq === y.opq;
 }

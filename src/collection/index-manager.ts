@@ -29,11 +29,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogStore, FeatureSpace } from '../catalog/types.js';
 import { writeFileAtomic } from '../persist/atomic.js';
-import { indexFactory, parseIndexFactory } from '../search/factory.js';
+import { indexFactory } from '../search/factory.js';
 import { loadIndex } from '../search/load.js';
 import type { RefineVectors } from '../search/refine.js';
 import { needsTraining, type VectorIndex } from '../search/types.js';
-import { autoNlist, COLLECTION_REFINE_FACTOR, defaultMemoryBudget, type IndexPlan, kindBudget, planIndex } from './auto-index.js';
+import { autoNlist, COLLECTION_REFINE_FACTOR, defaultMemoryBudget, type IndexPlan, kindBudget, planIndex, sameShape } from './auto-index.js';
 import { CatalogRefine } from './catalog-vectors.js';
 import { type CollectionConfig, type FeatureKind, indexPolicySpec } from './config.js';
 import { type Progress, silentProgress } from './progress.js';
@@ -206,7 +206,7 @@ function needsRebuild(slot: IndexSlot, config: CollectionConfig, n: number, dims
   if (!idx) return true;
   const plan = wanted(slot, config, n, idx.dim, dims);
   if (idx.kind !== plan.spec.kind) return true;
-  if (plan.spec.m !== undefined && (slot.factory === null || parseIndexFactory(slot.factory).m !== plan.spec.m)) return true;
+  if (plan.spec.m !== undefined && (slot.factory === null || !sameShape(slot.factory, plan.spec.description))) return true;
   const nlist = idx.describe({ lists: false }).nlist;
   if (idx.capabilities.trainable && nlist !== undefined) {
     const t = slot.trainedN ?? idx.size;

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { invalid } from '../errors.js';
 import { indexFactory, parseIndexFactory } from '../search/factory.js';
 import { FlatIndex } from '../search/flat.js';
+import type { OPQOptions } from '../search/opq.js';
 import type { RefineVectors } from '../search/refine.js';
 import { type Metric, needsTraining, type SearchParams, type SearchResult, type VectorIndex } from '../search/types.js';
 import { checkVectors } from '../validate.js';
@@ -32,6 +33,8 @@ export interface AnnBenchOptions {
   threads?: number;
   /** k-means iterations (default 25). */
   iterations?: number;
+  /** OPQ{m},…: the rotation's training settings (default Faiss's). */
+  opq?: OPQOptions;
   /** Queries issued one at a time for qps_single (default: all, at most 2000). */
   singleQueries?: number;
   /** Called with a line of progress. */
@@ -114,6 +117,7 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
     metric,
     ...(o.nlist ? { nlist: o.nlist } : {}),
     ...(useRefine ? { refine: o.refine } : {}),
+    ...(o.opq && spec.opq !== undefined ? { opq: o.opq } : {}),
   });
   if (needsTraining(index)) {
     log(`training ${spec.description}${spec.nlist === undefined && o.nlist === undefined && spec.kind.startsWith('ivf') ? ' (sqrt(N) lists)' : ''} …`);

@@ -15,6 +15,12 @@
  * per probed list (SQ8: d subtractions; PQ, L2: Faiss's precomputed table, see ./scan.ts).
  * Flat kinds keep one list of codes and no coarse quantizer; both share the scan loop of
  * ./scan.ts, on this thread or on the worker pool.
+ *
+ * The PQ kinds may put an OPQ rotation in front (Faiss's OPQ{m},…, an IndexPreTransform):
+ * training learns it first and trains the coarse quantizer and the codebooks on rotated
+ * vectors; added vectors and queries are rotated before assignment, encoding and scanning;
+ * re-ranking compares the original queries with the original vectors (a rotation keeps
+ * distances), so the refine vectors stay as they are.
  */
 
 import { invalid, NitamonoError } from '../errors.js';
@@ -29,6 +35,7 @@ import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
 import type { CodecTrainOptions } from './codec.js';
 import { partCount, partName, rowsMeta } from './index-file.js';
 import { listStats } from './inverted-lists.js';
+import { OPQMatrix, type OPQOptions, rotateRows } from './opq.js';
 import { parseCodedParams } from './params.js';
 import { ListParts } from './parts.js';
 import { resolveThreads } from './pool.js';
@@ -42,10 +49,11 @@ import type { CodedSearchParams, DescribeOptions, IndexCapabilities, IndexDescri
 
 /**
  * Version 2: codes in several parts (sections ids.1, codes.1, listOffsets.1, …) and an HNSW
- * coarse quantizer (meta.coarse, sections hnswLevels, hnswNeighbors); other indexes are still
- * written as version 1.
+ * coarse quantizer (meta.coarse, sections hnswLevels, hnswNeighbors). Version 3: an OPQ
+ * rotation (meta.opq, section opqRotation), which an older reader must not ignore. Other
+ * indexes are still written as version 1.
  */
-export const CODED_FORMAT_VERSION = 2;
+export const CODED_FORMAT_VERSION = 3;
 
 export type CodedKindName = 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq';
 
@@ -81,6 +89,8 @@ export interface PQOptions {
   m: number;
   /** Bits per sub-code: only 8 is supported. */
   nbits?: number;
+  /** An OPQ rotation in front of the PQ (Faiss's OPQ{m},…): true for Faiss's training defaults, or its settings (./opq.ts). */
+  opq?: boolean | OPQOptions;
 }
 
 export interface IVFPQOptions extends IVFCodedOptions, PQOptions {
@@ -122,17 +132,27 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   private refineProblem: string | undefined;
   /** Re-ranking factor when refine vectors are attached and a search names none. */
   readonly refineFactor: number;
+  /** The PQ kinds' OPQ rotation (undefined without one). */
+  private readonly opq: OPQMatrix | undefined;
+  /** Main arena: the rotation's d×d matrix, which queries and added vectors go through (0 before training). */
+  private rotation = 0;
   /** Summary of the last training, for reports. */
-  training?: { objective?: number[]; trainedOn: number; warnings: string[] };
+  training?: { objective?: number[]; opqObjective?: number[]; trainedOn: number; warnings: string[] };
 
   protected constructor(
     dim: number,
-    options: CodedIndexOptions & { nlist?: number; precomputedTable?: boolean | 'auto'; hnsw?: HNSWQuantizerOptions },
+    options: CodedIndexOptions & { nlist?: number; precomputedTable?: boolean | 'auto'; hnsw?: HNSWQuantizerOptions; opq?: boolean | OPQOptions },
     codec: Codec,
     inverted: boolean,
   ) {
     super(dim, options.metric ?? 'l2');
     this.codec = codec;
+    const opq = options.opq;
+    if (opq !== undefined && opq !== false) {
+      if (!(codec instanceof PQCodec)) throw invalid('an OPQ rotation goes in front of a PQ codec only');
+      if (opq !== true && (opq === null || typeof opq !== 'object')) throw invalid(`opq must be true, false or OPQ settings, got ${String(opq)}`);
+      this.opq = new OPQMatrix(dim, codec.m, opq === true ? {} : opq);
+    }
     if (options.nlist !== undefined) checkPositiveInt('nlist', options.nlist);
     this.requestedNlist = options.nlist;
     const rf = options.refineFactor ?? 1;
@@ -147,7 +167,12 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   }
 
   override get isTrained(): boolean {
-    return this.codec.isTrained && (this.quantizer?.isTrained ?? true);
+    return this.codec.isTrained && (this.quantizer?.isTrained ?? true) && (this.opq?.isTrained ?? true);
+  }
+
+  /** The OPQ rotation's sub-quantizers and training settings (undefined without one). */
+  get opqSettings(): (Required<OPQOptions> & { m: number }) | undefined {
+    return this.opq ? { m: this.opq.m, ...this.opq.options } : undefined;
   }
 
   /** Inverted lists (0 before training); 0 for the flat kinds, which have none. */
@@ -166,12 +191,14 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   /**
    * RAM: codes and ids, list offsets, centroids (and their graph), codec parameters and the
-   * precomputed table, plus the copies of the last three in each further arena.
+   * precomputed table, plus the copies of the last three in each further arena; and an OPQ
+   * rotation's d×d floats.
    */
   get memoryBytes(): number {
     const table = this.precomputed ? this.nlist * this.pqM * PQ_KSUB * 4 : 0;
     const copy = (this.quantizer ? this.nlist * this.dim * 4 : 0) + this.codec.memoryBytes + table;
-    return (this.lists?.memoryBytes ?? 0) + (this.quantizer?.memoryBytes ?? 0) + this.codec.memoryBytes + table + this.copies.size * copy;
+    const rotation = this.opq?.memoryBytes ?? 0;
+    return (this.lists?.memoryBytes ?? 0) + (this.quantizer?.memoryBytes ?? 0) + this.codec.memoryBytes + table + rotation + this.copies.size * copy;
   }
 
   /** The coarse quantizer of the inverted-file kinds (its kind, and for HNSW its graph parameters). */
@@ -238,9 +265,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   }
 
   /**
-   * Learns what the kind needs from `vectors` (not added): the coarse centroids (inverted-file
-   * kinds), then the codec — SQ8 ranges or PQ codebooks — on the vectors, or for the
-   * inverted-file kinds on their residuals. Retraining an index that holds vectors is refused.
+   * Learns what the kind needs from `vectors` (not added): an OPQ rotation first when the
+   * index has one (everything after is learnt on rotated vectors), the coarse centroids
+   * (inverted-file kinds), then the codec — SQ8 ranges or PQ codebooks — on the vectors, or
+   * for the inverted-file kinds on their residuals. Retraining an index that holds vectors is
+   * refused.
    */
   async train(vectors: Float32Array, options: CodedTrainOptions = {}): Promise<void> {
     this.assertUsable();
@@ -249,7 +278,12 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     if (n === 0) throw invalid('training needs at least one vector');
     const d = this.dim;
     let objective: number[] | undefined;
+    let opqObjective: number[] | undefined;
     const warnings: string[] = [];
+    if (this.opq) {
+      opqObjective = (await this.opq.train(vectors, n, options.threads !== undefined ? { threads: options.threads } : {})).objective;
+      vectors = this.opq.apply(vectors, n);
+    }
     let sample = vectors,
       m = n;
     if (this.quantizer) {
@@ -274,7 +308,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const r = await this.codec.train(sample, m, options);
     warnings.push(...r.warnings);
     this.trained();
-    this.training = { ...(objective ? { objective } : {}), trainedOn: r.trainedOn, warnings };
+    this.training = { ...(objective ? { objective } : {}), ...(opqObjective ? { opqObjective } : {}), trainedOn: r.trainedOn, warnings };
   }
 
   /** x − centroid of its list, in place, for n rows. */
@@ -313,11 +347,16 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     });
   }
 
-  /** Places what the scanner reads (codec parameters, IVF-PQ's table) and makes empty lists. */
+  /** Places what the scanner reads (codec parameters, IVF-PQ's table, OPQ's rotation) and makes empty lists. */
   private trained(): void {
     const a = this.arena;
-    for (const p of [this.params, this.precomputed]) if (p) this.release(p);
-    this.params = this.precomputed = 0;
+    for (const p of [this.params, this.precomputed, this.rotation]) if (p) this.release(p);
+    this.params = this.precomputed = this.rotation = 0;
+    if (this.opq) {
+      const r = this.opq.getMatrix()!;
+      this.rotation = a.alloc(r.byteLength);
+      a.f32(this.rotation, r.length).set(r);
+    }
     const sp = this.codec.scanParams();
     this.params = a.alloc(Math.max(4, sp.byteLength));
     a.f32(this.params, sp.length).set(sp);
@@ -364,7 +403,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const scanned = this.quantizer && nlist > 0 ? (this.size * Math.min(nprobe, nlist)) / nlist : this.size;
     const perCode = pq ? (this.codec as PQCodec).m : d;
     const tables = pq ? PQ_KSUB * d * (this.quantizer && this.metric === 'l2' && !this.precomputed ? Math.min(nprobe, Math.max(1, nlist)) : 1) : 0;
-    const probed = (this.quantizer ? this.quantizer.coarseCost(nprobe, efSearch) * d : 0) + tables + scanned * perCode;
+    const probed = (this.quantizer ? this.quantizer.coarseCost(nprobe, efSearch) * d : 0) + tables + scanned * perCode + (this.opq ? d * d : 0);
     // a filtered search scans at most the cheaper of the two (./subset.ts)
     return allowed ? Math.min(probed, nlist * d + tables + Math.min(allowed.length, this.size) * perCode) : probed;
   }
@@ -376,6 +415,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     if (n === 0) return;
     const d = this.dim,
       cs = this.codec.codeSize(d);
+    vectors = this.rotated(vectors, n);
     const codes = new Uint8Array(n * cs);
     const listOf = this.quantizer ? this.quantizer.assign(vectors, n) : new Int32Array(n);
     for (let i0 = 0; i0 < n; i0 += ADD_CHUNK) {
@@ -408,9 +448,18 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   protected decodeRow(r: number, out: Float32Array): void {
     const { code, list } = this.lists!.code(r);
     this.codec.decode(code, 1, out);
-    if (!this.quantizer) return;
+    if (!this.quantizer) {
+      this.opq?.reverseInPlace(out, 1);
+      return;
+    }
     const c = this.quantizer.centroidsView().subarray(list * this.dim, (list + 1) * this.dim);
     for (let j = 0; j < this.dim; j++) out[j] = out[j]! + c[j]!;
+    this.opq?.reverseInPlace(out, 1);
+  }
+
+  /** R·x of n rows through the main arena's kernels when the index has an OPQ rotation; else the rows themselves. */
+  private rotated(x: Float32Array, n: number): Float32Array {
+    return this.opq ? rotateRows(this.K, this.arena, this.rotation, this.dim, x, n) : x;
   }
 
   private plan(lists: ListParts, nprobe: number, ef: number | undefined): ListSearchPlan {
@@ -474,9 +523,10 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     }
     const kc = refine === undefined ? k : Math.ceil(refine * k);
     const plan = this.plan(lists, nprobe, p.efSearch);
+    const rq = this.rotatedQueries(queries);
     const r = p.allowed
-      ? this.searchFilteredHere(queries, kc, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
-      : this.searchListsHere(queries, kc, plan);
+      ? this.searchFilteredHere(rq, kc, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+      : this.searchListsHere(rq, kc, plan);
     return this.finish(refine === undefined ? r : this.rerankSync(queries, r, k), nprobe, warnings);
   }
 
@@ -488,10 +538,17 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const refine = this.refineOf(p);
     const kc = refine === undefined ? k : Math.ceil(refine * k);
     const plan = this.plan(lists, nprobe, p.efSearch);
+    const rq = this.rotatedQueries(queries);
     const run = p.allowed
-      ? this.searchFilteredOnWorkers(queries, kc, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
-      : this.searchListsOnWorkers(queries, kc, threads, plan);
+      ? this.searchFilteredOnWorkers(rq, kc, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+      : this.searchListsOnWorkers(rq, kc, threads, plan);
     return run.then(async (r) => this.finish(refine === undefined ? r : await this.rerankAsync(queries, r, k), nprobe, warnings));
+  }
+
+  /** The queries the scan compares with the codes: rotated by OPQ (checked first), else as given. */
+  private rotatedQueries(queries: Float32Array): Float32Array {
+    if (!this.opq) return queries;
+    return this.rotated(queries, checkVectors(queries, this.dim, 'queries'));
   }
 
   /** Re-scores the candidates of `cand` with the full vectors, read synchronously chunk by chunk. */
@@ -582,6 +639,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       } else {
         sections['pqCodebooks'] = { region: 0, view: this.codec.getCodebooks()! };
       }
+      if (this.opq) sections['opqRotation'] = { region: this.rotation, view: this.arena.f32(this.rotation, this.dim * this.dim) };
       if (this.quantizer) {
         sections['centroids'] = { region: this.quantizer.centroids, view: this.quantizer.centroidsView() };
         if (parts.length === 0) sections['listOffsets'] = { region: 0, view: new Int32Array(this.nlist + 1) };
@@ -599,7 +657,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       path,
       {
         kind: this.kind,
-        version: v2 ? 2 : 1,
+        version: this.opq ? 3 : v2 ? 2 : 1,
         meta: {
           metric: this.metric,
           dim: this.dim,
@@ -614,6 +672,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
           refine: this.refineSource?.location ?? null,
           ...(many ? { parts: parts.length } : {}),
           ...(spec && spec.kind !== 'flat' ? { coarse: spec } : {}),
+          ...(this.opq ? { opq: this.opqSettings } : {}),
         },
       },
       sections,
@@ -635,7 +694,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     let index: CodedIndex;
     let coarse: ReturnType<typeof readCoarse> | undefined;
     try {
-      const pqOpts = { m: codec.m as number, nbits: codec.nbits as number };
+      const opq = m['opq'];
+      if (opq !== undefined && (!pq || opq === null || typeof opq !== 'object' || (opq as { m?: unknown }).m !== codec.m))
+        throw badFile(path, `the header's OPQ settings ${JSON.stringify(opq)} do not fit a ${kind} index of codec ${JSON.stringify(codec)}`);
+      const { m: _m, ...opqOptions } = (opq ?? {}) as OPQOptions & { m?: number };
+      const pqOpts = { m: codec.m as number, nbits: codec.nbits as number, ...(opq !== undefined ? { opq: opqOptions } : {}) };
       if (kind === 'ivf-sq8' || kind === 'ivf-pq') {
         coarse = readCoarse(path, m);
         if (coarse.options) Object.assign(base, { hnsw: coarse.options });
@@ -659,6 +722,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         const d = meta.dim;
         if (index.codec instanceof SQ8Codec) index.codec.setRanges(f32('sq8Min', d), f32('sq8Diff', d));
         else index.codec.setCodebooks(f32('pqCodebooks', index.codec.m * PQ_KSUB * index.codec.dsub));
+        index.opq?.setMatrix(f32('opqRotation', d * d));
         const parts = partCount(path, m);
         const nl = index.quantizer ? m['nlist'] : 1;
         if (typeof nl !== 'number' || !Number.isSafeInteger(nl) || nl < 1) throw badFile(path, `invalid nlist ${JSON.stringify(nl)} in the header`);

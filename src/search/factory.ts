@@ -10,6 +10,8 @@
  *   …,RFlat          the compressed ones re-ranked with full vectors kept outside the index
  *   IVF{n}_HNSW{M},… any IVF kind whose coarse step searches an HNSW graph over the centroids
  *                    (M neighbours per node) instead of scanning them all: for large nlist
+ *   OPQ{m},PQ{m}     PQ (or IVF-PQ: OPQ{m},IVF{n},PQ{m}) behind a learnt rotation (./opq.ts); the
+ *                    m of OPQ and of PQ must agree, and d % m == 0
  *
  * PQ{m} may be written PQ{m}x8 (8 bits per sub-code, the only width) and end in 'np', which
  * Faiss reads as "no polysemous training"; nitamono never trains polysemous codes, so PQ16 and
@@ -20,6 +22,7 @@ import { checkMetric } from '../validate.js';
 import { IVFPQIndex, IVFSQ8Index, PQIndex, SQ8Index } from './coded.js';
 import { FlatIndex } from './flat.js';
 import { IVFIndex } from './ivf.js';
+import type { OPQOptions } from './opq.js';
 import { PQ_NBITS } from './pq.js';
 import type { RefineVectors } from './refine.js';
 import type { Metric } from './types.js';
@@ -35,6 +38,8 @@ export interface IndexSpec {
   hnswM?: number;
   /** PQ sub-quantizers. */
   m?: number;
+  /** OPQ{m},…: the PQ kinds behind an OPQ rotation learnt for m sub-quantizers (= m). */
+  opq?: number;
   /** ',RFlat': re-rank with full vectors (compressed kinds only). */
   refine: boolean;
   /** The string in canonical form ('IVF256,PQ16,RFlat', 'flat', 'ivf', …). */
@@ -43,7 +48,7 @@ export interface IndexSpec {
 
 /** What the error messages list as accepted. */
 export const FACTORY_FORMS =
-  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},PQ{m}, SQ8, PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
+  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},PQ{m}, SQ8, PQ{m}, OPQ{m},PQ{m}, OPQ{m},IVF{n},PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
 
 const INT = /^[1-9][0-9]{0,8}$/;
 
@@ -59,23 +64,34 @@ export function parseIndexFactory(description: unknown): IndexSpec {
   if (text === 'ivf') return { kind: 'ivf', refine: false, description: 'ivf' };
   const parts = text.split(',').map((p) => p.trim());
   let i = 0;
+  let opq: number | undefined;
+  const pre = /^opq(.*)$/i.exec(parts[0]!);
+  if (pre) {
+    const [m, d2] = pre[1]!.split('_');
+    if (!INT.test(m!)) bad(parts[0]!, '% needs its number of sub-quantizers m, e.g. OPQ16 (as the PQ16 after it)');
+    if (d2 !== undefined)
+      bad(parts[0]!, `% changes the dimension to ${d2}: OPQ{m}_{d2} (a rotation to another dimension) is not supported, write OPQ${m} (a d×d rotation)`);
+    opq = Number(m);
+    i++;
+    if (i >= parts.length) bad(parts[0]!, `% is a rotation in front of a product quantizer: write ${parts[0]},PQ${m} or ${parts[0]},IVF{n},PQ${m}`);
+  }
   let nlist: number | undefined;
   let hnswM: number | undefined;
-  const ivf = /^ivf(.*)$/i.exec(parts[0]!);
+  const ivf = /^ivf(.*)$/i.exec(parts[i]!);
   if (ivf) {
+    const part = parts[i]!;
     let n = ivf[1]!;
     const hnsw = /^(.*)_hnsw(.*)$/i.exec(n);
     if (hnsw) {
       n = hnsw[1]!;
       const m = hnsw[2]!;
-      if (!INT.test(m) || Number(m) < 2 || Number(m) > 512)
-        bad(parts[0]!, '% needs HNSW followed by its neighbours per node M (2 to 512), e.g. IVF65536_HNSW32');
+      if (!INT.test(m) || Number(m) < 2 || Number(m) > 512) bad(part, '% needs HNSW followed by its neighbours per node M (2 to 512), e.g. IVF65536_HNSW32');
       hnswM = Number(m);
     }
-    if (!INT.test(n)) bad(parts[0]!, n === '' ? '% needs its number of lists, e.g. IVF256' : '% is not IVF followed by a positive number of lists');
+    if (!INT.test(n)) bad(part, n === '' ? '% needs its number of lists, e.g. IVF256' : '% is not IVF followed by a positive number of lists');
     nlist = Number(n);
     i++;
-    if (i >= parts.length) bad(parts[0]!, `% needs a storage after it: ${parts[0]},Flat, ${parts[0]},SQ8 or ${parts[0]},PQ{m}`);
+    if (i >= parts.length) bad(part, `% needs a storage after it: ${part},Flat, ${part},SQ8 or ${part},PQ{m}`);
   }
   const storage = parts[i]!;
   let kind: FactoryKind;
@@ -98,13 +114,17 @@ export function parseIndexFactory(description: unknown): IndexSpec {
     bad(storage, 'has an empty part');
   } else if (/^(sq|sqfp|sqbf)/i.test(storage)) {
     bad(storage, 'scalar quantizer % is not supported, only SQ8');
-  } else if (/^(opq|pca|itq|rr|l2norm)/i.test(storage)) {
+  } else if (/^opq/i.test(storage)) {
+    bad(storage, 'pre-transform % must come first');
+  } else if (/^(pca|itq|rr|l2norm)/i.test(storage)) {
     bad(storage, 'pre-transform % is not supported');
   } else if (/^(hnsw|nsg|lsh|idmap|imi|residual|refine)/i.test(storage)) {
     bad(storage, 'index type % is not supported');
   } else {
     bad(storage, '% is not a storage nitamono knows');
   }
+  if (opq !== undefined && m === undefined) bad(parts[0]!, `% rotates for a product quantizer: '${storage}' is not one (write ${parts[0]},PQ${opq})`);
+  if (opq !== undefined && opq !== m) bad(parts[0]!, `the m of % must be the PQ's (${storage}): write OPQ${m!},… or …,PQ${opq}`);
   i++;
   let refine = false;
   if (i < parts.length) {
@@ -115,9 +135,10 @@ export function parseIndexFactory(description: unknown): IndexSpec {
   }
   if (i < parts.length) bad(parts[i]!, '% comes after the end of the index description');
   const coarse = nlist === undefined ? [] : [`IVF${nlist}${hnswM !== undefined ? `_HNSW${hnswM}` : ''}`];
-  const description2 = [...coarse, canon!, ...(refine ? ['RFlat'] : [])].join(',');
+  const description2 = [...(opq !== undefined ? [`OPQ${opq}`] : []), ...coarse, canon!, ...(refine ? ['RFlat'] : [])].join(',');
   return {
     kind: kind!,
+    ...(opq !== undefined ? { opq } : {}),
     ...(nlist !== undefined ? { nlist } : {}),
     ...(hnswM !== undefined ? { hnswM } : {}),
     ...(m !== undefined ? { m } : {}),
@@ -139,6 +160,8 @@ export interface FactoryOptions {
   /** IVF{n}_HNSW{M}: candidates kept while building the graph (default 40) and per search (default 64). */
   efConstruction?: number;
   efSearch?: number;
+  /** OPQ{m},…: the rotation's training settings (default Faiss's; see OPQOptions). */
+  opq?: OPQOptions;
 }
 
 export type FactoryIndex = FlatIndex | IVFIndex | SQ8Index | PQIndex | IVFSQ8Index | IVFPQIndex;
@@ -156,6 +179,10 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
     nlist = options.nlist;
   }
   const compressed = spec.kind !== 'flat' && spec.kind !== 'ivf';
+  if (spec.opq !== undefined && dim % spec.opq !== 0)
+    throw invalid(`'${spec.description}': OPQ${spec.opq} needs m to divide the dimension ${dim} (${dim} / ${spec.opq} is not whole)`);
+  if (options.opq !== undefined && spec.opq === undefined) throw invalid(`OPQ settings apply to OPQ{m},… indexes; '${spec.description}' has no rotation`);
+  const opq = spec.opq !== undefined ? { opq: options.opq ?? true } : {};
   if (spec.refine && !options.refine)
     throw invalid(`'${spec.description}' re-ranks with full vectors: pass them as the refine option (a vectors file, or a callback)`);
   if (!compressed && (options.refine || options.refineFactor !== undefined)) {
@@ -187,7 +214,7 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
     case 'sq8':
       return new SQ8Index(dim, coded);
     case 'pq':
-      return new PQIndex(dim, { ...coded, m: spec.m! });
+      return new PQIndex(dim, { ...coded, m: spec.m!, ...opq });
     case 'ivf-sq8':
       return new IVFSQ8Index(dim, { ...coded, ...lists });
     case 'ivf-pq':
@@ -195,6 +222,7 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
         ...coded,
         ...lists,
         m: spec.m!,
+        ...opq,
         ...(options.precomputedTable !== undefined ? { precomputedTable: options.precomputedTable } : {}),
       });
   }

@@ -46,8 +46,12 @@ export interface KMeansOptions {
   iterations?: number;
   /** Seed of the sampling and initialisation (default 1234, as Faiss). */
   seed?: number;
-  /** 'random' picks K distinct training points (Faiss's default); 'kmeans++' spreads them (O(n·K·d)). */
-  init?: 'random' | 'kmeans++';
+  /**
+   * 'random' picks K distinct training points (Faiss's default); 'kmeans++' spreads them
+   * (O(n·K·d)); a Float32Array of k×d starts from those centroids (a hot start, as OPQ's
+   * alternation retrains its codebooks from the last ones).
+   */
+  init?: 'random' | 'kmeans++' | Float32Array;
   /** Train on at most this many points per centroid (default 256, as Faiss). */
   maxPointsPerCentroid?: number;
   /** Below this many points per centroid, warn (default 39, as Faiss). */
@@ -153,7 +157,9 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
   const maxPer = checkPositiveInt('maxPointsPerCentroid', options.maxPointsPerCentroid ?? 256);
   const minPer = checkInt('minPointsPerCentroid', options.minPointsPerCentroid ?? 39, { min: 0 });
   const metric = checkMetric(options.metric ?? 'l2');
-  const init = checkOneOf('init', options.init ?? 'random', INITS);
+  const init = options.init instanceof Float32Array ? options.init : checkOneOf('init', options.init ?? 'random', INITS);
+  if (init instanceof Float32Array && init.length !== k * d)
+    throw new NitamonoError('INVALID_ARGUMENT', `initial centroids must hold k×d = ${k * d} floats, got ${init.length}`);
   const code = metricCode(metric);
   const threads = resolveThreads(options.threads);
   const assign = options.assign;
@@ -183,7 +189,8 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
     const sums = arena.alloc(k * d * 4),
       counts = arena.alloc(k * 4);
 
-    initCentroids(init, arena.f32(X, m * d), m, d, k, arena.f32(C, k * d), seed);
+    if (init instanceof Float32Array) arena.f32(C, k * d).set(init);
+    else initCentroids(init, arena.f32(X, m * d), m, d, k, arena.f32(C, k * d), seed);
     const rand = rng(seed + 1);
     const objective: number[] = [];
     let splits = 0;

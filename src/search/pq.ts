@@ -38,9 +38,9 @@ export function checkPQShape(d: number, m: unknown, nbits: unknown = PQ_NBITS): 
   return d / (m as number);
 }
 
-/** A scratch arena for encoding on this thread (PQ encodes nearest-codeword scans with the kernels). */
+/** A scratch arena for kernels on this thread (PQ encodes nearest-codeword scans with them; OPQ rotates). */
 let scratch: { arena: Arena; K: Kernels } | undefined;
-function scratchKernels(): { arena: Arena; K: Kernels } {
+export function scratchKernels(): { arena: Arena; K: Kernels } {
   if (!scratch) {
     const arena = new Arena(1 << 20);
     scratch = { arena, K: createKernels(arena.memory) };
@@ -103,7 +103,13 @@ export class PQCodec implements VectorCodec {
    * Learns the m codebooks: k-means with 256 centroids in each sub-space (L2, whatever the
    * index's metric, as Faiss), on at most maxPointsPerCentroid·256 sampled rows (default 256·256).
    */
-  async train(vectors: Float32Array, n: number = vectors.length / this.d, options: CodecTrainOptions = {}): Promise<CodecTrainResult> {
+  async train(
+    vectors: Float32Array,
+    n: number = vectors.length / this.d,
+    options: CodecTrainOptions = {},
+    /** Start each sub-space's k-means from the current codebooks (OPQ's alternation); else fresh. */
+    hotStart = false,
+  ): Promise<CodecTrainResult> {
     const { d, m, dsub, ksub } = this;
     checkVectors(vectors.subarray(0, n * d), d, 'PQ training vectors');
     if (n < ksub) {
@@ -127,7 +133,8 @@ export class PQCodec implements VectorCodec {
         const r = rows ? rows[i]! : i;
         sub.set(vectors.subarray(r * d + j * dsub, r * d + (j + 1) * dsub), i * dsub);
       }
-      const result = await kmeans(sub, dsub, ksub, { ...options, metric: 'l2', seed: seed + j });
+      const init = hotStart && this.codebooks ? this.codebooks.slice(j * ksub * dsub, (j + 1) * ksub * dsub) : options.init;
+      const result = await kmeans(sub, dsub, ksub, { ...options, metric: 'l2', seed: seed + j, ...(init !== undefined ? { init } : {}) });
       for (const w of result.warnings) if (!warnings.includes(`PQ: ${w}`)) warnings.push(`PQ: ${w}`);
       codebooks.set(result.centroids, j * ksub * dsub);
     }

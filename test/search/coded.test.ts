@@ -351,7 +351,7 @@ describe('save and load', () => {
       sections: { sq8Min: new Float32Array(2), sq8Diff: new Float32Array([1, 1]), codes: new Uint8Array(3), ids: new Int32Array(1) },
     });
     await assert.rejects(loadIndex(f), expectError('BAD_FILE', /bad\.index: code or id section does not match the header/));
-    await writeContainer(f, { kind: 'ivf-sq8', version: 3, meta: {}, sections: {} });
-    await assert.rejects(loadIndex(f), expectError('BAD_FILE', /format version 3, this build reads up to 2/));
+    await writeContainer(f, { kind: 'ivf-sq8', version: 4, meta: {}, sections: {} });
+    await assert.rejects(loadIndex(f), expectError('BAD_FILE', /format version 4, this build reads up to 3/));
   });
 });

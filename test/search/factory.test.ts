@@ -30,7 +30,7 @@ describe('parseIndexFactory', () => {
     const cases: Array<[string, RegExp]> = [
       ['', /is empty/],
       ['HNSW32', /index type 'HNSW32' is not supported/],
-      ['OPQ16,IVF256,PQ16', /pre-transform 'OPQ16' is not supported/],
+      ['PCA64,IVF256,PQ16', /pre-transform 'PCA64' is not supported/],
       ['IVF256', /'IVF256' needs a storage after it: IVF256,Flat, IVF256,SQ8 or IVF256,PQ\{m\}/],
       ['IVF,PQ16', /'IVF' needs its number of lists/],
       ['IVF0,Flat', /'IVF0' is not IVF followed by a positive number of lists/],

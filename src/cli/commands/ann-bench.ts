@@ -27,6 +27,7 @@ export function registerAnnBenchCommand(program: Command): void {
     .option('--threads <t>', 'worker threads for batch search and k-means', positiveInt('threads'), 1)
     .option('--metric <m>', 'l2 or ip', metricOf, 'l2')
     .option('--iterations <n>', 'k-means iterations', positiveInt('iterations'), 25)
+    .option('--opq-niter <n>', 'OPQ{m},…: rotation updates while training (default 50, as Faiss)', positiveInt('opq-niter'))
     .option('--single-queries <n>', 'queries issued one at a time for the single-query rate', positiveInt('single-queries'), 2000)
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o) => {
@@ -51,6 +52,7 @@ export function registerAnnBenchCommand(program: Command): void {
         k: o.k,
         threads: o.threads,
         iterations: o.iterations,
+        ...(o.opqNiter ? { opq: { niter: o.opqNiter } } : {}),
         singleQueries: o.singleQueries,
         log: (l) => process.stderr.write(`${l}\n`),
       }).finally(() => refine?.close());

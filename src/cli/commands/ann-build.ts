@@ -21,6 +21,7 @@ export function registerAnnBuildCommand(program: Command): void {
       "compressed indexes: re-rank refine-factor × k candidates with the base file's vectors (read from it by offset, never loaded; its path is recorded in the index)",
       factorAtLeastOne('refine-factor'),
     )
+    .option('--opq-niter <n>', 'OPQ{m},…: rotation updates while training (default 50, as Faiss)', positiveInt('opq-niter'))
     .option('--threads <t>', 'worker threads for k-means', positiveInt('threads'))
     .action(async (o) => {
       const spec = parseIndexFactory(o.index);
@@ -32,6 +33,7 @@ export function registerAnnBuildCommand(program: Command): void {
         ...(o.nlist ? { nlist: o.nlist } : {}),
         ...(refine ? { refine } : {}),
         ...(o.refineFactor !== undefined ? { refineFactor: o.refineFactor } : {}),
+        ...(o.opqNiter && spec.opq !== undefined ? { opq: { niter: o.opqNiter } } : {}),
       });
       try {
         if (needsTraining(index)) await (index as VectorIndex).train!(base.data, o.threads ? { threads: o.threads } : {});
