@@ -1,0 +1,88 @@
+/**
+ * Learned kinds changed by another process (issue #11): a running `serve` takes a re-learn made
+ * by a second `nitamono learn` without a restart, and `nitamono index` says so when a learned
+ * kind's model file cannot be read instead of skipping its index silently.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Collection } from '../../src/collection/collection.js';
+import { removeDir, runCli, shape, tempDir } from '../collection/helpers.js';
+import { serve } from '../server/serve-process.js';
+
+const COLOURS = ['red', 'blue', 'green', 'orange', 'purple', 'black'];
+
+interface SearchBody {
+  features: string;
+  dim: number;
+  results: { id: number; path: string; distance: number }[];
+}
+
+async function apiSearch(url: string, body: object): Promise<SearchBody> {
+  const res = await fetch(`${url}/api/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as SearchBody;
+}
+
+describe('learned kinds and other processes', { timeout: 180_000 }, () => {
+  let dir: string;
+  let root: string;
+  let col: string;
+
+  before(async () => {
+    dir = await tempDir('nitamono-learn-procs-');
+    root = join(dir, 'images');
+    col = join(dir, 'col');
+    await Promise.all(
+      COLOURS.flatMap((c, i) => [
+        shape(join(root, 'circles', `c${i}.png`), 'circle', c, i % 2 ? 'white' : 'lightgrey'),
+        shape(join(root, 'squares', `s${i}.png`), 'square', c, i % 2 ? 'lightgrey' : 'white'),
+      ]),
+    );
+    const c = await Collection.open(col, { create: true, root, features: ['deep'], threads: 2 });
+    try {
+      await c.update();
+    } finally {
+      await c.close();
+    }
+  });
+  after(() => removeDir(dir));
+
+  const learn = async (args: string[]) => {
+    const r = await runCli(['learn', '--collection', col, '--name', 'shapes', '--epochs', '3', '--json', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { version: number; model: string; dim: number };
+  };
+
+  test('a running serve searches with the model a second `learn` wrote, without a restart', async () => {
+    await learn(['--dim', '16', '--seed', '1']);
+    const s = await serve(col, []);
+    try {
+      const c = await Collection.open(col);
+      const id = (await c.getImageByPath('circles/c2.png'))!.id;
+      await c.close();
+      const first = await apiSearch(s.url, { id, k: 5, features: 'shapes' });
+      assert.equal(first.dim, 16);
+
+      const again = await learn(['--dim', '24', '--seed', '2']);
+      assert.equal(again.version, 2);
+      const second = await apiSearch(s.url, { id, k: 5, features: 'shapes' });
+      assert.equal(second.dim, 24, 'the server still used the first model');
+      // the same answer a fresh process gives with the new model
+      const cli = await runCli(['search', join(root, 'circles', 'c2.png'), '--collection', col, '--features', 'shapes', '-k', '5', '--json']);
+      assert.equal(cli.code, 0, cli.stderr);
+      const fresh = JSON.parse(cli.stdout) as SearchBody;
+      assert.equal(fresh.dim, 24);
+      assert.deepEqual(
+        second.results.map((r) => [r.id, r.distance]),
+        fresh.results.map((r) => [r.id, r.distance]),
+      );
+      assert.doesNotMatch(s.err(), /error/i);
+    } finally {
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exit, 0);
+    }
+  });
+});
