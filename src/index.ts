@@ -117,6 +117,7 @@ export {
   type IndexPlan,
   type IndexPolicy,
   type IndexReport,
+  type IndexWarning,
   type IvfRow,
   inProcessRunner,
   type JobRunnerFactory,

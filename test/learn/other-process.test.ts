@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
-import { removeDir, runCli, shape, tempDir } from '../collection/helpers.js';
+import { catalogCount, removeDir, runCli, shape, tempDir } from '../collection/helpers.js';
 import { serve } from '../server/serve-process.js';
 
 const COLOURS = ['red', 'blue', 'green', 'orange', 'purple', 'black'];
@@ -84,5 +84,54 @@ describe('learned kinds and other processes', { timeout: 180_000 }, () => {
       s.child.kill('SIGTERM');
       assert.equal(await s.exit, 0);
     }
+  });
+
+  test('index names a learned kind whose model file is unreadable, in its output and JSON, exits 3 when asked for it, and changes nothing stored', async () => {
+    const model = join(col, readdirSync(col).find((f) => /^learned-shapes\..*model$/.test(f))!);
+    const bytes = readFileSync(model);
+    bytes[bytes.length - 40]! ^= 0xff;
+    await writeFile(model, bytes);
+    const stored = () => ({
+      model: readFileSync(model),
+      files: readdirSync(col)
+        .filter((f) => f.startsWith('shapes.'))
+        .sort()
+        .map((f) => [f, readFileSync(join(col, f))]),
+    });
+    const before = stored();
+    assert.ok(before.files.length > 0, 'the kind has index files to keep');
+    await shape(join(root, 'circles', 'c-late.png'), 'circle', 'pink');
+    const images = catalogCount(col);
+
+    const json = await runCli(['index', root, '--collection', col, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const rep = JSON.parse(json.stdout) as {
+      indexed: number;
+      index: Record<string, unknown>;
+      warnings: { kind: string; file: string; code: string; reason: string; asked: boolean }[];
+    };
+    assert.equal(rep.indexed, 1);
+    assert.ok(rep.index['deep'] && !rep.index['shapes']);
+    assert.equal(rep.warnings.length, 1);
+    const w = rep.warnings[0]!;
+    assert.equal(w.kind, 'shapes');
+    assert.equal(w.code, 'BAD_FILE');
+    assert.equal(w.asked, false);
+    assert.match(w.file, /learned-shapes\.v2\.model$/);
+    assert.match(w.reason, /checksum|corrupt/i);
+
+    const text = await runCli(['index', root, '--collection', col]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /Warning: the learned features "shapes" were not indexed: \S*learned-shapes\.v2\.model cannot be used \(.*(checksum|corrupt)/i);
+
+    const asked = await runCli(['index', root, '--collection', col, '--features', 'deep,shapes', '--json']);
+    assert.equal(asked.code, 3, asked.stderr);
+    assert.equal((JSON.parse(asked.stdout) as typeof rep).warnings[0]!.asked, true);
+    const unknown = await runCli(['index', root, '--collection', col, '--features', 'deep,nosuch']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no learned features named "nosuch" \(it has shapes\)/);
+
+    assert.equal(catalogCount(col), images + 1);
+    assert.deepEqual(stored(), before, "the model file and the kind's index files are untouched");
   });
 });
