@@ -5,15 +5,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Collection } from '../../src/collection/collection.js';
 import type { Arena } from '../../src/kernels/arena.js';
 import { releaseSpareArenas } from '../../src/search/arenas.js';
 import { FlatIndex } from '../../src/search/flat.js';
 import { IVFIndex } from '../../src/search/ivf.js';
 import { loadIndex } from '../../src/search/load.js';
 import { uniformVectors } from '../../src/vectors/synthetic.js';
+import { noise, removeDir, tempDir as tempFolder } from '../collection/helpers.js';
 import { tempDir } from '../temp-dir.js';
 
 const LOOP = fileURLToPath(new URL('./dispose-loop.js', import.meta.url));
@@ -88,5 +90,29 @@ describe('recycling waits for what is in flight', { timeout: 30_000 }, () => {
     assert.notEqual(arenaOf(e).memory, arenaOf(ivf).memory);
     assert.deepEqual(e.reconstruct(123), other.slice(123 * d, 124 * d), 'training wrote its centroids into its own arena only');
     e.dispose();
+  });
+});
+
+describe('a collection whose index is rebuilt', { timeout: 60_000 }, () => {
+  let base: string;
+  before(async () => {
+    base = await tempFolder('nitamono-rebuild-');
+    for (let i = 0; i < 40; i++) await noise(join(base, 'images', `${i}.png`), i, 24);
+  });
+  after(() => removeDir(base));
+
+  test('disposes the index it replaces', async () => {
+    const c = await Collection.open(join(base, 'col'), { create: true, root: join(base, 'images') });
+    try {
+      await c.update({ index: 'ivf' });
+      const old = await c.ivfIndex('color');
+      assert.equal(old.kind, 'ivf');
+      await c.update({ index: 'flat' });
+      // retired indexes are disposed a turn later, once no search holds them
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.throws(() => old.ids(), /disposed/);
+    } finally {
+      await c.close();
+    }
   });
 });
