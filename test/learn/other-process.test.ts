@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Collection } from '../../src/collection/collection.js';
-import { catalogCount, removeDir, runCli, shape, tempDir } from '../collection/helpers.js';
+import { catalogCount, indexedDeepCollection, removeDir, runCli, shape, tempDir } from '../collection/helpers.js';
 import { serve } from '../server/serve-process.js';
 
 const COLOURS = ['red', 'blue', 'green', 'orange', 'purple', 'black'];
@@ -41,12 +41,7 @@ describe('learned kinds and other processes', { timeout: 180_000 }, () => {
         shape(join(root, 'squares', `s${i}.png`), 'square', c, i % 2 ? 'lightgrey' : 'white'),
       ]),
     );
-    const c = await Collection.open(col, { create: true, root, features: ['deep'], threads: 2 });
-    try {
-      await c.update();
-    } finally {
-      await c.close();
-    }
+    await indexedDeepCollection(col, root);
   });
   after(() => removeDir(dir));
 
