@@ -216,6 +216,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   /** The trained centroids (a copy), nlist×dim; empty for the flat kinds and before training. */
   getCentroids(): Float32Array {
+    this.assertUsable(); // a disposed index's arenas belong to another index now
     return this.quantizer?.isTrained ? this.quantizer.centroidsView().slice() : new Float32Array(0);
   }
 

@@ -90,6 +90,7 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
 
   /** The trained centroids (a copy), nlist×dim. */
   getCentroids(): Float32Array {
+    this.assertUsable(); // a disposed index's arenas belong to another index now
     return this.quantizer.centroidsView().slice();
   }
 
