@@ -132,13 +132,10 @@ async function mergeExact(block, i0, m) {
     block,
     Int32Array.from({ length: m }, (_, j) => i0 + j),
   );
-  // on this thread: a worker that ran a search keeps its own reference to the chunk's memory
-  // until that worker's next garbage collection, and nothing prompts one
   const r = flat.search(queries, k, params);
+  // its memory goes to the next chunk's index (arena recycling, issue #9); before that, the 213
+  // chunks of the 2M run piled up past 14 GB without a forced garbage collection per chunk
   flat.dispose();
-  // A disposed index's WebAssembly memory is freed only by a garbage collection, which its size
-  // does not prompt: without one per chunk the 213 chunks of the 2M run pile up past 14 GB.
-  globalThis.gc?.();
   for (let q = 0; q < nq; q++) {
     // merge by (distance, id), as the engine does
     const all = [];

@@ -117,6 +117,7 @@ export {
   type IndexPlan,
   type IndexPolicy,
   type IndexReport,
+  type IndexWarning,
   type IvfRow,
   inProcessRunner,
   type JobRunnerFactory,
@@ -225,7 +226,7 @@ export {
 export { DEFAULT_LEARNED_NAME, type LearnOptions, type LearnReport } from './learn/learn.js';
 export { type HeldOutQuality, type LearnedModel, type LearnedModelMeta, loadLearnedModel } from './learn/model-file.js';
 export { type HeadLayer, projectRows } from './learn/project.js';
-export { type ArenaLimits, arenaLimits, DEFAULT_ARENA_BYTES } from './search/arenas.js';
+export { type ArenaLimits, arenaLimits, DEFAULT_ARENA_BYTES, releaseSpareArenas } from './search/arenas.js';
 export { type CodecTrainOptions, type CodecTrainResult, F32Codec, type VectorCodec } from './search/codec.js';
 export {
   type CodedIndex,

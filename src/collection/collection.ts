@@ -343,7 +343,7 @@ export class Collection {
 
   /** The IVF index for `kind` (the primary if it is one, else one built on demand and saved). */
   async ivfIndex(kind: FeatureKind): Promise<VectorIndex> {
-    const k = this.searcher.checkKind(kind);
+    const k = await this.searcher.currentKind(kind);
     const ivf = await this.ctx.indexes.ivf(k);
     if (!ivf) throw new NitamonoError('EMPTY_INDEX', `no ${k} vectors in the collection`);
     return ivf;

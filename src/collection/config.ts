@@ -109,6 +109,26 @@ export function parseFeatures(value: string | undefined): ExtractedKind[] | unde
   return sortKinds(out);
 }
 
+/**
+ * `index --features`: the extracted kinds to make sure exist (as parseFeatures) and the learned
+ * names listed with them, whose indexes the run must bring up to date (an unreadable model
+ * then fails the run instead of only being reported).
+ */
+export function parseIndexFeatures(value: string | undefined): { extracted?: ExtractedKind[]; learned: FeatureKind[] } {
+  if (value === undefined) return { learned: [] };
+  const extracted: string[] = [];
+  const learned: FeatureKind[] = [];
+  for (const p of value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
+    if (['color', 'colour', 'deep', 'both', 'all'].includes(p)) extracted.push(p);
+    else if (!learned.includes(p)) learned.push(parseFeatureKind(p));
+  }
+  if (extracted.length === 0 && learned.length === 0) return { extracted: parseFeatures(value), learned };
+  return { ...(extracted.length > 0 ? { extracted: parseFeatures(extracted.join(',')) } : {}), learned };
+}
+
 export function sortKinds(kinds: Iterable<FeatureKind>): ExtractedKind[] {
   const set = new Set<FeatureKind>(kinds);
   return FEATURE_KINDS.filter((k) => set.has(k));

@@ -214,7 +214,7 @@ class TightGroups {
  */
 export async function findDuplicates(ctx: CollectionContext, searcher: SearchService, opts: DuplicateOptions = {}): Promise<DuplicateReport> {
   const t0 = performance.now();
-  const kind = searcher.checkKind(opts.features);
+  const kind = await searcher.currentKind(opts.features);
   const space = featureSpace(ctx.config, kind);
   const given = opts.threshold !== undefined;
   const threshold = given ? checkDuplicateThreshold(opts.threshold) : defaultDuplicateThreshold(space);

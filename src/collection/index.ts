@@ -127,6 +127,7 @@ export {
   DEFAULT_NPROBE,
   type ImageInfo,
   type IndexReport,
+  type IndexWarning,
   type KindStats,
   type NameSearchOptions,
   type NameSearchResponse,

@@ -9,6 +9,7 @@ import { checkImageFilter, type ImageFilter } from '../catalog/filter.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { tieAwareRecall } from '../eval/recall.js';
 import { projectRows } from '../learn/project.js';
+import { followLearned } from '../learn/registry.js';
 import type { SearchParams, SearchResult } from '../search/types.js';
 import { checkK, MAX_K } from '../validate.js';
 import { COLLECTION_REFINE_FACTOR } from './auto-index.js';
@@ -46,6 +47,15 @@ export class SearchService {
     return this.ctx.config.features.includes('deep') ? 'deep' : 'color';
   }
 
+  /**
+   * checkKind, after taking the learned kinds' changes made by another process (a `nitamono
+   * learn` while this one serves): a learned or unknown kind costs a stat of collection.json.
+   */
+  async currentKind(kind: FeatureKind | undefined): Promise<FeatureKind> {
+    if (kind !== undefined && !isExtractedKind(kind)) await followLearned(this.ctx);
+    return this.checkKind(kind);
+  }
+
   checkKind(kind: FeatureKind | undefined): FeatureKind {
     const k = kind ?? this.defaultKind;
     const have = searchableKinds(this.ctx.config);
@@ -59,7 +69,7 @@ export class SearchService {
   }
 
   async search(query: CollectionQuery, opts: CollectionSearchOptions = {}): Promise<SearchResponse> {
-    const kind = this.checkKind(opts.features);
+    const kind = await this.currentKind(opts.features);
     const k = checkResultCount(opts.k);
     checkSearchOptions(opts);
     const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
@@ -74,7 +84,7 @@ export class SearchService {
    * for the whole evaluation, so a concurrent rebuild cannot free one under it.
    */
   async evaluateQuery(query: CollectionQuery, opts: CollectionSearchOptions = {}): Promise<QueryEvaluation> {
-    const kind = this.checkKind(opts.features);
+    const kind = await this.currentKind(opts.features);
     const k = checkResultCount(opts.k);
     checkSearchOptions(opts);
     const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));

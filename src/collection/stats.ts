@@ -4,6 +4,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { followLearned } from '../learn/registry.js';
 import { COLLECTION_REFINE_FACTOR } from './auto-index.js';
 import { type FeatureKind, isExtractedKind, searchableKinds } from './config.js';
 import type { CollectionContext } from './context.js';
@@ -12,6 +13,7 @@ import { round3 } from './search.js';
 import { type CollectionStats, DEFAULT_NPROBE, type KindStats } from './types.js';
 
 export async function collectionStats(ctx: CollectionContext): Promise<CollectionStats> {
+  await followLearned(ctx);
   const counts = await ctx.store.countByStatus();
   const features: KindStats[] = [];
   let memory = 0;

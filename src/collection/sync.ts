@@ -9,16 +9,17 @@
  * catalogue, jobs on a queue, no local index): what differs is a `SyncTarget`.
  */
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CatalogStore, CatalogWrite, FeatureSpace, NewImage } from '../catalog/types.js';
 import { invalid } from '../errors.js';
 import { checkDeepModelAvailable, type DeepModel } from '../image/deep.js';
 import { type ExtractionJob, extractionJob, InProcessJobRunner, type JobRunner } from '../ingest/jobs.js';
 import { type HashedCandidate, planSync, selectCandidates } from '../ingest/plan.js';
-import { checkCollectionOptions, type FeatureKind, featureSpace, parseIndexPolicy, searchableKinds, sortKinds } from './config.js';
+import { checkCollectionOptions, type FeatureKind, featureSpace, isLearnedKind, parseIndexPolicy, searchableKinds, sortKinds } from './config.js';
 import type { CollectionContext } from './context.js';
 import { hashFile, mapLimit, scanFolder } from './folder.js';
 import type { Progress } from './progress.js';
-import type { IndexReport, UpdateOptions } from './types.js';
+import type { IndexReport, IndexWarning, UpdateOptions } from './types.js';
 import { DEFAULT_BATCH } from './types.js';
 
 /** Makes the runner of extraction jobs: in-process worker threads unless a queue is plugged in. */
@@ -47,6 +48,8 @@ export interface SyncTarget {
   readonly excludeDirs: readonly string[];
   /** Absolute path of a stored root-relative path. */
   absolute(relpath: string): string;
+  /** Learned kinds `finish` could not index, and why (filled by finish). */
+  readonly warnings?: readonly IndexWarning[];
   /** Applies the run's options to the settings (kinds only added); resolves to the kinds to sync. Called once the root is known to be a folder. */
   prepare(opts: UpdateOptions): Promise<FeatureKind[]>;
   /** The feature space a kind's vectors are stored in. */
@@ -59,14 +62,18 @@ export interface SyncTarget {
 
 /** A collection folder as a SyncTarget: collection.json, jobs from `runnerFor`, the local index files. */
 export function collectionTarget(ctx: CollectionContext, runnerFor: JobRunnerFactory = inProcessRunner): SyncTarget {
+  const warnings: IndexWarning[] = [];
+  let asked: readonly FeatureKind[] = [];
   return {
     root: ctx.config.root,
     name: ctx.path,
     store: ctx.store,
     progress: ctx.progress,
     excludeDirs: [ctx.path],
+    warnings,
     absolute: (relpath) => ctx.paths.absolute(relpath),
     async prepare(opts) {
+      asked = checkAskedLearned(ctx, opts.learned ?? []);
       await applyConfigChanges(ctx, opts);
       return ctx.config.features;
     },
@@ -81,8 +88,10 @@ export function collectionTarget(ctx: CollectionContext, runnerFor: JobRunnerFac
         try {
           await ctx.indexes.sync([k], progress);
           kinds.push(k);
-        } catch {
-          // an unreadable model file fails the searches of its kind (naming the file), not the indexing
+        } catch (err) {
+          // an unreadable model file fails the indexing of its kind only, said here and in its searches
+          const e = err as Error & { code?: string };
+          warnings.push({ kind: k, file: join(ctx.path, ctx.config.learned[k]!.file), code: e.code ?? 'ERROR', reason: e.message, asked: asked.includes(k) });
         }
       }
       const index: IndexReport['index'] = {};
@@ -145,6 +154,7 @@ export async function syncFolder(target: SyncTarget, opts: UpdateOptions, checkp
     images: 0,
     features: [...kinds],
     index: {},
+    warnings: [],
     interrupted: false,
     took_ms: 0,
   };
@@ -268,6 +278,7 @@ export async function syncFolder(target: SyncTarget, opts: UpdateOptions, checkp
 
   // 6. Indexes: whatever search indexes the target keeps, brought up to date.
   report.index = await target.finish(kinds, progress);
+  report.warnings = [...(target.warnings ?? [])];
 
   const counts = await store.countByStatus();
   report.images = counts.ok;
@@ -301,6 +312,17 @@ async function stillWanted(target: SyncTarget, writes: CatalogWrite[]): Promise<
 }
 
 /** Kinds are only ever added; the index policy and nlist may change. */
+/** The learned kinds a run names: each must be one of the collection's (checked before anything is written). */
+function checkAskedLearned(ctx: CollectionContext, kinds: readonly FeatureKind[]): readonly FeatureKind[] {
+  const have = Object.keys(ctx.config.learned).sort();
+  for (const k of kinds)
+    if (!isLearnedKind(ctx.config, k))
+      throw invalid(
+        `this collection has no learned features named "${k}" (it has ${have.length > 0 ? have.join(', ') : 'none'}); run "nitamono learn --name ${k}" first`,
+      );
+  return kinds;
+}
+
 async function applyConfigChanges(ctx: CollectionContext, opts: UpdateOptions): Promise<void> {
   const cfg = ctx.config;
   let changed = false;

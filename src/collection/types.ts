@@ -137,13 +137,28 @@ export interface IndexReport {
    * when `--target-recall` tuned it, the tuning.
    */
   index: Record<string, { kind: string; size: number; nlist?: number; factory?: string; tuning?: Tuning }>;
+  /** Learned kinds whose index could not be brought up to date (their model file is unreadable), with why. */
+  warnings: IndexWarning[];
   interrupted: boolean;
   took_ms: number;
+}
+
+/** A learned kind left out of an `index` run; its stored data (model file, index files) is left as it is. */
+export interface IndexWarning {
+  kind: FeatureKind;
+  /** The model file that could not be used. */
+  file: string;
+  code: string;
+  reason: string;
+  /** The run was asked for this kind by name (UpdateOptions.learned): a failure of the run, not only a warning. */
+  asked: boolean;
 }
 
 export interface UpdateOptions {
   /** Feature kinds to make sure exist (added to the collection's; existing ones are kept). */
   features?: FeatureKind[];
+  /** Learned kinds asked for by name: each must exist, and one whose index cannot be made is flagged `asked` in the warnings. */
+  learned?: FeatureKind[];
   /** Index policy: auto, flat, ivf or a factory string (IVF1024,SQ8, IVF1024,PQ64,RFlat, …). */
   index?: IndexPolicy;
   nlist?: number | null;

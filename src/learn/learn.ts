@@ -17,6 +17,7 @@ import { checkInt } from '../validate.js';
 import { checkLabels, type LabelledImage, labelsFromCsv, labelsFromFolders, rowsById, splitLabelled } from './labels.js';
 import { type HeldOutQuality, LEARNED_FILE_VERSION, type LearnedModel, learnedModelId, saveLearnedModel } from './model-file.js';
 import { projectRows } from './project.js';
+import { forgetLearnedKind } from './registry.js';
 import { trainHead } from './train.js';
 
 export const DEFAULT_LEARNED_NAME = 'learned';
@@ -236,8 +237,7 @@ export async function learnKind(ctx: CollectionContext, opts: LearnOptions = {})
     throw err;
   }
   if (previous && previous.file !== file) await rm(join(ctx.path, previous.file), { force: true }).catch(() => undefined);
-  ctx.indexes.drop(o.name);
-  ctx.dims.forget(o.name);
+  forgetLearnedKind(ctx, o.name);
   await ctx.indexes.sync([o.name], progress);
 
   return {

@@ -111,16 +111,31 @@ export class ArenaSet {
     return this.slots.reduce((a, s) => a + s.arena.bytesInUse, 0);
   }
 
-  /** Lets worker threads drop their instances of these arenas. */
+  /**
+   * Hands every arena's memory to the next index (Arena.recycle). Only once nothing reads
+   * them: ArenaIndex.dispose waits for its searches, saves and training in flight.
+   */
   dispose(): void {
-    for (const s of this.slots) forgetArena(s.arena);
+    for (const s of this.slots) s.arena.recycle();
   }
 
   private open(): ArenaSlot {
-    const arena = new Arena(Math.min(1 << 20, this.limits.arenaBytes / 2), this.limits.arenaBytes);
+    const arena = Arena.take(Math.min(1 << 20, this.limits.arenaBytes / 2), this.limits.arenaBytes);
     const slot: ArenaSlot = { index: this.slots.length, arena, K: createKernels(arena.memory) };
     this.slots.push(slot);
     if (slot.index > 0) this.onNewSlot?.(slot);
     return slot;
   }
+}
+
+/**
+ * Frees the memories disposed indexes left for the next ones (Arena.recycle): this thread
+ * drops them now and the worker threads drop their instances, so each is freed at its
+ * isolate's next garbage collection. For a process done with large indexes for good; returns
+ * how many were dropped.
+ */
+export function releaseSpareArenas(): number {
+  const ids = Arena.dropSpares();
+  for (const id of ids) forgetArena(id);
+  return ids.length;
 }

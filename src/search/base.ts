@@ -95,6 +95,8 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   private syncRegions = new Map<ArenaSlot, Map<string, { ptr: number; bytes: number }>>();
   /** Regions saves in flight are writing out (regionKey), with how many saves read each. */
   private pinned = new Map<number, number>();
+  /** Saves in flight (they stream views of the arenas). */
+  private saving = 0;
   private disposed = false;
 
   constructor(dim: number, metric: Metric = 'l2') {
@@ -144,6 +146,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   reconstruct(id: number): Float32Array {
+    this.assertUsable();
     const r = this.idToRow.get(id);
     if (r === undefined) throw new NitamonoError('NOT_FOUND', `id ${id} is not in the index`);
     const out = new Float32Array(this.dim);
@@ -153,6 +156,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
 
   /** All stored ids, in row order. */
   ids(): Int32Array {
+    this.assertUsable();
     return this.rowIds().slice();
   }
 
@@ -163,13 +167,18 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   /**
-   * Nothing a save or search in flight reads is freed here: the arena's memory goes when the
-   * last view of it does, and they hold theirs until they settle.
+   * Hands the arenas' memory to the next index (./arenas.ts), at once or, while a search, save
+   * or training is in flight, when the last of them settles: nothing they read or write is
+   * given away under them.
    */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.arenas.dispose();
+    this.recycleWhenIdle();
+  }
+
+  private recycleWhenIdle(): void {
+    if (this.disposed && this.inflight === 0 && this.saving === 0) this.arenas.dispose();
   }
 
   /**
@@ -196,6 +205,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     const views: Record<string, ArrayBufferView> = {};
     for (const [name, s] of Object.entries(sections)) views[name] = s.view;
     for (const p of regions) this.pinned.set(p, (this.pinned.get(p) ?? 0) + 1);
+    this.saving++;
     try {
       await writeContainer(path, { ...file, sections: views });
     } finally {
@@ -204,7 +214,9 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
         if (left > 0) this.pinned.set(p, left);
         else this.pinned.delete(p);
       }
+      this.saving--;
       this.releaseDeferred();
+      this.recycleWhenIdle();
     }
   }
 
@@ -568,13 +580,18 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     return { ...r, distancesComputed: r.distancesComputed + first.distancesComputed };
   }
 
-  /** Runs an async search while holding off releases of regions the workers read. */
-  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs async work on the arenas (a search on the workers, a re-ranking, training) while
+   * holding off releases of regions it may read and the recycling of a dispose meanwhile.
+   */
+  protected async guarded<T>(fn: () => Promise<T>): Promise<T> {
     this.inflight++;
     try {
       return await fn();
     } finally {
-      if (--this.inflight === 0) this.releaseDeferred();
+      this.inflight--;
+      this.releaseDeferred();
+      this.recycleWhenIdle();
     }
   }
 

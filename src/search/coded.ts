@@ -243,6 +243,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   /** The trained centroids (a copy), nlist×dim; empty for the flat kinds and before training. */
   getCentroids(): Float32Array {
+    this.assertUsable(); // a disposed index's arenas belong to another index now
     return this.quantizer?.isTrained ? this.quantizer.centroidsView().slice() : new Float32Array(0);
   }
 
@@ -277,38 +278,41 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const n = checkVectors(vectors, this.dim, 'training vectors');
     if (n === 0) throw invalid('training needs at least one vector');
     const d = this.dim;
-    let objective: number[] | undefined;
-    let opqObjective: number[] | undefined;
-    const warnings: string[] = [];
-    if (this.opq) {
-      opqObjective = (await this.opq.train(vectors, n, options.threads !== undefined ? { threads: options.threads } : {})).objective;
-      vectors = this.opq.apply(vectors, n);
-    }
-    let sample = vectors,
-      m = n;
-    if (this.quantizer) {
-      const nlist = this.requestedNlist ?? Math.max(1, Math.ceil(Math.sqrt(n)));
-      const coarse = await this.quantizer.train(vectors, nlist, { ...options, metric: this.metric });
-      objective = coarse.objective;
-      warnings.push(...coarse.warnings);
-      // the codec learns residuals; PQ's k-means samples at most 256 points per codeword anyway
-      let rows: Int32Array | null = null;
-      const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * PQ_KSUB : n;
-      if (n > cap) {
-        rows = samplePermutation(n, cap, (options.seed ?? 1234) + 17)
-          .slice()
-          .sort();
-        m = cap;
+    // guarded: a dispose meanwhile must not give the arenas away before training writes them
+    await this.guarded(async () => {
+      let objective: number[] | undefined;
+      let opqObjective: number[] | undefined;
+      const warnings: string[] = [];
+      if (this.opq) {
+        opqObjective = (await this.opq.train(vectors, n, options.threads !== undefined ? { threads: options.threads } : {})).objective;
+        vectors = this.opq.apply(vectors, n);
       }
-      sample = new Float32Array(m * d);
-      if (rows) for (let i = 0; i < m; i++) sample.set(vectors.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
-      else sample.set(vectors);
-      this.subtractCentroids(sample, m, this.quantizer.assign(sample, m));
-    }
-    const r = await this.codec.train(sample, m, options);
-    warnings.push(...r.warnings);
-    this.trained();
-    this.training = { ...(objective ? { objective } : {}), ...(opqObjective ? { opqObjective } : {}), trainedOn: r.trainedOn, warnings };
+      let sample = vectors,
+        m = n;
+      if (this.quantizer) {
+        const nlist = this.requestedNlist ?? Math.max(1, Math.ceil(Math.sqrt(n)));
+        const coarse = await this.quantizer.train(vectors, nlist, { ...options, metric: this.metric });
+        objective = coarse.objective;
+        warnings.push(...coarse.warnings);
+        // the codec learns residuals; PQ's k-means samples at most 256 points per codeword anyway
+        let rows: Int32Array | null = null;
+        const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * PQ_KSUB : n;
+        if (n > cap) {
+          rows = samplePermutation(n, cap, (options.seed ?? 1234) + 17)
+            .slice()
+            .sort();
+          m = cap;
+        }
+        sample = new Float32Array(m * d);
+        if (rows) for (let i = 0; i < m; i++) sample.set(vectors.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
+        else sample.set(vectors);
+        this.subtractCentroids(sample, m, this.quantizer.assign(sample, m));
+      }
+      const r = await this.codec.train(sample, m, options);
+      warnings.push(...r.warnings);
+      this.trained();
+      this.training = { ...(objective ? { objective } : {}), ...(opqObjective ? { opqObjective } : {}), trainedOn: r.trainedOn, warnings };
+    });
   }
 
   /** x − centroid of its list, in place, for n rows. */
@@ -567,18 +571,21 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   }
 
   /** The same with the source's asynchronous read. */
-  private async rerankAsync(queries: Float32Array, cand: SearchResult, k: number): Promise<SearchResult> {
+  private rerankAsync(queries: Float32Array, cand: SearchResult, k: number): Promise<SearchResult> {
     const src = this.refineSource!;
-    const job = this.rerankJob(queries, cand, k);
-    try {
-      for (const c of job.chunks()) {
-        await src.read(c.ids, c.vectors);
-        job.score(c);
+    // guarded: its arena room must not be given away by a dispose while it awaits reads
+    return this.guarded(async () => {
+      const job = this.rerankJob(queries, cand, k);
+      try {
+        for (const c of job.chunks()) {
+          await src.read(c.ids, c.vectors);
+          job.score(c);
+        }
+        return job.result();
+      } finally {
+        job.release();
       }
-      return job.result();
-    } finally {
-      job.release();
-    }
+    });
   }
 
   /**

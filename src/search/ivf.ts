@@ -90,6 +90,7 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
 
   /** The trained centroids (a copy), nlist×dim. */
   getCentroids(): Float32Array {
+    this.assertUsable(); // a disposed index's arenas belong to another index now
     return this.quantizer.centroidsView().slice();
   }
 
@@ -102,9 +103,12 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     if (this.size > 0) throw invalid('cannot retrain an IVF index that holds vectors; build a new index');
     const n = checkVectors(vectors, this.dim, 'training vectors');
     const nlist = this.requestedNlist ?? Math.max(1, Math.ceil(Math.sqrt(n)));
-    const result = await this.quantizer.train(vectors, nlist, { ...options, metric: this.metric });
-    this.emptyLists();
-    this.training = { objective: result.objective, trainedOn: result.trainedOn, splits: result.splits, warnings: result.warnings };
+    // guarded: a dispose meanwhile must not give the arena away before the lists are made
+    await this.guarded(async () => {
+      const result = await this.quantizer.train(vectors, nlist, { ...options, metric: this.metric });
+      this.emptyLists();
+      this.training = { objective: result.objective, trainedOn: result.trainedOn, splits: result.splits, warnings: result.warnings };
+    });
   }
 
   /** Uses given centroids instead of training (e.g. shared with another index). */

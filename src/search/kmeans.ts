@@ -15,7 +15,7 @@ import { splitRange } from '../util/ranges.js';
 import { checkInt, checkMetric, checkOneOf, checkPositiveInt, checkVectors } from '../validate.js';
 import { l2Normalize } from '../vectors/matrix.js';
 import { metricCode } from './base.js';
-import { forgetArena, resolveThreads, sharedPool, type Task } from './pool.js';
+import { resolveThreads, sharedPool, type Task } from './pool.js';
 import { type FlatLayout, flatSearchRange, type QueryBlock } from './scan.js';
 import type { Metric } from './types.js';
 
@@ -111,7 +111,7 @@ function assignArena(
   layout: FlatLayout;
   block: QueryBlock;
 } {
-  const arena = new Arena(m * d * 4 + k * d * 8 + m * 16);
+  const arena = Arena.take(m * d * 4 + k * d * 8 + m * 16);
   const K = createKernels(arena.memory);
   const X = arena.alloc(m * d * 4);
   const C = arena.alloc(k * d * 4),
@@ -143,7 +143,7 @@ export function nearestCentroids(options: { threads?: number } = {}): KMeansAssi
       await scanAssign(s.K, s.arena, s.layout, s.block, n, threads);
       return { labels: s.arena.i32(s.block.heapsI, n).slice(), distances: s.arena.f32(s.block.heapsD, n).slice() };
     } finally {
-      forgetArena(s.arena);
+      s.arena.recycle();
     }
   };
 }
@@ -229,7 +229,7 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
     if (splits > 0) warn(`${splits} empty cluster(s) were split from large ones during training`);
     return { centroids: arena.f32(C, k * d).slice(), k, d, objective, trainedOn: m, splits, warnings };
   } finally {
-    forgetArena(arena);
+    arena.recycle();
   }
 }
 

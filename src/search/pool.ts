@@ -82,9 +82,9 @@ export class ScanPool {
     return settled.map((s) => (s as PromiseFulfilledResult<number>).value);
   }
 
-  /** Lets workers drop their instance for an arena that is being freed. */
-  forget(arena: Arena): void {
-    this.pool.broadcast({ forget: arena.id });
+  /** Lets workers drop their instance for an arena's memory that is being freed. */
+  forget(arenaId: number): void {
+    this.pool.broadcast({ forget: arenaId });
   }
 
   close(): Promise<void> {
@@ -100,9 +100,9 @@ export function sharedPool(): ScanPool {
   return shared;
 }
 
-/** Frees worker-side state of an arena, if a pool was ever started. */
-export function forgetArena(arena: Arena): void {
-  shared?.forget(arena);
+/** Frees worker-side state of an arena's memory (by Arena.id), if a pool was ever started. */
+export function forgetArena(arenaId: number): void {
+  shared?.forget(arenaId);
 }
 
 /** Resolves the `threads` option: default all cores. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
+import { Collection } from '../../src/collection/collection.js';
 import { inProcessRunner, type JobRunnerFactory } from '../../src/collection/sync.js';
 import { loadIndex } from '../../src/search/load.js';
 import { assemblePng } from '../png-craft.js';
@@ -191,4 +192,14 @@ export async function collectionSnapshot(col: string, kinds: readonly ('color' |
     }
   }
   return { rows, indexes };
+}
+
+/** Makes the collection `col` of deep features over `root` and indexes it once (2 threads). */
+export async function indexedDeepCollection(col: string, root: string): Promise<void> {
+  const c = await Collection.open(col, { create: true, root, features: ['deep'], threads: 2 });
+  try {
+    await c.update();
+  } finally {
+    await c.close();
+  }
 }

@@ -15,7 +15,7 @@ import { LEARNED_FILE_VERSION, loadLearnedModel } from '../../src/learn/model-fi
 import { projectRows } from '../../src/learn/project.js';
 import { expectError } from '../assert-error.js';
 import { CHROMIUM, launchChromium } from '../browser.js';
-import { removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
+import { indexedDeepCollection, removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
 import { startServer } from '../server/fixture.js';
 
 const COLOURS = ['red', 'blue', 'green', 'orange', 'purple', 'black', 'teal', 'brown', 'magenta', 'navy'];
@@ -43,12 +43,7 @@ describe('learn', () => {
     root = join(dir, 'images');
     col = join(dir, 'col');
     await makeImages(root);
-    const c = await Collection.open(col, { create: true, root, features: ['deep'], threads: 2 });
-    try {
-      await c.update();
-    } finally {
-      await c.close();
-    }
+    await indexedDeepCollection(col, root);
   });
   after(() => removeDir(dir));
 

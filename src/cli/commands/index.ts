@@ -12,16 +12,8 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ClusterCollection, type ClusterIndexReport } from '../../cluster/collection.js';
 import { parseMemorySize } from '../../collection/auto-index.js';
-import { checkTargetRecall } from '../../collection/config.js';
-import {
-  AUTO_FLAT_MAX,
-  Collection,
-  DEFAULT_COLLECTION_PATH,
-  type IndexReport,
-  parseFeatures,
-  parseIndexChoice,
-  parseIndexPolicy,
-} from '../../collection/index.js';
+import { checkTargetRecall, parseIndexFeatures } from '../../collection/config.js';
+import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH, type IndexReport, parseIndexChoice, parseIndexPolicy } from '../../collection/index.js';
 import { describeHolder } from '../../collection/writer.js';
 import { invalid } from '../../errors.js';
 import { displayPath, fmtInt, fmtMs, writeJson } from '../format.js';
@@ -63,6 +55,7 @@ function indexJson(r: IndexReport | ClusterIndexReport) {
     images: r.images,
     features: r.features,
     index: r.index,
+    warnings: r.warnings.map((w) => ({ ...w, file: displayPath(w.file) })),
     interrupted: r.interrupted,
     took_ms: r.took_ms,
     ...('queue' in r ? { catalog: r.catalog, queue: r.queue, enqueued: r.enqueued, queued: r.queued } : {}),
@@ -99,6 +92,11 @@ function printIndexReport(r: IndexReport | ClusterIndexReport): void {
       t.reached
         ? `  tuned ${k}:${' '.repeat(Math.max(1, 8 - k.length))}${set} reach 10-recall@10 ${t.recall} (target ${t.target_recall}, ${t.queries} queries from the collection)`
         : `  tuned ${k}:${' '.repeat(Math.max(1, 8 - k.length))}target ${t.target_recall} not reached: best ${t.recall} at ${set} (${t.queries} queries); try another --index`,
+    );
+  }
+  for (const w of r.warnings) {
+    out.push(
+      `Warning: the learned features "${w.kind}" were not indexed: ${displayPath(w.file)} cannot be used (${w.reason}). Their searches fail until it can; run "nitamono learn --name ${w.kind}" to learn them again. Nothing stored was changed.`,
     );
   }
   if (r.skipped.length > 0) {
@@ -148,7 +146,9 @@ function onWriterWait(h: Parameters<typeof describeHolder>[0]): void {
 function finishIndex(o: IndexCliOptions, report: IndexReport | ClusterIndexReport, exitOnSignal: number): void {
   if (o.json) writeJson(indexJson(report));
   else printIndexReport(report);
-  process.exitCode = report.interrupted ? exitOnSignal : report.skipped.length > 0 ? EXIT_SKIPPED : EXIT_OK;
+  // partial success: files skipped, or a learned kind asked for by name left unindexed
+  const partial = report.skipped.length > 0 || report.warnings.some((w) => w.asked);
+  process.exitCode = report.interrupted ? exitOnSignal : partial ? EXIT_SKIPPED : EXIT_OK;
 }
 
 /** `index --catalog`: cluster mode — the shared catalogue, extraction jobs on the queue for `nitamono worker`. */
@@ -157,7 +157,8 @@ async function clusterIndexCommand(root: string, o: IndexCliOptions): Promise<vo
   if (o.batch !== undefined) throw invalid('--batch has no use with --catalog: the workers commit their jobs themselves');
   if (o.memoryBudget !== undefined || o.targetRecall !== undefined)
     throw invalid('--memory-budget and --target-recall are for a collection folder: cluster mode builds flat or IVF shards (--index flat|ivf|auto)');
-  const features = parseFeatures(o.features);
+  const { extracted: features, learned } = parseIndexFeatures(o.features);
+  if (learned.length > 0) throw invalid(`--features ${learned.join(',')}: learned features are for a collection folder, not cluster mode`);
   const index = clusterIndexChoice(o.index);
   const progress = progressFor(o.json);
   const cc = await ClusterCollection.open(o.catalog!, {
@@ -216,7 +217,7 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
   if (!statSync(root).isDirectory()) throw invalid(`${dir} is not a folder`);
   if (o.catalog !== undefined) return clusterIndexCommand(root, o);
   if (o.queue !== undefined || o.queueName !== undefined || o.detach) throw invalid('--queue, --queue-name and --detach need --catalog (cluster mode)');
-  const features = parseFeatures(o.features);
+  const { extracted: features, learned } = parseIndexFeatures(o.features);
   const index = o.index !== undefined ? parseIndexPolicy(o.index) : undefined;
   const tuning = {
     ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
@@ -240,6 +241,7 @@ async function indexCommand(dir: string, o: IndexCliOptions): Promise<void> {
   try {
     report = await c.update({
       ...(features ? { features } : {}),
+      ...(learned.length > 0 ? { learned } : {}),
       ...(index ? { index } : {}),
       ...(o.nlist ? { nlist: o.nlist } : {}),
       ...tuning,
@@ -265,7 +267,10 @@ export function registerIndexCommand(program: Command): void {
       '--collection <path>',
       `collection folder (default ${DEFAULT_COLLECTION_PATH}, or $NITAMONO_COLLECTION); with --catalog, the collection's name (default "default")`,
     )
-    .option('--features <kinds>', "color, deep or both (default: color for a new collection, else the collection's)")
+    .option(
+      '--features <kinds>',
+      "color, deep or both (default: color for a new collection, else the collection's); learned names listed too (deep,shapes) must be indexed, or the run exits 3",
+    )
     .option(
       '--index <kind>',
       `auto, flat, ivf or a Faiss factory string (IVF1024,SQ8, IVF1024,PQ64,RFlat, SQ8, PQ16, …); auto (the default) is flat below ${fmtInt(AUTO_FLAT_MAX)} images, then IVF, IVF-SQ8 or IVF-PQ re-ranked from the catalogue as --memory-budget allows`,

@@ -123,8 +123,37 @@ async function serveUntilStopped(app: FastifyInstance, release: () => Promise<vo
 
 const shownHostOf = (host: string) => (host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host);
 
+/** The options both servers (a collection folder's, cluster mode's) take from the command line. */
+interface CommonServerOptions {
+  token?: string;
+  host: string;
+  public: boolean;
+  maxUploadBytes: number;
+  maxPixels: number;
+}
+
+/**
+ * Makes the server and listens; if either fails, closes what it serves (`owner`) and throws.
+ * Resolves to the server and the port bound.
+ */
+async function startServer(make: () => FastifyInstance, common: CommonServerOptions, port: number, owner: { close(): Promise<void> }) {
+  try {
+    const app = make();
+    return { app, port: await listen(app, common.host, port) };
+  } catch (err) {
+    await owner.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The lines after what is served: reachable from other machines, and how to get in. */
+function printReach(app: FastifyInstance, port: number, opts: ServeOptions): void {
+  if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
+  printAccess(app.nitamono, shownHostOf(opts.host), port, opts);
+}
+
 /** `serve --catalog`: the search API over the collection's shards. */
-async function serveCluster(opts: ServeOptions, port: number, maxUploadBytes: number, maxPixels: number): Promise<void> {
+async function serveCluster(opts: ServeOptions, port: number, common: CommonServerOptions): Promise<void> {
   if (opts.allowWrite) throw invalid('--allow-write: a cluster-mode server is read-only for now; images are added with `nitamono index <folder> --catalog …`');
   const token = shardToken(opts);
   const search = await ClusterSearch.open(opts.catalog!, {
@@ -134,22 +163,7 @@ async function serveCluster(opts: ServeOptions, port: number, maxUploadBytes: nu
     ...(token !== undefined ? { token } : {}),
     ...(opts.local === false ? { local: false } : {}),
   });
-  let app: FastifyInstance;
-  let actualPort: number;
-  try {
-    app = createClusterServer({
-      search,
-      ...(opts.token !== undefined ? { token: opts.token } : {}),
-      host: opts.host,
-      public: opts.public === true,
-      maxUploadBytes,
-      maxPixels,
-    });
-    actualPort = await listen(app, opts.host, port);
-  } catch (err) {
-    await search.close().catch(() => undefined);
-    throw err;
-  }
+  const { app, port: actualPort } = await startServer(() => createClusterServer({ search, ...common }), common, port, search);
   const shownHost = shownHostOf(opts.host);
   const images = await search.store.okCount();
   process.stdout.write(
@@ -165,8 +179,7 @@ async function serveCluster(opts: ServeOptions, port: number, maxUploadBytes: nu
     },
     (err: Error) => process.stderr.write(`nitamono: ${err.message}\n`),
   );
-  if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
-  printAccess(app.nitamono, shownHost, actualPort, opts);
+  printReach(app, actualPort, opts);
   await serveUntilStopped(app, () => search.close());
 }
 
@@ -192,36 +205,29 @@ export function registerServeCommand(program: Command): void {
     .option('--shard-token <token>', "cluster mode: the shards' bearer token (default $NITAMONO_SHARD_TOKEN)")
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
-      const maxUploadBytes = Math.round(parsePositive('--max-upload-mb', opts.maxUploadMb) * 1024 * 1024);
-      const maxPixels = Math.round(parsePositive('--max-pixels', opts.maxPixels));
+      const common: CommonServerOptions = {
+        ...(opts.token !== undefined ? { token: opts.token } : {}),
+        host: opts.host,
+        public: opts.public === true,
+        maxUploadBytes: Math.round(parsePositive('--max-upload-mb', opts.maxUploadMb) * 1024 * 1024),
+        maxPixels: Math.round(parsePositive('--max-pixels', opts.maxPixels)),
+      };
       if (opts.token !== undefined && !/^[\x21-\x7e]{8,}$/.test(opts.token)) throw invalid('--token must be at least 8 printable characters without spaces');
-      if (opts.catalog !== undefined) return serveCluster(opts, port, maxUploadBytes, maxPixels);
+      if (opts.catalog !== undefined) return serveCluster(opts, port, common);
       if (opts.shards || opts.deadlineMs !== undefined || opts.local === false)
         throw invalid('--shards, --deadline-ms and --no-local need --catalog (cluster mode)');
       // An upload waits at most 30 s for an `index` run in another process, then gets 409 LOCKED.
       const collection = await Collection.open(opts.collection ?? DEFAULT_COLLECTION_PATH, { writerWait: 30_000, command: `nitamono serve (port ${port})` });
-      let app: FastifyInstance;
-      let actualPort: number;
-      try {
-        app = createServer({
-          collection,
-          allowWrite: opts.allowWrite === true,
-          ...(opts.token !== undefined ? { token: opts.token } : {}),
-          host: opts.host,
-          public: opts.public === true,
-          maxUploadBytes,
-          maxPixels,
-        });
-        actualPort = await listen(app, opts.host, port);
-      } catch (err) {
-        await collection.close().catch(() => undefined);
-        throw err;
-      }
-      const shownHost = shownHostOf(opts.host);
-      const info = app.nitamono;
-      process.stdout.write(`nitamono: serving ${collection.root} (${await searchableCount(collection)} images) at http://${shownHost}:${actualPort}/\n`);
-      if (!isLoopbackHost(opts.host)) process.stdout.write(`nitamono: bound to ${opts.host}: reachable from other machines\n`);
-      printAccess(info, shownHost, actualPort, opts);
+      const { app, port: actualPort } = await startServer(
+        () => createServer({ collection, allowWrite: opts.allowWrite === true, ...common }),
+        common,
+        port,
+        collection,
+      );
+      process.stdout.write(
+        `nitamono: serving ${collection.root} (${await searchableCount(collection)} images) at http://${shownHostOf(opts.host)}:${actualPort}/\n`,
+      );
+      printReach(app, actualPort, opts);
 
       // Build (or load) the inverted files in the background so the first IVF search is quick.
       void (async () => {
