@@ -4,7 +4,8 @@
  * values; each point is the mean recall@k and the mean search time. Also the measured cost of
  * exact search next to the seed's N·D.
  */
-import type { Collection, FeatureKind } from '../collection/index.js';
+import type { Collection, FeatureKind, KindSweep, SweepKindName } from '../collection/index.js';
+import { mean, median, r4, sweepIndexKinds } from '../collection/kind-sweep.js';
 import { tieAwareRecall } from '../eval/recall.js';
 import { sweepProbes } from './costs.js';
 
@@ -27,6 +28,9 @@ export interface SweepResult {
   generation: number;
   exact: { mean_ms: number; p50_ms: number; distances_computed: number };
   points: SweepPoint[];
+  /** The index kinds compared on the same queries, when asked for (`kinds`). */
+  comparison?: Pick<KindSweep, 'train_vectors' | 'train_max' | 'time_budget_ms' | 'skipped' | 'took_ms'>;
+  series?: KindSweep['series'];
   took_ms: number;
 }
 
@@ -39,17 +43,18 @@ export async function sampleIds(collection: Collection, count: number): Promise<
   return out;
 }
 
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-const median = (xs: number[]) => {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-
-/** Sweeps `kind` with `queries` sample queries; `generation` is the collection's when it was asked for. */
-export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number, generation: number): Promise<SweepResult> {
+/**
+ * Sweeps `kind` with `queries` sample queries; `generation` is the collection's when it was
+ * asked for. With `kinds`, also compares those index kinds on the same queries (`series`).
+ */
+export async function runSweep(
+  collection: Collection,
+  kind: FeatureKind,
+  k: number,
+  queries: number,
+  generation: number,
+  kinds: readonly SweepKindName[] = [],
+): Promise<SweepResult> {
   const t0 = performance.now();
   const ids = await sampleIds(collection, queries);
   const ivf = await collection.ivfIndex(kind);
@@ -87,6 +92,12 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
       distances_computed: Math.round(mean(dc)),
     });
   }
+  let compared: Pick<SweepResult, 'comparison' | 'series'> = {};
+  if (kinds.length > 0) {
+    const c = await sweepIndexKinds(collection, kind, { k, queryIds: ids, nprobes: probes, kinds });
+    const { train_vectors, train_max, time_budget_ms, skipped, took_ms } = c;
+    compared = { series: c.series, comparison: { train_vectors, train_max, time_budget_ms, skipped, took_ms } };
+  }
   return {
     features: kind,
     k,
@@ -101,6 +112,7 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
       distances_computed: Math.round(mean(truth.map((t) => t.distances_computed))),
     },
     points,
+    ...compared,
     took_ms: Math.round(performance.now() - t0),
   };
 }
@@ -112,8 +124,8 @@ export class SweepCache {
   constructor(private readonly max = 16) {}
 
   /** The sweep for these arguments at this generation: cached, or started by `run`. */
-  get(kind: FeatureKind, k: number, queries: number, generation: number, run: () => Promise<SweepResult>): Promise<SweepResult> {
-    const key = `${kind}:${k}:${queries}:${generation}`;
+  get(kind: FeatureKind, k: number, queries: number, generation: number, run: () => Promise<SweepResult>, kinds: readonly string[] = []): Promise<SweepResult> {
+    const key = `${kind}:${k}:${queries}:${generation}:${kinds.join(',')}`;
     let p = this.runs.get(key);
     if (!p) {
       p = run();
