@@ -711,8 +711,8 @@ async function loadKinds(kind) {
     const sw = await api.sweep(kind, 10, 'all');
     if (kind !== state.features) return;
     const c = sw.comparison;
-    const left = c && c.skipped.length ? `; not measured: ${c.skipped.map((x) => `${x.factory} (${x.reason})`).join(', ')}` : '';
-    note.textContent = `${sw.queries} queries, K = ${sw.nlist}, k = ${sw.k}${c && c.train_vectors ? `, built kinds trained on ${fmt(c.train_vectors)} images` : ''}${left}`;
+    const left = c?.skipped.length ? `; not measured: ${c.skipped.map((x) => `${x.factory} (${x.reason})`).join(', ')}` : '';
+    note.textContent = `${sw.queries} queries, K = ${sw.nlist}, k = ${sw.k}${c?.train_vectors ? `, built kinds trained on ${fmt(c.train_vectors)} images` : ''}${left}`;
     renderKinds($('#kinds-chart'), $('#kinds-table'), sw, { bytes, ms });
   } catch (err) {
     note.textContent = err instanceof Error ? err.message : String(err);
