@@ -114,7 +114,7 @@ function describe(values, bins) {
 }
 
 /** @param {number} v */
-export function niceMax(v) {
+function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;

@@ -4,7 +4,7 @@
 // recall against RAM (log scale) at each kind's cheapest nprobe reaching the target, and a
 // table of kind, RAM, disk, nprobe, recall and time. Each kind has its own marker shape and
 // dash pattern besides its colour, so the chart reads without colour.
-import { fmtAxis, niceMax, svg, text } from './charts.js';
+import { fmtAxis, svg, text } from './charts.js';
 
 /**
  * @typedef {import('./api.js').Sweep} Sweep
@@ -104,20 +104,54 @@ function frame(sw, series, xTitle, f) {
 }
 
 /**
- * Recall (y) against median search time (x), one line per kind.
+ * A log-scale x axis over [lo, hi] (both > 0): the scale, with ticks at `ticks` that fall in
+ * range (labelled by `label`) drawn into `root`.
+ * @param {SVGElement} root
+ * @param {number} lo
+ * @param {number} hi
+ * @param {number[]} ticks
+ * @param {(v: number) => string} label
+ */
+function logAxis(root, lo, hi, ticks, label) {
+  const a = Math.log10(lo),
+    b = Math.max(a + 1e-9, Math.log10(hi));
+  const sx = (/** @type {number} */ v) => L + 12 + ((Math.log10(Math.max(v, lo)) - a) / (b - a)) * (W - L - R - 24);
+  for (const v of ticks) {
+    if (v < lo || v > hi) continue;
+    root.append(svg('line', { x1: sx(v), x2: sx(v), y1: T + PLOT, y2: T + PLOT + 4, class: 'axis' }));
+    root.append(text(sx(v), T + PLOT + 17, label(v), { 'text-anchor': 'middle' }));
+  }
+  return sx;
+}
+
+/**
+ * `base`^e × each of `steps`, from below lo to above hi, thinned to at most 7.
+ * @param {number} lo
+ * @param {number} hi
+ * @param {number} base
+ * @param {number[]} steps
+ */
+function ticksOf(lo, hi, base, steps) {
+  const out = [];
+  for (let e = Math.floor(Math.log(lo) / Math.log(base)) - 1; base ** e <= hi * base; e++) for (const m of steps) out.push(m * base ** e);
+  const inside = out.filter((v) => v >= lo && v <= hi);
+  const every = Math.ceil(inside.length / 7);
+  return inside.filter((_, i) => i % every === 0);
+}
+
+/**
+ * Recall (y) against median search time (x, log scale: kinds differ by orders of magnitude),
+ * one line per kind.
  * @param {Sweep} sw
  * @param {Formats} f
  */
 export function kindsTimeChart(sw, f) {
   const series = (sw.series || []).filter((s) => s.points.length > 0);
-  const { root, sy } = frame(sw, series, 'median search time (ms)', f);
-  const xmax = niceMax(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.p50_ms))) * 1.05);
-  const sx = (/** @type {number} */ v) => L + (v / xmax) * (W - L - R);
-  for (let i = 0; i <= 5; i++) {
-    const v = (xmax * i) / 5;
-    root.append(svg('line', { x1: sx(v), x2: sx(v), y1: T + PLOT, y2: T + PLOT + 4, class: 'axis' }));
-    root.append(text(sx(v), T + PLOT + 17, fmtAxis(v), { 'text-anchor': 'middle' }));
-  }
+  const { root, sy } = frame(sw, series, 'median search time (ms, log scale)', f);
+  const times = series.flatMap((s) => s.points.map((p) => Math.max(1e-4, p.p50_ms)));
+  const lo = Math.min(...times, 1) / 1.25,
+    hi = Math.max(...times, lo * 10) * 1.25;
+  const sx = logAxis(root, lo, hi, ticksOf(lo, hi, 10, [1, 2, 5]), fmtAxis);
   series.forEach((s, i) => {
     const st = STYLES[i % STYLES.length];
     const pts = s.points.map((p) => [sx(p.p50_ms), sy(p.recall_at_k)]);
@@ -148,14 +182,12 @@ export function kindsMemoryChart(sw, f, target = TARGET_RECALL) {
   const series = (sw.series || []).filter((s) => s.points.length > 0);
   const { root, sy } = frame(sw, series, `RAM of the index (bytes, log scale), at the smallest nprobe reaching recall ${target}`, f);
   const mem = series.map((s) => Math.max(1, s.memory_bytes));
-  const lo = Math.floor(Math.log10(Math.min(...mem, 1e6)));
-  const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...mem, 10))));
-  const sx = (/** @type {number} */ b) => L + 30 + ((Math.log10(b) - lo) / (hi - lo)) * (W - L - R - 60);
-  for (let e = lo; e <= hi; e++) {
-    root.append(svg('line', { x1: sx(10 ** e), x2: sx(10 ** e), y1: T + PLOT, y2: T + PLOT + 4, class: 'axis' }));
-    root.append(text(sx(10 ** e), T + PLOT + 17, f.bytes(10 ** e), { 'text-anchor': 'middle' }));
-  }
+  const lo = Math.min(...mem) / 2,
+    hi = Math.max(...mem, lo * 8) * 2;
+  const sx = logAxis(root, lo, hi, ticksOf(lo, hi, 2, [1]), f.bytes);
   root.append(svg('line', { x1: L, x2: W - R, y1: sy(target), y2: sy(target), class: 'axis target', 'stroke-dasharray': '6 3' }));
+  /** @type {{ x0: number, x1: number, y0: number, y1: number }[]} */
+  const placed = [];
   series.forEach((s, i) => {
     const st = STYLES[i % STYLES.length];
     const p = pickPoint(s, target);
@@ -168,8 +200,20 @@ export function kindsMemoryChart(sw, f, target = TARGET_RECALL) {
         `${s.label}: RAM ${f.bytes(s.memory_bytes)}, nprobe ${p.nprobe}, recall@${sw.k} ${p.recall_at_k.toFixed(3)}, ${f.ms(p.p50_ms)} ms`,
       ),
     );
-    // labels alternate above and below so neighbouring kinds do not overwrite each other
-    root.append(text(x, y + (i % 2 ? 18 : -10), `${s.label} · nprobe ${p.nprobe}`, { class: 'lbl', 'text-anchor': 'middle' }));
+    // kinds of nearly equal RAM and recall sit on each other: each label takes the first
+    // place above or below its marker that no earlier label holds
+    const label = `${s.label} · nprobe ${p.nprobe}`;
+    const w = label.length * 5.6;
+    const x0 = Math.min(Math.max(L, x - w / 2), W - R - w);
+    for (const dy of [-10, 19, -23, 32, -36, 45, -49, 58]) {
+      const box = { x0, x1: x0 + w, y0: y + dy - 10, y1: y + dy + 2 };
+      const free = placed.every((b) => b.x1 < box.x0 || box.x1 < b.x0 || b.y1 < box.y0 || box.y1 < b.y0);
+      if (free || dy === 58) {
+        placed.push(box);
+        root.append(text(x0, y + dy, label, { class: 'lbl' }));
+        break;
+      }
+    }
   });
   return root;
 }
