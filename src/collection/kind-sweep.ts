@@ -124,6 +124,16 @@ export const median = (xs: readonly number[]): number => {
 export const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
+/** Squared L2 distance of row qi of a to row r of b (dimension d). */
+function l2(a: Float32Array, qi: number, b: Float32Array, r: number, d: number): number {
+  let s = 0;
+  for (let j = 0; j < d; j++) {
+    const t = a[qi * d + j]! - b[r * d + j]!;
+    s += t * t;
+  }
+  return s;
+}
+
 /** Which of the compared kinds an index is, if it is one. */
 function nameOf(idx: VectorIndex): SweepKindName | undefined {
   if (idx.kind === 'ivf') return 'flat';
@@ -163,37 +173,38 @@ export async function sweepIndexKinds(collection: Collection, kind: FeatureKind,
     const nlist = own.describe({ lists: false }).nlist || autoNlist(n);
     const k = Math.max(1, Math.min(opts.k, n));
 
-    // queries, exact ground truth, and the catalogue's vectors of every id an answer names
+    // queries, exact ground truth, and the true distance of every id an answer names
     const q = await store.okVectors(Int32Array.from(opts.queryIds), space, d);
     const nq = q.ids.length;
     const truth = await exactSearch(d, q.vectors, k, catalogChunks(store, space, d, allIds), opts.threads);
-    const known = new Map<number, Float32Array>();
-    const fetch = async (labels: Int32Array) => {
-      const missing = Int32Array.from(new Set(Array.from(labels).filter((id) => id >= 0 && !known.has(id)))).sort();
-      if (missing.length === 0) return;
-      const got = await store.okVectors(missing, space, d);
-      for (let i = 0; i < got.ids.length; i++) known.set(got.ids[i]!, got.vectors.slice(i * d, (i + 1) * d));
-    };
-    const distance = (qi: number, id: number): number => {
-      const v = known.get(id);
-      if (!v) return Number.POSITIVE_INFINITY; // removed meanwhile: not a hit
-      let s = 0;
-      for (let j = 0; j < d; j++) {
-        const t = q.vectors[qi * d + j]! - v[j]!;
-        s += t * t;
+    const dist = Array.from({ length: nq }, () => new Map<number, number>());
+    /** Learns the true distances of query i to the ids of answers[i] it does not know yet. */
+    const learn = async (answers: Int32Array[]) => {
+      const want = new Set<number>();
+      answers.forEach((ids, i) => {
+        for (const id of ids) if (id >= 0 && !dist[i]!.has(id)) want.add(id);
+      });
+      const rowOf = new Map<number, { v: Float32Array; r: number }>();
+      // chunk by chunk: only distances are kept, never the vectors
+      for await (const c of catalogChunks(store, space, d, Int32Array.from(want))) {
+        for (let r = 0; r < c.ids.length; r++) rowOf.set(c.ids[r]!, { v: c.vectors, r });
+        answers.forEach((ids, i) => {
+          for (const id of ids) {
+            const at = rowOf.get(id);
+            if (at && !dist[i]!.has(id)) dist[i]!.set(id, l2(q.vectors, i, at.v, at.r, d));
+          }
+        });
+        rowOf.clear();
       }
-      return s;
     };
-    const hits = (labels: Int32Array, row: number, width: number) => {
-      const out: { id: number; distance: number }[] = [];
-      for (let j = 0; j < width; j++) {
-        const id = labels[row * width + j]!;
-        if (id >= 0) out.push({ id, distance: distance(row, id) });
-      }
-      return out;
-    };
-    await fetch(truth.labels);
-    const exact = Array.from({ length: nq }, (_, i) => hits(truth.labels, i, truth.k).sort((a, b) => a.distance - b.distance));
+    // an id gone from the catalogue meanwhile has no vector: never a hit
+    const hits = (i: number, ids: Int32Array) =>
+      Array.from(ids)
+        .filter((id) => id >= 0)
+        .map((id) => ({ id, distance: dist[i]!.get(id) ?? Number.POSITIVE_INFINITY }));
+    const truthRows = Array.from({ length: nq }, (_, i) => truth.labels.subarray(i * truth.k, (i + 1) * truth.k));
+    await learn(truthRows);
+    const exact = truthRows.map((ids, i) => hits(i, ids).sort((a, b) => a.distance - b.distance));
 
     const measure = async (index: VectorIndex, base: SearchParams): Promise<{ points: KindSweepPoint[]; complete: boolean }> => {
       const points: KindSweepPoint[] = [];
@@ -210,11 +221,11 @@ export async function sweepIndexKinds(collection: Collection, kind: FeatureKind,
           dc.push(res.distancesComputed);
           results.push(res);
         }
+        await learn(results.map((r) => r.labels));
         const r1: number[] = [];
         const rk: number[] = [];
         for (let i = 0; i < nq; i++) {
-          await fetch(results[i]!.labels);
-          const cmp = tieAwareRecall(exact[i]!, hits(results[i]!.labels, 0, results[i]!.k), k);
+          const cmp = tieAwareRecall(exact[i]!, hits(i, results[i]!.labels), k);
           r1.push(cmp.r1);
           rk.push(cmp.rk);
         }
@@ -241,6 +252,7 @@ export async function sweepIndexKinds(collection: Collection, kind: FeatureKind,
     const series: KindSeries[] = [];
     const skipped: KindSweep['skipped'] = [];
     const built = new Map<string, { index: VectorIndex; build_ms: number; trained_on: number }>();
+    const failures = new Map<string, string>();
     let sample: Float32Array | undefined;
     const trainRows = Math.min(n, trainMax);
     try {
@@ -285,6 +297,11 @@ export async function sweepIndexKinds(collection: Collection, kind: FeatureKind,
         }
         let b = built.get(spec.description);
         if (!b) {
+          const failed = failures.get(spec.description);
+          if (failed) {
+            skip(failed);
+            continue;
+          }
           if (overTime()) {
             skip(`the time budget of ${budgetMs / 1000} s was spent`);
             continue;
@@ -292,15 +309,22 @@ export async function sweepIndexKinds(collection: Collection, kind: FeatureKind,
           sample ??= await trainingSample(store, space, d, allIds, trainRows);
           const s = performance.now();
           const index: VectorIndex = indexFactory(d, spec, { metric: COLLECTION_METRIC });
-          built.set(spec.description, { index, build_ms: 0, trained_on: trainRows });
-          await index.train!(sample, { seed: TRAIN_SEED, ...(opts.threads ? { threads: opts.threads } : {}) });
-          const slice = Math.max(64, Math.floor(ADD_SLICE_WORK / ((nlist + 256) * d)));
-          for await (const c of catalogChunks(store, space, d, allIds)) {
-            for (let i = 0; i < c.ids.length; i += slice) {
-              const j = Math.min(c.ids.length, i + slice);
-              index.add(c.vectors.subarray(i * d, j * d), c.ids.subarray(i, j));
-              await turn();
+          try {
+            await index.train!(sample, { seed: TRAIN_SEED, ...(opts.threads ? { threads: opts.threads } : {}) });
+            const slice = Math.max(64, Math.floor(ADD_SLICE_WORK / ((nlist + 256) * d)));
+            for await (const c of catalogChunks(store, space, d, allIds)) {
+              for (let i = 0; i < c.ids.length; i += slice) {
+                const j = Math.min(c.ids.length, i + slice);
+                index.add(c.vectors.subarray(i * d, j * d), c.ids.subarray(i, j));
+                await turn();
+              }
             }
+          } catch (err) {
+            // one kind that cannot be built leaves the others to measure
+            index.dispose();
+            failures.set(spec.description, `building it failed: ${(err as Error).message}`);
+            skip(failures.get(spec.description)!);
+            continue;
           }
           b = { index, build_ms: Math.round(performance.now() - s), trained_on: trainRows };
           built.set(spec.description, b);
