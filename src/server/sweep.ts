@@ -43,18 +43,8 @@ export async function sampleIds(collection: Collection, count: number): Promise<
   return out;
 }
 
-/**
- * Sweeps `kind` with `queries` sample queries; `generation` is the collection's when it was
- * asked for. With `kinds`, also compares those index kinds on the same queries (`series`).
- */
-export async function runSweep(
-  collection: Collection,
-  kind: FeatureKind,
-  k: number,
-  queries: number,
-  generation: number,
-  kinds: readonly SweepKindName[] = [],
-): Promise<SweepResult> {
+/** Sweeps `kind` with `queries` sample queries; `generation` is the collection's when it was asked for. */
+export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number, generation: number): Promise<SweepResult> {
   const t0 = performance.now();
   const ids = await sampleIds(collection, queries);
   const ivf = await collection.ivfIndex(kind);
@@ -92,12 +82,6 @@ export async function runSweep(
       distances_computed: Math.round(mean(dc)),
     });
   }
-  let compared: Pick<SweepResult, 'comparison' | 'series'> = {};
-  if (kinds.length > 0) {
-    const c = await sweepIndexKinds(collection, kind, { k, queryIds: ids, nprobes: probes, kinds });
-    const { train_vectors, train_max, time_budget_ms, skipped, took_ms } = c;
-    compared = { series: c.series, comparison: { train_vectors, train_max, time_budget_ms, skipped, took_ms } };
-  }
   return {
     features: kind,
     k,
@@ -112,8 +96,25 @@ export async function runSweep(
       distances_computed: Math.round(mean(truth.map((t) => t.distances_computed))),
     },
     points,
-    ...compared,
     took_ms: Math.round(performance.now() - t0),
+  };
+}
+
+/**
+ * `sweep` with the index kinds `kinds` compared on its queries and nprobe values (`series`): the
+ * same sample of images, so the series share its exact ground truth.
+ */
+export async function withKinds(collection: Collection, sweep: SweepResult, kinds: readonly SweepKindName[]): Promise<SweepResult> {
+  const t0 = performance.now();
+  const ids = await sampleIds(collection, sweep.queries);
+  const probes = sweep.points.map((p) => p.nprobe);
+  const c = await sweepIndexKinds(collection, sweep.features, { k: sweep.k, queryIds: ids, nprobes: probes, kinds });
+  const { train_vectors, train_max, time_budget_ms, skipped, took_ms } = c;
+  return {
+    ...sweep,
+    series: c.series,
+    comparison: { train_vectors, train_max, time_budget_ms, skipped, took_ms },
+    took_ms: sweep.took_ms + Math.round(performance.now() - t0),
   };
 }
 

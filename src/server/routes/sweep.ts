@@ -6,7 +6,7 @@ import { costTable } from '../costs.js';
 import { ApiError } from '../errors.js';
 import { checkKnown, parseFeatureKind, parseIntOrDefault, parseSweepKinds, SWEEP_QUERY } from '../params.js';
 import { errorResponses, objectOf, ref } from '../schemas.js';
-import { runSweep } from '../sweep.js';
+import { runSweep, withKinds } from '../sweep.js';
 
 const timing = {
   mean_ms: { type: 'number' },
@@ -131,7 +131,10 @@ export const sweepRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =
       const generation = await collection.generation();
       const { total: images } = await collection.listImages(0, 0);
       if (images === 0) throw new ApiError(409, 'EMPTY_INDEX', 'the collection has no images yet');
-      const s = await sweeps.get(kind, k, queries, generation, () => runSweep(collection, kind, k, queries, generation, kinds), kinds);
+      // the comparison of kinds extends the plain sweep (cached on its own, as the page asks for it first)
+      const plain = () => sweeps.get(kind, k, queries, generation, () => runSweep(collection, kind, k, queries, generation));
+      const s =
+        kinds.length === 0 ? await plain() : await sweeps.get(kind, k, queries, generation, async () => withKinds(collection, await plain(), kinds), kinds);
       nlists.remember(kind, s.nlist);
       return { ...s, costs: costTable(s.n, s.dim, s.nlist) };
     },
