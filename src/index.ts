@@ -86,6 +86,7 @@ export {
   trainSharedQuantizer,
 } from './cluster/index.js';
 // ---- collections: a folder of images indexed on disk
+// the recall–memory–time comparison of index kinds on a collection's vectors
 export {
   AUTO_FLAT_MAX,
   COMPARE_KINDS,
@@ -121,7 +122,13 @@ export {
   type IvfRow,
   inProcessRunner,
   type JobRunnerFactory,
+  KIND_SWEEP_TIME_BUDGET_MS,
+  KIND_SWEEP_TRAIN_MAX,
+  type KindSeries,
   type KindStats,
+  type KindSweep,
+  type KindSweepOptions,
+  type KindSweepPoint,
   type NameSearchOptions,
   type NameSearchResponse,
   type OpenOptions,
@@ -140,7 +147,10 @@ export {
   type SearchMethod,
   type SearchResponse,
   type SkippedFile,
+  SWEEP_KIND_NAMES,
+  type SweepKindName,
   silentProgress,
+  sweepIndexKinds,
   type Tuning,
   type UpdateOptions,
 } from './collection/index.js';

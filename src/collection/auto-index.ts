@@ -132,6 +132,21 @@ function plan(spec: IndexSpec & { nlist?: number }, n: number, d: number, budget
 const mb = (b: number) => (b === Number.POSITIVE_INFINITY ? 'no limit' : `${(b / 1024 ** 2).toFixed(b < 10 * 1024 ** 2 ? 1 : 0)} MiB`);
 
 /**
+ * The m of auto's IVF-PQ (step 5) for n vectors of dimension d in `nlist` lists within `cap`
+ * bytes: the largest of AUTO_PQ_M that divides d, is below d and fits, else the smallest
+ * (`fits` false); undefined when none divides d.
+ */
+export function autoPqM(n: number, d: number, nlist: number, cap: number): { m: number; bytes: number; fits: boolean } | undefined {
+  const ms = AUTO_PQ_M.filter((m) => m < d && d % m === 0);
+  for (const m of ms) {
+    const bytes = estimateIndexBytes({ kind: 'ivf-pq', nlist, m }, n, d);
+    if (bytes <= cap) return { m, bytes, fits: true };
+  }
+  const m = ms[ms.length - 1];
+  return m === undefined ? undefined : { m, bytes: estimateIndexBytes({ kind: 'ivf-pq', nlist, m }, n, d), fits: false };
+}
+
+/**
  * The `auto` rule (see the file's comment): the index to build for n vectors of dimension d
  * within `budget` bytes of RAM. `nlist`: the configured number of lists (default ⌈√n⌉).
  */
@@ -152,16 +167,12 @@ export function chooseAutoIndex(n: number, d: number, budget: number, nlist?: nu
   const sq8 = specOf('ivf-sq8', lists, undefined, false);
   const sq8Bytes = estimateIndexBytes(sq8, n, d);
   if (sq8Bytes <= cap) return plan(sq8, n, d, budget, `float32 rows (${mb(ivfBytes)}) exceed ${mb(cap)}, 8-bit codes (${mb(sq8Bytes)}) fit`);
-  const ms = AUTO_PQ_M.filter((m) => m < d && d % m === 0);
-  if (n >= AUTO_PQ_MIN && ms.length > 0) {
-    for (const m of ms) {
-      const pq = specOf('ivf-pq', lists, m, true);
-      const bytes = estimateIndexBytes(pq, n, d);
-      if (bytes <= cap)
-        return plan(pq, n, d, budget, `8-bit codes (${mb(sq8Bytes)}) exceed ${mb(cap)}; PQ${m} codes (${mb(bytes)}) fit, re-ranked from the catalogue`);
-    }
-    const m = ms[ms.length - 1]!;
-    return plan(specOf('ivf-pq', lists, m, true), n, d, budget, `no index fits ${mb(cap)}: the smallest, PQ${m} codes re-ranked from the catalogue`);
+  const pqM = autoPqM(n, d, lists, cap);
+  if (n >= AUTO_PQ_MIN && pqM) {
+    const pq = specOf('ivf-pq', lists, pqM.m, true);
+    if (pqM.fits)
+      return plan(pq, n, d, budget, `8-bit codes (${mb(sq8Bytes)}) exceed ${mb(cap)}; PQ${pqM.m} codes (${mb(pqM.bytes)}) fit, re-ranked from the catalogue`);
+    return plan(pq, n, d, budget, `no index fits ${mb(cap)}: the smallest, PQ${pqM.m} codes re-ranked from the catalogue`);
   }
   return plan(sq8, n, d, budget, `no index fits ${mb(cap)}${n < AUTO_PQ_MIN ? ` and ${n} vectors are too few to train PQ codebooks` : ''}: 8-bit codes`);
 }

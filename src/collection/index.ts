@@ -115,6 +115,17 @@ export {
   retrievalQuality,
 } from './evaluate.js';
 export { hashFile, IMAGE_EXTENSIONS, isImageName, type ScanIssue, type ScannedFile, type ScanResult, scanFolder } from './folder.js';
+export {
+  KIND_SWEEP_TIME_BUDGET_MS,
+  KIND_SWEEP_TRAIN_MAX,
+  type KindSeries,
+  type KindSweep,
+  type KindSweepOptions,
+  type KindSweepPoint,
+  SWEEP_KIND_NAMES,
+  type SweepKindName,
+  sweepIndexKinds,
+} from './kind-sweep.js';
 export { type Progress, type ProgressEvent, type ProgressStep, progressFromCallback, silentProgress } from './progress.js';
 export { SYNC_SEARCH_MAX_WORK } from './search.js';
 export { inProcessRunner, type JobRunnerFactory } from './sync.js';

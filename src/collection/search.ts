@@ -182,13 +182,8 @@ export class SearchService {
       // the codes are approximations: the exact answer scans the full vectors, read from the catalogue chunk by chunk
       const space = featureSpace(this.ctx.config, kind);
       res = await exactSearch(index.dim, q.vector, kk, catalogChunks(this.ctx.store, space, index.dim, allowed ?? index.ids()));
-    } else if (index.capabilities.compressed || index.queryCost(params) > SYNC_SEARCH_MAX_WORK) {
-      // compressed indexes (their re-ranking reads the catalogue) and large scans: worker threads
-      res = await index.searchAsync(q.vector, kk, params);
     } else {
-      // Small scans run right here: cheaper than handing them to worker threads, and too short
-      // (≲ 1 ms) to hold up the event loop.
-      res = index.search(q.vector, kk, params);
+      res = await searchIndex(index, q.vector, kk, params);
     }
     const took = performance.now() - t0;
     // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is left out).
@@ -265,6 +260,15 @@ export class SearchService {
     this.ctx.dims.learn({ [kind]: v.length });
     return { vector: v, source: 'extracted', extract_ms };
   }
+}
+
+/** Searches `index` for one query (or a few) the way a collection search does. */
+export async function searchIndex(index: EngineIndex, queries: Float32Array, k: number, params: SearchParams): Promise<SearchResult> {
+  // compressed indexes (their re-ranking reads the catalogue) and large scans: worker threads
+  if (index.capabilities.compressed || index.queryCost(params) > SYNC_SEARCH_MAX_WORK) return index.searchAsync(queries, k, params);
+  // Small scans run right here: cheaper than handing them to worker threads, and too short
+  // (≲ 1 ms) to hold up the event loop.
+  return index.search(queries, k, params);
 }
 
 /** What serves one search: the index, the method, its parameters. */

@@ -10,7 +10,14 @@
  */
 import type { ImageFilter } from '../catalog/filter.js';
 import { type FilterText, filterFromText } from '../collection/filter-text.js';
-import { AUTO_FLAT_MAX, DEFAULT_NPROBE, type FeatureKind, parseFeatureKind as parseKindName } from '../collection/index.js';
+import {
+  AUTO_FLAT_MAX,
+  DEFAULT_NPROBE,
+  type FeatureKind,
+  parseFeatureKind as parseKindName,
+  SWEEP_KIND_NAMES,
+  type SweepKindName,
+} from '../collection/index.js';
 import { MAX_ID, MAX_K } from '../validate.js';
 import { badRequest } from './errors.js';
 
@@ -147,7 +154,21 @@ export const SWEEP_QUERY = {
   features: FEATURES,
   k: intWithDefault(1, 100, 'Neighbours per query (recall@k)', 10),
   queries: intWithDefault(1, 100, 'Images of the collection used as queries (evenly spaced by id)', 20),
+  kinds: {
+    type: 'string',
+    pattern: `^(all|(${SWEEP_KIND_NAMES.join('|')})(,(${SWEEP_KIND_NAMES.join('|')}))*)$`,
+    description:
+      "Also compare index kinds on this collection's vectors (the response's `series`): all, or a comma-separated list of " +
+      'flat (IVF-Flat), sq8 (IVF-SQ8), pq (IVF-PQ) and pq-rflat (IVF-PQ re-ranked from the catalogue). Default: none (no `series`)',
+  } satisfies StringSpec,
 } as const;
+
+/** The index kinds `kinds` asks for (none when absent), in the order of SWEEP_KIND_NAMES. */
+export function parseSweepKinds(raw: unknown): SweepKindName[] {
+  if (blank(raw)) return [];
+  const asked = parseStringParam('kinds', raw, SWEEP_QUERY.kinds).split(',');
+  return SWEEP_KIND_NAMES.filter((k) => asked.includes('all') || asked.includes(k));
+}
 
 export const IMAGE_LIST_QUERY = {
   offset: intWithDefault(0, 1e9, 'Images to skip (in id order)', 0),

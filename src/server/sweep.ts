@@ -4,7 +4,8 @@
  * values; each point is the mean recall@k and the mean search time. Also the measured cost of
  * exact search next to the seed's N·D.
  */
-import type { Collection, FeatureKind } from '../collection/index.js';
+import type { Collection, FeatureKind, KindSweep, SweepKindName } from '../collection/index.js';
+import { mean, median, r4, sweepIndexKinds } from '../collection/kind-sweep.js';
 import { tieAwareRecall } from '../eval/recall.js';
 import { sweepProbes } from './costs.js';
 
@@ -27,6 +28,9 @@ export interface SweepResult {
   generation: number;
   exact: { mean_ms: number; p50_ms: number; distances_computed: number };
   points: SweepPoint[];
+  /** The index kinds compared on the same queries, when asked for (`kinds`). */
+  comparison?: Pick<KindSweep, 'train_vectors' | 'train_max' | 'time_budget_ms' | 'skipped' | 'took_ms'>;
+  series?: KindSweep['series'];
   took_ms: number;
 }
 
@@ -38,15 +42,6 @@ export async function sampleIds(collection: Collection, count: number): Promise<
   for (let i = 0; i < count; i++) out.push(rows[Math.floor(((i + 0.5) * rows.length) / count)]!.id);
   return out;
 }
-
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-const median = (xs: number[]) => {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** Sweeps `kind` with `queries` sample queries; `generation` is the collection's when it was asked for. */
 export async function runSweep(collection: Collection, kind: FeatureKind, k: number, queries: number, generation: number): Promise<SweepResult> {
@@ -105,6 +100,24 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
   };
 }
 
+/**
+ * `sweep` with the index kinds `kinds` compared on its queries and nprobe values (`series`): the
+ * same sample of images, so the series share its exact ground truth.
+ */
+export async function withKinds(collection: Collection, sweep: SweepResult, kinds: readonly SweepKindName[]): Promise<SweepResult> {
+  const t0 = performance.now();
+  const ids = await sampleIds(collection, sweep.queries);
+  const probes = sweep.points.map((p) => p.nprobe);
+  const c = await sweepIndexKinds(collection, sweep.features, { k: sweep.k, queryIds: ids, nprobes: probes, kinds });
+  const { train_vectors, train_max, time_budget_ms, skipped, took_ms } = c;
+  return {
+    ...sweep,
+    series: c.series,
+    comparison: { train_vectors, train_max, time_budget_ms, skipped, took_ms },
+    took_ms: sweep.took_ms + Math.round(performance.now() - t0),
+  };
+}
+
 /** Sweeps are slow (hundreds of searches): each is run once per collection state and its promise shared. */
 export class SweepCache {
   private runs = new Map<string, Promise<SweepResult>>();
@@ -112,8 +125,8 @@ export class SweepCache {
   constructor(private readonly max = 16) {}
 
   /** The sweep for these arguments at this generation: cached, or started by `run`. */
-  get(kind: FeatureKind, k: number, queries: number, generation: number, run: () => Promise<SweepResult>): Promise<SweepResult> {
-    const key = `${kind}:${k}:${queries}:${generation}`;
+  get(kind: FeatureKind, k: number, queries: number, generation: number, run: () => Promise<SweepResult>, kinds: readonly string[] = []): Promise<SweepResult> {
+    const key = `${kind}:${k}:${queries}:${generation}:${kinds.join(',')}`;
     let p = this.runs.get(key);
     if (!p) {
       p = run();

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { chooseAutoIndex, estimateIndexBytes, kindBudget, parseMemorySize, planIndex } from '../../src/collection/auto-index.js';
+import { autoPqM, chooseAutoIndex, estimateIndexBytes, kindBudget, parseMemorySize, planIndex } from '../../src/collection/auto-index.js';
 import { parseIndexPolicy } from '../../src/collection/config.js';
 import { indexFactory, parseIndexFactory } from '../../src/search/factory.js';
 import { ArrayRefine } from '../../src/search/refine.js';
@@ -71,6 +71,18 @@ describe('auto: N × d × budget → index', () => {
     // 3.07 GB of rows: more than the 2 GiB one memory once allowed, within a 4 GiB budget
     assert.equal(chooseAutoIndex(600_000, 1280, 4 * GiB).factory, 'IVF775,Flat');
     assert.equal(chooseAutoIndex(600_000, 1280, 2.5 * GiB).factory, 'IVF775,SQ8');
+  });
+
+  test("PQ's m: the largest that divides D and fits, else the smallest (not fitting); none when no m divides D", () => {
+    const n = 100_000,
+      d = 192,
+      nlist = 317;
+    const bytes = (m: number) => estimateIndexBytes({ kind: 'ivf-pq', nlist, m }, n, d);
+    assert.deepEqual(autoPqM(n, d, nlist, Number.POSITIVE_INFINITY), { m: 64, bytes: bytes(64), fits: true }, '128 does not divide 192');
+    assert.deepEqual(autoPqM(n, d, nlist, bytes(16)), { m: 16, bytes: bytes(16), fits: true });
+    assert.deepEqual(autoPqM(n, d, nlist, bytes(16) - 1), { m: 8, bytes: bytes(8), fits: true });
+    assert.deepEqual(autoPqM(n, d, nlist, 1), { m: 4, bytes: bytes(4), fits: false });
+    assert.equal(autoPqM(n, 13, nlist, Number.POSITIVE_INFINITY), undefined);
   });
 
   test('a configured nlist is used (clamped to N)', () => {

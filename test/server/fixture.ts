@@ -80,6 +80,8 @@ export interface FixtureOptions {
   index?: IndexPolicy;
   /** Feature kinds (default colour only). */
   features?: FeatureKind[];
+  /** Colour histogram bins per channel (dimension 3 × bins; default 4). */
+  colorBins?: number;
 }
 
 /** A temp collection of `n` generated images (colour features), indexed. */
@@ -96,6 +98,7 @@ export async function makeFixture(n: number, opts: FixtureOptions = {}): Promise
     features: opts.features ?? ['color'],
     threads: opts.threads ?? 2,
     ...(opts.index ? { index: opts.index } : {}),
+    ...(opts.colorBins ? { colorBins: opts.colorBins } : {}),
   });
   await collection.update();
   return {

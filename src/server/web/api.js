@@ -100,7 +100,22 @@
  * @property {number} nlist
  * @property {number} queries
  * @property {SweepTiming} exact
- * @property {(SweepTiming & { nprobe: number, recall_at_k: number, recall_at_1: number })[]} points
+ * @property {SweepPoint[]} points
+ * @property {KindSeries[]} [series] with `kinds`: one line per index kind
+ * @property {{ train_vectors: number, train_max: number, time_budget_ms: number, skipped: { name: string, factory: string, reason: string }[], took_ms: number }} [comparison]
+ *
+ * @typedef {SweepTiming & { nprobe: number, recall_at_k: number, recall_at_1: number }} SweepPoint
+ *
+ * @typedef {object} KindSeries An index kind measured on the collection's vectors
+ * @property {string} name flat, sq8, pq, pq-rflat
+ * @property {string} label e.g. 'IVF-SQ8'
+ * @property {string} factory e.g. 'IVF39,SQ8'
+ * @property {boolean} own the collection's own index
+ * @property {number} memory_bytes RAM
+ * @property {number} refine_bytes disk (re-ranking reads)
+ * @property {number | null} refine_factor
+ * @property {SweepPoint[]} points
+ * @property {boolean} complete
  *
  * @typedef {object} DuplicateGroup
  * @property {{ id: number, path: string, exact_copy: boolean, thumbnail_url: string, file_url: string }[]} images
@@ -193,8 +208,8 @@ export const api = {
   evaluate: (query, params) => call('/api/evaluate', queryInit(query, params)),
   /** @type {(params: { q: string, limit: number, in?: string }) => Promise<NameResults>} */
   names: (params) => call(`/api/names?${new URLSearchParams(/** @type {Record<string, string>} */ ({ ...params, limit: String(params.limit) }))}`),
-  /** @type {(features: Features, k: number) => Promise<Sweep>} */
-  sweep: (features, k) => call(`/api/sweep?features=${encodeURIComponent(features)}&k=${k}`),
+  /** @type {(features: Features, k: number, kinds?: string) => Promise<Sweep>} */
+  sweep: (features, k, kinds) => call(`/api/sweep?features=${encodeURIComponent(features)}&k=${k}${kinds ? `&kinds=${encodeURIComponent(kinds)}` : ''}`),
   /** @type {(features: Features, threshold?: number) => Promise<Duplicates>} */
   duplicates: (features, threshold) =>
     call(`/api/duplicates?features=${encodeURIComponent(features)}${threshold !== undefined ? `&threshold=${encodeURIComponent(String(threshold))}` : ''}`),

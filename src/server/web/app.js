@@ -7,6 +7,7 @@ import { api } from './api.js';
 import { histogramChart, sweepChart } from './charts.js';
 import { renderDuplicates } from './duplicates.js';
 import { bindFilters, filterParams, hasNameQuery, nameTitle } from './filters.js';
+import { renderKinds } from './kinds.js';
 
 /**
  * @typedef {import('./api.js').Features} Features
@@ -688,10 +689,33 @@ async function renderHow() {
     if (feat.kind !== state.features) return;
     renderCostTable(feat, sw);
     renderSweep(sw);
+    void loadKinds(feat.kind);
   } catch (err) {
     $('#sweep-note').textContent = err instanceof Error ? err.message : String(err);
   } finally {
     setBusy(false);
+  }
+}
+
+/**
+ * The comparison of index kinds, asked for once the nprobe sweep is shown: it is slower (the
+ * kinds the collection does not hold are built for it).
+ * @param {Features} kind
+ */
+async function loadKinds(kind) {
+  const note = $('#kinds-note');
+  note.textContent = 'measuring: building the index kinds this collection does not hold…';
+  $('#kinds-chart').textContent = '';
+  $('#kinds-table').textContent = '';
+  try {
+    const sw = await api.sweep(kind, 10, 'all');
+    if (kind !== state.features) return;
+    const c = sw.comparison;
+    const left = c?.skipped.length ? `; not measured: ${c.skipped.map((x) => `${x.factory} (${x.reason})`).join(', ')}` : '';
+    note.textContent = `${sw.queries} queries, K = ${sw.nlist}, k = ${sw.k}${c?.train_vectors ? `, built kinds trained on ${fmt(c.train_vectors)} images` : ''}${left}`;
+    renderKinds($('#kinds-chart'), $('#kinds-table'), sw, { bytes, ms });
+  } catch (err) {
+    note.textContent = err instanceof Error ? err.message : String(err);
   }
 }
 

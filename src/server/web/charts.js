@@ -23,7 +23,7 @@ export function svg(tag, attrs = {}, children = []) {
  * @param {string} s
  * @param {Record<string, string | number>} [attrs]
  */
-function text(x, y, s, attrs = {}) {
+export function text(x, y, s, attrs = {}) {
   const t = svg('text', { x, y, ...attrs });
   t.textContent = s;
   return t;
@@ -122,7 +122,7 @@ function niceMax(v) {
 }
 
 /** @param {number} v */
-function fmtAxis(v) {
+export function fmtAxis(v) {
   if (v === 0) return '0';
   if (Math.abs(v) >= 1e6) return `${(v / 1e6).toFixed(v % 1e6 ? 1 : 0)}M`;
   if (Math.abs(v) >= 1e4) return `${(v / 1e3).toFixed(0)}k`;
