@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { checkImageFilter, type ImageFilter } from '../catalog/filter.js';
+import { type CheckedFilter, checkImageFilter, type ImageFilter } from '../catalog/filter.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { tieAwareRecall } from '../eval/recall.js';
 import { projectRows } from '../learn/project.js';
@@ -15,6 +15,7 @@ import { COLLECTION_REFINE_FACTOR } from './auto-index.js';
 import { catalogChunks, exactSearch } from './catalog-vectors.js';
 import { type ExtractedKind, type FeatureKind, featureSpace, isExtractedKind, searchableKinds } from './config.js';
 import type { CollectionContext } from './context.js';
+import { FilterIdCache } from './filter-cache.js';
 import { toRelpath } from './folder.js';
 import { type EngineIndex, useIndex } from './index-manager.js';
 import {
@@ -39,6 +40,8 @@ interface QueryVector {
 }
 
 export class SearchService {
+  private readonly filters = new FilterIdCache();
+
   constructor(private readonly ctx: CollectionContext) {}
 
   /** Default feature kind for searches: deep when stored, else colour. */
@@ -65,7 +68,7 @@ export class SearchService {
     const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
     const q = await this.queryVector(query, kind);
     const target = await this.indexFor(kind, opts.method, opts.nprobe, opts.refineFactor);
-    return useIndex(target.index, async () => this.run(target, kind, q, k, opts.excludeSelf === true, filter && (await this.ctx.store.filterIds(filter))));
+    return useIndex(target.index, async () => this.run(target, kind, q, k, opts.excludeSelf === true, filter && (await this.allowed(filter, target))));
   }
 
   /**
@@ -79,11 +82,11 @@ export class SearchService {
     checkSearchOptions(opts);
     const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
     const q = await this.queryVector(query, kind);
-    const allowed = filter && (await this.ctx.store.filterIds(filter));
     const ex = await this.indexFor(kind, 'exact', undefined, undefined);
     // each index is leased as soon as it is handed over: building the IVF may take a while,
     // and a concurrent rebuild must not free the exact index meanwhile
     return useIndex(ex.index, async () => {
+      const allowed = filter && (await this.allowed(filter, ex));
       const iv = await this.indexFor(kind, 'ivf', opts.nprobe, opts.refineFactor);
       return useIndex(iv.index, async () => {
         const exact = await this.run(ex, kind, q, k, opts.excludeSelf === true, allowed);
@@ -144,6 +147,11 @@ export class SearchService {
     if (refineFactor !== undefined) params.refineFactor = refineFactor;
     else if ((ivf.refineBytes ?? 0) > 0) params.refineFactor = tuned?.refine_factor ?? COLLECTION_REFINE_FACTOR;
     return { index: ivf, method: m, params, generation, exactFromCatalog: false, ...(own && factory ? { factory } : {}) };
+  }
+
+  /** The ids a filter selects in the catalogue `target` reflects (./filter-cache.ts). */
+  private allowed(filter: CheckedFilter, target: Target): Promise<Int32Array> {
+    return this.filters.resolve(this.ctx.store, filter, target.generation);
   }
 
   /** `allowed`: a filtered search's ids (the catalogue's answer to the filter), searched inside the scan. */
