@@ -66,8 +66,11 @@ export class SearchService {
     const k = checkResultCount(opts.k);
     checkSearchOptions(opts);
     const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
-    const q = await this.queryVector(query, kind);
+    // a query by id is looked up in the index first (below); any other is checked before the index is built
+    const byId = query !== null && typeof query === 'object' && 'id' in query;
+    const extracted = byId ? undefined : await this.queryVector(query, kind);
     const target = await this.indexFor(kind, opts.method, opts.nprobe, opts.refineFactor);
+    const q = extracted ?? (byId ? this.heldVector(query.id, kind, target) : undefined) ?? (await this.queryVector(query, kind));
     return useIndex(target.index, async () => this.run(target, kind, q, k, opts.excludeSelf === true, filter && (await this.allowed(filter, target))));
   }
 
@@ -189,8 +192,12 @@ export class SearchService {
       res = index.search(q.vector, kk, params);
     }
     const took = performance.now() - t0;
-    // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is left out).
-    const paths = await this.ctx.store.relpaths(res.labels.subarray(0, res.k), target.generation);
+    // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is
+    // left out), and the query's own id when its vector came from the index
+    const found = res.labels.subarray(0, res.k);
+    const queryPath = q.relpath === undefined && q.id !== undefined;
+    const paths = await this.ctx.store.relpaths(queryPath ? [q.id!, ...found] : found, target.generation);
+    if (queryPath && paths.has(q.id!)) base.query.path = paths.get(q.id!)!;
     const results: SearchHit[] = [];
     for (let j = 0; j < res.k && results.length < k; j++) {
       const id = res.labels[j]!;
@@ -206,6 +213,17 @@ export class SearchService {
     const warnings = [...(res.warnings ?? []), ...this.ctx.indexes.problems(kind)];
     if (warnings.length) out.warnings = warnings;
     return out;
+  }
+
+  /**
+   * A stored image's vector as the index holds it, when that is exactly the stored one (an
+   * extracted kind in an uncompressed index): no catalogue read. Its path is looked up with the
+   * results' (run).
+   */
+  private heldVector(id: number, kind: FeatureKind, target: Target): QueryVector | undefined {
+    const index = target.index;
+    if (!Number.isInteger(id) || !isExtractedKind(kind) || index.capabilities.compressed || !index.has(id)) return undefined;
+    return { vector: index.reconstruct(id), source: 'indexed', id, extract_ms: 0 };
   }
 
   /** The vector to search with, and where it came from. */
