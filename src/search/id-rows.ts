@@ -3,7 +3,8 @@
  * indexed by id while the ids stay compact (catalogue ids are 1, 2, 3 … with gaps where images
  * left): a filtered search maps its |S| ids to rows with typed-array reads instead of |S| Map
  * lookups, and the rows of an id list are remembered until the mapping changes, so repeated
- * searches in one folder (the same ids array, from the collection's filter cache) map nothing.
+ * searches in one folder (the same ids array, from the collection's filter cache) only compare
+ * the ids with a copy instead of mapping and sorting them again.
  */
 
 /** Dense slots allowed per stored id (beyond that, ids are too sparse and only the Map serves). */
@@ -17,7 +18,8 @@ export class IdRows {
   private dense: Int32Array | null = new Int32Array(1024);
   /** Bumped by every change: remembered row lists of an older version are recomputed. */
   private version = 0;
-  private readonly remembered = new WeakMap<Int32Array, { version: number; rows: Int32Array }>();
+  /** By the caller's array, with a copy of what it held (a caller may refill its array between searches). */
+  private readonly remembered = new WeakMap<Int32Array, { version: number; ids: Int32Array; rows: Int32Array }>();
 
   get size(): number {
     return this.map.size;
@@ -71,7 +73,7 @@ export class IdRows {
    */
   allowedRows(ids: Int32Array): Int32Array {
     const known = this.remembered.get(ids);
-    if (known?.version === this.version) return known.rows;
+    if (known?.version === this.version && sameIds(known.ids, ids)) return known.rows;
     const rows = new Int32Array(ids.length);
     let m = 0;
     const dense = this.dense;
@@ -92,7 +94,13 @@ export class IdRows {
     let sorted = true;
     for (let i = 1; i < m && sorted; i++) sorted = out[i - 1]! < out[i]!;
     if (!sorted) out.sort();
-    this.remembered.set(ids, { version: this.version, rows: out });
+    this.remembered.set(ids, { version: this.version, ids: ids.slice(), rows: out });
     return out;
   }
+}
+
+function sameIds(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -20,6 +20,12 @@ test('allowedRows equals a brute-force lookup for compact and sparse ids, before
     const rows = m.allowedRows(ids);
     assert.deepEqual([...rows], expected(rowIds, ids), `spread ${spread}`);
     assert.equal(m.allowedRows(ids), rows, 'unchanged mapping: the remembered rows');
+    // the caller refills its array: not the remembered rows
+    const refilled = ids.slice();
+    const again = m.allowedRows(refilled);
+    refilled[3] = rowIds[1]!;
+    assert.deepEqual([...m.allowedRows(refilled)], expected(rowIds, refilled));
+    assert.notEqual(m.allowedRows(refilled), again);
     // appended rows (a flat index's add), then a fresh mapping
     for (let i = 0; i < 50; i++) {
       const id = 600 * spread + i * spread;
