@@ -225,7 +225,7 @@ async function measureParts(c, dir, ids, folderOfQuery) {
     await part('query vector by id from the catalogue (before)', (r) => store.okVector(ids[at(r)], SPACE));
     await part('query vector by id from the index (now)', (r) => index.reconstruct(ids[at(r)]));
     await part('folder → ids by SQL (a folder not cached)', (r) => store.filterIds(filterOf(r)));
-    const cache = new FilterIdCache();
+    const cache = new FilterIdCache(ids.length + 1);
     for (let r = 0; r < ids.length; r++) await cache.resolve(store, filterOf(r), gen);
     await part('folder → ids from the filter cache', (r) => cache.resolve(store, filterOf(r), gen));
     // the alternative: every searchable path in memory, sorted; a folder is a range of it
