@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { checkImageFilter, type ImageFilter } from '../catalog/filter.js';
+import { type CheckedFilter, checkImageFilter, type ImageFilter } from '../catalog/filter.js';
 import { invalid, NitamonoError } from '../errors.js';
 import { tieAwareRecall } from '../eval/recall.js';
 import { projectRows } from '../learn/project.js';
@@ -16,6 +16,7 @@ import { COLLECTION_REFINE_FACTOR } from './auto-index.js';
 import { catalogChunks, exactSearch } from './catalog-vectors.js';
 import { type ExtractedKind, type FeatureKind, featureSpace, isExtractedKind, searchableKinds } from './config.js';
 import type { CollectionContext } from './context.js';
+import { FilterIdCache } from './filter-cache.js';
 import { toRelpath } from './folder.js';
 import { type EngineIndex, useIndex } from './index-manager.js';
 import {
@@ -40,6 +41,8 @@ interface QueryVector {
 }
 
 export class SearchService {
+  private readonly filters = new FilterIdCache();
+
   constructor(private readonly ctx: CollectionContext) {}
 
   /** Default feature kind for searches: deep when stored, else colour. */
@@ -73,9 +76,12 @@ export class SearchService {
     const k = checkResultCount(opts.k);
     checkSearchOptions(opts);
     const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
-    const q = await this.queryVector(query, kind);
+    // a query by id is looked up in the index first (below); any other is checked before the index is built
+    const byId = query !== null && typeof query === 'object' && 'id' in query;
+    const extracted = byId ? undefined : await this.queryVector(query, kind);
     const target = await this.indexFor(kind, opts.method, opts.nprobe, opts.refineFactor);
-    return useIndex(target.index, async () => this.run(target, kind, q, k, opts.excludeSelf === true, filter && (await this.ctx.store.filterIds(filter))));
+    const q = extracted ?? (byId ? this.heldVector(query.id, kind, target) : undefined) ?? (await this.queryVector(query, kind));
+    return useIndex(target.index, async () => this.run(target, kind, q, k, opts.excludeSelf === true, filter && (await this.allowed(filter, target))));
   }
 
   /**
@@ -89,11 +95,11 @@ export class SearchService {
     checkSearchOptions(opts);
     const filter = checkImageFilter(rootRelative(opts.filter, this.ctx.config.root));
     const q = await this.queryVector(query, kind);
-    const allowed = filter && (await this.ctx.store.filterIds(filter));
     const ex = await this.indexFor(kind, 'exact', undefined, undefined);
     // each index is leased as soon as it is handed over: building the IVF may take a while,
     // and a concurrent rebuild must not free the exact index meanwhile
     return useIndex(ex.index, async () => {
+      const allowed = filter && (await this.allowed(filter, ex));
       const iv = await this.indexFor(kind, 'ivf', opts.nprobe, opts.refineFactor);
       return useIndex(iv.index, async () => {
         const exact = await this.run(ex, kind, q, k, opts.excludeSelf === true, allowed);
@@ -156,6 +162,11 @@ export class SearchService {
     return { index: ivf, method: m, params, generation, exactFromCatalog: false, ...(own && factory ? { factory } : {}) };
   }
 
+  /** The ids a filter selects in the catalogue `target` reflects (./filter-cache.ts). */
+  private allowed(filter: CheckedFilter, target: Target): Promise<Int32Array> {
+    return this.filters.resolve(this.ctx.store, filter, target.generation);
+  }
+
   /** `allowed`: a filtered search's ids (the catalogue's answer to the filter), searched inside the scan. */
   private async run(target: Target, kind: FeatureKind, q: QueryVector, k: number, excludeSelf: boolean, allowed?: Int32Array): Promise<SearchResponse> {
     const { index, method } = target;
@@ -186,8 +197,12 @@ export class SearchService {
       res = await searchIndex(index, q.vector, kk, params);
     }
     const took = performance.now() - t0;
-    // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is left out).
-    const paths = await this.ctx.store.relpaths(res.labels.subarray(0, res.k), target.generation);
+    // One batched lookup maps the result ids to paths (a row another process deleted meanwhile is
+    // left out), and the query's own id when its vector came from the index
+    const found = res.labels.subarray(0, res.k);
+    const queryPath = q.relpath === undefined && q.id !== undefined;
+    const paths = await this.ctx.store.relpaths(queryPath ? [q.id!, ...found] : found, target.generation);
+    if (queryPath && paths.has(q.id!)) base.query.path = paths.get(q.id!)!;
     const results: SearchHit[] = [];
     for (let j = 0; j < res.k && results.length < k; j++) {
       const id = res.labels[j]!;
@@ -203,6 +218,17 @@ export class SearchService {
     const warnings = [...(res.warnings ?? []), ...this.ctx.indexes.problems(kind)];
     if (warnings.length) out.warnings = warnings;
     return out;
+  }
+
+  /**
+   * A stored image's vector as the index holds it, when that is exactly the stored one (an
+   * extracted kind in an uncompressed index): no catalogue read. Its path is looked up with the
+   * results' (run).
+   */
+  private heldVector(id: number, kind: FeatureKind, target: Target): QueryVector | undefined {
+    const index = target.index;
+    if (!Number.isInteger(id) || !isExtractedKind(kind) || index.capabilities.compressed || !index.has(id)) return undefined;
+    return { vector: index.reconstruct(id), source: 'indexed', id, extract_ms: 0 };
   }
 
   /** The vector to search with, and where it came from. */

@@ -11,10 +11,11 @@ import { type ContainerInput, writeContainer } from '../persist/container.js';
 import { splitRange } from '../util/ranges.js';
 import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '../validate.js';
 import { ArenaSet, type ArenaSlot } from './arenas.js';
+import { IdRows } from './id-rows.js';
 import type { ListParts } from './parts.js';
 import { sharedPool, type Task } from './pool.js';
 import { type CoarseLayout, GATHER_ROWS, type IVFLayout, ivfSearchRange, LIST_SCANNERS, type Probes, type QueryBlock } from './scan.js';
-import { allowedRows, preferSubsetScan, tooFewFound } from './subset.js';
+import { preferSubsetScan, tooFewFound } from './subset.js';
 import type { BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
 
 export function metricCode(metric: Metric): MetricCode {
@@ -86,7 +87,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   protected readonly arena: Arena;
   protected readonly K: Kernels;
   /** id → row; rebuilt whenever rows move. */
-  protected idToRow = new Map<number, number>();
+  protected idToRow = new IdRows();
   protected nextId = 0;
   private inflight = 0;
   /** Synchronous searches' query blocks, per arena, kept for the next small search. */
@@ -240,9 +241,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   protected reindexIds(): void {
-    this.idToRow = new Map();
-    const ids = this.rowIds();
-    for (let r = 0; r < ids.length; r++) this.idToRow.set(ids[r]!, r);
+    this.idToRow.reset(this.rowIds());
   }
 
   /** The rows holding any of `ids` (absent ids are ignored). */
@@ -535,7 +534,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   }
 
   protected filterPlans(plan: ListSearchPlan, lists: ListParts, allowed: Int32Array, probedCost: number): FilterPlans {
-    const rows = allowedRows(this.idToRow, allowed);
+    const rows = this.idToRow.allowedRows(allowed);
     const byPart = lists.split(rows);
     const gatherBytes = GATHER_ROWS * (lists.codeSize + 4);
     const restrict = (p: ListSearchPlan): ListSearchPlan => ({

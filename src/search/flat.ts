@@ -13,7 +13,6 @@ import { resolveThreads } from './pool.js';
 import type { IndexKind } from './registry.js';
 import type { RowStore } from './row-store.js';
 import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange } from './scan.js';
-import { allowedRows } from './subset.js';
 import type { FlatSearchParams, IndexCapabilities, Metric, SearchResult } from './types.js';
 
 /** Version 2: the rows may be in several parts (sections ids.1, vectors.1, …); one-part files are still written as version 1. */
@@ -108,7 +107,7 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
 
   /** Each part's allowed rows of a filtered search (a scan of those rows only: |S|·d, exact). */
   private allowedParts(allowed: Int32Array | undefined): Map<Part<RowStore>, Int32Array> | undefined {
-    return allowed && this.rows.split(allowedRows(this.idToRow, allowed));
+    return allowed && this.rows.split(this.idToRow.allowedRows(allowed));
   }
 
   /**

@@ -74,7 +74,7 @@ abstract class Parts<S extends Store> {
     return out;
   }
 
-  /** Increasing rows of the whole sequence as each part's local rows (parts holding none are absent). */
+  /** Increasing rows of the whole sequence as each part's local rows (parts holding none are absent); views of `rows` where they coincide, not to be written. */
   split(rows: Int32Array): Map<Part<S>, Int32Array> {
     const out = new Map<Part<S>, Int32Array>();
     let j = 0;
@@ -83,11 +83,7 @@ abstract class Parts<S extends Store> {
         b = this.starts[i + 1]!;
       let e = j;
       while (e < rows.length && rows[e]! < b) e++;
-      if (e > j)
-        out.set(
-          p,
-          rows.subarray(j, e).map((r) => r - a),
-        );
+      if (e > j) out.set(p, a === 0 ? rows.subarray(j, e) : rows.subarray(j, e).map((r) => r - a));
       j = e;
     });
     return out;

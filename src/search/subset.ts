@@ -21,7 +21,9 @@ import { MAX_ID } from '../validate.js';
 /** Sorted, distinct ids from what a caller passed as `allowed` (an array or typed array of integers). */
 export function parseAllowed(v: unknown): Int32Array | undefined {
   if (v === undefined) return undefined;
-  if (v instanceof Int32Array) return distinctSorted(v);
+  // the caller's array itself when already strictly increasing (a filter's ids): no copy, and
+  // the index remembers its rows by the array (./id-rows.ts)
+  if (v instanceof Int32Array) return strictlyIncreasing(v) ? v : distinctSorted(v);
   if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw invalid(`allowed must be an array of ids, got ${typeof v}`);
   const a = v as ArrayLike<unknown>;
   const out = new Int32Array(a.length);
@@ -34,22 +36,16 @@ export function parseAllowed(v: unknown): Int32Array | undefined {
   return distinctSorted(out);
 }
 
+function strictlyIncreasing(ids: Int32Array): boolean {
+  for (let i = 1; i < ids.length; i++) if (ids[i - 1]! >= ids[i]!) return false;
+  return ids.length === 0 || (ids[0]! >= 0 && ids[ids.length - 1]! <= MAX_ID);
+}
+
 function distinctSorted(ids: Int32Array): Int32Array {
   const s = ids.slice().sort();
   let m = 0;
   for (let i = 0; i < s.length; i++) if (i === 0 || s[i] !== s[m - 1]) s[m++] = s[i]!;
   return s.subarray(0, m);
-}
-
-/** The rows of the allowed ids the index holds, increasing (ids it does not hold are ignored). */
-export function allowedRows(idToRow: ReadonlyMap<number, number>, ids: Int32Array): Int32Array {
-  const rows = new Int32Array(ids.length);
-  let m = 0;
-  for (const id of ids) {
-    const r = idToRow.get(id);
-    if (r !== undefined) rows[m++] = r;
-  }
-  return rows.subarray(0, m).sort();
 }
 
 /** True when scanning the subset's |S| rows (dimension d) costs no more than the unfiltered search (`probedCost` multiply-adds). */
