@@ -95,11 +95,12 @@ napi_value BatchTopK(napi_env env, napi_callback_info info) {
     if (!getNumber(env, argv[i + 1], &v[i])) return throwRange(env, "batchTopK: arguments after the memory must be numbers");
   const double metric = v[0], nq = v[2], n = v[6], d = v[7], k = v[8], rowOffset = v[12], labelMap = v[13];
   if (metric != 0 && metric != 1) return throwRange(env, "batchTopK: metric must be 0 (L2) or 1 (IP)");
+  // nothing to do, as in the WASM kernel (a caller may pass an empty or reversed row range)
+  if (!(nq > 0 && n > 0 && k > 0)) return nullptr;
   const double LIMIT = 2147483647.0;
   if (!(nq >= 0 && nq <= LIMIT && n >= 0 && n <= LIMIT && d >= 1 && d <= LIMIT && k >= 0 && k <= LIMIT && rowOffset >= 0 && rowOffset + n <= LIMIT) ||
       nq != (int64_t)nq || n != (int64_t)n || d != (int64_t)d || k != (int64_t)k || rowOffset != (int64_t)rowOffset)
-    return throwRange(env, "batchTopK: counts must be non-negative integers (d ≥ 1)");
-  if (nq == 0 || n == 0 || k == 0) return nullptr;
+    return throwRange(env, "batchTopK: counts must be integers below 2^31 (d ≥ 1, rowOffset ≥ 0)");
   const bool l2 = metric == 0;
   BatchArgs a;
   a.metric = (int)metric;
