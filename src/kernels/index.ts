@@ -30,8 +30,14 @@ function forced(): KernelPreference | undefined {
   return v as KernelPreference;
 }
 
+/** The native kernel is built and runs an AVX build: its portable build is slower than WASM SIMD (0.3× on 60k×784, bench/kernels-bench.mjs). */
+function nativeFast(): boolean {
+  const info = nativeKernelInfo();
+  return info.available && info.isa !== 'scalar';
+}
+
 /**
- * Kernels over `memory`. 'auto' takes the native batch kernel when it is built, else WASM SIMD
+ * Kernels over `memory`. 'auto' takes the native batch kernel when it is built and has AVX2 or AVX-512F to run, else WASM SIMD
  * when available, else the reference; 'native' and 'wasm' insist (UNSUPPORTED otherwise);
  * 'reference' takes the TypeScript kernels. NITAMONO_KERNELS overrides every preference.
  */
@@ -39,7 +45,7 @@ export function createKernels(memory: WebAssembly.Memory, prefer: KernelPreferen
   const want = forced() ?? prefer;
   if (want === 'reference') return createReferenceKernels(memory);
   const wasm = wasmSimdSupported();
-  if ((want === 'auto' || want === 'native') && wasm && nativeKernelsSupported()) return createNativeKernels(memory);
+  if ((want === 'native' || (want === 'auto' && nativeFast())) && wasm && nativeKernelsSupported()) return createNativeKernels(memory);
   if (want === 'native') {
     const info = nativeKernelInfo();
     const why = !wasm ? 'the WASM SIMD kernels it builds on are not available' : info.available ? '' : `the addon is ${info.reason}`;
@@ -71,6 +77,10 @@ export function kernelsSummary(): string {
   const info = nativeKernelInfo();
   const src = forced() ? ' (NITAMONO_KERNELS)' : '';
   if (name === 'native' && info.available) return `native ${info.isa} (batch scans), WASM SIMD (the rest)${src}`;
-  const native = info.available ? 'native kernel not used' : `native kernel ${info.reason}`;
+  const native = !info.available
+    ? `native kernel ${info.reason}`
+    : info.isa === 'scalar'
+      ? 'native kernel not used (no AVX2: its portable build is slower)'
+      : 'native kernel not used';
   return `${name === 'wasm-simd' ? 'WASM SIMD' : 'TypeScript reference'}${src}; ${native}`;
 }
