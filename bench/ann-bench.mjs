@@ -26,6 +26,8 @@ import { spawnSync } from 'node:child_process';
  *     [--opq-niter N]      OPQ rotation updates on both sides (default 50, Faiss's OPQMatrix.niter)
  *     [--refine-source disk|ram]  where nitamono re-ranks from (default disk: the base file)
  *     [--nlist N] [--no-ivf-flat] [--no-graphs] [--py-hnswlib] [--batch]
+ *     [--kernels native,wasm]  exact search and k-means with each kernel build (NITAMONO_KERNELS) side
+ *                          by side; the first runs everything, the others run in a child process
  *
  * Needs Debian's python3-faiss, python3-threadpoolctl, libopenblas0 (peers.py refuses the
  * reference BLAS), python3-hnswlib for --py-hnswlib, dataset-fashion-mnist (run with
@@ -38,7 +40,19 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gunzipSync } from 'node:zlib';
 import hnswlibNode from 'hnswlib-node';
-import { ArrayRefine, clusteredVectors, FlatIndex, indexFactory, kmeans, readVectors, recallAt, VectorFileRefine, writeFvecs, writeIvecs } from 'nitamono';
+import {
+  ArrayRefine,
+  clusteredVectors,
+  FlatIndex,
+  indexFactory,
+  kernelsSummary,
+  kmeans,
+  readVectors,
+  recallAt,
+  VectorFileRefine,
+  writeFvecs,
+  writeIvecs,
+} from 'nitamono';
 import usearch from 'usearch';
 
 const args = process.argv.slice(2);
@@ -64,6 +78,11 @@ const factoryOf = (nlist, codec) => {
   const [pre, storage] = codec.includes('+') ? codec.split('+') : [null, codec];
   return `${pre ? `${pre},` : ''}IVF${nlist},${storage}`;
 };
+/** Kernel builds to compare on exact search and k-means; set before any worker starts, as the workers read it too. */
+const kernelList = opt('kernels', '').split(',').filter(Boolean);
+if (kernelList.length) process.env.NITAMONO_KERNELS = kernelList[0];
+/** Child mode of --kernels: exact search and k-means only, as JSON on stdout. */
+const exactJson = flag('exact-json');
 /** Where nitamono's re-ranking reads full vectors: 'disk' (the base file, by offset; not in the index's RAM — the product's design) or 'ram' (ArrayRefine over the loaded vectors, like Faiss's IndexRefineFlat). */
 const refineSource = opt('refine-source', 'disk');
 if (!['disk', 'ram'].includes(refineSource)) throw new Error(`--refine-source is disk or ram, got ${refineSource}`);
@@ -164,7 +183,7 @@ async function prepare(name) {
     await writeIvecs(gf, r.labels, 100);
     flat.dispose();
   }
-  return { tag, bf, qf, gf };
+  return { name, tag, bf, qf, gf };
 }
 
 /** Bytes/s of a streaming read by a C loop (bench/bandwidth.c), measured now, in this run. */
@@ -228,11 +247,11 @@ async function sweep(index, settings, ctx) {
   return rows;
 }
 
-/** nitamono: k-means alone, exact search, IVF{n},Flat and the compressed kinds (each without and with re-ranking). */
-async function runNitamono(ctx, spec, codecs, files) {
+/** nitamono: k-means alone and exact search (one query at a time, and all in one call). */
+async function runExact(ctx, spec) {
   const { base, dim, queries, nq, gt, threads } = ctx;
-  const res = { coded: [] };
-
+  const res = { kernels: kernelsSummary() };
+  log(`[nitamono] kernels: ${res.kernels}`);
   log(`[nitamono] k-means K=${spec.nlist}, ${KMEANS_ITERATIONS} iterations, ${threads} thread(s) …`);
   let t0 = performance.now();
   const km = await kmeans(base, dim, spec.nlist, { iterations: KMEANS_ITERATIONS, maxPointsPerCentroid: 256, threads });
@@ -245,12 +264,40 @@ async function runNitamono(ctx, spec, codecs, files) {
   t0 = performance.now();
   for (let i = 0; i < nf; i++) flat.search(queries.subarray(i * dim, (i + 1) * dim), K);
   const qpsSingle = nf / seconds(t0);
+  // the worker threads start (and load their kernels) outside the timing, as Faiss's threads have nothing to start
+  await flat.searchAsync(queries.subarray(0, 8 * threads * dim), K, { threads });
   t0 = performance.now();
   const fb = await flat.searchAsync(queries, K, { threads });
   const qpsBatch = nq / seconds(t0);
   const fr = recallAt(fb, gt, K);
   res.flat = { qps_single: qpsSingle, qps_batch: qpsBatch, recall_at_1: fr.recallAt1, recall_at_10: fr.kRecallAtK, memory_bytes: flat.memoryBytes };
   flat.dispose();
+  return res;
+}
+
+/** runExact with another kernel build, in a child process (worker threads pick their kernels when they start). */
+function runExactWith(kernel, name, ctx) {
+  log(`[nitamono] exact search and k-means with NITAMONO_KERNELS=${kernel} (child process) …`);
+  const keep = ['queries', 'flat-queries', 'limit', 'nlist'].flatMap((o) => (opt(o) !== undefined ? [`--${o}`, opt(o)] : []));
+  const child = spawnSync(
+    process.execPath,
+    [new URL(import.meta.url).pathname, '--exact-json', '--datasets', name, '--threads', String(ctx.threads), ...keep],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      env: { ...process.env, NITAMONO_KERNELS: kernel },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  if (child.status !== 0) throw new Error(`exact run with ${kernel} failed (exit ${child.status})`);
+  return { kernel, ...JSON.parse(child.stdout) };
+}
+
+/** nitamono: k-means alone, exact search, IVF{n},Flat and the compressed kinds (each without and with re-ranking). */
+async function runNitamono(ctx, spec, codecs, files) {
+  const { base, dim, threads } = ctx;
+  const res = { coded: [], ...(await runExact(ctx, spec)) };
+  res.kernel_runs = kernelList.slice(1).map((kernel) => runExactWith(kernel, files.name, ctx));
 
   const settings = nprobeList.filter((p) => p <= spec.nlist).map((nprobe) => ({ nprobe }));
   const build = async (factory) => {
@@ -548,6 +595,7 @@ function svgRecallMemory(title, series) {
 
 const report = [];
 const say = (s = '') => {
+  if (exactJson) return; // stdout carries the JSON
   report.push(s);
   process.stdout.write(`${s}\n`);
 };
@@ -555,7 +603,7 @@ say(
   `# ann-bench — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0].model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
 );
 say(`\n\`node bench/ann-bench.mjs ${args.join(' ')}\``);
-const bw = streamingBandwidth();
+const bw = exactJson ? 0 : streamingBandwidth();
 
 const codedLabel = (f) =>
   f
@@ -581,6 +629,11 @@ for (const name of datasets) {
   for (let i = 0; i < nq; i++) gt.labels.set(gtAll.subarray(i * (gtK + 1) + 1, (i + 1) * (gtK + 1)), i * gtK);
   const rawBytes = n * dim * 4;
   const flatQueries = Number(opt('flat-queries', 100));
+  if (exactJson) {
+    const ctx = { base: base.data, dim, n, queries, nq, gt, threads: threadList[0], flatQueries };
+    process.stdout.write(JSON.stringify(await runExact(ctx, spec)));
+    process.exit(0);
+  }
   say(`\n## ${spec.note}${limit ? ` — SUBSET: first ${n} base vectors` : ''}; ${nq} queries`);
   say(
     `\nnlist ${spec.nlist}, nprobe ${nprobeList.filter((p) => p <= spec.nlist).join(',')}, refine factors ${refineFactors.join(',') || 'none'}, k-means ${KMEANS_ITERATIONS} iterations (coarse and PQ) at most 256 points per centroid on both sides; one-query timings: ${nq} queries (exact scans: ${Math.min(flatQueries, nq)}), each on the calling thread; recall from those same answers.`,
@@ -604,22 +657,33 @@ for (const name of datasets) {
       pf = faiss.flat;
     const scanMs = 1000 / f.qps_single;
     const boundMs = bw ? (rawBytes / bw) * 1000 : 0;
-    say('\n| exact search | nitamono | Faiss IndexFlatL2 (OpenBLAS) | nitamono ÷ Faiss |');
-    say('|---|---|---|---|');
-    say(`| one query at a time: ms/query | ${scanMs.toFixed(2)} | ${(1000 / pf.qps_single).toFixed(2)} | ${ratio(f.qps_single, pf.qps_single)} the q/s |`);
-    say(`| all ${nq} queries in one call on ${threads} thread(s): q/s | ${fmt(f.qps_batch)} | ${fmt(pf.qps_batch)} | ${ratio(f.qps_batch, pf.qps_batch)} |`);
-    say(`| 10-recall@10 | ${f.recall_at_10.toFixed(4)} | ${pf.recall_at_10.toFixed(4)} | |`);
+    // the first kernel build ran everything; --kernels adds the others' exact search and k-means
+    const runs = [{ kernel: kernelList[0], ...nita }, ...nita.kernel_runs];
+    const who = (r) => (runs.length > 1 ? `nitamono ${r.kernel}` : 'nitamono');
+    const cells = (fn) => runs.map(fn).join(' | ');
+    say(`\nkernels: ${cells((r) => `${who(r)}: ${r.kernels}`).replaceAll(' | ', '; ')}`);
+    say(`\n| exact search | ${cells(who)} | Faiss IndexFlatL2 (OpenBLAS) | ${cells((r) => `${who(r)} ÷ Faiss`)} |`);
+    say(`|---|${'---|'.repeat(2 * runs.length + 1)}`);
+    say(
+      `| one query at a time: ms/query | ${cells((r) => (1000 / r.flat.qps_single).toFixed(2))} | ${(1000 / pf.qps_single).toFixed(2)} | ${cells((r) => `${ratio(r.flat.qps_single, pf.qps_single)} the q/s`)} |`,
+    );
+    say(
+      `| all ${nq} queries in one call on ${threads} thread(s): q/s | ${cells((r) => fmt(r.flat.qps_batch))} | ${fmt(pf.qps_batch)} | ${cells((r) => ratio(r.flat.qps_batch, pf.qps_batch))} |`,
+    );
+    say(`| 10-recall@10 | ${cells((r) => r.flat.recall_at_10.toFixed(4))} | ${pf.recall_at_10.toFixed(4)} | ${cells(() => '')} |`);
     if (bw)
       say(
-        `| one-query scan vs streaming-read bound (${mib(rawBytes)} at ${(bw / 1e9).toFixed(1)} GB/s = ${boundMs.toFixed(2)} ms) | ${(scanMs / boundMs).toFixed(2)}× the bound | ${(1000 / pf.qps_single / boundMs).toFixed(2)}× the bound | |`,
+        `| one-query scan vs streaming-read bound (${mib(rawBytes)} at ${(bw / 1e9).toFixed(1)} GB/s = ${boundMs.toFixed(2)} ms) | ${cells((r) => `${(1000 / r.flat.qps_single / boundMs).toFixed(2)}× the bound`)} | ${(1000 / pf.qps_single / boundMs).toFixed(2)}× the bound | ${cells(() => '')} |`,
       );
 
     // k-means
-    const km = nita.kmeans,
-      pk = faiss.kmeans;
-    say(
-      `\nk-means alone (K=${km.k}, ${km.iterations} iterations, ${km.trained_on} points, ${threads} thread(s)): nitamono ${km.train_s.toFixed(2)} s, Faiss ${pk.train_s.toFixed(2)} s — nitamono takes ${(km.train_s / pk.train_s).toFixed(2)}× Faiss's time; final objective ${km.objective.toExponential(4)} vs ${pk.objective?.toExponential(4)}`,
-    );
+    const pk = faiss.kmeans;
+    for (const r of runs) {
+      const km = r.kmeans;
+      say(
+        `\nk-means alone (K=${km.k}, ${km.iterations} iterations, ${km.trained_on} points, ${threads} thread(s)): ${who(r)} ${km.train_s.toFixed(2)} s, Faiss ${pk.train_s.toFixed(2)} s — ${who(r)} takes ${(km.train_s / pk.train_s).toFixed(2)}× Faiss's time; final objective ${km.objective.toExponential(4)} vs ${pk.objective?.toExponential(4)}`,
+      );
+    }
 
     // IVF-Flat
     if (nita.ivf && faiss.ivf) {
@@ -770,7 +834,7 @@ for (const name of datasets) {
 say('\n### How the peers were run, and what is not equal');
 say(`
 - One-query q/s: each library called once per query on one thread; Faiss from Python (each call pays the Python/SWIG call, about 10 µs), the others from this Node process. Recall is taken from those same answers.
-- hnswlib-node takes and returns plain number[]: the queries are converted before the timed loop (in its favour); it was compiled by node-gyp at install without -march (SSE); usearch ships a prebuilt binary that picks its SIMD kernels at run time; Debian's Faiss 1.7.3 is a generic build (no AVX2) on OpenBLAS; nitamono is WebAssembly SIMD (128-bit, no FMA).
+- hnswlib-node takes and returns plain number[]: the queries are converted before the timed loop (in its favour); it was compiled by node-gyp at install without -march (SSE); usearch ships a prebuilt binary that picks its SIMD kernels at run time; Debian's Faiss 1.7.3 is a generic build (no AVX2) on OpenBLAS; nitamono's exact batch search and k-means assignment run its native kernel when it was built (AVX-512F or AVX2+FMA, picked at run time; the \`kernels:\` line above says which ran), everything else WebAssembly SIMD (128-bit, no FMA).
 - usearch's JavaScript API fixes expansion_search at construction: the index is built once, saved, and loaded into an Index made with each value.
 - Re-ranking: nitamono reads the full vectors ${refineSource === 'disk' ? 'from the base file by offset (page cache, one pread per run of nearby rows), outside its RAM' : 'from an array in RAM (ArrayRefine)'}; Faiss's IndexRefineFlat holds them in RAM and counts them there.
 - RAM: nitamono's memoryBytes (4-byte ids); Faiss computed from its structures (8-byte ids; the IVF-PQ precomputed table, which serialize_index omits, included); hnswlib-node and usearch: the size of their saved index file; RSS deltas are rough (garbage collection returns memory lazily).

@@ -1,11 +1,22 @@
 #!/usr/bin/env node
-// Kernel micro-benchmark: WASM SIMD vs the TypeScript reference, single thread.
+// Kernel micro-benchmark: WASM SIMD vs the TypeScript reference (and the native batch kernel on
+// each instruction set this CPU has, when it is built), single thread.
 //   node bench/kernels-bench.mjs          (needs `npm run build` first)
 // Prints, per shape, ms per single-query scanTopK and the GB/s of rows it streams, next to a
 // native single-thread read-bandwidth yardstick (memchr over a buffer of the same size, via
 // Buffer#indexOf), then batchTopK throughput in queries/s over all rows.
 import { performance } from 'node:perf_hooks';
-import { Arena, createReferenceKernels, createWasmKernels, METRIC_IP, METRIC_L2 } from 'nitamono';
+import {
+  Arena,
+  createNativeKernels,
+  createReferenceKernels,
+  createWasmKernels,
+  kernelsSummary,
+  METRIC_IP,
+  METRIC_L2,
+  nativeKernelInfo,
+  useNativeIsa,
+} from 'nitamono';
 
 const K_TOP = 10;
 
@@ -51,7 +62,9 @@ const shapes = [
   { name: '60k×784', n: 60_000, d: 784, batchQ: 100, refBatchQ: 2 },
 ];
 
-console.log(`node ${process.version}, single thread, k = ${K_TOP}\n`);
+console.log(`node ${process.version}, single thread, k = ${K_TOP}; kernels: ${kernelsSummary()}\n`);
+/** The native builds this CPU can run, widest last. */
+const nativeIsas = nativeKernelInfo().available ? ['scalar', 'avx2', 'avx512'].filter((isa) => useNativeIsa(isa) === isa) : [];
 const scanTable = [];
 const batchTable = [];
 for (const sh of shapes) {
@@ -116,6 +129,16 @@ for (const sh of shapes) {
     'wasm GFLOP/s': fmt((2 * nq * n * d) / wb / 1e6),
     'norms ms': fmt(tNorms, 2),
   });
+  if (nativeIsas.length) {
+    const native = createNativeKernels(arena.memory);
+    const row = batchTable.at(-1);
+    for (const isa of nativeIsas) {
+      useNativeIsa(isa);
+      const nb = time(batch(native, nq), 3);
+      row[`native ${isa} q/s`] = fmt((nq * 1000) / nb, 0);
+      row[`native ${isa} ÷ wasm`] = `${fmt(wb / nb, 2)}×`;
+    }
+  }
 }
 
 console.log('scanTopK, one query over all rows:');

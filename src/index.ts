@@ -219,18 +219,22 @@ export {
   type WaitOptions,
   type WorkerEvent,
 } from './ingest/queue.js';
-// ---- distance kernels (WASM SIMD or the TypeScript reference) over a shared memory arena
+// ---- distance kernels (native batch scan, WASM SIMD or the TypeScript reference) over a shared memory arena
 export { Arena } from './kernels/arena.js';
 export {
   createKernels,
+  createNativeKernels,
   createReferenceKernels,
   createWasmKernels,
   type KernelPreference,
   type Kernels,
   kernelsAvailable,
+  kernelsSummary,
   METRIC_IP,
   METRIC_L2,
   type MetricCode,
+  nativeKernelInfo,
+  useNativeIsa,
 } from './kernels/index.js';
 // ---- learned metrics on the user's labels (Collection.learn)
 export { DEFAULT_LEARNED_NAME, type LearnOptions, type LearnReport } from './learn/learn.js';

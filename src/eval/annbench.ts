@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { invalid } from '../errors.js';
+import { nativeKernelInfo } from '../kernels/native.js';
 import { indexFactory, parseIndexFactory } from '../search/factory.js';
 import { FlatIndex } from '../search/flat.js';
 import type { OPQOptions } from '../search/opq.js';
@@ -63,6 +64,7 @@ export interface AnnBenchReport {
   nlist: number | null;
   k: number;
   threads: number;
+  /** 'wasm-simd', 'reference', or 'native <instruction set>' (its batch scans; WASM SIMD the rest). */
   kernels: string;
   train_s: number;
   add_s: number;
@@ -176,7 +178,7 @@ export async function runAnnBenchmark(o: AnnBenchOptions): Promise<AnnBenchRepor
     nlist: nlist ?? null,
     k: kEval,
     threads,
-    kernels: index.kernels,
+    kernels: kernelsRan(index.kernels),
     train_s: trainS,
     add_s: addS,
     index_bytes: index.memoryBytes,
@@ -208,4 +210,10 @@ export function formatAnnReport(r: AnnBenchReport): string {
     );
   }
   return head + lines.join('\n');
+}
+
+/** An index's kernels, with the native kernel's instruction set when that is what ran. */
+function kernelsRan(name: string): string {
+  const info = nativeKernelInfo();
+  return name === 'native' && info.available ? `native ${info.isa}` : name;
 }

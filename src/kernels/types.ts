@@ -19,7 +19,8 @@ export const METRIC_IP = 1;
 export type MetricCode = typeof METRIC_L2 | typeof METRIC_IP;
 
 export interface Kernels {
-  readonly name: 'wasm-simd' | 'reference';
+  /** 'native': the WASM kernels with batchTopK run by the native addon (./native.ts). */
+  readonly name: 'native' | 'wasm-simd' | 'reference';
   readonly memory: WebAssembly.Memory;
 
   /**

@@ -188,6 +188,9 @@ export async function kmeans(data: Float32Array, d: number, k: number, options: 
     else xv.set(data.subarray(0, m * d));
     const sums = arena.alloc(k * d * 4),
       counts = arena.alloc(k * 4);
+    // the points do not change: their norms (the batched L2 scan's ‖q‖²) are computed once, not per iteration
+    if (code === METRIC_L2) K.norms(X, m, d, block.queryNorms);
+    block.normsReady = true;
 
     if (init instanceof Float32Array) arena.f32(C, k * d).set(init);
     else initCentroids(init, arena.f32(X, m * d), m, d, k, arena.f32(C, k * d), seed);

@@ -234,6 +234,8 @@ export interface QueryBlock {
   queries: number;
   /** f32 nq, squared query norms (batched L2 only) */
   queryNorms: number;
+  /** The query norms are already there (k-means: the same points every iteration), not to be recomputed. */
+  normsReady?: boolean;
   heapsD: number;
   heapsI: number;
   /** i32 nq: heap sizes */
@@ -252,7 +254,7 @@ export function flatSearchRange(K: Kernels, L: FlatLayout, B: QueryBlock, q0: nu
   if (L.allowedAt !== undefined) return flatSubsetRange(K, L, L.allowedAt, L.allowedCount ?? 0, B, q0, q1);
   if (batched) {
     const off = q0 * 4;
-    if (L.metric === METRIC_L2) K.norms(B.queries + q0 * d * 4, q1 - q0, d, B.queryNorms + off);
+    if (L.metric === METRIC_L2 && !B.normsReady) K.norms(B.queries + q0 * d * 4, q1 - q0, d, B.queryNorms + off);
     K.batchTopK(
       L.metric,
       B.queries + q0 * d * 4,

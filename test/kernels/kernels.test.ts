@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { Arena } from '../../src/kernels/arena.js';
 import {
   createKernels,
+  createNativeKernels,
   createReferenceKernels,
   createWasmKernels,
   type Kernels,
@@ -14,6 +15,8 @@ import {
   METRIC_IP,
   METRIC_L2,
   type MetricCode,
+  nativeKernelInfo,
+  useNativeIsa,
   wasmSimdSupported,
 } from '../../src/kernels/index.js';
 import { rng } from '../../src/util/random.js';
@@ -110,23 +113,39 @@ function assertSameTopK(got: Entry[], want: Entry[], truth: (label: number) => n
 
 test('WASM SIMD kernels are available here', () => {
   assert.equal(wasmSimdSupported(), true);
-  assert.deepEqual(kernelsAvailable(), { wasm: true });
+  assert.equal(kernelsAvailable().wasm, true);
   assert.ok(kernelsModule() instanceof WebAssembly.Module);
   assert.equal(createWasmKernels(new Arena().memory, kernelsModule()).name, 'wasm-simd');
 });
 
-test('createKernels: auto picks WASM, NITAMONO_KERNELS=reference forces the reference', () => {
+test('createKernels: auto picks native when built, else WASM; NITAMONO_KERNELS forces one', () => {
   const arena = new Arena();
   const saved = process.env.NITAMONO_KERNELS;
+  const native = kernelsAvailable().native;
+  const info = nativeKernelInfo();
   try {
     delete process.env.NITAMONO_KERNELS;
-    assert.equal(createKernels(arena.memory).name, 'wasm-simd');
+    // the portable native build is slower than WASM SIMD: auto takes only an AVX build
+    assert.equal(createKernels(arena.memory).name, info.available && info.isa !== 'scalar' ? 'native' : 'wasm-simd');
     assert.equal(createKernels(arena.memory, 'wasm').name, 'wasm-simd');
     assert.equal(createKernels(arena.memory, 'reference').name, 'reference');
+    if (native) assert.equal(createKernels(arena.memory, 'native').name, 'native');
+    else assert.throws(() => createKernels(arena.memory, 'native'), /native kernel is not available/);
     process.env.NITAMONO_KERNELS = 'reference';
     assert.equal(createKernels(arena.memory).name, 'reference');
     assert.equal(createKernels(arena.memory, 'wasm').name, 'reference');
+    process.env.NITAMONO_KERNELS = 'wasm';
+    assert.equal(createKernels(arena.memory, 'native').name, 'wasm-simd');
+    if (native) {
+      delete process.env.NITAMONO_KERNELS;
+      useNativeIsa('scalar');
+      assert.equal(createKernels(arena.memory).name, 'wasm-simd');
+      assert.equal(createKernels(arena.memory, 'native').name, 'native');
+    }
+    process.env.NITAMONO_KERNELS = 'fast';
+    assert.throws(() => createKernels(arena.memory), /NITAMONO_KERNELS must be one of auto, native, wasm, reference/);
   } finally {
+    if (native) useNativeIsa('avx512');
     if (saved === undefined) delete process.env.NITAMONO_KERNELS;
     else process.env.NITAMONO_KERNELS = saved;
   }
@@ -527,6 +546,80 @@ test('duplicates: identical rows tie-break on the smaller label (scan and batch)
 test('ties between different rows break on the label (scan and batch)', () => {
   const { arena, wasm } = setup();
   checkTies(arena, wasm);
+});
+
+/** The native builds this CPU can run ('avx512', 'avx2', 'scalar'), or none when the addon is not built. */
+function nativeIsas(): string[] {
+  if (!nativeKernelInfo().available) return [];
+  const out = (['scalar', 'avx2', 'avx512'] as const).filter((isa) => useNativeIsa(isa) === isa);
+  useNativeIsa('avx512');
+  return out;
+}
+
+test('native batchTopK: every instruction set this CPU has matches the oracle, the reference and its own tiles', (t) => {
+  const isas = nativeIsas();
+  if (isas.length === 0) return t.skip(`native kernel ${JSON.stringify(nativeKernelInfo())}`);
+  const { arena, ref } = setup();
+  const native = createNativeKernels(arena.memory);
+  try {
+    for (const isa of isas) {
+      assert.equal(useNativeIsa(isa as 'scalar'), isa);
+      assert.equal(checkBatchShapes(arena, native, ref), 5 * (3 + 3 * 4) * 2, isa);
+      checkDuplicates(arena, native);
+      checkTies(arena, native);
+      // tiles of 4 queries and their leftovers, and rows split over calls, give the same heaps
+      const d = 37,
+        n = 211,
+        k = 7,
+        nq = 11;
+      const xp = put(arena, randomData(n * d, 5)),
+        qp = put(arena, randomData(nq * d, 6));
+      const xn = arena.alloc(4 * n),
+        qn = arena.alloc(4 * nq);
+      native.norms(xp, n, d, xn);
+      native.norms(qp, nq, d, qn);
+      for (const metric of [METRIC_L2, METRIC_IP] as const) {
+        const whole = runBatch(arena, native, metric, qp, nq, qn, xp, xn, n, d, k);
+        assert.deepEqual(runBatch(arena, native, metric, qp, nq, qn, xp, xn, n, d, k, 0, [0, 1, 100, 101, 210, 211]), whole, `${isa} chunked`);
+        for (let i = 0; i < nq; i++) {
+          const one = runBatch(arena, native, metric, qp + i * d * 4, 1, qn + i * 4, xp, xn, n, d, k);
+          assert.deepEqual(one[0], whole[i], `${isa} query ${i} alone`);
+        }
+      }
+      // labels through the label map, as an inverted list's ids
+      const ids = put(
+        arena,
+        Int32Array.from({ length: n }, (_, r) => 1000 + 3 * r),
+      );
+      native.setLabelMap(ids);
+      const mapped = runBatch(arena, native, METRIC_L2, qp, nq, qn, xp, xn, n, d, k);
+      native.setLabelMap(0);
+      const plain = runBatch(arena, native, METRIC_L2, qp, nq, qn, xp, xn, n, d, k);
+      assert.deepEqual(
+        mapped.map((h) => h.map((e) => e.label)),
+        plain.map((h) => h.map((e) => 1000 + 3 * e.label)),
+        `${isa} label map`,
+      );
+      for (const p of [xp, qp, xn, qn, ids]) arena.release(p);
+    }
+  } finally {
+    useNativeIsa('avx512');
+  }
+});
+
+test('native batchTopK refuses regions outside the memory and heap sizes outside [0, k]', (t) => {
+  if (!nativeKernelInfo().available) return t.skip('native kernel not built');
+  const { arena } = setup();
+  const native = createNativeKernels(arena.memory);
+  const end = arena.memory.buffer.byteLength;
+  const sizes = put(arena, new Int32Array([0, 0]));
+  const hd = arena.alloc(64),
+    hi = arena.alloc(64),
+    q = arena.alloc(64);
+  assert.throws(() => native.batchTopK(METRIC_IP, q, 2, 0, end - 8, 0, 4, 4, 2, hd, hi, sizes, 0), /outside the memory/);
+  assert.throws(() => native.batchTopK(METRIC_IP, q + 2, 2, 0, q, 0, 1, 4, 2, hd, hi, sizes, 0), /outside the memory/);
+  arena.i32(sizes, 2)[1] = 3;
+  assert.throws(() => native.batchTopK(METRIC_IP, q, 2, 0, q, 0, 1, 4, 2, hd, hi, sizes, 0), /heap size is outside/);
 });
 
 test('reference kernels: same checks against the oracle', () => {

@@ -13,6 +13,7 @@ import { type ClusterStats, clusterStats } from '../../cluster/stats.js';
 import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { displayRedisUrl, ExtractionQueue } from '../../ingest/queue.js';
+import { kernelsSummary } from '../../kernels/index.js';
 import { displayPath, fmtBytes, fmtInt, fmtMs, writeJson } from '../format.js';
 import { clusterCollection, collectionPath, DEFAULT_REDIS } from '../options.js';
 import { EXIT_ENVIRONMENT, printing } from '../run.js';
@@ -105,7 +106,7 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
   try {
     const s = await c.stats();
     if (o.json) {
-      writeJson(s);
+      writeJson({ ...s, kernels: kernelsSummary() });
       return;
     }
     const out: string[] = [];
@@ -153,6 +154,7 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
     out.push(`  memory:   ${fmtBytes(s.memory_bytes)} (indexes)${refine > 0 ? `; ${fmtBytes(refine)} of vectors for re-ranking stay in the catalogue` : ''}`);
     out.push(`  disk:     ${fmtBytes(s.disk_bytes)} (catalog, indexes)`);
     out.push(`  updated:  ${s.updated_at}`);
+    out.push(`  kernels:  ${kernelsSummary()}`);
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     await c.close();
