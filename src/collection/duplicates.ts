@@ -22,6 +22,7 @@
  */
 import type { FeatureSpace, ImageRow } from '../catalog/types.js';
 import { invalid, NitamonoError } from '../errors.js';
+import { PixelMatcher } from '../image/pixel-match-pool.js';
 import { catalogChunks } from './catalog-vectors.js';
 import { type FeatureKind, featureSpace } from './config.js';
 import type { CollectionContext } from './context.js';
@@ -76,10 +77,43 @@ export const DUPLICATE_THRESHOLDS: Readonly<Record<string, number>> = {
   'deep:mobilenetv2-mid-gap3': 0.079,
 };
 
-/** The calibrated default threshold of a feature space, or undefined (other bins, models, learned kinds). */
-export function defaultDuplicateThreshold(space: FeatureSpace): number | undefined {
-  return DUPLICATE_THRESHOLDS[`${space.kind}:${space.model}`];
+/**
+ * Candidate thresholds when every link is verified on the pixels: looser than
+ * DUPLICATE_THRESHOLDS, so a 50-px icon and its 40 % copy are found, the pixel check dropping
+ * the look-alikes that come with them. Calibrated with PIXEL_DUPLICATE_THRESHOLD (see there).
+ */
+export const DUPLICATE_CANDIDATE_THRESHOLDS: Readonly<Record<string, number>> = {
+  'color:rgb-hist-4': 0.02,
+  'deep:mobilenetv2-mid': 0.4,
+  'deep:mobilenetv2-mid-gap3': 0.25,
+};
+
+/**
+ * The largest pixel distance (src/image/pixel-match.ts: grey levels, the worst block of the
+ * aligned thumbnails) of two images that are the same picture. Calibration: the benchmark's
+ * calibration set (seeded apart from its test set, see DUPLICATE_THRESHOLDS) grouped with
+ * verification at every pair of a candidate-threshold ladder × pixel thresholds 1, 1.5, … 30,
+ * keeping the pair of best pairwise F1 (BENCHMARKS.md, "Near-duplicates, verified on the pixels").
+ */
+export const PIXEL_DUPLICATE_THRESHOLD = 7.5;
+
+/**
+ * The calibrated default threshold of a feature space (the looser candidate threshold when links
+ * are verified on the pixels), or undefined (other bins, models, learned kinds).
+ */
+export function defaultDuplicateThreshold(space: FeatureSpace, verify = true): number | undefined {
+  const key = `${space.kind}:${space.model}`;
+  return (verify ? DUPLICATE_CANDIDATE_THRESHOLDS[key] : undefined) ?? DUPLICATE_THRESHOLDS[key];
 }
+
+/**
+ * Links in one set of verified links whose other pairs are compared on the pixels too, so that
+ * complete linkage can join them: beyond it a set is left to the pairs the self-join linked.
+ */
+const MAX_VERIFIED_SET = 32;
+/** Pixel distances kept across runs, by the two images' SHA-256 (content, so never stale). */
+const PIXEL_CACHE_SIZE = 1 << 20;
+const pixelCache = new Map<string, number>();
 
 /** A threshold: a finite number ≥ 0 (a squared distance). */
 export function checkDuplicateThreshold(v: unknown, name = 'the duplicate threshold'): number {
@@ -91,8 +125,15 @@ export function checkDuplicateThreshold(v: unknown, name = 'the duplicate thresh
 export interface DuplicateOptions {
   /** Feature kind (default: deep when stored, else colour). */
   features?: FeatureKind;
-  /** Largest squared L2 distance of a link (default: the calibrated one of the feature space). */
+  /**
+   * Largest squared L2 distance of a link (default: the calibrated one of the feature space, a
+   * looser one when verifying: DUPLICATE_CANDIDATE_THRESHOLDS).
+   */
   threshold?: number;
+  /** Check every link on the pixels too (default true): see the module comment. */
+  verify?: boolean;
+  /** Largest pixel distance of a verified link (default PIXEL_DUPLICATE_THRESHOLD). */
+  pixelThreshold?: number;
   progress?: Progress;
 }
 
@@ -110,6 +151,8 @@ export interface DuplicateGroup {
   images: DuplicateImage[];
   /** The largest distance between two images of the group (at most the threshold; 0 for exact copies). */
   max_distance: number;
+  /** When verified: the largest pixel distance between two images of the group (at most the pixel threshold). */
+  max_pixel_distance?: number;
   /** Every image of the group has the same content: byte-identical copies. */
   exact: boolean;
 }
@@ -120,6 +163,12 @@ export interface DuplicateReport {
   model: string;
   threshold: number;
   threshold_source: 'default' | 'given';
+  /** Every link was also checked on the pixels (the default). */
+  verified: boolean;
+  /** When verified: the largest pixel distance of a link, and the pairs of images compared on the pixels and the time it took. */
+  pixel_threshold?: number;
+  pixel_pairs?: number;
+  pixel_ms?: number;
   /** 'exact': every image's true nearest neighbours; 'ivf': the approximate index's. */
   method: SearchMethod;
   nprobe?: number;
@@ -217,7 +266,9 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
   const kind = searcher.checkKind(opts.features);
   const space = featureSpace(ctx.config, kind);
   const given = opts.threshold !== undefined;
-  const threshold = given ? checkDuplicateThreshold(opts.threshold) : defaultDuplicateThreshold(space);
+  const verify = opts.verify ?? true;
+  const threshold = given ? checkDuplicateThreshold(opts.threshold) : defaultDuplicateThreshold(space, verify);
+  const pixelThreshold = opts.pixelThreshold === undefined ? PIXEL_DUPLICATE_THRESHOLD : checkDuplicateThreshold(opts.pixelThreshold, 'the pixel threshold');
   if (threshold === undefined)
     throw invalid(
       `no calibrated duplicate threshold for ${kind} features (${space.model}); give one with --threshold (a squared L2 distance: look at the distances "nitamono search" reports between copies)`,
@@ -281,7 +332,7 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
   edges.sort((x, y) => x.d - y.d);
   const dim = target.index.dim;
   const vectors = await linkedVectors(ctx, space, dim, edges);
-  const distance = (x: number, y: number): number => {
+  const featureDistance = (x: number, y: number): number => {
     const vx = vectors.get(x),
       vy = vectors.get(y);
     if (!vx || !vy) return Number.POSITIVE_INFINITY;
@@ -292,6 +343,17 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
     }
     return s;
   };
+  const tp = performance.now();
+  const pixels = verify ? await verifiedPairs(ctx, byId, edges, (x, y) => featureDistance(x, y) <= threshold, pixelThreshold, progress) : undefined;
+  const pixelOf = (x: number, y: number) => pixels?.get(pairKey(x, y));
+  // a pair not verified (never compared, or too different on the pixels) is not a link
+  const distance = pixels
+    ? (x: number, y: number) => {
+        const px = pixelOf(x, y);
+        return px !== undefined && px <= pixelThreshold ? featureDistance(x, y) : Number.POSITIVE_INFINITY;
+      }
+    : featureDistance;
+  const pixelMs = performance.now() - tp;
   let work = 0;
   for (const e of edges) {
     work += links.tryJoin(e.a, e.b, threshold, distance) * dim;
@@ -310,7 +372,10 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
       if (s) shas.set(s, (shas.get(s) ?? 0) + 1);
     }
     const exact = shas.size === 1 && [...shas.values()][0] === g.length;
+    let maxPixel = 0;
+    if (pixels) for (const x of g) for (const y of g) if (x < y) maxPixel = Math.max(maxPixel, pixelOf(x, y) ?? 0);
     groups.push({
+      ...(pixels ? { max_pixel_distance: exact ? 0 : round3(maxPixel) } : {}),
       images: g.map((id) => {
         const row = byId.get(id)!;
         return {
@@ -330,6 +395,8 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
     model: space.model,
     threshold,
     threshold_source: given ? 'given' : 'default',
+    verified: verify,
+    ...(pixels ? { pixel_threshold: pixelThreshold, pixel_pairs: pixels.size, pixel_ms: round3(pixelMs) } : {}),
     method,
     neighbours: DUPLICATE_NEIGHBOURS,
     n,
@@ -348,6 +415,85 @@ async function linkedVectors(ctx: CollectionContext, space: FeatureSpace, dim: n
   const ids = Int32Array.from(new Set(edges.flatMap((e) => [e.a, e.b])));
   for await (const c of catalogChunks(ctx.store, space, dim, ids)) {
     for (let i = 0; i < c.ids.length; i++) out.set(c.ids[i]!, c.vectors.slice(i * dim, (i + 1) * dim));
+  }
+  return out;
+}
+
+const pairKey = (x: number, y: number) => (x < y ? `${x}:${y}` : `${y}:${x}`);
+
+/**
+ * The pixel distances (src/image/pixel-match.ts) of the linked pairs and, inside each set of
+ * links within the pixel threshold (at most MAX_VERIFIED_SET images), of its other pairs that `close` accepts:
+ * complete linkage then has every pair it asks about. By pairKey; byte-identical images are at 0;
+ * a pair an image of which cannot be read is left out (not a link).
+ */
+async function verifiedPairs(
+  ctx: CollectionContext,
+  byId: ReadonlyMap<number, ImageRow>,
+  edges: readonly { a: number; b: number }[],
+  close: (x: number, y: number) => boolean,
+  pixelThreshold: number,
+  progress: Progress,
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const matcher = new PixelMatcher(ctx.threads);
+  const measure = async (pairs: [number, number][]): Promise<void> => {
+    const todo: [number, number, string | undefined][] = [];
+    for (const [x, y] of pairs) {
+      const k = pairKey(x, y);
+      if (out.has(k)) continue;
+      const sx = byId.get(x)!.sha256,
+        sy = byId.get(y)!.sha256;
+      const shaKey = sx && sy ? (sx < sy ? `${sx}:${sy}` : `${sy}:${sx}`) : undefined;
+      const known = sx && sx === sy ? 0 : shaKey !== undefined ? pixelCache.get(shaKey) : undefined;
+      if (known !== undefined) out.set(k, known);
+      else todo.push([x, y, shaKey]);
+    }
+    const step = progress.step('pixel check', todo.length, 'pairs');
+    try {
+      const d = await matcher.distances(
+        todo.map(([x, y]) => [ctx.paths.absolute(byId.get(x)!.relpath), ctx.paths.absolute(byId.get(y)!.relpath)]),
+        (n) => step.increment(n),
+      );
+      todo.forEach(([x, y, shaKey], i) => {
+        const v = d[i]!;
+        if (Number.isNaN(v)) return;
+        out.set(pairKey(x, y), v);
+        if (shaKey === undefined) return;
+        pixelCache.set(shaKey, v);
+        if (pixelCache.size > PIXEL_CACHE_SIZE) pixelCache.delete(pixelCache.keys().next().value!);
+      });
+    } finally {
+      step.stop();
+    }
+  };
+  try {
+    await measure(edges.map((e) => [e.a, e.b]));
+    // sets of links that pass (union-find), then their unmeasured pairs
+    const parent = new Map<number, number>();
+    const root = (x: number): number => {
+      let r = x;
+      while (parent.has(r) && parent.get(r) !== r) r = parent.get(r)!;
+      parent.set(x, r);
+      return r;
+    };
+    for (const e of edges) {
+      const v = out.get(pairKey(e.a, e.b));
+      if (v !== undefined && v <= pixelThreshold) parent.set(root(e.a), root(e.b));
+    }
+    const sets = new Map<number, number[]>();
+    for (const x of parent.keys()) {
+      const r = root(x);
+      sets.set(r, [...(sets.get(r) ?? []), x]);
+    }
+    const more: [number, number][] = [];
+    for (const m of sets.values())
+      if (m.length > 2 && m.length <= MAX_VERIFIED_SET)
+        for (let i = 0; i < m.length; i++)
+          for (let j = i + 1; j < m.length; j++) if (!out.has(pairKey(m[i]!, m[j]!)) && close(m[i]!, m[j]!)) more.push([m[i]!, m[j]!]);
+    await measure(more);
+  } finally {
+    await matcher.close();
   }
   return out;
 }
