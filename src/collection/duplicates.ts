@@ -449,6 +449,7 @@ async function verifiedPairs(
       if (known !== undefined) out.set(k, known);
       else todo.push([x, y, shaKey]);
     }
+    if (todo.length === 0) return;
     const step = progress.step('pixel check', todo.length, 'pairs');
     try {
       const d = await matcher.distances(
