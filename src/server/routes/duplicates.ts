@@ -112,6 +112,8 @@ export const duplicatesRoutes: FastifyPluginAsync<ServerContext> = async (app, c
       checkKnown(q, QUERY_FIELDS);
       const features = q.features === undefined || q.features === '' ? collection.defaultFeatures : parseFeatureKind(q.features, collection.searchableFeatures);
       const threshold = parseThreshold(q.threshold);
+      if (q.verify !== undefined && q.verify !== 'true' && q.verify !== 'false')
+        throw badRequest(`verify must be true or false, got ${JSON.stringify(q.verify)}`);
       const verify = q.verify !== 'false';
       const key = `${features}:${threshold ?? 'default'}:${verify}:${await collection.generation()}`;
       let p = answers.get(key);
