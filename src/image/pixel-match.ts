@@ -193,8 +193,14 @@ function sample(grid: Uint8Array, win: Window, n: number): Float32Array {
   return out;
 }
 
-/** Mean and standard deviation of the grey level (channel mean) of RGB floats. */
-function greyStats(v: Float32Array): { mean: number; std: number } {
+/** n × n RGB floats with the mean and standard deviation of their grey level (channel mean). */
+interface Grid {
+  v: Float32Array;
+  mean: number;
+  std: number;
+}
+
+function grid(v: Float32Array): Grid {
   let s = 0,
     s2 = 0;
   const m = v.length / 3;
@@ -204,7 +210,23 @@ function greyStats(v: Float32Array): { mean: number; std: number } {
     s2 += y * y;
   }
   const mean = s / m;
-  return { mean, std: Math.sqrt(Math.max(0, s2 / m - mean * mean)) };
+  return { v, mean, std: Math.sqrt(Math.max(0, s2 / m - mean * mean)) };
+}
+
+/** The gain and offset that match b's grey levels to a's (mean, and spread within MAX_GAIN). */
+function levels(a: Grid, b: Grid): { gain: number; offset: number } {
+  const gain = a.std > 1 && b.std > 1 ? Math.min(MAX_GAIN, Math.max(1 / MAX_GAIN, a.std / b.std)) : 1;
+  return { gain, offset: a.mean - gain * b.mean };
+}
+
+/** The mean absolute difference of two grids, b's levels matched to a's: how well two windows align. */
+function meanDistance(a: Grid, b: Grid): number {
+  const { gain, offset } = levels(a, b);
+  const av = a.v,
+    bv = b.v;
+  let s = 0;
+  for (let p = 0; p < av.length; p++) s += Math.abs(av[p]! - offset - gain * bv[p]!);
+  return s / av.length;
 }
 
 /** Per channel, the smallest and largest value of each pixel's 3 × 3 neighbourhood (clamped at the edges). */
@@ -229,26 +251,18 @@ function envelope(v: Float32Array, n: number): { lo: Float32Array; hi: Float32Ar
 }
 
 /**
- * The largest mean difference (grey levels) over blocks of side n / blocks, at half-block steps,
- * of two n × n RGB grids, b's grey levels matched to a's (blocks = 1: the global mean). With
- * `tolerant`, a pixel differs only by how far it lies outside the range of the other grid's 3 × 3
- * neighbourhood, both ways: blur, resampling and a sub-pixel shift cost nothing, a stroke that is
- * not there in the other image costs its full contrast.
+ * The largest mean difference (grey levels) over blocks of side n / BLOCKS, at half-block steps,
+ * of two n × n grids, b's levels matched to a's. A pixel differs only by how far it lies outside
+ * the range of the other grid's 3 × 3 neighbourhood, both ways: blur, resampling and a sub-pixel
+ * shift cost nothing, a stroke that is not there in the other image costs its full contrast.
  */
-function blockDistance(a: Float32Array, b0: Float32Array, n: number, blocks: number, tolerant = false): number {
-  const sa = greyStats(a),
-    sb = greyStats(b0);
-  const gain = sa.std > 1 && sb.std > 1 ? Math.min(MAX_GAIN, Math.max(1 / MAX_GAIN, sa.std / sb.std)) : 1;
-  const offset = sa.mean - gain * sb.mean;
-  const b = b0.map((x) => offset + gain * x);
-  const ea = tolerant ? envelope(a, n) : undefined,
-    eb = tolerant ? envelope(b, n) : undefined;
-  const diff = (p: number): number => {
-    if (!ea || !eb) return Math.abs(a[p]! - b[p]!);
-    const ab = Math.max(0, a[p]! - eb.hi[p]!, eb.lo[p]! - a[p]!),
-      ba = Math.max(0, b[p]! - ea.hi[p]!, ea.lo[p]! - b[p]!);
-    return Math.max(ab, ba);
-  };
+function blockDistance(ga: Grid, gb: Grid, n: number): number {
+  const { gain, offset } = levels(ga, gb);
+  const a = ga.v,
+    b = gb.v.map((x) => offset + gain * x);
+  const ea = envelope(a, n),
+    eb = envelope(b, n);
+  const diff = (p: number): number => Math.max(0, a[p]! - eb.hi[p]!, eb.lo[p]! - a[p]!, b[p]! - ea.hi[p]!, ea.lo[p]! - b[p]!);
   // differences summed over channels, then block sums from an integral image
   const integral = new Float64Array((n + 1) * (n + 1));
   for (let y = 0; y < n; y++) {
@@ -259,7 +273,7 @@ function blockDistance(a: Float32Array, b0: Float32Array, n: number, blocks: num
       integral[(y + 1) * (n + 1) + x + 1] = integral[y * (n + 1) + x + 1]! + run;
     }
   }
-  const size = Math.max(2, Math.round(n / blocks)),
+  const size = Math.max(2, Math.round(n / BLOCKS)),
     stride = Math.max(1, size >> 1);
   let worst = 0;
   for (let y = 0; y + size <= n; y += stride)
@@ -272,11 +286,11 @@ function blockDistance(a: Float32Array, b0: Float32Array, n: number, blocks: num
 }
 
 /** Coarse thumbnails of every window of a view, made once per view (a view meets several others). */
-const coarseCache = new WeakMap<PrintView, Float32Array[]>();
-function coarseWindows(v: PrintView): Float32Array[] {
+const coarseCache = new WeakMap<PrintView, Grid[]>();
+function coarseWindows(v: PrintView): Grid[] {
   let c = coarseCache.get(v);
   if (!c) {
-    c = WINDOWS.map((w) => sample(v.grid, w, COARSE_SIZE));
+    c = WINDOWS.map((w) => grid(sample(v.grid, w, COARSE_SIZE)));
     coarseCache.set(v, c);
   }
   return c;
@@ -290,14 +304,14 @@ function viewDistance(a: PrintView, b: PrintView): number {
   // one side's window against the other's whole view: whichever image lost the border
   let best = { score: Number.POSITIVE_INFINITY, wa: 0, wb: 0 };
   for (let i = 0; i < WINDOWS.length; i++) {
-    const sa = blockDistance(ca[i]!, cb[0]!, COARSE_SIZE, 1);
+    const sa = meanDistance(ca[i]!, cb[0]!);
     if (sa < best.score) best = { score: sa, wa: i, wb: 0 };
     if (i === 0) continue;
-    const sb = blockDistance(ca[0]!, cb[i]!, COARSE_SIZE, 1);
+    const sb = meanDistance(ca[0]!, cb[i]!);
     if (sb < best.score) best = { score: sb, wa: 0, wb: i };
   }
   const n = Math.max(8, Math.min(COMPARE_SIZE, a.width, a.height, b.width, b.height));
-  return blockDistance(sample(a.grid, WINDOWS[best.wa]!, n), sample(b.grid, WINDOWS[best.wb]!, n), n, BLOCKS, true);
+  return blockDistance(grid(sample(a.grid, WINDOWS[best.wa]!, n)), grid(sample(b.grid, WINDOWS[best.wb]!, n)), n);
 }
 
 /**
