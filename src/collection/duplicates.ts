@@ -92,10 +92,10 @@ export const DUPLICATE_CANDIDATE_THRESHOLDS: Readonly<Record<string, number>> = 
  * The largest pixel distance (src/image/pixel-match.ts: grey levels, the worst block of the
  * aligned thumbnails) of two images that are the same picture. Calibration: the benchmark's
  * calibration set (seeded apart from its test set, see DUPLICATE_THRESHOLDS) grouped with
- * verification at every pair of a candidate-threshold ladder × pixel thresholds 1, 1.5, … 30,
- * keeping the pair of best pairwise F1 (BENCHMARKS.md, "Near-duplicates, verified on the pixels").
+ * verification at every pair of a candidate-threshold ladder × pixel thresholds 1, 2, … 40,
+ * each scored by its worst pairwise F1 within ±2 grey levels, keeping the pair of best score (BENCHMARKS.md, "Near-duplicates, verified on the pixels").
  */
-export const PIXEL_DUPLICATE_THRESHOLD = 7.5;
+export const PIXEL_DUPLICATE_THRESHOLD = 21;
 
 /**
  * The calibrated default threshold of a feature space (the looser candidate threshold when links
