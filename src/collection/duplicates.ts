@@ -17,6 +17,13 @@
  *    features at their calibrated thresholds, they scored precision 0.406 / recall 0.844 against
  *    0.609 / 0.892 here. So every two images of a group are within the threshold, and
  *    `max_distance` is the group's diameter.
+ * 4. The pixel check (`verify`, on by default), between 2 and 3: the features alone cannot tell a
+ *    50-px icon and its 40 % copy (far apart) from one clock drawn at two hours (close), so the
+ *    self-join runs at a looser candidate threshold and every link is compared on the pixels
+ *    (src/image/pixel-match.ts: aligned thumbnails, worst block; PixelMatcher's worker threads),
+ *    kept only within PIXEL_DUPLICATE_THRESHOLD. Inside each set of kept links, the other pairs
+ *    within the threshold are compared too, so complete linkage (which then needs both tests
+ *    for every pair) knows every pair it asks about.
  *
  * Distances are the index's: squared L2 (deep vectors are unit length, so 2 − 2·cos).
  */
