@@ -129,7 +129,7 @@ export function defaultDuplicateThreshold(space: FeatureSpace, verify = true): n
 }
 
 /**
- * Links in one set of verified links whose other pairs are compared on the pixels too, so that
+ * Images in one set of verified links whose other pairs are compared on the pixels too, so that
  * complete linkage can join them: beyond it a set is left to the pairs the self-join linked.
  */
 const MAX_VERIFIED_SET = 32;
