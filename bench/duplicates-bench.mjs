@@ -11,15 +11,30 @@
 // converted copy, mixed with unrelated images (the rest of the demo images and other scenes).
 // Each set is indexed as a collection (colour and deep features).
 //
-// Calibration set: `findDuplicates` at a ladder of thresholds (10 per decade); the threshold kept
-// is the geometric middle of the run of ladder steps of best pairwise F1. Test set: pairwise
-// precision and recall (overall and per copy kind) at that threshold and at the library's default
-// (DUPLICATE_THRESHOLDS), and the time of one run at the default.
+// Calibration set, without the pixel check (`verify: false`): `findDuplicates` at a ladder of
+// thresholds (10 per decade); the threshold kept is the geometric middle of the run of ladder
+// steps of best pairwise F1. With the pixel check: candidate thresholds 1×, 1.6×, … 10× that one,
+// each with pixel thresholds 1, 2, … 40, each scored by its worst F1 within ±2 grey levels (F1
+// falls off a cliff just past its peak); kept: the pair of best score (the smaller candidate
+// threshold on a tie, the middle of the run of best pixel thresholds). Test set: pairwise
+// precision and recall (overall and per copy kind) at those thresholds and at the library's
+// defaults (DUPLICATE_THRESHOLDS unverified; DUPLICATE_CANDIDATE_THRESHOLDS and
+// PIXEL_DUPLICATE_THRESHOLD verified), the time of one run, and the pixel check's cost per pair
+// (the first verified run on the test set: no pixel distance of its images is cached yet).
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { COPY_KINDS, Collection, DUPLICATE_THRESHOLDS, sceneJpeg, scoreDuplicateGroups, writeDuplicateSet } from 'nitamono';
+import {
+  COPY_KINDS,
+  Collection,
+  DUPLICATE_CANDIDATE_THRESHOLDS,
+  DUPLICATE_THRESHOLDS,
+  PIXEL_DUPLICATE_THRESHOLD,
+  sceneJpeg,
+  scoreDuplicateGroups,
+  writeDuplicateSet,
+} from 'nitamono';
 import { arg } from './lib.mjs';
 
 const testOriginals = Number(arg('originals', 210));
@@ -95,7 +110,7 @@ try {
     const f1s = [];
     let model = '';
     for (const t of ladder) {
-      const rep = await cal.c.findDuplicates({ features: kind, threshold: t });
+      const rep = await cal.c.findDuplicates({ features: kind, threshold: t, verify: false });
       model = rep.model;
       f1s.push(scoreDuplicateGroups(cal.files, groupsOf(rep)).all.f1);
     }
@@ -107,37 +122,69 @@ try {
     const calibrated = Number(Math.sqrt(ladder[lo] * ladder[hi]).toPrecision(2));
     const dflt = DUPLICATE_THRESHOLDS[`${kind}:${model}`];
     console.log(
-      `${kind} (${model}): best calibration F1 ${f3(best)} for thresholds ${ladder[lo].toPrecision(2)} … ${ladder[hi].toPrecision(2)} → calibrated ${calibrated}; library default ${dflt}`,
+      `${kind} (${model}), not verified: best calibration F1 ${f3(best)} for thresholds ${ladder[lo].toPrecision(2)} … ${ladder[hi].toPrecision(2)} → calibrated ${calibrated}; library default ${dflt}`,
     );
-    for (const [label, t] of [
-      ['calibrated', calibrated],
-      ['default', dflt],
+    // verified: candidate threshold × pixel threshold (the pixel distances are cached by content after the first run)
+    let vbest = { f1: -1 };
+    for (let i = 5; i >= 0; i--) {
+      const tc = Number((calibrated * 10 ** (i / 5)).toPrecision(2));
+      const pf1 = [];
+      for (let tp = 1; tp <= 40; tp++) {
+        const rep = await cal.c.findDuplicates({ features: kind, threshold: tc, pixelThreshold: tp });
+        pf1.push(scoreDuplicateGroups(cal.files, groupsOf(rep)).all.f1);
+      }
+      // each pixel threshold scored by its worst F1 within ±2: a threshold on a plateau, not at the edge of a cliff
+      const robust = pf1.map((_, i) => Math.min(...pf1.slice(Math.max(0, i - 2), i + 3)));
+      const b = Math.max(...robust);
+      let plo = robust.indexOf(b),
+        phi = plo;
+      while (phi + 1 < robust.length && robust[phi + 1] >= b - 1e-9) phi++;
+      if (b >= vbest.f1 - 1e-9) vbest = { f1: b, peak: Math.max(...pf1), tc, tp: (plo + phi + 2) / 2, range: `${plo + 1} … ${phi + 1}` };
+    }
+    const vdefault = [DUPLICATE_CANDIDATE_THRESHOLDS[`${kind}:${model}`], PIXEL_DUPLICATE_THRESHOLD];
+    console.log(
+      `${kind} (${model}), verified: best calibration F1 within ±2 grey levels ${f3(vbest.f1)} (peak ${f3(vbest.peak)}) at candidate threshold ${vbest.tc}, pixel thresholds ${vbest.range} → calibrated ${vbest.tc} / ${vbest.tp}; library default ${vdefault.join(' / ')}`,
+    );
+    for (const [label, t, tp] of [
+      ['default, verified', ...vdefault],
+      ['calibrated, verified', vbest.tc, vbest.tp],
+      ['default, not verified', dflt],
+      ['calibrated, not verified', calibrated],
     ]) {
-      if (t === undefined || (label === 'default' && t === calibrated)) continue;
-      const rep = await test.c.findDuplicates({ features: kind, threshold: t });
+      if (t === undefined) continue;
+      if (label.startsWith('calibrated') && rows.some((r) => r.kind === kind && r.t === t && r.tp === tp)) continue;
+      const rep = await test.c.findDuplicates({ features: kind, threshold: t, ...(tp === undefined ? { verify: false } : { pixelThreshold: tp }) });
       const sc = scoreDuplicateGroups(test.files, groupsOf(rep));
-      rows.push({ kind, label: t === dflt ? `${label}${label === 'calibrated' ? ' = default' : ''}` : label, t, sc, rep });
+      rows.push({ kind, label, t, tp, sc, rep });
     }
   }
   console.log('\nTest set, pairwise precision / recall (pairs inside found groups vs copies of one original)');
-  console.log(`features  threshold                      ${['all', ...COPY_KINDS].map((k) => k.padEnd(15)).join('')}groups  method  run time`);
-  for (const { kind, label, t, sc, rep } of rows) {
+  const setting = ({ t, tp, label }) => `${t}${tp === undefined ? '' : ` / px ${tp}`} (${label})`.padEnd(40);
+  console.log(
+    `features  thresholds (candidate / pixel)           ${['all', ...COPY_KINDS].map((k) => k.padEnd(15)).join('')}groups  method  run time  pixel pairs  per pair`,
+  );
+  for (const row of rows) {
+    const { kind, sc, rep } = row;
     const cells = ['all', ...COPY_KINDS].map((k) => `${f3(sc[k].precision)}/${f3(sc[k].recall)}`.padEnd(15)).join('');
+    const px = rep.verified ? `${String(rep.pixel_pairs).padStart(11)}  ${((rep.pixel_ms / Math.max(1, rep.pixel_pairs)) * 1000).toFixed(0)} µs` : '';
     console.log(
-      `${kind.padEnd(9)} ${`${t} (${label})`.padEnd(30)} ${cells}${String(rep.groups.length).padStart(6)}  ${rep.method.padEnd(6)}  ${(rep.took_ms / 1000).toFixed(2)} s`,
+      `${kind.padEnd(9)} ${setting(row)} ${cells}${String(rep.groups.length).padStart(6)}  ${rep.method.padEnd(6)}  ${(rep.took_ms / 1000).toFixed(2)} s  ${px}`,
     );
   }
+  console.log(
+    "(per pair: the pixel check's time over the pairs it compared, 2 worker threads; after the first verified run of a set, pairs already compared come from a cache)",
+  );
   // the same groups scored on the pairs inside one source (a pair across sources is left out)
   console.log('\nTest set by source of the images (precision / recall over pairs of two images of that source)');
   const sources = [
     ['clip-art (demo)', (f) => !f.relpath.includes('-scene')],
     ['photo-like (generated)', (f) => f.relpath.includes('-scene')],
   ];
-  for (const { kind, label, t, rep } of rows)
+  for (const row of rows)
     for (const [name, keepFile] of sources) {
-      const sc = scoreDuplicateGroups(test.files.filter(keepFile), groupsOf(rep));
+      const sc = scoreDuplicateGroups(test.files.filter(keepFile), groupsOf(row.rep));
       const cells = ['all', ...COPY_KINDS].map((k) => `${f3(sc[k].precision)}/${f3(sc[k].recall)}`.padEnd(15)).join('');
-      console.log(`${kind.padEnd(9)} ${`${t} (${label})`.padEnd(30)} ${name.padEnd(24)} ${cells}`);
+      console.log(`${row.kind.padEnd(9)} ${setting(row)} ${name.padEnd(24)} ${cells}`);
     }
   await cal.c.close();
   await test.c.close();

@@ -99,6 +99,7 @@ export {
   chooseAutoIndex,
   DEFAULT_COLLECTION_PATH,
   DEFAULT_NPROBE,
+  DUPLICATE_CANDIDATE_THRESHOLDS,
   DUPLICATE_THRESHOLDS,
   type DuplicateGroup,
   type DuplicateOptions,
@@ -132,6 +133,7 @@ export {
   type NameSearchOptions,
   type NameSearchResponse,
   type OpenOptions,
+  PIXEL_DUPLICATE_THRESHOLD,
   type Progress,
   type ProgressEvent,
   type ProgressStep,
@@ -188,6 +190,8 @@ export {
 } from './image/decode.js';
 export { DEEP_MODELS, DEFAULT_DEEP_MODEL, type DeepModel, deepDim, isDeepModel } from './image/deep.js';
 export { type ExtractedImage, FeatureExtractor, type FeatureExtractorOptions } from './image/extract.js';
+export { NO_MATCH, type PixelPrint, type PrintView, pixelDistance, pixelPrint } from './image/pixel-match.js';
+export { PixelMatcher } from './image/pixel-match-pool.js';
 export {
   type ExtractFn,
   type ExtractionJob,

@@ -92,6 +92,7 @@ export {
 } from './config.js';
 export {
   checkDuplicateThreshold,
+  DUPLICATE_CANDIDATE_THRESHOLDS,
   DUPLICATE_NEIGHBOURS,
   DUPLICATE_NPROBE,
   DUPLICATE_THRESHOLDS,
@@ -101,6 +102,7 @@ export {
   type DuplicateReport,
   defaultDuplicateThreshold,
   EXACT_SELF_JOIN_MAX_WORK,
+  PIXEL_DUPLICATE_THRESHOLD,
 } from './duplicates.js';
 export {
   COMPARE_KINDS,

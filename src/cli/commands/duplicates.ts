@@ -10,6 +10,8 @@ interface DuplicatesCliOptions {
   collection?: string;
   features?: string;
   threshold?: number;
+  /** false with --no-verify. */
+  verify?: boolean;
   json?: boolean;
 }
 
@@ -24,6 +26,8 @@ function duplicatesJson(r: DuplicateReport) {
     model: r.model,
     threshold: r.threshold,
     threshold_source: r.threshold_source,
+    verified: r.verified,
+    ...(r.pixel_threshold !== undefined ? { pixel_threshold: r.pixel_threshold, pixel_pairs: r.pixel_pairs, pixel_ms: r.pixel_ms } : {}),
     method: r.method,
     ...(r.nprobe !== undefined ? { nprobe: r.nprobe } : {}),
     neighbours: r.neighbours,
@@ -33,6 +37,7 @@ function duplicatesJson(r: DuplicateReport) {
     groups: r.groups.map((g) => ({
       images: g.images.map((i) => ({ id: i.id, path: displayPath(i.absolute_path), relpath: i.path, exact_copy: i.exact_copy })),
       max_distance: g.max_distance,
+      ...(g.max_pixel_distance !== undefined ? { max_pixel_distance: g.max_pixel_distance } : {}),
       exact: g.exact,
     })),
   };
@@ -45,8 +50,11 @@ function printDuplicates(c: Collection, r: DuplicateReport): void {
     `Duplicates in ${displayPath(c.root)}: ${fmtInt(r.groups.length)} groups (${fmtInt(exact)} of exact copies), ${fmtInt(r.images_in_groups)} of ${fmtInt(r.n)} images`,
   );
   const how = r.method === 'exact' ? 'exact self-join' : `approximate self-join (nprobe ${r.nprobe ?? '?'})`;
+  const pixels = r.verified
+    ? ` · verified on the pixels (${fmtInt(r.pixel_pairs ?? 0)} pairs, distance ≤ ${r.pixel_threshold})`
+    : ' · not verified on the pixels';
   out.push(
-    `${r.features} features (${r.model}) · threshold ${r.threshold} (${r.threshold_source === 'default' ? 'calibrated default' : 'given'}) · ${how}, ${r.neighbours} neighbours per image · took ${fmtMs(r.took_ms)}`,
+    `${r.features} features (${r.model}) · threshold ${r.threshold} (${r.threshold_source === 'default' ? 'calibrated default' : 'given'}) · ${how}, ${r.neighbours} neighbours per image${pixels} · took ${fmtMs(r.took_ms)}`,
   );
   if (r.groups.length === 0) out.push('  (no duplicates)');
   const w = String(r.groups.length).length;
@@ -67,6 +75,7 @@ async function duplicatesCommand(o: DuplicatesCliOptions): Promise<void> {
     const r = await c.findDuplicates({
       ...(features ? { features } : {}),
       ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
+      verify: o.verify !== false,
       progress: progressFor(o.json),
     });
     if (o.json) writeJson(duplicatesJson(r));
@@ -87,6 +96,7 @@ export function registerDuplicatesCommand(program: Command): void {
       'largest squared L2 distance between two images of a group (default: calibrated per feature kind; needed for other kinds)',
       thresholdOption,
     )
+    .option('--no-verify', 'skip the pixel check of each pair (faster; groups look-alike drawings, e.g. one clock at two hours)')
     .option('--json', 'print the groups as JSON')
     .action(printing(duplicatesCommand));
 }

@@ -16,19 +16,37 @@ const THRESHOLD_SCHEMA = {
   minimum: 0,
   description: 'Largest squared L2 distance between two images of a group. Default: the calibrated one of the feature kind (required for uncalibrated kinds).',
 };
-const QUERY_FIELDS = ['features', 'threshold'];
+const VERIFY_SCHEMA = { type: 'string', enum: ['true', 'false'], description: "'false' skips the pixel check of each pair (the check is on by default)" };
+const QUERY_FIELDS = ['features', 'threshold', 'verify'];
 /** Answers kept (features × threshold × generation), oldest dropped first. */
 const CACHED = 4;
 
 const duplicatesResponse = {
   description: 'Groups, exact copies first, then by max_distance',
   type: 'object',
-  required: ['features', 'model', 'threshold', 'threshold_source', 'method', 'neighbours', 'n', 'generation', 'images_in_groups', 'took_ms', 'groups'],
+  required: [
+    'features',
+    'model',
+    'threshold',
+    'threshold_source',
+    'verified',
+    'method',
+    'neighbours',
+    'n',
+    'generation',
+    'images_in_groups',
+    'took_ms',
+    'groups',
+  ],
   properties: {
     features: { type: 'string' },
     model: { type: 'string', description: "The feature space's model version" },
     threshold: { type: 'number' },
     threshold_source: { type: 'string', enum: ['default', 'given'] },
+    verified: { type: 'boolean', description: 'Every link was also checked on the pixels' },
+    pixel_threshold: { type: 'number', description: 'When verified: the largest pixel distance of a link (grey levels)' },
+    pixel_pairs: { type: 'integer', description: 'When verified: pairs of images compared on the pixels' },
+    pixel_ms: { type: 'number', description: 'When verified: time of the pixel check' },
     method: { type: 'string', enum: ['exact', 'ivf'], description: 'exact: true nearest neighbours; ivf: the approximate index with a generous nprobe' },
     nprobe: { type: 'integer' },
     neighbours: { type: 'integer', description: 'Nearest neighbours examined per image' },
@@ -57,6 +75,7 @@ const duplicatesResponse = {
             },
           },
           max_distance: { type: 'number', description: 'Largest squared L2 distance between two images of the group' },
+          max_pixel_distance: { type: 'number', description: 'When verified: the largest pixel distance between two images of the group' },
           exact: { type: 'boolean', description: 'Every image has the same content: byte-identical copies' },
         },
       },
@@ -84,7 +103,7 @@ export const duplicatesRoutes: FastifyPluginAsync<ServerContext> = async (app, c
         description:
           "A k-NN self-join of the collection's index: each image's nearest neighbours within the threshold are linked, and groups are the connected sets of links and of files with the same content. Cached until the collection changes.",
         operationId: 'duplicates',
-        querystring: objectOf({ features: FEATURES }, { closed: true, extra: { threshold: THRESHOLD_SCHEMA } }),
+        querystring: objectOf({ features: FEATURES }, { closed: true, extra: { threshold: THRESHOLD_SCHEMA, verify: VERIFY_SCHEMA } }),
         response: { 200: duplicatesResponse, ...errorResponses({ 400: 'Bad parameter', 409: 'The collection is empty (EMPTY_INDEX)' }) },
       },
     },
@@ -93,10 +112,13 @@ export const duplicatesRoutes: FastifyPluginAsync<ServerContext> = async (app, c
       checkKnown(q, QUERY_FIELDS);
       const features = q.features === undefined || q.features === '' ? collection.defaultFeatures : parseFeatureKind(q.features, collection.searchableFeatures);
       const threshold = parseThreshold(q.threshold);
-      const key = `${features}:${threshold ?? 'default'}:${await collection.generation()}`;
+      if (q.verify !== undefined && q.verify !== 'true' && q.verify !== 'false')
+        throw badRequest(`verify must be true or false, got ${JSON.stringify(q.verify)}`);
+      const verify = q.verify !== 'false';
+      const key = `${features}:${threshold ?? 'default'}:${verify}:${await collection.generation()}`;
       let p = answers.get(key);
       if (!p) {
-        p = collection.findDuplicates({ features, ...(threshold !== undefined ? { threshold } : {}) });
+        p = collection.findDuplicates({ features, verify, ...(threshold !== undefined ? { threshold } : {}) });
         answers.set(key, p);
         // a failure is not remembered: the next request tries again
         p.catch(() => answers.delete(key));
@@ -108,6 +130,7 @@ export const duplicatesRoutes: FastifyPluginAsync<ServerContext> = async (app, c
         groups: r.groups.map((g) => ({
           images: g.images.map((i) => ({ id: i.id, path: i.path, exact_copy: i.exact_copy, ...imageUrls(i.id) })),
           max_distance: g.max_distance,
+          ...(g.max_pixel_distance !== undefined ? { max_pixel_distance: g.max_pixel_distance } : {}),
           exact: g.exact,
         })),
       };

@@ -126,6 +126,7 @@
  * @property {Features} features
  * @property {number} threshold
  * @property {'default' | 'given'} threshold_source
+ * @property {boolean} verified
  * @property {Method} method
  * @property {number} [nprobe]
  * @property {number} n

@@ -112,7 +112,7 @@ export function renderDuplicates(root, opts) {
       summary.textContent =
         `${r.groups.length} ${r.groups.length === 1 ? 'group' : 'groups'} (${exact} of exact copies), ${r.images_in_groups} of ${r.n} images · ` +
         `${r.features} features, threshold ${r.threshold} (${r.threshold_source === 'default' ? 'calibrated default' : 'given'}) · ` +
-        `${r.method === 'exact' ? 'exact' : `inverted file, nprobe ${r.nprobe}`} self-join · ${Math.round(r.took_ms)} ms`;
+        `${r.method === 'exact' ? 'exact' : `inverted file, nprobe ${r.nprobe}`} self-join${r.verified ? ', checked on the pixels' : ''} · ${Math.round(r.took_ms)} ms`;
       if (r.groups.length === 0) list.append(node('li', 'muted', 'No duplicates at this threshold.'));
       for (const g of r.groups) list.append(groupCard(g));
     } catch (err) {

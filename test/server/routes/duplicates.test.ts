@@ -45,6 +45,12 @@ describe('GET /api/duplicates', () => {
     );
     assert.match(g.images[0].thumbnail_url, /^\/api\/images\/\d+\/thumbnail$/);
     assert.ok(g.max_distance > 0);
+    assert.equal(body.verified, true);
+    assert.ok(g.max_pixel_distance >= 0 && g.max_pixel_distance <= body.pixel_threshold);
+    // verify=false: not checked on the pixels (a separate cached answer)
+    const plain = await json('/api/duplicates?verify=false');
+    assert.equal(plain.body.verified, false);
+    assert.equal(plain.body.pixel_threshold, undefined);
     // the same question at the same generation is answered from the cache
     const again = await json('/api/duplicates?features=colour');
     assert.equal(again.body.took_ms, body.took_ms);
@@ -66,6 +72,7 @@ describe('GET /api/duplicates', () => {
       ['features=deep', /no deep features/],
       ['features=pixels', /no pixels features/],
       ['k=3', /unknown parameter "k"/],
+      ['verify=no', /verify/],
     ] as const) {
       const { status, body } = await json(`/api/duplicates?${q}`);
       assert.equal(status, 400, q);
