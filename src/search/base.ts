@@ -568,8 +568,8 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     return { ...r, distancesComputed: r.distancesComputed + first.distancesComputed };
   }
 
-  /** Runs an async search while holding off releases of regions the workers read. */
-  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs an async search (or a step of one) while holding off releases of regions the workers read. */
+  protected async guarded<T>(fn: () => Promise<T>): Promise<T> {
     this.inflight++;
     try {
       return await fn();
