@@ -250,7 +250,7 @@ export class OPQMatrix {
   }
 
   /** apply() with the rows split over `threads` pool workers (../rotate.ts); the calling thread only copies. Same result. */
-  applyOnWorkers(vectors: Float32Array, n: number = vectors.length / this.d, threads?: number): Promise<Float32Array> {
+  async applyOnWorkers(vectors: Float32Array, n: number = vectors.length / this.d, threads?: number): Promise<Float32Array> {
     const r = this.requireTrained();
     checkVectors(vectors.subarray(0, n * this.d), this.d, 'vectors to rotate');
     return rotateArrayOnWorkers(r, this.d, vectors, n, resolveThreads(threads));
