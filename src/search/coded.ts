@@ -35,7 +35,7 @@ import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
 import type { CodecTrainOptions } from './codec.js';
 import { partCount, partName, rowsMeta } from './index-file.js';
 import { listStats } from './inverted-lists.js';
-import { OPQMatrix, type OPQOptions, rotateRows } from './opq.js';
+import { OPQMatrix, type OPQOptions } from './opq.js';
 import { parseCodedParams } from './params.js';
 import { ListParts } from './parts.js';
 import { resolveThreads } from './pool.js';
@@ -43,6 +43,7 @@ import { PQ_NBITS, PQCodec } from './pq.js';
 import type { CoarseQuantizer, HNSWQuantizerOptions } from './quantizer.js';
 import { candidateIds, type RefineLocation, type RefineVectors, rescore, VectorFileRefine } from './refine.js';
 import type { IndexKind } from './registry.js';
+import { rotateOnWorkers, rotateRows } from './rotate.js';
 import { type IVFLayout, LIST_SCANNERS, PQ_KSUB, type QueryBlock } from './scan.js';
 import { SQ8Codec } from './sq8.js';
 import type { CodedSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, ListStats, Metric, SearchResult } from './types.js';
@@ -65,6 +66,8 @@ const PQ_CAPABILITIES = capabilities(true);
 export const PRECOMPUTED_TABLE_MAX_BYTES = 256 << 20;
 /** Rows encoded per step of add(): bounds the residuals' temporary memory. */
 const ADD_CHUNK = 1 << 14;
+/** Query rotations up to this size run on the calling thread in searchAsync: tens of microseconds, less than a worker round trip. */
+const ROTATE_HERE_MULTIPLY_ADDS = 1 << 16;
 /** Most candidate bytes re-scored per step. */
 const RERANK_CHUNK_BYTES = 32 << 20;
 
@@ -284,8 +287,9 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       let opqObjective: number[] | undefined;
       const warnings: string[] = [];
       if (this.opq) {
-        opqObjective = (await this.opq.train(vectors, n, options.threads !== undefined ? { threads: options.threads } : {})).objective;
-        vectors = this.opq.apply(vectors, n);
+        // the rotation is learnt and applied off this thread: at large d it takes minutes
+        opqObjective = (await this.opq.trainOnWorker(vectors, n, options.threads !== undefined ? { threads: options.threads } : {})).objective;
+        vectors = await this.opq.applyOnWorkers(vectors, n, options.threads);
       }
       let sample = vectors,
         m = n;
@@ -357,9 +361,9 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     for (const p of [this.params, this.precomputed, this.rotation]) if (p) this.release(p);
     this.params = this.precomputed = this.rotation = 0;
     if (this.opq) {
-      const r = this.opq.getMatrix()!;
-      this.rotation = a.alloc(r.byteLength);
-      a.f32(this.rotation, r.length).set(r);
+      // into the arena the kernels read; the OPQMatrix keeps that copy, not one of its own
+      this.rotation = a.alloc(this.dim * this.dim * 4);
+      this.opq.storeIn(a.f32(this.rotation, this.dim * this.dim));
     }
     const sp = this.codec.scanParams();
     this.params = a.alloc(Math.max(4, sp.byteLength));
@@ -542,10 +546,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const refine = this.refineOf(p);
     const kc = refine === undefined ? k : Math.ceil(refine * k);
     const plan = this.plan(lists, nprobe, p.efSearch);
-    const rq = this.rotatedQueries(queries);
-    const run = p.allowed
-      ? this.searchFilteredOnWorkers(rq, kc, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
-      : this.searchListsOnWorkers(rq, kc, threads, plan);
+    const run = this.rotatedQueriesOnWorkers(queries, threads).then((rq) =>
+      p.allowed
+        ? this.searchFilteredOnWorkers(rq, kc, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+        : this.searchListsOnWorkers(rq, kc, threads, plan),
+    );
     return run.then(async (r) => this.finish(refine === undefined ? r : await this.rerankAsync(queries, r, k), nprobe, warnings));
   }
 
@@ -553,6 +558,18 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   private rotatedQueries(queries: Float32Array): Float32Array {
     if (!this.opq) return queries;
     return this.rotated(queries, checkVectors(queries, this.dim, 'queries'));
+  }
+
+  /**
+   * The same for searchAsync: the rotation, d² multiply-adds a query, runs on the pool workers
+   * (the same kernel calls, so the same rows as rotatedQueries), unless it is so small that a
+   * round trip to a worker would cost more.
+   */
+  private async rotatedQueriesOnWorkers(queries: Float32Array, threads: number): Promise<Float32Array> {
+    if (!this.opq) return queries;
+    const nq = checkVectors(queries, this.dim, 'queries');
+    if (nq * this.dim * this.dim <= ROTATE_HERE_MULTIPLY_ADDS) return this.rotated(queries, nq);
+    return this.guarded(() => rotateOnWorkers(this.arena, this.rotation, this.dim, queries, nq, threads));
   }
 
   /** Re-scores the candidates of `cand` with the full vectors, read synchronously chunk by chunk. */

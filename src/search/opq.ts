@@ -18,11 +18,14 @@
 import { invalid, NitamonoError } from '../errors.js';
 import { Arena } from '../kernels/arena.js';
 import { createKernels } from '../kernels/index.js';
-import { type Kernels, METRIC_IP } from '../kernels/types.js';
+import type { Kernels } from '../kernels/types.js';
 import { samplePermutation } from '../util/random.js';
+import { codedReply, WorkerPool } from '../util/worker-pool.js';
 import { checkInt, checkPositiveInt, checkVectors } from '../validate.js';
 import { procrustes, randomOrthogonal } from './linalg.js';
+import { resolveThreads } from './pool.js';
 import { checkPQShape, PQ_NBITS, PQCodec, scratchKernels } from './pq.js';
+import { multiplyABt, PRODUCT_BLOCK_ROWS, rotateArrayOnWorkers, rotateRows } from './rotate.js';
 
 export interface OPQOptions {
   /** Alternations of PQ training and rotation update (default 50, as Faiss's OPQMatrix.niter). */
@@ -60,55 +63,18 @@ export interface OPQTrainResult {
   seconds: { pq: number; products: number; svd: number };
 }
 
-/** Rows multiplied per kernel call: bounds the scratch arena (rows × max(d, cols) × 12 bytes). */
-const BLOCK_ROWS = 1024;
-
-/**
- * out (n×cols) = a (n×d) · bᵀ (b: cols×d), through the blocked many-queries kernel (IP scores
- * in heaps of size cols that keep every row, read back by label): the WASM SIMD path the flat
- * search uses, with no kernel of its own. `a` and `b` sit at pointers of `arena`.
- */
-export function multiplyABt(K: Kernels, arena: Arena, a: number, n: number, b: number, cols: number, d: number, out: Float32Array, outOffset = 0): void {
-  if (n === 0) return;
-  const heapsD = arena.alloc(n * cols * 4),
-    heapsI = arena.alloc(n * cols * 4),
-    sizes = arena.alloc(n * 4);
-  try {
-    arena.i32(sizes, n).fill(0);
-    K.setLabelMap(0);
-    K.batchTopK(METRIC_IP, a, n, 0, b, 0, cols, d, cols, heapsD, heapsI, sizes, 0);
-    const hd = arena.f32(heapsD, n * cols),
-      hi = arena.i32(heapsI, n * cols);
-    for (let i = 0; i < n; i++) {
-      const o = outOffset + i * cols;
-      for (let t = i * cols; t < (i + 1) * cols; t++) out[o + hi[t]!] = -hd[t]!;
-    }
-  } finally {
-    arena.release(heapsD);
-    arena.release(heapsI);
-    arena.release(sizes);
-  }
+/** What ./opq-worker.ts is sent: an OPQMatrix's shape and settings, and its training sample. */
+export interface OPQWorkerJob {
+  d: number;
+  m: number;
+  options: Required<OPQOptions>;
+  x: Float32Array;
+  n: number;
+  threads?: number;
 }
 
-/**
- * y = R·x for the n rows of `x` (y = x·Rᵀ), R a d×d matrix at `r` in `arena`; x is copied in
- * blocks into the arena. Returns y (a new array unless `out` is given).
- */
-export function rotateRows(K: Kernels, arena: Arena, r: number, d: number, x: Float32Array, n: number, out = new Float32Array(n * d)): Float32Array {
-  const block = Math.min(n, BLOCK_ROWS);
-  if (block === 0) return out;
-  const xp = arena.alloc(block * d * 4);
-  try {
-    for (let i0 = 0; i0 < n; i0 += block) {
-      const cnt = Math.min(block, n - i0);
-      arena.f32(xp, cnt * d).set(x.subarray(i0 * d, (i0 + cnt) * d));
-      multiplyABt(K, arena, xp, cnt, r, d, d, out, i0 * d);
-    }
-  } finally {
-    arena.release(xp);
-  }
-  return out;
-}
+/** What it answers: train()'s result and the matrix. */
+export type OPQWorkerResult = OPQTrainResult & { matrix: Float32Array };
 
 /** A trained OPQ rotation and how to learn one. */
 export class OPQMatrix {
@@ -116,7 +82,7 @@ export class OPQMatrix {
   /** The PQ sub-quantizers it is learnt for. */
   readonly m: number;
   readonly options: Required<OPQOptions>;
-  /** d×d row-major: rotated = R·x. */
+  /** d×d row-major: rotated = R·x. A JS array, or the view of an index's arena it was moved to (storeIn). */
   private r: Float32Array | undefined;
 
   constructor(d: number, m: number, options: OPQOptions = {}) {
@@ -154,29 +120,61 @@ export class OPQMatrix {
     this.r = Float32Array.from(r);
   }
 
+  /**
+   * Copies the matrix into `view` (d×d floats, an index's arena region that its kernels read)
+   * and keeps it there instead of in a JS array of its own: the matrix is held once.
+   */
+  storeIn(view: Float32Array): void {
+    const r = this.requireTrained();
+    if (view.length !== this.d * this.d)
+      throw invalid(`an OPQ rotation of dimension ${this.d} needs d×d = ${this.d * this.d} floats of room, got ${view.length}`);
+    view.set(r);
+    this.r = view;
+  }
+
   private requireTrained(): Float32Array {
     if (!this.r) throw new NitamonoError('NOT_TRAINED', `the OPQ rotation (m = ${this.m}) is not trained (train it on sample vectors first)`);
     return this.r;
   }
 
   /**
-   * Learns R from n sample vectors (at most maxTrainPoints are used). Training holds the
-   * sample three times over (x, R·x, its PQ reconstruction) in a scratch arena.
+   * The rows training learns from: checked, and at most maxTrainPoints of them (sampled with
+   * the seed, in row order). A view of `vectors` when no sampling is needed.
    */
-  async train(vectors: Float32Array, n: number = vectors.length / this.d, run: { threads?: number } = {}): Promise<OPQTrainResult> {
-    const { d, m } = this;
-    const o = this.options;
+  private trainingSample(vectors: Float32Array, n: number): { x: Float32Array; t: number } {
+    const d = this.d,
+      o = this.options;
     checkVectors(vectors.subarray(0, n * d), d, 'OPQ training vectors');
     if (n < 256) throw invalid(`OPQ training needs at least 256 vectors (one per PQ codeword), got ${n}`);
-    let t = n;
-    let x = vectors.subarray(0, n * d);
-    if (n > o.maxTrainPoints) {
-      t = o.maxTrainPoints;
-      const rows = samplePermutation(n, t, o.seed).slice().sort();
-      x = new Float32Array(t * d);
-      for (let i = 0; i < t; i++) x.set(vectors.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
+    if (n <= o.maxTrainPoints) return { x: vectors.subarray(0, n * d), t: n };
+    const t = o.maxTrainPoints;
+    const rows = samplePermutation(n, t, o.seed).slice().sort();
+    const x = new Float32Array(t * d);
+    for (let i = 0; i < t; i++) x.set(vectors.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
+    return { x, t };
+  }
+
+  /**
+   * Learns R from n sample vectors (at most maxTrainPoints are used) on the calling thread
+   * (its k-means assignments on `run.threads` pool workers). Training holds the sample three
+   * times over (x, R·x, its PQ reconstruction) in a scratch arena. trainOnWorker runs the same
+   * code on a thread of its own.
+   */
+  async train(vectors: Float32Array, n: number = vectors.length / this.d, run: { threads?: number } = {}): Promise<OPQTrainResult> {
+    const d = this.d;
+    const { x, t } = this.trainingSample(vectors, n);
+    const arena = Arena.take(d * d * 4 + PRODUCT_BLOCK_ROWS * d * 16 + (1 << 20));
+    try {
+      return await this.trainIn(arena, x, t, run);
+    } finally {
+      // handed to the next arena (see Arena.recycle): a dropped shared memory waits for a GC
+      arena.recycle();
     }
-    const arena = new Arena(d * d * 4 + BLOCK_ROWS * d * 16 + (1 << 20));
+  }
+
+  private async trainIn(arena: Arena, x: Float32Array, t: number, run: { threads?: number }): Promise<OPQTrainResult> {
+    const { d, m } = this;
+    const o = this.options;
     const K = createKernels(arena.memory);
     const rp = arena.alloc(d * d * 4);
     let r = randomOrthogonal(d, o.seed);
@@ -217,6 +215,35 @@ export class OPQMatrix {
     return { objective, trainedOn: t, seconds };
   }
 
+  /**
+   * train() on a worker thread of its own (./opq-worker.ts), so the calling thread's event loop
+   * keeps turning for the minutes a large d takes (the SVDs and products run there, the k-means
+   * assignments on that thread's pool). Only the sample travels, copied once; the matrix comes
+   * back transferred. Same result as train() with the same settings.
+   */
+  async trainOnWorker(vectors: Float32Array, n: number = vectors.length / this.d, run: { threads?: number } = {}): Promise<OPQTrainResult> {
+    const { x, t } = this.trainingSample(vectors, n);
+    const shared = x.buffer instanceof SharedArrayBuffer;
+    // a sample is ours to transfer; the caller's own rows are copied first
+    const sample = shared || t < n ? x : x.slice();
+    const pool = new WorkerPool<OPQWorkerResult>({ script: new URL('./opq-worker.js', import.meta.url), reply: codedReply<OPQWorkerResult> });
+    try {
+      const job: OPQWorkerJob = {
+        d: this.d,
+        m: this.m,
+        options: this.options,
+        x: sample,
+        n: t,
+        ...(run.threads !== undefined ? { threads: run.threads } : {}),
+      };
+      const { matrix, ...result } = await pool.at(0).run(job, shared ? [] : [sample.buffer as ArrayBuffer]);
+      this.r = matrix;
+      return result;
+    } finally {
+      await pool.close();
+    }
+  }
+
   /** R·x for n rows (a new array). */
   apply(vectors: Float32Array, n: number = vectors.length / this.d): Float32Array {
     const r = this.requireTrained();
@@ -230,6 +257,13 @@ export class OPQMatrix {
     } finally {
       arena.release(rp);
     }
+  }
+
+  /** apply() with the rows split over `threads` pool workers (../rotate.ts); the calling thread only copies. Same result. */
+  async applyOnWorkers(vectors: Float32Array, n: number = vectors.length / this.d, threads?: number): Promise<Float32Array> {
+    const r = this.requireTrained();
+    checkVectors(vectors.subarray(0, n * this.d), this.d, 'vectors to rotate');
+    return rotateArrayOnWorkers(r, this.d, vectors, n, resolveThreads(threads));
   }
 
   /** Rᵀ·y for n rotated rows, in place: back to the original space. */
@@ -252,7 +286,7 @@ export class OPQMatrix {
 /** Σ_i a_i·b_iᵀ (d×d, float64) over the n rows of a and b, in blocks of rows through the kernel. */
 function crossProduct(K: Kernels, arena: Arena, a: Float32Array, b: Float32Array, n: number, d: number): Float64Array {
   const out = new Float64Array(d * d);
-  const block = Math.min(n, BLOCK_ROWS);
+  const block = Math.min(n, PRODUCT_BLOCK_ROWS);
   const at = arena.alloc(d * block * 4),
     bt = arena.alloc(d * block * 4);
   const part = new Float32Array(d * d);

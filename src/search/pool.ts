@@ -4,18 +4,20 @@
  * Workers are unreferenced while idle: a CLI that is done exits even though the pool exists.
  */
 import { availableParallelism } from 'node:os';
-import { type ErrorCode, NitamonoError } from '../errors.js';
 import type { Arena } from '../kernels/arena.js';
-import { type PooledWorker, type Reply, WorkerPool } from '../util/worker-pool.js';
+import { codedReply, type PooledWorker, WorkerPool } from '../util/worker-pool.js';
 import { checkPositiveInt } from '../validate.js';
+import type { RotateTask } from './rotate.js';
 import type { CoarseLayout, FlatLayout, IVFLayout, Probes, QueryBlock } from './scan.js';
 
 /**
  * One range of queries against what one arena holds. 'flat': the row parts of a FlatIndex
  * (./scan.ts flatSearchRange each). 'ivf': the coarse step when `coarse` is given (it fills
- * `probes`), then the list parts (ivfSearchRange).
+ * `probes`), then the list parts (ivfSearchRange). 'rotate': rows through OPQ's rotation
+ * (./rotate.ts).
  */
 export type Task =
+  | RotateTask
   | { op: 'flat'; layouts: FlatLayout[]; block: QueryBlock; q0: number; q1: number; batched: boolean }
   | {
       op: 'ivf';
@@ -35,14 +37,6 @@ export type Task =
       gather?: number;
     };
 
-/** What ./worker.ts answers: the count of distances computed, or what went wrong (with its code, if it had one). */
-function scanReply(m: unknown): Reply<number> | undefined {
-  const r = m as { id?: unknown; result?: number; error?: string; code?: ErrorCode };
-  if (typeof r?.id !== 'number') return undefined;
-  if (r.error === undefined) return { id: r.id, result: r.result! };
-  return { id: r.id, error: r.code ? new NitamonoError(r.code, r.error) : new Error(r.error) };
-}
-
 export class ScanPool {
   private readonly pool: WorkerPool<number>;
 
@@ -51,7 +45,7 @@ export class ScanPool {
     script: URL = new URL('./worker.js', import.meta.url),
   ) {
     checkPositiveInt('threads', size);
-    this.pool = new WorkerPool<number>({ script, reply: scanReply });
+    this.pool = new WorkerPool<number>({ script, reply: codedReply<number> });
   }
 
   /** The live worker threads (started on first use). */

@@ -1,9 +1,10 @@
 /** Worker thread body for ./pool.ts: attaches shared arenas and runs scan loops on them. */
 import { parentPort } from 'node:worker_threads';
-import { NitamonoError } from '../errors.js';
 import { createKernels } from '../kernels/index.js';
 import type { Kernels } from '../kernels/types.js';
+import { errorReply } from '../util/worker-pool.js';
 import type { Task } from './pool.js';
+import { rotateRange } from './rotate.js';
 import { flatSearchRange, ivfSearchRange } from './scan.js';
 
 const kernelsByArena = new Map<number, Kernels>();
@@ -24,11 +25,11 @@ parentPort!.on('message', (msg: Message) => {
     }
     const t = m.task;
     let result = 0;
-    if (t.op === 'flat') for (const L of t.layouts) result += flatSearchRange(K, L, t.block, t.q0, t.q1, t.batched);
+    if (t.op === 'rotate') result = rotateRange(K, m.memory, t);
+    else if (t.op === 'flat') for (const L of t.layouts) result += flatSearchRange(K, L, t.block, t.q0, t.q1, t.batched);
     else result = ivfSearchRange(K, t.coarse, t.parts, t.block, t.q0, t.q1, t.probes, t.ef, t.scratch, t.graphScratch, t.gather);
     parentPort!.postMessage({ id: m.id, result });
   } catch (err) {
-    // the code travels too, so the caller gets the same NitamonoError (a 4xx, not a 500)
-    parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err), ...(err instanceof NitamonoError ? { code: err.code } : {}) });
+    parentPort!.postMessage(errorReply(m.id, err));
   }
 });

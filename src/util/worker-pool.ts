@@ -7,9 +7,26 @@
  * replacement on next use (or the owner does, from onExit).
  */
 import { type Transferable, Worker } from 'node:worker_threads';
+import { type ErrorCode, NitamonoError } from '../errors.js';
 
 /** The answer to task `id`: a result, or the error the worker reported for it. */
 export type Reply<R> = { id: number; result: R } | { id: number; error: Error };
+
+/**
+ * The reply of a worker script that answers { id, result } or { id, error, code? } (see
+ * errorReply): the code makes the caller's error the same NitamonoError (a 4xx, not a 500).
+ */
+export function codedReply<R>(m: unknown): Reply<R> | undefined {
+  const r = m as { id?: unknown; result?: R; error?: string; code?: ErrorCode };
+  if (typeof r?.id !== 'number') return undefined;
+  if (r.error === undefined) return { id: r.id, result: r.result! };
+  return { id: r.id, error: r.code ? new NitamonoError(r.code, r.error) : new Error(r.error) };
+}
+
+/** What a worker script posts when task `id` failed: the message, and the code of a NitamonoError. */
+export function errorReply(id: number, err: unknown): { id: number; error: string; code?: ErrorCode } {
+  return { id, error: err instanceof Error ? err.message : String(err), ...(err instanceof NitamonoError ? { code: err.code } : {}) };
+}
 
 export interface WorkerPoolOptions<R> {
   /** The worker's script. */
