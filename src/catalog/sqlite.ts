@@ -22,6 +22,7 @@ import type {
   ImageRow,
   ImageSummary,
   NewImage,
+  PathChanges,
   StatusCounts,
   VectorChanges,
   VectorSnapshot,
@@ -577,6 +578,15 @@ export class SQLiteCatalogStore implements CatalogStore {
 
   async snapshot(space: FeatureSpace, dim: number): Promise<VectorSnapshot> {
     return this.db.transaction(() => ({ generation: this.gen(), ...this.vectorsAfter(space, dim, -1) }))();
+  }
+
+  async pathChangesSince(since: number): Promise<PathChanges> {
+    // a row's path never changes under its id (a move is a new row), and `removed` is never pruned
+    return this.db.transaction(() => ({
+      generation: this.gen(),
+      removed: since < 0 ? new Int32Array(0) : Int32Array.from(this.stmt('SELECT id FROM removed WHERE gen > ?').pluck().all(since) as number[]),
+      added: this.stmt("SELECT id, relpath FROM images WHERE gen > ? AND status = 'ok' ORDER BY id").raw(true).all(since) as [number, string][],
+    }))();
   }
 
   async changesSince(space: FeatureSpace, dim: number, since: number): Promise<VectorChanges> {
