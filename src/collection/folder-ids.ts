@@ -54,9 +54,9 @@ export class FolderIds {
     for (const [id, path] of delta.added) {
       this.paths.set(id, path);
       for (const f of ancestors(path)) {
-        let s = this.members.get(f);
-        if (!s) this.members.set(f, (s = new Set()));
-        s.add(id);
+        const s = this.members.get(f);
+        if (s) s.add(id);
+        else this.members.set(f, new Set([id]));
       }
     }
     this.generation = delta.generation;
