@@ -585,7 +585,10 @@ export class SQLiteCatalogStore implements CatalogStore {
     return this.db.transaction(() => ({
       generation: this.gen(),
       removed: since < 0 ? new Int32Array(0) : Int32Array.from(this.stmt('SELECT id FROM removed WHERE gen > ?').pluck().all(since) as number[]),
-      added: this.stmt("SELECT id, relpath FROM images WHERE gen > ? AND status = 'ok' ORDER BY id").raw(true).all(since) as [number, string][],
+      // everything: the covering path index, not the gen index and a row lookup per image
+      added: (since < 0
+        ? this.stmt("SELECT id, relpath FROM images WHERE status = 'ok'").raw(true).all()
+        : this.stmt("SELECT id, relpath FROM images WHERE gen > ? AND status = 'ok'").raw(true).all(since)) as [number, string][],
     }))();
   }
 

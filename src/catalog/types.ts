@@ -115,7 +115,7 @@ export interface VectorChanges {
 export interface PathChanges {
   generation: number;
   removed: Int32Array;
-  /** [id, relpath], ascending ids. */
+  /** [id, relpath], in no particular order. */
   added: [number, string][];
 }
 

@@ -49,11 +49,13 @@ export class FolderIds {
       const path = this.paths.get(id);
       if (path === undefined) continue;
       this.paths.delete(id);
-      for (const f of ancestors(path)) this.members.get(f)?.delete(id);
+      for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) this.members.get(path.slice(0, i))?.delete(id);
     }
     for (const [id, path] of delta.added) {
       this.paths.set(id, path);
-      for (const f of ancestors(path)) {
+      // the folders the path is under ('a/b/c.png': 'a', 'a/b'), as a filter names them
+      for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+        const f = path.slice(0, i);
         const s = this.members.get(f);
         if (s) s.add(id);
         else this.members.set(f, new Set([id]));
@@ -75,9 +77,4 @@ export class FolderIds {
     for (let i = 0; i < n; i++) if (i === 0 || out[i] !== out[w - 1]) out[w++] = out[i]!;
     return w === n ? out : out.slice(0, w);
   }
-}
-
-/** The folders a path is under ('a/b/c.png': 'a', 'a/b'), as the filter names them. */
-function* ancestors(path: string): Generator<string> {
-  for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) yield path.slice(0, i);
 }
