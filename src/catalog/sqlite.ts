@@ -22,6 +22,7 @@ import type {
   ImageRow,
   ImageSummary,
   NewImage,
+  PathChanges,
   StatusCounts,
   VectorChanges,
   VectorSnapshot,
@@ -464,8 +465,10 @@ export class SQLiteCatalogStore implements CatalogStore {
 
   async filterIds(filter: CheckedFilter): Promise<Int32Array> {
     const { where, args } = this.filterSql(filter);
-    // sorted here: an ORDER BY id would make SQLite walk the table in id order instead of the filter's index
-    return Int32Array.from(this.stmt(`SELECT i.id FROM images i WHERE ${where}`).pluck().all(args) as number[]).sort();
+    // One string of decimal ids rather than one JS value per row: for a 1 % folder of 100,000
+    // images 0.075 ms instead of 0.12 ms (bench/filter-bench.mjs), and no per-row garbage.
+    // Sorted here: an ORDER BY id would make SQLite walk the table in id order instead of the filter's index.
+    return parseIdList(this.stmt(`SELECT group_concat(i.id) FROM images i WHERE ${where}`).pluck().get(args) as string | null).sort();
   }
 
   async searchNames(query: NameQuery, opts: { limit: number; offset?: number; filter?: CheckedFilter }): Promise<{ total: number; hits: NameHit[] }> {
@@ -577,6 +580,18 @@ export class SQLiteCatalogStore implements CatalogStore {
     return this.db.transaction(() => ({ generation: this.gen(), ...this.vectorsAfter(space, dim, -1) }))();
   }
 
+  async pathChangesSince(since: number): Promise<PathChanges> {
+    // a row's path never changes under its id (a move is a new row), and `removed` is never pruned
+    return this.db.transaction(() => ({
+      generation: this.gen(),
+      removed: since < 0 ? new Int32Array(0) : Int32Array.from(this.stmt('SELECT id FROM removed WHERE gen > ?').pluck().all(since) as number[]),
+      // everything: the covering path index, not the gen index and a row lookup per image
+      added: (since < 0
+        ? this.stmt("SELECT id, relpath FROM images WHERE status = 'ok'").raw(true).all()
+        : this.stmt("SELECT id, relpath FROM images WHERE gen > ? AND status = 'ok'").raw(true).all(since)) as [number, string][],
+    }))();
+  }
+
   async changesSince(space: FeatureSpace, dim: number, since: number): Promise<VectorChanges> {
     return this.db.transaction(() => {
       const removed = this.stmt('SELECT id FROM removed WHERE gen > ? ORDER BY id').raw(true).all(since) as [number][];
@@ -613,4 +628,23 @@ export class SQLiteCatalogStore implements CatalogStore {
 /** The stored row already describes this file's current content. */
 function sameFile(old: ImageRow, img: NewImage): boolean {
   return old.sha256 !== null && old.sha256 === img.sha256 && old.size === img.size && old.mtime_ms === img.mtime_ms && old.status === img.status;
+}
+
+/** The ids of a group_concat (non-negative integers, comma-separated; null when none). */
+export function parseIdList(s: string | null): Int32Array {
+  if (!s) return new Int32Array(0);
+  let n = 1;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 44) n++;
+  const out = new Int32Array(n);
+  let m = 0,
+    v = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 44) {
+      out[m++] = v;
+      v = 0;
+    } else v = v * 10 + c - 48;
+  }
+  out[m] = v;
+  return out;
 }

@@ -112,6 +112,13 @@ export interface VectorChanges {
   added: { ids: Int32Array; vectors: Float32Array };
 }
 
+export interface PathChanges {
+  generation: number;
+  removed: Int32Array;
+  /** [id, relpath], in no particular order. */
+  added: [number, string][];
+}
+
 export type StatusCounts = Record<ImageStatus, number>;
 
 /**
@@ -164,6 +171,13 @@ export interface CatalogStore {
   okRows(): Promise<{ id: number; relpath: string }[]>;
   /** The searchable ids a filter (./filter.ts, checked) lets through, ascending: what a filtered search scans. */
   filterIds(filter: CheckedFilter): Promise<Int32Array>;
+  /**
+   * Optional (SQLite): the searchable images added after generation `since` (id, path) and the
+   * ids that left the searchable set after it, read together with the generation they bring a
+   * reader to. Lets an in-memory folder index follow writes without re-reading every path
+   * (src/collection/folder-ids.ts); `since` -1 gives every searchable image.
+   */
+  pathChangesSince?(since: number): Promise<PathChanges>;
   /**
    * Search by name (./names.ts): searchable rows whose file and folder names hold every word of
    * `query` (and pass `filter`), best first — more and rarer words in the file name first —

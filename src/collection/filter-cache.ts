@@ -12,6 +12,7 @@
  */
 import type { CheckedFilter } from '../catalog/filter.js';
 import type { CatalogStore } from '../catalog/types.js';
+import { FolderIds } from './folder-ids.js';
 
 /** Filters remembered (least recently used dropped first). */
 export const FILTER_CACHE_ENTRIES = 64;
@@ -23,6 +24,7 @@ export class FilterIdCache {
   private readonly entries = new Map<string, Int32Array>();
   private generation = -1;
   private held = 0;
+  private readonly folders = new FolderIds();
 
   constructor(
     private readonly maxEntries = FILTER_CACHE_ENTRIES,
@@ -39,7 +41,16 @@ export class FilterIdCache {
    * before, with the index it searches): remembered, or resolved by `store` and remembered when
    * the generation did not move meanwhile. The array is shared: callers must not write to it.
    */
-  async resolve(store: Pick<CatalogStore, 'filterIds' | 'generation'>, filter: CheckedFilter, generation: number): Promise<Int32Array> {
+  async resolve(
+    store: Pick<CatalogStore, 'filterIds' | 'generation' | 'pathChangesSince' | 'okCount'>,
+    filter: CheckedFilter,
+    generation: number,
+  ): Promise<Int32Array> {
+    // folders alone: from the in-memory folder index when the store keeps one current (./folder-ids.ts)
+    if (filter.folders && !filter.ids && !filter.mtime && !filter.size && !filter.name) {
+      const ids = await this.folders.resolve(store, filter.folders, generation);
+      if (ids) return ids;
+    }
     const key = cacheKey(filter);
     if (key === undefined) return store.filterIds(filter);
     if (generation !== this.generation) this.clear(generation);

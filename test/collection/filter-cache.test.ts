@@ -114,13 +114,17 @@ test('FilterIdCache: one resolution per (filter, generation), date ranges never 
     assert.equal(await store.generation(), g2);
     assert.equal((await cache.resolve(store, sized, g2)).length, 0);
 
-    // a generation the catalogue has left is not remembered
+    // a generation the catalogue has left is not remembered (folders with ids: resolved by SQL)
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
     await store.commit([put('d1/late.png', 10)]);
-    const stale = await cache.resolve(store, checkImageFilter({ in: 'd1' })!, g2);
-    assert.notEqual(await cache.resolve(store, checkImageFilter({ in: 'd1' })!, g2), stale);
+    const stale = await cache.resolve(store, checkImageFilter({ in: 'd1', ids: upTo(20) })!, g2);
+    assert.notEqual(await cache.resolve(store, checkImageFilter({ in: 'd1', ids: upTo(20) })!, g2), stale);
 
     const g3 = await store.generation();
-    for (let i = 0; i < 10; i++) await cache.resolve(store, checkImageFilter({ in: `d${i}` })!, g3);
+    for (let i = 0; i < 10; i++) await cache.resolve(store, checkImageFilter({ in: `d${i}`, ids: upTo(20) })!, g3);
+    assert.equal(cache.size, 4);
+    // folders alone come from the folder index (./folder-ids.test.ts), not the bounded cache
+    assert.deepEqual([...(await cache.resolve(store, checkImageFilter({ in: 'd1' })!, g3))], [...(await store.filterIds(checkImageFilter({ in: 'd1' })!))]);
     assert.equal(cache.size, 4);
   } finally {
     await store.close();
