@@ -97,6 +97,13 @@ export async function useIndex<T>(idx: EngineIndex, fn: () => T | Promise<T>): P
  * Frees `idx` once no search uses it. Never synchronously: a caller that has just been handed
  * `idx` (its `await` is resumed in a later microtask) must get to take its lease first.
  */
+/** add() with its per-vector work (list assignment, encoding) on the worker pool when the kind has any. */
+function addOffThread(idx: EngineIndex, vectors: Float32Array, ids: Int32Array, threads: number): Promise<void> {
+  if (idx.addAsync) return idx.addAsync(vectors, ids, { threads });
+  idx.add(vectors, ids);
+  return Promise.resolve();
+}
+
 function retireIndex(idx: EngineIndex): void {
   retired.add(idx);
   setImmediate(() => {
@@ -411,7 +418,7 @@ export class IndexManager {
         const keep: number[] = [];
         for (let i = 0; i < delta.added.ids.length; i++) if (!slot.index.has(delta.added.ids[i]!)) keep.push(i);
         if (keep.length === delta.added.ids.length) {
-          if (keep.length > 0) slot.index.add(delta.added.vectors, delta.added.ids);
+          if (keep.length > 0) await addOffThread(slot.index, delta.added.vectors, delta.added.ids, this.o.threads);
         } else if (keep.length > 0) {
           const ids = new Int32Array(keep.length);
           const vecs = new Float32Array(keep.length * dim);
@@ -419,7 +426,7 @@ export class IndexManager {
             ids[j] = delta.added.ids[src]!;
             vecs.set(delta.added.vectors.subarray(src * dim, (src + 1) * dim), j * dim);
           });
-          slot.index.add(vecs, ids);
+          await addOffThread(slot.index, vecs, ids, this.o.threads);
         }
         slot.generation = delta.generation;
         generation = delta.generation;
@@ -552,10 +559,10 @@ export class IndexManager {
       }
       if (n > 0) {
         const bar = progress.step('adding', n, 'vectors');
-        const chunk = 8192;
+        const chunk = 1 << 16;
         for (let i = 0; i < n; i += chunk) {
           const m = Math.min(chunk, n - i);
-          idx.add(data.vectors.subarray(i * dim, (i + m) * dim), data.ids.subarray(i, i + m));
+          await addOffThread(idx, data.vectors.subarray(i * dim, (i + m) * dim), data.ids.subarray(i, i + m), this.o.threads);
           bar.increment(m);
         }
         bar.stop();

@@ -10,13 +10,27 @@ import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/
 import { type ContainerInput, writeContainer } from '../persist/container.js';
 import { splitRange } from '../util/ranges.js';
 import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '../validate.js';
+import { type CodecSpec, type Prepared, prepareHere, prepareOnWorkers, type RowPlan } from './add-rows.js';
 import { ArenaSet, type ArenaSlot } from './arenas.js';
+import type { VectorCodec } from './codec.js';
 import { IdRows } from './id-rows.js';
 import type { ListParts } from './parts.js';
-import { sharedPool, type Task } from './pool.js';
+import { resolveThreads, sharedPool, type Task } from './pool.js';
 import { type CoarseLayout, GATHER_ROWS, type IVFLayout, ivfSearchRange, LIST_SCANNERS, type Probes, type QueryBlock } from './scan.js';
 import { preferSubsetScan, tooFewFound } from './subset.js';
-import type { BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
+import type { AddOptions, BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
+
+/** What adding to a list kind takes (see ArenaIndex.addRows). */
+export interface RowJob {
+  /** The lists rows go to; `current()` says which lists the index has when the rows are appended. */
+  lists: ListParts;
+  current: () => ListParts | undefined;
+  /** How a call of n rows is prepared. */
+  plan: (n: number) => RowPlan;
+  codec: VectorCodec;
+  /** The codec's parameters, for the workers. */
+  spec: () => CodecSpec;
+}
 
 export function metricCode(metric: Metric): MetricCode {
   return checkMetric(metric) === 'ip' ? METRIC_IP : METRIC_L2;
@@ -136,6 +150,10 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   protected abstract decodeRow(r: number, out: Float32Array): void;
 
   abstract add(vectors: Float32Array, ids?: ArrayLike<number>): void;
+  /** add() without blocking the event loop on per-vector work; kinds whose add() is a copy add here. */
+  async addAsync(vectors: Float32Array, ids?: ArrayLike<number>, _options?: AddOptions): Promise<void> {
+    this.add(vectors, ids);
+  }
   abstract remove(ids: ArrayLike<number>): number;
   abstract search(queries: Float32Array, k: number, params?: P): SearchResult;
   abstract searchAsync(queries: Float32Array, k: number, params?: P): Promise<SearchResult>;
@@ -228,12 +246,49 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   /** Checks vectors and ids for add(); returns the ids to store. */
   protected prepareAdd(vectors: Float32Array, ids?: ArrayLike<number>): Int32Array {
     this.assertUsable();
-    const n = checkVectors(vectors, this.dim, 'vectors to add');
+    return this.idsFor(checkVectors(vectors, this.dim, 'vectors to add'), ids);
+  }
+
+  /** The ids n added rows get: `ids` checked against those stored, or the next automatic ones. */
+  private idsFor(n: number, ids?: ArrayLike<number>): Int32Array {
     if (ids !== undefined) return checkIds(ids, n, (id) => this.idToRow.has(id));
     if (this.nextId + n - 1 > MAX_ID) throw invalid('automatic ids exhausted the int32 range');
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.nextId + i;
     return out;
+  }
+
+  /**
+   * add() of the kinds whose rows become lists and codes (./add-rows.ts): prepared on this
+   * thread unit by unit, then appended.
+   */
+  protected addRows(vectors: Float32Array, ids: ArrayLike<number> | undefined, job: RowJob): void {
+    const idArr = this.prepareAdd(vectors, ids);
+    if (idArr.length === 0) return;
+    this.appendRows(job.lists, prepareHere(this.K, this.arena, job.plan(idArr.length), vectors, idArr.length, job.codec), idArr);
+  }
+
+  /**
+   * addAsync(): the same units prepared on the worker pool (the same lists and codes); this
+   * thread checks the input, copies rows in and results out, and appends. Ids are settled at
+   * the append, so adds that overlap cannot take the same automatic id.
+   */
+  protected async addRowsAsync(vectors: Float32Array, ids: ArrayLike<number> | undefined, job: RowJob, threads: number | undefined): Promise<void> {
+    const n = this.prepareAdd(vectors, ids).length;
+    if (n === 0) return;
+    const t = resolveThreads(threads);
+    const codec = { spec: job.spec(), codeSize: job.codec.codeSize(this.dim) };
+    // guarded: a dispose meanwhile must not give away the centroids and rotation the workers read
+    const prepared = await this.guarded(() => prepareOnWorkers(this.arena, job.plan(n), vectors, n, codec, t));
+    this.assertUsable();
+    if (job.current() !== job.lists) throw invalid(`the ${this.kind} index was retrained while vectors were being added to it`);
+    this.appendRows(job.lists, prepared, this.idsFor(n, ids));
+  }
+
+  private appendRows(lists: ListParts, p: Prepared, ids: Int32Array): void {
+    lists.add(p.codes, ids, p.lists);
+    this.reindexIds();
+    this.noteIds(ids);
   }
 
   protected noteIds(ids: Int32Array): void {

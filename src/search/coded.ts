@@ -29,8 +29,9 @@ import type { ContainerFile } from '../persist/container.js';
 import { badFile } from '../persist/read.js';
 import { samplePermutation } from '../util/random.js';
 import { checkIds, checkPositiveInt, checkVectors } from '../validate.js';
+import { batchedFor, type CodecSpec, subtractCentroids } from './add-rows.js';
 import type { ArenaSlot } from './arenas.js';
-import { ArenaIndex, type ListSearchPlan, type RegionSection } from './base.js';
+import { ArenaIndex, type ListSearchPlan, type RegionSection, type RowJob } from './base.js';
 import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
 import type { CodecTrainOptions } from './codec.js';
 import { partCount, partName, rowsMeta } from './index-file.js';
@@ -46,7 +47,7 @@ import type { IndexKind } from './registry.js';
 import { rotateOnWorkers, rotateRows } from './rotate.js';
 import { type IVFLayout, LIST_SCANNERS, PQ_KSUB, type QueryBlock } from './scan.js';
 import { SQ8Codec } from './sq8.js';
-import type { CodedSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, ListStats, Metric, SearchResult } from './types.js';
+import type { AddOptions, CodedSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, ListStats, Metric, SearchResult } from './types.js';
 
 /**
  * Version 2: codes in several parts (sections ids.1, codes.1, listOffsets.1, …) and an HNSW
@@ -64,8 +65,6 @@ const PQ_CAPABILITIES = capabilities(true);
 
 /** Largest precomputed IVF-PQ table taken by default (Faiss: precomputed_table_max_bytes, 2 GiB; our arena is 4 GiB in all). */
 export const PRECOMPUTED_TABLE_MAX_BYTES = 256 << 20;
-/** Rows encoded per step of add(): bounds the residuals' temporary memory. */
-const ADD_CHUNK = 1 << 14;
 /** Query rotations up to this size run on the calling thread in searchAsync: tens of microseconds, less than a worker round trip. */
 const ROTATE_HERE_MULTIPLY_ADDS = 1 << 16;
 /** Most candidate bytes re-scored per step. */
@@ -310,23 +309,14 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         sample = new Float32Array(m * d);
         if (rows) for (let i = 0; i < m; i++) sample.set(vectors.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
         else sample.set(vectors);
-        this.subtractCentroids(sample, m, this.quantizer.assign(sample, m));
+        // on the pool: assigning the sample is m·nlist·d multiply-adds
+        subtractCentroids(sample, m, await this.quantizer.assignAsync(sample, m, resolveThreads(options.threads)), this.quantizer.centroidsView(), d);
       }
       const r = await this.codec.train(sample, m, options);
       warnings.push(...r.warnings);
       this.trained();
       this.training = { ...(objective ? { objective } : {}), ...(opqObjective ? { opqObjective } : {}), trainedOn: r.trainedOn, warnings };
     });
-  }
-
-  /** x − centroid of its list, in place, for n rows. */
-  private subtractCentroids(x: Float32Array, n: number, lists: Int32Array): void {
-    const d = this.dim,
-      c = this.quantizer!.centroidsView();
-    for (let i = 0; i < n; i++) {
-      const l = lists[i]! * d;
-      for (let j = 0; j < d; j++) x[i * d + j] = x[i * d + j]! - c[l + j]!;
-    }
   }
 
   /**
@@ -417,27 +407,26 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   }
 
   add(vectors: Float32Array, ids?: ArrayLike<number>): void {
-    const lists = this.requireTrained('add vectors');
-    const idArr = this.prepareAdd(vectors, ids);
-    const n = idArr.length;
-    if (n === 0) return;
-    const d = this.dim,
-      cs = this.codec.codeSize(d);
-    vectors = this.rotated(vectors, n);
-    const codes = new Uint8Array(n * cs);
-    const listOf = this.quantizer ? this.quantizer.assign(vectors, n) : new Int32Array(n);
-    for (let i0 = 0; i0 < n; i0 += ADD_CHUNK) {
-      const cnt = Math.min(ADD_CHUNK, n - i0);
-      let x = vectors.subarray(i0 * d, (i0 + cnt) * d);
-      if (this.quantizer) {
-        x = x.slice();
-        this.subtractCentroids(x, cnt, listOf.subarray(i0, i0 + cnt));
-      }
-      this.codec.encode(x, cnt, codes.subarray(i0 * cs, (i0 + cnt) * cs));
-    }
-    lists.add(codes, idArr, listOf);
-    this.reindexIds();
-    this.noteIds(idArr);
+    this.addRows(vectors, ids, this.rowJob(this.requireTrained('add vectors')));
+  }
+
+  /** add() with rotation, list assignment and encoding on the worker pool. */
+  override async addAsync(vectors: Float32Array, ids?: ArrayLike<number>, options: AddOptions = {}): Promise<void> {
+    await this.addRowsAsync(vectors, ids, this.rowJob(this.requireTrained('add vectors')), options.threads);
+  }
+
+  /** Rotated by OPQ, assigned (inverted-file kinds), encoded — of residuals for the inverted-file kinds. */
+  private rowJob(lists: ListParts): RowJob {
+    const q = this.quantizer;
+    return {
+      lists,
+      current: () => this.lists,
+      plan: (n) =>
+        q ? q.assignPlan(n, this.rotation, true) : { d: this.dim, rotation: this.rotation, coarse: null, batched: batchedFor(n), byResidual: false },
+      codec: this.codec,
+      spec: (): CodecSpec =>
+        this.codec instanceof PQCodec ? { name: 'pq', m: this.codec.m, codebooks: this.codec.getCodebooks()! } : { name: 'sq8', ...this.codec.ranges()! },
+    };
   }
 
   remove(ids: ArrayLike<number>): number {

@@ -14,7 +14,7 @@ import { type ContainerFile, readContainer } from '../persist/container.js';
 import { badFile } from '../persist/read.js';
 import { checkPositiveInt, checkVectors } from '../validate.js';
 import type { ArenaSlot } from './arenas.js';
-import { ArenaIndex, type ListSearchPlan, type RegionSection } from './base.js';
+import { ArenaIndex, type ListSearchPlan, type RegionSection, type RowJob } from './base.js';
 import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
 import { F32Codec, type VectorCodec } from './codec.js';
 import { partCount, partName, rowSections, rowsMeta } from './index-file.js';
@@ -26,7 +26,7 @@ import { resolveThreads } from './pool.js';
 import type { CoarseQuantizer, HNSWQuantizerOptions } from './quantizer.js';
 import type { IndexKind } from './registry.js';
 import type { IVFLayout } from './scan.js';
-import type { DescribeOptions, IndexCapabilities, IndexDescription, IVFSearchParams, ListStats, Metric, SearchResult } from './types.js';
+import type { AddOptions, DescribeOptions, IndexCapabilities, IndexDescription, IVFSearchParams, ListStats, Metric, SearchResult } from './types.js';
 
 export type { ListStats } from './types.js';
 
@@ -158,15 +158,16 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
   }
 
   add(vectors: Float32Array, ids?: ArrayLike<number>): void {
-    const lists = this.requireTrained('add vectors');
-    const idArr = this.prepareAdd(vectors, ids);
-    const m = idArr.length;
-    if (m === 0) return;
-    const codes = new Uint8Array(m * this.codec.codeSize(this.dim));
-    this.codec.encode(vectors, m, codes);
-    lists.add(codes, idArr, this.quantizer.assign(vectors, m));
-    this.reindexIds();
-    this.noteIds(idArr);
+    this.addRows(vectors, ids, this.rowJob(this.requireTrained('add vectors')));
+  }
+
+  /** add() with the list assignment on the worker pool. */
+  override async addAsync(vectors: Float32Array, ids?: ArrayLike<number>, options: AddOptions = {}): Promise<void> {
+    await this.addRowsAsync(vectors, ids, this.rowJob(this.requireTrained('add vectors')), options.threads);
+  }
+
+  private rowJob(lists: ListParts): RowJob {
+    return { lists, current: () => this.lists, plan: (n) => this.quantizer.assignPlan(n), codec: this.codec, spec: () => ({ name: 'f32' }) };
   }
 
   remove(ids: ArrayLike<number>): number {

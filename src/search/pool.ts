@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Arena } from '../kernels/arena.js';
 import { codedReply, type PooledWorker, WorkerPool } from '../util/worker-pool.js';
 import { checkPositiveInt } from '../validate.js';
+import type { PrepareTask } from './add-rows.js';
 import type { RotateTask } from './rotate.js';
 import type { CoarseLayout, FlatLayout, IVFLayout, Probes, QueryBlock } from './scan.js';
 
@@ -14,10 +15,11 @@ import type { CoarseLayout, FlatLayout, IVFLayout, Probes, QueryBlock } from './
  * One range of queries against what one arena holds. 'flat': the row parts of a FlatIndex
  * (./scan.ts flatSearchRange each). 'ivf': the coarse step when `coarse` is given (it fills
  * `probes`), then the list parts (ivfSearchRange). 'rotate': rows through OPQ's rotation
- * (./rotate.ts).
+ * (./rotate.ts). 'prepare': rows being added, assigned to lists and encoded (./add-rows.ts).
  */
 export type Task =
   | RotateTask
+  | PrepareTask
   | { op: 'flat'; layouts: FlatLayout[]; block: QueryBlock; q0: number; q1: number; batched: boolean }
   | {
       op: 'ivf';

@@ -9,9 +9,10 @@ import { NitamonoError } from '../errors.js';
 import type { Arena } from '../kernels/arena.js';
 import type { Kernels, MetricCode } from '../kernels/types.js';
 import { checkPositiveInt, checkVectors } from '../validate.js';
+import { batchedFor, prepareHere, prepareOnWorkers, type RowPlan } from './add-rows.js';
 import { buildHNSW, buildScratchBytes, checkGraph, checkHNSWParams, graphOffsets, type HNSWLayout, hnswScratchBytes, hnswSearch } from './hnsw.js';
 import { type KMeansOptions, type KMeansResult, kmeans } from './kmeans.js';
-import { BATCH_MIN_QUERIES, type CoarseLayout, type FlatLayout, flatSearchRange, type QueryBlock } from './scan.js';
+import type { CoarseLayout, FlatLayout } from './scan.js';
 
 /** What an index file records of its coarse quantizer beyond the centroids. */
 export type CoarseSpec = { kind: 'flat' } | { kind: 'hnsw'; M: number; efConstruction: number; efSearch: number; entry: number; maxLevel: number };
@@ -100,33 +101,27 @@ export class CoarseQuantizer {
   }
 
   /**
-   * The nearest list of each of the n rows of `vectors` (n×d), in blocks of at most
-   * 1/16 of the arena's limit (and 64 MiB) copied into it.
+   * The nearest list of each of the n rows of `vectors` (n×d), in units copied into the
+   * arena (./add-rows.ts): the blocked kernel, the N·K·D part of adding to an inverted file.
    */
   assign(vectors: Float32Array, n: number = vectors.length / this.d): Int32Array {
+    return prepareHere(this.K, this.arena, this.assignPlan(n), vectors, n, null).lists;
+  }
+
+  /** The same on the worker pool (the same lists): the calling thread only copies. */
+  async assignAsync(vectors: Float32Array, n: number, threads: number): Promise<Int32Array> {
+    return (await prepareOnWorkers(this.arena, this.assignPlan(n), vectors, n, null, threads)).lists;
+  }
+
+  /** How rows of a call of n rows are assigned: see RowPlan. */
+  assignPlan(n: number, rotation = 0, byResidual = false): RowPlan {
     this.requireTrained();
-    const a = this.arena,
-      d = this.d;
-    const rowBytes = d * 4 + 16;
-    const rows = Math.max(BATCH_MIN_QUERIES, Math.min(n, Math.floor(Math.min(64 << 20, a.limit / 16) / rowBytes)));
-    const out = new Int32Array(n);
-    // one formula for every block, whatever the arena's size: the same vectors land in the same lists
-    const batched = n >= BATCH_MIN_QUERIES;
-    const at = [rows * d * 4, rows * 4, rows * 4, rows * 4, rows * 4].map((b) => a.alloc(Math.max(4, b)));
-    const block: QueryBlock = { queries: at[0]!, queryNorms: at[1]!, heapsD: at[2]!, heapsI: at[3]!, sizes: at[4]!, k: 1 };
-    try {
-      for (let i0 = 0; i0 < n; i0 += rows) {
-        const m = Math.min(rows, n - i0);
-        a.f32(block.queries, m * d).set(vectors.subarray(i0 * d, (i0 + m) * d));
-        a.i32(block.sizes, m).fill(0);
-        // the blocked kernel: assigning a large batch is the N·K·D part of adding to an inverted file
-        flatSearchRange(this.K, this.layout(), block, 0, m, batched);
-        out.set(a.i32(block.heapsI, m), i0);
-      }
-      return out;
-    } finally {
-      for (const p of at) a.release(p);
-    }
+    return { d: this.d, rotation, coarse: this.assignStep(), batched: batchedFor(n), byResidual };
+  }
+
+  /** The coarse step of assignment: every centroid scored. */
+  protected assignStep(): NonNullable<RowPlan['coarse']> {
+    return { layout: this.layout(), hnsw: null, ef: 0 };
   }
 
   /** The `nprobe` lists nearest to `query` (d floats), nearest first; ties go to the lower list. */
@@ -272,26 +267,8 @@ export class HNSWQuantizer extends CoarseQuantizer {
   }
 
   /** The list of each vector: the graph's nearest centroid with efSearch candidates. */
-  override assign(vectors: Float32Array, n: number = vectors.length / this.d): Int32Array {
-    if (!this.graph) return super.assign(vectors, n);
-    const a = this.arena,
-      d = this.d;
-    const out = new Int32Array(n);
-    const q = a.alloc(d * 4),
-      hd = a.alloc(4),
-      hi = a.alloc(4),
-      scratch = a.alloc(this.searchScratchBytes);
-    try {
-      const layout = this.hnswLayout();
-      for (let i = 0; i < n; i++) {
-        a.f32(q, d).set(vectors.subarray(i * d, (i + 1) * d));
-        hnswSearch(this.K, this.metric, d, this.centroids, layout, q, 1, this.efSearch, hd, hi, scratch);
-        out[i] = a.i32(hi, 1)[0]!;
-      }
-    } finally {
-      for (const p of [q, hd, hi, scratch]) a.release(p);
-    }
-    return out;
+  protected override assignStep(): NonNullable<RowPlan['coarse']> {
+    return { ...super.assignStep(), ...(this.graph ? { hnsw: this.hnswLayout(), ef: this.efSearch } : {}) };
   }
 
   /** The `nprobe` lists the graph finds nearest to `query`, nearest first, with `ef` candidates (default efSearch). */

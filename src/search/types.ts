@@ -109,6 +109,11 @@ export interface IndexDescription {
   lists?: ListStats;
 }
 
+export interface AddOptions {
+  /** Worker threads the call uses (default: all cores). */
+  threads?: number;
+}
+
 export interface VectorIndex<P extends BaseSearchParams = SearchParams> {
   /** The registered kind ('flat', 'ivf', …) that wrote and reads its files. */
   readonly kind: string;
@@ -126,6 +131,11 @@ export interface VectorIndex<P extends BaseSearchParams = SearchParams> {
   /** Learns what a trainable kind needs (centroids, codebooks) from sample vectors, which are not added. */
   train?(vectors: Float32Array, options?: object): Promise<void>;
   add(vectors: Float32Array, ids?: ArrayLike<number>): void;
+  /**
+   * The same as add() (the same lists, codes and ids), with the per-vector work — list
+   * assignment, encoding, rotation — on worker threads; absent on kinds with none.
+   */
+  addAsync?(vectors: Float32Array, ids?: ArrayLike<number>, options?: AddOptions): Promise<void>;
   /** Removes the given ids; returns how many were present. */
   remove(ids: ArrayLike<number>): number;
   has(id: number): boolean;

@@ -3,6 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { createKernels } from '../kernels/index.js';
 import type { Kernels } from '../kernels/types.js';
 import { errorReply } from '../util/worker-pool.js';
+import { prepareRange } from './add-rows.js';
 import type { Task } from './pool.js';
 import { rotateRange } from './rotate.js';
 import { flatSearchRange, ivfSearchRange } from './scan.js';
@@ -26,6 +27,7 @@ parentPort!.on('message', (msg: Message) => {
     const t = m.task;
     let result = 0;
     if (t.op === 'rotate') result = rotateRange(K, m.memory, t);
+    else if (t.op === 'prepare') result = prepareRange(K, m.memory, t);
     else if (t.op === 'flat') for (const L of t.layouts) result += flatSearchRange(K, L, t.block, t.q0, t.q1, t.batched);
     else result = ivfSearchRange(K, t.coarse, t.parts, t.block, t.q0, t.q1, t.probes, t.ef, t.scratch, t.graphScratch, t.gather);
     parentPort!.postMessage({ id: m.id, result });

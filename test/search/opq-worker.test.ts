@@ -7,27 +7,7 @@ import { IVFPQIndex, PQIndex } from '../../src/search/coded.js';
 import { OPQMatrix } from '../../src/search/opq.js';
 import { clusteredVectors } from '../../src/vectors/synthetic.js';
 import { expectError } from '../assert-error.js';
-
-/** Runs fn while a 5 ms interval counts ticks; the longest gap between ticks (or to the ends). */
-async function whileTicking<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number; maxGap: number; ticks: number }> {
-  let last = performance.now(),
-    maxGap = 0,
-    ticks = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    ticks++;
-  }, 5);
-  const t0 = performance.now();
-  try {
-    const result = await fn();
-    const end = performance.now();
-    return { result, ms: end - t0, maxGap: Math.max(maxGap, end - last), ticks };
-  } finally {
-    clearInterval(timer);
-  }
-}
+import { whileTicking } from '../ticking.js';
 
 describe('OPQ training on a worker thread', () => {
   const d = 64,
