@@ -7,10 +7,9 @@
 //   search (calling thread) vs searchAsync (rotation and scan on the pool) of a query batch.
 //   npm run build && flock /tmp/nitamono-bench.flock node bench/opq-loop-bench.mjs [--n 20000] [--dim 256] [--m 32] [--niter 10] [--nlist 64] [--queries 1000] [--threads 2]
 // Synthetic clustered vectors (clusteredVectors, seed 5).
-import { performance } from 'node:perf_hooks';
 import { clusteredVectors, indexFactory } from 'nitamono';
 import { OPQMatrix } from '../dist/src/search/opq.js';
-import { arg } from './lib.mjs';
+import { arg, whileTicking } from './lib.mjs';
 
 const N = Number(arg('n', 20_000));
 const D = Number(arg('dim', 256));
@@ -19,26 +18,6 @@ const NITER = Number(arg('niter', 10));
 const NLIST = Number(arg('nlist', 64));
 const Q = Number(arg('queries', 1000));
 const THREADS = Number(arg('threads', 2));
-
-async function whileTicking(fn) {
-  let last = performance.now(),
-    maxGap = 0,
-    ticks = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    ticks++;
-  }, 5);
-  const t0 = performance.now();
-  try {
-    const result = await fn();
-    const end = performance.now();
-    return { result, ms: end - t0, maxGap: Math.max(maxGap, end - last), ticks };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 const { data } = clusteredVectors(N + Q, D, { seed: 5, clusters: 64 });
 const base = data.subarray(0, N * D),
