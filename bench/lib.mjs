@@ -54,23 +54,5 @@ export function startServe(collection, extra = []) {
   });
 }
 
-/** Runs fn while a 5 ms interval counts ticks: how long the event loop waited at most (ms), and the call's time. */
-export async function whileTicking(fn) {
-  let last = performance.now(),
-    maxGap = 0,
-    ticks = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    ticks++;
-  }, 5);
-  const t0 = performance.now();
-  try {
-    const result = await fn();
-    const end = performance.now();
-    return { result, ms: end - t0, maxGap: Math.max(maxGap, end - last), ticks };
-  } finally {
-    clearInterval(timer);
-  }
-}
+/** The tests' event-loop probe (test/ticking.ts, built with them). */
+export { whileTicking } from '../dist/test/ticking.js';
