@@ -48,7 +48,7 @@ export interface UnitRegions {
   rows: number;
   /** f32 rows×d: the rows as given */
   src: number;
-  /** f32 rows×d: rotated rows, then residuals */
+  /** f32 rows×d: rotated rows, then residuals (a stub when there are neither) */
   work: number;
   /** i32 rows: the list of each row */
   lists: number;
@@ -69,7 +69,7 @@ export function allocUnit(arena: Arena, plan: RowPlan, rows: number, codeSize: n
   const d = plan.d;
   const sizes = [
     rows * d * 4,
-    rows * d * 4,
+    plan.rotation || plan.byResidual ? rows * d * 4 : 0,
     rows * 4,
     rows * codeSize,
     rows * 4,

@@ -103,7 +103,7 @@ describe('addAsync equals add', () => {
 describe('addAsync keeps the event loop turning', () => {
   test('a 5 ms timer ticks through a large IVF-PQ addAsync, not through add()', async () => {
     const d = 128,
-      n = 40_000;
+      n = 60_000;
     const train = clusteredVectors(3000, d, { seed: 1, clusters: 64 }).data;
     const add = clusteredVectors(n, d, { seed: 2, clusters: 64 }).data;
     const make = () => new IVFPQIndex(d, { nlist: 64, m: 16 });
@@ -113,9 +113,13 @@ describe('addAsync keeps the event loop turning', () => {
       for (const idx of [here, away]) await idx.train(train, { seed: 3, iterations: 2, threads: 2 });
       const sync = await whileTicking(async () => here.add(add));
       const worker = await whileTicking(() => away.addAsync(add, undefined, { threads: 2 }));
-      assert.ok(sync.maxGap > sync.ms / 2, `add(): longest gap ${sync.maxGap.toFixed(0)} ms of ${sync.ms.toFixed(0)} ms`);
-      assert.ok(worker.ticks >= 10, `addAsync: ${worker.ticks} ticks in ${worker.ms.toFixed(0)} ms`);
-      assert.ok(worker.maxGap < sync.ms / 4, `addAsync: longest gap ${worker.maxGap.toFixed(0)} ms; add() took ${sync.ms.toFixed(0)} ms`);
+      assert.ok(
+        sync.ticks <= 1 && sync.maxGap > sync.ms / 2,
+        `add(): ${sync.ticks} ticks, longest gap ${sync.maxGap.toFixed(0)} ms of ${sync.ms.toFixed(0)} ms`,
+      );
+      // on average a tick every 25 ms at most; the longest gap allows for a loaded machine's scheduling
+      assert.ok(worker.ticks >= worker.ms / 25, `addAsync: ${worker.ticks} ticks in ${worker.ms.toFixed(0)} ms`);
+      assert.ok(worker.maxGap < sync.ms / 2, `addAsync: longest gap ${worker.maxGap.toFixed(0)} ms; add() took ${sync.ms.toFixed(0)} ms`);
       assert.deepEqual(away.listSizes(), here.listSizes());
     } finally {
       here.dispose();
