@@ -30,6 +30,12 @@ export interface RowJob {
   codec: VectorCodec;
   /** The codec's parameters, for the workers. */
   spec: () => CodecSpec;
+  /** The codes are the rows' own bytes (IVF-Flat): only lists are prepared, nothing is encoded or copied back. */
+  raw?: boolean;
+}
+
+function rawCodes(job: RowJob, vectors: Float32Array, p: Prepared): Prepared {
+  return job.raw ? { lists: p.lists, codes: new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength) } : p;
 }
 
 export function metricCode(metric: Metric): MetricCode {
@@ -265,7 +271,8 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   protected addRows(vectors: Float32Array, ids: ArrayLike<number> | undefined, job: RowJob): void {
     const idArr = this.prepareAdd(vectors, ids);
     if (idArr.length === 0) return;
-    this.appendRows(job.lists, prepareHere(this.K, this.arena, job.plan(idArr.length), vectors, idArr.length, job.codec), idArr);
+    const n = idArr.length;
+    this.appendRows(job.lists, rawCodes(job, vectors, prepareHere(this.K, this.arena, job.plan(n), vectors, n, job.raw ? null : job.codec)), idArr);
   }
 
   /**
@@ -277,12 +284,12 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     const n = this.prepareAdd(vectors, ids).length;
     if (n === 0) return;
     const t = resolveThreads(threads);
-    const codec = { spec: job.spec(), codeSize: job.codec.codeSize(this.dim) };
+    const codec = job.raw ? null : { spec: job.spec(), codeSize: job.codec.codeSize(this.dim) };
     // guarded: a dispose meanwhile must not give away the centroids and rotation the workers read
     const prepared = await this.guarded(() => prepareOnWorkers(this.arena, job.plan(n), vectors, n, codec, t));
     this.assertUsable();
     if (job.current() !== job.lists) throw invalid(`the ${this.kind} index was retrained while vectors were being added to it`);
-    this.appendRows(job.lists, prepared, this.idsFor(n, ids));
+    this.appendRows(job.lists, rawCodes(job, vectors, prepared), this.idsFor(n, ids));
   }
 
   private appendRows(lists: ListParts, p: Prepared, ids: Int32Array): void {

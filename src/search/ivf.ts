@@ -167,7 +167,7 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
   }
 
   private rowJob(lists: ListParts): RowJob {
-    return { lists, current: () => this.lists, plan: (n) => this.quantizer.assignPlan(n), codec: this.codec, spec: () => ({ name: 'f32' }) };
+    return { lists, current: () => this.lists, plan: (n) => this.quantizer.assignPlan(n), codec: this.codec, spec: () => ({ name: 'f32' }), raw: true };
   }
 
   remove(ids: ArrayLike<number>): number {

@@ -133,7 +133,8 @@ export interface VectorIndex<P extends BaseSearchParams = SearchParams> {
   add(vectors: Float32Array, ids?: ArrayLike<number>): void;
   /**
    * The same as add() (the same lists, codes and ids), with the per-vector work — list
-   * assignment, encoding, rotation — on worker threads; absent on kinds with none.
+   * assignment, encoding, rotation — on worker threads; absent on kinds with none. `vectors`
+   * must not change until the promise settles.
    */
   addAsync?(vectors: Float32Array, ids?: ArrayLike<number>, options?: AddOptions): Promise<void>;
   /** Removes the given ids; returns how many were present. */
