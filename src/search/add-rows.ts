@@ -65,9 +65,21 @@ export interface UnitRegions {
 /** A pool task: the first `n` rows of a unit, prepared with `plan` and encoded by `codec` (none: assign only). */
 export type PrepareTask = { op: 'prepare'; plan: RowPlan; unit: UnitRegions; n: number; codec: CodecSpec | null };
 
-export function allocUnit(arena: Arena, plan: RowPlan, rows: number, codeSize: number): UnitRegions {
+/**
+ * Rows per unit for n rows here: unitRows(d), halved until `count` units take at most half the
+ * arena's room (an arena capped small — NITAMONO_ARENA_BYTES, or one nearly full — still adds,
+ * in smaller steps).
+ */
+export function fittedRows(arena: Arena, plan: RowPlan, n: number, codeSize: number, count = 1): number {
+  let rows = Math.min(n, unitRows(plan.d));
+  const budget = arena.contiguousRoom / 2;
+  while (rows > 1 && count * unitBytes(plan, rows, codeSize) > budget) rows = Math.ceil(rows / 2);
+  return rows;
+}
+
+function unitSizes(plan: RowPlan, rows: number, codeSize: number): number[] {
   const d = plan.d;
-  const sizes = [
+  return [
     rows * d * 4,
     plan.rotation || plan.byResidual ? rows * d * 4 : 0,
     rows * 4,
@@ -78,6 +90,15 @@ export function allocUnit(arena: Arena, plan: RowPlan, rows: number, codeSize: n
     plan.rotation ? productScratchBytes(Math.min(rows, PRODUCT_BLOCK_ROWS), d) : 0,
     plan.coarse?.hnsw ? hnswScratchBytes(plan.coarse.hnsw.M) : 0,
   ];
+}
+
+/** Arena bytes of one unit of `rows` rows (each region rounded up to the 64-byte alignment). */
+function unitBytes(plan: RowPlan, rows: number, codeSize: number): number {
+  return unitSizes(plan, rows, codeSize).reduce((a, b) => a + Math.ceil(Math.max(4, b) / 64) * 64, 0);
+}
+
+export function allocUnit(arena: Arena, plan: RowPlan, rows: number, codeSize: number): UnitRegions {
+  const sizes = unitSizes(plan, rows, codeSize);
   const p: number[] = [];
   try {
     for (const b of sizes) p.push(arena.alloc(Math.max(4, b)));
@@ -175,7 +196,7 @@ export function prepareHere(K: Kernels, arena: Arena, plan: RowPlan, vectors: Fl
     cs = codec ? codec.codeSize(d) : 0;
   const out: Prepared = { lists: new Int32Array(n), codes: new Uint8Array(n * cs) };
   if (n === 0) return out;
-  const rows = Math.min(n, unitRows(d));
+  const rows = fittedRows(arena, plan, n, cs);
   const u = allocUnit(arena, plan, rows, cs);
   try {
     for (let i0 = 0; i0 < n; i0 += rows) {
@@ -206,8 +227,8 @@ export async function prepareOnWorkers(
     cs = codec ? codec.codeSize : 0;
   const out: Prepared = { lists: new Int32Array(n), codes: new Uint8Array(n * cs) };
   if (n === 0) return out;
-  const rows = Math.min(n, unitRows(d));
-  const width = Math.max(1, Math.min(threads, Math.ceil(n / rows)));
+  const width = Math.max(1, Math.min(threads, Math.ceil(n / Math.min(n, unitRows(d)))));
+  const rows = fittedRows(arena, plan, n, cs, width);
   const units: UnitRegions[] = [];
   try {
     for (let w = 0; w < width; w++) units.push(allocUnit(arena, plan, rows, cs));
