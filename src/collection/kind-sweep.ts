@@ -122,6 +122,18 @@ export const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 export const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
+
+/** One sweep point from per-query recalls, times and distance counts. */
+export function sweepPoint(nprobe: number, rk: number[], r1: number[], times: number[], dc: number[]) {
+  return {
+    nprobe,
+    recall_at_k: r4(mean(rk)),
+    recall_at_1: r4(mean(r1)),
+    mean_ms: r4(mean(times)),
+    p50_ms: r4(median(times)),
+    distances_computed: Math.round(mean(dc)),
+  };
+}
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /** Squared L2 distance of row qi of a to row r of b (dimension d). */
@@ -229,14 +241,7 @@ export async function sweepIndexKinds(collection: Collection, kind: FeatureKind,
           r1.push(cmp.r1);
           rk.push(cmp.rk);
         }
-        points.push({
-          nprobe,
-          recall_at_k: r4(mean(rk)),
-          recall_at_1: r4(mean(r1)),
-          mean_ms: r4(mean(times)),
-          p50_ms: r4(median(times)),
-          distances_computed: Math.round(mean(dc)),
-        });
+        points.push(sweepPoint(nprobe, rk, r1, times, dc));
         await turn();
       }
       return { points, complete: true };

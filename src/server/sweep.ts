@@ -5,7 +5,7 @@
  * exact search next to the seed's N·D.
  */
 import type { Collection, FeatureKind, KindSweep, SweepKindName } from '../collection/index.js';
-import { mean, median, r4, sweepIndexKinds } from '../collection/kind-sweep.js';
+import { mean, median, r4, sweepIndexKinds, sweepPoint } from '../collection/kind-sweep.js';
 import { tieAwareRecall } from '../eval/recall.js';
 import { sweepProbes } from './costs.js';
 
@@ -73,14 +73,7 @@ export async function runSweep(collection: Collection, kind: FeatureKind, k: num
       r1.push(cmp.r1);
       rk.push(cmp.rk);
     }
-    points.push({
-      nprobe,
-      recall_at_k: r4(mean(rk)),
-      recall_at_1: r4(mean(r1)),
-      mean_ms: r4(mean(times)),
-      p50_ms: r4(median(times)),
-      distances_computed: Math.round(mean(dc)),
-    });
+    points.push(sweepPoint(nprobe, rk, r1, times, dc));
   }
   return {
     features: kind,
