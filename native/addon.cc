@@ -11,6 +11,7 @@
 #include <atomic>
 
 #include "batch.h"
+#include "rows.h"
 
 namespace {
 
@@ -151,6 +152,7 @@ napi_value UseIsa(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"batchTopK", nullptr, BatchTopK, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"scanTopKRows", nullptr, ScanTopKRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"isa", nullptr, Isa, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"useIsa", nullptr, UseIsa, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };

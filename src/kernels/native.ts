@@ -3,7 +3,8 @@
  * scripts/build-native.mjs at install and by `npm run build`; absent when no compiler was found).
  * It replaces the WASM build's blocked many-queries × many-rows scan (batchTopK: flat batch
  * search, the k-means assignment step), where WASM SIMD — 128-bit, no FMA — stops at about half of
- * what AVX2+FMA or AVX-512F do; every other kernel stays the WASM one. The addon picks its
+ * what AVX2+FMA or AVX-512F do, and the scan of scattered rows (scanTopKRows: filtered search),
+ * which prefetches rows ahead; every other kernel stays the WASM one. The addon picks its
  * instruction set at run time (AVX-512F, AVX2+FMA, else portable C++) and reads the same shared
  * memory through a Uint8Array view, with the same byte offsets.
  */
@@ -33,6 +34,21 @@ interface NativeAddon {
     rowOffset: number,
     labelMap: number,
   ): void;
+  /** Absent from an addon built before it (then the WASM kernel serves). */
+  scanTopKRows?(
+    memory: Uint8Array,
+    metric: number,
+    q: number,
+    base: number,
+    d: number,
+    rows: number,
+    n: number,
+    k: number,
+    heapD: number,
+    heapI: number,
+    size: number,
+    labelMap: number,
+  ): number;
   isa(): string;
   useIsa(name: string): string;
 }
@@ -106,5 +122,15 @@ export function createNativeKernels(memory: WebAssembly.Memory, module?: WebAsse
       // a fresh view each call: the memory may have grown since the last one
       a.batchTopK(new Uint8Array(memory.buffer), metric, Q, nq, qnorms, base, xnorms, n, d, k, heapsD, heapsI, sizes, rowOffset, labelMap);
     },
+    ...(a.scanTopKRows ? { scanTopKRows: nativeRows(a.scanTopKRows, memory, () => labelMap) } : {}),
   };
+}
+
+/**
+ * The addon's scan of scattered rows (native/rows.cc: a filtered search's rows, prefetched ahead
+ * of the one scored, which WASM cannot do); the same heap as the WASM kernel's, to the bit.
+ */
+function nativeRows(scan: NonNullable<NativeAddon['scanTopKRows']>, memory: WebAssembly.Memory, labelMap: () => number): Kernels['scanTopKRows'] {
+  return (metric, q, base, d, rows, n, k, heapD, heapI, size) =>
+    scan(new Uint8Array(memory.buffer), metric, q, base, d, rows, n, k, heapD, heapI, size, labelMap());
 }

@@ -16,7 +16,18 @@ import type { VectorCodec } from './codec.js';
 import { IdRows } from './id-rows.js';
 import type { ListParts } from './parts.js';
 import { resolveThreads, sharedPool, type Task } from './pool.js';
-import { type CoarseLayout, GATHER_ROWS, type IVFLayout, ivfSearchRange, LIST_SCANNERS, type Probes, type QueryBlock } from './scan.js';
+import {
+  BATCH_MIN_QUERIES,
+  type CoarseLayout,
+  type FlatLayout,
+  flatSearchRange,
+  GATHER_ROWS,
+  type IVFLayout,
+  ivfSearchRange,
+  LIST_SCANNERS,
+  type Probes,
+  type QueryBlock,
+} from './scan.js';
 import { preferSubsetScan, tooFewFound } from './subset.js';
 import type { AddOptions, BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
 
@@ -82,6 +93,21 @@ export interface ListSearchPlan {
   partsIn(slot: ArenaSlot): IVFLayout[];
   /** A filtered search's gather scratch per thread (./subset.ts); 0 when unfiltered. */
   gatherBytes?: number;
+}
+
+/** An arena's row parts as a flat scan reads them (see ArenaIndex.searchRowsHere); `alloc` takes a region freed when the call ends. */
+export type RowLayouts = (slot: ArenaSlot, alloc: (bytes: number) => number) => FlatLayout[];
+
+/**
+ * Restricts a flat scan of `L` to its part's allowed rows, copied into the arena at `alloc`'s
+ * region: the kernel reads the row list there, one call per query however scattered the rows
+ * are (./subset.ts).
+ */
+export function withAllowedRows(L: FlatLayout, slot: ArenaSlot, rows: Int32Array, alloc: (bytes: number) => number): FlatLayout {
+  L.allowedAt = alloc(rows.length * 4);
+  L.allowedCount = rows.length;
+  new Int32Array(slot.arena.memory.buffer, L.allowedAt, rows.length).set(rows);
+  return L;
 }
 
 /** A filtered search's plans (see ArenaIndex.filterPlans). */
@@ -375,6 +401,28 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
     const p = slot.arena.alloc(Math.max(4, bytes));
     q.ptrs.push([slot, p]);
     return p;
+  }
+
+  /**
+   * An exact search of raw rows (a flat index's; IVF-Flat's subset scan) on this thread:
+   * `layouts` gives an arena's parts as a flat scan reads them, taking regions with `alloc`.
+   * One or a few queries are scanned directly; larger batches use the blocked kernel.
+   */
+  protected searchRowsHere(queries: Float32Array, k: number, slots: readonly ArenaSlot[], layouts: RowLayouts): SearchResult {
+    const q = this.queryBlock(queries, k, true, slots);
+    const batched = q.nq >= BATCH_MIN_QUERIES;
+    return this.scanHere(q, ({ slot, block }) => {
+      let computed = 0;
+      for (const L of layouts(slot, (bytes) => this.callAlloc(q, slot, bytes))) computed += flatSearchRange(slot.K, L, block, 0, q.nq, batched);
+      return computed;
+    });
+  }
+
+  /** The same on the worker pool. */
+  protected searchRowsOnWorkers(queries: Float32Array, k: number, threads: number, slots: readonly ArenaSlot[], layouts: RowLayouts): Promise<SearchResult> {
+    const q = this.queryBlock(queries, k, false, slots);
+    const batched = q.nq >= BATCH_MIN_QUERIES;
+    return this.scanOnWorkers(q, threads, ({ slot, block }, q0, q1, alloc) => ({ op: 'flat', layouts: layouts(slot, alloc), block, q0, q1, batched }));
   }
 
   /**

@@ -5,14 +5,14 @@
 
 import { type ContainerFile, readContainer } from '../persist/container.js';
 import type { ArenaSlot } from './arenas.js';
-import { ArenaIndex, type RegionSection } from './base.js';
+import { ArenaIndex, type RegionSection, withAllowedRows } from './base.js';
 import { partCount, partName, rowSections, rowsMeta } from './index-file.js';
 import { parseFlatParams } from './params.js';
 import { type Part, RowParts } from './parts.js';
 import { resolveThreads } from './pool.js';
 import type { IndexKind } from './registry.js';
 import type { RowStore } from './row-store.js';
-import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange } from './scan.js';
+import type { FlatLayout } from './scan.js';
 import type { FlatSearchParams, IndexCapabilities, Metric, SearchResult } from './types.js';
 
 /** Version 2: the rows may be in several parts (sections ids.1, vectors.1, …); one-part files are still written as version 1. */
@@ -93,14 +93,9 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
     for (const part of this.rows.partsIn(slot)) {
       const s = part.store;
       const L: FlatLayout = { metric: this.code, d: this.dim, n: s.n, vectors: s.vectors, norms: s.norms, ids: s.ids };
-      if (allowed) {
-        const rows = allowed.get(part);
-        if (!rows) continue;
-        L.allowedAt = alloc(rows.length * 4);
-        L.allowedCount = rows.length;
-        new Int32Array(slot.arena.memory.buffer, L.allowedAt, rows.length).set(rows);
-      }
-      out.push(L);
+      const rows = allowed?.get(part);
+      if (allowed && !rows) continue;
+      out.push(rows ? withAllowedRows(L, slot, rows, alloc) : L);
     }
     return out;
   }
@@ -116,30 +111,14 @@ export class FlatIndex extends ArenaIndex<FlatSearchParams> {
    */
   search(queries: Float32Array, k: number, params?: FlatSearchParams): SearchResult {
     const allowed = this.allowedParts(parseFlatParams(params).allowed);
-    const q = this.queryBlock(queries, k, true, this.rows.slotsInUse());
-    const batched = q.nq >= BATCH_MIN_QUERIES;
-    return this.scanHere(q, ({ slot, block }) => {
-      let computed = 0;
-      for (const L of this.layouts(slot, allowed, (bytes) => this.callAlloc(q, slot, bytes))) computed += flatSearchRange(slot.K, L, block, 0, q.nq, batched);
-      return computed;
-    });
+    return this.searchRowsHere(queries, k, this.rows.slotsInUse(), (slot, alloc) => this.layouts(slot, allowed, alloc));
   }
 
   /** The same search on worker threads (all cores by default); the event loop stays free. */
   searchAsync(queries: Float32Array, k: number, params?: FlatSearchParams): Promise<SearchResult> {
     const p = parseFlatParams(params);
-    const threads = resolveThreads(p.threads);
     const allowed = this.allowedParts(p.allowed);
-    const q = this.queryBlock(queries, k, false, this.rows.slotsInUse());
-    const batched = q.nq >= BATCH_MIN_QUERIES;
-    return this.scanOnWorkers(q, threads, ({ slot, block }, q0, q1, alloc) => ({
-      op: 'flat',
-      layouts: this.layouts(slot, allowed, alloc),
-      block,
-      q0,
-      q1,
-      batched,
-    }));
+    return this.searchRowsOnWorkers(queries, k, resolveThreads(p.threads), this.rows.slotsInUse(), (slot, alloc) => this.layouts(slot, allowed, alloc));
   }
 
   /** Writes the index as it is now; changes made before the promise settles do not reach the file. */

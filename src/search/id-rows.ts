@@ -19,7 +19,7 @@ export class IdRows {
   /** Bumped by every change: remembered row lists of an older version are recomputed. */
   private version = 0;
   /** By the caller's array, with a copy of what it held (a caller may refill its array between searches). */
-  private readonly remembered = new WeakMap<Int32Array, { version: number; ids: Int32Array; rows: Int32Array }>();
+  private readonly remembered = new WeakMap<Int32Array, { version: number; ids: Int32Array; rows: Int32Array; increasing: boolean }>();
 
   get size(): number {
     return this.map.size;
@@ -67,13 +67,22 @@ export class IdRows {
   }
 
   /**
-   * The rows of the ids the index holds, increasing (ids it does not hold are ignored). The
-   * answer is shared with later calls for the same array while the mapping is unchanged: callers
-   * must not write to it.
+   * The rows of the ids the index holds (ids it does not hold are ignored), increasing unless
+   * `increasing` is false: then in the ids' order, which spares an inverted file (rows grouped
+   * by list) a sort its one-part subset scan does not need. The answer is shared with later
+   * calls for the same array while the mapping is unchanged: callers must not write to it.
    */
-  allowedRows(ids: Int32Array): Int32Array {
+  allowedRows(ids: Int32Array, increasing = true): Int32Array {
     const known = this.remembered.get(ids);
-    if (known?.version === this.version && sameIds(known.ids, ids)) return known.rows;
+    if (known?.version === this.version && sameIds(known.ids, ids)) {
+      if (increasing && !known.increasing) {
+        // a copy: an earlier caller may still read the rows in their first order
+        const rows = known.rows.slice();
+        sortRows(rows);
+        Object.assign(known, { rows, increasing: true });
+      }
+      return known.rows;
+    }
     const rows = new Int32Array(ids.length);
     let m = 0;
     const dense = this.dense;
@@ -93,8 +102,8 @@ export class IdRows {
     // rows usually follow the ids (a flat index fed in catalogue order): sort only when they do not
     let sorted = true;
     for (let i = 1; i < m && sorted; i++) sorted = out[i - 1]! < out[i]!;
-    if (!sorted) out.sort();
-    this.remembered.set(ids, { version: this.version, ids: ids.slice(), rows: out });
+    if (!sorted && increasing) sortRows(out);
+    this.remembered.set(ids, { version: this.version, ids: ids.slice(), rows: out, increasing: sorted || increasing });
     return out;
   }
 }
@@ -103,4 +112,41 @@ function sameIds(a: Int32Array, b: Int32Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Below this many rows the built-in sort is as quick as the radix passes. */
+const RADIX_MIN_ROWS = 128;
+
+/**
+ * Sorts non-negative row numbers in place: LSD radix, a byte per pass, as many passes as the
+ * largest row needs. An IVF index's rows of a folder come in list order, not id order; the
+ * built-in sort of its 1,000 rows took 0.037 ms, a third of the folder's scan.
+ */
+function sortRows(a: Int32Array): void {
+  const m = a.length;
+  if (m < RADIX_MIN_ROWS) {
+    a.sort();
+    return;
+  }
+  let max = 0;
+  for (let i = 0; i < m; i++) if (a[i]! > max) max = a[i]!;
+  let from: Int32Array = a,
+    to: Int32Array = new Int32Array(m);
+  const count = new Int32Array(256);
+  for (let shift = 0; shift < 32 && max >>> shift > 0; shift += 8) {
+    count.fill(0);
+    for (let i = 0; i < m; i++) count[(from[i]! >>> shift) & 255]!++;
+    let sum = 0;
+    for (let b = 0; b < 256; b++) {
+      const c = count[b]!;
+      count[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < m; i++) {
+      const v = from[i]!;
+      to[count[(v >>> shift) & 255]!++] = v;
+    }
+    [from, to] = [to, from];
+  }
+  if (from !== a) a.set(from);
 }

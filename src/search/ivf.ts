@@ -14,7 +14,7 @@ import { type ContainerFile, readContainer } from '../persist/container.js';
 import { badFile } from '../persist/read.js';
 import { checkPositiveInt, checkVectors } from '../validate.js';
 import type { ArenaSlot } from './arenas.js';
-import { ArenaIndex, type ListSearchPlan, type RegionSection, type RowJob } from './base.js';
+import { ArenaIndex, type ListSearchPlan, type RegionSection, type RowJob, type RowLayouts, withAllowedRows } from './base.js';
 import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
 import { F32Codec, type VectorCodec } from './codec.js';
 import { partCount, partName, rowSections, rowsMeta } from './index-file.js';
@@ -25,7 +25,8 @@ import { ListParts } from './parts.js';
 import { resolveThreads } from './pool.js';
 import type { CoarseQuantizer, HNSWQuantizerOptions } from './quantizer.js';
 import type { IndexKind } from './registry.js';
-import type { IVFLayout } from './scan.js';
+import type { FlatLayout, IVFLayout } from './scan.js';
+import { preferSubsetScan } from './subset.js';
 import type { AddOptions, DescribeOptions, IndexCapabilities, IndexDescription, IVFSearchParams, ListStats, Metric, SearchResult } from './types.js';
 
 export type { ListStats } from './types.js';
@@ -211,14 +212,40 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     return { nprobe, warnings };
   }
 
+  /**
+   * The exact subset scan of a filtered search (./subset.ts) when it costs no more than the
+   * probed one: S's raw rows scanned as a flat index scans them, one kernel call per query
+   * and part, no coarse step and no lists (scores do not depend on the list); undefined for
+   * the probed scan.
+   */
+  private subsetRows(lists: ListParts, allowed: Int32Array, p: IVFSearchParams): RowLayouts | undefined {
+    // rows in any order within a part (the scan breaks ties on ids): parts split them only when there are several
+    const rows = this.idToRow.allowedRows(allowed, lists.parts.length > 1);
+    if (!preferSubsetScan(rows.length, this.dim, this.queryCost({ ...p, allowed: undefined }))) return undefined;
+    const byPart = lists.split(rows);
+    return (slot, alloc) => {
+      const out: FlatLayout[] = [];
+      for (const part of lists.partsIn(slot)) {
+        const r = byPart.get(part),
+          s = part.store;
+        // the codec's codes are the float32 rows (norms: only the unfiltered batched scan reads them)
+        if (r) out.push(withAllowedRows({ metric: this.code, d: this.dim, n: s.n, vectors: s.codes, norms: 0, ids: s.ids }, slot, r, alloc));
+      }
+      return out;
+    };
+  }
+
   search(queries: Float32Array, k: number, params?: IVFSearchParams): SearchResult {
     const lists = this.requireTrained('search');
     const p = parseIVFParams(params);
     const { nprobe, warnings } = this.probes(p);
+    const subset = p.allowed && this.subsetRows(lists, p.allowed, p);
     const plan = this.plan(lists, nprobe, p.efSearch);
-    const r = p.allowed
-      ? this.searchFilteredHere(queries, k, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
-      : this.searchListsHere(queries, k, plan);
+    const r = subset
+      ? this.searchRowsHere(queries, k, lists.slotsInUse(), subset)
+      : p.allowed
+        ? this.searchFilteredHere(queries, k, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+        : this.searchListsHere(queries, k, plan);
     return { ...r, nprobe, ...(warnings.length ? { warnings } : {}) };
   }
 
@@ -227,10 +254,13 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     const p = parseIVFParams(params);
     const threads = resolveThreads(p.threads);
     const { nprobe, warnings } = this.probes(p);
+    const subset = p.allowed && this.subsetRows(lists, p.allowed, p);
     const plan = this.plan(lists, nprobe, p.efSearch);
-    const run = p.allowed
-      ? this.searchFilteredOnWorkers(queries, k, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
-      : this.searchListsOnWorkers(queries, k, threads, plan);
+    const run = subset
+      ? this.searchRowsOnWorkers(queries, k, threads, lists.slotsInUse(), subset)
+      : p.allowed
+        ? this.searchFilteredOnWorkers(queries, k, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+        : this.searchListsOnWorkers(queries, k, threads, plan);
     return run.then((r) => ({
       ...r,
       nprobe,

@@ -19,8 +19,8 @@ export interface FlatLayout {
   /** i32 n: the id of each row, which heaps hold; 0 when labels are row numbers (k-means). */
   ids: number;
   /**
-   * A filtered search (./subset.ts): the only rows to score, increasing, as i32 at this address
-   * of the arena (`allowedCount` of them); absent: every row.
+   * A filtered search (./subset.ts): the only rows to score (in any order: ties break on the
+   * label), as i32 at this address of the arena (`allowedCount` of them); absent: every row.
    */
   allowedAt?: number;
   allowedCount?: number;

@@ -42,3 +42,37 @@ test('allowedRows equals a brute-force lookup for compact and sparse ids, before
     assert.equal(m.has(-5), false);
   }
 });
+
+test('allowedRows sorts rows of one, two and three bytes (radix passes) as the built-in sort does', () => {
+  for (const n of [200, 5_000, 300_000]) {
+    const m = new IdRows();
+    // ids 1..n in rows scrambled by a multiplier prime to n, as an inverted file scatters them
+    const rowIds = new Int32Array(n);
+    for (let r = 0; r < n; r++) rowIds[(r * 7919) % n] = r + 1;
+    m.reset(rowIds);
+    for (const count of [100, 127, 128, 1_000]) {
+      const ids = Int32Array.from({ length: count }, (_, i) => 1 + ((i * 3) % n)).sort();
+      const distinct = Int32Array.from(new Set(ids));
+      assert.deepEqual([...m.allowedRows(distinct)], expected([...rowIds], distinct), `n ${n}, ${count} ids`);
+    }
+  }
+});
+
+test('allowedRows in the ids’ order when asked, then increasing for a caller that needs it (a new array, the first kept)', () => {
+  const m = new IdRows();
+  const rowIds = Int32Array.from({ length: 300 }, (_, r) => ((r * 7) % 300) + 1);
+  m.reset(rowIds);
+  const ids = Int32Array.from({ length: 150 }, (_, i) => 2 * i + 1);
+  const any = m.allowedRows(ids, false);
+  assert.deepEqual(
+    [...any],
+    [...ids].map((id) => rowIds.indexOf(id)),
+    'rows follow the ids',
+  );
+  const firstOrder = [...any];
+  const inc = m.allowedRows(ids);
+  assert.deepEqual([...inc], expected([...rowIds], ids));
+  assert.notEqual(inc, any);
+  assert.deepEqual([...any], firstOrder, 'the rows handed out first are left as they were');
+  assert.equal(m.allowedRows(ids, false), inc, 'increasing rows serve either caller');
+});
