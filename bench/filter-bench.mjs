@@ -14,13 +14,13 @@
 // in-memory folder index, read on the warm-up search); "same folder": one folder throughout.
 // Every filtered answer of the flat index, and of the IVF subset scans, is checked against a
 // brute-force filter. Then a breakdown of one filtered search into its parts, each timed alone.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Collection, checkImageFilter, clusteredVectors, FlatIndex, SQLiteCatalogStore } from 'nitamono';
+import { Collection, checkImageFilter, clusteredVectors, FlatIndex, loadIndex, SQLiteCatalogStore } from 'nitamono';
 import { FilterIdCache } from '../dist/src/collection/filter-cache.js';
-import { FolderIds } from '../dist/src/collection/folder-ids.js';
+import { FIRST_READ_PAGE, FolderIds } from '../dist/src/collection/folder-ids.js';
 import { IdRows } from '../dist/src/search/id-rows.js';
 import { arg, percentile } from './lib.mjs';
 
@@ -148,7 +148,8 @@ try {
   };
   const rows = [];
   const checks = [];
-  let breakdown;
+  const breakdowns = [];
+  let flatDir;
   for (const [label, policy, method] of [
     ['Flat', 'flat', 'exact'],
     ['IVF', 'ivf', 'ivf'],
@@ -181,7 +182,10 @@ try {
         checks.push(`${label}, ${name} (${path}): ${same} of ${Q}`);
         row('', '', `${name} (${size.toLocaleString('en')} images; ${path})`, v);
       }
-      if (label === 'Flat') breakdown = await measureParts(c, dir, queryIds, newFolder);
+      if (label === 'Flat') {
+        breakdowns.push(await measureParts(c, dir, queryIds, newFolder));
+        flatDir = dir;
+      } else breakdowns.push(await measureIvfParts(dir, queryIds, newFolder));
     } finally {
       await c.close();
     }
@@ -194,7 +198,8 @@ try {
   for (const r of rows) console.log(`| ${r.index} | ${r.build_s} | ${r.what} | ${r.wall.toFixed(3)} | ${r.scan.toFixed(3)} | ${(r.wall / r.ref).toFixed(3)} |`);
   console.log('filtered answers equal to a brute-force filter:');
   for (const line of checks) console.log(`  ${line}`);
-  console.log(breakdown);
+  for (const b of breakdowns) console.log(b);
+  console.log(await measureFirstRead(flatDir, queryIds, data, members));
 } finally {
   await rm(base, { recursive: true, force: true });
 }
@@ -301,5 +306,105 @@ async function measureParts(c, dir, ids, folderOfQuery) {
   } finally {
     index.dispose();
     await store.close();
+  }
+}
+
+/** The file of a collection's primary colour index (its kind's own format), wherever the collection keeps it. */
+async function colorIndexFile(dir) {
+  const found = (await readdir(dir, { recursive: true })).find((f) => f.endsWith('color.index'));
+  if (!found) throw new Error(`no color.index under ${dir}`);
+  return join(dir, found);
+}
+
+/**
+ * The engine parts of a search in a new 1 % folder on the IVF collection's own index (loaded
+ * from its file): the query vector read from the index, ids → rows, and the scan of the
+ * folder's rows both warm (repeated) and cold (right after an unfiltered exact scan evicted
+ * them from the caches, as in the interleaved runs above), against the same on a flat index.
+ */
+async function measureIvfParts(dir, ids, folderOfQuery) {
+  const ivf = await loadIndex(await colorIndexFile(dir));
+  const flat = new FlatIndex(D);
+  const store = await SQLiteCatalogStore.open(join(dir, 'catalog.sqlite'), { readonly: true });
+  try {
+    const byId = ivf.ids().sort();
+    const vecs = new Float32Array(byId.length * D);
+    byId.forEach((id, j) => vecs.set(ivf.reconstruct(id), j * D));
+    flat.add(vecs, byId);
+    const at = (r) => Math.max(r, 0);
+    const idsOf = [];
+    for (let r = 0; r < ids.length; r++) idsOf.push(await store.filterIds(checkImageFilter({ in: folderOfQuery(r) })));
+    const queries = ids.map((id) => ivf.reconstruct(id));
+    const nlist = ivf.describe({ lists: false }).nlist;
+    const parts = [];
+    for (const [name, index, all] of [
+      ['IVF', ivf, { nprobe: nlist }],
+      ['Flat', flat, {}],
+    ]) {
+      parts.push([`${name}: query vector by id from the index`, await timeIt(ids.length, (r) => index.reconstruct(ids[at(r)]))]);
+      // a fresh array each time: rows not remembered, as for the first search in a folder
+      parts.push([
+        `${name}: scan of a new folder, cache warm (ids → rows included)`,
+        await timeIt(ids.length, (r) => index.search(queries[at(r)], K, { allowed: idsOf[at(r)].slice() })),
+      ]);
+      const cold = [];
+      for (let r = -1; r < ids.length; r++) {
+        index.search(queries[at(r)], K, all);
+        const t0 = performance.now();
+        index.search(queries[at(r)], K, { allowed: idsOf[at(r)].slice() });
+        if (r >= 0) cold.push(performance.now() - t0);
+      }
+      parts.push([`${name}: scan of a new folder after an unfiltered exact scan (cache cold)`, median(cold)]);
+    }
+    return [
+      `engine parts of a search in a new 1 % folder, IVF-Flat (the collection's index, nlist ${nlist}) beside a flat index of the same vectors in id order (${ids.length} queries, median ms):`,
+      '| part | median ms |',
+      '|---|---|',
+      ...parts.map(([what, ms]) => `| ${what} | ${ms.toFixed(4)} |`),
+    ].join('\n');
+  } finally {
+    ivf.dispose();
+    flat.dispose();
+    await store.close();
+  }
+}
+
+/**
+ * The first folder search of a process (the folder index's first read of every path, in pages):
+ * a fresh Collection on the flat collection, its index loaded by an unfiltered search first;
+ * then one search in a folder with three more in other folders started while it runs. Reports
+ * its wall time, the longest event-loop stall meanwhile (a setImmediate chain's longest gap)
+ * and whether all four answers equal a brute-force filter.
+ */
+async function measureFirstRead(dir, ids, data, members) {
+  const c = await Collection.open(dir);
+  try {
+    await c.search({ id: ids[0] }, { k: K, method: 'exact' });
+    let longest = 0,
+      last = performance.now(),
+      running = true;
+    const tick = () => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const folders = [blockFolder(7), blockFolder(23), blockFolder(42), 'mixed'];
+    const t0 = performance.now();
+    const first = c.search({ id: ids[1] }, { k: K, method: 'exact', filter: { in: folders[0] } });
+    await new Promise((r) => setImmediate(r));
+    const others = folders.slice(1).map((f, j) => c.search({ id: ids[2 + j] }, { k: K, method: 'exact', filter: { in: f } }));
+    const answers = [await first, ...(await Promise.all(others))];
+    const wall = performance.now() - t0;
+    running = false;
+    let same = 0;
+    answers.forEach((a, j) => {
+      const want = bruteForce(data, ids[1 + j] - 1, members.get(folders[j])).map((i) => i + 1);
+      if (JSON.stringify(a.results.map((h) => h.id)) === JSON.stringify(want)) same++;
+    });
+    return `first folder search of a process (${N.toLocaleString('en')} images; the folder index read in pages of ${FIRST_READ_PAGE.toLocaleString('en')} paths), with 3 more started during it: ${wall.toFixed(1)} ms for all four, longest event-loop stall ${longest.toFixed(1)} ms; answers equal to a brute-force filter: ${same} of 4`;
+  } finally {
+    await c.close();
   }
 }

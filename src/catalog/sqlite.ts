@@ -592,6 +592,12 @@ export class SQLiteCatalogStore implements CatalogStore {
     }))();
   }
 
+  async pathsPage(generation: number, after: number, limit: number): Promise<[number, string][]> {
+    return this.stmt("SELECT id, relpath FROM images WHERE id > ? AND gen <= ? AND status = 'ok' ORDER BY id LIMIT ?")
+      .raw(true)
+      .all(after, generation, limit) as [number, string][];
+  }
+
   async changesSince(space: FeatureSpace, dim: number, since: number): Promise<VectorChanges> {
     return this.db.transaction(() => {
       const removed = this.stmt('SELECT id FROM removed WHERE gen > ? ORDER BY id').raw(true).all(since) as [number][];

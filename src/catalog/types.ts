@@ -179,6 +179,12 @@ export interface CatalogStore {
    */
   pathChangesSince?(since: number): Promise<PathChanges>;
   /**
+   * Optional (SQLite): at most `limit` searchable images (id, path) of generation ≤ `generation`
+   * with ids above `after`, by id: every path read in pages, with pathChangesSince(`generation`)
+   * bringing them current after the last page, so a reader can let other work run between pages.
+   */
+  pathsPage?(generation: number, after: number, limit: number): Promise<[number, string][]>;
+  /**
    * Search by name (./names.ts): searchable rows whose file and folder names hold every word of
    * `query` (and pass `filter`), best first — more and rarer words in the file name first —
    * `limit` from `offset`, and how many match in all. A literal query matches the path as a

@@ -42,7 +42,7 @@ export class FilterIdCache {
    * the generation did not move meanwhile. The array is shared: callers must not write to it.
    */
   async resolve(
-    store: Pick<CatalogStore, 'filterIds' | 'generation' | 'pathChangesSince' | 'okCount'>,
+    store: Pick<CatalogStore, 'filterIds' | 'generation' | 'pathChangesSince' | 'okCount' | 'pathsPage'>,
     filter: CheckedFilter,
     generation: number,
   ): Promise<Int32Array> {

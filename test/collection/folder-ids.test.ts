@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkImageFilter } from '../../src/catalog/filter.js';
 import { SQLiteCatalogStore } from '../../src/catalog/sqlite.js';
-import { FolderIds } from '../../src/collection/folder-ids.js';
+import { FIRST_READ_PAGE, FolderIds } from '../../src/collection/folder-ids.js';
 import { removeDir, tempDir } from './helpers.js';
 
 test('FolderIds follows the catalogue: every folder equals the SQL filter at each generation', async () => {
@@ -54,6 +54,54 @@ test('FolderIds follows the catalogue: every folder equals the SQL filter at eac
     assert.equal(await fi.resolve(store, ['b'], await store.generation()), before, 'unchanged: the same array');
     await writer.commit([{ op: 'touch', id: ids[4]!, size: 1, mtime_ms: 1 }]);
     await check('touched (no new generation)');
+  } finally {
+    await writer.close();
+    await store.close();
+    await removeDir(dir);
+  }
+});
+
+test('the first read goes in pages with the event loop free between them; writes meanwhile and searches that arrive meanwhile still get the SQL answer', async () => {
+  const dir = await tempDir();
+  const file = join(dir, 'catalog.sqlite');
+  const store = await SQLiteCatalogStore.open(file);
+  const writer = await SQLiteCatalogStore.open(file);
+  try {
+    const space = { kind: 'color', model: 'rgb-hist-4' };
+    let n = 0;
+    const put = (relpath: string) => ({
+      op: 'put' as const,
+      image: { relpath, size: 100 + n, mtime_ms: 1e12 + n, sha256: `h${n++}`, status: 'ok' as const },
+      vectors: [{ space, vector: new Float32Array([n, 1]) }],
+    });
+    // 2.5 pages, in three folders
+    const count = Math.floor(FIRST_READ_PAGE * 2.5);
+    const ids = (await writer.commit(Array.from({ length: count }, (_, i) => put(`f${i % 3}/sub/${i}.png`)))).ids;
+    // the store as it is, with a write after the first page: a removal from a page read, a removal from one not read yet, an addition
+    let pages = 0;
+    const paged = {
+      pathChangesSince: (since: number) => store.pathChangesSince(since),
+      okCount: () => store.okCount(),
+      generation: () => store.generation(),
+      pathsPage: async (g: number, after: number, limit: number) => {
+        const page = await store.pathsPage(g, after, limit);
+        if (pages++ === 0) await writer.commit([{ op: 'delete', id: ids[0]! }, { op: 'delete', id: ids[count - 1]! }, put('f1/late.png')]);
+        return page;
+      },
+    };
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    const fi = new FolderIds();
+    const g = await store.generation();
+    const got = await Promise.all(['f0', 'f1', 'f2/sub'].map((f) => fi.resolve(paged, [f], g)));
+    clearInterval(ticker);
+    assert.equal(pages, 3, 'three pages, read once for the three searches');
+    assert.ok(ticks >= 1, `the event loop ran between pages (${ticks} timer ticks)`);
+    for (const [i, f] of ['f0', 'f1', 'f2/sub'].entries()) {
+      const want = [...(await store.filterIds(checkImageFilter({ in: f })!))];
+      assert.deepEqual([...got[i]!], want, `folder ${f}`);
+    }
+    assert.ok(got[1]!.includes(ids[count - 1]! + 1), 'the path added during the read is found');
   } finally {
     await writer.close();
     await store.close();
