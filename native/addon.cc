@@ -11,6 +11,7 @@
 #include <atomic>
 
 #include "batch.h"
+#include "memory-arg.h"
 #include "rows.h"
 
 namespace {
@@ -78,19 +79,11 @@ struct Memory {
 
 // batchTopK(memory: Uint8Array, metric, Q, nq, qnorms, base, xnorms, n, d, k, heapsD, heapsI, sizes, rowOffset, labelMap)
 napi_value BatchTopK(napi_env env, napi_callback_info info) {
-  size_t argc = 15;
   napi_value argv[15];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 15) return throwRange(env, "batchTopK takes 15 arguments");
-  napi_typedarray_type type;
+  uint8_t* data;
   size_t length;
-  void* data;
-  napi_value buffer;
-  size_t byteOffset;
-  bool isTyped = false;
-  napi_is_typedarray(env, argv[0], &isTyped);
-  if (!isTyped || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &byteOffset) != napi_ok || type != napi_uint8_array || !data)
-    return throwRange(env, "batchTopK: the memory must be a Uint8Array");
-  Memory mem{(uint8_t*)data, length};
+  if (const char* wrong = kernelArgs(env, info, 15, argv, &data, &length)) return throwRange(env, wrong);
+  Memory mem{data, length};
   double v[14];
   for (int i = 0; i < 14; i++)
     if (!getNumber(env, argv[i + 1], &v[i])) return throwRange(env, "batchTopK: arguments after the memory must be numbers");

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "heap.h"
+#include "memory-arg.h"
 
 namespace {
 
@@ -100,16 +101,10 @@ bool fits(double off, double count, double size, size_t length) {
 }  // namespace
 
 napi_value ScanTopKRows(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
   napi_value argv[12];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 12) return fail(env, "scanTopKRows takes 12 arguments");
-  napi_typedarray_type type;
+  uint8_t* mem;
   size_t length;
-  void* data;
-  bool isTyped = false;
-  napi_is_typedarray(env, argv[0], &isTyped);
-  if (!isTyped || napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array || !data)
-    return fail(env, "scanTopKRows: the memory must be a Uint8Array");
+  if (const char* wrong = kernelArgs(env, info, 12, argv, &mem, &length)) return fail(env, wrong);
   double v[11];
   for (int i = 0; i < 11; i++)
     if (napi_get_value_double(env, argv[i + 1], &v[i]) != napi_ok || v[i] != (double)(int64_t)v[i] || v[i] < 0 || v[i] > 4294967295.0)
@@ -122,7 +117,6 @@ napi_value ScanTopKRows(napi_env env, napi_callback_info info) {
     napi_create_double(env, size, &out);
     return out;
   }
-  uint8_t* mem = (uint8_t*)data;
   if (!fits(qAt, d, 4, length) || !fits(rowsAt, n, 4, length) || !fits(hdAt, k, 4, length) || !fits(hiAt, k, 4, length) || !fits(baseAt, 0, 4, length))
     return fail(env, "scanTopKRows: a region lies outside the memory");
   const int32_t* rows = (const int32_t*)(mem + (size_t)rowsAt);

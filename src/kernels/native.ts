@@ -35,20 +35,7 @@ interface NativeAddon {
     labelMap: number,
   ): void;
   /** Absent from an addon built before it (then the WASM kernel serves). */
-  scanTopKRows?(
-    memory: Uint8Array,
-    metric: number,
-    q: number,
-    base: number,
-    d: number,
-    rows: number,
-    n: number,
-    k: number,
-    heapD: number,
-    heapI: number,
-    size: number,
-    labelMap: number,
-  ): number;
+  scanTopKRows?(memory: Uint8Array, ...args: [...Parameters<Kernels['scanTopKRows']>, labelMap: number]): number;
   isa(): string;
   useIsa(name: string): string;
 }

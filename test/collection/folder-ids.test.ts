@@ -8,19 +8,35 @@ import { SQLiteCatalogStore } from '../../src/catalog/sqlite.js';
 import { FIRST_READ_PAGE, FolderIds } from '../../src/collection/folder-ids.js';
 import { removeDir, tempDir } from './helpers.js';
 
-test('FolderIds follows the catalogue: every folder equals the SQL filter at each generation', async () => {
+/** A catalogue write of a new image at `relpath`, each with its own content and vector. */
+function putter() {
+  const space = { kind: 'color', model: 'rgb-hist-4' };
+  let n = 0;
+  return (relpath: string, status: 'ok' | 'skipped' = 'ok') => ({
+    op: 'put' as const,
+    image: { relpath, size: 100 + n, mtime_ms: 1e12 + n, sha256: `h${n++}`, status },
+    vectors: status === 'ok' ? [{ space, vector: new Float32Array([n, 1]) }] : [],
+  });
+}
+
+/** A catalogue in a temporary folder, read by `store` and written by `writer` (two handles, as a server and an indexer). */
+async function withCatalogue(fn: (store: SQLiteCatalogStore, writer: SQLiteCatalogStore) => Promise<void>): Promise<void> {
   const dir = await tempDir();
   const file = join(dir, 'catalog.sqlite');
   const store = await SQLiteCatalogStore.open(file);
   const writer = await SQLiteCatalogStore.open(file);
   try {
-    const space = { kind: 'color', model: 'rgb-hist-4' };
-    let n = 0;
-    const put = (relpath: string, status: 'ok' | 'skipped' = 'ok') => ({
-      op: 'put' as const,
-      image: { relpath, size: 100 + n, mtime_ms: 1e12 + n, sha256: `h${n++}`, status },
-      vectors: status === 'ok' ? [{ space, vector: new Float32Array([n, 1]) }] : [],
-    });
+    await fn(store, writer);
+  } finally {
+    await writer.close();
+    await store.close();
+    await removeDir(dir);
+  }
+}
+
+test('FolderIds follows the catalogue: every folder equals the SQL filter at each generation', async () => {
+  await withCatalogue(async (store, writer) => {
+    const put = putter();
     const folders = ['a', 'a/b', 'a/b/c', 'ab', 'b', 'é', 'none'];
     const fi = new FolderIds();
     const check = async (what: string) => {
@@ -54,26 +70,12 @@ test('FolderIds follows the catalogue: every folder equals the SQL filter at eac
     assert.equal(await fi.resolve(store, ['b'], await store.generation()), before, 'unchanged: the same array');
     await writer.commit([{ op: 'touch', id: ids[4]!, size: 1, mtime_ms: 1 }]);
     await check('touched (no new generation)');
-  } finally {
-    await writer.close();
-    await store.close();
-    await removeDir(dir);
-  }
+  });
 });
 
 test('the first read goes in pages with the event loop free between them; writes meanwhile and searches that arrive meanwhile still get the SQL answer', async () => {
-  const dir = await tempDir();
-  const file = join(dir, 'catalog.sqlite');
-  const store = await SQLiteCatalogStore.open(file);
-  const writer = await SQLiteCatalogStore.open(file);
-  try {
-    const space = { kind: 'color', model: 'rgb-hist-4' };
-    let n = 0;
-    const put = (relpath: string) => ({
-      op: 'put' as const,
-      image: { relpath, size: 100 + n, mtime_ms: 1e12 + n, sha256: `h${n++}`, status: 'ok' as const },
-      vectors: [{ space, vector: new Float32Array([n, 1]) }],
-    });
+  await withCatalogue(async (store, writer) => {
+    const put = putter();
     // 2.5 pages, in three folders
     const count = Math.floor(FIRST_READ_PAGE * 2.5);
     const ids = (await writer.commit(Array.from({ length: count }, (_, i) => put(`f${i % 3}/sub/${i}.png`)))).ids;
@@ -102,9 +104,5 @@ test('the first read goes in pages with the event loop free between them; writes
       assert.deepEqual([...got[i]!], want, `folder ${f}`);
     }
     assert.ok(got[1]!.includes(ids[count - 1]! + 1), 'the path added during the read is found');
-  } finally {
-    await writer.close();
-    await store.close();
-    await removeDir(dir);
-  }
+  });
 });
