@@ -329,7 +329,7 @@ async function measureIvfParts(dir, ids, folderOfQuery) {
   try {
     const byId = ivf.ids().sort();
     const vecs = new Float32Array(byId.length * D);
-    byId.forEach((id, j) => vecs.set(ivf.reconstruct(id), j * D));
+    for (let j = 0; j < byId.length; j++) vecs.set(ivf.reconstruct(byId[j]), j * D);
     flat.add(vecs, byId);
     const at = (r) => Math.max(r, 0);
     const idsOf = [];

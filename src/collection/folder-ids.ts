@@ -40,7 +40,8 @@ export class FolderIds {
     if (generation > this.generation) {
       if (this.generation < 0) {
         if ((await store.okCount()) > FOLDER_IDS_MAX_IMAGES) return undefined;
-        await (this.firstRead ??= this.readPages(store));
+        this.firstRead ??= this.readPages(store);
+        await this.firstRead;
       }
       this.apply(await store.pathChangesSince(this.generation));
     }
