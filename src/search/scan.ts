@@ -125,7 +125,8 @@ const sq8Scanner: ListScanner = {
  * L2 by residual scans q − c (scratch, per list); IP by residual adds the coarse score −⟨q, c⟩.
  */
 const f16Scanner: ListScanner = {
-  scratchFloats: (L) => (L.byResidual ? L.d : 0),
+  // sized from d alone: the index asks before it knows its layout (coded.ts)
+  scratchFloats: (L) => L.d,
   setQuery: noQuery,
   scanList(K, L, q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
     if (!L.byResidual) return K.f16Scan(L.metric, q, codes, n, L.d, 0, k, heapD, heapI, size, start);

@@ -68,12 +68,13 @@ describe('FP16Codec', () => {
 
 describe('the half-precision kinds against exact search', () => {
   for (const metric of ['l2', 'ip'] as const) {
-    test(`${metric}: SQfp16 finds the exact neighbours; IVF,SQfp16 at nprobe = nlist too; async = sync`, async () => {
-      const d = 48,
-        n = 3000,
+    test(`${metric}: SQfp16 finds the exact neighbours; IVF64,SQfp16 at nprobe = nlist too; async = sync`, async () => {
+      // enough lists and queries that both workers scan at once (a shared scratch once raced here)
+      const d = 64,
+        n = 40000,
         k = 10;
-      const nq = 40;
-      const { data } = clusteredVectors(n + nq, d, { seed: 31, clusters: 20 });
+      const nq = 100;
+      const { data } = clusteredVectors(n + nq, d, { seed: 3, clusters: 50 });
       const base = data.subarray(0, n * d),
         queries = data.slice(n * d);
       const flat = new FlatIndex(d, { metric });
@@ -81,16 +82,16 @@ describe('the half-precision kinds against exact search', () => {
       const exact = flat.search(queries, k);
       flat.dispose();
       const plain = new FP16Index(d, { metric });
-      const ivf = new IVFFP16Index(d, { metric, nlist: 16 });
+      const ivf = new IVFFP16Index(d, { metric, nlist: 64 });
       try {
         plain.add(base); // nothing to train
-        await ivf.train(base, { threads: 1, iterations: 5 });
-        await ivf.addAsync(base, undefined, { threads: 2 });
+        await ivf.train(base.subarray(0, (n / 2) * d), { threads: 2, iterations: 5 });
+        for (let i = 0; i < n; i += n / 8) await ivf.addAsync(base.subarray(i * d, (i + n / 8) * d), undefined, { threads: 2 });
         assert.equal(plain.memoryBytes, n * (2 * d + 4) + 8, "two bytes a value, a 4-byte id, the one list's offsets");
         assert.equal(estimateIndexBytes({ kind: 'fp16' }, n, d), plain.memoryBytes, 'the estimate auto plans with');
         for (const [name, index, params] of [
           ['SQfp16', plain, {}],
-          ['IVF16,SQfp16', ivf, { nprobe: 16 }],
+          ['IVF64,SQfp16', ivf, { nprobe: 64 }],
         ] as const) {
           const r = index.search(queries, k, params);
           const recall = recallAt(r, exact, k).kRecallAtK;
