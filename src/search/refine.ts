@@ -200,7 +200,8 @@ export class VectorFileRefine implements RefineVectors {
     const fd = this.open();
     if (this.mapped) {
       if (out.length < ids.length * this.dim) throw invalid(`refine output holds ${out.length} floats, ${ids.length * this.dim} are needed`);
-      return this.mapped.gather(ids, out);
+      this.mapped.gather(ids, out);
+      return;
     }
     const o8 = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     for (const run of this.plan(ids, out)) {
