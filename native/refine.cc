@@ -274,9 +274,17 @@ napi_value TopK(napi_env env, napi_callback_info info) {
   int32_t* hi = (int32_t*)(mem + (size_t)heapI);
   int s = (int)size;
   const bool l2 = metric == 0;
-  for (size_t j = 0; j < n; j++) {
-    if (labels[j] < 0) continue;
+  const size_t rowBytes = (size_t)m->dim * 4;
+  size_t next = 0;
+  while (next < n && labels[next] < 0) next++;
+  for (size_t j = next; j < n; j = next) {
     const float* x = row(m, labels[j]);
+    // the rows are scattered: fetch the next one while this one is scored
+    for (next = j + 1; next < n && labels[next] < 0;) next++;
+    if (next < n) {
+      const char* y = (const char*)row(m, labels[next]);
+      for (size_t o = 0; o < rowBytes; o += 64) __builtin_prefetch(y + o);
+    }
     s = heapPush(hd, hi, (int)k, s, l2 ? l2Row(q, x, m->dim) : -dotRow(q, x, m->dim), labels[j]);
   }
   napi_value r;
