@@ -344,8 +344,11 @@ export function rescore(
   s: RescoreScratch,
 ): number {
   const k = block.k;
+  // one query: its candidates are `ids` and `vectors` holds their rows in order, copied as they
+  // are (the heap's order on (score, label) makes the order of the scan irrelevant)
+  const one = q1 - q0 === 1;
   const rowOf = new Map<number, number>();
-  if (q1 - q0 > 1) for (let i = 0; i < ids.length; i++) rowOf.set(ids[i]!, i);
+  if (!one) for (let i = 0; i < ids.length; i++) rowOf.set(ids[i]!, i);
   const X = arena.f32(s.X, kc * d),
     I = arena.i32(s.ids, kc),
     Q = arena.f32(s.q, d),
@@ -354,19 +357,18 @@ export function rescore(
   K.setLabelMap(s.ids);
   for (let i = q0; i < q1; i++) {
     let cnt = 0;
-    if (q1 - q0 === 1) {
-      // one query: its candidates are `ids`, whose rows `vectors` holds in order (the heap's
-      // order on (score, label) makes the order of the scan irrelevant)
+    if (one) {
       X.set(vectors.subarray(0, ids.length * d));
       I.set(ids);
       cnt = ids.length;
-    }
-    for (let j = 0; j < kc && q1 - q0 > 1; j++) {
-      const id = labels[i * kc + j]!;
-      if (id < 0) continue;
-      const r = rowOf.get(id)!;
-      X.set(vectors.subarray(r * d, (r + 1) * d), cnt * d);
-      I[cnt++] = id;
+    } else {
+      for (let j = 0; j < kc; j++) {
+        const id = labels[i * kc + j]!;
+        if (id < 0) continue;
+        const r = rowOf.get(id)!;
+        X.set(vectors.subarray(r * d, (r + 1) * d), cnt * d);
+        I[cnt++] = id;
+      }
     }
     Q.set(queries.subarray(i * d, (i + 1) * d));
     sizes[i] = K.scanTopK(metric, s.q, s.X, cnt, d, k, block.heapsD + i * k * 4, block.heapsI + i * k * 4, 0, 0);
