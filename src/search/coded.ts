@@ -69,6 +69,11 @@ export const PRECOMPUTED_TABLE_MAX_BYTES = 256 << 20;
 const ROTATE_HERE_MULTIPLY_ADDS = 1 << 16;
 /** Most candidate bytes re-scored per step. */
 const RERANK_CHUNK_BYTES = 32 << 20;
+/**
+ * Chunks of a source that scores in place (a mapped file) are smaller: searchAsync scores them on
+ * the event loop's thread, about a millisecond each, and lets the loop through between them.
+ */
+const IN_PLACE_CHUNK_BYTES = 2 << 20;
 
 export interface CodedIndexOptions {
   /** 'l2' (default) or 'ip'. */
@@ -620,7 +625,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   /**
    * Arena room and steps of a re-ranking: queries go in chunks whose candidates' vectors take
-   * at most RERANK_CHUNK_BYTES; each chunk's distinct candidate ids are read once, in id order.
+   * at most RERANK_CHUNK_BYTES (IN_PLACE_CHUNK_BYTES); each chunk's distinct candidate ids are read once, in id order.
    * `inPlace`: every chunk is scored in place, so no room for copies of rows is needed.
    */
   private rerankJob(queries: Float32Array, cand: SearchResult, k: number, inPlace: boolean) {
@@ -632,7 +637,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const ptrs = [m * k * 4, m * k * 4, m * 4, inPlace ? 0 : kc * d * 4, inPlace ? 0 : kc * 4, inPlace ? 0 : d * 4].map((b) => a.alloc(Math.max(4, b)));
     const block: QueryBlock = { queries: 0, queryNorms: 0, heapsD: ptrs[0]!, heapsI: ptrs[1]!, sizes: ptrs[2]!, k };
     const scratch = { X: ptrs[3]!, ids: ptrs[4]!, q: ptrs[5]! };
-    const step = Math.max(1, Math.floor(RERANK_CHUNK_BYTES / Math.max(1, kc * d * 4)));
+    const chunkBytes = this.refineSource?.topK ? IN_PLACE_CHUNK_BYTES : RERANK_CHUNK_BYTES;
+    const step = Math.max(1, Math.floor(chunkBytes / Math.max(1, kc * d * 4)));
     let computed = cand.distancesComputed;
     type Chunk = { q0: number; q1: number };
     return {
