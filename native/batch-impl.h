@@ -5,47 +5,13 @@
 //   reduce4(a, b, c, d, out)  out[j] = the lanes of the j-th argument summed, in one fixed order
 // Everything here has internal linkage, so each file's copy keeps its own instruction set.
 #include "batch.h"
+#include "heap.h"
 
 namespace {
 
 // Rows of a block stay in L2 while every query tile passes over them.
 const int ROW_BLOCK_BYTES = 192 * 1024;
 const int QT = 4;
-
-inline int heapPush(float* hd, int32_t* hi, int k, int size, float score, int32_t label) {
-  if (size < k) {
-    int i = size;
-    while (i > 0) {
-      int p = (i - 1) >> 1;
-      float ps = hd[p];
-      int32_t pl = hi[p];
-      if (ps > score || (ps == score && pl > label)) break;
-      hd[i] = ps;
-      hi[i] = pl;
-      i = p;
-    }
-    hd[i] = score;
-    hi[i] = label;
-    return size + 1;
-  }
-  float ts = hd[0];
-  if (score > ts || (score == ts && label >= hi[0])) return size;
-  int i = 0;
-  for (;;) {
-    int l = 2 * i + 1;
-    if (l >= size) break;
-    int r = l + 1, c = l;
-    if (r < size && (hd[r] > hd[l] || (hd[r] == hd[l] && hi[r] > hi[l]))) c = r;
-    if (hd[c] > score || (hd[c] == score && hi[c] > label)) {
-      hd[i] = hd[c];
-      hi[i] = hi[c];
-      i = c;
-    } else break;
-  }
-  hd[i] = score;
-  hi[i] = label;
-  return size;
-}
 
 /**
  * ⟨q_j, x_r⟩ for the QT queries q and RT rows x into dots[r][j]. Every (query, row) pair is

@@ -23,6 +23,7 @@ const x86 = arch() === 'x64' || arch() === 'ia32';
 const UNITS = [
   ['addon.cc', []],
   ['isa-scalar.cc', []],
+  ['refine.cc', []],
   ...(x86
     ? [
         ['isa-avx2.cc', ['-mavx2', '-mfma']],

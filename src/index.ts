@@ -270,7 +270,8 @@ export { type AssignInput, type Assignment, type KMeansAssign, type KMeansOption
 export { loadIndex } from './search/load.js';
 export { PQCodec } from './search/pq.js';
 export { CoarseQuantizer, type CoarseSpec, HNSWQuantizer, type HNSWQuantizerOptions } from './search/quantizer.js';
-export { ArrayRefine, callbackRefine, type RefineLocation, type RefineVectors, VectorFileRefine } from './search/refine.js';
+export { ArrayRefine, callbackRefine, type RefineLocation, type RefineVectors, VectorFileRefine, type VectorFileRefineOptions } from './search/refine.js';
+export { refineMappingSupported } from './search/refine-map.js';
 export { type IndexKind, indexKind, indexKinds, registerIndexKind } from './search/registry.js';
 export { SQ8Codec } from './search/sq8.js';
 export {

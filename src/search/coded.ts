@@ -73,6 +73,11 @@ export const PRECOMPUTED_TABLE_MAX_BYTES = 256 << 20;
 const ROTATE_HERE_MULTIPLY_ADDS = 1 << 16;
 /** Most candidate bytes re-scored per step. */
 const RERANK_CHUNK_BYTES = 32 << 20;
+/**
+ * Chunks of a source that scores in place (a mapped file) are smaller: searchAsync scores them on
+ * the event loop's thread, about a millisecond each, and lets the loop through between them.
+ */
+const IN_PLACE_CHUNK_BYTES = 2 << 20;
 
 export interface CodedIndexOptions {
   /** 'l2' (default) or 'ip'. */
@@ -133,6 +138,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   /** What the scanners read, copied into each other arena that holds parts (see shareTo). */
   private copies = new Map<ArenaSlot, { centroids: number; params: number; precomputed: number }>();
   private refineSource: RefineVectors | undefined;
+  /** The rows a synchronous re-ranking read by offset (kept: the next search needs as many). */
+  private rerankBuffer = new Float32Array(0);
   private ownsRefine = false;
   /** Why recorded refine vectors could not be reopened. */
   private refineProblem: string | undefined;
@@ -573,14 +580,25 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     return this.guarded(() => rotateOnWorkers(this.arena, this.rotation, this.dim, queries, nq, threads));
   }
 
-  /** Re-scores the candidates of `cand` with the full vectors, read synchronously chunk by chunk. */
+  /**
+   * Re-scores the candidates of `cand` with the full vectors: in place where the source can
+   * (a mapped file), else read synchronously chunk by chunk into a buffer kept for the next search.
+   */
   private rerankSync(queries: Float32Array, cand: SearchResult, k: number): SearchResult {
     const src = this.refineSource!;
-    const job = this.rerankJob(queries, cand, k);
+    const job = this.rerankJob(queries, cand, k, src.topK !== undefined);
     try {
       for (const c of job.chunks()) {
-        src.readSync!(c.ids, c.vectors);
-        job.score(c);
+        if (src.topK) {
+          job.scoreInPlace(c, src.topK);
+          continue;
+        }
+        const ids = candidateIds(cand.labels, cand.k, c.q0, c.q1);
+        const n = ids.length * this.dim;
+        if (this.rerankBuffer.length < n) this.rerankBuffer = new Float32Array(n);
+        const vectors = this.rerankBuffer.subarray(0, n);
+        src.readSync!(ids, vectors);
+        job.score(c, ids, vectors);
       }
       return job.result();
     } finally {
@@ -588,16 +606,27 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     }
   }
 
-  /** The same with the source's asynchronous read. */
+  /**
+   * The same without blocking on the disk: a chunk whose rows are all in the page cache is scored
+   * in place on this thread (CPU work of the size the scoring of read rows took here before, with
+   * the event loop let through between chunks); any other is read on libuv's thread pool first.
+   */
   private rerankAsync(queries: Float32Array, cand: SearchResult, k: number): Promise<SearchResult> {
     const src = this.refineSource!;
     // guarded: its arena room must not be given away by a dispose while it awaits reads
     return this.guarded(async () => {
-      const job = this.rerankJob(queries, cand, k);
+      const job = this.rerankJob(queries, cand, k, false);
       try {
         for (const c of job.chunks()) {
-          await src.read(c.ids, c.vectors);
-          job.score(c);
+          if (src.topK && src.resident?.(cand.labels.subarray(c.q0 * cand.k, c.q1 * cand.k))) {
+            job.scoreInPlace(c, src.topK);
+            await new Promise<void>((res) => setImmediate(res));
+            continue;
+          }
+          const ids = candidateIds(cand.labels, cand.k, c.q0, c.q1);
+          const vectors = new Float32Array(ids.length * this.dim);
+          await src.read(ids, vectors);
+          job.score(c, ids, vectors);
         }
         return job.result();
       } finally {
@@ -608,30 +637,36 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   /**
    * Arena room and steps of a re-ranking: queries go in chunks whose candidates' vectors take
-   * at most RERANK_CHUNK_BYTES; each chunk's distinct candidate ids are read once, in id order.
+   * at most RERANK_CHUNK_BYTES (IN_PLACE_CHUNK_BYTES); each chunk's distinct candidate ids are read once, in id order.
+   * `inPlace`: every chunk is scored in place, so no room for copies of rows is needed.
    */
-  private rerankJob(queries: Float32Array, cand: SearchResult, k: number) {
+  private rerankJob(queries: Float32Array, cand: SearchResult, k: number, inPlace: boolean) {
     const d = this.dim,
       nq = cand.nq,
       kc = cand.k,
       a = this.arena;
     const m = Math.max(1, nq);
-    const ptrs = [m * k * 4, m * k * 4, m * 4, kc * d * 4, kc * 4, d * 4].map((b) => a.alloc(Math.max(4, b)));
+    const ptrs = [m * k * 4, m * k * 4, m * 4, inPlace ? 0 : kc * d * 4, inPlace ? 0 : kc * 4, inPlace ? 0 : d * 4].map((b) => a.alloc(Math.max(4, b)));
     const block: QueryBlock = { queries: 0, queryNorms: 0, heapsD: ptrs[0]!, heapsI: ptrs[1]!, sizes: ptrs[2]!, k };
     const scratch = { X: ptrs[3]!, ids: ptrs[4]!, q: ptrs[5]! };
-    const step = Math.max(1, Math.floor(RERANK_CHUNK_BYTES / Math.max(1, kc * d * 4)));
+    const chunkBytes = this.refineSource?.topK ? IN_PLACE_CHUNK_BYTES : RERANK_CHUNK_BYTES;
+    const step = Math.max(1, Math.floor(chunkBytes / Math.max(1, kc * d * 4)));
     let computed = cand.distancesComputed;
-    type Chunk = { q0: number; q1: number; ids: Int32Array; vectors: Float32Array };
+    type Chunk = { q0: number; q1: number };
     return {
       *chunks(): Generator<Chunk> {
-        for (let q0 = 0; q0 < nq; q0 += step) {
-          const q1 = Math.min(nq, q0 + step);
-          const ids = candidateIds(cand.labels, kc, q0, q1);
-          yield { q0, q1, ids, vectors: new Float32Array(ids.length * d) };
-        }
+        for (let q0 = 0; q0 < nq; q0 += step) yield { q0, q1: Math.min(nq, q0 + step) };
       },
-      score: (c: Chunk): void => {
-        computed += rescore(this.K, a, this.code, d, queries, cand.labels, kc, c.q0, c.q1, c.ids, c.vectors, block, scratch);
+      score: (c: Chunk, ids: Int32Array, vectors: Float32Array): void => {
+        computed += rescore(this.K, a, this.code, d, queries, cand.labels, kc, c.q0, c.q1, ids, vectors, block, scratch);
+      },
+      scoreInPlace: (c: Chunk, topK: NonNullable<RefineVectors['topK']>): void => {
+        const sizes = a.i32(block.sizes, c.q1);
+        for (let i = c.q0; i < c.q1; i++) {
+          const labels = cand.labels.subarray(i * kc, (i + 1) * kc);
+          sizes[i] = topK(this.code, queries.subarray(i * d, (i + 1) * d), labels, k, this.K.memory, block.heapsD + i * k * 4, block.heapsI + i * k * 4, 0);
+          for (let j = 0; j < kc; j++) if (labels[j]! >= 0) computed++;
+        }
       },
       result: (): SearchResult => this.collect([{ slot: this.arenas.main, block }], nq, computed),
       release: (): void => {
