@@ -767,6 +767,80 @@ export function sq8_scan(metric: i32, qp: usize, sc: usize, codes: usize, n: i32
   return size;
 }
 
+/** 2¹¹²: scales a half's bits, shifted into a float32's place, to the half's value (normals and subnormals alike). */
+const HALF_SCALE: f32 = reinterpret<f32>(0x77800000);
+
+/** Four halves (u16 in the low bits of each i32 lane) as float32. */
+// @ts-ignore: decorator
+@inline
+function halves(w: v128): v128 {
+  const mag = f32x4.mul(i32x4.shl(v128.and(w, i32x4.splat(0x7fff)), 13), f32x4.splat(HALF_SCALE));
+  return v128.or(mag, i32x4.shl(v128.and(w, i32x4.splat(0x8000)), 16));
+}
+
+/** One half at p as float32. */
+// @ts-ignore: decorator
+@inline
+function half(p: usize): f32 {
+  const h = <u32>load<u16>(p);
+  return reinterpret<f32>(reinterpret<u32>(reinterpret<f32>((h & 0x7fff) << 13) * HALF_SCALE) | ((h & 0x8000) << 16));
+}
+
+/** Σ_j (q_j − x_j)² (L2) or Σ_j q_j·x_j (dot) over d halves x at c. */
+// @ts-ignore: decorator
+@inline
+function f16Row(l2: bool, q: usize, c: usize, d: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  const d8 = <usize>(d & ~7);
+  const dn = <usize>d;
+  let j: usize = 0;
+  for (; j < d8; j += 8) {
+    const v = v128.load(c + (j << 1));
+    const x0 = halves(i32x4.extend_low_i16x8_u(v)), x1 = halves(i32x4.extend_high_i16x8_u(v));
+    const o = j << 2;
+    if (l2) {
+      const t0 = f32x4.sub(v128.load(q + o), x0), t1 = f32x4.sub(v128.load(q + o, 16), x1);
+      a0 = f32x4.add(a0, f32x4.mul(t0, t0));
+      a1 = f32x4.add(a1, f32x4.mul(t1, t1));
+    } else {
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(q + o), x0));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(q + o, 16), x1));
+    }
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; j < dn; j++) {
+    const x = half(c + (j << 1));
+    const qj = load<f32>(q + (j << 2));
+    if (l2) {
+      const t = qj - x;
+      s += t * t;
+    } else s += qj * x;
+  }
+  return s;
+}
+
+/**
+ * Scores n rows of d halves (binary16, little-endian) at `codes`, widened on the fly. L2:
+ * bias + Σ_j (q_j − x_j)²; IP: bias − Σ_j q_j·x_j. `q` is the query, less the list's centroid
+ * for residual codes under L2.
+ */
+export function f16_scan(metric: i32, q: usize, codes: usize, n: i32, d: i32, bias: f32, k: i32,
+  heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
+  if (k <= 0) return size;
+  let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
+  const rowBytes = <usize>d << 1;
+  const l2 = metric == METRIC_L2;
+  let c = codes;
+  for (let r = 0; r < n; r++) {
+    const s = l2 ? bias + f16Row(true, q, c, d) : bias - f16Row(false, q, c, d);
+    c += rowBytes;
+    if (s > root) continue;
+    size = push(heapD, heapI, k, size, s, rowOffset + r);
+    if (size >= k) root = load<f32>(heapD);
+  }
+  return size;
+}
+
 // @ts-ignore: decorator
 @inline
 function gather4(t: usize, w0: u32, w1: u32, w2: u32, w3: u32, sh: u32): v128 {

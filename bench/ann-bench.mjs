@@ -49,6 +49,7 @@ import {
   kmeans,
   readVectors,
   recallAt,
+  refineMappingSupported,
   VectorFileRefine,
   writeFvecs,
   writeIvecs,
@@ -339,6 +340,7 @@ async function runNitamono(ctx, spec, codecs, files) {
       const refine = refineSource === 'disk' ? VectorFileRefine.open(files.bf) : new ArrayRefine(base, dim);
       index.setRefineVectors(refine);
       info.refine_bytes = index.refineBytes;
+      info.refine_mapped = refine.isMapped === true;
       for (const f of refineFactors)
         info.rows.push(
           ...(await sweep(
@@ -836,7 +838,7 @@ say(`
 - One-query q/s: each library called once per query on one thread; Faiss from Python (each call pays the Python/SWIG call, about 10 µs), the others from this Node process. Recall is taken from those same answers.
 - hnswlib-node takes and returns plain number[]: the queries are converted before the timed loop (in its favour); it was compiled by node-gyp at install without -march (SSE); usearch ships a prebuilt binary that picks its SIMD kernels at run time; Debian's Faiss 1.7.3 is a generic build (no AVX2) on OpenBLAS; nitamono's exact batch search and k-means assignment run its native kernel when it was built (AVX-512F or AVX2+FMA, picked at run time; the \`kernels:\` line above says which ran), everything else WebAssembly SIMD (128-bit, no FMA).
 - usearch's JavaScript API fixes expansion_search at construction: the index is built once, saved, and loaded into an Index made with each value.
-- Re-ranking: nitamono reads the full vectors ${refineSource === 'disk' ? 'from the base file by offset (page cache, one pread per run of nearby rows), outside its RAM' : 'from an array in RAM (ArrayRefine)'}; Faiss's IndexRefineFlat holds them in RAM and counts them there.
+- Re-ranking: nitamono reads the full vectors ${refineSource === 'disk' ? (refineMappingSupported() ? "from the base file mapped read-only by the native addon (candidates scored in place from the kernel's page cache: shared, evictable pages of the file, not the index's RAM; reported as refineBytes on disk, outside memoryBytes)" : 'from the base file by offset (page cache, one pread per run of nearby rows), outside its RAM') : 'from an array in RAM (ArrayRefine)'}; Faiss's IndexRefineFlat holds them in RAM and counts them there.
 - RAM: nitamono's memoryBytes (4-byte ids); Faiss computed from its structures (8-byte ids; the IVF-PQ precomputed table, which serialize_index omits, included); hnswlib-node and usearch: the size of their saved index file; RSS deltas are rough (garbage collection returns memory lazily).
 - k-means: ${KMEANS_ITERATIONS} iterations and at most 256 points per centroid on both sides, coarse and PQ codebooks alike; Faiss's PQ without polysemous training ('np').`);
 say(`\nElapsed: ${(seconds(started) / 60).toFixed(1)} min`);

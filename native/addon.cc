@@ -142,6 +142,8 @@ napi_value UseIsa(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+void registerRefine(napi_env env, napi_value exports);  // refine.cc
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"batchTopK", nullptr, BatchTopK, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -150,5 +152,6 @@ NAPI_MODULE_INIT() {
       {"useIsa", nullptr, UseIsa, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  registerRefine(env, exports);
   return exports;
 }

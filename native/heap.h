@@ -1,6 +1,6 @@
-// A query's top-k heap as every kernel keeps it (assembly/kernels.ts heapPush): a max-heap on
-// (score, label) whose worst entry is at index 0, so ties break on the label whatever order rows
-// come in. Internal linkage: each file's copy is compiled with its own instruction set.
+// The top-k heap of the native kernels, as the WASM kernels keep it (assembly/kernels.ts): a
+// max-heap on (score, label) whose worst entry is at index 0, ties broken by the larger label.
+// Internal linkage: each instruction-set file keeps its own copy.
 #ifndef NITAMONO_NATIVE_HEAP_H
 #define NITAMONO_NATIVE_HEAP_H
 

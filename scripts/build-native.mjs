@@ -24,6 +24,7 @@ const UNITS = [
   ['addon.cc', []],
   ['isa-scalar.cc', []],
   ['rows.cc', []],
+  ['refine.cc', []],
   ...(x86
     ? [
         ['isa-avx2.cc', ['-mavx2', '-mfma']],

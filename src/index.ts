@@ -7,7 +7,8 @@
  *   features (`FeatureExtractor` with kind 'deep');
  * - exact search, cost N·D: `FlatIndex`;
  * - approximate search with k-means groups (K ≈ √N), cost ≈ D·√N: `kmeans`, `IVFIndex`;
- * - memory: compressed codes (`SQ8Index`, `PQIndex`, `IVFSQ8Index`, `IVFPQIndex`), re-ranked
+ * - memory: compressed codes (`SQ8Index`, `PQIndex`, `IVFSQ8Index`, `IVFPQIndex`; half precision:
+ *   `FP16Index`, `IVFFP16Index`), re-ranked
  *   with full vectors kept on disk (`VectorFileRefine`); Faiss factory strings (`indexFactory`);
  * - index kinds by name (`registerIndexKind`, `indexKinds`), so `loadIndex` opens any of them;
  * - accuracy: `recallAt`.
@@ -251,7 +252,9 @@ export {
   type CodedIndexOptions,
   type CodedKindName,
   type CodedTrainOptions,
+  FP16Index,
   type IVFCodedOptions,
+  IVFFP16Index,
   IVFPQIndex,
   type IVFPQOptions,
   IVFSQ8Index,
@@ -261,12 +264,14 @@ export {
 } from './search/coded.js';
 export { type FactoryIndex, type FactoryOptions, type IndexSpec, indexFactory, parseIndexFactory } from './search/factory.js';
 export { FlatIndex, type FlatIndexOptions } from './search/flat.js';
+export { FP16Codec } from './search/fp16.js';
 export { IVFIndex, type IVFIndexOptions, type IVFTrainOptions } from './search/ivf.js';
 export { type AssignInput, type Assignment, type KMeansAssign, type KMeansOptions, type KMeansResult, kmeans, nearestCentroids } from './search/kmeans.js';
 export { loadIndex } from './search/load.js';
 export { PQCodec } from './search/pq.js';
 export { CoarseQuantizer, type CoarseSpec, HNSWQuantizer, type HNSWQuantizerOptions } from './search/quantizer.js';
-export { ArrayRefine, callbackRefine, type RefineLocation, type RefineVectors, VectorFileRefine } from './search/refine.js';
+export { ArrayRefine, callbackRefine, type RefineLocation, type RefineVectors, VectorFileRefine, type VectorFileRefineOptions } from './search/refine.js';
+export { refineMappingSupported } from './search/refine-map.js';
 export { type IndexKind, indexKind, indexKinds, registerIndexKind } from './search/registry.js';
 export { SQ8Codec } from './search/sq8.js';
 export {
@@ -288,6 +293,7 @@ export {
 // ---- the HTTP API and web page over one collection
 export { type ClusterServerOptions, createClusterServer } from './server/cluster.js';
 export { createServer, type ServerInfo, type ServerOptions } from './server/server.js';
+export { FP16_MAX, fromHalf, toHalf } from './util/half.js';
 export { rng } from './util/random.js';
 // ---- the vector engine: indexes over float32 rows
 export { MAX_K } from './validate.js';

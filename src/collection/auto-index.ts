@@ -91,6 +91,10 @@ function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm'>, n: number, 
       return n * (d + 4) + 8 + 16 * d;
     case 'ivf-sq8':
       return n * (d + 4) + coarse + 16 * d;
+    case 'fp16':
+      return n * (2 * d + 4) + 8;
+    case 'ivf-fp16':
+      return n * (2 * d + 4) + coarse;
     case 'pq':
       return n * (m + 4) + 8 + 1024 * d;
     case 'ivf-pq': {
@@ -103,8 +107,8 @@ function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm'>, n: number, 
 function specOf(kind: IndexSpec['kind'], nlist: number | undefined, m: number | undefined, refine: boolean, opq?: number): IndexSpec & { nlist?: number } {
   const parts = [
     ...(opq !== undefined ? [`OPQ${opq}`] : []),
-    ...(nlist !== undefined && kind !== 'flat' && kind !== 'sq8' && kind !== 'pq' ? [`IVF${nlist}`] : []),
-    kind === 'flat' || kind === 'ivf' ? 'Flat' : kind.endsWith('sq8') ? 'SQ8' : `PQ${m}`,
+    ...(nlist !== undefined && kind.startsWith('ivf') ? [`IVF${nlist}`] : []),
+    kind === 'flat' || kind === 'ivf' ? 'Flat' : kind.endsWith('sq8') ? 'SQ8' : kind.endsWith('fp16') ? 'SQfp16' : `PQ${m}`,
     ...(refine ? ['RFlat'] : []),
   ];
   return {
@@ -200,7 +204,7 @@ export function planIndex(policy: IndexPolicy, n: number, d: number, budget: num
   }
   if (spec.m !== undefined && n < PQ_TRAIN_MIN)
     return plan(flat(), n, d, budget, `${n} vectors are too few to train PQ codebooks (${PQ_TRAIN_MIN} needed): exact until then`);
-  const inverted = spec.kind === 'ivf' || spec.kind === 'ivf-sq8' || spec.kind === 'ivf-pq';
+  const inverted = spec.kind.startsWith('ivf');
   const lists = inverted ? Math.max(1, Math.min(spec.nlist ?? nlist ?? autoNlist(n), n)) : undefined;
   return plan(specOf(spec.kind, lists, spec.m, spec.refine, spec.opq), n, d, budget, `the policy is ${policy}`);
 }

@@ -10,7 +10,7 @@ import { createReferenceKernels } from './reference.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, wasmSimdSupported } from './wasm.js';
 
-export { createNativeKernels, nativeKernelInfo, nativeKernelsSupported, useNativeIsa } from './native.js';
+export { createNativeKernels, nativeAddon, nativeKernelInfo, nativeKernelsSupported, useNativeIsa } from './native.js';
 export { createReferenceKernels } from './reference.js';
 export * from './types.js';
 export { createWasmKernels, kernelsModule, wasmSimdSupported } from './wasm.js';
@@ -34,6 +34,12 @@ function forced(): KernelPreference | undefined {
 function nativeFast(): boolean {
   const info = nativeKernelInfo();
   return info.available && info.isa !== 'scalar';
+}
+
+/** Native code may run here: the addon loads and NITAMONO_KERNELS does not ask for wasm or reference. */
+export function nativeAllowed(): boolean {
+  const f = forced();
+  return f !== 'wasm' && f !== 'reference' && nativeKernelsSupported();
 }
 
 /**

@@ -56,6 +56,11 @@ function load(): NativeAddon | null {
   return addon;
 }
 
+/** The addon's exports, for modules that bind their own functions (src/search/refine-map.ts), or null when it is not built. */
+export function nativeAddon(): Readonly<Record<string, unknown>> | null {
+  return load() as Readonly<Record<string, unknown>> | null;
+}
+
 /** Whether the native kernel is built and loads in this thread. */
 export function nativeKernelsSupported(): boolean {
   return load() !== null;

@@ -2,6 +2,7 @@
  * Plain TypeScript kernels: the reference the WASM SIMD build is tested against, and the
  * fallback where WASM SIMD is unavailable. Same pointer conventions as ./types.ts.
  */
+import { fromHalf } from '../util/half.js';
 import { type Kernels, METRIC_L2, type MetricCode } from './types.js';
 
 /** The direct-formula score of the row at float index x0 against the query at q0: Σ(q−x)², or −Σq·x; as f32. */
@@ -261,6 +262,38 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
           }
         } else {
           for (let j = 0; j < d; j++) s -= U[c0 + j]! * F[q0 + j]!;
+        }
+        size = heapPush(hd, hi, 0, k, size, Math.fround(bias + s), label(I, rowOffset + r));
+      }
+      return size;
+    },
+
+    f16Scan(
+      metric: MetricCode,
+      q: number,
+      codes: number,
+      n: number,
+      d: number,
+      bias: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+      rowOffset: number,
+    ): number {
+      const F = f32(),
+        I = i32(),
+        U = new Uint8Array(memory.buffer);
+      const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
+        hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
+      const q0 = q >> 2;
+      for (let r = 0; r < n; r++) {
+        const c0 = codes + r * 2 * d;
+        let s = 0;
+        for (let j = 0; j < d; j++) {
+          const x = fromHalf(U[c0 + 2 * j]! | (U[c0 + 2 * j + 1]! << 8));
+          if (metric === METRIC_L2) s += (F[q0 + j]! - x) ** 2;
+          else s -= F[q0 + j]! * x;
         }
         size = heapPush(hd, hi, 0, k, size, Math.fround(bias + s), label(I, rowOffset + r));
       }

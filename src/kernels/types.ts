@@ -116,4 +116,22 @@ export interface Kernels {
     size: number,
     rowOffset: number,
   ): number;
+  /**
+   * Scan of n rows of d halves (IEEE binary16, little-endian, 2·d bytes each) at `codes`,
+   * widened to float32 on the fly. METRIC_L2: score = bias + Σ_j (q_j − x_j)²; METRIC_IP:
+   * score = bias − Σ_j q_j·x_j. Heap and labels as scanTopK; returns the heap's new size.
+   */
+  f16Scan(
+    metric: MetricCode,
+    q: number,
+    codes: number,
+    n: number,
+    d: number,
+    bias: number,
+    k: number,
+    heapD: number,
+    heapI: number,
+    size: number,
+    rowOffset: number,
+  ): number;
 }

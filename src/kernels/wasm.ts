@@ -57,6 +57,19 @@ interface KernelExports {
     size: number,
     rowOffset: number,
   ): number;
+  f16_scan(
+    metric: number,
+    q: number,
+    codes: number,
+    n: number,
+    d: number,
+    bias: number,
+    k: number,
+    heapD: number,
+    heapI: number,
+    size: number,
+    rowOffset: number,
+  ): number;
 }
 
 /** True when this runtime has WASM SIMD and shared memories and build/kernels.wasm exists and compiles. */
@@ -120,7 +133,8 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
     norms = x.norms,
     acc = x.accumulate,
     pqScan = x.pq_scan,
-    sq8Scan = x.sq8_scan;
+    sq8Scan = x.sq8_scan,
+    f16Scan = x.f16_scan;
 
   return {
     name: 'wasm-simd',
@@ -206,6 +220,21 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
       rowOffset: number,
     ): number {
       return sq8Scan(metric, qp, sc, codes, n, d, bias, k, heapD, heapI, size, rowOffset);
+    },
+    f16Scan(
+      metric: MetricCode,
+      q: number,
+      codes: number,
+      n: number,
+      d: number,
+      bias: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+      rowOffset: number,
+    ): number {
+      return f16Scan(metric, q, codes, n, d, bias, k, heapD, heapI, size, rowOffset);
     },
   };
 }

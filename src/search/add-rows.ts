@@ -9,6 +9,7 @@
 import type { Arena } from '../kernels/arena.js';
 import type { Kernels } from '../kernels/types.js';
 import { F32Codec, type VectorCodec } from './codec.js';
+import { FP16Codec } from './fp16.js';
 import { type HNSWLayout, hnswScratchBytes, hnswSearch } from './hnsw.js';
 import { sharedPool } from './pool.js';
 import { PQ_NBITS, PQCodec } from './pq.js';
@@ -28,7 +29,11 @@ export function unitRows(d: number): number {
 }
 
 /** A codec as a worker rebuilds it: its trained parameters, cloned with the task. */
-export type CodecSpec = { name: 'f32' } | { name: 'sq8'; min: Float32Array; diff: Float32Array } | { name: 'pq'; m: number; codebooks: Float32Array };
+export type CodecSpec =
+  | { name: 'f32' }
+  | { name: 'fp16' }
+  | { name: 'sq8'; min: Float32Array; diff: Float32Array }
+  | { name: 'pq'; m: number; codebooks: Float32Array };
 
 /** What turns rows into lists and codes, besides the rows: pointers into the same arena. */
 export interface RowPlan {
@@ -163,6 +168,7 @@ export function batchedFor(n: number): boolean {
 /** The codec a worker encodes with, rebuilt from its spec (the same code as the index's own). */
 export function codecOf(d: number, spec: CodecSpec): VectorCodec {
   if (spec.name === 'f32') return new F32Codec(d);
+  if (spec.name === 'fp16') return new FP16Codec(d);
   if (spec.name === 'sq8') {
     const c = new SQ8Codec(d);
     c.setRanges(spec.min, spec.diff);

@@ -7,6 +7,8 @@
  *   pq        PQ{m}              m bytes                every code, m table lookups
  *   ivf-sq8   IVF{n},SQ8         d bytes (+ list)       the nprobe nearest lists
  *   ivf-pq    IVF{n},PQ{m}       m bytes (+ list)       the nprobe nearest lists
+ *   fp16      SQfp16             2·d bytes              every row, widened on the fly
+ *   ivf-fp16  IVF{n},SQfp16      2·d bytes (+ list)     the nprobe nearest lists
  *
  * (plus a 4-byte id per vector). The inverted-file kinds encode residuals, vector − centroid
  * of its list, as Faiss's IndexIVFPQ and IndexIVFScalarQuantizer do by default: a list's
@@ -34,6 +36,7 @@ import type { ArenaSlot } from './arenas.js';
 import { ArenaIndex, type ListSearchPlan, type RegionSection, type RowJob } from './base.js';
 import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
 import type { CodecTrainOptions } from './codec.js';
+import { FP16Codec } from './fp16.js';
 import { partCount, partName, rowsMeta } from './index-file.js';
 import { listStats } from './inverted-lists.js';
 import { OPQMatrix, type OPQOptions } from './opq.js';
@@ -57,10 +60,11 @@ import type { AddOptions, CodedSearchParams, DescribeOptions, IndexCapabilities,
  */
 export const CODED_FORMAT_VERSION = 3;
 
-export type CodedKindName = 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq';
+export type CodedKindName = 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq' | 'fp16' | 'ivf-fp16';
 
 const capabilities = (pq: boolean): IndexCapabilities => Object.freeze({ trainable: true, removable: true, compressed: true, needsRefineVectors: pq });
 const SQ8_CAPABILITIES = capabilities(false);
+const FP16_CAPABILITIES = capabilities(false);
 const PQ_CAPABILITIES = capabilities(true);
 
 /** Largest precomputed IVF-PQ table taken by default (Faiss: precomputed_table_max_bytes, 2 GiB; our arena is 4 GiB in all). */
@@ -69,6 +73,11 @@ export const PRECOMPUTED_TABLE_MAX_BYTES = 256 << 20;
 const ROTATE_HERE_MULTIPLY_ADDS = 1 << 16;
 /** Most candidate bytes re-scored per step. */
 const RERANK_CHUNK_BYTES = 32 << 20;
+/**
+ * Chunks of a source that scores in place (a mapped file) are smaller: searchAsync scores them on
+ * the event loop's thread, about a millisecond each, and lets the loop through between them.
+ */
+const IN_PLACE_CHUNK_BYTES = 2 << 20;
 
 export interface CodedIndexOptions {
   /** 'l2' (default) or 'ip'. */
@@ -107,11 +116,11 @@ export interface IVFPQOptions extends IVFCodedOptions, PQOptions {
 /** k-means options of the coarse quantizer and of the codebooks. */
 export type CodedTrainOptions = CodecTrainOptions;
 
-type Codec = SQ8Codec | PQCodec;
+type Codec = SQ8Codec | PQCodec | FP16Codec;
 
 /**
- * What the four compressed kinds share. Not exported as a class to build from: use SQ8Index,
- * PQIndex, IVFSQ8Index or IVFPQIndex.
+ * What the compressed kinds share. Not exported as a class to build from: use SQ8Index,
+ * PQIndex, IVFSQ8Index, IVFPQIndex, FP16Index or IVFFP16Index.
  */
 export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   abstract override readonly kind: CodedKindName;
@@ -129,6 +138,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   /** What the scanners read, copied into each other arena that holds parts (see shareTo). */
   private copies = new Map<ArenaSlot, { centroids: number; params: number; precomputed: number }>();
   private refineSource: RefineVectors | undefined;
+  /** The rows a synchronous re-ranking read by offset (kept: the next search needs as many). */
+  private rerankBuffer = new Float32Array(0);
   private ownsRefine = false;
   /** Why recorded refine vectors could not be reopened. */
   private refineProblem: string | undefined;
@@ -166,6 +177,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     this.quantizer = inverted ? makeQuantizer(this.arenas.main, this.dim, this.code, (p) => this.release(p), options.hnsw) : undefined;
     this.arenas.onNewSlot = (slot) => this.shareTo(slot);
     if (options.refine) this.setRefineVectors(options.refine);
+    // a codec with nothing to learn and no coarse quantizer takes vectors at once (Faiss's SQfp16 too)
+    if (this.isTrained) this.trained();
   }
 
   override get isTrained(): boolean {
@@ -297,22 +310,24 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         const coarse = await this.quantizer.train(vectors, nlist, { ...options, metric: this.metric });
         objective = coarse.objective;
         warnings.push(...coarse.warnings);
-        // the codec learns residuals; PQ's k-means samples at most 256 points per codeword anyway
-        let rows: Int32Array | null = null;
-        const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * PQ_KSUB : n;
-        if (n > cap) {
-          rows = samplePermutation(n, cap, (options.seed ?? 1234) + 17)
-            .slice()
-            .sort();
-          m = cap;
+        // the codec learns residuals (fp16 learns nothing); PQ's k-means samples at most 256 points per codeword anyway
+        if (!(this.codec instanceof FP16Codec)) {
+          let rows: Int32Array | null = null;
+          const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * PQ_KSUB : n;
+          if (n > cap) {
+            rows = samplePermutation(n, cap, (options.seed ?? 1234) + 17)
+              .slice()
+              .sort();
+            m = cap;
+          }
+          sample = new Float32Array(m * d);
+          if (rows) for (let i = 0; i < m; i++) sample.set(vectors.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
+          else sample.set(vectors);
+          // on the pool: assigning the sample is m·nlist·d multiply-adds
+          subtractCentroids(sample, m, await this.quantizer.assignAsync(sample, m, resolveThreads(options.threads)), this.quantizer.centroidsView(), d);
         }
-        sample = new Float32Array(m * d);
-        if (rows) for (let i = 0; i < m; i++) sample.set(vectors.subarray(rows[i]! * d, (rows[i]! + 1) * d), i * d);
-        else sample.set(vectors);
-        // on the pool: assigning the sample is m·nlist·d multiply-adds
-        subtractCentroids(sample, m, await this.quantizer.assignAsync(sample, m, resolveThreads(options.threads)), this.quantizer.centroidsView(), d);
       }
-      const r = await this.codec.train(sample, m, options);
+      const r = this.codec instanceof FP16Codec ? { trainedOn: n, warnings: [] } : await this.codec.train(sample, m, options);
       warnings.push(...r.warnings);
       this.trained();
       this.training = { ...(objective ? { objective } : {}), ...(opqObjective ? { opqObjective } : {}), trainedOn: r.trainedOn, warnings };
@@ -425,7 +440,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         q ? q.assignPlan(n, this.rotation, true) : { d: this.dim, rotation: this.rotation, coarse: null, batched: batchedFor(n), byResidual: false },
       codec: this.codec,
       spec: (): CodecSpec =>
-        this.codec instanceof PQCodec ? { name: 'pq', m: this.codec.m, codebooks: this.codec.getCodebooks()! } : { name: 'sq8', ...this.codec.ranges()! },
+        this.codec instanceof PQCodec
+          ? { name: 'pq', m: this.codec.m, codebooks: this.codec.getCodebooks()! }
+          : this.codec instanceof FP16Codec
+            ? { name: 'fp16' }
+            : { name: 'sq8', ...this.codec.ranges()! },
     };
   }
 
@@ -561,14 +580,25 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     return this.guarded(() => rotateOnWorkers(this.arena, this.rotation, this.dim, queries, nq, threads));
   }
 
-  /** Re-scores the candidates of `cand` with the full vectors, read synchronously chunk by chunk. */
+  /**
+   * Re-scores the candidates of `cand` with the full vectors: in place where the source can
+   * (a mapped file), else read synchronously chunk by chunk into a buffer kept for the next search.
+   */
   private rerankSync(queries: Float32Array, cand: SearchResult, k: number): SearchResult {
     const src = this.refineSource!;
-    const job = this.rerankJob(queries, cand, k);
+    const job = this.rerankJob(queries, cand, k, src.topK !== undefined);
     try {
       for (const c of job.chunks()) {
-        src.readSync!(c.ids, c.vectors);
-        job.score(c);
+        if (src.topK) {
+          job.scoreInPlace(c, src.topK);
+          continue;
+        }
+        const ids = candidateIds(cand.labels, cand.k, c.q0, c.q1);
+        const n = ids.length * this.dim;
+        if (this.rerankBuffer.length < n) this.rerankBuffer = new Float32Array(n);
+        const vectors = this.rerankBuffer.subarray(0, n);
+        src.readSync!(ids, vectors);
+        job.score(c, ids, vectors);
       }
       return job.result();
     } finally {
@@ -576,16 +606,27 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     }
   }
 
-  /** The same with the source's asynchronous read. */
+  /**
+   * The same without blocking on the disk: a chunk whose rows are all in the page cache is scored
+   * in place on this thread (CPU work of the size the scoring of read rows took here before, with
+   * the event loop let through between chunks); any other is read on libuv's thread pool first.
+   */
   private rerankAsync(queries: Float32Array, cand: SearchResult, k: number): Promise<SearchResult> {
     const src = this.refineSource!;
     // guarded: its arena room must not be given away by a dispose while it awaits reads
     return this.guarded(async () => {
-      const job = this.rerankJob(queries, cand, k);
+      const job = this.rerankJob(queries, cand, k, false);
       try {
         for (const c of job.chunks()) {
-          await src.read(c.ids, c.vectors);
-          job.score(c);
+          if (src.topK && src.resident?.(cand.labels.subarray(c.q0 * cand.k, c.q1 * cand.k))) {
+            job.scoreInPlace(c, src.topK);
+            await new Promise<void>((res) => setImmediate(res));
+            continue;
+          }
+          const ids = candidateIds(cand.labels, cand.k, c.q0, c.q1);
+          const vectors = new Float32Array(ids.length * this.dim);
+          await src.read(ids, vectors);
+          job.score(c, ids, vectors);
         }
         return job.result();
       } finally {
@@ -596,30 +637,36 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   /**
    * Arena room and steps of a re-ranking: queries go in chunks whose candidates' vectors take
-   * at most RERANK_CHUNK_BYTES; each chunk's distinct candidate ids are read once, in id order.
+   * at most RERANK_CHUNK_BYTES (IN_PLACE_CHUNK_BYTES); each chunk's distinct candidate ids are read once, in id order.
+   * `inPlace`: every chunk is scored in place, so no room for copies of rows is needed.
    */
-  private rerankJob(queries: Float32Array, cand: SearchResult, k: number) {
+  private rerankJob(queries: Float32Array, cand: SearchResult, k: number, inPlace: boolean) {
     const d = this.dim,
       nq = cand.nq,
       kc = cand.k,
       a = this.arena;
     const m = Math.max(1, nq);
-    const ptrs = [m * k * 4, m * k * 4, m * 4, kc * d * 4, kc * 4, d * 4].map((b) => a.alloc(Math.max(4, b)));
+    const ptrs = [m * k * 4, m * k * 4, m * 4, inPlace ? 0 : kc * d * 4, inPlace ? 0 : kc * 4, inPlace ? 0 : d * 4].map((b) => a.alloc(Math.max(4, b)));
     const block: QueryBlock = { queries: 0, queryNorms: 0, heapsD: ptrs[0]!, heapsI: ptrs[1]!, sizes: ptrs[2]!, k };
     const scratch = { X: ptrs[3]!, ids: ptrs[4]!, q: ptrs[5]! };
-    const step = Math.max(1, Math.floor(RERANK_CHUNK_BYTES / Math.max(1, kc * d * 4)));
+    const chunkBytes = this.refineSource?.topK ? IN_PLACE_CHUNK_BYTES : RERANK_CHUNK_BYTES;
+    const step = Math.max(1, Math.floor(chunkBytes / Math.max(1, kc * d * 4)));
     let computed = cand.distancesComputed;
-    type Chunk = { q0: number; q1: number; ids: Int32Array; vectors: Float32Array };
+    type Chunk = { q0: number; q1: number };
     return {
       *chunks(): Generator<Chunk> {
-        for (let q0 = 0; q0 < nq; q0 += step) {
-          const q1 = Math.min(nq, q0 + step);
-          const ids = candidateIds(cand.labels, kc, q0, q1);
-          yield { q0, q1, ids, vectors: new Float32Array(ids.length * d) };
-        }
+        for (let q0 = 0; q0 < nq; q0 += step) yield { q0, q1: Math.min(nq, q0 + step) };
       },
-      score: (c: Chunk): void => {
-        computed += rescore(this.K, a, this.code, d, queries, cand.labels, kc, c.q0, c.q1, c.ids, c.vectors, block, scratch);
+      score: (c: Chunk, ids: Int32Array, vectors: Float32Array): void => {
+        computed += rescore(this.K, a, this.code, d, queries, cand.labels, kc, c.q0, c.q1, ids, vectors, block, scratch);
+      },
+      scoreInPlace: (c: Chunk, topK: NonNullable<RefineVectors['topK']>): void => {
+        const sizes = a.i32(block.sizes, c.q1);
+        for (let i = c.q0; i < c.q1; i++) {
+          const labels = cand.labels.subarray(i * kc, (i + 1) * kc);
+          sizes[i] = topK(this.code, queries.subarray(i * d, (i + 1) * d), labels, k, this.K.memory, block.heapsD + i * k * 4, block.heapsI + i * k * 4, 0);
+          for (let j = 0; j < kc; j++) if (labels[j]! >= 0) computed++;
+        }
       },
       result: (): SearchResult => this.collect([{ slot: this.arenas.main, block }], nq, computed),
       release: (): void => {
@@ -649,7 +696,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         const r = this.codec.ranges()!;
         sections['sq8Min'] = { region: 0, view: r.min };
         sections['sq8Diff'] = { region: 0, view: r.diff };
-      } else {
+      } else if (this.codec instanceof PQCodec) {
         sections['pqCodebooks'] = { region: 0, view: this.codec.getCodebooks()! };
       }
       if (this.opq) sections['opqRotation'] = { region: this.rotation, view: this.arena.f32(this.rotation, this.dim * this.dim) };
@@ -665,7 +712,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const many = parts.length > 1;
     const spec = this.quantizer?.spec;
     const v2 = many || (spec !== undefined && spec.kind !== 'flat');
-    const codec = this.codec instanceof PQCodec ? { name: 'pq', m: this.codec.m, nbits: this.codec.nbits } : { name: 'sq8' };
+    const codec = this.codec instanceof PQCodec ? { name: 'pq', m: this.codec.m, nbits: this.codec.nbits } : { name: this.codec.name };
     await this.writeRegions(
       path,
       {
@@ -698,7 +745,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const m = c.meta;
     const codec = m['codec'] as { name?: unknown; m?: unknown; nbits?: unknown } | undefined;
     const pq = kind === 'pq' || kind === 'ivf-pq';
-    if (!codec || typeof codec !== 'object' || codec.name !== (pq ? 'pq' : 'sq8'))
+    const codecName = pq ? 'pq' : kind.endsWith('fp16') ? 'fp16' : 'sq8';
+    if (!codec || typeof codec !== 'object' || codec.name !== codecName)
       throw badFile(path, `the header names codec ${JSON.stringify(codec)} for a ${kind} index`);
     const refineFactor = typeof m['refineFactor'] === 'number' && (m['refineFactor'] as number) >= 1 ? (m['refineFactor'] as number) : 1;
     const requested = m['requestedNlist'];
@@ -712,12 +760,14 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         throw badFile(path, `the header's OPQ settings ${JSON.stringify(opq)} do not fit a ${kind} index of codec ${JSON.stringify(codec)}`);
       const { m: _m, ...opqOptions } = (opq ?? {}) as OPQOptions & { m?: number };
       const pqOpts = { m: codec.m as number, nbits: codec.nbits as number, ...(opq !== undefined ? { opq: opqOptions } : {}) };
-      if (kind === 'ivf-sq8' || kind === 'ivf-pq') {
+      if (kind.startsWith('ivf-')) {
         coarse = readCoarse(path, m);
         if (coarse.options) Object.assign(base, { hnsw: coarse.options });
       }
       if (kind === 'sq8') index = new SQ8Index(meta.dim, base);
       else if (kind === 'ivf-sq8') index = new IVFSQ8Index(meta.dim, base);
+      else if (kind === 'fp16') index = new FP16Index(meta.dim, base);
+      else if (kind === 'ivf-fp16') index = new IVFFP16Index(meta.dim, base);
       else if (kind === 'pq') index = new PQIndex(meta.dim, { ...base, ...pqOpts });
       else index = new IVFPQIndex(meta.dim, { ...base, ...pqOpts, ...(pt === true || pt === false || pt === 'auto' ? { precomputedTable: pt } : {}) });
     } catch (err) {
@@ -734,7 +784,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       if (m['trained'] === true) {
         const d = meta.dim;
         if (index.codec instanceof SQ8Codec) index.codec.setRanges(f32('sq8Min', d), f32('sq8Diff', d));
-        else index.codec.setCodebooks(f32('pqCodebooks', index.codec.m * PQ_KSUB * index.codec.dsub));
+        else if (index.codec instanceof PQCodec) index.codec.setCodebooks(f32('pqCodebooks', index.codec.m * PQ_KSUB * index.codec.dsub));
         index.opq?.setMatrix(f32('opqRotation', d * d));
         const parts = partCount(path, m);
         const nl = index.quantizer ? m['nlist'] : 1;
@@ -838,6 +888,24 @@ export class IVFPQIndex extends CodedIndex {
   }
 }
 
+/** Half-precision rows (Faiss "SQfp16"): 2·d bytes a vector, nothing to train, every row scanned. */
+export class FP16Index extends CodedIndex {
+  readonly kind = 'fp16' as const;
+  readonly capabilities = FP16_CAPABILITIES;
+  constructor(dim: number, options: CodedIndexOptions = {}) {
+    super(dim, options, new FP16Codec(dim), false);
+  }
+}
+
+/** IVF with half-precision residuals (Faiss "IVF{n},SQfp16"). */
+export class IVFFP16Index extends CodedIndex {
+  readonly kind = 'ivf-fp16' as const;
+  readonly capabilities = FP16_CAPABILITIES;
+  constructor(dim: number, options: IVFCodedOptions = {}) {
+    super(dim, options, new FP16Codec(dim), true);
+  }
+}
+
 function codedKind(name: CodedKindName, caps: IndexCapabilities): IndexKind<CodedSearchParams, CodedIndex> {
   return Object.freeze({
     name,
@@ -852,3 +920,5 @@ export const sq8Kind = codedKind('sq8', SQ8_CAPABILITIES);
 export const pqKind = codedKind('pq', PQ_CAPABILITIES);
 export const ivfSq8Kind = codedKind('ivf-sq8', SQ8_CAPABILITIES);
 export const ivfPqKind = codedKind('ivf-pq', PQ_CAPABILITIES);
+export const fp16Kind = codedKind('fp16', FP16_CAPABILITIES);
+export const ivfFp16Kind = codedKind('ivf-fp16', FP16_CAPABILITIES);

@@ -6,6 +6,8 @@
  *   SQ8              8-bit scalar quantizer codes (SQ8Index)
  *   PQ{m}            product quantizer, m bytes (PQIndex)
  *   IVF{n},SQ8       inverted file of SQ8 residuals (IVFSQ8Index)
+ *   SQfp16           half-precision rows, 2·d bytes (FP16Index)
+ *   IVF{n},SQfp16    inverted file of half-precision residuals (IVFFP16Index)
  *   IVF{n},PQ{m}     inverted file of PQ residuals (IVFPQIndex)
  *   …,RFlat          the compressed ones re-ranked with full vectors kept outside the index
  *   IVF{n}_HNSW{M},… any IVF kind whose coarse step searches an HNSW graph over the centroids
@@ -19,7 +21,7 @@
  */
 import { invalid } from '../errors.js';
 import { checkMetric } from '../validate.js';
-import { IVFPQIndex, IVFSQ8Index, PQIndex, SQ8Index } from './coded.js';
+import { FP16Index, IVFFP16Index, IVFPQIndex, IVFSQ8Index, PQIndex, SQ8Index } from './coded.js';
 import { FlatIndex } from './flat.js';
 import { IVFIndex } from './ivf.js';
 import type { OPQOptions } from './opq.js';
@@ -27,7 +29,7 @@ import { PQ_NBITS } from './pq.js';
 import type { RefineVectors } from './refine.js';
 import type { Metric } from './types.js';
 
-export type FactoryKind = 'flat' | 'ivf' | 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq';
+export type FactoryKind = 'flat' | 'ivf' | 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq' | 'fp16' | 'ivf-fp16';
 
 export interface IndexSpec {
   /** The registered kind it builds. */
@@ -48,7 +50,7 @@ export interface IndexSpec {
 
 /** What the error messages list as accepted. */
 export const FACTORY_FORMS =
-  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},PQ{m}, SQ8, PQ{m}, OPQ{m},PQ{m}, OPQ{m},IVF{n},PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
+  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},SQfp16, IVF{n},PQ{m}, SQ8, SQfp16, PQ{m}, OPQ{m},PQ{m}, OPQ{m},IVF{n},PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
 
 const INT = /^[1-9][0-9]{0,8}$/;
 
@@ -104,6 +106,9 @@ export function parseIndexFactory(description: unknown): IndexSpec {
   } else if (/^sq8$/i.test(storage)) {
     kind = nlist === undefined ? 'sq8' : 'ivf-sq8';
     canon = 'SQ8';
+  } else if (/^sqfp16$/i.test(storage)) {
+    kind = nlist === undefined ? 'fp16' : 'ivf-fp16';
+    canon = 'SQfp16';
   } else if (pq) {
     if (!INT.test(pq[1]!)) bad(storage, '% needs its number of sub-quantizers m, e.g. PQ16');
     if (pq[2] !== undefined && Number(pq[2]) !== PQ_NBITS) bad(storage, `nbits in % must be 8 (256 codewords per sub-quantizer), got ${pq[2]}`);
@@ -113,7 +118,7 @@ export function parseIndexFactory(description: unknown): IndexSpec {
   } else if (storage === '') {
     bad(storage, 'has an empty part');
   } else if (/^(sq|sqfp|sqbf)/i.test(storage)) {
-    bad(storage, 'scalar quantizer % is not supported, only SQ8');
+    bad(storage, 'scalar quantizer % is not supported, only SQ8 and SQfp16');
   } else if (/^opq/i.test(storage)) {
     bad(storage, 'pre-transform % must come first');
   } else if (/^(pca|itq|rr|l2norm)/i.test(storage)) {
@@ -164,7 +169,7 @@ export interface FactoryOptions {
   opq?: OPQOptions;
 }
 
-export type FactoryIndex = FlatIndex | IVFIndex | SQ8Index | PQIndex | IVFSQ8Index | IVFPQIndex;
+export type FactoryIndex = FlatIndex | IVFIndex | SQ8Index | PQIndex | IVFSQ8Index | IVFPQIndex | FP16Index | IVFFP16Index;
 
 /**
  * A new, empty index of dimension `dim` as `description` says (a factory string, or what
@@ -187,7 +192,7 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
     throw invalid(`'${spec.description}' re-ranks with full vectors: pass them as the refine option (a vectors file, or a callback)`);
   if (!compressed && (options.refine || options.refineFactor !== undefined)) {
     throw invalid(
-      `'${spec.description}' stores the full vectors: refine vectors and refineFactor apply to the compressed kinds (SQ8, PQ{m}, IVF{n},SQ8, IVF{n},PQ{m})`,
+      `'${spec.description}' stores the full vectors: refine vectors and refineFactor apply to the compressed kinds (SQ8, SQfp16, PQ{m}, IVF{n},SQ8, IVF{n},SQfp16, IVF{n},PQ{m})`,
     );
   }
   const coded = {
@@ -217,6 +222,10 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
       return new PQIndex(dim, { ...coded, m: spec.m!, ...opq });
     case 'ivf-sq8':
       return new IVFSQ8Index(dim, { ...coded, ...lists });
+    case 'fp16':
+      return new FP16Index(dim, coded);
+    case 'ivf-fp16':
+      return new IVFFP16Index(dim, { ...coded, ...lists });
     case 'ivf-pq':
       return new IVFPQIndex(dim, {
         ...coded,

@@ -1,9 +1,9 @@
 /**
  * Re-ranking (Faiss's IndexRefine): a compressed index answers with refineFactor·k candidates,
  * whose exact distances are then computed from the full vectors and the best k kept. The full
- * vectors live outside the index's RAM: rows of a vector file read in place by offset
- * (positional reads; the file is never loaded), or whatever a callback reads them from (the
- * catalogue of a collection). An index reports their bytes as `refineBytes`, apart from the
+ * vectors live outside the index's RAM: rows of a vector file mapped read-only by the native
+ * addon and scored in place (./refine-map.ts), else read by offset (positional reads; the file
+ * is never loaded), or whatever a callback reads them from (the catalogue of a collection). An index reports their bytes as `refineBytes`, apart from the
  * `memoryBytes` of its codes.
  */
 import { closeSync, openSync, read as readCb, readSync } from 'node:fs';
@@ -13,6 +13,7 @@ import type { Arena } from '../kernels/arena.js';
 import type { Kernels, MetricCode } from '../kernels/types.js';
 import { checkDim } from '../validate.js';
 import { type VectorFileLayout, vectorFileLayoutSync } from '../vectors/io.js';
+import { MappedRows } from './refine-map.js';
 import type { QueryBlock } from './scan.js';
 
 /** Where the refine vectors of an index file are: recorded in the file so a loaded index finds them again. */
@@ -40,7 +41,25 @@ export interface RefineVectors {
   readSync?(ids: Int32Array, out: Float32Array): void;
   /** The same, without blocking the event loop. */
   read(ids: Int32Array, out: Float32Array): Promise<void>;
-  /** Releases what it holds open (a file descriptor). */
+  /**
+   * Sources that score in place (a mapped file) have it: pushes the exact scores of `query`
+   * against the rows of `labels` (−1: no candidate) into the heap of k at heapD/heapI in
+   * `memory` that holds `size` entries, as scanTopK would on copies of those rows (the same
+   * bits); returns the heap's new size.
+   */
+  readonly topK?: (
+    metric: MetricCode,
+    query: Float32Array,
+    labels: Int32Array,
+    k: number,
+    memory: WebAssembly.Memory,
+    heapD: number,
+    heapI: number,
+    size: number,
+  ) => number;
+  /** With topK: whether topK would read these rows without waiting on the disk (all in the page cache). */
+  readonly resident?: (labels: Int32Array) => boolean;
+  /** Releases what it holds open (a file descriptor, a mapping). */
   close?(): void;
 }
 
@@ -57,29 +76,53 @@ interface Run {
   len: number;
 }
 
+/** How VectorFileRefine reads rows. */
+export interface VectorFileRefineOptions {
+  /**
+   * Map the file and score candidates in place where the native addon is built and
+   * NITAMONO_KERNELS allows it (default true); false: positional reads only.
+   */
+  map?: boolean;
+}
+
 /**
- * Rows of a .fvecs or .npy file (row r = the vector of id r), read in place with positional
- * reads: sorted ids are grouped into runs of nearby rows, one read each.
+ * Rows of a .fvecs or .npy file (row r = the vector of id r). Mapped read-only where the native
+ * addon runs (topK scores them in place, readSync copies them from the mapping); otherwise, and
+ * for read(), positional reads: sorted ids are grouped into runs of nearby rows, one read each.
  */
 export class VectorFileRefine implements RefineVectors {
   readonly dim: number;
   readonly bytes: number;
   readonly location: RefineLocation;
+  readonly topK?: RefineVectors['topK'];
+  readonly resident?: RefineVectors['resident'];
   private fd: number | undefined;
+  /** Reused by readSync for runs of several rows (a search reads one run after another). */
+  private scratch = new Uint8Array(0);
 
   private constructor(
     private readonly path: string,
     fd: number,
     private readonly layout: VectorFileLayout,
+    private readonly mapped: MappedRows | undefined,
   ) {
     this.fd = fd;
     this.dim = layout.dim;
     this.bytes = layout.rows * layout.dim * 4;
     this.location = { file: path, format: layout.format, rows: layout.rows, dim: layout.dim, size: layout.size };
+    if (mapped) {
+      this.topK = mapped.topK.bind(mapped);
+      this.resident = mapped.resident.bind(mapped);
+    }
+  }
+
+  /** Whether the rows are mapped (scored in place) rather than read by offset. */
+  get isMapped(): boolean {
+    return this.mapped !== undefined;
   }
 
   /** Opens `path` (.fvecs or .npy float32) and reads its header; NOT_FOUND or BAD_FILE naming it otherwise. */
-  static open(path: string): VectorFileRefine {
+  static open(path: string, options: VectorFileRefineOptions = {}): VectorFileRefine {
     const abs = resolve(path);
     let fd: number;
     try {
@@ -90,7 +133,8 @@ export class VectorFileRefine implements RefineVectors {
       throw new NitamonoError('IO', `${abs}: cannot open the refine vectors: ${(err as Error).message}`, { cause: err });
     }
     try {
-      return new VectorFileRefine(abs, fd, vectorFileLayoutSync(abs, fd));
+      const layout = vectorFileLayoutSync(abs, fd);
+      return new VectorFileRefine(abs, fd, layout, options.map === false ? undefined : MappedRows.map(abs, layout));
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -98,8 +142,8 @@ export class VectorFileRefine implements RefineVectors {
   }
 
   /** Reopens a recorded location, refusing a file that is no longer the one recorded. */
-  static reopen(loc: RefineLocation): VectorFileRefine {
-    const src = VectorFileRefine.open(loc.file);
+  static reopen(loc: RefineLocation, options: VectorFileRefineOptions = {}): VectorFileRefine {
+    const src = VectorFileRefine.open(loc.file, options);
     const l = src.layout;
     if (l.rows !== loc.rows || l.dim !== loc.dim || l.size !== loc.size || l.format !== loc.format) {
       src.close();
@@ -154,15 +198,24 @@ export class VectorFileRefine implements RefineVectors {
 
   readSync(ids: Int32Array, out: Float32Array): void {
     const fd = this.open();
+    if (this.mapped) {
+      if (out.length < ids.length * this.dim) throw invalid(`refine output holds ${out.length} floats, ${ids.length * this.dim} are needed`);
+      this.mapped.gather(ids, out);
+      return;
+    }
+    const o8 = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     for (const run of this.plan(ids, out)) {
-      const buf = new Uint8Array(run.len);
+      // a run of one row goes straight to its place in `out`; longer ones through the scratch buffer
+      const single = run.b - run.a === 1;
+      if (!single && this.scratch.length < run.len) this.scratch = new Uint8Array(Math.max(run.len, 2 * this.scratch.length));
+      const buf = single ? o8.subarray(run.a * run.len, (run.a + 1) * run.len) : this.scratch;
       let off = 0;
       while (off < run.len) {
         const got = readSync(fd, buf, off, run.len - off, run.pos + off);
         if (got === 0) throw new NitamonoError('BAD_FILE', `${this.path}: truncated (the refine vectors file shrank)`);
         off += got;
       }
-      this.copy(run, buf, ids, out);
+      if (!single) this.copy(run, buf, ids, out);
     }
   }
 
@@ -190,6 +243,7 @@ export class VectorFileRefine implements RefineVectors {
   }
 
   close(): void {
+    this.mapped?.close();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
@@ -249,12 +303,14 @@ export function callbackRefine(options: { dim: number; bytes: number; fetch: (id
 
 /** The distinct valid ids among the candidates of queries [q0, q1), ascending. */
 export function candidateIds(labels: Int32Array, kc: number, q0: number, q1: number): Int32Array {
-  const seen = new Set<number>();
-  for (let i = q0 * kc; i < q1 * kc; i++) {
-    const id = labels[i]!;
-    if (id >= 0) seen.add(id);
+  // a typed-array sort, then one pass dropping repeats and the −1 (which sort first)
+  const all = labels.slice(q0 * kc, q1 * kc).sort();
+  let n = 0;
+  for (let i = 0; i < all.length; i++) {
+    const id = all[i]!;
+    if (id >= 0 && (n === 0 || all[n - 1] !== id)) all[n++] = id;
   }
-  return Int32Array.from(seen).sort();
+  return all.subarray(0, n);
 }
 
 /** Arena room for re-scoring one query's candidates at a time. */
@@ -288,8 +344,11 @@ export function rescore(
   s: RescoreScratch,
 ): number {
   const k = block.k;
+  // one query: its candidates are `ids` and `vectors` holds their rows in order, copied as they
+  // are (the heap's order on (score, label) makes the order of the scan irrelevant)
+  const one = q1 - q0 === 1;
   const rowOf = new Map<number, number>();
-  for (let i = 0; i < ids.length; i++) rowOf.set(ids[i]!, i);
+  if (!one) for (let i = 0; i < ids.length; i++) rowOf.set(ids[i]!, i);
   const X = arena.f32(s.X, kc * d),
     I = arena.i32(s.ids, kc),
     Q = arena.f32(s.q, d),
@@ -298,12 +357,18 @@ export function rescore(
   K.setLabelMap(s.ids);
   for (let i = q0; i < q1; i++) {
     let cnt = 0;
-    for (let j = 0; j < kc; j++) {
-      const id = labels[i * kc + j]!;
-      if (id < 0) continue;
-      const r = rowOf.get(id)!;
-      X.set(vectors.subarray(r * d, (r + 1) * d), cnt * d);
-      I[cnt++] = id;
+    if (one) {
+      X.set(vectors.subarray(0, ids.length * d));
+      I.set(ids);
+      cnt = ids.length;
+    } else {
+      for (let j = 0; j < kc; j++) {
+        const id = labels[i * kc + j]!;
+        if (id < 0) continue;
+        const r = rowOf.get(id)!;
+        X.set(vectors.subarray(r * d, (r + 1) * d), cnt * d);
+        I[cnt++] = id;
+      }
     }
     Q.set(queries.subarray(i * d, (i + 1) * d));
     sizes[i] = K.scanTopK(metric, s.q, s.X, cnt, d, k, block.heapsD + i * k * 4, block.heapsI + i * k * 4, 0, 0);

@@ -2,12 +2,12 @@
  * Index kinds, by name, as Faiss's index factory knows its index types: what each can do, how
  * its search parameters are checked, and how its files are read. loadIndex opens any file whose
  * kind is registered here, so a new kind (HNSW, …) plugs in without touching the loader or the
- * code that serves indexes. Built in: flat, ivf, and the compressed sq8, pq, ivf-sq8, ivf-pq.
+ * code that serves indexes. Built in: flat, ivf, and the compressed sq8, pq, ivf-sq8, ivf-pq, fp16, ivf-fp16.
  */
 import { invalid } from '../errors.js';
 import type { ContainerFile } from '../persist/container.js';
 import { checkOneOf, checkPositiveInt } from '../validate.js';
-import { ivfPqKind, ivfSq8Kind, pqKind, sq8Kind } from './coded.js';
+import { fp16Kind, ivfFp16Kind, ivfPqKind, ivfSq8Kind, pqKind, sq8Kind } from './coded.js';
 import { flatKind } from './flat.js';
 import { ivfKind } from './ivf.js';
 import type { BaseSearchParams, IndexCapabilities, VectorIndex } from './types.js';
@@ -28,7 +28,7 @@ const CAPABILITIES: readonly (keyof IndexCapabilities)[] = ['trainable', 'remova
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
 const kinds = new Map<string, IndexKind>(
-  [flatKind, ivfKind, sq8Kind, pqKind, ivfSq8Kind, ivfPqKind].map((k): [string, IndexKind] => [k.name, k as unknown as IndexKind]),
+  [flatKind, ivfKind, sq8Kind, pqKind, ivfSq8Kind, ivfPqKind, fp16Kind, ivfFp16Kind].map((k): [string, IndexKind] => [k.name, k as unknown as IndexKind]),
 );
 
 /**

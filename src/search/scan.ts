@@ -121,6 +121,22 @@ const sq8Scanner: ListScanner = {
 };
 
 /**
+ * Half precision (./fp16.ts): rows of d halves, widened on the fly and scored like raw rows.
+ * L2 by residual scans q − c (scratch, per list); IP by residual adds the coarse score −⟨q, c⟩.
+ */
+const f16Scanner: ListScanner = {
+  // sized from d alone: the index asks before it knows its layout (coded.ts)
+  scratchFloats: (L) => L.d,
+  setQuery: noQuery,
+  scanList(K, L, q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
+    if (!L.byResidual) return K.f16Scan(L.metric, q, codes, n, L.d, 0, k, heapD, heapI, size, start);
+    if (L.metric !== METRIC_L2) return K.f16Scan(L.metric, q, codes, n, L.d, coarse, k, heapD, heapI, size, start);
+    K.madd(L.d, q, -1, L.centroids + list * L.d * 4, scratch);
+    return K.f16Scan(L.metric, scratch, codes, n, L.d, 0, k, heapD, heapI, size, start);
+  },
+};
+
+/**
  * Product quantizer (./pq.ts), asymmetric distance: a table of m×256 sub-distances per query
  * (or per list), then m lookups per code. Codebooks (m×256×dsub) at codecParams.
  * - no coarse quantizer, or IP by residual: one table per query (IP adds the coarse −⟨q, c⟩);
@@ -165,6 +181,7 @@ const pqScanner: ListScanner = {
 export const LIST_SCANNERS = {
   f32: f32Scanner,
   sq8: sq8Scanner,
+  f16: f16Scanner,
   pq: pqScanner,
 } satisfies Record<string, ListScanner>;
 

@@ -19,6 +19,7 @@ import {
   useNativeIsa,
   wasmSimdSupported,
 } from '../../src/kernels/index.js';
+import { fromHalf, toHalf } from '../../src/util/half.js';
 import { rng } from '../../src/util/random.js';
 
 const TOL = 1e-4;
@@ -807,6 +808,43 @@ test('pqScan: WASM gives the reference heaps bit for bit, any m, rows in blocks 
         }
         for (const p of heaps) arena.release(p);
       }
+    }
+  }
+});
+
+test('f16Scan: WASM matches the reference and the distance to the decoded halves, both metrics, any d', () => {
+  const { arena, wasm, ref } = setup();
+  for (const d of [1, 3, 7, 8, 9, 16, 33, 128, 784]) {
+    const n = 300,
+      k = 12;
+    const x = randomData(n * d, d * 17),
+      q = randomData(d, d + 9);
+    // halves of values of several magnitudes, subnormal ones included
+    const halves = new Uint16Array(n * d);
+    for (let i = 0; i < halves.length; i++) halves[i] = toHalf(x[i]! * 2 ** ((i % 7) * 3 - 20));
+    const codes = new Uint8Array(halves.buffer);
+    const cp = putBytes(arena, codes, 1),
+      qp = put(arena, q);
+    for (const metric of [METRIC_L2, METRIC_IP] as const) {
+      const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
+      const sw = wasm.f16Scan(metric, qp, cp, n, d, 0.5, k, heaps[0]!, heaps[1]!, 0, 0);
+      const sr = ref.f16Scan(metric, qp, cp, n, d, 0.5, k, heaps[2]!, heaps[3]!, 0, 0);
+      const truth = (r: number): number => {
+        let s = 0;
+        for (let j = 0; j < d; j++) {
+          const v = fromHalf(halves[r * d + j]!);
+          if (metric === METRIC_L2) s += (q[j]! - v) ** 2;
+          else s -= q[j]! * v;
+        }
+        return 0.5 + s;
+      };
+      const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
+        r = readHeap(arena, heaps[2]!, heaps[3]!, sr);
+      const all: Entry[] = Array.from({ length: n }, (_, i) => ({ score: truth(i), label: i })).sort((a, b) => a.score - b.score || a.label - b.label);
+      const scale = Math.max(...all.slice(0, k).map((e) => Math.abs(e.score)));
+      assertSameTopK(w, all.slice(0, k), truth, scale, `wasm d=${d} metric=${metric}`);
+      assertSameTopK(r, all.slice(0, k), truth, scale, `reference d=${d} metric=${metric}`);
+      for (const p of heaps) arena.release(p);
     }
   }
 });

@@ -5,7 +5,7 @@
  * bad input.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +14,7 @@ import { evaluateCollection, gather, retrievalQuality } from '../../src/collecti
 import { LEARNED_FILE_VERSION, loadLearnedModel } from '../../src/learn/model-file.js';
 import { projectRows } from '../../src/learn/project.js';
 import { expectError } from '../assert-error.js';
-import { CHROMIUM, launchChromium } from '../browser.js';
+import { launchChromium } from '../browser.js';
 import { indexedDeepCollection, removeDir, runCli, shape, solid, tempDir } from '../collection/helpers.js';
 import { startServer } from '../server/fixture.js';
 
@@ -221,7 +221,6 @@ describe('learn', () => {
       });
       assert.equal(bad.status, 400);
 
-      if (!existsSync(CHROMIUM)) return;
       const browser = await launchChromium();
       try {
         const page = await browser.newPage();

@@ -13,6 +13,8 @@ describe('parseIndexFactory', () => {
       ['IVF256,Flat', { kind: 'ivf', nlist: 256, refine: false, description: 'IVF256,Flat' }],
       ['IVF256,SQ8', { kind: 'ivf-sq8', nlist: 256, refine: false, description: 'IVF256,SQ8' }],
       ['SQ8', { kind: 'sq8', refine: false, description: 'SQ8' }],
+      ['sqfp16', { kind: 'fp16', refine: false, description: 'SQfp16' }],
+      ['IVF64,SQfp16,RFlat', { kind: 'ivf-fp16', nlist: 64, refine: true, description: 'IVF64,SQfp16,RFlat' }],
       ['PQ16', { kind: 'pq', m: 16, refine: false, description: 'PQ16' }],
       ['PQ16x8', { kind: 'pq', m: 16, refine: false, description: 'PQ16' }],
       ['IVF256,PQ56np', { kind: 'ivf-pq', nlist: 256, m: 56, refine: false, description: 'IVF256,PQ56' }],
@@ -39,7 +41,8 @@ describe('parseIndexFactory', () => {
       ['IVF_HNSW32,Flat', /'IVF_HNSW32' needs its number of lists/],
       ['IVF256,PQ', /'PQ' needs its number of sub-quantizers m/],
       ['IVF256,PQ16x4', /nbits in 'PQ16x4' must be 8 .*got 4/],
-      ['SQ4', /scalar quantizer 'SQ4' is not supported, only SQ8/],
+      ['SQ4', /scalar quantizer 'SQ4' is not supported, only SQ8 and SQfp16/],
+      ['SQbf16', /scalar quantizer 'SQbf16' is not supported, only SQ8 and SQfp16/],
       ['IVF256,Flat,RFlat', /'RFlat' re-ranks compressed codes; IVF256,Flat already stores the full vectors/],
       ['PQ8,Flat', /'Flat' cannot follow PQ8/],
       ['SQ8,RFlat,RFlat', /'RFlat' comes after the end/],
@@ -51,7 +54,10 @@ describe('parseIndexFactory', () => {
         () => parseIndexFactory(s),
         (err: unknown) =>
           expectError('INVALID_ARGUMENT', re)(err) &&
-          expectError('INVALID_ARGUMENT', /\(accepted: Flat, IVF\{n\},Flat, IVF\{n\},SQ8, IVF\{n\},PQ\{m\}, SQ8, PQ\{m\}.*'flat', 'ivf'\)$/)(err),
+          expectError(
+            'INVALID_ARGUMENT',
+            /\(accepted: Flat, IVF\{n\},Flat, IVF\{n\},SQ8, IVF\{n\},SQfp16, IVF\{n\},PQ\{m\}, SQ8, SQfp16, PQ\{m\}.*'flat', 'ivf'\)$/,
+          )(err),
         s,
       );
     }
@@ -70,11 +76,13 @@ describe('indexFactory', () => {
       indexFactory(32, 'PQ8'),
       indexFactory(32, 'IVF12,SQ8'),
       indexFactory(32, 'IVF12,PQ4,RFlat', { refine, refineFactor: 5, precomputedTable: false }),
+      indexFactory(32, 'SQfp16'),
+      indexFactory(32, 'IVF12,SQfp16'),
     ];
     try {
       assert.deepEqual(
         made.map((i) => i.kind),
-        ['flat', 'ivf', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq'],
+        ['flat', 'ivf', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16'],
       );
       assert.equal(made[0]!.metric, 'ip');
       const last = made[6]!;

@@ -143,11 +143,17 @@ describe('a kind registered from outside the engine', () => {
       unregister();
       await assert.rejects(
         loadIndex(join(t.dir, 'w.index')),
-        expectError('BAD_FILE', /w\.index: unknown index kind 'test-wrapped-flat' \(this build reads 'flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq'\)/),
+        expectError(
+          'BAD_FILE',
+          /w\.index: unknown index kind 'test-wrapped-flat' \(this build reads 'flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16'\)/,
+        ),
       );
       assert.throws(
         () => indexKind(KIND),
-        expectError('INVALID_ARGUMENT', /index kind must be one of 'flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', got 'test-wrapped-flat'/),
+        expectError(
+          'INVALID_ARGUMENT',
+          /index kind must be one of 'flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16', got 'test-wrapped-flat'/,
+        ),
       );
     } finally {
       unregister();
@@ -188,7 +194,7 @@ describe('registerIndexKind checks what it is given', () => {
     );
     assert.deepEqual(
       indexKinds().map((k) => k.name),
-      ['flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq'],
+      ['flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16'],
     );
   });
 });
@@ -197,7 +203,7 @@ describe('the built-in kinds', () => {
   test('declare their capabilities and parse their own parameters', () => {
     assert.deepEqual({ ...indexKind('flat').capabilities }, { trainable: false, removable: true, compressed: false, needsRefineVectors: false });
     assert.deepEqual({ ...indexKind('ivf').capabilities }, { trainable: true, removable: true, compressed: false, needsRefineVectors: false });
-    for (const k of ['sq8', 'ivf-sq8']) {
+    for (const k of ['sq8', 'ivf-sq8', 'fp16', 'ivf-fp16']) {
       assert.deepEqual({ ...indexKind(k).capabilities }, { trainable: true, removable: true, compressed: true, needsRefineVectors: false }, k);
     }
     for (const k of ['pq', 'ivf-pq']) {

@@ -7,16 +7,14 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { CHROMIUM, launchChromium } from '../browser.js';
+import { launchChromium } from '../browser.js';
 import { type Fixture, makeFixture, makePng, type Running, startServer } from './fixture.js';
 
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium) — browser tests skipped`;
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const N = 240;
 
@@ -38,7 +36,6 @@ describe('the web UI in Chromium', () => {
   const problems: string[] = [];
 
   before(async () => {
-    if (skip) return;
     await mkdir(ARTIFACTS, { recursive: true });
     fx = await makeFixture(N, { size: 64 });
     srv = await startServer({ collection: fx.collection });
@@ -60,7 +57,7 @@ describe('the web UI in Chromium', () => {
     return page;
   }
 
-  test('upload, results, more like this, method switch, recall, keyboard, URL state, how it works', { skip, timeout: 90_000 }, async () => {
+  test('upload, results, more like this, method switch, recall, keyboard, URL state, how it works', { timeout: 90_000 }, async () => {
     const page = await newPage();
     await page.goto(`${srv.url}/`);
     await page.waitForSelector('body[data-ready="true"]');
@@ -143,7 +140,7 @@ describe('the web UI in Chromium', () => {
     await page.close();
   });
 
-  test('a collection of PQ codes re-ranked from its catalogue: search and the memory it takes', { skip, timeout: 90_000 }, async () => {
+  test('a collection of PQ codes re-ranked from its catalogue: search and the memory it takes', { timeout: 90_000 }, async () => {
     const pqFx = await makeFixture(300, { index: 'IVF16,PQ4,RFlat' });
     const pqSrv = await startServer({ collection: pqFx.collection });
     try {
@@ -168,7 +165,7 @@ describe('the web UI in Chromium', () => {
     }
   });
 
-  test('drag-and-drop and paste start a search', { skip, timeout: 60_000 }, async () => {
+  test('drag-and-drop and paste start a search', { timeout: 60_000 }, async () => {
     const page = await newPage();
     await page.goto(`${srv.url}/?k=12`);
     await page.waitForSelector('body[data-ready="true"]');
@@ -206,7 +203,7 @@ describe('the web UI in Chromium', () => {
     await page.close();
   });
 
-  test('filters: "in folder" narrows a search, the name box alone lists images by name', { skip, timeout: 60_000 }, async () => {
+  test('filters: "in folder" narrows a search, the name box alone lists images by name', { timeout: 60_000 }, async () => {
     const page = await newPage();
     await page.goto(`${srv.url}/?id=7&k=12`);
     await page.waitForSelector('#grid .card .dist');
@@ -234,7 +231,7 @@ describe('the web UI in Chromium', () => {
     await page.close();
   });
 
-  test('phone width: no horizontal scrolling, results usable', { skip, timeout: 60_000 }, async () => {
+  test('phone width: no horizontal scrolling, results usable', { timeout: 60_000 }, async () => {
     const page = await newPage(390, 844);
     await page.goto(`${srv.url}/?id=7&k=12&features=color&method=ivf&nprobe=2`);
     await page.waitForSelector('body[data-ready="true"]');
@@ -247,7 +244,7 @@ describe('the web UI in Chromium', () => {
     await page.close();
   });
 
-  test('off loopback: the login URL lets the page in, its own requests carry the HttpOnly cookie', { skip, timeout: 60_000 }, async () => {
+  test('off loopback: the login URL lets the page in, its own requests carry the HttpOnly cookie', { timeout: 60_000 }, async () => {
     const locked = await startServer({ collection: fx.collection, host: '0.0.0.0', token: 'a-token-for-the-browser-test' });
     const context = await browser.newContext();
     try {
@@ -270,7 +267,7 @@ describe('the web UI in Chromium', () => {
     }
   });
 
-  test('no console errors or CSP violations', { skip }, () => {
+  test('no console errors or CSP violations', () => {
     assert.deepEqual(problems, []);
   });
 });

@@ -7,14 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { CHROMIUM, launchChromium } from '../browser.js';
+import { launchChromium } from '../browser.js';
 import { type Fixture, makeFixture, makePng, type Running, startServer } from './fixture.js';
-
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium) — browser tests skipped`;
 
 /** Whether fontconfig knows a font with every character of `text` (what Chromium falls back on). */
 function fontDraws(text: string): boolean {
@@ -33,7 +30,6 @@ describe('the page on first visit, in Chromium', () => {
   const problems: string[] = [];
 
   before(async () => {
-    if (skip) return;
     fx = await makeFixture(16, { size: 64, features: ['color', 'deep'], threads: 1 });
     // a read-only server (no allowWrite): shared links work all the same
     srv = await startServer({ collection: fx.collection, sharedQueries: { dir: join(fx.base, 'shared-queries') } });
@@ -56,7 +52,7 @@ describe('the page on first visit, in Chromium', () => {
 
   const resultIds = (page: Page) => page.locator('#grid .pick').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')));
 
-  test('features start on deep; logo drawn; Japanese name only when drawable', { skip, timeout: 60_000 }, async () => {
+  test('features start on deep; logo drawn; Japanese name only when drawable', { timeout: 60_000 }, async () => {
     const page = await open(`${srv.url}/`);
     assert.equal(await page.locator('input[name="features"]:checked').getAttribute('value'), 'deep');
     assert.equal(await page.locator('input[name="how-features"]:checked').getAttribute('value'), 'deep');
@@ -86,7 +82,7 @@ describe('the page on first visit, in Chromium', () => {
     assert.deepEqual(problems, []);
   });
 
-  test('an upload query is shared by URL: the link opens the same search', { skip, timeout: 60_000 }, async () => {
+  test('an upload query is shared by URL: the link opens the same search', { timeout: 60_000 }, async () => {
     const page = await open(`${srv.url}/?features=color`);
     const png = await makePng(4242, 64);
     await Promise.all([

@@ -68,7 +68,7 @@ const indexFacts = {
     'tuning',
   ],
   properties: {
-    kind: { type: 'string', enum: ['flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq'] },
+    kind: { type: 'string', enum: ['flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16'] },
     factory: { type: 'string', description: "The index as a Faiss factory string ('Flat', 'IVF317,Flat', 'IVF317,PQ64,RFlat')" },
     size: int,
     nlist: { type: 'integer', nullable: true },

@@ -32,7 +32,7 @@
  * @property {number} [distance] search results only
  *
  * @typedef {object} IndexFacts
- * @property {string} kind flat, ivf, sq8, pq, ivf-sq8, ivf-pq
+ * @property {string} kind flat, ivf, sq8, pq, ivf-sq8, ivf-pq, fp16, ivf-fp16
  * @property {string} factory e.g. 'IVF317,PQ64,RFlat'
  * @property {number} size
  * @property {number | null} nlist

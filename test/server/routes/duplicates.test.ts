@@ -1,22 +1,20 @@
 /**
  * GET /api/duplicates over real HTTP (groups with exact copies, the cache, bad parameters) and
- * the page's Duplicates view in Chromium (playwright-core, /usr/bin/chromium; skipped without it).
+ * the page's Duplicates view in Chromium (playwright-core, /usr/bin/chromium; fails without it).
  */
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makeCopy, sceneJpeg } from '../../../src/eval/near-duplicates.js';
 import { rng } from '../../../src/util/random.js';
-import { CHROMIUM, launchChromium } from '../../browser.js';
+import { launchChromium } from '../../browser.js';
 import { client } from '../client.js';
 import { useServer } from '../fixture.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
-const noBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed — browser test skipped`;
 
 /** A photo-like image with an exact copy and a resized copy, next to the generated patterns. */
 async function writeCopies(root: string): Promise<void> {
@@ -80,7 +78,7 @@ describe('GET /api/duplicates', () => {
     }
   });
 
-  test('the Duplicates view shows the group side by side, exact copies marked', { skip: noBrowser, timeout: 60_000 }, async () => {
+  test('the Duplicates view shows the group side by side, exact copies marked', { timeout: 60_000 }, async () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -6,14 +6,12 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { CHROMIUM, launchChromium } from '../../browser.js';
+import { launchChromium } from '../../browser.js';
 import { client } from '../client.js';
 import { useServer } from '../fixture.js';
 
 const N = 1500;
-const skipBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium) — browser test skipped`;
 
 interface Point {
   nprobe: number;
@@ -97,7 +95,7 @@ describe('GET /api/sweep?kinds=all', () => {
     assert.match(bad.body.error.message, /kinds/);
   });
 
-  test('the "how it works" view draws one labelled line per kind, and a memory view', { skip: skipBrowser, timeout: 60_000 }, async () => {
+  test('the "how it works" view draws one labelled line per kind, and a memory view', { timeout: 60_000 }, async () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
