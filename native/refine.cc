@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "row-score.h"
 
 namespace {
 
@@ -34,54 +35,6 @@ struct Mapping {
   int64_t rows = 0;
   int dim = 0;
 };
-
-typedef float v4 __attribute__((vector_size(16)));
-
-inline v4 load4(const float* p) {
-  v4 v;
-  memcpy(&v, p, 16);
-  return v;
-}
-
-inline float hsum(v4 v) { return (v[0] + v[2]) + (v[1] + v[3]); }
-
-float l2Row(const float* q, const float* x, int d) {
-  v4 a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
-  int i = 0;
-  for (; i + 16 <= d; i += 16) {
-    v4 t0 = load4(q + i) - load4(x + i), t1 = load4(q + i + 4) - load4(x + i + 4);
-    v4 t2 = load4(q + i + 8) - load4(x + i + 8), t3 = load4(q + i + 12) - load4(x + i + 12);
-    a0 = a0 + t0 * t0;
-    a1 = a1 + t1 * t1;
-    a2 = a2 + t2 * t2;
-    a3 = a3 + t3 * t3;
-  }
-  for (; i + 4 <= d; i += 4) {
-    v4 t = load4(q + i) - load4(x + i);
-    a0 = a0 + t * t;
-  }
-  float s = hsum((a0 + a1) + (a2 + a3));
-  for (; i < d; i++) {
-    float t = q[i] - x[i];
-    s += t * t;
-  }
-  return s;
-}
-
-float dotRow(const float* q, const float* x, int d) {
-  v4 a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
-  int i = 0;
-  for (; i + 16 <= d; i += 16) {
-    a0 = a0 + load4(q + i) * load4(x + i);
-    a1 = a1 + load4(q + i + 4) * load4(x + i + 4);
-    a2 = a2 + load4(q + i + 8) * load4(x + i + 8);
-    a3 = a3 + load4(q + i + 12) * load4(x + i + 12);
-  }
-  for (; i + 4 <= d; i += 4) a0 = a0 + load4(q + i) * load4(x + i);
-  float s = hsum((a0 + a1) + (a2 + a3));
-  for (; i < d; i++) s += q[i] * x[i];
-  return s;
-}
 
 napi_value fail(napi_env env, const char* code, const char* msg) {
   napi_throw_error(env, code, msg);

@@ -4,67 +4,23 @@
 // AHEAD of the one scored are asked for with __builtin_prefetch, so their misses overlap the
 // arithmetic instead of following one another.
 //
-// Scores are the WASM kernel's to the bit (assembly/kernels.ts scan_topk_rows: four 4-lane
-// accumulators over 16-float steps, then 4-float steps into the first, summed (a0+a1)+(a2+a3),
-// lanes as (l0+l2)+(l1+l3), then the scalar tail; no fused multiply-add, the build passes
-// -ffp-contract=off), and rows enter the heap in the same order, so both kernels return the same
-// heap. Plain 4-lane vectors: the scan waits on memory, not on arithmetic, so it needs no
-// per-instruction-set build.
+// Scores are the WASM kernel's to the bit (./row-score.h) and rows enter the heap in the same
+// order as in assembly/kernels.ts scan_topk_rows, so both kernels return the same heap. Plain
+// 4-lane vectors: the scan waits on memory, not on arithmetic, so it needs no per-instruction-set
+// build.
 #include "rows.h"
 
 #include <stdint.h>
-#include <string.h>
 
 #include "heap.h"
 #include "memory-arg.h"
+#include "row-score.h"
 
 namespace {
-
-typedef float v4 __attribute__((vector_size(16)));
 
 /** Rows prefetched ahead of the one scored (16 KB of 1 KB rows in flight). */
 const int AHEAD = 16;
 const size_t LINE = 64;
-
-inline v4 load4(const float* p) {
-  v4 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline float hsum(v4 v) { return (v[0] + v[2]) + (v[1] + v[3]); }
-
-/** ‖q − x‖² (L2) or −⟨q, x⟩ (IP), rounded as the WASM kernel's l2Row and dotRow. */
-template <bool L2>
-inline float score(const float* q, const float* x, int d) {
-  v4 a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
-  int j = 0;
-  for (; j + 16 <= d; j += 16) {
-    if (L2) {
-      v4 t0 = load4(q + j) - load4(x + j), t1 = load4(q + j + 4) - load4(x + j + 4);
-      v4 t2 = load4(q + j + 8) - load4(x + j + 8), t3 = load4(q + j + 12) - load4(x + j + 12);
-      a0 = a0 + t0 * t0;
-      a1 = a1 + t1 * t1;
-      a2 = a2 + t2 * t2;
-      a3 = a3 + t3 * t3;
-    } else {
-      a0 = a0 + load4(q + j) * load4(x + j);
-      a1 = a1 + load4(q + j + 4) * load4(x + j + 4);
-      a2 = a2 + load4(q + j + 8) * load4(x + j + 8);
-      a3 = a3 + load4(q + j + 12) * load4(x + j + 12);
-    }
-  }
-  for (; j + 4 <= d; j += 4) {
-    v4 t = L2 ? load4(q + j) - load4(x + j) : load4(q + j);
-    a0 = a0 + t * (L2 ? t : load4(x + j));
-  }
-  float s = hsum((a0 + a1) + (a2 + a3));
-  for (; j < d; j++) {
-    float t = L2 ? q[j] - x[j] : q[j];
-    s += t * (L2 ? t : x[j]);
-  }
-  return L2 ? s : -s;
-}
 
 inline void prefetchRow(const char* x, size_t bytes) {
   for (size_t o = 0; o < bytes; o += LINE) __builtin_prefetch(x + o);
@@ -80,7 +36,8 @@ int scanRows(const float* q, const char* base, int d, const int32_t* rows, int n
   for (int i = 0; i < n; i++) {
     if (i + AHEAD < n) prefetchRow(base + rows[i + AHEAD] * rowBytes, rowBytes);
     const int32_t r = rows[i];
-    const float s = score<L2>(q, (const float*)(base + r * rowBytes), d);
+    const float* x = (const float*)(base + r * rowBytes);
+    const float s = L2 ? l2Row(q, x, d) : -dotRow(q, x, d);
     if (s > root) continue;
     size = heapPush(hd, hi, k, size, s, labels ? labels[r] : r);
     if (size >= k) root = hd[0];

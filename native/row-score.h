@@ -1,0 +1,63 @@
+// One row scored against a query as the WASM kernels score it (assembly/kernels.ts l2Row and
+// dotRow): 4-lane sums in four accumulators over 16-float steps, then 4-float steps into the
+// first, summed (a0+a1)+(a2+a3), lanes as (l0+l2)+(l1+l3), then the scalar tail; the build
+// forbids fused multiply-adds, so these are the very bits WASM computes. Shared by the native
+// scans that must agree with WASM to the bit (refine.cc, rows.cc).
+#ifndef NITAMONO_NATIVE_ROW_SCORE_H
+#define NITAMONO_NATIVE_ROW_SCORE_H
+
+#include <string.h>
+
+namespace {
+
+typedef float v4 __attribute__((vector_size(16)));
+
+inline v4 load4(const float* p) {
+  v4 v;
+  memcpy(&v, p, 16);
+  return v;
+}
+
+inline float hsum(v4 v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+
+inline float l2Row(const float* q, const float* x, int d) {
+  v4 a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+  int i = 0;
+  for (; i + 16 <= d; i += 16) {
+    v4 t0 = load4(q + i) - load4(x + i), t1 = load4(q + i + 4) - load4(x + i + 4);
+    v4 t2 = load4(q + i + 8) - load4(x + i + 8), t3 = load4(q + i + 12) - load4(x + i + 12);
+    a0 = a0 + t0 * t0;
+    a1 = a1 + t1 * t1;
+    a2 = a2 + t2 * t2;
+    a3 = a3 + t3 * t3;
+  }
+  for (; i + 4 <= d; i += 4) {
+    v4 t = load4(q + i) - load4(x + i);
+    a0 = a0 + t * t;
+  }
+  float s = hsum((a0 + a1) + (a2 + a3));
+  for (; i < d; i++) {
+    float t = q[i] - x[i];
+    s += t * t;
+  }
+  return s;
+}
+
+inline float dotRow(const float* q, const float* x, int d) {
+  v4 a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+  int i = 0;
+  for (; i + 16 <= d; i += 16) {
+    a0 = a0 + load4(q + i) * load4(x + i);
+    a1 = a1 + load4(q + i + 4) * load4(x + i + 4);
+    a2 = a2 + load4(q + i + 8) * load4(x + i + 8);
+    a3 = a3 + load4(q + i + 12) * load4(x + i + 12);
+  }
+  for (; i + 4 <= d; i += 4) a0 = a0 + load4(q + i) * load4(x + i);
+  float s = hsum((a0 + a1) + (a2 + a3));
+  for (; i < d; i++) s += q[i] * x[i];
+  return s;
+}
+
+}  // namespace
+
+#endif
