@@ -348,8 +348,8 @@ function envelope(v: Float32Array, n: number): { lo: Float32Array; hi: Float32Ar
         h0 = rhi[p + up]!,
         h1 = rhi[p]!,
         h2 = rhi[p + down]!;
-      lo[p] = l0 < l1 ? (l0 < l2 ? l0 : l2) : l1 < l2 ? l1 : l2;
-      hi[p] = h0 > h1 ? (h0 > h2 ? h0 : h2) : h1 > h2 ? h1 : h2;
+      lo[p] = Math.min(l0, l1, l2);
+      hi[p] = Math.max(h0, h1, h2);
     }
   }
   return { lo, hi };
