@@ -102,7 +102,7 @@ export class PrintCache {
     });
     offsets[entries.length] = total;
     const prints = new Uint8Array(total);
-    entries.forEach(([, p], i) => prints.set(p, offsets[i]!));
+    for (const [i, [, p]] of entries.entries()) prints.set(p, offsets[i]!);
     try {
       await writeContainer(this.path, {
         kind: KIND,
