@@ -102,7 +102,11 @@ export class PrintCache {
     });
     offsets[entries.length] = total;
     const prints = new Uint8Array(total);
-    for (const [i, [, p]] of entries.entries()) prints.set(p, offsets[i]!);
+    for (const [i, [, p]] of entries.entries()) {
+      prints.set(p, offsets[i]!);
+      // a library's prints are a gigabyte: the server's event loop gets turns while they are copied
+      if (i % 4096 === 4095) await new Promise((r) => setImmediate(r));
+    }
     try {
       await writeContainer(this.path, {
         kind: KIND,
