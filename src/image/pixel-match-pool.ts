@@ -44,9 +44,24 @@ export class PixelMatcher {
     const out = new Float32Array(pairs.length);
     const pathOf = (im: PixelImage) => (typeof im === 'string' ? im : im.path);
     const keyOf = (im: PixelImage) => (typeof im !== 'string' && im.sha256 ? `sha:${im.sha256}` : `path:${pathOf(im)}`);
-    // pairs that share their first image side by side, then cut into batches
+    // pairs of connected images side by side (each image's print and coarse windows are then made
+    // or sent once, not once per batch it appears in), those sharing their first image together
+    const parent = new Map<string, string>();
+    const root = (k: string): string => {
+      let r = k;
+      while (parent.has(r)) r = parent.get(r)!;
+      if (r !== k) parent.set(k, r);
+      return r;
+    };
+    for (const [a, b] of pairs) {
+      const ra = root(keyOf(a)),
+        rb = root(keyOf(b));
+      if (ra !== rb) parent.set(ra, rb);
+    }
+    const group = pairs.map((p) => root(keyOf(p[0])));
     const first = pairs.map((p) => pathOf(p[0]));
-    const order = [...pairs.keys()].sort((i, j) => (first[i]! < first[j]! ? -1 : first[i]! > first[j]! ? 1 : i - j));
+    const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+    const order = [...pairs.keys()].sort((i, j) => cmp(group[i]!, group[j]!) || cmp(first[i]!, first[j]!) || i - j);
     let next = 0;
     const worker = async (w: number): Promise<void> => {
       while (next < order.length) {
