@@ -308,8 +308,8 @@ function meanDistance(a: Grid, b: Grid, beat = Number.POSITIVE_INFINITY): number
 
 /**
  * Per channel, the smallest and largest value of each pixel's 3 × 3 neighbourhood (clamped at the
- * edges), the smallest at most 255 and the largest at least 0. Separable: the extremes of each
- * row's three, then of three rows' (the same values as nine at once, a third of the work).
+ * edges). Separable: the extremes of each row's three, then of three rows' (the same values as
+ * nine at once, a third of the work).
  */
 function envelope(v: Float32Array, n: number): { lo: Float32Array; hi: Float32Array } {
   const row = n * 3;
@@ -324,13 +324,11 @@ function envelope(v: Float32Array, n: number): { lo: Float32Array; hi: Float32Ar
         const t0 = v[l + c]!,
           t1 = v[p + c]!,
           t2 = v[r + c]!;
-        let mn = 255,
-          mx = 0;
+        let mn = t1,
+          mx = t1;
         if (t0 < mn) mn = t0;
-        if (t1 < mn) mn = t1;
         if (t2 < mn) mn = t2;
         if (t0 > mx) mx = t0;
-        if (t1 > mx) mx = t1;
         if (t2 > mx) mx = t2;
         rlo[p + c] = mn;
         rhi[p + c] = mx;
@@ -361,20 +359,25 @@ function envelope(v: Float32Array, n: number): { lo: Float32Array; hi: Float32Ar
  * the range of the other grid's 3 × 3 neighbourhood, both ways: blur, resampling and a sub-pixel
  * shift cost nothing, a stroke that is not there in the other image costs its full contrast.
  */
-function blockDistance(ga: Grid, gb: Grid, n: number): number {
-  const { gain, offset } = levels(ga, gb);
-  const a = ga.v,
-    b = gb.v.map((x) => offset + gain * x);
-  const { lo: alo, hi: ahi } = envelope(a, n),
-    { lo: blo, hi: bhi } = envelope(b, n);
+function blockDistance(fa: Fine, fb: Fine, n: number): number {
+  const { gain, offset } = levels(fa.grid, fb.grid);
+  const a = fa.grid.v,
+    vb = fb.grid.v,
+    { lo: alo, hi: ahi } = fa,
+    { lo: rlo, hi: rhi } = fb;
+  // b's levels matched to a's as float32 (b·gain + offset, gain > 0: its neighbourhood extremes
+  // are those of b, matched the same way); the envelope's lower end at most 255, upper at least 0
+  const level = (x: number) => Math.fround(offset + gain * x);
   const diff = (p: number): number => {
     const ap = a[p]!,
-      bp = b[p]!;
+      bp = level(vb[p]!),
+      bhi = Math.max(0, level(rhi[p]!)),
+      blo = Math.min(255, level(rlo[p]!));
     let d = 0;
-    if (ap - bhi[p]! > d) d = ap - bhi[p]!;
-    if (blo[p]! - ap > d) d = blo[p]! - ap;
-    if (bp - ahi[p]! > d) d = bp - ahi[p]!;
-    if (alo[p]! - bp > d) d = alo[p]! - bp;
+    if (ap - bhi > d) d = ap - bhi;
+    if (blo - ap > d) d = blo - ap;
+    if (bp - Math.max(0, ahi[p]!) > d) d = bp - Math.max(0, ahi[p]!);
+    if (Math.min(255, alo[p]!) - bp > d) d = Math.min(255, alo[p]!) - bp;
     return d;
   };
   // differences summed over channels, then block sums from an integral image
@@ -420,6 +423,31 @@ function coarseWindows(v: PrintView): Grid[] {
   return c;
 }
 
+/** A window of a view at the compared scale, with its neighbourhood extremes (envelope). */
+interface Fine {
+  grid: Grid;
+  lo: Float32Array;
+  hi: Float32Array;
+}
+
+/** Fine windows by view and (window, scale), made once per view: a view meets several others, mostly at the same window. */
+const fineCache = new WeakMap<PrintView, Map<number, Fine>>();
+function fineWindow(v: PrintView, w: number, n: number): Fine {
+  let m = fineCache.get(v);
+  if (!m) {
+    m = new Map();
+    fineCache.set(v, m);
+  }
+  const key = w * 256 + n;
+  let f = m.get(key);
+  if (!f) {
+    const g = grid(sample(v.grid, WINDOWS[w]!, n));
+    f = { grid: g, ...envelope(g.v, n) };
+    m.set(key, f);
+  }
+  return f;
+}
+
 /** The distance of two views: the block measure at the window pair that aligns best on the coarse thumbnails. */
 function viewDistance(a: PrintView, b: PrintView): number {
   if (Math.abs(Math.log(a.width / a.height / (b.width / b.height))) > MAX_ASPECT_LOG) return NO_MATCH;
@@ -435,7 +463,7 @@ function viewDistance(a: PrintView, b: PrintView): number {
     if (sb < best.score) best = { score: sb, wa: 0, wb: i };
   }
   const n = Math.max(8, Math.min(COMPARE_SIZE, a.width, a.height, b.width, b.height));
-  return blockDistance(grid(sample(a.grid, WINDOWS[best.wa]!, n)), grid(sample(b.grid, WINDOWS[best.wb]!, n)), n);
+  return blockDistance(fineWindow(a, best.wa, n), fineWindow(b, best.wb, n), n);
 }
 
 /**
