@@ -27,8 +27,8 @@ export interface PixelMatchResult {
 
 export type PixelMatchReply = { id: number; result: PixelMatchResult } | { id: number; error: string };
 
-/** Prints kept across batches (each about 0.3 MB with its coarse windows). */
-const KEPT = 256;
+/** Prints kept across batches (each up to 0.5 MB with its coarse and compared windows). */
+const KEPT = 128;
 const kept = new Map<string, Promise<PixelPrint | undefined>>();
 
 function printOf(key: string, image: string | Uint8Array, made: (Uint8Array | null)[], i: number): Promise<PixelPrint | undefined> {
