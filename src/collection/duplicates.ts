@@ -193,9 +193,10 @@ export interface DuplicateReport {
   pixel_pairs?: number;
   pixel_ms?: number;
   /**
-   * When verified: prints (the thumbnails the check compares) made from the files in this run and
-   * the number kept in the collection's print cache after it (src/image/print-cache.ts), and why
-   * the cache file could not be used or saved, if it could not (the check then made the prints again).
+   * When some pair was not known from an earlier run of the process: prints (the thumbnails the
+   * check compares) made from the files in this run, the number kept in the collection's print
+   * cache after it (src/image/print-cache.ts), and why the cache file could not be used or saved,
+   * if it could not (the check then made the prints again).
    */
   pixel_prints?: { made: number; kept: number; warning?: string };
   /** 'exact': every image's true nearest neighbours; 'ivf': the approximate index's. */
@@ -428,7 +429,8 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
     threshold,
     threshold_source: given ? 'given' : 'default',
     verified: verify,
-    ...(verified ? { pixel_threshold: pixelThreshold, pixel_pairs: verified.distances.size, pixel_ms: round3(pixelMs), pixel_prints: verified.prints } : {}),
+    ...(verified ? { pixel_threshold: pixelThreshold, pixel_pairs: verified.distances.size, pixel_ms: round3(pixelMs) } : {}),
+    ...(verified?.prints ? { pixel_prints: verified.prints } : {}),
     method,
     neighbours: DUPLICATE_NEIGHBOURS,
     candidate_pairs: edges.length,
@@ -467,10 +469,11 @@ async function verifiedPairs(
   close: (x: number, y: number) => boolean,
   pixelThreshold: number,
   progress: Progress,
-): Promise<{ distances: Map<string, number>; prints: { made: number; kept: number; warning?: string } }> {
+): Promise<{ distances: Map<string, number>; prints?: { made: number; kept: number; warning?: string } }> {
   const out = new Map<string, number>();
-  const cache = await PrintCache.open(ctx.path);
-  const matcher = new PixelMatcher(ctx.threads, cache);
+  // opened once a pair is not known already: a library's prints are a gigabyte to read
+  let cache: PrintCache | undefined;
+  let matcher: PixelMatcher | undefined;
   const measure = async (pairs: [number, number][]): Promise<void> => {
     const todo: [number, number, string | undefined][] = [];
     for (const [x, y] of pairs) {
@@ -484,6 +487,8 @@ async function verifiedPairs(
       else todo.push([x, y, shaKey]);
     }
     if (todo.length === 0) return;
+    cache ??= await PrintCache.open(ctx.path);
+    matcher ??= new PixelMatcher(ctx.threads, cache);
     const step = progress.step('pixel check', todo.length, 'pairs');
     try {
       const d = await matcher.distances(
@@ -530,9 +535,10 @@ async function verifiedPairs(
           for (let j = i + 1; j < m.length; j++) if (!out.has(pairKey(m[i]!, m[j]!)) && close(m[i]!, m[j]!)) more.push([m[i]!, m[j]!]);
     await measure(more);
   } finally {
-    await matcher.close();
+    await matcher?.close();
   }
+  if (!cache) return { distances: out };
   const saved = await cache.save(new Set([...byId.values()].flatMap((r) => (r.sha256 ? [r.sha256] : []))));
   const warning = saved.error ?? cache.problem;
-  return { distances: out, prints: { made: matcher.printsMade, kept: cache.size, ...(warning ? { warning } : {}) } };
+  return { distances: out, prints: { made: matcher!.printsMade, kept: cache.size, ...(warning ? { warning } : {}) } };
 }
