@@ -191,8 +191,9 @@ export {
 } from './image/decode.js';
 export { DEEP_MODELS, DEFAULT_DEEP_MODEL, type DeepModel, deepDim, isDeepModel } from './image/deep.js';
 export { type ExtractedImage, FeatureExtractor, type FeatureExtractorOptions } from './image/extract.js';
-export { NO_MATCH, type PixelPrint, type PrintView, pixelDistance, pixelPrint } from './image/pixel-match.js';
-export { PixelMatcher } from './image/pixel-match-pool.js';
+export { decodePrint, encodePrint, NO_MATCH, type PixelPrint, type PrintView, pixelDistance, pixelPrint } from './image/pixel-match.js';
+export { type PixelImage, PixelMatcher } from './image/pixel-match-pool.js';
+export { PRINT_CACHE_FILE, PrintCache } from './image/print-cache.js';
 export {
   type ExtractFn,
   type ExtractionJob,

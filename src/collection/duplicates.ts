@@ -29,7 +29,8 @@
  */
 import type { FeatureSpace, ImageRow } from '../catalog/types.js';
 import { invalid, NitamonoError } from '../errors.js';
-import { PixelMatcher } from '../image/pixel-match-pool.js';
+import { type PixelImage, PixelMatcher } from '../image/pixel-match-pool.js';
+import { PrintCache } from '../image/print-cache.js';
 import { catalogChunks } from './catalog-vectors.js';
 import { type FeatureKind, featureSpace } from './config.js';
 import type { CollectionContext } from './context.js';
@@ -191,11 +192,20 @@ export interface DuplicateReport {
   pixel_threshold?: number;
   pixel_pairs?: number;
   pixel_ms?: number;
+  /**
+   * When some pair was not known from an earlier run of the process: prints (the thumbnails the
+   * check compares) made from the files in this run, the number kept in the collection's print
+   * cache after it (src/image/print-cache.ts), and why the cache file could not be used or saved,
+   * if it could not (the check then made the prints again).
+   */
+  pixel_prints?: { made: number; kept: number; warning?: string };
   /** 'exact': every image's true nearest neighbours; 'ivf': the approximate index's. */
   method: SearchMethod;
   nprobe?: number;
   /** Neighbours examined per image. */
   neighbours: number;
+  /** Links the self-join found within the threshold (each pair once per direction it was found). */
+  candidate_pairs: number;
   /** Images searched. */
   n: number;
   /** The catalogue generation the answer reflects. */
@@ -366,7 +376,8 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
     return s;
   };
   const tp = performance.now();
-  const pixels = verify ? await verifiedPairs(ctx, byId, edges, (x, y) => featureDistance(x, y) <= threshold, pixelThreshold, progress) : undefined;
+  const verified = verify ? await verifiedPairs(ctx, byId, edges, (x, y) => featureDistance(x, y) <= threshold, pixelThreshold, progress) : undefined;
+  const pixels = verified?.distances;
   const pixelOf = (x: number, y: number) => pixels?.get(pairKey(x, y));
   // a pair not verified (never compared, or too different on the pixels) is not a link
   const distance = pixels
@@ -418,9 +429,11 @@ export async function findDuplicates(ctx: CollectionContext, searcher: SearchSer
     threshold,
     threshold_source: given ? 'given' : 'default',
     verified: verify,
-    ...(pixels ? { pixel_threshold: pixelThreshold, pixel_pairs: pixels.size, pixel_ms: round3(pixelMs) } : {}),
+    ...(verified ? { pixel_threshold: pixelThreshold, pixel_pairs: verified.distances.size, pixel_ms: round3(pixelMs) } : {}),
+    ...(verified?.prints ? { pixel_prints: verified.prints } : {}),
     method,
     neighbours: DUPLICATE_NEIGHBOURS,
+    candidate_pairs: edges.length,
     n,
     generation: target.generation,
     groups,
@@ -456,9 +469,11 @@ async function verifiedPairs(
   close: (x: number, y: number) => boolean,
   pixelThreshold: number,
   progress: Progress,
-): Promise<Map<string, number>> {
+): Promise<{ distances: Map<string, number>; prints?: { made: number; kept: number; warning?: string } }> {
   const out = new Map<string, number>();
-  const matcher = new PixelMatcher(ctx.threads);
+  // opened once a pair is not known already: a library's prints are a gigabyte to read
+  let cache: PrintCache | undefined;
+  let matcher: PixelMatcher | undefined;
   const measure = async (pairs: [number, number][]): Promise<void> => {
     const todo: [number, number, string | undefined][] = [];
     for (const [x, y] of pairs) {
@@ -472,10 +487,14 @@ async function verifiedPairs(
       else todo.push([x, y, shaKey]);
     }
     if (todo.length === 0) return;
+    cache ??= await PrintCache.open(ctx.path);
+    matcher ??= new PixelMatcher(ctx.threads, cache);
     const step = progress.step('pixel check', todo.length, 'pairs');
     try {
       const d = await matcher.distances(
-        todo.map(([x, y]) => [ctx.paths.absolute(byId.get(x)!.relpath), ctx.paths.absolute(byId.get(y)!.relpath)]),
+        todo.map(
+          ([x, y]) => [x, y].map((id) => ({ path: ctx.paths.absolute(byId.get(id)!.relpath), sha256: byId.get(id)!.sha256 })) as [PixelImage, PixelImage],
+        ),
         (n) => step.increment(n),
       );
       todo.forEach(([x, y, shaKey], i) => {
@@ -516,7 +535,10 @@ async function verifiedPairs(
           for (let j = i + 1; j < m.length; j++) if (!out.has(pairKey(m[i]!, m[j]!)) && close(m[i]!, m[j]!)) more.push([m[i]!, m[j]!]);
     await measure(more);
   } finally {
-    await matcher.close();
+    await matcher?.close();
   }
-  return out;
+  if (!cache) return { distances: out };
+  const saved = await cache.save(new Set([...byId.values()].flatMap((r) => (r.sha256 ? [r.sha256] : []))));
+  const warning = saved.error ?? cache.problem;
+  return { distances: out, prints: { made: matcher!.printsMade, kept: cache.size, ...(warning ? { warning } : {}) } };
 }

@@ -123,6 +123,50 @@ export async function pixelPrint(input: string | Buffer, opts: { maxPixels?: num
   return print;
 }
 
+/**
+ * What a print depends on besides the image: kept with cached prints, so a change of any of them
+ * makes every cached print stale (recomputed) rather than silently different.
+ */
+export const PRINT_RECIPE = `v1 size=${PRINT_SIZE} box=${DECODE_BOX} trim=${TRIM_TOLERANCE}`;
+
+/** Bytes of an encoded print before its grids: four u32 (whole width, height; trimmed width, height or 0, 0). */
+const PRINT_HEADER_BYTES = 16;
+const GRID_BYTES = PRINT_SIZE * PRINT_SIZE * 3;
+
+/**
+ * A print as bytes, for the print cache (src/image/print-cache.ts) and for passing between
+ * threads: the header, then the whole view's grid, then the trimmed one's when there is one.
+ */
+export function encodePrint(p: PixelPrint): Uint8Array {
+  const views = p.trimmed ? [p.whole, p.trimmed] : [p.whole];
+  const out = new Uint8Array(PRINT_HEADER_BYTES + views.length * GRID_BYTES);
+  const dv = new DataView(out.buffer);
+  views.forEach((v, i) => {
+    dv.setUint32(8 * i, v.width, true);
+    dv.setUint32(8 * i + 4, v.height, true);
+    out.set(v.grid, PRINT_HEADER_BYTES + i * GRID_BYTES);
+  });
+  return out;
+}
+
+/** The print encodePrint made (views share its bytes), or undefined when the bytes cannot be one. */
+export function decodePrint(bytes: Uint8Array): PixelPrint | undefined {
+  if (bytes.byteLength !== PRINT_HEADER_BYTES + GRID_BYTES && bytes.byteLength !== PRINT_HEADER_BYTES + 2 * GRID_BYTES) return undefined;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, PRINT_HEADER_BYTES);
+  const view = (i: number): PrintView | undefined => {
+    const width = dv.getUint32(8 * i, true),
+      height = dv.getUint32(8 * i + 4, true);
+    if (width < 1 || height < 1 || width > DECODE_BOX || height > DECODE_BOX) return undefined;
+    const at = PRINT_HEADER_BYTES + i * GRID_BYTES;
+    return { grid: bytes.subarray(at, at + GRID_BYTES), width, height };
+  };
+  const whole = view(0);
+  if (!whole) return undefined;
+  if (bytes.byteLength === PRINT_HEADER_BYTES + GRID_BYTES) return dv.getUint32(8, true) === 0 && dv.getUint32(12, true) === 0 ? { whole } : undefined;
+  const trimmed = view(1);
+  return trimmed ? { whole, trimmed } : undefined;
+}
+
 /** A window of a view, in thumbnail pixels. */
 interface Window {
   x: number;
@@ -137,8 +181,18 @@ const WINDOWS: readonly Window[] = (() => {
   return axis.flatMap(([x, w]) => axis.map(([y, h]) => ({ x: x!, y: y!, w: w!, h: h! })));
 })();
 
+interface AxisWeights {
+  first: Int32Array;
+  weights: Float32Array[];
+}
+/** axisWeights by (start, span, n): only 7 × a few grid sizes ever occur, and each comparison asks for them. */
+const axisWeightsKept = new Map<string, AxisWeights>();
+
 /** Weights of an area resampling of [start, start + span) (input pixels) onto n output cells. */
-function axisWeights(start: number, span: number, n: number): { first: Int32Array; weights: Float32Array[] } {
+function axisWeights(start: number, span: number, n: number): AxisWeights {
+  const key = `${start}:${span}:${n}`;
+  const kept = axisWeightsKept.get(key);
+  if (kept) return kept;
   const first = new Int32Array(n);
   const weights: Float32Array[] = [];
   const step = span / n;
@@ -152,14 +206,22 @@ function axisWeights(start: number, span: number, n: number): { first: Int32Arra
     first[i] = lo;
     weights.push(w);
   }
-  return { first, weights };
+  const made = { first, weights };
+  axisWeightsKept.set(key, made);
+  return made;
 }
+
+const ROW = PRINT_SIZE * 3;
 
 /** A window of a thumbnail, area-resampled to n × n RGB floats. */
 function sample(grid: Uint8Array, win: Window, n: number): Float32Array {
-  const xs = axisWeights(win.x, win.w, n),
-    ys = axisWeights(win.y, win.h, n);
-  const row = PRINT_SIZE * 3;
+  return sampleColumns(sampleRows(grid, win, n), win, n);
+}
+
+/** The first half of sample: the window's rows resampled to n (every column kept). */
+function sampleRows(grid: Uint8Array, win: Window, n: number): Float32Array {
+  const ys = axisWeights(win.y, win.h, n);
+  const row = ROW;
   const tmp = new Float32Array(n * row);
   for (let i = 0; i < n; i++) {
     const wy = ys.weights[i]!,
@@ -170,6 +232,13 @@ function sample(grid: Uint8Array, win: Window, n: number): Float32Array {
       for (let x = 0; x < row; x++) tmp[i * row + x]! += f * grid[src + x]!;
     }
   }
+  return tmp;
+}
+
+/** The second half of sample: sampleRows' output resampled to n columns. */
+function sampleColumns(tmp: Float32Array, win: Window, n: number): Float32Array {
+  const xs = axisWeights(win.x, win.w, n);
+  const row = ROW;
   const out = new Float32Array(n * n * 3);
   for (let i = 0; i < n; i++)
     for (let j = 0; j < n; j++) {
@@ -219,34 +288,68 @@ function levels(a: Grid, b: Grid): { gain: number; offset: number } {
   return { gain, offset: a.mean - gain * b.mean };
 }
 
-/** The mean absolute difference of two grids, b's levels matched to a's: how well two windows align. */
-function meanDistance(a: Grid, b: Grid): number {
+/**
+ * The mean absolute difference of two grids, b's levels matched to a's: how well two windows
+ * align; Infinity as soon as the running sum shows it cannot be below `beat` (the sum only grows,
+ * so the windows that can win get their exact score).
+ */
+function meanDistance(a: Grid, b: Grid, beat = Number.POSITIVE_INFINITY): number {
   const { gain, offset } = levels(a, b);
   const av = a.v,
     bv = b.v;
+  const m = av.length;
   let s = 0;
-  for (let p = 0; p < av.length; p++) s += Math.abs(av[p]! - offset - gain * bv[p]!);
-  return s / av.length;
+  for (let p = 0; p < m; ) {
+    for (const end = Math.min(m, p + 48); p < end; p++) s += Math.abs(av[p]! - offset - gain * bv[p]!);
+    if (s / m >= beat) return Number.POSITIVE_INFINITY;
+  }
+  return s / m;
 }
 
-/** Per channel, the smallest and largest value of each pixel's 3 × 3 neighbourhood (clamped at the edges). */
+/**
+ * Per channel, the smallest and largest value of each pixel's 3 × 3 neighbourhood (clamped at the
+ * edges). Separable: the extremes of each row's three, then of three rows' (the same values as
+ * nine at once, a third of the work).
+ */
 function envelope(v: Float32Array, n: number): { lo: Float32Array; hi: Float32Array } {
+  const row = n * 3;
+  const rlo = new Float32Array(v.length),
+    rhi = new Float32Array(v.length);
+  for (let y = 0; y < n; y++)
+    for (let x = 0; x < n; x++) {
+      const p = y * row + x * 3,
+        l = x > 0 ? p - 3 : p,
+        r = x < n - 1 ? p + 3 : p;
+      for (let c = 0; c < 3; c++) {
+        const t0 = v[l + c]!,
+          t1 = v[p + c]!,
+          t2 = v[r + c]!;
+        let mn = t1,
+          mx = t1;
+        if (t0 < mn) mn = t0;
+        if (t2 < mn) mn = t2;
+        if (t0 > mx) mx = t0;
+        if (t2 > mx) mx = t2;
+        rlo[p + c] = mn;
+        rhi[p + c] = mx;
+      }
+    }
   const lo = new Float32Array(v.length),
     hi = new Float32Array(v.length);
-  for (let y = 0; y < n; y++)
-    for (let x = 0; x < n; x++)
-      for (let c = 0; c < 3; c++) {
-        let mn = 255,
-          mx = 0;
-        for (let yy = Math.max(0, y - 1); yy <= Math.min(n - 1, y + 1); yy++)
-          for (let xx = Math.max(0, x - 1); xx <= Math.min(n - 1, x + 1); xx++) {
-            const t = v[(yy * n + xx) * 3 + c]!;
-            if (t < mn) mn = t;
-            if (t > mx) mx = t;
-          }
-        lo[(y * n + x) * 3 + c] = mn;
-        hi[(y * n + x) * 3 + c] = mx;
-      }
+  for (let y = 0; y < n; y++) {
+    const up = y > 0 ? -row : 0,
+      down = y < n - 1 ? row : 0;
+    for (let p = y * row, end = p + row; p < end; p++) {
+      const l0 = rlo[p + up]!,
+        l1 = rlo[p]!,
+        l2 = rlo[p + down]!,
+        h0 = rhi[p + up]!,
+        h1 = rhi[p]!,
+        h2 = rhi[p + down]!;
+      lo[p] = Math.min(l0, l1, l2);
+      hi[p] = Math.max(h0, h1, h2);
+    }
+  }
   return { lo, hi };
 }
 
@@ -256,13 +359,27 @@ function envelope(v: Float32Array, n: number): { lo: Float32Array; hi: Float32Ar
  * the range of the other grid's 3 × 3 neighbourhood, both ways: blur, resampling and a sub-pixel
  * shift cost nothing, a stroke that is not there in the other image costs its full contrast.
  */
-function blockDistance(ga: Grid, gb: Grid, n: number): number {
-  const { gain, offset } = levels(ga, gb);
-  const a = ga.v,
-    b = gb.v.map((x) => offset + gain * x);
-  const ea = envelope(a, n),
-    eb = envelope(b, n);
-  const diff = (p: number): number => Math.max(0, a[p]! - eb.hi[p]!, eb.lo[p]! - a[p]!, b[p]! - ea.hi[p]!, ea.lo[p]! - b[p]!);
+function blockDistance(fa: Fine, fb: Fine, n: number): number {
+  const { gain, offset } = levels(fa.grid, fb.grid);
+  const a = fa.grid.v,
+    vb = fb.grid.v,
+    { lo: alo, hi: ahi } = fa,
+    { lo: rlo, hi: rhi } = fb;
+  // b's levels matched to a's as float32 (b·gain + offset, gain > 0: its neighbourhood extremes
+  // are those of b, matched the same way); the envelope's lower end at most 255, upper at least 0
+  const level = (x: number) => Math.fround(offset + gain * x);
+  const diff = (p: number): number => {
+    const ap = a[p]!,
+      bp = level(vb[p]!),
+      bhi = Math.max(0, level(rhi[p]!)),
+      blo = Math.min(255, level(rlo[p]!));
+    let d = 0;
+    if (ap - bhi > d) d = ap - bhi;
+    if (blo - ap > d) d = blo - ap;
+    if (bp - Math.max(0, ahi[p]!) > d) d = bp - Math.max(0, ahi[p]!);
+    if (Math.min(255, alo[p]!) - bp > d) d = Math.min(255, alo[p]!) - bp;
+    return d;
+  };
   // differences summed over channels, then block sums from an integral image
   const integral = new Float64Array((n + 1) * (n + 1));
   for (let y = 0; y < n; y++) {
@@ -290,10 +407,45 @@ const coarseCache = new WeakMap<PrintView, Grid[]>();
 function coarseWindows(v: PrintView): Grid[] {
   let c = coarseCache.get(v);
   if (!c) {
-    c = WINDOWS.map((w) => grid(sample(v.grid, w, COARSE_SIZE)));
+    // windows sharing their rows share the row pass (7 of them for 49 windows)
+    const rows = new Map<string, Float32Array>();
+    c = WINDOWS.map((w) => {
+      const key = `${w.y}:${w.h}`;
+      let r = rows.get(key);
+      if (!r) {
+        r = sampleRows(v.grid, w, COARSE_SIZE);
+        rows.set(key, r);
+      }
+      return grid(sampleColumns(r, w, COARSE_SIZE));
+    });
     coarseCache.set(v, c);
   }
   return c;
+}
+
+/** A window of a view at the compared scale, with its neighbourhood extremes (envelope). */
+interface Fine {
+  grid: Grid;
+  lo: Float32Array;
+  hi: Float32Array;
+}
+
+/** Fine windows by view and (window, scale), made once per view: a view meets several others, mostly at the same window. */
+const fineCache = new WeakMap<PrintView, Map<number, Fine>>();
+function fineWindow(v: PrintView, w: number, n: number): Fine {
+  let m = fineCache.get(v);
+  if (!m) {
+    m = new Map();
+    fineCache.set(v, m);
+  }
+  const key = w * 256 + n;
+  let f = m.get(key);
+  if (!f) {
+    const g = grid(sample(v.grid, WINDOWS[w]!, n));
+    f = { grid: g, ...envelope(g.v, n) };
+    m.set(key, f);
+  }
+  return f;
 }
 
 /** The distance of two views: the block measure at the window pair that aligns best on the coarse thumbnails. */
@@ -304,14 +456,14 @@ function viewDistance(a: PrintView, b: PrintView): number {
   // one side's window against the other's whole view: whichever image lost the border
   let best = { score: Number.POSITIVE_INFINITY, wa: 0, wb: 0 };
   for (let i = 0; i < WINDOWS.length; i++) {
-    const sa = meanDistance(ca[i]!, cb[0]!);
+    const sa = meanDistance(ca[i]!, cb[0]!, best.score);
     if (sa < best.score) best = { score: sa, wa: i, wb: 0 };
     if (i === 0) continue;
-    const sb = meanDistance(ca[0]!, cb[i]!);
+    const sb = meanDistance(ca[0]!, cb[i]!, best.score);
     if (sb < best.score) best = { score: sb, wa: 0, wb: i };
   }
   const n = Math.max(8, Math.min(COMPARE_SIZE, a.width, a.height, b.width, b.height));
-  return blockDistance(grid(sample(a.grid, WINDOWS[best.wa]!, n)), grid(sample(b.grid, WINDOWS[best.wb]!, n)), n);
+  return blockDistance(fineWindow(a, best.wa, n), fineWindow(b, best.wb, n), n);
 }
 
 /**

@@ -27,10 +27,13 @@ function duplicatesJson(r: DuplicateReport) {
     threshold: r.threshold,
     threshold_source: r.threshold_source,
     verified: r.verified,
-    ...(r.pixel_threshold !== undefined ? { pixel_threshold: r.pixel_threshold, pixel_pairs: r.pixel_pairs, pixel_ms: r.pixel_ms } : {}),
+    ...(r.pixel_threshold !== undefined
+      ? { pixel_threshold: r.pixel_threshold, pixel_pairs: r.pixel_pairs, pixel_ms: r.pixel_ms, pixel_prints: r.pixel_prints }
+      : {}),
     method: r.method,
     ...(r.nprobe !== undefined ? { nprobe: r.nprobe } : {}),
     neighbours: r.neighbours,
+    candidate_pairs: r.candidate_pairs,
     n: r.n,
     images_in_groups: r.images_in_groups,
     took_ms: r.took_ms,
