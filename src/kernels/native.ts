@@ -10,30 +10,14 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Kernels, MetricCode } from './types.js';
+import type { Kernels } from './types.js';
 import { createWasmKernels } from './wasm.js';
 
 /** This file is compiled to dist/src/kernels/native.js; the addon sits in build/ at the top. */
 export const NATIVE_PATH = fileURLToPath(new URL('../../../build/nitamono-native.node', import.meta.url));
 
 interface NativeAddon {
-  batchTopK(
-    memory: Uint8Array,
-    metric: number,
-    Q: number,
-    nq: number,
-    qnorms: number,
-    base: number,
-    xnorms: number,
-    n: number,
-    d: number,
-    k: number,
-    heapsD: number,
-    heapsI: number,
-    sizes: number,
-    rowOffset: number,
-    labelMap: number,
-  ): void;
+  batchTopK(memory: Uint8Array, ...args: [...Parameters<Kernels['batchTopK']>, labelMap: number]): void;
   /** Absent from an addon built before it (then the WASM kernel serves). */
   scanTopKRows?(memory: Uint8Array, ...args: [...Parameters<Kernels['scanTopKRows']>, labelMap: number]): number;
   isa(): string;
@@ -96,23 +80,9 @@ export function createNativeKernels(memory: WebAssembly.Memory, module?: WebAsse
       labelMap = ptr;
       wasm.setLabelMap(ptr);
     },
-    batchTopK(
-      metric: MetricCode,
-      Q: number,
-      nq: number,
-      qnorms: number,
-      base: number,
-      xnorms: number,
-      n: number,
-      d: number,
-      k: number,
-      heapsD: number,
-      heapsI: number,
-      sizes: number,
-      rowOffset: number,
-    ): void {
+    batchTopK(...args): void {
       // a fresh view each call: the memory may have grown since the last one
-      a.batchTopK(new Uint8Array(memory.buffer), metric, Q, nq, qnorms, base, xnorms, n, d, k, heapsD, heapsI, sizes, rowOffset, labelMap);
+      a.batchTopK(new Uint8Array(memory.buffer), ...args, labelMap);
     },
     ...(a.scanTopKRows ? { scanTopKRows: nativeRows(a.scanTopKRows, memory, () => labelMap) } : {}),
   };

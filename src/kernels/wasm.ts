@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NitamonoError } from '../errors.js';
-import type { Kernels, MetricCode } from './types.js';
+import type { Kernels } from './types.js';
 
 /** This file is compiled to dist/src/kernels/wasm.js; the wasm sits in build/ at the top. */
 const WASM_PATH = fileURLToPath(new URL('../../../build/kernels.wasm', import.meta.url));
@@ -18,58 +18,20 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
 let compiled: WebAssembly.Module | undefined;
 let supported: boolean | undefined;
 
+/** The module's exports: the Kernels functions under the kernels' own names, with the same arguments. */
 interface KernelExports {
-  scan_topk(metric: number, q: number, base: number, n: number, d: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
-  batch_topk(
-    metric: number,
-    Q: number,
-    nq: number,
-    qnorms: number,
-    base: number,
-    xnorms: number,
-    n: number,
-    d: number,
-    k: number,
-    heapsD: number,
-    heapsI: number,
-    sizes: number,
-    rowOffset: number,
-  ): void;
-  norms(X: number, n: number, d: number, out: number): void;
-  scan_topk_rows(metric: number, q: number, base: number, d: number, rows: number, n: number, k: number, heapD: number, heapI: number, size: number): number;
-  scores_at(metric: number, q: number, base: number, d: number, rows: number, n: number, out: number): void;
-  set_label_map(ptr: number): void;
-  accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void;
-  madd(n: number, a: number, alpha: number, b: number, out: number): void;
-  pq_tables(metric: number, q: number, cb: number, m: number, dsub: number, ksub: number, out: number): void;
-  pq_scan(lut: number, codes: number, n: number, m: number, bias: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
-  sq8_scan(
-    metric: number,
-    qp: number,
-    sc: number,
-    codes: number,
-    n: number,
-    d: number,
-    bias: number,
-    k: number,
-    heapD: number,
-    heapI: number,
-    size: number,
-    rowOffset: number,
-  ): number;
-  f16_scan(
-    metric: number,
-    q: number,
-    codes: number,
-    n: number,
-    d: number,
-    bias: number,
-    k: number,
-    heapD: number,
-    heapI: number,
-    size: number,
-    rowOffset: number,
-  ): number;
+  scan_topk: Kernels['scanTopK'];
+  batch_topk: Kernels['batchTopK'];
+  norms: Kernels['norms'];
+  scan_topk_rows: Kernels['scanTopKRows'];
+  scores_at: Kernels['scoresAt'];
+  set_label_map: Kernels['setLabelMap'];
+  accumulate: Kernels['accumulate'];
+  madd: Kernels['madd'];
+  pq_tables: Kernels['pqTables'];
+  pq_scan: Kernels['pqScan'];
+  sq8_scan: Kernels['sq8Scan'];
+  f16_scan: Kernels['f16Scan'];
 }
 
 /** True when this runtime has WASM SIMD and shared memories and build/kernels.wasm exists and compiles. */
@@ -128,113 +90,21 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
     wanted[imp.module]![imp.name] = v;
   }
   const x = new WebAssembly.Instance(mod, wanted).exports as unknown as KernelExports;
-  const scan = x.scan_topk,
-    batch = x.batch_topk,
-    norms = x.norms,
-    acc = x.accumulate,
-    pqScan = x.pq_scan,
-    sq8Scan = x.sq8_scan,
-    f16Scan = x.f16_scan;
-
+  // the exports are called as they are: a WASM function needs no receiver
   return {
     name: 'wasm-simd',
     memory,
-    scanTopK(
-      metric: MetricCode,
-      q: number,
-      base: number,
-      n: number,
-      d: number,
-      k: number,
-      heapD: number,
-      heapI: number,
-      size: number,
-      rowOffset: number,
-    ): number {
-      return scan(metric, q, base, n, d, k, heapD, heapI, size, rowOffset);
-    },
-    batchTopK(
-      metric: MetricCode,
-      Q: number,
-      nq: number,
-      qnorms: number,
-      base: number,
-      xnorms: number,
-      n: number,
-      d: number,
-      k: number,
-      heapsD: number,
-      heapsI: number,
-      sizes: number,
-      rowOffset: number,
-    ): void {
-      batch(metric, Q, nq, qnorms, base, xnorms, n, d, k, heapsD, heapsI, sizes, rowOffset);
-    },
-    scanTopKRows(
-      metric: MetricCode,
-      q: number,
-      base: number,
-      d: number,
-      rows: number,
-      n: number,
-      k: number,
-      heapD: number,
-      heapI: number,
-      size: number,
-    ): number {
-      return x.scan_topk_rows(metric, q, base, d, rows, n, k, heapD, heapI, size);
-    },
-    scoresAt(metric: MetricCode, q: number, base: number, d: number, rows: number, n: number, out: number): void {
-      x.scores_at(metric, q, base, d, rows, n, out);
-    },
-    setLabelMap(ptr: number): void {
-      x.set_label_map(ptr);
-    },
-    norms(X: number, n: number, d: number, out: number): void {
-      norms(X, n, d, out);
-    },
-    accumulate(X: number, n: number, d: number, assign: number, sums: number, counts: number): void {
-      acc(X, n, d, assign, sums, counts);
-    },
-    madd(n: number, a: number, alpha: number, b: number, out: number): void {
-      x.madd(n, a, alpha, b, out);
-    },
-    pqTables(metric: MetricCode, q: number, cb: number, m: number, dsub: number, ksub: number, out: number): void {
-      x.pq_tables(metric, q, cb, m, dsub, ksub, out);
-    },
-    pqScan(lut: number, codes: number, n: number, m: number, bias: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number {
-      return pqScan(lut, codes, n, m, bias, k, heapD, heapI, size, rowOffset);
-    },
-    sq8Scan(
-      metric: MetricCode,
-      qp: number,
-      sc: number,
-      codes: number,
-      n: number,
-      d: number,
-      bias: number,
-      k: number,
-      heapD: number,
-      heapI: number,
-      size: number,
-      rowOffset: number,
-    ): number {
-      return sq8Scan(metric, qp, sc, codes, n, d, bias, k, heapD, heapI, size, rowOffset);
-    },
-    f16Scan(
-      metric: MetricCode,
-      q: number,
-      codes: number,
-      n: number,
-      d: number,
-      bias: number,
-      k: number,
-      heapD: number,
-      heapI: number,
-      size: number,
-      rowOffset: number,
-    ): number {
-      return f16Scan(metric, q, codes, n, d, bias, k, heapD, heapI, size, rowOffset);
-    },
+    scanTopK: x.scan_topk,
+    batchTopK: x.batch_topk,
+    scanTopKRows: x.scan_topk_rows,
+    scoresAt: x.scores_at,
+    setLabelMap: x.set_label_map,
+    norms: x.norms,
+    accumulate: x.accumulate,
+    madd: x.madd,
+    pqTables: x.pq_tables,
+    pqScan: x.pq_scan,
+    sq8Scan: x.sq8_scan,
+    f16Scan: x.f16_scan,
   };
 }
