@@ -812,8 +812,31 @@ test('pqScan: WASM gives the reference heaps bit for bit, any m, rows in blocks 
   }
 });
 
+/**
+ * Runs a coded scan (bias 0.5, empty heaps) on the WASM and the reference kernels over n rows and
+ * checks both tops against `truth`, the distance of each row to the decoded code.
+ */
+function checkCodedScan(
+  s: Setup,
+  n: number,
+  k: number,
+  scan: (K: Kernels, heapD: number, heapI: number) => number,
+  truth: (row: number) => number,
+  what: string,
+): void {
+  const heaps = [0, 1, 2, 3].map(() => s.arena.alloc(4 * k));
+  const w = readHeap(s.arena, heaps[0]!, heaps[1]!, scan(s.wasm, heaps[0]!, heaps[1]!)),
+    r = readHeap(s.arena, heaps[2]!, heaps[3]!, scan(s.ref, heaps[2]!, heaps[3]!));
+  const all: Entry[] = Array.from({ length: n }, (_, i) => ({ score: truth(i), label: i })).sort((a, b) => a.score - b.score || a.label - b.label);
+  const scale = Math.max(...all.slice(0, k).map((e) => Math.abs(e.score)));
+  assertSameTopK(w, all.slice(0, k), truth, scale, `wasm ${what}`);
+  assertSameTopK(r, all.slice(0, k), truth, scale, `reference ${what}`);
+  for (const p of heaps) s.arena.release(p);
+}
+
 test('f16Scan: WASM matches the reference and the distance to the decoded halves, both metrics, any d', () => {
-  const { arena, wasm, ref } = setup();
+  const st = setup();
+  const { arena } = st;
   for (const d of [1, 3, 7, 8, 9, 16, 33, 128, 784]) {
     const n = 300,
       k = 12;
@@ -826,9 +849,6 @@ test('f16Scan: WASM matches the reference and the distance to the decoded halves
     const cp = putBytes(arena, codes, 1),
       qp = put(arena, q);
     for (const metric of [METRIC_L2, METRIC_IP] as const) {
-      const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
-      const sw = wasm.f16Scan(metric, qp, cp, n, d, 0.5, k, heaps[0]!, heaps[1]!, 0, 0);
-      const sr = ref.f16Scan(metric, qp, cp, n, d, 0.5, k, heaps[2]!, heaps[3]!, 0, 0);
       const truth = (r: number): number => {
         let s = 0;
         for (let j = 0; j < d; j++) {
@@ -838,19 +858,14 @@ test('f16Scan: WASM matches the reference and the distance to the decoded halves
         }
         return 0.5 + s;
       };
-      const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
-        r = readHeap(arena, heaps[2]!, heaps[3]!, sr);
-      const all: Entry[] = Array.from({ length: n }, (_, i) => ({ score: truth(i), label: i })).sort((a, b) => a.score - b.score || a.label - b.label);
-      const scale = Math.max(...all.slice(0, k).map((e) => Math.abs(e.score)));
-      assertSameTopK(w, all.slice(0, k), truth, scale, `wasm d=${d} metric=${metric}`);
-      assertSameTopK(r, all.slice(0, k), truth, scale, `reference d=${d} metric=${metric}`);
-      for (const p of heaps) arena.release(p);
+      checkCodedScan(st, n, k, (K, hd, hi) => K.f16Scan(metric, qp, cp, n, d, 0.5, k, hd, hi, 0, 0), truth, `d=${d} metric=${metric}`);
     }
   }
 });
 
 test('sq8Scan: WASM matches the reference and the decoded distance, both metrics, any d', () => {
-  const { arena, wasm, ref } = setup();
+  const st = setup();
+  const { arena } = st;
   for (const d of [1, 3, 4, 12, 16, 17, 33, 128, 784]) {
     const n = 300,
       k = 12;
@@ -861,9 +876,6 @@ test('sq8Scan: WASM matches the reference and the decoded distance, both metrics
       qpp = put(arena, qp),
       scp = put(arena, sc);
     for (const metric of [METRIC_L2, METRIC_IP] as const) {
-      const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
-      const sw = wasm.sq8Scan(metric, qpp, scp, cp, n, d, 0.5, k, heaps[0]!, heaps[1]!, 0, 0);
-      const sr = ref.sq8Scan(metric, qpp, scp, cp, n, d, 0.5, k, heaps[2]!, heaps[3]!, 0, 0);
       const truth = (r: number): number => {
         let s = 0;
         for (let j = 0; j < d; j++) {
@@ -873,13 +885,7 @@ test('sq8Scan: WASM matches the reference and the decoded distance, both metrics
         }
         return 0.5 + s;
       };
-      const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
-        r = readHeap(arena, heaps[2]!, heaps[3]!, sr);
-      const all: Entry[] = Array.from({ length: n }, (_, i) => ({ score: truth(i), label: i })).sort((a, b) => a.score - b.score || a.label - b.label);
-      const scale = Math.max(...all.slice(0, k).map((e) => Math.abs(e.score)));
-      assertSameTopK(w, all.slice(0, k), truth, scale, `wasm d=${d} metric=${metric}`);
-      assertSameTopK(r, all.slice(0, k), truth, scale, `reference d=${d} metric=${metric}`);
-      for (const p of heaps) arena.release(p);
+      checkCodedScan(st, n, k, (K, hd, hi) => K.sq8Scan(metric, qpp, scp, cp, n, d, 0.5, k, hd, hi, 0, 0), truth, `d=${d} metric=${metric}`);
     }
   }
 });
