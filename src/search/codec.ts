@@ -52,11 +52,8 @@ export function checkRoom(what: string, have: number, need: number): void {
 
 const bytesOf = (v: Float32Array, bytes: number): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, bytes);
 
-/** Raw float32: the code of a vector is its 4·d bytes. */
-export class F32Codec implements VectorCodec {
-  readonly name = 'f32';
-  readonly scanner = 'f32' as const;
-  readonly lossless = true;
+/** What the codecs with nothing to learn share (each value stored on its own): trained from the start, no parameters. */
+export abstract class UntrainedCodec {
   readonly isTrained = true;
   readonly memoryBytes = 0;
   readonly d: number;
@@ -65,12 +62,19 @@ export class F32Codec implements VectorCodec {
     this.d = checkDim(d);
   }
 
-  codeSize(d: number): number {
-    return d * 4;
-  }
-
   scanParams(): Float32Array {
     return new Float32Array(0);
+  }
+}
+
+/** Raw float32: the code of a vector is its 4·d bytes. */
+export class F32Codec extends UntrainedCodec implements VectorCodec {
+  readonly name = 'f32';
+  readonly scanner = 'f32' as const;
+  readonly lossless = true;
+
+  codeSize(d: number): number {
+    return d * 4;
   }
 
   encode(vectors: Float32Array, n: number, out: Uint8Array): void {

@@ -35,7 +35,7 @@ import { batchedFor, type CodecSpec, subtractCentroids } from './add-rows.js';
 import type { ArenaSlot } from './arenas.js';
 import { ArenaIndex, type ListSearchPlan, type RegionSection, type RowJob } from './base.js';
 import { coarseSections, makeQuantizer, readCoarse } from './coarse-file.js';
-import type { CodecTrainOptions } from './codec.js';
+import { type CodecTrainOptions, UntrainedCodec } from './codec.js';
 import { FP16Codec } from './fp16.js';
 import { partCount, partName, rowsMeta } from './index-file.js';
 import { listStats } from './inverted-lists.js';
@@ -311,7 +311,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         objective = coarse.objective;
         warnings.push(...coarse.warnings);
         // the codec learns residuals (fp16 learns nothing); PQ's k-means samples at most 256 points per codeword anyway
-        if (!(this.codec instanceof FP16Codec)) {
+        if (!(this.codec instanceof UntrainedCodec)) {
           let rows: Int32Array | null = null;
           const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * PQ_KSUB : n;
           if (n > cap) {
@@ -327,7 +327,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
           subtractCentroids(sample, m, await this.quantizer.assignAsync(sample, m, resolveThreads(options.threads)), this.quantizer.centroidsView(), d);
         }
       }
-      const r = this.codec instanceof FP16Codec ? { trainedOn: n, warnings: [] } : await this.codec.train(sample, m, options);
+      const r = this.codec instanceof UntrainedCodec ? { trainedOn: n, warnings: [] } : await this.codec.train(sample, m, options);
       warnings.push(...r.warnings);
       this.trained();
       this.training = { ...(objective ? { objective } : {}), ...(opqObjective ? { opqObjective } : {}), trainedOn: r.trainedOn, warnings };

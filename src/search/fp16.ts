@@ -12,27 +12,15 @@
  */
 
 import { fromHalf, toHalf } from '../util/half.js';
-import { checkDim } from '../validate.js';
-import { checkRoom, type VectorCodec } from './codec.js';
+import { checkRoom, UntrainedCodec, type VectorCodec } from './codec.js';
 
-export class FP16Codec implements VectorCodec {
+export class FP16Codec extends UntrainedCodec implements VectorCodec {
   readonly name = 'fp16';
   readonly scanner = 'f16' as const;
   readonly lossless = false;
-  readonly isTrained = true;
-  readonly memoryBytes = 0;
-  readonly d: number;
-
-  constructor(d: number) {
-    this.d = checkDim(d);
-  }
 
   codeSize(d: number): number {
     return d * 2;
-  }
-
-  scanParams(): Float32Array {
-    return new Float32Array(0);
   }
 
   encode(vectors: Float32Array, n: number, out: Uint8Array): void {
