@@ -21,10 +21,9 @@
 // defaults (DUPLICATE_THRESHOLDS unverified; DUPLICATE_CANDIDATE_THRESHOLDS and
 // PIXEL_DUPLICATE_THRESHOLD verified), the time of one run, and the pixel check's cost per pair
 // (the first verified run on the test set: no pixel distance of its images is cached yet).
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   COPY_KINDS,
   Collection,
@@ -35,7 +34,7 @@ import {
   scoreDuplicateGroups,
   writeDuplicateSet,
 } from 'nitamono';
-import { arg } from './lib.mjs';
+import { arg, demoImages } from './lib.mjs';
 
 const testOriginals = Number(arg('originals', 210));
 const calOriginals = Number(arg('calibration-originals', 140));
@@ -51,14 +50,7 @@ function rng(seed) {
   };
 }
 
-const demoDir = fileURLToPath(new URL('../demo/images', import.meta.url));
-const demo = readdirSync(demoDir)
-  .sort()
-  .flatMap((cat) =>
-    readdirSync(join(demoDir, cat))
-      .sort()
-      .map((f) => ({ name: `${cat}-${f.replace(/\.[^.]+$/, '')}`, file: join(demoDir, cat, f) })),
-  );
+const demo = demoImages();
 const r = rng(11);
 for (let i = demo.length - 1; i > 0; i--) {
   const j = Math.floor(r() * (i + 1));

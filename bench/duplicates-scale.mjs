@@ -13,12 +13,11 @@
 // same collection. Each run opens the collection in a new process (no pixel distance cached in
 // memory) and runs findDuplicates once at the library's defaults. --fresh-prints first deletes
 // the collection's print cache (when the library keeps one), so the run computes every print.
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as nitamono from 'nitamono';
 import sharp from 'sharp';
-import { arg } from './lib.mjs';
+import { arg, demoImages } from './lib.mjs';
 
 const { Collection, scoreDuplicateGroups, writeDuplicateSet } = nitamono;
 const dir = arg('dir', '/tmp/nitamono-dupscale');
@@ -66,14 +65,7 @@ async function sceneJpeg(seed) {
 }
 
 async function prepare() {
-  const demoDir = fileURLToPath(new URL('../demo/images', import.meta.url));
-  const demo = readdirSync(demoDir)
-    .sort()
-    .flatMap((cat) =>
-      readdirSync(join(demoDir, cat))
-        .sort()
-        .map((f) => ({ name: `${cat}-${f.replace(/\.[^.]+$/, '')}`, file: join(demoDir, cat, f) })),
-    );
+  const demo = demoImages();
   const scene = async (seed, prefix) => ({ name: `${prefix}${seed}`, bytes: { data: await sceneJpeg(seed), ext: '.jpg' } });
   const nDemo = Math.min(demo.length, nOriginals);
   // two writers at a time (sharp's threads do the encoding); each part its own names and seed

@@ -1,5 +1,6 @@
 /** What several bench scripts share: options, generated images, a `nitamono serve` child, percentiles. */
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -56,3 +57,15 @@ export function startServe(collection, extra = []) {
 
 /** The tests' event-loop probe (test/ticking.ts, built with them). */
 export { whileTicking } from '../dist/test/ticking.js';
+
+/** The bundled demo images, `<category>-<file stem>` and path each, in name order. */
+export function demoImages() {
+  const dir = fileURLToPath(new URL('../demo/images', import.meta.url));
+  return readdirSync(dir)
+    .sort()
+    .flatMap((cat) =>
+      readdirSync(join(dir, cat))
+        .sort()
+        .map((f) => ({ name: `${cat}-${f.replace(/\.[^.]+$/, '')}`, file: join(dir, cat, f) })),
+    );
+}
