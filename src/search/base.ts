@@ -8,6 +8,7 @@ import { invalid, NitamonoError } from '../errors.js';
 import type { Arena } from '../kernels/arena.js';
 import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
 import { type ContainerInput, writeContainer } from '../persist/container.js';
+import { sortPairs } from '../util/pair-sort.js';
 import { splitRange } from '../util/ranges.js';
 import { checkDim, checkIds, checkK, checkMetric, checkVectors, MAX_ID } from '../validate.js';
 import { type CodecSpec, type Prepared, prepareHere, prepareOnWorkers, type RowPlan } from './add-rows.js';
@@ -140,6 +141,9 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
   private scratch = new Map<ArenaSlot, { block: QueryBlock; nq: number; k: number; ptrs: number[] }>();
   private deferred: Array<[ArenaSlot, number]> = [];
   private syncRegions = new Map<ArenaSlot, Map<string, { ptr: number; bytes: number }>>();
+  /** collect()'s merge buffers, kept between searches (grown, never shrunk). */
+  private collectScores = new Float32Array(0);
+  private collectIds = new Int32Array(0);
   /** Regions saves in flight are writing out (regionKey), with how many saves read each. */
   private pinned = new Map<number, number>();
   /** Saves in flight (they stream views of the arenas). */
@@ -498,55 +502,28 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
       };
     });
     const l2 = this.code === METRIC_L2;
-    const cs: number[] = [],
-      ci: number[] = [];
+    const room = views.length * k;
+    if (this.collectScores.length < room) {
+      this.collectScores = new Float32Array(room);
+      this.collectIds = new Int32Array(room);
+    }
+    const cs = this.collectScores,
+      ci = this.collectIds;
     for (let i = 0; i < nq; i++) {
       const base = i * k;
-      cs.length = ci.length = 0;
+      let total = 0;
       for (const v of views) {
         const m = v.sizes[i]!;
-        for (let j = 0; j < m; j++) {
-          cs.push(v.hd[base + j]!);
-          ci.push(v.hi[base + j]!);
-        }
+        cs.set(v.hd.subarray(base, base + m), total);
+        ci.set(v.hi.subarray(base, base + m), total);
+        total += m;
       }
-      const total = cs.length;
+      sortPairs(cs, ci, total);
       const take = Math.min(k, total);
-      if (total > 64) {
-        const order = Array.from({ length: total }, (_, j) => j);
-        order.sort((a, b) => cs[a]! - cs[b]! || ci[a]! - ci[b]!);
-        for (let j = 0; j < take; j++) {
-          distances[base + j] = cs[order[j]!]!;
-          labels[base + j] = ci[order[j]!]!;
-        }
-      } else {
-        // insertion sort by (score, id) for the usual small k, keeping the best `take`
-        let m = 0;
-        for (let j = 0; j < total; j++) {
-          const s = cs[j]!,
-            id = ci[j]!;
-          let t = Math.min(m, take - 1);
-          if (m === take) {
-            const ls = distances[base + take - 1]!,
-              lid = labels[base + take - 1]!;
-            if (ls < s || (ls === s && lid < id)) continue;
-          }
-          while (t > 0) {
-            const ps = distances[base + t - 1]!,
-              pid = labels[base + t - 1]!;
-            if (ps < s || (ps === s && pid < id)) break;
-            distances[base + t] = ps;
-            labels[base + t] = pid;
-            t--;
-          }
-          distances[base + t] = s;
-          labels[base + t] = id;
-          if (m < take) m++;
-        }
-      }
       for (let j = 0; j < take; j++) {
-        const s = distances[base + j]!;
+        const s = cs[j]!;
         distances[base + j] = l2 ? Math.max(s, 0) : -s;
+        labels[base + j] = ci[j]!;
       }
     }
     return { nq, k, labels, distances, distancesComputed: computed };

@@ -8,6 +8,7 @@
 import { NitamonoError } from '../errors.js';
 import type { Arena } from '../kernels/arena.js';
 import type { Kernels, MetricCode } from '../kernels/types.js';
+import { sortPairs } from '../util/pair-sort.js';
 import { checkPositiveInt, checkVectors } from '../validate.js';
 import { batchedFor, prepareHere, prepareOnWorkers, type RowPlan } from './add-rows.js';
 import { buildHNSW, buildScratchBytes, checkGraph, checkHNSWParams, graphOffsets, type HNSWLayout, hnswScratchBytes, hnswSearch } from './hnsw.js';
@@ -137,10 +138,10 @@ export class CoarseQuantizer {
       a.f32(q, this.d).set(query.subarray(0, this.d));
       this.K.setLabelMap(0);
       const size = this.K.scanTopK(this.metric, q, this.centroids, this.count, this.d, np, hd, hi, 0, 0);
-      const scores = a.f32(hd, size),
-        lists = a.i32(hi, size);
-      const order = Array.from({ length: size }, (_, j) => j).sort((x, y) => scores[x]! - scores[y]! || lists[x]! - lists[y]!);
-      return Int32Array.from(order, (j) => lists[j]!);
+      const scores = a.f32(hd, size).slice(),
+        lists = a.i32(hi, size).slice();
+      sortPairs(scores, lists, size);
+      return lists;
     } finally {
       for (const p of [q, hd, hi]) a.release(p);
     }

@@ -6,6 +6,7 @@ import { renameSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { IVFPQIndex } from '../../src/search/coded.js';
+import { FlatIndex } from '../../src/search/flat.js';
 import { VectorFileRefine } from '../../src/search/refine.js';
 import { refineMappingSupported } from '../../src/search/refine-map.js';
 import { writeFvecs, writeNpy } from '../../src/vectors/io.js';
@@ -89,6 +90,41 @@ describe('refine vectors mapped by the native addon', { skip }, () => {
       });
     }
   }
+
+  test('L2 re-ranking that stops scoring a row once it cannot enter the top k gives the exact answer, bit for bit', async () => {
+    // 203 floats: three 64-float steps where the mapped scan may stop, then 4-float and scalar tails
+    const D = 203,
+      N = 3000;
+    const all = clusteredVectors(N + nq, D, { seed: 9, clusters: 20 }).data;
+    const rows = all.subarray(0, N * D),
+      qs = all.slice(N * D);
+    const file = join(dir.path, 'long.fvecs');
+    await writeFvecs(file, rows, D);
+    const mapped = VectorFileRefine.open(file);
+    const pread = VectorFileRefine.open(file, { map: false });
+    const index = new IVFPQIndex(D, { m: 7, nlist: 8 });
+    const flat = new FlatIndex(D);
+    try {
+      await index.train(rows, { threads: 1, iterations: 4 });
+      index.add(rows);
+      flat.add(rows);
+      const exact = flat.search(qs, k);
+      const answers = [mapped, pread].map((src) => {
+        index.setRefineVectors(src);
+        // every row a candidate: the exact neighbours
+        return index.search(qs, k, { nprobe: 8, refineFactor: N / k });
+      });
+      assert.deepEqual(answers[0]!.labels, exact.labels);
+      assert.deepEqual(answers[1]!.labels, exact.labels);
+      // and the distances of the rows kept are the full ones, as the WASM scan of copied rows gives them
+      assert.deepEqual(answers[0]!.distances, answers[1]!.distances);
+    } finally {
+      index.dispose();
+      flat.dispose();
+      mapped.close();
+      pread.close();
+    }
+  });
 
   test('a file that shrinks under the mapping is BAD_FILE, not a crash; one replaced by rename keeps its rows', async () => {
     const file = join(dir.path, 'shrinks.fvecs');
