@@ -73,15 +73,18 @@ export interface IndexPlan {
 }
 
 /** RAM of an index of `spec` holding n vectors of dimension d (what its memoryBytes will say). */
-export function estimateIndexBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'opq'>, n: number, d: number): number {
+export function estimateIndexBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'opq' | 'nbits'>, n: number, d: number): number {
   const rotation = spec.opq !== undefined ? d * d * 4 : 0;
   return rotation + storageBytes(spec, n, d);
 }
 
-function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm'>, n: number, d: number): number {
+function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'nbits'>, n: number, d: number): number {
   const lists = spec.nlist ?? autoNlist(n);
   const coarse = (lists + 1) * 4 + lists * (d + 1) * 4;
   const m = spec.m ?? 0;
+  // PQ{m}x4fs: 16 codewords a sub-quantizer, two sub-codes a byte
+  const ksub = spec.nbits === 4 ? 16 : 256,
+    code = spec.nbits === 4 ? m / 2 : m;
   switch (spec.kind) {
     case 'flat':
       return n * (d + 2) * 4;
@@ -96,19 +99,26 @@ function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm'>, n: number, 
     case 'ivf-fp16':
       return n * (2 * d + 4) + coarse;
     case 'pq':
-      return n * (m + 4) + 8 + 1024 * d;
+      return n * (code + 4) + 8 + ksub * 4 * d;
     case 'ivf-pq': {
-      const table = lists * m * 256 * 4;
-      return n * (m + 4) + coarse + 1024 * d + (table <= PRECOMPUTED_TABLE_MAX_BYTES ? table : 0);
+      const table = lists * m * ksub * 4;
+      return n * (code + 4) + coarse + ksub * 4 * d + (table <= PRECOMPUTED_TABLE_MAX_BYTES ? table : 0);
     }
   }
 }
 
-function specOf(kind: IndexSpec['kind'], nlist: number | undefined, m: number | undefined, refine: boolean, opq?: number): IndexSpec & { nlist?: number } {
+function specOf(
+  kind: IndexSpec['kind'],
+  nlist: number | undefined,
+  m: number | undefined,
+  refine: boolean,
+  opq?: number,
+  nbits?: IndexSpec['nbits'],
+): IndexSpec & { nlist?: number } {
   const parts = [
     ...(opq !== undefined ? [`OPQ${opq}`] : []),
     ...(nlist !== undefined && kind.startsWith('ivf') ? [`IVF${nlist}`] : []),
-    kind === 'flat' || kind === 'ivf' ? 'Flat' : kind.endsWith('sq8') ? 'SQ8' : kind.endsWith('fp16') ? 'SQfp16' : `PQ${m}`,
+    kind === 'flat' || kind === 'ivf' ? 'Flat' : kind.endsWith('sq8') ? 'SQ8' : kind.endsWith('fp16') ? 'SQfp16' : `PQ${m}${nbits ? 'x4fs' : ''}`,
     ...(refine ? ['RFlat'] : []),
   ];
   return {
@@ -116,6 +126,7 @@ function specOf(kind: IndexSpec['kind'], nlist: number | undefined, m: number | 
     ...(nlist !== undefined && kind.startsWith('ivf') ? { nlist } : {}),
     ...(m !== undefined ? { m } : {}),
     ...(opq !== undefined ? { opq } : {}),
+    ...(nbits !== undefined ? { nbits } : {}),
     refine,
     description: parts.join(','),
   };
@@ -206,7 +217,7 @@ export function planIndex(policy: IndexPolicy, n: number, d: number, budget: num
     return plan(flat(), n, d, budget, `${n} vectors are too few to train PQ codebooks (${PQ_TRAIN_MIN} needed): exact until then`);
   const inverted = spec.kind.startsWith('ivf');
   const lists = inverted ? Math.max(1, Math.min(spec.nlist ?? nlist ?? autoNlist(n), n)) : undefined;
-  return plan(specOf(spec.kind, lists, spec.m, spec.refine, spec.opq), n, d, budget, `the policy is ${policy}`);
+  return plan(specOf(spec.kind, lists, spec.m, spec.refine, spec.opq, spec.nbits), n, d, budget, `the policy is ${policy}`);
 }
 
 /** Bytes of the memory the machine has available now (MemAvailable on Linux; the cgroup limit if lower). */
@@ -247,5 +258,5 @@ export function parseMemorySize(text: string, what = '--memory-budget'): number 
 export function sameShape(a: string, b: string): boolean {
   const x = parseIndexFactory(a),
     y = parseIndexFactory(b);
-  return x.kind === y.kind && x.m === y.m && x.opq === y.opq;
+  return x.kind === y.kind && x.m === y.m && x.opq === y.opq && x.nbits === y.nbits;
 }

@@ -33,7 +33,7 @@ export type CodecSpec =
   | { name: 'f32' }
   | { name: 'fp16' }
   | { name: 'sq8'; min: Float32Array; diff: Float32Array }
-  | { name: 'pq'; m: number; codebooks: Float32Array };
+  | { name: 'pq'; m: number; nbits: number; codebooks: Float32Array };
 
 /** What turns rows into lists and codes, besides the rows: pointers into the same arena. */
 export interface RowPlan {
@@ -174,7 +174,7 @@ export function codecOf(d: number, spec: CodecSpec): VectorCodec {
     c.setRanges(spec.min, spec.diff);
     return c;
   }
-  const c = new PQCodec(d, spec.m, PQ_NBITS);
+  const c = new PQCodec(d, spec.m, spec.nbits);
   c.setCodebooks(spec.codebooks);
   return c;
 }

@@ -7,6 +7,8 @@
  *   pq        PQ{m}              m bytes                every code, m table lookups
  *   ivf-sq8   IVF{n},SQ8         d bytes (+ list)       the nprobe nearest lists
  *   ivf-pq    IVF{n},PQ{m}       m bytes (+ list)       the nprobe nearest lists
+ *   pq        PQ{m}x4fs          m/2 bytes              every code, 4-bit fast scan (byte tables)
+ *   ivf-pq    IVF{n},PQ{m}x4fs   m/2 bytes (+ list)     the nprobe nearest lists, fast scan
  *   fp16      SQfp16             2·d bytes              every row, widened on the fly
  *   ivf-fp16  IVF{n},SQfp16      2·d bytes (+ list)     the nprobe nearest lists
  *
@@ -43,12 +45,12 @@ import { OPQMatrix, type OPQOptions } from './opq.js';
 import { parseCodedParams } from './params.js';
 import { ListParts } from './parts.js';
 import { resolveThreads } from './pool.js';
-import { PQ_NBITS, PQCodec } from './pq.js';
+import { PQ_NBITS, PQ4_NBITS, PQCodec } from './pq.js';
 import type { CoarseQuantizer, HNSWQuantizerOptions } from './quantizer.js';
 import { candidateIds, type RefineLocation, type RefineVectors, rescore, VectorFileRefine } from './refine.js';
 import type { IndexKind } from './registry.js';
 import { rotateOnWorkers, rotateRows } from './rotate.js';
-import { type IVFLayout, LIST_SCANNERS, PQ_KSUB, type QueryBlock } from './scan.js';
+import { type IVFLayout, LIST_SCANNERS, type QueryBlock } from './scan.js';
 import { SQ8Codec } from './sq8.js';
 import type { AddOptions, CodedSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, ListStats, Metric, SearchResult } from './types.js';
 
@@ -69,6 +71,11 @@ const PQ_CAPABILITIES = capabilities(true);
 
 /** Largest precomputed IVF-PQ table taken by default (Faiss: precomputed_table_max_bytes, 2 GiB; our arena is 4 GiB in all). */
 export const PRECOMPUTED_TABLE_MAX_BYTES = 256 << 20;
+/**
+ * A fast-scan lookup's share of an 8-bit PQ lookup in queryCost: one byte shuffle scores a
+ * sub-quantizer of 16 codes, but widening and adding the bytes cost about as much again.
+ */
+const PQ4_LOOKUP_COST = 0.25;
 /** Query rotations up to this size run on the calling thread in searchAsync: tens of microseconds, less than a worker round trip. */
 const ROTATE_HERE_MULTIPLY_ADDS = 1 << 16;
 /** Most candidate bytes re-scored per step. */
@@ -98,7 +105,7 @@ export interface IVFCodedOptions extends CodedIndexOptions {
 export interface PQOptions {
   /** Sub-quantizers: bytes per code; must divide the dimension. */
   m: number;
-  /** Bits per sub-code: only 8 is supported. */
+  /** Bits per sub-code: 8 (default), or 4 for fast scan (Faiss's PQ{m}x4fs; m even, m/2 bytes a code). */
   nbits?: number;
   /** An OPQ rotation in front of the PQ (Faiss's OPQ{m},…): true for Faiss's training defaults, or its settings (./opq.ts). */
   opq?: boolean | OPQOptions;
@@ -106,8 +113,8 @@ export interface PQOptions {
 
 export interface IVFPQOptions extends IVFCodedOptions, PQOptions {
   /**
-   * L2 only: precompute ‖C‖² + 2⟨c, C⟩ per list and codeword (nlist·m·256 floats of RAM) so a
-   * probed list costs m·256 additions instead of a table of 256·d multiply-adds. 'auto'
+   * L2 only: precompute ‖C‖² + 2⟨c, C⟩ per list and codeword (nlist·m·ksub floats of RAM) so a
+   * probed list costs m·ksub additions instead of a table of ksub·d multiply-adds. 'auto'
    * (default) takes it when it needs at most PRECOMPUTED_TABLE_MAX_BYTES.
    */
   precomputedTable?: boolean | 'auto';
@@ -210,7 +217,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
    * rotation's d×d floats.
    */
   get memoryBytes(): number {
-    const table = this.precomputed ? this.nlist * this.pqM * PQ_KSUB * 4 : 0;
+    const table = this.precomputed ? this.precomputedBytes : 0;
     const copy = (this.quantizer ? this.nlist * this.dim * 4 : 0) + this.codec.memoryBytes + table;
     const rotation = this.opq?.memoryBytes ?? 0;
     return (this.lists?.memoryBytes ?? 0) + (this.quantizer?.memoryBytes ?? 0) + this.codec.memoryBytes + table + rotation + this.copies.size * copy;
@@ -238,6 +245,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   private get pqM(): number {
     return this.codec instanceof PQCodec ? this.codec.m : 0;
+  }
+
+  /** Bytes of IVF-PQ's precomputed table, nlist×m×ksub floats (0 for other codecs). */
+  private get precomputedBytes(): number {
+    return this.codec instanceof PQCodec ? this.nlist * this.codec.m * this.codec.ksub * 4 : 0;
   }
 
   /**
@@ -273,6 +285,13 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   override describe(options: DescribeOptions = {}): IndexDescription {
     const out: IndexDescription = { ...super.describe(), refineBytes: this.refineBytes };
+    if (this.codec instanceof PQCodec) {
+      const { m, nbits } = this.codec;
+      out.codec =
+        nbits === PQ4_NBITS
+          ? `PQ${m}x4fs: ${m} sub-quantizers, 4-bit, fast scan (${m / 2} bytes a vector)`
+          : `PQ${m}: ${m} sub-quantizers, 8-bit (${m} bytes a vector)`;
+    }
     if (this.quantizer) {
       out.nlist = this.nlist;
       if (options.lists !== false) out.lists = this.listStats();
@@ -313,7 +332,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         // the codec learns residuals (fp16 learns nothing); PQ's k-means samples at most 256 points per codeword anyway
         if (!(this.codec instanceof UntrainedCodec)) {
           let rows: Int32Array | null = null;
-          const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * PQ_KSUB : n;
+          const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * this.codec.ksub : n;
           if (n > cap) {
             rows = samplePermutation(n, cap, (options.seed ?? 1234) + 17)
               .slice()
@@ -356,7 +375,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     this.copies.set(slot, {
       centroids: q ? copy(q.centroids, q.nlist * this.dim * 4) : 0,
       params: copy(this.params, this.codec.scanParams().byteLength),
-      precomputed: copy(this.precomputed, this.nlist * this.pqM * PQ_KSUB * 4),
+      precomputed: copy(this.precomputed, this.precomputedBytes),
     });
   }
 
@@ -374,9 +393,9 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     this.params = a.alloc(Math.max(4, sp.byteLength));
     a.f32(this.params, sp.length).set(sp);
     if (this.codec instanceof PQCodec && this.quantizer && this.metric === 'l2') {
-      const { m, dsub } = this.codec;
+      const { m, dsub, ksub } = this.codec;
       const nlist = this.nlist,
-        entries = m * PQ_KSUB;
+        entries = m * ksub;
       const bytes = nlist * entries * 4;
       const want = this.precomputedPolicy === 'auto' ? bytes <= PRECOMPUTED_TABLE_MAX_BYTES : this.precomputedPolicy;
       if (want) {
@@ -387,7 +406,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         try {
           this.K.norms(this.params, entries, dsub, norms);
           for (let l = 0; l < nlist; l++) {
-            this.K.pqTables(METRIC_IP, this.quantizer.centroids + l * this.dim * 4, this.params, m, dsub, PQ_KSUB, ip);
+            this.K.pqTables(METRIC_IP, this.quantizer.centroids + l * this.dim * 4, this.params, m, dsub, ksub, ip);
             this.K.madd(entries, norms, -2, ip, table + l * entries * 4);
           }
         } finally {
@@ -407,15 +426,18 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     return this.lists;
   }
 
-  /** (coarse centroids + the codes scanned) per query, in multiply-adds (PQ: table plus m lookups per code). */
+  /**
+   * (coarse centroids + the codes scanned) per query, in multiply-adds (PQ: table plus m lookups
+   * per code; fast scan: PQ4_LOOKUP_COST of a lookup each).
+   */
   queryCost(params?: CodedSearchParams): number {
     const { nprobe = 1, efSearch, allowed } = parseCodedParams(params);
     const d = this.dim,
       nlist = this.nlist,
-      pq = this.codec instanceof PQCodec;
+      pq = this.codec instanceof PQCodec ? this.codec : undefined;
     const scanned = this.quantizer && nlist > 0 ? (this.size * Math.min(nprobe, nlist)) / nlist : this.size;
-    const perCode = pq ? (this.codec as PQCodec).m : d;
-    const tables = pq ? PQ_KSUB * d * (this.quantizer && this.metric === 'l2' && !this.precomputed ? Math.min(nprobe, Math.max(1, nlist)) : 1) : 0;
+    const perCode = pq ? pq.m * (pq.nbits === PQ4_NBITS ? PQ4_LOOKUP_COST : 1) : d;
+    const tables = pq ? pq.ksub * d * (this.quantizer && this.metric === 'l2' && !this.precomputed ? Math.min(nprobe, Math.max(1, nlist)) : 1) : 0;
     const probed = (this.quantizer ? this.quantizer.coarseCost(nprobe, efSearch) * d : 0) + tables + scanned * perCode + (this.opq ? d * d : 0);
     // a filtered search scans at most the cheaper of the two (./subset.ts)
     return allowed ? Math.min(probed, nlist * d + tables + Math.min(allowed.length, this.size) * perCode) : probed;
@@ -441,7 +463,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       codec: this.codec,
       spec: (): CodecSpec =>
         this.codec instanceof PQCodec
-          ? { name: 'pq', m: this.codec.m, codebooks: this.codec.getCodebooks()! }
+          ? { name: 'pq', m: this.codec.m, nbits: this.codec.nbits, codebooks: this.codec.getCodebooks()! }
           : this.codec instanceof FP16Codec
             ? { name: 'fp16' }
             : { name: 'sq8', ...this.codec.ranges()! },
@@ -784,7 +806,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       if (m['trained'] === true) {
         const d = meta.dim;
         if (index.codec instanceof SQ8Codec) index.codec.setRanges(f32('sq8Min', d), f32('sq8Diff', d));
-        else if (index.codec instanceof PQCodec) index.codec.setCodebooks(f32('pqCodebooks', index.codec.m * PQ_KSUB * index.codec.dsub));
+        else if (index.codec instanceof PQCodec) index.codec.setCodebooks(f32('pqCodebooks', index.codec.m * index.codec.ksub * index.codec.dsub));
         index.opq?.setMatrix(f32('opqRotation', d * d));
         const parts = partCount(path, m);
         const nl = index.quantizer ? m['nlist'] : 1;

@@ -9,15 +9,18 @@
  *   SQfp16           half-precision rows, 2·d bytes (FP16Index)
  *   IVF{n},SQfp16    inverted file of half-precision residuals (IVFFP16Index)
  *   IVF{n},PQ{m}     inverted file of PQ residuals (IVFPQIndex)
+ *   PQ{m}x4fs        4-bit PQ, m/2 bytes, scanned with byte tables ("fast scan"; PQIndex, nbits 4)
+ *   IVF{n},PQ{m}x4fs inverted file of 4-bit PQ residuals, fast scan (IVFPQIndex, nbits 4)
  *   …,RFlat          the compressed ones re-ranked with full vectors kept outside the index
  *   IVF{n}_HNSW{M},… any IVF kind whose coarse step searches an HNSW graph over the centroids
  *                    (M neighbours per node) instead of scanning them all: for large nlist
  *   OPQ{m},PQ{m}     PQ (or IVF-PQ: OPQ{m},IVF{n},PQ{m}) behind a learnt rotation (./opq.ts); the
  *                    m of OPQ and of PQ must agree, and d % m == 0
  *
- * PQ{m} may be written PQ{m}x8 (8 bits per sub-code, the only width) and end in 'np', which
- * Faiss reads as "no polysemous training"; nitamono never trains polysemous codes, so PQ16 and
- * PQ16np are the same index. Components are matched without regard to case.
+ * PQ{m} may be written PQ{m}x8 (8 bits per sub-code) and end in 'np', which Faiss reads as "no
+ * polysemous training"; nitamono never trains polysemous codes, so PQ16 and PQ16np are the same
+ * index. 4-bit codes are only scanned the fast way, so PQ{m}x4 is read as PQ{m}x4fs (m even);
+ * other widths are refused. Components are matched without regard to case.
  */
 import { invalid } from '../errors.js';
 import { checkMetric } from '../validate.js';
@@ -25,7 +28,7 @@ import { FP16Index, IVFFP16Index, IVFPQIndex, IVFSQ8Index, PQIndex, SQ8Index } f
 import { FlatIndex } from './flat.js';
 import { IVFIndex } from './ivf.js';
 import type { OPQOptions } from './opq.js';
-import { PQ_NBITS } from './pq.js';
+import { PQ4_NBITS } from './pq.js';
 import type { RefineVectors } from './refine.js';
 import type { Metric } from './types.js';
 
@@ -40,6 +43,8 @@ export interface IndexSpec {
   hnswM?: number;
   /** PQ sub-quantizers. */
   m?: number;
+  /** PQ{m}x4fs: 4 bits per sub-code, fast scan (absent: 8 bits). */
+  nbits?: 4;
   /** OPQ{m},…: the PQ kinds behind an OPQ rotation learnt for m sub-quantizers (= m). */
   opq?: number;
   /** ',RFlat': re-rank with full vectors (compressed kinds only). */
@@ -50,7 +55,7 @@ export interface IndexSpec {
 
 /** What the error messages list as accepted. */
 export const FACTORY_FORMS =
-  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},SQfp16, IVF{n},PQ{m}, SQ8, SQfp16, PQ{m}, OPQ{m},PQ{m}, OPQ{m},IVF{n},PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
+  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},SQfp16, IVF{n},PQ{m}, SQ8, SQfp16, PQ{m}, OPQ{m},PQ{m}, OPQ{m},IVF{n},PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, or PQ{m}x4fs for 4-bit fast scan; IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
 
 const INT = /^[1-9][0-9]{0,8}$/;
 
@@ -98,8 +103,9 @@ export function parseIndexFactory(description: unknown): IndexSpec {
   const storage = parts[i]!;
   let kind: FactoryKind;
   let m: number | undefined;
+  let nbits: 4 | undefined;
   let canon: string;
-  const pq = /^pq([0-9]*)(?:x([0-9]+))?(np)?$/i.exec(storage);
+  const pq = /^pq([0-9]*)(?:x([0-9]+))?(np|fs)?$/i.exec(storage);
   if (/^flat$/i.test(storage)) {
     kind = nlist === undefined ? 'flat' : 'ivf';
     canon = 'Flat';
@@ -111,10 +117,16 @@ export function parseIndexFactory(description: unknown): IndexSpec {
     canon = 'SQfp16';
   } else if (pq) {
     if (!INT.test(pq[1]!)) bad(storage, '% needs its number of sub-quantizers m, e.g. PQ16');
-    if (pq[2] !== undefined && Number(pq[2]) !== PQ_NBITS) bad(storage, `nbits in % must be 8 (256 codewords per sub-quantizer), got ${pq[2]}`);
+    const bits = pq[2] === undefined ? 8 : Number(pq[2]);
+    const suffix = pq[3]?.toLowerCase();
+    if (bits !== 8 && bits !== PQ4_NBITS) bad(storage, `nbits in % must be 8 (256 codewords per sub-quantizer) or 4 (16, fast scan: PQ{m}x4fs), got ${pq[2]}`);
+    if (suffix === 'fs' && bits !== PQ4_NBITS) bad(storage, `fast scan (fs) in % takes 4-bit codes: write PQ${pq[1]}x4fs`);
+    if (suffix === 'np' && bits === PQ4_NBITS) bad(storage, `'np' in % is for 8-bit codes; 4-bit ones are scanned fast: write PQ${pq[1]}x4fs`);
     m = Number(pq[1]);
+    if (bits === PQ4_NBITS && m % 2 !== 0) bad(storage, `% has 4-bit codes, two sub-codes a byte: m must be even, got ${m}`);
     kind = nlist === undefined ? 'pq' : 'ivf-pq';
-    canon = `PQ${m}`;
+    if (bits === PQ4_NBITS) nbits = PQ4_NBITS;
+    canon = `PQ${m}${nbits ? 'x4fs' : ''}`;
   } else if (storage === '') {
     bad(storage, 'has an empty part');
   } else if (/^(sq|sqfp|sqbf)/i.test(storage)) {
@@ -147,6 +159,7 @@ export function parseIndexFactory(description: unknown): IndexSpec {
     ...(nlist !== undefined ? { nlist } : {}),
     ...(hnswM !== undefined ? { hnswM } : {}),
     ...(m !== undefined ? { m } : {}),
+    ...(nbits !== undefined ? { nbits } : {}),
     refine,
     description: description2,
   };
@@ -188,6 +201,7 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
     throw invalid(`'${spec.description}': OPQ${spec.opq} needs m to divide the dimension ${dim} (${dim} / ${spec.opq} is not whole)`);
   if (options.opq !== undefined && spec.opq === undefined) throw invalid(`OPQ settings apply to OPQ{m},… indexes; '${spec.description}' has no rotation`);
   const opq = spec.opq !== undefined ? { opq: options.opq ?? true } : {};
+  const bits = spec.nbits !== undefined ? { nbits: spec.nbits } : {};
   if (spec.refine && !options.refine)
     throw invalid(`'${spec.description}' re-ranks with full vectors: pass them as the refine option (a vectors file, or a callback)`);
   if (!compressed && (options.refine || options.refineFactor !== undefined)) {
@@ -219,7 +233,7 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
     case 'sq8':
       return new SQ8Index(dim, coded);
     case 'pq':
-      return new PQIndex(dim, { ...coded, m: spec.m!, ...opq });
+      return new PQIndex(dim, { ...coded, m: spec.m!, ...bits, ...opq });
     case 'ivf-sq8':
       return new IVFSQ8Index(dim, { ...coded, ...lists });
     case 'fp16':
@@ -231,6 +245,7 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
         ...coded,
         ...lists,
         m: spec.m!,
+        ...bits,
         ...opq,
         ...(options.precomputedTable !== undefined ? { precomputedTable: options.precomputedTable } : {}),
       });

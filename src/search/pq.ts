@@ -1,13 +1,16 @@
 /**
  * The product quantizer (Jégou, Douze, Schmid 2011; Matsui et al.'s survey, 2018; Faiss's
  * ProductQuantizer): a d-dimensional vector is cut into m sub-vectors of dsub = d/m floats, and
- * each is replaced by the number of its nearest codeword among the 256 that k-means learnt for
- * that sub-space. A code is m bytes (nbits = 8), against 4·d for the floats.
+ * each is replaced by the number of its nearest codeword among the 2^nbits that k-means learnt
+ * for that sub-space. A code is m bytes (nbits = 8), against 4·d for the floats, or m/2 bytes
+ * (nbits = 4: sub-code 2j in the low nibble of byte j, 2j+1 in the high one).
  *
  * Distances are asymmetric (ADC): the query stays exact; per query, a table of its m×256
  * sub-distances to every codeword is computed once, and the distance to a code is the sum of
  * its m table entries — m lookups and adds instead of d multiply-adds. The scanner is 'pq' in
- * ./scan.ts (tables and scan in WASM SIMD, ../kernels).
+ * ./scan.ts (tables and scan in WASM SIMD, ../kernels). With 4 bits (André, Kermarrec, Le Scouarnec's
+ * "fast scan"; Faiss's PQ{m}x4fs) a table is m×16: quantized to bytes, it fits SIMD registers and
+ * is looked up 16 codes at a time by a byte shuffle (scanner 'pq4').
  */
 import { NitamonoError } from '../errors.js';
 import { Arena } from '../kernels/arena.js';
@@ -17,12 +20,14 @@ import { samplePermutation } from '../util/random.js';
 import { checkDim, checkInt, checkPositiveInt, checkVectors } from '../validate.js';
 import { type CodecTrainOptions, type CodecTrainResult, checkRoom, type VectorCodec } from './codec.js';
 import { kmeans } from './kmeans.js';
-import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange, PQ_KSUB, type QueryBlock } from './scan.js';
+import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange, type QueryBlock } from './scan.js';
 
-/** The only code width supported: 8 bits, 256 codewords per sub-quantizer. */
+/** The default code width: 8 bits, 256 codewords per sub-quantizer. */
 export const PQ_NBITS = 8;
+/** The fast-scan width: 4 bits, 16 codewords per sub-quantizer, two sub-codes a byte. */
+export const PQ4_NBITS = 4;
 
-/** Checks a PQ shape: m sub-quantizers dividing d, nbits 8. Returns dsub. */
+/** Checks a PQ shape: m sub-quantizers dividing d, nbits 8 or 4 (then m even: two sub-codes a byte). Returns dsub. */
 export function checkPQShape(d: number, m: unknown, nbits: unknown = PQ_NBITS): number {
   checkDim(d);
   checkPositiveInt('m (PQ sub-quantizers)', m);
@@ -32,8 +37,14 @@ export function checkPQShape(d: number, m: unknown, nbits: unknown = PQ_NBITS): 
       `m (PQ sub-quantizers) must divide the dimension ${d}, got m = ${m as number} (${d} / ${m as number} is not whole)`,
     );
   }
-  if (nbits !== PQ_NBITS) {
-    throw new NitamonoError('INVALID_ARGUMENT', `nbits (bits per PQ sub-code) must be 8 (256 codewords per sub-quantizer), got ${String(nbits)}`);
+  if (nbits !== PQ_NBITS && nbits !== PQ4_NBITS) {
+    throw new NitamonoError(
+      'INVALID_ARGUMENT',
+      `nbits (bits per PQ sub-code) must be 8 (256 codewords per sub-quantizer) or 4 (16, fast scan), got ${String(nbits)}`,
+    );
+  }
+  if (nbits === PQ4_NBITS && (m as number) % 2 !== 0) {
+    throw new NitamonoError('INVALID_ARGUMENT', `m (PQ sub-quantizers) must be even with 4-bit codes (two sub-codes a byte), got m = ${m as number}`);
   }
   return d / (m as number);
 }
@@ -53,23 +64,32 @@ const ENCODE_BLOCK_BYTES = 4 << 20;
 
 export class PQCodec implements VectorCodec {
   readonly name = 'pq';
-  readonly scanner = 'pq' as const;
+  readonly scanner: 'pq' | 'pq4';
   readonly lossless = false;
   readonly d: number;
-  /** Sub-quantizers (bytes per code). */
+  /** Sub-quantizers. */
   readonly m: number;
-  readonly nbits = PQ_NBITS;
-  /** Codewords per sub-quantizer. */
-  readonly ksub = PQ_KSUB;
+  /** Bits per sub-code: 8, or 4 (fast scan). */
+  readonly nbits: number;
+  /** Codewords per sub-quantizer, 2^nbits. */
+  readonly ksub: number;
   /** Floats per sub-vector. */
   readonly dsub: number;
-  /** m×256×dsub: codeword c of sub-quantizer j at (j·256 + c)·dsub. */
+  /** m×ksub×dsub: codeword c of sub-quantizer j at (j·ksub + c)·dsub. */
   private codebooks: Float32Array | undefined;
 
   constructor(d: number, m: number, nbits: number = PQ_NBITS) {
     this.dsub = checkPQShape(d, m, nbits);
     this.d = d;
     this.m = m;
+    this.nbits = nbits;
+    this.ksub = 1 << nbits;
+    this.scanner = nbits === PQ4_NBITS ? 'pq4' : 'pq';
+  }
+
+  /** 4-bit codes: two sub-codes a byte. */
+  private get packed(): boolean {
+    return this.nbits === PQ4_NBITS;
   }
 
   get isTrained(): boolean {
@@ -81,27 +101,27 @@ export class PQCodec implements VectorCodec {
   }
 
   codeSize(_d: number): number {
-    return this.m;
+    return this.packed ? this.m / 2 : this.m;
   }
 
-  /** The codebooks (a copy), m×256×dsub; undefined before training. */
+  /** The codebooks (a copy), m×ksub×dsub; undefined before training. */
   getCodebooks(): Float32Array | undefined {
     return this.codebooks?.slice();
   }
 
-  /** Takes trained codebooks (an index file's), m×256×dsub floats. */
+  /** Takes trained codebooks (an index file's), m×ksub×dsub floats. */
   setCodebooks(codebooks: Float32Array): void {
     const want = this.m * this.ksub * this.dsub;
     if (codebooks.length !== want) {
-      throw new NitamonoError('INVALID_ARGUMENT', `PQ codebooks must hold m×256×dsub = ${want} floats, got ${codebooks.length}`);
+      throw new NitamonoError('INVALID_ARGUMENT', `PQ codebooks must hold m×${this.ksub}×dsub = ${want} floats, got ${codebooks.length}`);
     }
     checkVectors(codebooks, this.dsub, 'PQ codebooks');
     this.codebooks = Float32Array.from(codebooks);
   }
 
   /**
-   * Learns the m codebooks: k-means with 256 centroids in each sub-space (L2, whatever the
-   * index's metric, as Faiss), on at most maxPointsPerCentroid·256 sampled rows (default 256·256).
+   * Learns the m codebooks: k-means with ksub centroids in each sub-space (L2, whatever the
+   * index's metric, as Faiss), on at most maxPointsPerCentroid·ksub sampled rows (default 256·ksub).
    */
   async train(
     vectors: Float32Array,
@@ -149,9 +169,10 @@ export class PQCodec implements VectorCodec {
   /** Each sub-vector's nearest codeword (L2; ties to the lower codeword number). */
   encode(vectors: Float32Array, n: number, out: Uint8Array): void {
     const cb = this.requireTrained();
-    const { d, m, dsub, ksub } = this;
+    const { d, m, dsub, ksub, packed } = this;
+    const cs = this.codeSize(d);
     checkRoom('vectors', vectors.byteLength, n * d * 4);
-    checkRoom('the code buffer', out.byteLength, n * m);
+    checkRoom('the code buffer', out.byteLength, n * cs);
     if (n === 0) return;
     const { arena, K } = scratchKernels();
     const block = Math.max(BATCH_MIN_QUERIES, Math.min(n, Math.floor(ENCODE_BLOCK_BYTES / (dsub * 4))));
@@ -171,7 +192,14 @@ export class PQCodec implements VectorCodec {
           const L: FlatLayout = { metric: METRIC_L2, d: dsub, n: ksub, vectors: C + j * ksub * dsub * 4, norms: CN + j * ksub * 4, ids: 0 };
           flatSearchRange(K, L, B, 0, cnt, cnt >= BATCH_MIN_QUERIES);
           const labels = arena.i32(B.heapsI, cnt);
-          for (let i = 0; i < cnt; i++) out[(i0 + i) * m + j] = labels[i]!;
+          if (!packed) for (let i = 0; i < cnt; i++) out[(i0 + i) * m + j] = labels[i]!;
+          // sub-code 2j+1 comes after 2j: the low nibble is set first, the high one or-ed in
+          else if (j % 2 === 0) for (let i = 0; i < cnt; i++) out[(i0 + i) * cs + (j >> 1)] = labels[i]!;
+          else
+            for (let i = 0; i < cnt; i++) {
+              const at = (i0 + i) * cs + (j >> 1);
+              out[at] = out[at]! | (labels[i]! << 4);
+            }
         }
       }
     } finally {
@@ -182,12 +210,13 @@ export class PQCodec implements VectorCodec {
   /** The codewords of each code, concatenated. */
   decode(codes: Uint8Array, n: number, out: Float32Array): void {
     const cb = this.requireTrained();
-    const { m, dsub, ksub, d } = this;
-    checkRoom('codes', codes.byteLength, n * m);
+    const { m, dsub, ksub, d, packed } = this;
+    const cs = this.codeSize(d);
+    checkRoom('codes', codes.byteLength, n * cs);
     checkRoom('the output', out.byteLength, n * d * 4);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < m; j++) {
-        const c = codes[i * m + j]!;
+        const c = packed ? (codes[i * cs + (j >> 1)]! >> ((j & 1) * 4)) & 15 : codes[i * m + j]!;
         out.set(cb.subarray((j * ksub + c) * dsub, (j * ksub + c + 1) * dsub), i * d + j * dsub);
       }
     }

@@ -6,6 +6,7 @@
 import { NitamonoError } from '../errors.js';
 import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
 import { type HNSWLayout, hnswSearch } from './hnsw.js';
+import { PQ4_SHIM_FLOATS, pq4 } from './pq4-shim.js';
 
 /** Where an index's rows live in its arena. Rows are contiguous, `n` rows of `d` floats. */
 export interface FlatLayout {
@@ -26,8 +27,10 @@ export interface FlatLayout {
   allowedCount?: number;
 }
 
-/** PQ sub-quantizers have 2^8 codewords each (nbits = 8). */
+/** 8-bit PQ sub-quantizers have 2^8 codewords each. */
 export const PQ_KSUB = 256;
+/** 4-bit ("fast scan") PQ sub-quantizers have 2^4. */
+export const PQ4_KSUB = 16;
 
 /**
  * Scores a query against the codes of inverted lists, in place in the shared arena, on any
@@ -175,6 +178,63 @@ const pqScanner: ListScanner = {
 };
 
 /**
+ * 4-bit product quantizer, fast scan (./pq.ts with nbits 4; Faiss's IndexPQFastScan,
+ * IndexIVFPQFastScan): the f32 table is m×16, built as pqScanner builds its m×256 one, then
+ * quantized to bytes (pq4Quantize: one step for all sub-quantizers, so sums of bytes order the
+ * codes as sums of floats do, to within m/2 steps) and scanned by byte shuffles (pq4Scan). A
+ * table that does not depend on the list (no coarse quantizer; IP by residual, which adds the
+ * coarse score to the base) is quantized once per query; L2 by residual, once per probed list.
+ * Scratch: lut (m·16), the query's table t (m·16), q − c (d), the byte table (m·16 bytes), base
+ * and step (2).
+ */
+const pq4Scanner: ListScanner = {
+  scratchFloats: (L) => pq4ScratchFloats(L.m, L.d),
+  setQuery(K, L, q, scratch) {
+    const m = L.m;
+    if (L.byResidual && L.metric === METRIC_L2) {
+      if (L.precomputed) K.pqTables(METRIC_IP, q, L.codecParams, m, L.d / m, PQ4_KSUB, scratch + m * PQ4_KSUB * 4);
+      return;
+    }
+    K.pqTables(L.byResidual ? METRIC_IP : L.metric, q, L.codecParams, m, L.d / m, PQ4_KSUB, scratch);
+    const at = pq4Scratch(m, L.d, scratch);
+    pq4(K).pq4Quantize(scratch, m, 0, at.qlut, at.params);
+  },
+  scanList(K, L, q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
+    const m = L.m,
+      at = pq4Scratch(m, L.d, scratch);
+    const residualL2 = L.byResidual && L.metric === METRIC_L2;
+    if (residualL2) {
+      let bias = 0;
+      if (L.precomputed) {
+        const entries = m * PQ4_KSUB;
+        K.madd(entries, L.precomputed + list * entries * 4, 2, scratch + entries * 4, scratch);
+        bias = coarse;
+      } else {
+        const d = L.d;
+        K.madd(d, q, -1, L.centroids + list * d * 4, at.qr);
+        K.pqTables(METRIC_L2, at.qr, L.codecParams, m, d / m, PQ4_KSUB, scratch);
+      }
+      pq4(K).pq4Quantize(scratch, m, bias, at.qlut, at.params);
+    }
+    const P = new Float32Array(K.memory.buffer, at.params, 2);
+    const base = residualL2 || !L.byResidual ? P[0]! : Math.fround(P[0]! + coarse);
+    return pq4(K).pq4Scan(at.qlut, codes, n, m, base, P[1]!, k, heapD, heapI, size, start);
+  },
+};
+
+/** Floats of pq4Scanner's scratch. */
+function pq4ScratchFloats(m: number, d: number): number {
+  return 2 * m * PQ4_KSUB + d + (m * PQ4_KSUB) / 4 + 2 + PQ4_SHIM_FLOATS;
+}
+
+/** Where pq4Scanner keeps q − c, the byte table and its (base, step) in its scratch. */
+function pq4Scratch(m: number, d: number, scratch: number): { qr: number; qlut: number; params: number } {
+  const qr = scratch + 2 * m * PQ4_KSUB * 4,
+    qlut = qr + d * 4;
+  return { qr, qlut, params: qlut + m * PQ4_KSUB };
+}
+
+/**
  * The list scanners, by the name a codec gives (VectorCodec.scanner). A name rather than a
  * function travels in the layout, so worker threads find the same scanner.
  */
@@ -183,6 +243,7 @@ export const LIST_SCANNERS = {
   sq8: sq8Scanner,
   f16: f16Scanner,
   pq: pqScanner,
+  pq4: pq4Scanner,
 } satisfies Record<string, ListScanner>;
 
 export type ListScannerName = keyof typeof LIST_SCANNERS;

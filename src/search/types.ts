@@ -107,6 +107,8 @@ export interface IndexDescription {
   /** Inverted lists (kinds with a coarse quantizer; 0 before training). */
   nlist?: number;
   lists?: ListStats;
+  /** How codes are made and scanned, where the kind alone does not say (PQ: sub-quantizers, bits, fast scan). */
+  codec?: string;
 }
 
 export interface AddOptions {
