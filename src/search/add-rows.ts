@@ -12,7 +12,7 @@ import { F32Codec, type VectorCodec } from './codec.js';
 import { FP16Codec } from './fp16.js';
 import { type HNSWLayout, hnswScratchBytes, hnswSearch } from './hnsw.js';
 import { sharedPool } from './pool.js';
-import { PQ_NBITS, PQCodec } from './pq.js';
+import { PQCodec } from './pq.js';
 import { PRODUCT_BLOCK_ROWS, productScratchBytes, type RotateTask, rotateRange } from './rotate.js';
 import { BATCH_MIN_QUERIES, type FlatLayout, flatSearchRange } from './scan.js';
 import { SQ8Codec } from './sq8.js';
