@@ -238,6 +238,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     return this.refineSource;
   }
 
+  /** The PQ kinds' codebooks (a copy), m×ksub×dsub; undefined for other kinds and before training. */
+  getCodebooks(): Float32Array | undefined {
+    return this.codec instanceof PQCodec ? this.codec.getCodebooks() : undefined;
+  }
+
   /** Whether IVF-PQ uses the precomputed table (L2). */
   get usesPrecomputedTable(): boolean {
     return this.precomputed !== 0;

@@ -24,6 +24,9 @@ const KINDS: Array<[string, Make]> = [
   ['ivf-pq', (d, metric) => new IVFPQIndex(d, { metric, m: 4, nlist: 8 })],
   ['fp16', (d, metric) => new FP16Index(d, { metric })],
   ['ivf-fp16', (d, metric) => new IVFFP16Index(d, { metric, nlist: 8 })],
+  // 4-bit fast scan: the same kinds, named by their factory storage here
+  ['pq-x4fs', (d, metric) => new PQIndex(d, { metric, m: 4, nbits: 4 })],
+  ['ivf-pq-x4fs', (d, metric) => new IVFPQIndex(d, { metric, m: 4, nbits: 4, nlist: 8 })],
 ];
 const FAST = { threads: 1, iterations: 5 };
 
@@ -175,7 +178,7 @@ describe('the compressed kinds as indexes', () => {
         assert.equal(index.size, n - 1);
         assert.deepEqual(new Set(index.ids()), new Set([...ids.filter((i) => i !== 1008)]));
         assert.ok(index.queryCost({ nprobe: 2 }) > 0);
-        await assert.rejects(index.train(base, FAST), expectError('INVALID_ARGUMENT', new RegExp(`cannot retrain a ${name} index that holds vectors`)));
+        await assert.rejects(index.train(base, FAST), expectError('INVALID_ARGUMENT', new RegExp(`cannot retrain a ${index.kind} index that holds vectors`)));
         if (name.startsWith('ivf')) {
           const w = index.search(queries, 1, { nprobe: 99 });
           assert.match(w.warnings![0]!, /nprobe 99 is more than nlist 8/);
@@ -261,7 +264,7 @@ describe('save and load', () => {
           await index.save(file);
           const back = (await loadIndex(file)) as CodedIndex;
           try {
-            assert.equal(back.kind, name);
+            assert.equal(back.kind, index.kind);
             assert.deepEqual(back.describe(), index.describe());
             assert.equal(back.memoryBytes, index.memoryBytes);
             assert.equal(back.refineBytes, n * d * 4);
@@ -343,6 +346,19 @@ describe('save and load', () => {
       loadIndex(f),
       expectError('BAD_FILE', /bad\.index: invalid parameters in the header: m \(PQ sub-quantizers\) must divide the dimension 8/),
     );
+    // code widths: 8 and 4 (m even) only
+    for (const [m, nbits, why] of [
+      [4, 5, /nbits \(bits per PQ sub-code\) must be 8 \(256 codewords per sub-quantizer\) or 4 \(16, fast scan\), got 5/],
+      [1, 4, /m \(PQ sub-quantizers\) must be even with 4-bit codes/],
+    ] as const) {
+      await writeContainer(f, {
+        kind: 'pq',
+        version: 1,
+        meta: { metric: 'l2', dim: 8, count: 0, codec: { name: 'pq', m, nbits }, trained: false },
+        sections: {},
+      });
+      await assert.rejects(loadIndex(f), expectError('BAD_FILE', new RegExp(`bad\\.index: invalid parameters in the header: ${why.source}`)));
+    }
     await writeContainer(f, { kind: 'pq', version: 1, meta: { metric: 'l2', dim: 8, count: 0, codec: { name: 'sq8' }, trained: false }, sections: {} });
     await assert.rejects(loadIndex(f), expectError('BAD_FILE', /bad\.index: the header names codec \{"name":"sq8"\} for a pq index/));
     await writeContainer(f, { kind: 'sq8', version: 1, meta: { metric: 'l2', dim: 8, count: 2, codec: { name: 'sq8' }, trained: false }, sections: {} });

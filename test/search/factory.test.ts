@@ -24,6 +24,15 @@ describe('parseIndexFactory', () => {
       ['IVF65536_HNSW32,PQ16', { kind: 'ivf-pq', nlist: 65536, hnswM: 32, m: 16, refine: false, description: 'IVF65536_HNSW32,PQ16' }],
       ['ivf1024_hnsw16,flat', { kind: 'ivf', nlist: 1024, hnswM: 16, refine: false, description: 'IVF1024_HNSW16,Flat' }],
       ['IVF4096_HNSW32,SQ8,RFlat', { kind: 'ivf-sq8', nlist: 4096, hnswM: 32, refine: true, description: 'IVF4096_HNSW32,SQ8,RFlat' }],
+      // 4-bit fast scan: x4 alone reads as x4fs, the canonical form keeps x4fs
+      ['PQ56x4fs', { kind: 'pq', m: 56, nbits: 4, refine: false, description: 'PQ56x4fs' }],
+      ['pq16X4', { kind: 'pq', m: 16, nbits: 4, refine: false, description: 'PQ16x4fs' }],
+      ['ivf256,pq56x4FS,rflat', { kind: 'ivf-pq', nlist: 256, m: 56, nbits: 4, refine: true, description: 'IVF256,PQ56x4fs,RFlat' }],
+      [
+        'OPQ16,IVF1024_HNSW32,PQ16x4fs',
+        { kind: 'ivf-pq', opq: 16, nlist: 1024, hnswM: 32, m: 16, nbits: 4, refine: false, description: 'OPQ16,IVF1024_HNSW32,PQ16x4fs' },
+      ],
+      ['OPQ8,PQ8x4fs,RFlat', { kind: 'pq', opq: 8, m: 8, nbits: 4, refine: true, description: 'OPQ8,PQ8x4fs,RFlat' }],
     ];
     for (const [s, want] of cases) assert.deepEqual(parseIndexFactory(s), want, s);
   });
@@ -40,7 +49,13 @@ describe('parseIndexFactory', () => {
       ['IVF256_HNSW1,Flat', /'IVF256_HNSW1' needs HNSW followed by its neighbours per node M \(2 to 512\)/],
       ['IVF_HNSW32,Flat', /'IVF_HNSW32' needs its number of lists/],
       ['IVF256,PQ', /'PQ' needs its number of sub-quantizers m/],
-      ['IVF256,PQ16x4', /nbits in 'PQ16x4' must be 8 .*got 4/],
+      ['IVF256,PQ16x5', /nbits in 'PQ16x5' must be 8 \(256 codewords per sub-quantizer\) or 4 \(16, fast scan: PQ\{m\}x4fs\), got 5/],
+      ['PQ16x12', /nbits in 'PQ16x12' must be 8 .* or 4 .*got 12/],
+      ['PQ15x4fs', /'PQ15x4fs' has 4-bit codes, two sub-codes a byte: m must be even, got 15/],
+      ['IVF256,PQ16fs', /fast scan \(fs\) in 'PQ16fs' takes 4-bit codes: write PQ16x4fs/],
+      ['PQ16x8fs', /fast scan \(fs\) in 'PQ16x8fs' takes 4-bit codes/],
+      ['PQ16x4np', /'np' in 'PQ16x4np' is for 8-bit codes; 4-bit ones are scanned fast: write PQ16x4fs/],
+      ['OPQ16,PQ8x4fs', /the m of 'OPQ16' must be the PQ's \(PQ8x4fs\)/],
       ['SQ4', /scalar quantizer 'SQ4' is not supported, only SQ8 and SQfp16/],
       ['SQbf16', /scalar quantizer 'SQbf16' is not supported, only SQ8 and SQfp16/],
       ['IVF256,Flat,RFlat', /'RFlat' re-ranks compressed codes; IVF256,Flat already stores the full vectors/],
@@ -78,12 +93,16 @@ describe('indexFactory', () => {
       indexFactory(32, 'IVF12,PQ4,RFlat', { refine, refineFactor: 5, precomputedTable: false }),
       indexFactory(32, 'SQfp16'),
       indexFactory(32, 'IVF12,SQfp16'),
+      indexFactory(32, 'OPQ8,IVF12,PQ8x4fs'),
     ];
     try {
       assert.deepEqual(
         made.map((i) => i.kind),
-        ['flat', 'ivf', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16'],
+        ['flat', 'ivf', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16', 'ivf-pq'],
       );
+      const fs = made[9]!;
+      assert.ok(fs.kind === 'ivf-pq');
+      assert.deepEqual([fs.m, fs.codeSize, fs.opqSettings?.m], [8, 4, 8], '4-bit: m/2 bytes a code, OPQ in front');
       assert.equal(made[0]!.metric, 'ip');
       const last = made[6]!;
       assert.ok(last.kind === 'ivf-pq');

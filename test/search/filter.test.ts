@@ -94,7 +94,7 @@ test('flat and IVF (nprobe = nlist) filtered results equal a brute-force filter,
 });
 
 test('compressed kinds: a filtered search ranks the subset as their unfiltered ranking does', async () => {
-  for (const spec of ['IVF20,SQ8', 'PQ4']) {
+  for (const spec of ['IVF20,SQ8', 'PQ4', 'PQ4x4fs', 'IVF20,PQ8x4fs']) {
     const index = await built(spec);
     try {
       for (const [fraction, nprobe] of [

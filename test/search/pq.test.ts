@@ -7,9 +7,12 @@ import { clusteredVectors } from '../../src/vectors/synthetic.js';
 import { expectError } from '../assert-error.js';
 
 describe('PQCodec', () => {
-  test('m must divide d, nbits must be 8, m a positive integer', () => {
+  test('m must divide d, nbits must be 8 or 4, m a positive integer', () => {
     assert.throws(() => new PQCodec(64, 7), expectError('INVALID_ARGUMENT', /m \(PQ sub-quantizers\) must divide the dimension 64, got m = 7/));
-    assert.throws(() => new PQCodec(64, 8, 4), expectError('INVALID_ARGUMENT', /nbits \(bits per PQ sub-code\) must be 8.*got 4/));
+    assert.throws(
+      () => new PQCodec(64, 8, 5),
+      expectError('INVALID_ARGUMENT', /nbits \(bits per PQ sub-code\) must be 8 \(256 codewords per sub-quantizer\) or 4 \(16, fast scan\), got 5/),
+    );
     assert.throws(() => new PQCodec(64, 0), expectError('INVALID_ARGUMENT', /m \(PQ sub-quantizers\) must be a positive integer, got 0/));
     assert.throws(() => new PQIndex(10, { m: 3 }), expectError('INVALID_ARGUMENT', /must divide the dimension 10, got m = 3/));
     assert.throws(() => new IVFPQIndex(12, { m: 4, nbits: 12 }), expectError('INVALID_ARGUMENT', /nbits .* must be 8/));
