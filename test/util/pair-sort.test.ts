@@ -22,8 +22,16 @@ describe('sortPairs', () => {
       const s = scores.slice(),
         id = ids.slice();
       sortPairs(s, id, n);
-      assert.deepEqual(Array.from(id), want.map((i) => ids[i]!), `n = ${n}`);
-      assert.deepEqual(Array.from(s), want.map((i) => scores[i]!), `n = ${n}`);
+      assert.deepEqual(
+        Array.from(id),
+        want.map((i) => ids[i]!),
+        `n = ${n}`,
+      );
+      assert.deepEqual(
+        Array.from(s),
+        want.map((i) => scores[i]!),
+        `n = ${n}`,
+      );
     }
   });
 
