@@ -978,8 +978,8 @@ function pq4Rows(qlut: usize, codes: usize, n: i32, m: i32, base: f32, step: f32
  * f32(Σ_j qlut[j·16 + c_j])·step, pushed as (score, rowOffset + r). Blocks of 16 codes are
  * transposed in registers (four rounds of byte, 16-, 32- and 64-bit interleaves) so that one
  * vector holds byte j of 16 codes; its two nibbles index sub-quantizers 2j and 2j+1's tables with
- * one swizzle each. Sums are kept in u16 lanes, even codes in the low bytes' lanes and odd ones in
- * the high: m ≤ 256 keeps them below 2^16. Same heap as pq_scan; same bits as pq4Rows.
+ * one swizzle each. Sums are kept in u16 lanes: the odd codes' (high bytes) apart, and the lanes
+ * whole, from which the even codes' follow; m ≤ 256 keeps each below 2^16. Same heap as pq_scan; same bits as pq4Rows.
  */
 export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, step: f32, k: i32,
   heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
@@ -990,7 +990,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
   // a block's last code is read 16 bytes at a time: this many bytes past the block's end
   const over = (chunks << 4) - mb;
   const total = <usize>n * mb;
-  const low4 = i8x16.splat(15), even = i16x8.splat(255);
+  const low4 = i8x16.splat(15);
   const bv = f32x4.splat(base), sv = f32x4.splat(step);
   let r = 0;
   for (; <usize>(r + 16) * mb + over <= total; r += 16) {
@@ -1083,7 +1083,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_0;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 1 < mb) {
@@ -1091,7 +1091,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_8;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 2 < mb) {
@@ -1099,7 +1099,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_4;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 3 < mb) {
@@ -1107,7 +1107,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_12;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 4 < mb) {
@@ -1115,7 +1115,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_2;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 5 < mb) {
@@ -1123,7 +1123,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_10;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 6 < mb) {
@@ -1131,7 +1131,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_6;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 7 < mb) {
@@ -1139,7 +1139,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_14;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 8 < mb) {
@@ -1147,7 +1147,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_1;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 9 < mb) {
@@ -1155,7 +1155,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_9;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 10 < mb) {
@@ -1163,7 +1163,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_5;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 11 < mb) {
@@ -1171,7 +1171,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_13;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 12 < mb) {
@@ -1179,7 +1179,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_3;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 13 < mb) {
@@ -1187,7 +1187,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_11;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 14 < mb) {
@@ -1195,7 +1195,7 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_7;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
       if (b + 15 < mb) {
@@ -1203,10 +1203,12 @@ export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, s
         const v = y3_15;
         const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
         const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
-        accE = i16x8.add(accE, i16x8.add(v128.and(d0, even), v128.and(d1, even)));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
         accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
       }
     }
+    // accE summed whole u16 lanes, even + 256·odd (mod 2^16): take the odd codes' sums out
+    accE = i16x8.sub(accE, i16x8.shl(accO, 8));
     const e0 = f32x4.add(bv, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(accE)), sv));
     const e1 = f32x4.add(bv, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(accE)), sv));
     const o0 = f32x4.add(bv, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(accO)), sv));
