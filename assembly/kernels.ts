@@ -907,3 +907,338 @@ export function pq_scan(lut: usize, codes: usize, n: i32, m: i32, bias: f32, k: 
   if (r < n) size = pqRows(lut, codes + <usize>r * mb, n - r, m, bias, k, heapD, heapI, size, rowOffset + r);
   return size;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4-bit PQ, "fast scan" (André, Kermarrec, Le Scouarnec 2015; Faiss's IndexPQFastScan): 16
+// codewords per sub-quantizer, so a query's table for one sub-quantizer is 16 entries, which,
+// quantized to bytes, fit one v128 and are looked up for 16 codes at once by i8x16.swizzle.
+
+/**
+ * Quantizes the m×16 f32 table at `lut` (sub-quantizer j's 16 entries at j·16) to bytes at
+ * `out`: q[j][c] = min(255, ⌊(lut[j][c] − min_j)·a + 0.5⌋), a = 255 / R with R the largest
+ * range max_j − min_j (a = 0 when R is 0). Writes two f32 at `params`: base = bias + Σ_j min_j
+ * (summed in j order) and step = R / 255, so that base + step·Σ_j q[j][c_j] approximates the
+ * table's sum for a code. One scale for all sub-quantizers keeps the byte sums comparable.
+ */
+export function pq4_quantize(lut: usize, m: i32, bias: f32, out: usize, params: usize): void {
+  let range: f32 = 0;
+  let base = bias;
+  for (let j = 0; j < m; j++) {
+    const t = lut + (<usize>j << 6);
+    const v0 = v128.load(t), v1 = v128.load(t, 16), v2 = v128.load(t, 32), v3 = v128.load(t, 48);
+    const lo = f32x4.min(f32x4.min(v0, v1), f32x4.min(v2, v3));
+    const hi = f32x4.max(f32x4.max(v0, v1), f32x4.max(v2, v3));
+    const mn = min(min(f32x4.extract_lane(lo, 0), f32x4.extract_lane(lo, 1)), min(f32x4.extract_lane(lo, 2), f32x4.extract_lane(lo, 3)));
+    const mx = max(max(f32x4.extract_lane(hi, 0), f32x4.extract_lane(hi, 1)), max(f32x4.extract_lane(hi, 2), f32x4.extract_lane(hi, 3)));
+    store<f32>(out + (<usize>j << 2), mn);
+    base += mn;
+    range = max(range, mx - mn);
+  }
+  // the minima were parked in `out` (4 bytes each, below the 16 bytes of row j that overwrite them later)
+  const a: f32 = range > 0 ? <f32>255 / range : 0;
+  const av = f32x4.splat(a), half = f32x4.splat(0.5);
+  for (let j = m - 1; j >= 0; j--) {
+    const t = lut + (<usize>j << 6);
+    const mv = f32x4.splat(load<f32>(out + (<usize>j << 2)));
+    const q0 = i32x4.trunc_sat_f32x4_u(f32x4.floor(f32x4.add(f32x4.mul(f32x4.sub(v128.load(t), mv), av), half)));
+    const q1 = i32x4.trunc_sat_f32x4_u(f32x4.floor(f32x4.add(f32x4.mul(f32x4.sub(v128.load(t, 16), mv), av), half)));
+    const q2 = i32x4.trunc_sat_f32x4_u(f32x4.floor(f32x4.add(f32x4.mul(f32x4.sub(v128.load(t, 32), mv), av), half)));
+    const q3 = i32x4.trunc_sat_f32x4_u(f32x4.floor(f32x4.add(f32x4.mul(f32x4.sub(v128.load(t, 48), mv), av), half)));
+    // saturating narrows: anything above 255 (rounding at the top of the range) becomes 255
+    v128.store(out + (<usize>j << 4), i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(q0, q1), i16x8.narrow_i32x4_u(q2, q3)));
+  }
+  store<f32>(params, base);
+  store<f32>(params, range > 0 ? range / <f32>255 : 0, 4);
+}
+
+/** pq4_scan one code at a time (codes left over after blocks of 16); the same integer sums. */
+function pq4Rows(qlut: usize, codes: usize, n: i32, m: i32, base: f32, step: f32, k: i32,
+  heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
+  let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
+  const mb = <usize>(m >> 1);
+  let c = codes;
+  for (let r = 0; r < n; r++) {
+    let sum: u32 = 0;
+    for (let j: usize = 0; j < mb; j++) {
+      const b = <usize>load<u8>(c + j);
+      sum += <u32>load<u8>(qlut + (j << 5) + (b & 15)) + <u32>load<u8>(qlut + (j << 5) + 16 + (b >> 4));
+    }
+    c += mb;
+    const s = base + <f32>sum * step;
+    if (s > root) continue;
+    size = push(heapD, heapI, k, size, s, rowOffset + r);
+    if (size >= k) root = load<f32>(heapD);
+  }
+  return size;
+}
+
+/**
+ * Scores n codes of m/2 bytes at `codes` (sub-code 2j in the low nibble of byte j, 2j+1 in the
+ * high one) against the byte table at qlut (m×16, from pq4_quantize): score = base +
+ * f32(Σ_j qlut[j·16 + c_j])·step, pushed as (score, rowOffset + r). Blocks of 16 codes are
+ * transposed in registers (four rounds of byte, 16-, 32- and 64-bit interleaves) so that one
+ * vector holds byte j of 16 codes; its two nibbles index sub-quantizers 2j and 2j+1's tables with
+ * one swizzle each. Sums are kept in u16 lanes: the odd codes' (high bytes) apart, and the lanes
+ * whole, from which the even codes' follow; m ≤ 256 keeps each below 2^16. Same heap as pq_scan; same bits as pq4Rows.
+ */
+export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, step: f32, k: i32,
+  heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
+  if (k <= 0) return size;
+  let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
+  const mb = <usize>(m >> 1);
+  const chunks = (mb + 15) >> 4;
+  // a block's last code is read 16 bytes at a time: this many bytes past the block's end
+  const over = (chunks << 4) - mb;
+  const total = <usize>n * mb;
+  const low4 = i8x16.splat(15);
+  const bv = f32x4.splat(base), sv = f32x4.splat(step);
+  let r = 0;
+  for (; <usize>(r + 16) * mb + over <= total; r += 16) {
+    const blk = codes + <usize>r * mb;
+    let accE = i16x8.splat(0), accO = i16x8.splat(0);
+    for (let b: usize = 0; b < mb; b += 16) {
+    const p = blk + b;
+      const x0 = v128.load(p + 0);
+      const x1 = v128.load(p + 1 * mb);
+      const x2 = v128.load(p + 2 * mb);
+      const x3 = v128.load(p + 3 * mb);
+      const x4 = v128.load(p + 4 * mb);
+      const x5 = v128.load(p + 5 * mb);
+      const x6 = v128.load(p + 6 * mb);
+      const x7 = v128.load(p + 7 * mb);
+      const x8 = v128.load(p + 8 * mb);
+      const x9 = v128.load(p + 9 * mb);
+      const x10 = v128.load(p + 10 * mb);
+      const x11 = v128.load(p + 11 * mb);
+      const x12 = v128.load(p + 12 * mb);
+      const x13 = v128.load(p + 13 * mb);
+      const x14 = v128.load(p + 14 * mb);
+      const x15 = v128.load(p + 15 * mb);
+      const y0_0 = v128.shuffle<u8>(x0, x1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const y0_1 = v128.shuffle<u8>(x0, x1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const y0_2 = v128.shuffle<u8>(x2, x3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const y0_3 = v128.shuffle<u8>(x2, x3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const y0_4 = v128.shuffle<u8>(x4, x5, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const y0_5 = v128.shuffle<u8>(x4, x5, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const y0_6 = v128.shuffle<u8>(x6, x7, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const y0_7 = v128.shuffle<u8>(x6, x7, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const y0_8 = v128.shuffle<u8>(x8, x9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const y0_9 = v128.shuffle<u8>(x8, x9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const y0_10 = v128.shuffle<u8>(x10, x11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const y0_11 = v128.shuffle<u8>(x10, x11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const y0_12 = v128.shuffle<u8>(x12, x13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const y0_13 = v128.shuffle<u8>(x12, x13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const y0_14 = v128.shuffle<u8>(x14, x15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const y0_15 = v128.shuffle<u8>(x14, x15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const y1_0 = v128.shuffle<u8>(y0_0, y0_2, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const y1_2 = v128.shuffle<u8>(y0_0, y0_2, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      const y1_1 = v128.shuffle<u8>(y0_1, y0_3, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const y1_3 = v128.shuffle<u8>(y0_1, y0_3, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      const y1_4 = v128.shuffle<u8>(y0_4, y0_6, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const y1_6 = v128.shuffle<u8>(y0_4, y0_6, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      const y1_5 = v128.shuffle<u8>(y0_5, y0_7, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const y1_7 = v128.shuffle<u8>(y0_5, y0_7, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      const y1_8 = v128.shuffle<u8>(y0_8, y0_10, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const y1_10 = v128.shuffle<u8>(y0_8, y0_10, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      const y1_9 = v128.shuffle<u8>(y0_9, y0_11, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const y1_11 = v128.shuffle<u8>(y0_9, y0_11, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      const y1_12 = v128.shuffle<u8>(y0_12, y0_14, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const y1_14 = v128.shuffle<u8>(y0_12, y0_14, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      const y1_13 = v128.shuffle<u8>(y0_13, y0_15, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const y1_15 = v128.shuffle<u8>(y0_13, y0_15, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      const y2_0 = v128.shuffle<u8>(y1_0, y1_4, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+      const y2_4 = v128.shuffle<u8>(y1_0, y1_4, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+      const y2_1 = v128.shuffle<u8>(y1_1, y1_5, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+      const y2_5 = v128.shuffle<u8>(y1_1, y1_5, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+      const y2_2 = v128.shuffle<u8>(y1_2, y1_6, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+      const y2_6 = v128.shuffle<u8>(y1_2, y1_6, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+      const y2_3 = v128.shuffle<u8>(y1_3, y1_7, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+      const y2_7 = v128.shuffle<u8>(y1_3, y1_7, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+      const y2_8 = v128.shuffle<u8>(y1_8, y1_12, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+      const y2_12 = v128.shuffle<u8>(y1_8, y1_12, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+      const y2_9 = v128.shuffle<u8>(y1_9, y1_13, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+      const y2_13 = v128.shuffle<u8>(y1_9, y1_13, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+      const y2_10 = v128.shuffle<u8>(y1_10, y1_14, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+      const y2_14 = v128.shuffle<u8>(y1_10, y1_14, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+      const y2_11 = v128.shuffle<u8>(y1_11, y1_15, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+      const y2_15 = v128.shuffle<u8>(y1_11, y1_15, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+      const y3_0 = v128.shuffle<u8>(y2_0, y2_8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const y3_8 = v128.shuffle<u8>(y2_0, y2_8, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      const y3_1 = v128.shuffle<u8>(y2_1, y2_9, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const y3_9 = v128.shuffle<u8>(y2_1, y2_9, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      const y3_2 = v128.shuffle<u8>(y2_2, y2_10, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const y3_10 = v128.shuffle<u8>(y2_2, y2_10, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      const y3_3 = v128.shuffle<u8>(y2_3, y2_11, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const y3_11 = v128.shuffle<u8>(y2_3, y2_11, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      const y3_4 = v128.shuffle<u8>(y2_4, y2_12, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const y3_12 = v128.shuffle<u8>(y2_4, y2_12, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      const y3_5 = v128.shuffle<u8>(y2_5, y2_13, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const y3_13 = v128.shuffle<u8>(y2_5, y2_13, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      const y3_6 = v128.shuffle<u8>(y2_6, y2_14, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const y3_14 = v128.shuffle<u8>(y2_6, y2_14, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      const y3_7 = v128.shuffle<u8>(y2_7, y2_15, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      const y3_15 = v128.shuffle<u8>(y2_7, y2_15, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+      if (b + 0 < mb) {
+        const lt = qlut + ((b + 0) << 5);
+        const v = y3_0;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 1 < mb) {
+        const lt = qlut + ((b + 1) << 5);
+        const v = y3_8;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 2 < mb) {
+        const lt = qlut + ((b + 2) << 5);
+        const v = y3_4;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 3 < mb) {
+        const lt = qlut + ((b + 3) << 5);
+        const v = y3_12;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 4 < mb) {
+        const lt = qlut + ((b + 4) << 5);
+        const v = y3_2;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 5 < mb) {
+        const lt = qlut + ((b + 5) << 5);
+        const v = y3_10;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 6 < mb) {
+        const lt = qlut + ((b + 6) << 5);
+        const v = y3_6;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 7 < mb) {
+        const lt = qlut + ((b + 7) << 5);
+        const v = y3_14;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 8 < mb) {
+        const lt = qlut + ((b + 8) << 5);
+        const v = y3_1;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 9 < mb) {
+        const lt = qlut + ((b + 9) << 5);
+        const v = y3_9;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 10 < mb) {
+        const lt = qlut + ((b + 10) << 5);
+        const v = y3_5;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 11 < mb) {
+        const lt = qlut + ((b + 11) << 5);
+        const v = y3_13;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 12 < mb) {
+        const lt = qlut + ((b + 12) << 5);
+        const v = y3_3;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 13 < mb) {
+        const lt = qlut + ((b + 13) << 5);
+        const v = y3_11;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 14 < mb) {
+        const lt = qlut + ((b + 14) << 5);
+        const v = y3_7;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+      if (b + 15 < mb) {
+        const lt = qlut + ((b + 15) << 5);
+        const v = y3_15;
+        const d0 = i8x16.swizzle(v128.load(lt), v128.and(v, low4));
+        const d1 = i8x16.swizzle(v128.load(lt, 16), i8x16.shr_u(v, 4));
+        accE = i16x8.add(accE, i16x8.add(d0, d1));
+        accO = i16x8.add(accO, i16x8.add(i16x8.shr_u(d0, 8), i16x8.shr_u(d1, 8)));
+      }
+    }
+    // accE summed whole u16 lanes, even + 256·odd (mod 2^16): take the odd codes' sums out
+    accE = i16x8.sub(accE, i16x8.shl(accO, 8));
+    const e0 = f32x4.add(bv, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(accE)), sv));
+    const e1 = f32x4.add(bv, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(accE)), sv));
+    const o0 = f32x4.add(bv, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(accO)), sv));
+    const o1 = f32x4.add(bv, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(accO)), sv));
+    // back to code order, four at a time: [e, o, e, o] interleaves
+    size = pushFour(v128.shuffle<f32>(e0, o0, 0, 4, 1, 5), root, heapD, heapI, k, size, rowOffset + r);
+    if (size >= k) root = load<f32>(heapD);
+    size = pushFour(v128.shuffle<f32>(e0, o0, 2, 6, 3, 7), root, heapD, heapI, k, size, rowOffset + r + 4);
+    if (size >= k) root = load<f32>(heapD);
+    size = pushFour(v128.shuffle<f32>(e1, o1, 0, 4, 1, 5), root, heapD, heapI, k, size, rowOffset + r + 8);
+    if (size >= k) root = load<f32>(heapD);
+    size = pushFour(v128.shuffle<f32>(e1, o1, 2, 6, 3, 7), root, heapD, heapI, k, size, rowOffset + r + 12);
+    if (size >= k) root = load<f32>(heapD);
+  }
+  if (r < n) size = pq4Rows(qlut, codes + <usize>r * mb, n - r, m, base, step, k, heapD, heapI, size, rowOffset + r);
+  return size;
+}
+
+/** Pushes the four scores of sv (labels label..label+3, in order) that are not above the heap's root. */
+// @ts-ignore: decorator
+@inline
+function pushFour(sv: v128, root: f32, heapD: usize, heapI: usize, k: i32, size: i32, label: i32): i32 {
+  if (i32x4.bitmask(f32x4.gt(sv, f32x4.splat(root))) == 15) return size;
+  let s = f32x4.extract_lane(sv, 0);
+  if (!(s > root)) { size = push(heapD, heapI, k, size, s, label); if (size >= k) root = load<f32>(heapD); }
+  s = f32x4.extract_lane(sv, 1);
+  if (!(s > root)) { size = push(heapD, heapI, k, size, s, label + 1); if (size >= k) root = load<f32>(heapD); }
+  s = f32x4.extract_lane(sv, 2);
+  if (!(s > root)) { size = push(heapD, heapI, k, size, s, label + 2); if (size >= k) root = load<f32>(heapD); }
+  s = f32x4.extract_lane(sv, 3);
+  if (!(s > root)) { size = push(heapD, heapI, k, size, s, label + 3); }
+  return size;
+}

@@ -231,6 +231,67 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       return size;
     },
 
+    pq4Quantize(lut: number, m: number, bias: number, out: number, params: number): void {
+      const F = f32(),
+        U = new Uint8Array(memory.buffer);
+      const mins = new Float32Array(m);
+      let base = Math.fround(bias),
+        range = 0;
+      for (let j = 0; j < m; j++) {
+        const t = F.subarray((lut >> 2) + j * 16, (lut >> 2) + j * 16 + 16);
+        let mn = t[0]!,
+          mx = t[0]!;
+        for (const v of t) {
+          mn = Math.min(mn, v);
+          mx = Math.max(mx, v);
+        }
+        mins[j] = mn;
+        base = Math.fround(base + mn);
+        range = Math.max(range, Math.fround(mx - mn));
+      }
+      const a = range > 0 ? Math.fround(255 / range) : 0;
+      for (let j = 0; j < m; j++) {
+        for (let c = 0; c < 16; c++) {
+          const x = Math.fround(Math.fround(F[(lut >> 2) + j * 16 + c]! - mins[j]!) * a);
+          U[out + j * 16 + c] = Math.min(255, Math.floor(Math.fround(x + 0.5)));
+        }
+      }
+      F[params >> 2] = base;
+      F[(params >> 2) + 1] = range > 0 ? Math.fround(range / 255) : 0;
+    },
+
+    pq4Scan(
+      qlut: number,
+      codes: number,
+      n: number,
+      m: number,
+      base: number,
+      step: number,
+      k: number,
+      heapD: number,
+      heapI: number,
+      size: number,
+      rowOffset: number,
+    ): number {
+      const F = f32(),
+        I = i32(),
+        U = new Uint8Array(memory.buffer);
+      const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
+        hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
+      const mb = m >> 1,
+        b = Math.fround(base),
+        st = Math.fround(step);
+      for (let r = 0; r < n; r++) {
+        let sum = 0;
+        for (let j = 0; j < mb; j++) {
+          const byte = U[codes + r * mb + j]!;
+          sum += U[qlut + j * 32 + (byte & 15)]! + U[qlut + j * 32 + 16 + (byte >> 4)]!;
+        }
+        size = heapPush(hd, hi, 0, k, size, Math.fround(b + Math.fround(sum * st)), label(I, rowOffset + r));
+      }
+      return size;
+    },
+
     sq8Scan(
       metric: MetricCode,
       qp: number,

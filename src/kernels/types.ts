@@ -98,6 +98,34 @@ export interface Kernels {
   pqScan(lut: number, codes: number, n: number, m: number, bias: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number;
 
   /**
+   * 4-bit PQ ("fast scan"): quantizes the m×16 f32 table at `lut` (sub-quantizer j's 16 entries
+   * at j·16) to m×16 bytes at `out`: q[j][c] = min(255, ⌊f32(f32(lut[j][c] − min_j)·a) + 0.5⌋)
+   * with R = max_j f32(max_j − min_j) and a = f32(255 / R) (0 when R is 0). Writes two f32 at
+   * `params`: base = bias + Σ_j min_j (f32, in increasing j) and step = f32(R / 255) (0 when R is 0).
+   */
+  pq4Quantize(lut: number, m: number, bias: number, out: number, params: number): void;
+
+  /**
+   * Scan of n 4-bit PQ codes of m/2 bytes at `codes` (sub-code 2j in the low nibble of byte j,
+   * 2j+1 in the high one) with the byte table at `qlut` (m×16, from pq4Quantize): score =
+   * f32(base + f32(f32(Σ_j qlut[j·16 + c_j]) · step)), the sum exact in integers. m even, at
+   * most 256. Heap and labels as scanTopK, codes pushed in order; returns the heap's new size.
+   */
+  pq4Scan(
+    qlut: number,
+    codes: number,
+    n: number,
+    m: number,
+    base: number,
+    step: number,
+    k: number,
+    heapD: number,
+    heapI: number,
+    size: number,
+    rowOffset: number,
+  ): number;
+
+  /**
    * Scan of n 8-bit scalar-quantizer codes (d bytes each) at `codes`, decoded on the fly.
    * METRIC_L2: score = bias + Σ_j (qp_j − c_j·sc_j)²; METRIC_IP: score = bias − Σ_j c_j·qp_j
    * (sc is not read). Heap and labels as scanTopK; returns the heap's new size.

@@ -30,6 +30,8 @@ interface KernelExports {
   madd: Kernels['madd'];
   pq_tables: Kernels['pqTables'];
   pq_scan: Kernels['pqScan'];
+  pq4_quantize: Kernels['pq4Quantize'];
+  pq4_scan: Kernels['pq4Scan'];
   sq8_scan: Kernels['sq8Scan'];
   f16_scan: Kernels['f16Scan'];
 }
@@ -104,6 +106,8 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
     madd: x.madd,
     pqTables: x.pq_tables,
     pqScan: x.pq_scan,
+    pq4Quantize: x.pq4_quantize,
+    pq4Scan: x.pq4_scan,
     sq8Scan: x.sq8_scan,
     f16Scan: x.f16_scan,
   };

@@ -812,6 +812,91 @@ test('pqScan: WASM gives the reference heaps bit for bit, any m, rows in blocks 
   }
 });
 
+test('pq4Quantize: WASM gives the reference bytes and parameters; the bytes follow the definition', () => {
+  const { arena, wasm, ref } = setup();
+  for (const m of [2, 4, 6, 56, 256]) {
+    const lutData = randomData(m * 16, m * 13);
+    // a sub-quantizer whose 16 entries are equal (range 0), and one that sets the largest range
+    lutData.fill(3.5, 0, 16);
+    for (let c = 0; c < 16; c++) lutData[(m - 1) * 16 + c] = c * 40 - 300;
+    const lut = put(arena, lutData);
+    const outs = [arena.alloc(m * 16), arena.alloc(m * 16)],
+      params = [arena.alloc(8), arena.alloc(8)];
+    wasm.pq4Quantize(lut, m, 0.75, outs[0]!, params[0]!);
+    ref.pq4Quantize(lut, m, 0.75, outs[1]!, params[1]!);
+    const W = new Uint8Array(arena.memory.buffer, outs[0]!, m * 16).slice(),
+      R = new Uint8Array(arena.memory.buffer, outs[1]!, m * 16).slice();
+    assert.deepEqual(W, R, `m=${m}`);
+    assert.deepEqual(arena.f32(params[0]!, 2), arena.f32(params[1]!, 2), `m=${m}`);
+    const [base, step] = arena.f32(params[0]!, 2);
+    let wantBase = 0.75;
+    for (let j = 0; j < m; j++) wantBase += Math.min(...lutData.subarray(j * 16, j * 16 + 16));
+    assert.ok(Math.abs(base! - wantBase) <= 1e-4 * Math.max(1, Math.abs(wantBase)), `base ${base} vs ${wantBase}`);
+    assert.equal(step, Math.fround(600 / 255));
+    // each entry is recovered to within half a step; the equal sub-quantizer is all zeros; the widest spans 0..255
+    for (let j = 0; j < m; j++) {
+      const t = lutData.subarray(j * 16, j * 16 + 16),
+        mn = Math.min(...t);
+      for (let c = 0; c < 16; c++) assert.ok(Math.abs(mn + W[j * 16 + c]! * step! - t[c]!) <= step! * 0.5001, `m=${m} [${j},${c}]`);
+    }
+    assert.deepEqual(Array.from(W.subarray(0, 16)), new Array(16).fill(0));
+    assert.equal(W[(m - 1) * 16 + 15], 255);
+    assert.equal(W[(m - 1) * 16], 0);
+    for (const p of [lut, ...outs, ...params]) arena.release(p);
+  }
+  // every range 0: step 0, all bytes 0
+  const flat = put(arena, new Float32Array(32).fill(2)),
+    out = arena.alloc(32),
+    par = arena.alloc(8);
+  wasm.pq4Quantize(flat, 2, 1, out, par);
+  assert.deepEqual(Array.from(arena.f32(par, 2)), [5, 0]);
+  assert.deepEqual(Array.from(new Uint8Array(arena.memory.buffer, out, 32)), new Array(32).fill(0));
+});
+
+test('pq4Scan: WASM gives the reference heaps bit for bit: blocks of 16 codes, codes left over, any even m', () => {
+  const { arena, wasm, ref } = setup();
+  for (const m of [2, 4, 6, 30, 32, 34, 56, 64, 256]) {
+    // 15: no block; 16 and 17: one block only when the last code's over-read stays inside the codes
+    for (const n of [1, 15, 16, 17, 33, 47, 500]) {
+      const mb = m / 2;
+      const qlut = putBytes(arena, randomBytes(m * 16, m * 5 + n), 0),
+        codes = putBytes(arena, randomBytes(n * mb, m + n * 7), 3);
+      for (const k of [1, 10, n + 2]) {
+        const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
+        const sw = wasm.pq4Scan(qlut, codes, n, m, -1.5, 0.125, k, heaps[0]!, heaps[1]!, 0, 100);
+        const sr = ref.pq4Scan(qlut, codes, n, m, -1.5, 0.125, k, heaps[2]!, heaps[3]!, 0, 100);
+        assert.equal(sw, Math.min(n, k));
+        assert.equal(sr, sw);
+        const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
+          r = readHeap(arena, heaps[2]!, heaps[3]!, sr);
+        assert.deepEqual(w, r, `m=${m} n=${n} k=${k}`);
+        assertHeap(arena, heaps[0]!, heaps[1]!, sw, `m=${m} n=${n} k=${k}`);
+        // the scores: base + step · (the sum of the nibbles' table bytes), low nibble first
+        const Q = new Uint8Array(arena.memory.buffer, qlut, m * 16),
+          C = new Uint8Array(arena.memory.buffer, codes, n * mb);
+        const scores = Array.from({ length: n }, (_, i) => {
+          let sum = 0;
+          for (let j = 0; j < m; j++) {
+            const byte = C[i * mb + (j >> 1)]!;
+            sum += Q[j * 16 + (j & 1 ? byte >> 4 : byte & 15)]!;
+          }
+          return Math.fround(-1.5 + Math.fround(sum * 0.125));
+        });
+        const want = scores
+          .map((score, i) => ({ score, label: 100 + i }))
+          .sort((a, b) => a.score - b.score || a.label - b.label)
+          .slice(0, k);
+        assert.deepEqual(
+          w.slice().sort((a, b) => a.score - b.score || a.label - b.label),
+          want,
+          `m=${m} n=${n} k=${k}`,
+        );
+        for (const p of heaps) arena.release(p);
+      }
+    }
+  }
+});
+
 /**
  * Runs a coded scan (bias 0.5, empty heaps) on the WASM and the reference kernels over n rows and
  * checks both tops against `truth`, the distance of each row to the decoded code.
