@@ -6,7 +6,6 @@
 import { NitamonoError } from '../errors.js';
 import { type Kernels, METRIC_IP, METRIC_L2, type MetricCode } from '../kernels/types.js';
 import { type HNSWLayout, hnswSearch } from './hnsw.js';
-import { PQ4_SHIM_FLOATS, pq4 } from './pq4-shim.js';
 
 /** Where an index's rows live in its arena. Rows are contiguous, `n` rows of `d` floats. */
 export interface FlatLayout {
@@ -197,7 +196,7 @@ const pq4Scanner: ListScanner = {
     }
     K.pqTables(L.byResidual ? METRIC_IP : L.metric, q, L.codecParams, m, L.d / m, PQ4_KSUB, scratch);
     const at = pq4Scratch(m, L.d, scratch);
-    pq4(K).pq4Quantize(scratch, m, 0, at.qlut, at.params);
+    K.pq4Quantize(scratch, m, 0, at.qlut, at.params);
   },
   scanList(K, L, q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
     const m = L.m,
@@ -214,17 +213,17 @@ const pq4Scanner: ListScanner = {
         K.madd(d, q, -1, L.centroids + list * d * 4, at.qr);
         K.pqTables(METRIC_L2, at.qr, L.codecParams, m, d / m, PQ4_KSUB, scratch);
       }
-      pq4(K).pq4Quantize(scratch, m, bias, at.qlut, at.params);
+      K.pq4Quantize(scratch, m, bias, at.qlut, at.params);
     }
     const P = new Float32Array(K.memory.buffer, at.params, 2);
     const base = residualL2 || !L.byResidual ? P[0]! : Math.fround(P[0]! + coarse);
-    return pq4(K).pq4Scan(at.qlut, codes, n, m, base, P[1]!, k, heapD, heapI, size, start);
+    return K.pq4Scan(at.qlut, codes, n, m, base, P[1]!, k, heapD, heapI, size, start);
   },
 };
 
 /** Floats of pq4Scanner's scratch. */
 function pq4ScratchFloats(m: number, d: number): number {
-  return 2 * m * PQ4_KSUB + d + (m * PQ4_KSUB) / 4 + 2 + PQ4_SHIM_FLOATS;
+  return 2 * m * PQ4_KSUB + d + (m * PQ4_KSUB) / 4 + 2;
 }
 
 /** Where pq4Scanner keeps q − c, the byte table and its (base, step) in its scratch. */
