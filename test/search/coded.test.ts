@@ -24,8 +24,8 @@ const KINDS: Array<[string, Make]> = [
   ['ivf-pq', (d, metric) => new IVFPQIndex(d, { metric, m: 4, nlist: 8 })],
   ['fp16', (d, metric) => new FP16Index(d, { metric })],
   ['ivf-fp16', (d, metric) => new IVFFP16Index(d, { metric, nlist: 8 })],
-  // 4-bit fast scan: the same kinds, named by their factory storage here
-  ['pq-x4fs', (d, metric) => new PQIndex(d, { metric, m: 4, nbits: 4 })],
+  // 4-bit fast scan: the same kinds, named by their factory storage here (flat: as many code bytes as PQ4)
+  ['pq-x4fs', (d, metric) => new PQIndex(d, { metric, m: 8, nbits: 4 })],
   ['ivf-pq-x4fs', (d, metric) => new IVFPQIndex(d, { metric, m: 4, nbits: 4, nlist: 8 })],
 ];
 const FAST = { threads: 1, iterations: 5 };
