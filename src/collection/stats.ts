@@ -41,6 +41,7 @@ export async function collectionStats(ctx: CollectionContext): Promise<Collectio
       index = {
         kind: idx.kind,
         factory: p.slot.factory ?? side?.factory ?? idx.kind,
+        ...(d.codec ? { codec: d.codec } : {}),
         size: idx.size,
         nlist: d.nlist ?? null,
         list_sizes,

@@ -222,6 +222,8 @@ export interface KindStats {
     kind: string;
     /** As a Faiss factory string ('Flat', 'IVF317,Flat', 'IVF317,PQ64,RFlat'). */
     factory: string;
+    /** The PQ kinds: sub-quantizers, bits, fast scan, bytes a vector (IndexDescription.codec). */
+    codec?: string;
     size: number;
     nlist: number | null;
     list_sizes: { min: number; max: number; mean: number; empty: number } | null;

@@ -160,7 +160,7 @@ describe(`a collection indexed with ${POLICY} on the demo images`, () => {
     assert.ok(Math.abs(recall - t.recall) < 1e-3, `measured ${recall}, tuning said ${t.recall}`);
   });
 
-  test('the tuning is kept with the index; policy and target changes rebuild or retune', async () => {
+  test('the tuning is kept with the index; policy and target changes rebuild or retune (SQ8, 4-bit fast-scan PQ, auto)', async () => {
     const side = JSON.parse(await readFile(join(col, 'color.index.json'), 'utf8'));
     assert.equal(side.factory, POLICY);
     assert.equal(side.tuning.target_recall, TARGET);
@@ -184,6 +184,23 @@ describe(`a collection indexed with ${POLICY} on the demo images`, () => {
       c.search({ id: 1 }, { k: 5, refineFactor: 2 }),
       (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && /re-ranked from the catalogue.*IVF16,SQ8/.test(e.message),
     );
+
+    // 4-bit fast-scan codes, the factory string stored canonical; exact at every list and every candidate re-ranked
+    const fs = await c.update({ index: 'ivf16,pq6x4,rflat', targetRecall: null });
+    assert.equal(fs.index.color!.kind, 'ivf-pq');
+    assert.equal(fs.index.color!.factory, 'IVF16,PQ6x4fs,RFlat');
+    assert.equal(JSON.parse(await readFile(join(col, 'color.index.json'), 'utf8')).factory, 'IVF16,PQ6x4fs,RFlat');
+    const q = await index();
+    assert.equal(q.codec, 'PQ6x4fs: 6 sub-quantizers, 4-bit, fast scan (3 bytes a vector)');
+    assert.equal(q.memory_bytes, estimateIndexBytes({ kind: 'ivf-pq', nlist: 16, m: 6, nbits: 4 }, report.images, 12));
+    for (const { id } of (await c.searchableImages()).slice(0, 20)) {
+      const exact = await c.search({ id }, { k: 10, method: 'exact' });
+      const got = await c.search({ id }, { k: 10, nprobe: 16, refineFactor: 40 });
+      assert.equal(got.index, 'IVF16,PQ6x4fs,RFlat');
+      assert.equal(tieAwareRecall(exact.results, got.results, 10).rk, 1, `image ${id}`);
+    }
+    const shown = await runCli(['info', '--collection', col]);
+    assert.match(shown.stdout, /ivf-pq nlist=16 \(IVF16,PQ6x4fs,RFlat\), 30\d vectors.*; codes: PQ6x4fs: 6 sub-quantizers, 4-bit, fast scan/);
 
     // back to auto: 303 images are searched exactly
     const flat = await c.update({ index: 'auto' });

@@ -129,6 +129,7 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
         line += i.size > 0 && i.raw_bytes > 0 ? `, ${((100 * i.memory_bytes) / i.raw_bytes).toFixed(0)}% of float32)` : ')';
         if (i.refine_bytes > 0) line += `, ${fmtBytes(i.refine_bytes)} of full vectors re-ranked from the catalogue on disk`;
         line += `, ${fmtBytes(i.file_bytes)} index file`;
+        if (i.codec) line += `; codes: ${i.codec}`;
         if (i.list_sizes) line += `; list sizes min ${i.list_sizes.min} / mean ${i.list_sizes.mean} / max ${i.list_sizes.max}, ${i.list_sizes.empty} empty`;
         out.push(line);
         if (f.learned)
