@@ -43,19 +43,28 @@ def time_single(search, q, k, n_single):
     return n_single / (time.perf_counter() - t0)
 
 
+def has_pq(ivf, faiss):
+    """IVF-PQ, 8-bit or 4-bit fast scan (IndexIVFPQFastScan is no IndexIVFPQ)."""
+    return isinstance(ivf, (faiss.IndexIVFPQ, faiss.IndexIVFPQFastScan))
+
+
 def ivf_ram_bytes(index, faiss):
     """RAM of an IVF index computed from its structures: codes, 8-byte ids, centroids, codec
     parameters (SQ ranges, PQ codebooks) and IVF-PQ's precomputed table (which serialize_index
-    does not store: it is rebuilt on load)."""
+    does not store: it is rebuilt on load). Fast scan stores each list's codes in whole blocks
+    of n_per_block codes (BlockInvertedLists), padding included."""
     ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
     n = ivf.ntotal
     parts = {'codes': n * ivf.code_size, 'ids': n * 8, 'centroids': ivf.nlist * ivf.d * 4, 'codec': 0, 'table': 0}
     if isinstance(ivf, faiss.IndexIVFScalarQuantizer):
         parts['codec'] = ivf.sq.trained.size() * 4
-    if isinstance(ivf, faiss.IndexIVFPQ):
+    if has_pq(ivf, faiss):
         parts['codec'] = ivf.pq.centroids.size() * 4
         if ivf.use_precomputed_table:
             parts['table'] = ivf.precomputed_table.size() * 4
+    if isinstance(ivf, faiss.IndexIVFPQFastScan):
+        il = faiss.downcast_InvertedLists(ivf.invlists)
+        parts['codes'] = sum(-(-il.list_size(l) // il.n_per_block) * il.block_size for l in range(ivf.nlist))
     return sum(parts.values()), parts
 
 
@@ -146,7 +155,7 @@ def main():
         ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
         ivf.cp.niter = a.iterations
         ivf.cp.max_points_per_centroid = 256
-        if isinstance(ivf, faiss.IndexIVFPQ):
+        if has_pq(ivf, faiss):
             ivf.pq.cp.niter = a.iterations
             ivf.pq.cp.max_points_per_centroid = 256
         log(f'{factory}: training …')
@@ -170,6 +179,7 @@ def main():
         pre, storage = codec.split('+') if '+' in codec else (None, codec)
         index, ivf, info = build(f'{pre + "," if pre else ""}IVF{a.nlist},{storage}')
         info['use_precomputed_table'] = int(getattr(ivf, 'use_precomputed_table', 0))
+        info['by_residual'] = int(ivf.by_residual)
         info['rows'] = sweep(index, ivf, info['factory'])
         if factors:
             # IndexRefineFlat over the trained, filled index: the full vectors are copied into an
