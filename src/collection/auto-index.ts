@@ -73,12 +73,12 @@ export interface IndexPlan {
 }
 
 /** RAM of an index of `spec` holding n vectors of dimension d (what its memoryBytes will say). */
-export function estimateIndexBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'opq' | 'nbits'>, n: number, d: number): number {
+export function estimateIndexBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'opq' | 'nbits' | 'byResidual'>, n: number, d: number): number {
   const rotation = spec.opq !== undefined ? d * d * 4 : 0;
   return rotation + storageBytes(spec, n, d);
 }
 
-function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'nbits'>, n: number, d: number): number {
+function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'nbits' | 'byResidual'>, n: number, d: number): number {
   const lists = spec.nlist ?? autoNlist(n);
   const coarse = (lists + 1) * 4 + lists * (d + 1) * 4;
   const m = spec.m ?? 0;
@@ -101,7 +101,8 @@ function storageBytes(spec: Pick<IndexSpec, 'kind' | 'nlist' | 'm' | 'nbits'>, n
     case 'pq':
       return n * (code + 4) + 8 + ksub * 4 * d;
     case 'ivf-pq': {
-      const table = lists * m * ksub * 4;
+      // codes of the vectors (…x4fs) need no per-list table
+      const table = spec.byResidual === false ? 0 : lists * m * ksub * 4;
       return n * (code + 4) + coarse + ksub * 4 * d + (table <= PRECOMPUTED_TABLE_MAX_BYTES ? table : 0);
     }
   }
@@ -113,12 +114,19 @@ function specOf(
   m: number | undefined,
   refine: boolean,
   opq?: number,
-  nbits?: IndexSpec['nbits'],
+  fastScan: Pick<IndexSpec, 'nbits' | 'byResidual'> = {},
 ): IndexSpec & { nlist?: number } {
+  const { nbits, byResidual } = fastScan;
   const parts = [
     ...(opq !== undefined ? [`OPQ${opq}`] : []),
     ...(nlist !== undefined && kind.startsWith('ivf') ? [`IVF${nlist}`] : []),
-    kind === 'flat' || kind === 'ivf' ? 'Flat' : kind.endsWith('sq8') ? 'SQ8' : kind.endsWith('fp16') ? 'SQfp16' : `PQ${m}${nbits ? 'x4fs' : ''}`,
+    kind === 'flat' || kind === 'ivf'
+      ? 'Flat'
+      : kind.endsWith('sq8')
+        ? 'SQ8'
+        : kind.endsWith('fp16')
+          ? 'SQfp16'
+          : `PQ${m}${nbits ? `x4fs${byResidual ? 'r' : ''}` : ''}`,
     ...(refine ? ['RFlat'] : []),
   ];
   return {
@@ -127,6 +135,7 @@ function specOf(
     ...(m !== undefined ? { m } : {}),
     ...(opq !== undefined ? { opq } : {}),
     ...(nbits !== undefined ? { nbits } : {}),
+    ...(byResidual !== undefined ? { byResidual } : {}),
     refine,
     description: parts.join(','),
   };
@@ -217,7 +226,7 @@ export function planIndex(policy: IndexPolicy, n: number, d: number, budget: num
     return plan(flat(), n, d, budget, `${n} vectors are too few to train PQ codebooks (${PQ_TRAIN_MIN} needed): exact until then`);
   const inverted = spec.kind.startsWith('ivf');
   const lists = inverted ? Math.max(1, Math.min(spec.nlist ?? nlist ?? autoNlist(n), n)) : undefined;
-  return plan(specOf(spec.kind, lists, spec.m, spec.refine, spec.opq, spec.nbits), n, d, budget, `the policy is ${policy}`);
+  return plan(specOf(spec.kind, lists, spec.m, spec.refine, spec.opq, spec), n, d, budget, `the policy is ${policy}`);
 }
 
 /** Bytes of the memory the machine has available now (MemAvailable on Linux; the cgroup limit if lower). */
@@ -258,5 +267,5 @@ export function parseMemorySize(text: string, what = '--memory-budget'): number 
 export function sameShape(a: string, b: string): boolean {
   const x = parseIndexFactory(a),
     y = parseIndexFactory(b);
-  return x.kind === y.kind && x.m === y.m && x.opq === y.opq && x.nbits === y.nbits;
+  return x.kind === y.kind && x.m === y.m && x.opq === y.opq && x.nbits === y.nbits && x.byResidual === y.byResidual;
 }

@@ -57,10 +57,11 @@ import type { AddOptions, CodedSearchParams, DescribeOptions, IndexCapabilities,
 /**
  * Version 2: codes in several parts (sections ids.1, codes.1, listOffsets.1, …) and an HNSW
  * coarse quantizer (meta.coarse, sections hnswLevels, hnswNeighbors). Version 3: an OPQ
- * rotation (meta.opq, section opqRotation), which an older reader must not ignore. Other
- * indexes are still written as version 1.
+ * rotation (meta.opq, section opqRotation), which an older reader must not ignore. Version 4:
+ * IVF-PQ codes of the vectors rather than their residuals (meta.byResidual false), which an
+ * older reader would scan as residuals. Other indexes are still written as version 1.
  */
-export const CODED_FORMAT_VERSION = 3;
+export const CODED_FORMAT_VERSION = 4;
 
 export type CodedKindName = 'sq8' | 'pq' | 'ivf-sq8' | 'ivf-pq' | 'fp16' | 'ivf-fp16';
 
@@ -113,6 +114,12 @@ export interface PQOptions {
 
 export interface IVFPQOptions extends IVFCodedOptions, PQOptions {
   /**
+   * Encode each vector's residual from its list's centroid (default, Faiss's IndexIVFPQ and
+   * …x4fsr), or the vector itself (false; Faiss's IVF{n},PQ{m}x4fs): coarser codes, but the
+   * query's table serves every list, so a probed list costs no table of its own.
+   */
+  byResidual?: boolean;
+  /**
    * L2 only: precompute ‖C‖² + 2⟨c, C⟩ per list and codeword (nlist·m·ksub floats of RAM) so a
    * probed list costs m·ksub additions instead of a table of ksub·d multiply-adds. 'auto'
    * (default) takes it when it needs at most PRECOMPUTED_TABLE_MAX_BYTES.
@@ -136,6 +143,8 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
   private readonly quantizer: CoarseQuantizer | undefined;
   private readonly requestedNlist: number | undefined;
   private readonly precomputedPolicy: boolean | 'auto';
+  /** Inverted-file kinds: codes of residuals (vector − its list's centroid), else of the vectors. */
+  private readonly residual: boolean;
   /** Made at training: nlist lists (one for the flat kinds), in parts over the arenas. */
   private lists: ListParts | undefined;
   /** Main arena: the codec's scan parameters. */
@@ -161,7 +170,13 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
 
   protected constructor(
     dim: number,
-    options: CodedIndexOptions & { nlist?: number; precomputedTable?: boolean | 'auto'; hnsw?: HNSWQuantizerOptions; opq?: boolean | OPQOptions },
+    options: CodedIndexOptions & {
+      nlist?: number;
+      precomputedTable?: boolean | 'auto';
+      hnsw?: HNSWQuantizerOptions;
+      opq?: boolean | OPQOptions;
+      byResidual?: boolean;
+    },
     codec: Codec,
     inverted: boolean,
   ) {
@@ -181,6 +196,9 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const pt = options.precomputedTable ?? 'auto';
     if (pt !== 'auto' && typeof pt !== 'boolean') throw invalid(`precomputedTable must be true, false or 'auto', got ${String(pt)}`);
     this.precomputedPolicy = pt;
+    const br = options.byResidual ?? true;
+    if (typeof br !== 'boolean') throw invalid(`byResidual must be true or false, got ${String(br)}`);
+    this.residual = inverted && br;
     this.quantizer = inverted ? makeQuantizer(this.arenas.main, this.dim, this.code, (p) => this.release(p), options.hnsw) : undefined;
     this.arenas.onNewSlot = (slot) => this.shareTo(slot);
     if (options.refine) this.setRefineVectors(options.refine);
@@ -243,6 +261,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     return this.codec instanceof PQCodec ? this.codec.getCodebooks() : undefined;
   }
 
+  /** Whether an inverted-file kind encodes residuals (vector − its list's centroid) rather than the vectors. */
+  get byResidual(): boolean {
+    return this.residual;
+  }
+
   /** Whether IVF-PQ uses the precomputed table (L2). */
   get usesPrecomputedTable(): boolean {
     return this.precomputed !== 0;
@@ -292,10 +315,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const out: IndexDescription = { ...super.describe(), refineBytes: this.refineBytes };
     if (this.codec instanceof PQCodec) {
       const { m, nbits } = this.codec;
+      const of = this.quantizer ? (this.residual ? ', of residuals' : ', of the vectors (not residuals)') : '';
       out.codec =
         nbits === PQ4_NBITS
-          ? `PQ${m}x4fs: ${m} sub-quantizers, 4-bit, fast scan (${m / 2} bytes a vector)`
-          : `PQ${m}: ${m} sub-quantizers, 8-bit (${m} bytes a vector)`;
+          ? `PQ${m}x4fs${this.residual ? 'r' : ''}: ${m} sub-quantizers, 4-bit, fast scan (${m / 2} bytes a vector${of})`
+          : `PQ${m}: ${m} sub-quantizers, 8-bit (${m} bytes a vector${of})`;
     }
     if (this.quantizer) {
       out.nlist = this.nlist;
@@ -335,7 +359,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         objective = coarse.objective;
         warnings.push(...coarse.warnings);
         // the codec learns residuals (fp16 learns nothing); PQ's k-means samples at most 256 points per codeword anyway
-        if (!(this.codec instanceof UntrainedCodec)) {
+        if (this.residual && !(this.codec instanceof UntrainedCodec)) {
           let rows: Int32Array | null = null;
           const cap = this.codec instanceof PQCodec ? (options.maxPointsPerCentroid ?? 256) * this.codec.ksub : n;
           if (n > cap) {
@@ -397,7 +421,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const sp = this.codec.scanParams();
     this.params = a.alloc(Math.max(4, sp.byteLength));
     a.f32(this.params, sp.length).set(sp);
-    if (this.codec instanceof PQCodec && this.quantizer && this.metric === 'l2') {
+    if (this.codec instanceof PQCodec && this.quantizer && this.residual && this.metric === 'l2') {
       const { m, dsub, ksub } = this.codec;
       const nlist = this.nlist,
         entries = m * ksub;
@@ -442,7 +466,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       pq = this.codec instanceof PQCodec ? this.codec : undefined;
     const scanned = this.quantizer && nlist > 0 ? (this.size * Math.min(nprobe, nlist)) / nlist : this.size;
     const perCode = pq ? pq.m * (pq.nbits === PQ4_NBITS ? PQ4_LOOKUP_COST : 1) : d;
-    const tables = pq ? pq.ksub * d * (this.quantizer && this.metric === 'l2' && !this.precomputed ? Math.min(nprobe, Math.max(1, nlist)) : 1) : 0;
+    const tables = pq ? pq.ksub * d * (this.residual && this.metric === 'l2' && !this.precomputed ? Math.min(nprobe, Math.max(1, nlist)) : 1) : 0;
     const probed = (this.quantizer ? this.quantizer.coarseCost(nprobe, efSearch) * d : 0) + tables + scanned * perCode + (this.opq ? d * d : 0);
     // a filtered search scans at most the cheaper of the two (./subset.ts)
     return allowed ? Math.min(probed, nlist * d + tables + Math.min(allowed.length, this.size) * perCode) : probed;
@@ -464,7 +488,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       lists,
       current: () => this.lists,
       plan: (n) =>
-        q ? q.assignPlan(n, this.rotation, true) : { d: this.dim, rotation: this.rotation, coarse: null, batched: batchedFor(n), byResidual: false },
+        q ? q.assignPlan(n, this.rotation, this.residual) : { d: this.dim, rotation: this.rotation, coarse: null, batched: batchedFor(n), byResidual: false },
       codec: this.codec,
       spec: (): CodecSpec =>
         this.codec instanceof PQCodec
@@ -487,11 +511,11 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     return this.lists?.ids() ?? new Int32Array(0);
   }
 
-  /** decode(code) (+ its list's centroid). */
+  /** decode(code) (+ its list's centroid, for residual codes). */
   protected decodeRow(r: number, out: Float32Array): void {
     const { code, list } = this.lists!.code(r);
     this.codec.decode(code, 1, out);
-    if (!this.quantizer) {
+    if (!this.quantizer || !this.residual) {
       this.opq?.reverseInPlace(out, 1);
       return;
     }
@@ -514,7 +538,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
         centroids: own.centroids,
         codecParams: own.params,
         m: this.pqM,
-        byResidual: q !== undefined,
+        byResidual: this.residual,
         precomputed: own.precomputed,
       });
     };
@@ -740,11 +764,12 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
     const spec = this.quantizer?.spec;
     const v2 = many || (spec !== undefined && spec.kind !== 'flat');
     const codec = this.codec instanceof PQCodec ? { name: 'pq', m: this.codec.m, nbits: this.codec.nbits } : { name: this.codec.name };
+    const vectorCodes = this.quantizer !== undefined && !this.residual;
     await this.writeRegions(
       path,
       {
         kind: this.kind,
-        version: this.opq ? 3 : v2 ? 2 : 1,
+        version: vectorCodes ? 4 : this.opq ? 3 : v2 ? 2 : 1,
         meta: {
           metric: this.metric,
           dim: this.dim,
@@ -752,7 +777,7 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
           nextId: this.nextId,
           codec,
           trained,
-          byResidual: this.quantizer !== undefined,
+          byResidual: this.residual,
           ...(this.quantizer ? { nlist: this.nlist, requestedNlist: this.requestedNlist ?? null } : {}),
           ...(this.codec instanceof PQCodec ? { precomputedTable: this.precomputedPolicy } : {}),
           refineFactor: this.refineFactor,
@@ -796,7 +821,13 @@ export abstract class CodedIndex extends ArenaIndex<CodedSearchParams> {
       else if (kind === 'fp16') index = new FP16Index(meta.dim, base);
       else if (kind === 'ivf-fp16') index = new IVFFP16Index(meta.dim, base);
       else if (kind === 'pq') index = new PQIndex(meta.dim, { ...base, ...pqOpts });
-      else index = new IVFPQIndex(meta.dim, { ...base, ...pqOpts, ...(pt === true || pt === false || pt === 'auto' ? { precomputedTable: pt } : {}) });
+      else
+        index = new IVFPQIndex(meta.dim, {
+          ...base,
+          ...pqOpts,
+          ...(pt === true || pt === false || pt === 'auto' ? { precomputedTable: pt } : {}),
+          ...(m['byResidual'] === false ? { byResidual: false } : {}),
+        });
     } catch (err) {
       if (err instanceof NitamonoError && err.code === 'BAD_FILE') throw err;
       throw badFile(path, `invalid parameters in the header: ${(err as Error).message}`);

@@ -10,7 +10,9 @@
  *   IVF{n},SQfp16    inverted file of half-precision residuals (IVFFP16Index)
  *   IVF{n},PQ{m}     inverted file of PQ residuals (IVFPQIndex)
  *   PQ{m}x4fs        4-bit PQ, m/2 bytes, scanned with byte tables ("fast scan"; PQIndex, nbits 4)
- *   IVF{n},PQ{m}x4fs inverted file of 4-bit PQ residuals, fast scan (IVFPQIndex, nbits 4)
+ *   IVF{n},PQ{m}x4fs inverted file of 4-bit PQ codes of the vectors, fast scan (IVFPQIndex, nbits 4,
+ *                    byResidual false: Faiss's IndexIVFPQFastScan default, one table per query)
+ *   IVF{n},PQ{m}x4fsr the same of residuals (byResidual true: finer codes, a table per probed list)
  *   …,RFlat          the compressed ones re-ranked with full vectors kept outside the index
  *   IVF{n}_HNSW{M},… any IVF kind whose coarse step searches an HNSW graph over the centroids
  *                    (M neighbours per node) instead of scanning them all: for large nlist
@@ -19,8 +21,9 @@
  *
  * PQ{m} may be written PQ{m}x8 (8 bits per sub-code) and end in 'np', which Faiss reads as "no
  * polysemous training"; nitamono never trains polysemous codes, so PQ16 and PQ16np are the same
- * index. 4-bit codes are only scanned the fast way, so PQ{m}x4 is read as PQ{m}x4fs (m even);
- * other widths are refused. Components are matched without regard to case.
+ * index. 4-bit codes are only scanned the fast way: PQ{m}x4 is read as PQ{m}x4fs, and after
+ * IVF{n} as PQ{m}x4fsr (residuals, as Faiss's IVF{n},PQ{m}x4); m must be even. Other widths are
+ * refused. Components are matched without regard to case.
  */
 import { invalid } from '../errors.js';
 import { checkMetric } from '../validate.js';
@@ -45,6 +48,8 @@ export interface IndexSpec {
   m?: number;
   /** PQ{m}x4fs: 4 bits per sub-code, fast scan (absent: 8 bits). */
   nbits?: 4;
+  /** IVF{n},PQ{m}x4fs: false (codes of the vectors); …x4fsr: true (of residuals). Absent: residuals. */
+  byResidual?: boolean;
   /** OPQ{m},…: the PQ kinds behind an OPQ rotation learnt for m sub-quantizers (= m). */
   opq?: number;
   /** ',RFlat': re-rank with full vectors (compressed kinds only). */
@@ -55,7 +60,7 @@ export interface IndexSpec {
 
 /** What the error messages list as accepted. */
 export const FACTORY_FORMS =
-  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},SQfp16, IVF{n},PQ{m}, SQ8, SQfp16, PQ{m}, OPQ{m},PQ{m}, OPQ{m},IVF{n},PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, or PQ{m}x4fs for 4-bit fast scan; IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
+  "Flat, IVF{n},Flat, IVF{n},SQ8, IVF{n},SQfp16, IVF{n},PQ{m}, SQ8, SQfp16, PQ{m}, OPQ{m},PQ{m}, OPQ{m},IVF{n},PQ{m} (PQ{m} may be written PQ{m}x8 or PQ{m}np, or PQ{m}x4fs for 4-bit fast scan, after IVF{n} also PQ{m}x4fsr on residuals; IVF{n} as IVF{n}_HNSW{M}), each compressed one optionally followed by ',RFlat'; or 'flat', 'ivf'";
 
 const INT = /^[1-9][0-9]{0,8}$/;
 
@@ -104,8 +109,9 @@ export function parseIndexFactory(description: unknown): IndexSpec {
   let kind: FactoryKind;
   let m: number | undefined;
   let nbits: 4 | undefined;
+  let byResidual: boolean | undefined;
   let canon: string;
-  const pq = /^pq([0-9]*)(?:x([0-9]+))?(np|fs)?$/i.exec(storage);
+  const pq = /^pq([0-9]*)(?:x([0-9]+))?(np|fsr?)?$/i.exec(storage);
   if (/^flat$/i.test(storage)) {
     kind = nlist === undefined ? 'flat' : 'ivf';
     canon = 'Flat';
@@ -120,13 +126,18 @@ export function parseIndexFactory(description: unknown): IndexSpec {
     const bits = pq[2] === undefined ? 8 : Number(pq[2]);
     const suffix = pq[3]?.toLowerCase();
     if (bits !== 8 && bits !== PQ4_NBITS) bad(storage, `nbits in % must be 8 (256 codewords per sub-quantizer) or 4 (16, fast scan: PQ{m}x4fs), got ${pq[2]}`);
-    if (suffix === 'fs' && bits !== PQ4_NBITS) bad(storage, `fast scan (fs) in % takes 4-bit codes: write PQ${pq[1]}x4fs`);
+    if (suffix?.startsWith('fs') && bits !== PQ4_NBITS) bad(storage, `fast scan (fs) in % takes 4-bit codes: write PQ${pq[1]}x4fs`);
+    if (suffix === 'fsr' && nlist === undefined)
+      bad(storage, `'fsr' in % encodes residuals of inverted lists: write IVF{n},PQ${pq[1]}x4fsr, or PQ${pq[1]}x4fs`);
     if (suffix === 'np' && bits === PQ4_NBITS) bad(storage, `'np' in % is for 8-bit codes; 4-bit ones are scanned fast: write PQ${pq[1]}x4fs`);
     m = Number(pq[1]);
     if (bits === PQ4_NBITS && m % 2 !== 0) bad(storage, `% has 4-bit codes, two sub-codes a byte: m must be even, got ${m}`);
     kind = nlist === undefined ? 'pq' : 'ivf-pq';
-    if (bits === PQ4_NBITS) nbits = PQ4_NBITS;
-    canon = `PQ${m}${nbits ? 'x4fs' : ''}`;
+    if (bits === PQ4_NBITS) {
+      nbits = PQ4_NBITS;
+      if (nlist !== undefined) byResidual = suffix !== 'fs';
+    }
+    canon = `PQ${m}${nbits ? `x4fs${byResidual ? 'r' : ''}` : ''}`;
   } else if (storage === '') {
     bad(storage, 'has an empty part');
   } else if (/^(sq|sqfp|sqbf)/i.test(storage)) {
@@ -160,6 +171,7 @@ export function parseIndexFactory(description: unknown): IndexSpec {
     ...(hnswM !== undefined ? { hnswM } : {}),
     ...(m !== undefined ? { m } : {}),
     ...(nbits !== undefined ? { nbits } : {}),
+    ...(byResidual !== undefined ? { byResidual } : {}),
     refine,
     description: description2,
   };
@@ -246,6 +258,7 @@ export function indexFactory(dim: number, description: string | IndexSpec, optio
         ...lists,
         m: spec.m!,
         ...bits,
+        ...(spec.byResidual !== undefined ? { byResidual: spec.byResidual } : {}),
         ...opq,
         ...(options.precomputedTable !== undefined ? { precomputedTable: options.precomputedTable } : {}),
       });

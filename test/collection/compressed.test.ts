@@ -191,8 +191,8 @@ describe(`a collection indexed with ${POLICY} on the demo images`, () => {
     assert.equal(fs.index.color!.factory, 'IVF16,PQ6x4fs,RFlat');
     assert.equal(JSON.parse(await readFile(join(col, 'color.index.json'), 'utf8')).factory, 'IVF16,PQ6x4fs,RFlat');
     const q = await index();
-    assert.equal(q.codec, 'PQ6x4fs: 6 sub-quantizers, 4-bit, fast scan (3 bytes a vector)');
-    assert.equal(q.memory_bytes, estimateIndexBytes({ kind: 'ivf-pq', nlist: 16, m: 6, nbits: 4 }, report.images, 12));
+    assert.equal(q.codec, 'PQ6x4fs: 6 sub-quantizers, 4-bit, fast scan (3 bytes a vector, of the vectors (not residuals))');
+    assert.equal(q.memory_bytes, estimateIndexBytes({ kind: 'ivf-pq', nlist: 16, m: 6, nbits: 4, byResidual: false }, report.images, 12));
     for (const { id } of (await c.searchableImages()).slice(0, 20)) {
       const exact = await c.search({ id }, { k: 10, method: 'exact' });
       const got = await c.search({ id }, { k: 10, nprobe: 16, refineFactor: 40 });

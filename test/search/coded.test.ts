@@ -24,9 +24,10 @@ const KINDS: Array<[string, Make]> = [
   ['ivf-pq', (d, metric) => new IVFPQIndex(d, { metric, m: 4, nlist: 8 })],
   ['fp16', (d, metric) => new FP16Index(d, { metric })],
   ['ivf-fp16', (d, metric) => new IVFFP16Index(d, { metric, nlist: 8 })],
-  // 4-bit fast scan: the same kinds, named by their factory storage here (flat: as many code bytes as PQ4)
+  // 4-bit fast scan: the same kinds, named by their factory storage here (codes of the vectors: as many bytes as PQ4)
   ['pq-x4fs', (d, metric) => new PQIndex(d, { metric, m: 8, nbits: 4 })],
-  ['ivf-pq-x4fs', (d, metric) => new IVFPQIndex(d, { metric, m: 4, nbits: 4, nlist: 8 })],
+  ['ivf-pq-x4fsr', (d, metric) => new IVFPQIndex(d, { metric, m: 4, nbits: 4, nlist: 8 })],
+  ['ivf-pq-x4fs', (d, metric) => new IVFPQIndex(d, { metric, m: 8, nbits: 4, nlist: 8, byResidual: false })],
 ];
 const FAST = { threads: 1, iterations: 5 };
 
@@ -370,7 +371,7 @@ describe('save and load', () => {
       sections: { sq8Min: new Float32Array(2), sq8Diff: new Float32Array([1, 1]), codes: new Uint8Array(3), ids: new Int32Array(1) },
     });
     await assert.rejects(loadIndex(f), expectError('BAD_FILE', /bad\.index: code or id section does not match the header/));
-    await writeContainer(f, { kind: 'ivf-sq8', version: 4, meta: {}, sections: {} });
-    await assert.rejects(loadIndex(f), expectError('BAD_FILE', /format version 4, this build reads up to 3/));
+    await writeContainer(f, { kind: 'ivf-sq8', version: 5, meta: {}, sections: {} });
+    await assert.rejects(loadIndex(f), expectError('BAD_FILE', /format version 5, this build reads up to 4/));
   });
 });

@@ -27,10 +27,13 @@ describe('parseIndexFactory', () => {
       // 4-bit fast scan: x4 alone reads as x4fs, the canonical form keeps x4fs
       ['PQ56x4fs', { kind: 'pq', m: 56, nbits: 4, refine: false, description: 'PQ56x4fs' }],
       ['pq16X4', { kind: 'pq', m: 16, nbits: 4, refine: false, description: 'PQ16x4fs' }],
-      ['ivf256,pq56x4FS,rflat', { kind: 'ivf-pq', nlist: 256, m: 56, nbits: 4, refine: true, description: 'IVF256,PQ56x4fs,RFlat' }],
+      // after IVF: x4fs codes the vectors (Faiss's by_residual false), x4fsr and x4 (Faiss's IndexIVFPQ) the residuals
+      ['ivf256,pq56x4FS,rflat', { kind: 'ivf-pq', nlist: 256, m: 56, nbits: 4, byResidual: false, refine: true, description: 'IVF256,PQ56x4fs,RFlat' }],
+      ['IVF256,PQ56x4fsr', { kind: 'ivf-pq', nlist: 256, m: 56, nbits: 4, byResidual: true, refine: false, description: 'IVF256,PQ56x4fsr' }],
+      ['IVF256,PQ56x4', { kind: 'ivf-pq', nlist: 256, m: 56, nbits: 4, byResidual: true, refine: false, description: 'IVF256,PQ56x4fsr' }],
       [
         'OPQ16,IVF1024_HNSW32,PQ16x4fs',
-        { kind: 'ivf-pq', opq: 16, nlist: 1024, hnswM: 32, m: 16, nbits: 4, refine: false, description: 'OPQ16,IVF1024_HNSW32,PQ16x4fs' },
+        { kind: 'ivf-pq', opq: 16, nlist: 1024, hnswM: 32, m: 16, nbits: 4, byResidual: false, refine: false, description: 'OPQ16,IVF1024_HNSW32,PQ16x4fs' },
       ],
       ['OPQ8,PQ8x4fs,RFlat', { kind: 'pq', opq: 8, m: 8, nbits: 4, refine: true, description: 'OPQ8,PQ8x4fs,RFlat' }],
     ];
@@ -55,6 +58,7 @@ describe('parseIndexFactory', () => {
       ['IVF256,PQ16fs', /fast scan \(fs\) in 'PQ16fs' takes 4-bit codes: write PQ16x4fs/],
       ['PQ16x8fs', /fast scan \(fs\) in 'PQ16x8fs' takes 4-bit codes/],
       ['PQ16x4np', /'np' in 'PQ16x4np' is for 8-bit codes; 4-bit ones are scanned fast: write PQ16x4fs/],
+      ['PQ16x4fsr', /'fsr' in 'PQ16x4fsr' encodes residuals of inverted lists: write IVF\{n\},PQ16x4fsr, or PQ16x4fs/],
       ['OPQ16,PQ8x4fs', /the m of 'OPQ16' must be the PQ's \(PQ8x4fs\)/],
       ['SQ4', /scalar quantizer 'SQ4' is not supported, only SQ8 and SQfp16/],
       ['SQbf16', /scalar quantizer 'SQbf16' is not supported, only SQ8 and SQfp16/],
@@ -94,15 +98,17 @@ describe('indexFactory', () => {
       indexFactory(32, 'SQfp16'),
       indexFactory(32, 'IVF12,SQfp16'),
       indexFactory(32, 'OPQ8,IVF12,PQ8x4fs'),
+      indexFactory(32, 'IVF12,PQ8x4fsr'),
     ];
     try {
       assert.deepEqual(
         made.map((i) => i.kind),
-        ['flat', 'ivf', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16', 'ivf-pq'],
+        ['flat', 'ivf', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16', 'ivf-pq', 'ivf-pq'],
       );
       const fs = made[9]!;
       assert.ok(fs.kind === 'ivf-pq');
-      assert.deepEqual([fs.m, fs.codeSize, fs.opqSettings?.m], [8, 4, 8], '4-bit: m/2 bytes a code, OPQ in front');
+      assert.deepEqual([fs.m, fs.codeSize, fs.opqSettings?.m, fs.byResidual], [8, 4, 8, false], '4-bit: m/2 bytes a code, OPQ in front, codes of the vectors');
+      assert.equal((made[10] as typeof fs).byResidual, true, 'x4fsr: of residuals');
       assert.equal(made[0]!.metric, 'ip');
       const last = made[6]!;
       assert.ok(last.kind === 'ivf-pq');

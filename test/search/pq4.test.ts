@@ -142,7 +142,7 @@ function checkTopK(metric: Metric, r: SearchResult, i: number, bf: { scores: Flo
 
 describe('fast-scan search equals a brute-force ADC over byte tables', () => {
   for (const metric of ['l2', 'ip'] as const) {
-    test(`${metric}: flat PQ8x4fs, IVF6,PQ8x4fs with and without the precomputed table; filtered; sync = async`, async () => {
+    test(`${metric}: flat PQ8x4fs; IVF6,PQ8x4fsr with and without the precomputed table; IVF6,PQ8x4fs (codes of the vectors); filtered; sync = async`, async () => {
       const d = 16,
         m = 8,
         n = 900,
@@ -155,6 +155,7 @@ describe('fast-scan search equals a brute-force ADC over byte tables', () => {
         new PQIndex(d, { metric, m, nbits: 4 }),
         new IVFPQIndex(d, { metric, m, nbits: 4, nlist: 6 }),
         new IVFPQIndex(d, { metric, m, nbits: 4, nlist: 6, precomputedTable: false }),
+        new IVFPQIndex(d, { metric, m, nbits: 4, nlist: 6, byResidual: false }),
       ];
       const all = Array.from({ length: n }, (_, i) => i);
       const allowed = all.filter((i) => i % 3 === 1);
@@ -163,7 +164,7 @@ describe('fast-scan search equals a brute-force ADC over byte tables', () => {
           await index.train(base, { threads: 1, iterations: 5 });
           index.add(base);
           const ivf = index instanceof IVFPQIndex;
-          if (ivf) assert.equal(index.usesPrecomputedTable, metric === 'l2' && index !== indexes[2]);
+          if (ivf) assert.equal(index.usesPrecomputedTable, metric === 'l2' && index === indexes[1]);
           const what = `${metric} ${index.kind}${ivf && index.usesPrecomputedTable ? ' (table)' : ''}`;
           const r = index.search(queries, k, { nprobe: 6 });
           const ra = await index.searchAsync(queries, k, { nprobe: 6, threads: 2 });
@@ -171,7 +172,16 @@ describe('fast-scan search equals a brute-force ADC over byte tables', () => {
           assert.deepEqual(ra.distances, r.distances);
           const f = index.search(queries, k, { nprobe: 6, allowed });
           for (let i = 0; i < nq; i++) {
-            const bf = bruteForce(metric, queries.subarray(i * d, (i + 1) * d), base, n, d, m, index.getCodebooks()!, index.getCentroids());
+            const bf = bruteForce(
+              metric,
+              queries.subarray(i * d, (i + 1) * d),
+              base,
+              n,
+              d,
+              m,
+              index.getCodebooks()!,
+              index.byResidual ? index.getCentroids() : new Float32Array(0),
+            );
             checkTopK(metric, r, i, bf, all, `${what} q${i}`);
             checkTopK(metric, f, i, bf, allowed, `${what} q${i} filtered`);
           }
@@ -180,7 +190,9 @@ describe('fast-scan search equals a brute-force ADC over byte tables', () => {
         const ivf = indexes[1]!;
         const table = metric === 'l2' ? 6 * m * 16 * 4 : 0;
         assert.equal(ivf.memoryBytes, n * (m / 2 + 4) + 7 * 4 + 6 * (d + 1) * 4 + m * 16 * (d / m) * 4 + table);
-        assert.match(ivf.describe().codec!, /PQ8x4fs: 8 sub-quantizers, 4-bit, fast scan \(4 bytes a vector\)/);
+        assert.equal(ivf.describe().codec, 'PQ8x4fsr: 8 sub-quantizers, 4-bit, fast scan (4 bytes a vector, of residuals)');
+        // codes of the vectors: no per-list table
+        assert.equal(indexes[3]!.memoryBytes, ivf.memoryBytes - table);
       } finally {
         for (const index of indexes) index.dispose();
       }
