@@ -186,7 +186,7 @@ describe(`a collection indexed with ${POLICY} on the demo images`, () => {
     );
 
     // 4-bit fast-scan codes, the factory string stored canonical; exact at every list and every candidate re-ranked
-    const fs = await c.update({ index: 'ivf16,pq6x4,rflat', targetRecall: null });
+    const fs = await c.update({ index: 'ivf16,pq6X4FS,rflat', targetRecall: null });
     assert.equal(fs.index.color!.kind, 'ivf-pq');
     assert.equal(fs.index.color!.factory, 'IVF16,PQ6x4fs,RFlat');
     assert.equal(JSON.parse(await readFile(join(col, 'color.index.json'), 'utf8')).factory, 'IVF16,PQ6x4fs,RFlat');
