@@ -70,6 +70,7 @@ const indexFacts = {
   properties: {
     kind: { type: 'string', enum: ['flat', 'ivf', 'sq8', 'pq', 'ivf-sq8', 'ivf-pq', 'fp16', 'ivf-fp16'] },
     factory: { type: 'string', description: "The index as a Faiss factory string ('Flat', 'IVF317,Flat', 'IVF317,PQ64,RFlat')" },
+    codec: { type: 'string', description: 'PQ kinds: sub-quantizers, bits (4: fast scan), bytes a vector, of residuals or vectors' },
     size: int,
     nlist: { type: 'integer', nullable: true },
     list_sizes: {
