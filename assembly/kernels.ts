@@ -974,16 +974,17 @@ function pq4Rows(qlut: usize, codes: usize, n: i32, m: i32, base: f32, step: f32
 
 /**
  * Scores n codes of m/2 bytes at `codes` (sub-code 2j in the low nibble of byte j, 2j+1 in the
- * high one) against the byte table at qlut (m×16, from pq4_quantize): score = base +
- * f32(Σ_j qlut[j·16 + c_j])·step, pushed as (score, rowOffset + r). Blocks of 16 codes are
+ * high one) against the byte table at qlut (m×16, from pq4_quantize, whose base and step are at
+ * `params`): score = (base + bias) + f32(Σ_j qlut[j·16 + c_j])·step, pushed as (score, rowOffset + r). Blocks of 16 codes are
  * transposed in registers (four rounds of byte, 16-, 32- and 64-bit interleaves) so that one
  * vector holds byte j of 16 codes; its two nibbles index sub-quantizers 2j and 2j+1's tables with
  * one swizzle each. Sums are kept in u16 lanes: the odd codes' (high bytes) apart, and the lanes
  * whole, from which the even codes' follow; m ≤ 256 keeps each below 2^16. Same heap as pq_scan; same bits as pq4Rows.
  */
-export function pq4_scan(qlut: usize, codes: usize, n: i32, m: i32, base: f32, step: f32, k: i32,
+export function pq4_scan(qlut: usize, params: usize, bias: f32, codes: usize, n: i32, m: i32, k: i32,
   heapD: usize, heapI: usize, size: i32, rowOffset: i32): i32 {
   if (k <= 0) return size;
+  const base = load<f32>(params) + bias, step = load<f32>(params, 4);
   let root: f32 = size >= k ? load<f32>(heapD) : Infinity;
   const mb = <usize>(m >> 1);
   const chunks = (mb + 15) >> 4;

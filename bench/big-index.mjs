@@ -16,7 +16,7 @@
 // --chunk (rows generated and added per step, default ≈ 64 MB of float32), --train (rows to
 // train on, default min(n, 256·nlist or 100000, 1000000)), --iterations (k-means, default 10 as
 // Faiss's index_factory; training IVF65536 on 10^6 points is hours of one core at 25), --queries (100), --k (10), --nprobe (16),
-// --ef-search, --threads (searchAsync threads, default all cores), --clusters (1000),
+// (a comma-separated list sweeps them on the one build), --ef-search, --threads (searchAsync threads, default all cores), --clusters (1000),
 // --seed (1), --arena-bytes (the arena cap, default just under 4 GiB: lower it to see many
 // arenas on small data), --save FILE (write the index and time a load), --json (one JSON line).
 import { performance } from 'node:perf_hooks';
@@ -55,8 +55,9 @@ const d = Number(o.dim),
 const chunk = Number(o.chunk ?? Math.max(1, Math.floor((64 << 20) / (d * 4))));
 const spec = parseIndexFactory(o.index);
 const nTrain = Math.min(N, Number(o.train ?? (spec.nlist ? Math.min(256 * spec.nlist, 1_000_000) : 100_000)));
+const nprobes = o.nprobe.split(',').map(Number);
 const params = {
-  nprobe: Number(o.nprobe),
+  nprobe: nprobes[0],
   ...(o['ef-search'] ? { efSearch: Number(o['ef-search']) } : {}),
   ...(o.threads ? { threads: Number(o.threads) } : {}),
 };
@@ -180,18 +181,25 @@ function recall(labels) {
   }
   return hit / (nq * k);
 }
-const one = new Int32Array(nq * k);
-const t1 = performance.now();
-for (let q = 0; q < nq; q++) one.set(index.search(queries.subarray(q * d, (q + 1) * d), k, params).labels, q * k);
-const qpsOne = nq / ((performance.now() - t1) / 1000);
-const t2 = performance.now();
-const batch = await index.searchAsync(queries, k, params);
-const qpsBatch = nq / ((performance.now() - t2) / 1000);
-const r1 = recall(one),
-  rb = recall(batch.labels);
-log(
-  `search: ${qpsOne.toFixed(1)} q/s one at a time, ${qpsBatch.toFixed(1)} q/s batch; ${k}-R@${k} ${r1.toFixed(4)} (batch ${rb.toFixed(4)}); exact answer in ${tExact.toFixed(1)} s`,
-);
+// one row per nprobe of --nprobe (a comma-separated list): a recall–q/s curve from one build
+const sweep = [];
+for (const nprobe of nprobes) {
+  const p = { ...params, nprobe };
+  const one = new Int32Array(nq * k);
+  const t1 = performance.now();
+  for (let q = 0; q < nq; q++) one.set(index.search(queries.subarray(q * d, (q + 1) * d), k, p).labels, q * k);
+  const qpsOne = nq / ((performance.now() - t1) / 1000);
+  const t2 = performance.now();
+  const batch = await index.searchAsync(queries, k, p);
+  const qpsBatch = nq / ((performance.now() - t2) / 1000);
+  const r1 = recall(one),
+    rb = recall(batch.labels);
+  sweep.push({ nprobe, qps_one: qpsOne, qps_batch: qpsBatch, recall_one: r1, recall_batch: rb, labels: batch.labels });
+  log(
+    `search${spec.nlist ? ` (nprobe ${nprobe})` : ''}: ${qpsOne.toFixed(1)} q/s one at a time, ${qpsBatch.toFixed(1)} q/s batch; ${k}-R@${k} ${r1.toFixed(4)} (batch ${rb.toFixed(4)}); exact answer in ${tExact.toFixed(1)} s`,
+  );
+}
+const first = sweep[0];
 
 let save;
 if (o.save) {
@@ -201,8 +209,8 @@ if (o.save) {
   const tl = performance.now();
   const back = await loadIndex(o.save);
   const tLoad = (performance.now() - tl) / 1000;
-  const again = back.search(queries, k, params);
-  const same = again.labels.every((v, i) => v === batch.labels[i]);
+  const again = back.search(queries, k, { ...params, nprobe: first.nprobe });
+  const same = again.labels.every((v, i) => v === first.labels[i]);
   back.dispose();
   save = { file: o.save, saveSeconds: tSave, loadSeconds: tLoad, sameAnswers: same };
   log(`saved in ${tSave.toFixed(1)} s, loaded in ${tLoad.toFixed(1)} s, same answers: ${same}`);
@@ -221,10 +229,11 @@ const report = {
   params,
   queries: nq,
   k,
-  qps_one: qpsOne,
-  qps_batch: qpsBatch,
-  recall_one: r1,
-  recall_batch: rb,
+  qps_one: first.qps_one,
+  qps_batch: first.qps_batch,
+  recall_one: first.recall_one,
+  recall_batch: first.recall_batch,
+  sweep: sweep.map(({ labels, ...row }) => row),
   ...(save ? { save } : {}),
 };
 index.dispose();

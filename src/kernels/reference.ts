@@ -262,11 +262,11 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
 
     pq4Scan(
       qlut: number,
+      params: number,
+      bias: number,
       codes: number,
       n: number,
       m: number,
-      base: number,
-      step: number,
       k: number,
       heapD: number,
       heapI: number,
@@ -279,8 +279,8 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
         hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
       const mb = m >> 1,
-        b = Math.fround(base),
-        st = Math.fround(step);
+        b = Math.fround(F[params >> 2]! + Math.fround(bias)),
+        st = F[(params >> 2) + 1]!;
       for (let r = 0; r < n; r++) {
         let sum = 0;
         for (let j = 0; j < mb; j++) {

@@ -107,17 +107,19 @@ export interface Kernels {
 
   /**
    * Scan of n 4-bit PQ codes of m/2 bytes at `codes` (sub-code 2j in the low nibble of byte j,
-   * 2j+1 in the high one) with the byte table at `qlut` (m×16, from pq4Quantize): score =
-   * f32(base + f32(f32(Σ_j qlut[j·16 + c_j]) · step)), the sum exact in integers. m even, at
-   * most 256. Heap and labels as scanTopK, codes pushed in order; returns the heap's new size.
+   * 2j+1 in the high one) with the byte table at `qlut` (m×16) and the base and step pq4Quantize
+   * wrote at `params` (read here, so a caller never views the memory between the two calls):
+   * score = f32(f32(base + bias) + f32(f32(Σ_j qlut[j·16 + c_j]) · step)), the sum exact in
+   * integers. m even, at most 256. Heap and labels as scanTopK, codes pushed in order; returns
+   * the heap's new size.
    */
   pq4Scan(
     qlut: number,
+    params: number,
+    bias: number,
     codes: number,
     n: number,
     m: number,
-    base: number,
-    step: number,
     k: number,
     heapD: number,
     heapI: number,

@@ -861,10 +861,12 @@ test('pq4Scan: WASM gives the reference heaps bit for bit: blocks of 16 codes, c
       const mb = m / 2;
       const qlut = putBytes(arena, randomBytes(m * 16, m * 5 + n), 0),
         codes = putBytes(arena, randomBytes(n * mb, m + n * 7), 3);
+      // base −2 and step 0.125 as pq4Quantize leaves them; the bias 0.5 is added to the base
+      const params = put(arena, Float32Array.of(-2, 0.125));
       for (const k of [1, 10, n + 2]) {
         const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
-        const sw = wasm.pq4Scan(qlut, codes, n, m, -1.5, 0.125, k, heaps[0]!, heaps[1]!, 0, 100);
-        const sr = ref.pq4Scan(qlut, codes, n, m, -1.5, 0.125, k, heaps[2]!, heaps[3]!, 0, 100);
+        const sw = wasm.pq4Scan(qlut, params, 0.5, codes, n, m, k, heaps[0]!, heaps[1]!, 0, 100);
+        const sr = ref.pq4Scan(qlut, params, 0.5, codes, n, m, k, heaps[2]!, heaps[3]!, 0, 100);
         assert.equal(sw, Math.min(n, k));
         assert.equal(sr, sw);
         const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
