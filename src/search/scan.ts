@@ -215,9 +215,9 @@ const pq4Scanner: ListScanner = {
       }
       K.pq4Quantize(scratch, m, bias, at.qlut, at.params);
     }
-    const P = new Float32Array(K.memory.buffer, at.params, 2);
-    const base = residualL2 || !L.byResidual ? P[0]! : Math.fround(P[0]! + coarse);
-    return K.pq4Scan(at.qlut, codes, n, m, base, P[1]!, k, heapD, heapI, size, start);
+    // IP by residual: the table is the query's, the list's coarse score is added to its base
+    const bias = residualL2 || !L.byResidual ? 0 : coarse;
+    return K.pq4Scan(at.qlut, at.params, bias, codes, n, m, k, heapD, heapI, size, start);
   },
 };
 
