@@ -597,7 +597,7 @@ for (const name of datasets) {
     for (let c = 0; c < nita.coded.length; c++) {
       const ix = nita.coded[c],
         px = faiss.coded[c];
-      const residual = px.by_residual === 0 ? ', by_residual false: it encodes the vectors, nitamono their residuals' : '';
+      const residual = px.by_residual === 0 ? ', by_residual false: both sides encode the vectors themselves, not their residuals' : '';
       say(
         `\n#### ${ix.factory} (Faiss ${px.factory}${residual}${refineFactors.length ? `; refined: IndexRefineFlat, k_factor ${refineFactors.join(', ')}` : ''})`,
       );
