@@ -117,11 +117,6 @@ bool rowsOk(napi_env env, const Mapping* m, const int32_t* ids, size_t n, bool a
   return true;
 }
 
-// Bytes of the next candidate's row fetched ahead: L2 re-ranking mostly stops within the first few lines.
-#ifndef PREFETCH_BYTES
-#define PREFETCH_BYTES 512
-#endif
-
 inline const float* row(const Mapping* m, int32_t id) { return (const float*)(m->base + m->offset + (uint64_t)id * m->stride); }
 
 // refineMap(path, offset, stride, rows, dim): a handle; BAD_FILE when the file is shorter than the layout
@@ -233,7 +228,6 @@ napi_value TopK(napi_env env, napi_callback_info info) {
   int s = (int)size;
   const bool l2 = metric == 0;
   const size_t rowBytes = (size_t)m->dim * 4;
-  const size_t prefetchBytes = PREFETCH_BYTES < rowBytes ? PREFETCH_BYTES : rowBytes;
   size_t next = 0;
   while (next < n && labels[next] < 0) next++;
   for (size_t j = next; j < n; j = next) {
@@ -241,8 +235,10 @@ napi_value TopK(napi_env env, napi_callback_info info) {
     // the rows are scattered: fetch the next one while this one is scored
     for (next = j + 1; next < n && labels[next] < 0;) next++;
     if (next < n) {
+      // all of it, though most rows are given up after a few lines: fetching less measured slower
+      // (320 candidates of 784 floats: 163 µs a query with the first 512 bytes, 119 µs whole)
       const char* y = (const char*)row(m, labels[next]);
-      for (size_t o = 0; o < prefetchBytes; o += 64) __builtin_prefetch(y + o);
+      for (size_t o = 0; o < rowBytes; o += 64) __builtin_prefetch(y + o);
     }
     // a full heap gives a bound: most later candidates exceed it after their first cache lines
     float score = !l2 ? -dotRow(q, x, m->dim) : s < (int)k ? l2Row(q, x, m->dim) : l2RowAbove(q, x, m->dim, hd[0]);
