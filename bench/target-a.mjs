@@ -64,7 +64,9 @@ const hRecall = new Map(efs.map((ef) => [ef, hnsw(ef).recall]));
 const refine = VectorFileRefine.open(`${out}fmnist-base.fvecs`);
 const built = new Map();
 console.log(`# target (a) in pairs — ${new Date().toISOString()}, Fashion-MNIST ${n} × ${d}, ${nq} queries, one thread, ${o.rounds} rounds`);
-console.log('\n| setting | 10-R@10 | RAM ÷ raw | hnswlib-node ef (10-R@10) | nitamono q/s by round | hnswlib-node q/s by round | ratio by round | median ratio |\n|---|---|---|---|---|---|---|---|');
+console.log(
+  '\n| setting | 10-R@10 | RAM ÷ raw | hnswlib-node ef (10-R@10) | nitamono q/s by round | hnswlib-node q/s by round | ratio by round | median ratio |\n|---|---|---|---|---|---|---|---|',
+);
 for (const setting of o.settings.split(';')) {
   const [factory, nprobe, rf] = setting.split(':');
   let index = built.get(factory);
