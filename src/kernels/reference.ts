@@ -72,6 +72,19 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
   let labelMap = 0;
   const label = (I: Int32Array, l: number) => (labelMap ? I[(labelMap >> 2) + l]! : l);
 
+  /** Views a coded scan reads (floats, ints, code bytes) and the query's heap of k at heapD/heapI. */
+  const codedViews = (heapD: number, heapI: number, k: number) => {
+    const F = f32(),
+      I = i32();
+    return {
+      F,
+      I,
+      U: new Uint8Array(memory.buffer),
+      hd: F.subarray(heapD >> 2, (heapD >> 2) + k),
+      hi: I.subarray(heapI >> 2, (heapI >> 2) + k),
+    };
+  };
+
   return {
     name: 'reference',
     memory,
@@ -212,11 +225,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     },
 
     pqScan(lut: number, codes: number, n: number, m: number, bias: number, k: number, heapD: number, heapI: number, size: number, rowOffset: number): number {
-      const F = f32(),
-        I = i32(),
-        U = new Uint8Array(memory.buffer);
-      const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
-        hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
+      const { F, I, U, hd, hi } = codedViews(heapD, heapI, k);
       const t0 = lut >> 2,
         b = Math.fround(bias);
       const s = [0, 0, 0, 0];
@@ -273,11 +282,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       size: number,
       rowOffset: number,
     ): number {
-      const F = f32(),
-        I = i32(),
-        U = new Uint8Array(memory.buffer);
-      const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
-        hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
+      const { F, I, U, hd, hi } = codedViews(heapD, heapI, k);
       const mb = m >> 1,
         b = Math.fround(F[params >> 2]! + Math.fround(bias)),
         st = F[(params >> 2) + 1]!;
@@ -306,11 +311,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       size: number,
       rowOffset: number,
     ): number {
-      const F = f32(),
-        I = i32(),
-        U = new Uint8Array(memory.buffer);
-      const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
-        hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
+      const { F, I, U, hd, hi } = codedViews(heapD, heapI, k);
       const q0 = qp >> 2,
         s0 = sc >> 2;
       for (let r = 0; r < n; r++) {
@@ -342,11 +343,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       size: number,
       rowOffset: number,
     ): number {
-      const F = f32(),
-        I = i32(),
-        U = new Uint8Array(memory.buffer);
-      const hd = F.subarray(heapD >> 2, (heapD >> 2) + k),
-        hi = I.subarray(heapI >> 2, (heapI >> 2) + k);
+      const { F, I, U, hd, hi } = codedViews(heapD, heapI, k);
       const q0 = q >> 2;
       for (let r = 0; r < n; r++) {
         const c0 = codes + r * 2 * d;

@@ -151,30 +151,48 @@ const f16Scanner: ListScanner = {
 const pqScanner: ListScanner = {
   scratchFloats: (L) => 2 * L.m * PQ_KSUB + L.d,
   setQuery(K, L, q, scratch) {
-    if (L.byResidual && L.metric === METRIC_L2 && !L.precomputed) return;
-    const t = L.byResidual && L.metric === METRIC_L2 ? scratch + L.m * PQ_KSUB * 4 : scratch;
-    K.pqTables(L.byResidual ? METRIC_IP : L.metric, q, L.codecParams, L.m, L.d / L.m, PQ_KSUB, t);
+    queryTable(K, L, q, scratch, PQ_KSUB);
   },
   scanList(K, L, q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
-    const m = L.m,
-      lut = scratch;
     let bias = 0;
-    if (L.byResidual) {
-      if (L.metric !== METRIC_L2) bias = coarse;
-      else if (L.precomputed) {
-        const entries = m * PQ_KSUB;
-        K.madd(entries, L.precomputed + list * entries * 4, 2, scratch + entries * 4, lut);
-        bias = coarse;
-      } else {
-        const d = L.d,
-          qr = scratch + 2 * m * PQ_KSUB * 4;
-        K.madd(d, q, -1, L.centroids + list * d * 4, qr);
-        K.pqTables(METRIC_L2, qr, L.codecParams, m, d / m, PQ_KSUB, lut);
-      }
-    }
-    return K.pqScan(lut, codes, n, m, bias, k, heapD, heapI, size, start);
+    if (L.byResidual) bias = L.metric === METRIC_L2 ? residualL2Table(K, L, q, scratch, list, coarse, PQ_KSUB) : coarse;
+    return K.pqScan(scratch, codes, n, L.m, bias, k, heapD, heapI, size, start);
   },
 };
+
+/**
+ * A PQ query's f32 table, made once per query (ksub codewords a sub-quantizer): for L2 residuals,
+ * the query's IP table at scratch + m·ksub floats, the per-query half of the precomputed-table
+ * formula (nothing without that table); else the whole table at `scratch`, which then serves
+ * every list. Returns whether it made the whole table.
+ */
+function queryTable(K: Kernels, L: IVFLayout, q: number, scratch: number, ksub: number): boolean {
+  const residualL2 = L.byResidual && L.metric === METRIC_L2;
+  if (residualL2 && !L.precomputed) return false;
+  const at = residualL2 ? scratch + L.m * ksub * 4 : scratch;
+  K.pqTables(L.byResidual ? METRIC_IP : L.metric, q, L.codecParams, L.m, L.d / L.m, ksub, at);
+  return !residualL2;
+}
+
+/**
+ * A probed list's f32 table at `scratch` when the codes are L2 residuals: the list's row of the
+ * precomputed table plus twice the query's IP table (queryTable), else the table of q − c (q − c
+ * kept at scratch + 2·m·ksub floats). Returns what to add to each code's sum: the coarse score
+ * ‖q − c‖² with the precomputed table, else nothing.
+ */
+function residualL2Table(K: Kernels, L: IVFLayout, q: number, scratch: number, list: number, coarse: number, ksub: number): number {
+  const m = L.m,
+    entries = m * ksub;
+  if (L.precomputed) {
+    K.madd(entries, L.precomputed + list * entries * 4, 2, scratch + entries * 4, scratch);
+    return coarse;
+  }
+  const d = L.d,
+    qr = scratch + 2 * entries * 4;
+  K.madd(d, q, -1, L.centroids + list * d * 4, qr);
+  K.pqTables(METRIC_L2, qr, L.codecParams, m, d / m, ksub, scratch);
+  return 0;
+}
 
 /**
  * 4-bit product quantizer, fast scan (./pq.ts with nbits 4; Faiss's IndexPQFastScan,
@@ -189,32 +207,15 @@ const pqScanner: ListScanner = {
 const pq4Scanner: ListScanner = {
   scratchFloats: (L) => pq4ScratchFloats(L.m, L.d),
   setQuery(K, L, q, scratch) {
-    const m = L.m;
-    if (L.byResidual && L.metric === METRIC_L2) {
-      if (L.precomputed) K.pqTables(METRIC_IP, q, L.codecParams, m, L.d / m, PQ4_KSUB, scratch + m * PQ4_KSUB * 4);
-      return;
-    }
-    K.pqTables(L.byResidual ? METRIC_IP : L.metric, q, L.codecParams, m, L.d / m, PQ4_KSUB, scratch);
-    const at = pq4Scratch(m, L.d, scratch);
-    K.pq4Quantize(scratch, m, 0, at.qlut, at.params);
+    if (!queryTable(K, L, q, scratch, PQ4_KSUB)) return;
+    const at = pq4Scratch(L.m, L.d, scratch);
+    K.pq4Quantize(scratch, L.m, 0, at.qlut, at.params);
   },
   scanList(K, L, q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
     const m = L.m,
       at = pq4Scratch(m, L.d, scratch);
     const residualL2 = L.byResidual && L.metric === METRIC_L2;
-    if (residualL2) {
-      let bias = 0;
-      if (L.precomputed) {
-        const entries = m * PQ4_KSUB;
-        K.madd(entries, L.precomputed + list * entries * 4, 2, scratch + entries * 4, scratch);
-        bias = coarse;
-      } else {
-        const d = L.d;
-        K.madd(d, q, -1, L.centroids + list * d * 4, at.qr);
-        K.pqTables(METRIC_L2, at.qr, L.codecParams, m, d / m, PQ4_KSUB, scratch);
-      }
-      K.pq4Quantize(scratch, m, bias, at.qlut, at.params);
-    }
+    if (residualL2) K.pq4Quantize(scratch, m, residualL2Table(K, L, q, scratch, list, coarse, PQ4_KSUB), at.qlut, at.params);
     // IP by residual: the table is the query's, the list's coarse score is added to its base
     const bias = residualL2 || !L.byResidual ? 0 : coarse;
     return K.pq4Scan(at.qlut, at.params, bias, codes, n, m, k, heapD, heapI, size, start);
@@ -226,11 +227,10 @@ function pq4ScratchFloats(m: number, d: number): number {
   return 2 * m * PQ4_KSUB + d + (m * PQ4_KSUB) / 4 + 2;
 }
 
-/** Where pq4Scanner keeps q − c, the byte table and its (base, step) in its scratch. */
-function pq4Scratch(m: number, d: number, scratch: number): { qr: number; qlut: number; params: number } {
-  const qr = scratch + 2 * m * PQ4_KSUB * 4,
-    qlut = qr + d * 4;
-  return { qr, qlut, params: qlut + m * PQ4_KSUB };
+/** Where pq4Scanner keeps the byte table and its (base, step) in its scratch, after the f32 tables and q − c. */
+function pq4Scratch(m: number, d: number, scratch: number): { qlut: number; params: number } {
+  const qlut = scratch + 2 * m * PQ4_KSUB * 4 + d * 4;
+  return { qlut, params: qlut + m * PQ4_KSUB };
 }
 
 /**

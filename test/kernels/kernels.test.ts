@@ -782,22 +782,33 @@ test('pqTables: WASM matches the reference and the definition, both metrics', ()
   }
 });
 
+/**
+ * Runs a scan on the WASM and the reference kernels, each into empty heaps of k, and checks that it
+ * left `size` entries, the same on both, in a valid heap; returns the WASM heap's entries.
+ */
+function scanBoth(s: Setup, k: number, size: number, scan: (K: Kernels, heapD: number, heapI: number) => number, what: string): Entry[] {
+  const heaps = [0, 1, 2, 3].map(() => s.arena.alloc(4 * k));
+  const sw = scan(s.wasm, heaps[0]!, heaps[1]!);
+  const sr = scan(s.ref, heaps[2]!, heaps[3]!);
+  assert.equal(sw, size);
+  assert.equal(sr, sw);
+  const w = readHeap(s.arena, heaps[0]!, heaps[1]!, sw),
+    r = readHeap(s.arena, heaps[2]!, heaps[3]!, sr);
+  assert.deepEqual(w, r, what);
+  assertHeap(s.arena, heaps[0]!, heaps[1]!, sw, what);
+  for (const p of heaps) s.arena.release(p);
+  return w;
+}
+
 test('pqScan: WASM gives the reference heaps bit for bit, any m, rows in blocks of four and left over', () => {
-  const { arena, wasm, ref } = setup();
+  const s = setup();
+  const { arena } = s;
   for (const m of [1, 2, 3, 4, 5, 8, 16, 56]) {
     for (const n of [1, 3, 4, 9, 500]) {
       const lut = put(arena, randomData(m * 256, m * 7 + n)),
         codes = putBytes(arena, randomBytes(n * m, m + n * 3), 3);
       for (const k of [1, 10, n + 2]) {
-        const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
-        const sw = wasm.pqScan(lut, codes, n, m, 0.25, k, heaps[0]!, heaps[1]!, 0, 100);
-        const sr = ref.pqScan(lut, codes, n, m, 0.25, k, heaps[2]!, heaps[3]!, 0, 100);
-        assert.equal(sw, Math.min(n, k));
-        assert.equal(sr, sw);
-        const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
-          r = readHeap(arena, heaps[2]!, heaps[3]!, sr);
-        assert.deepEqual(w, r, `m=${m} n=${n} k=${k}`);
-        assertHeap(arena, heaps[0]!, heaps[1]!, sw, `m=${m} n=${n} k=${k}`);
+        const w = scanBoth(s, k, Math.min(n, k), (K, hd, hi) => K.pqScan(lut, codes, n, m, 0.25, k, hd, hi, 0, 100), `m=${m} n=${n} k=${k}`);
         // the scores are bias + the sum of the code's table entries
         const L = arena.f32(lut, m * 256),
           C = new Uint8Array(arena.memory.buffer, codes, n * m);
@@ -806,7 +817,6 @@ test('pqScan: WASM gives the reference heaps bit for bit, any m, rows in blocks 
           for (let j = 0; j < m; j++) s += L[j * 256 + C[(e.label - 100) * m + j]!]!;
           assert.ok(Math.abs(e.score - s) <= 1e-5 * Math.max(1, Math.abs(s)), `m=${m} score ${e.score} vs ${s}`);
         }
-        for (const p of heaps) arena.release(p);
       }
     }
   }
@@ -854,7 +864,8 @@ test('pq4Quantize: WASM gives the reference bytes and parameters; the bytes foll
 });
 
 test('pq4Scan: WASM gives the reference heaps bit for bit: blocks of 16 codes, codes left over, any even m', () => {
-  const { arena, wasm, ref } = setup();
+  const s = setup();
+  const { arena } = s;
   for (const m of [2, 4, 6, 30, 32, 34, 56, 64, 256]) {
     // 15: no block; 16 and 17: one block only when the last code's over-read stays inside the codes
     for (const n of [1, 15, 16, 17, 33, 47, 500]) {
@@ -864,15 +875,7 @@ test('pq4Scan: WASM gives the reference heaps bit for bit: blocks of 16 codes, c
       // base −2 and step 0.125 as pq4Quantize leaves them; the bias 0.5 is added to the base
       const params = put(arena, Float32Array.of(-2, 0.125));
       for (const k of [1, 10, n + 2]) {
-        const heaps = [0, 1, 2, 3].map(() => arena.alloc(4 * k));
-        const sw = wasm.pq4Scan(qlut, params, 0.5, codes, n, m, k, heaps[0]!, heaps[1]!, 0, 100);
-        const sr = ref.pq4Scan(qlut, params, 0.5, codes, n, m, k, heaps[2]!, heaps[3]!, 0, 100);
-        assert.equal(sw, Math.min(n, k));
-        assert.equal(sr, sw);
-        const w = readHeap(arena, heaps[0]!, heaps[1]!, sw),
-          r = readHeap(arena, heaps[2]!, heaps[3]!, sr);
-        assert.deepEqual(w, r, `m=${m} n=${n} k=${k}`);
-        assertHeap(arena, heaps[0]!, heaps[1]!, sw, `m=${m} n=${n} k=${k}`);
+        const w = scanBoth(s, k, Math.min(n, k), (K, hd, hi) => K.pq4Scan(qlut, params, 0.5, codes, n, m, k, hd, hi, 0, 100), `m=${m} n=${n} k=${k}`);
         // the scores: base + step · (the sum of the nibbles' table bytes), low nibble first
         const Q = new Uint8Array(arena.memory.buffer, qlut, m * 16),
           C = new Uint8Array(arena.memory.buffer, codes, n * mb);
@@ -893,7 +896,6 @@ test('pq4Scan: WASM gives the reference heaps bit for bit: blocks of 16 codes, c
           want,
           `m=${m} n=${n} k=${k}`,
         );
-        for (const p of heaps) arena.release(p);
       }
     }
   }
