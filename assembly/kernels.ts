@@ -98,7 +98,149 @@ function push(hd: usize, hi: usize, k: i32, size: i32, score: f32, label: i32): 
   // Labels become ids here, off the hot path, so ties break on the caller's id whatever order
   // the rows are stored in (an inverted file groups them by list).
   const l = labelMap ? load<i32>(labelMap + (<usize>label << 2)) : label;
+  if (resCap != 0) return reservoirPush(hd, hi, k, score, l);
   return heapPush(hd, hi, k, size, score, l);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reservoir (Faiss's ReservoirTopN): for a large k, a heap's sift costs log k per accepted
+// candidate, and a scan of a few thousand codes accepts k·ln(n/k) of them. Between
+// reservoir_begin and reservoir_end, push appends to a buffer of `cap` (> k) entries instead;
+// when it fills, one selection keeps the k best and their worst becomes the threshold. The
+// scans need no change: push mirrors the threshold into the heap's root slot (hd[0], hi[0]) and
+// reports a full heap once a threshold exists, which is exactly what their root checks read.
+
+let resCap: i32 = 0;
+let resCount: i32 = 0;
+let resD: usize = 0;
+let resI: usize = 0;
+let resFull: bool = false;
+let resThrS: f32 = Infinity;
+let resThrL: i32 = 0;
+
+/** Starts a reservoir of cap entries (f32 scores at bufD, i32 labels at bufI) for the next scans' pushes. */
+export function reservoir_begin(bufD: usize, bufI: usize, cap: i32): void {
+  resCap = cap;
+  resD = bufD;
+  resI = bufI;
+  resCount = 0;
+  resFull = false;
+  resThrS = Infinity;
+  resThrL = 0;
+}
+
+// @ts-ignore: decorator
+@inline
+function pairLess(d: usize, l: usize, i: i32, s: f32, lab: i32): bool {
+  const x = load<f32>(d + (<usize>i << 2));
+  return x < s || (x == s && load<i32>(l + (<usize>i << 2)) < lab);
+}
+
+// @ts-ignore: decorator
+@inline
+function pairSwap(d: usize, l: usize, i: i32, j: i32): void {
+  const pi = <usize>i << 2, pj = <usize>j << 2;
+  const s = load<f32>(d + pi), t = load<i32>(l + pi);
+  store<f32>(d + pi, load<f32>(d + pj));
+  store<i32>(l + pi, load<i32>(l + pj));
+  store<f32>(d + pj, s);
+  store<i32>(l + pj, t);
+}
+
+/** Reorders the n pairs at d/l so that the k best by (score, label) come first, the k-th of them at k − 1 (quickselect). */
+function selectBest(d: usize, l: usize, n: i32, k: i32): void {
+  let lo = 0, hi = n - 1;
+  const want = k - 1;
+  while (hi > lo) {
+    // median of three as the pivot: sorted inputs (lists often are, by distance) stay linear
+    const mid = lo + ((hi - lo) >> 1);
+    if (pairLess(d, l, mid, load<f32>(d + (<usize>lo << 2)), load<i32>(l + (<usize>lo << 2)))) pairSwap(d, l, lo, mid);
+    if (pairLess(d, l, hi, load<f32>(d + (<usize>lo << 2)), load<i32>(l + (<usize>lo << 2)))) pairSwap(d, l, lo, hi);
+    if (pairLess(d, l, hi, load<f32>(d + (<usize>mid << 2)), load<i32>(l + (<usize>mid << 2)))) pairSwap(d, l, mid, hi);
+    const ps = load<f32>(d + (<usize>mid << 2)), pl = load<i32>(l + (<usize>mid << 2));
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (pairLess(d, l, i, ps, pl)) i++;
+      // j's pair above the pivot: (ps, pl) < (d[j], l[j])
+      while (true) {
+        const x = load<f32>(d + (<usize>j << 2));
+        if (!(ps < x || (ps == x && pl < load<i32>(l + (<usize>j << 2))))) break;
+        j--;
+      }
+      if (i <= j) {
+        pairSwap(d, l, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else break;
+  }
+}
+
+function reservoirPush(hd: usize, hi: usize, k: i32, score: f32, label: i32): i32 {
+  if (score > resThrS || (score == resThrS && label >= resThrL)) return k;
+  store<f32>(resD + (<usize>resCount << 2), score);
+  store<i32>(resI + (<usize>resCount << 2), label);
+  resCount++;
+  if (resCount >= resCap) {
+    selectBest(resD, resI, resCount, k);
+    resCount = k;
+    resThrS = load<f32>(resD + (<usize>(k - 1) << 2));
+    resThrL = load<i32>(resI + (<usize>(k - 1) << 2));
+    resFull = true;
+    store<f32>(hd, resThrS);
+    store<i32>(hi, resThrL);
+  }
+  // below k the scans keep their root at +∞ and push everything
+  return resFull ? k : min(resCount, k - 1);
+}
+
+/**
+ * Ends the reservoir: writes its best min(k, count) pairs to heapD/heapI in increasing
+ * (score, label) order — sorted, the final answer for this query, no longer a heap — and
+ * returns how many. Pushes after it go to heaps again.
+ */
+export function reservoir_end(heapD: usize, heapI: usize, k: i32): i32 {
+  let n = resCount;
+  if (n > k) {
+    selectBest(resD, resI, n, k);
+    n = k;
+  }
+  resCap = 0;
+  memory.copy(heapD, resD, <usize>n << 2);
+  memory.copy(heapI, resI, <usize>n << 2);
+  sortPairs(heapD, heapI, n);
+  return n;
+}
+
+/** Sorts n pairs at d/l by increasing (score, label): heapsort, in place. */
+function sortPairs(d: usize, l: usize, n: i32): void {
+  for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(d, l, i, n);
+  for (let end = n - 1; end > 0; end--) {
+    pairSwap(d, l, 0, end);
+    siftDown(d, l, 0, end);
+  }
+}
+
+/** Max-heap sift-down of the pair at i among the first n. */
+// @ts-ignore: decorator
+@inline
+function siftDown(d: usize, l: usize, i: i32, n: i32): void {
+  const s = load<f32>(d + (<usize>i << 2)), lab = load<i32>(l + (<usize>i << 2));
+  while (true) {
+    let c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && pairLess(d, l, c, load<f32>(d + (<usize>(c + 1) << 2)), load<i32>(l + (<usize>(c + 1) << 2)))) c++;
+    const cs = load<f32>(d + (<usize>c << 2)), cl = load<i32>(l + (<usize>c << 2));
+    if (!(s < cs || (s == cs && lab < cl))) break;
+    store<f32>(d + (<usize>i << 2), cs);
+    store<i32>(l + (<usize>i << 2), cl);
+    i = c;
+  }
+  store<f32>(d + (<usize>i << 2), s);
+  store<i32>(l + (<usize>i << 2), lab);
 }
 
 /** 0: a row's label is its row number; else the address of an i32 label per row. */

@@ -3,6 +3,7 @@
  * fallback where WASM SIMD is unavailable. Same pointer conventions as ./types.ts.
  */
 import { fromHalf } from '../util/half.js';
+import { sortPairs } from '../util/pair-sort.js';
 import { type Kernels, METRIC_L2, type MetricCode } from './types.js';
 
 /** The direct-formula score of the row at float index x0 against the query at q0: Σ(q−x)², or −Σq·x; as f32. */
@@ -91,6 +92,15 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
 
     setLabelMap(ptr: number): void {
       labelMap = ptr;
+    },
+
+    // the reference keeps its heap throughout: the reservoir's answer is that heap, sorted
+    reservoirBegin(): void {},
+
+    reservoirEnd(heapD: number, heapI: number, k: number, size: number): number {
+      const { hd, hi } = codedViews(heapD, heapI, k);
+      sortPairs(hd, hi, size);
+      return size;
     },
 
     scanTopK(

@@ -70,6 +70,22 @@ export interface Kernels {
   /** Where labels come from in later scans: 0 for row numbers, else an i32 array of labels by row. */
   setLabelMap(ptr: number): void;
 
+  /**
+   * Starts a reservoir for one query's scans (large k): until reservoirEnd, the scans' pushes go
+   * to cap (> k) pairs at bufD (f32) / bufI (i32) instead of the heap; the heap's slots are
+   * scratch meanwhile, and the sizes the scans return only mean "full or not". Same answer as
+   * the heap, fewer operations per accepted candidate (no sift).
+   */
+  reservoirBegin(bufD: number, bufI: number, cap: number): void;
+
+  /**
+   * Ends the reservoir: the best min(k, candidates) pairs by (score, label), in increasing
+   * order, at heapD/heapI (sorted: the query's final answer, not a heap to push into); returns
+   * how many. `size` is the size the scans returned last (the reference kernels, which keep
+   * the heap throughout, sort that many).
+   */
+  reservoirEnd(heapD: number, heapI: number, k: number, size: number): number;
+
   /** out[i] = Σ_j X[i,j]² for n rows. */
   norms(X: number, n: number, d: number, out: number): void;
 

@@ -26,6 +26,8 @@ interface KernelExports {
   scan_topk_rows: Kernels['scanTopKRows'];
   scores_at: Kernels['scoresAt'];
   set_label_map: Kernels['setLabelMap'];
+  reservoir_begin: Kernels['reservoirBegin'];
+  reservoir_end(heapD: number, heapI: number, k: number): number;
   accumulate: Kernels['accumulate'];
   madd: Kernels['madd'];
   pq_tables: Kernels['pqTables'];
@@ -101,6 +103,8 @@ export function createWasmKernels(memory: WebAssembly.Memory, module?: WebAssemb
     scanTopKRows: x.scan_topk_rows,
     scoresAt: x.scores_at,
     setLabelMap: x.set_label_map,
+    reservoirBegin: x.reservoir_begin,
+    reservoirEnd: (heapD, heapI, k) => x.reservoir_end(heapD, heapI, k),
     norms: x.norms,
     accumulate: x.accumulate,
     madd: x.madd,

@@ -28,6 +28,7 @@ import {
   LIST_SCANNERS,
   type Probes,
   type QueryBlock,
+  reservoirFor,
 } from './scan.js';
 import { preferSubsetScan, tooFewFound } from './subset.js';
 import type { AddOptions, BaseSearchParams, DescribeOptions, IndexCapabilities, IndexDescription, Metric, SearchResult, VectorIndex } from './types.js';
@@ -562,7 +563,10 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
       const scratch = plan.scratchFloats ? this.syncRegion(slot, 'scanner', plan.scratchFloats * 4) : 0;
       const coarse = slot === main ? plan.coarse : null;
       const gather = plan.gatherBytes ? this.syncRegion(slot, 'gather', plan.gatherBytes) : 0;
-      return ivfSearchRange(slot.K, coarse, plan.partsIn(slot), block, 0, q.nq, probes.get(slot) ?? null, plan.ef, scratch, graph, gather);
+      const parts = plan.partsIn(slot);
+      const pool = reservoirFor(parts, k);
+      const reservoir = pool ? this.syncRegion(slot, 'reservoir', pool) : 0;
+      return ivfSearchRange(slot.K, coarse, parts, block, 0, q.nq, probes.get(slot) ?? null, plan.ef, scratch, graph, gather, reservoir);
     });
   }
 
@@ -576,10 +580,12 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
       threads,
       ({ slot, block }, q0, q1, alloc) => {
         const coarse = slot === main ? plan.coarse : null;
+        const parts = plan.partsIn(slot);
+        const pool = reservoirFor(parts, k);
         return {
           op: 'ivf',
           coarse,
-          parts: plan.partsIn(slot),
+          parts,
           block,
           q0,
           q1,
@@ -588,6 +594,7 @@ export abstract class ArenaIndex<P extends BaseSearchParams> implements VectorIn
           scratch: plan.scratchFloats ? alloc(plan.scratchFloats * 4) : 0,
           graphScratch: coarse?.hnsw ? alloc(plan.graphScratchBytes) : 0,
           gather: plan.gatherBytes ? alloc(plan.gatherBytes) : 0,
+          reservoir: pool ? alloc(pool) : 0,
         };
       },
       plan.coarse ? ({ slot }) => this.copyProbes(q, probes, slot) : undefined,

@@ -37,6 +37,8 @@ export type Task =
       graphScratch: number;
       /** A filtered search's gather scratch (GATHER_ROWS rows); 0 when unfiltered. */
       gather?: number;
+      /** Room for a reservoir of candidates (reservoirBytes); 0: heaps only. */
+      reservoir?: number;
     };
 
 export class ScanPool {

@@ -29,7 +29,7 @@ parentPort!.on('message', (msg: Message) => {
     if (t.op === 'rotate') result = rotateRange(K, m.memory, t);
     else if (t.op === 'prepare') result = prepareRange(K, m.memory, t);
     else if (t.op === 'flat') for (const L of t.layouts) result += flatSearchRange(K, L, t.block, t.q0, t.q1, t.batched);
-    else result = ivfSearchRange(K, t.coarse, t.parts, t.block, t.q0, t.q1, t.probes, t.ef, t.scratch, t.graphScratch, t.gather);
+    else result = ivfSearchRange(K, t.coarse, t.parts, t.block, t.q0, t.q1, t.probes, t.ef, t.scratch, t.graphScratch, t.gather, t.reservoir);
     parentPort!.postMessage({ id: m.id, result });
   } catch (err) {
     parentPort!.postMessage(errorReply(m.id, err));

@@ -3,9 +3,14 @@
  * then by id: the order every search result takes. Heapsort: no allocation, no comparison
  * closure and no boxing, which matter when each of many queries sorts a few hundred candidates
  * (a re-ranked search gathers refineFactor·k of them). Entries that already form a max-heap in
- * that order (a kernel's top-k heap) are re-heapified at the cost of one comparison each.
+ * that order (a kernel's top-k heap) are re-heapified at the cost of one comparison each;
+ * entries already sorted are left as they are after one pass.
  */
 export function sortPairs(scores: Float32Array | Float64Array, ids: Int32Array, n: number): void {
+  // input already in order (a reservoir's answer, Kernels.reservoirEnd) costs one pass; a heap fails at its first pair
+  let j = 1;
+  while (j < n && !after(scores[j - 1]!, ids[j - 1]!, scores[j]!, ids[j]!)) j++;
+  if (j >= n) return;
   for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(scores, ids, i, n);
   for (let end = n - 1; end > 0; end--) {
     // the largest to the end, then restore the heap on the rest

@@ -901,6 +901,83 @@ test('pq4Scan: WASM gives the reference heaps bit for bit: blocks of 16 codes, c
   }
 });
 
+const byScoreThenLabel = (a: Entry, b: Entry): number => a.score - b.score || a.label - b.label;
+
+test('reservoir: pqScan and pq4Scan collecting without a heap give the heap’s k best, sorted, on WASM and reference alike (calls carried over, ties, label map)', () => {
+  const s = setup();
+  const { arena } = s;
+  const n = 3000;
+  const m = 8;
+  const lut = put(arena, randomData(m * 256, 5));
+  const bytes = randomBytes(n * m, 9);
+  // every 7th row has row 0's code: equal scores, which only the label orders
+  for (let r = 7; r < n; r += 7) bytes.copyWithin(r * m, 0, m);
+  const codes = putBytes(arena, bytes, 3);
+  // 4-bit codes over the same rows: m/2 bytes each, a byte table, base and step
+  const qlut = putBytes(arena, randomBytes(m * 16, 11), 0),
+    params = put(arena, Float32Array.of(-2, 0.125)),
+    codes4 = putBytes(arena, bytes.subarray(0, (n * m) / 2), 1);
+  // every row the same code: only labels order them, so a threshold one place off loses rows
+  const tied = putBytes(
+    arena,
+    Uint8Array.from({ length: n * m }, (_, i) => bytes[i % m]!),
+    0,
+  );
+  const map = put(
+    arena,
+    Int32Array.from({ length: n }, (_, i) => (i * 7919) % n),
+  );
+  const scans = {
+    pq: (K: Kernels, r0: number, len: number, k: number, hd: number, hi: number, size: number) =>
+      K.pqScan(lut, codes + r0 * m, len, m, 0.25, k, hd, hi, size, r0),
+    'pq, all tied': (K: Kernels, r0: number, len: number, k: number, hd: number, hi: number, size: number) =>
+      K.pqScan(lut, tied + r0 * m, len, m, 0.25, k, hd, hi, size, r0),
+    pq4: (K: Kernels, r0: number, len: number, k: number, hd: number, hi: number, size: number) =>
+      K.pq4Scan(qlut, params, 0.5, codes4 + (r0 * m) / 2, len, m, k, hd, hi, size, r0),
+  };
+  try {
+    for (const [name, scan] of Object.entries(scans)) {
+      for (const k of [64, 100, 999, 2999, 5000]) {
+        for (const labels of [0, map]) {
+          const what = `${name} k=${k} map=${labels !== 0}`;
+          const cap = 2 * k;
+          const buf = arena.alloc(cap * 8),
+            hd = arena.alloc(4 * k),
+            hi = arena.alloc(4 * k);
+          const answers = [s.wasm, s.ref].map((K) => {
+            K.setLabelMap(labels);
+            const size = scan(K, 0, n, k, hd, hi, 0);
+            const heap = readHeap(arena, hd, hi, size).sort(byScoreThenLabel);
+            K.reservoirBegin(buf, buf + cap * 4, cap);
+            // three calls, as three lists of one query
+            let got = 0;
+            for (const [r0, len] of [
+              [0, 1000],
+              [1000, 3],
+              [1003, n - 1003],
+            ] as const)
+              got = scan(K, r0, len, k, hd, hi, got);
+            got = K.reservoirEnd(hd, hi, k, got);
+            assert.equal(got, Math.min(k, n), what);
+            // in memory already sorted: the query's final answer
+            assert.deepEqual(readHeap(arena, hd, hi, got), heap, `${K.name} ${what}`);
+            return heap;
+          });
+          assert.deepEqual(answers[0], answers[1], what);
+          for (const p of [buf, hd, hi]) arena.release(p);
+        }
+      }
+    }
+    // after the reservoir, pushes go to heaps again
+    s.wasm.setLabelMap(0);
+    s.ref.setLabelMap(0);
+    scanBoth(s, 10, 10, (K, hd, hi) => K.pqScan(lut, codes, 500, m, 0.25, 10, hd, hi, 0, 0), 'heap after reservoir');
+  } finally {
+    s.wasm.setLabelMap(0);
+    s.ref.setLabelMap(0);
+  }
+});
+
 /**
  * Runs a coded scan (bias 0.5, empty heaps) on the WASM and the reference kernels over n rows and
  * checks both tops against `truth`, the distance of each row to the decoded code.

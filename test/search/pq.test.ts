@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IVFPQIndex, PQIndex } from '../../src/search/coded.js';
 import { PQCodec } from '../../src/search/pq.js';
+import { RESERVOIR_MIN_K } from '../../src/search/scan.js';
 import type { Metric } from '../../src/search/types.js';
 import { clusteredVectors } from '../../src/vectors/synthetic.js';
 import { expectError } from '../assert-error.js';
@@ -151,6 +152,49 @@ describe('asymmetric distances', () => {
     } finally {
       a.dispose();
       b.dispose();
+    }
+  });
+});
+
+describe('many candidates (k ≥ RESERVOIR_MIN_K: a reservoir instead of a heap)', () => {
+  test('PQ, IVF-PQ, 8 and 4 bits: a large k begins with the small k’s answer, ids once each, distances in order; async = sync', async () => {
+    const d = 16,
+      n = 3000,
+      nq = 6;
+    const { data } = clusteredVectors(n + nq, d, { seed: 4, clusters: 12 });
+    const base = data.subarray(0, n * d),
+      queries = data.slice(n * d);
+    const indexes = [
+      new PQIndex(d, { m: 4 }),
+      new IVFPQIndex(d, { m: 4, nlist: 12 }),
+      new PQIndex(d, { m: 8, nbits: 4 }),
+      new IVFPQIndex(d, { m: 8, nbits: 4, nlist: 12 }),
+    ];
+    try {
+      for (const index of indexes) {
+        await index.train(base, { threads: 1, iterations: 5 });
+        index.add(base);
+        const small = 40,
+          large = Math.max(RESERVOIR_MIN_K, 500);
+        const rs = index.search(queries, small, { nprobe: 6 }),
+          rl = index.search(queries, large, { nprobe: 6 }),
+          ra = await index.searchAsync(queries, large, { nprobe: 6, threads: 2 });
+        const what = `${index.kind} nbits ${index.describe().codec ?? ''}`;
+        assert.deepEqual(ra.labels, rl.labels, `${what}: async = sync`);
+        assert.deepEqual(ra.distances, rl.distances);
+        for (let i = 0; i < nq; i++) {
+          const labels = rl.labels.subarray(i * large, (i + 1) * large),
+            dist = rl.distances.subarray(i * large, (i + 1) * large);
+          assert.deepEqual(labels.subarray(0, small), rs.labels.subarray(i * small, (i + 1) * small), `${what} q${i}: the small k's answer first`);
+          assert.deepEqual(dist.subarray(0, small), rs.distances.subarray(i * small, (i + 1) * small));
+          const found = labels.filter((l) => l >= 0);
+          assert.ok(found.length >= small, `${what} q${i}: found ${found.length}`);
+          assert.equal(new Set(found).size, found.length, `${what} q${i}: an id twice`);
+          for (let j = 1; j < found.length; j++) assert.ok(dist[j - 1]! <= dist[j]!, `${what} q${i}: out of order at ${j}`);
+        }
+      }
+    } finally {
+      for (const index of indexes) index.dispose();
     }
   });
 });
