@@ -212,17 +212,18 @@ const pq4Scanner: ListScanner = {
   scratchFloats: (L) => pq4ScratchFloats(L.m, L.d),
   setQuery(K, L, q, scratch) {
     if (!queryTable(K, L, q, scratch, PQ4_KSUB)) return;
-    const at = pq4Scratch(L.m, L.d, scratch);
-    K.pq4Quantize(scratch, L.m, 0, at.qlut, at.params);
+    const qlut = pq4Table(L.m, L.d, scratch);
+    K.pq4Quantize(scratch, L.m, 0, qlut, pq4Params(qlut, L.m));
   },
   scanList(K, L, q, scratch, list, coarse, codes, n, k, heapD, heapI, size, start) {
     const m = L.m,
-      at = pq4Scratch(m, L.d, scratch);
+      qlut = pq4Table(m, L.d, scratch),
+      params = pq4Params(qlut, m);
     const residualL2 = L.byResidual && L.metric === METRIC_L2;
-    if (residualL2) K.pq4Quantize(scratch, m, residualL2Table(K, L, q, scratch, list, coarse, PQ4_KSUB), at.qlut, at.params);
+    if (residualL2) K.pq4Quantize(scratch, m, residualL2Table(K, L, q, scratch, list, coarse, PQ4_KSUB), qlut, params);
     // IP by residual: the table is the query's, the list's coarse score is added to its base
     const bias = residualL2 || !L.byResidual ? 0 : coarse;
-    return K.pq4Scan(at.qlut, at.params, bias, codes, n, m, k, heapD, heapI, size, start);
+    return K.pq4Scan(qlut, params, bias, codes, n, m, k, heapD, heapI, size, start);
   },
 };
 
@@ -231,11 +232,13 @@ function pq4ScratchFloats(m: number, d: number): number {
   return 2 * m * PQ4_KSUB + d + (m * PQ4_KSUB) / 4 + 2;
 }
 
-/** Where pq4Scanner keeps the byte table and its (base, step) in its scratch, after the f32 tables and q − c. */
-function pq4Scratch(m: number, d: number, scratch: number): { qlut: number; params: number } {
-  const qlut = scratch + 2 * m * PQ4_KSUB * 4 + d * 4;
-  return { qlut, params: qlut + m * PQ4_KSUB };
+/** Where pq4Scanner keeps the byte table in its scratch, after the f32 tables and q − c; its (base, step) follow it (pq4Params). */
+function pq4Table(m: number, d: number, scratch: number): number {
+  return scratch + 2 * m * PQ4_KSUB * 4 + d * 4;
 }
+
+/** The (base, step) pair after the byte table at qlut. */
+const pq4Params = (qlut: number, m: number): number => qlut + m * PQ4_KSUB;
 
 /**
  * The list scanners, by the name a codec gives (VectorCodec.scanner). A name rather than a
