@@ -7,6 +7,7 @@ export const PALETTE = {
   'nitamono IVF-Flat': '#d6336c',
   'nitamono IVF-SQ8': '#e8590c',
   'nitamono IVF-PQ': '#c2255c',
+  'nitamono PQ': '#8f5b2e',
   'Faiss flat': '#1864ab',
   'Faiss IVF-Flat': '#1c7ed6',
   'Faiss IVF-SQ8': '#15aabf',

@@ -134,7 +134,9 @@ describe('the web UI in Chromium', () => {
     assert.match(table, /Memory, exact: N·D·4 bytes/);
     assert.match(table, /Memory, inverted file of PQ codes/);
     assert.match(table, /Measured: this index in RAM \(Flat\)/);
-    assert.match((await page.textContent('#collection-facts')) ?? '', /Colour index memory[\s\S]*in RAM, 56 B per image/);
+    const flatFacts = (await page.textContent('#collection-facts')) ?? '';
+    assert.match(flatFacts, /Colour index memory[\s\S]*in RAM, 56 B per image/);
+    assert.doesNotMatch(flatFacts, /index codes/, 'float32 vectors have no codec line');
     assert.ok((await page.locator('#sweep-chart svg circle').count()) >= 3);
     await page.screenshot({ path: join(ARTIFACTS, 'e2e-how.png'), fullPage: true });
     await page.close();
@@ -152,11 +154,16 @@ describe('the web UI in Chromium', () => {
       await page.click('#tab-how');
       await page.waitForSelector('#sweep-chart svg circle');
       const table = (await page.textContent('#cost-table')) ?? '';
-      assert.match(table, /Measured: this index in RAM \(IVF16,PQ4,RFlat\)/);
+      // the codec line of `nitamono info`, beside the memory it explains
+      const codec = /PQ4: 4 sub-quantizers, 8-bit \(4 bytes a vector, of residuals\)/;
+      assert.match(table, new RegExp(`Measured: this index in RAM \\(IVF16,PQ4,RFlat\\)codes: ${codec.source}`));
+      const wrap = await page.$eval('#cost-table', (e) => ({ scroll: e.scrollWidth, client: e.clientWidth }));
+      assert.ok(wrap.scroll <= wrap.client, `the cost table fits its box (${wrap.scroll} > ${wrap.client} px)`);
       assert.match(table, /Measured: full vectors for re-ranking, on disk—+14\.1 KB/);
       const facts = (await page.textContent('#collection-facts')) ?? '';
       assert.match(facts, /primary index IVF16,PQ4,RFlat \(compressed\)/);
       assert.match(facts, /14\.1 KB of full vectors on disk for re-ranking/);
+      assert.match(facts, new RegExp(`Colour index codes${codec.source}`));
       await page.screenshot({ path: join(ARTIFACTS, 'e2e-how-pq.png'), fullPage: true });
       await page.close();
     } finally {

@@ -34,6 +34,7 @@
  * @typedef {object} IndexFacts
  * @property {string} kind flat, ivf, sq8, pq, ivf-sq8, ivf-pq, fp16, ivf-fp16
  * @property {string} factory e.g. 'IVF317,PQ64,RFlat'
+ * @property {string} [codec] PQ kinds: sub-quantizers, bits, bytes a vector, of residuals or vectors
  * @property {number} size
  * @property {number | null} nlist
  * @property {number} memory_bytes RAM

@@ -756,9 +756,14 @@ function renderCostTable(feat, sw) {
   ];
   const idx = feat.index;
   if (idx) {
-    body.push(
-      row(`Measured: this index in RAM (${idx.factory})`, () => '—', `${bytes(idx.memory_bytes)} · ${bytes(Math.round(idx.bytes_per_image))} per image`),
+    const memory = row(
+      `Measured: this index in RAM (${idx.factory})`,
+      () => '—',
+      `${bytes(idx.memory_bytes)} · ${bytes(Math.round(idx.bytes_per_image))} per image`,
     );
+    // under the label, wrapping: in the figures' column it would widen the table past the page
+    if (idx.codec) memory.cells[0]?.append(el('span', { class: 'codec', text: `codes: ${idx.codec}` }));
+    body.push(memory);
     if (idx.refine_bytes > 0) body.push(row('Measured: full vectors for re-ranking, on disk', () => '—', bytes(idx.refine_bytes)));
   }
   if (sw) {
@@ -855,6 +860,8 @@ function renderFacts(stats) {
       const share = idx.raw_bytes > 0 ? ` (${Math.round((100 * idx.memory_bytes) / idx.raw_bytes)}% of float32)` : '';
       const disk = idx.refine_bytes > 0 ? ` · ${bytes(idx.refine_bytes)} of full vectors on disk for re-ranking` : '';
       add(`${label} index memory`, `${bytes(idx.memory_bytes)} in RAM, ${bytes(Math.round(idx.bytes_per_image))} per image${share}${disk}`);
+      // the same line as `nitamono info`'s "codes:": what a PQ kind's bytes per image are made of
+      if (idx.codec) add(`${label} index codes`, idx.codec);
       const d = idx.search_defaults;
       const set = [d.nprobe !== null ? `nprobe ${d.nprobe}` : '', d.refine_factor !== null ? `re-ranking ×${d.refine_factor}` : ''].filter(Boolean).join(', ');
       if (idx.tuning)
