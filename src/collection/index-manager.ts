@@ -395,10 +395,11 @@ export class IndexManager {
    */
   private async ensure(slot: IndexSlot, dim: number, progress: Progress, generation?: number): Promise<EngineIndex> {
     const { store } = this.o;
-    // Fast path (every search): one cached, indexed read (or none, when the caller has just
-    // read the generation), without queueing behind the slot's other work. Whatever the slow
-    // path does happens while the generation, the plan or the tuning disagrees, so a match
-    // here means the index is current.
+    // Fast path (every search): the generation (no SQL while nothing was committed:
+    // catalog/wal-header.ts; none at all when the caller has just read it), without queueing
+    // behind the slot's other work. Whatever the slow path does happens while the generation,
+    // the plan or the tuning disagrees, so a match here means the index is current; the plan's
+    // verdict is remembered per checkedKey.
     const now = generation ?? (await store.generation());
     if (slot.index !== undefined && slot.generation === now) {
       const config = this.o.config(),
