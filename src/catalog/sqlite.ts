@@ -30,6 +30,7 @@ import type {
   WriterLease,
 } from './types.js';
 import { blobToVector, distinctIds, vectorToBlob } from './vector-bytes.js';
+import { WalHeader } from './wal-header.js';
 
 export interface SQLiteCatalogOptions extends Partial<MigrationContext> {
   /** Open without writing (no migration); fails if the file does not exist. */
@@ -100,6 +101,9 @@ export class SQLiteCatalogStore implements CatalogStore {
   /** id → relpath, valid for generation `relpathGen` (an id's relpath never changes while its row exists). */
   private readonly relpathCache = new Map<number, string>();
   private relpathGen = -1;
+  /** Tells whether anything was committed since `lastGen` was read (./wal-header.ts). */
+  private readonly walHeader: WalHeader;
+  private lastGen = 0;
   /** Space ids never change once given (a rolled-back insert is not cached: see spaceId). */
   private readonly spaceIds = new Map<string, number>();
 
@@ -114,6 +118,9 @@ export class SQLiteCatalogStore implements CatalogStore {
     this.db = db;
     this.schemaVersion = schemaVersion;
     this.unwritable = unwritable;
+    // an in-memory copy has no wal-index; a file in another journal mode may have a stale one
+    const wal = !unwritable && db.pragma('journal_mode', { simple: true }) === 'wal';
+    this.walHeader = new WalHeader(wal ? `${file}-shm` : undefined);
   }
 
   static async open(file: string, opts: SQLiteCatalogOptions = {}): Promise<SQLiteCatalogStore> {
@@ -200,8 +207,13 @@ export class SQLiteCatalogStore implements CatalogStore {
     return r ? Number(r.value) : 0;
   }
 
+  /** The generation read by SQL last, while the wal-index header says nothing was committed since (./wal-header.ts). */
   async generation(): Promise<number> {
-    return this.gen();
+    if (this.walHeader.unchanged()) return this.lastGen;
+    // the header first, then the generation: a commit between the two only costs another read
+    this.lastGen = this.gen();
+    this.walHeader.keep();
+    return this.lastGen;
   }
 
   /** Runs a write transaction, naming a full disk or a read-only place when SQLite refuses it. */
@@ -627,6 +639,7 @@ export class SQLiteCatalogStore implements CatalogStore {
   async close(): Promise<void> {
     this.statements.clear();
     this.relpathCache.clear();
+    this.walHeader.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -73,6 +73,11 @@ export class FilterIdCache {
     return ids;
   }
 
+  /** The paths of `ids` from the folder index, when it holds exactly generation `generation` (./folder-ids.ts `pathsAt`). */
+  pathsAt(ids: ArrayLike<number>, generation: number): Map<number, string> | undefined {
+    return this.folders.pathsAt(ids, generation);
+  }
+
   private clear(generation: number): void {
     this.entries.clear();
     this.held = 0;

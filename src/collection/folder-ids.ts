@@ -55,6 +55,25 @@ export class FolderIds {
   }
 
   /**
+   * The paths of `ids` when the index holds the catalogue's generation `generation` exactly
+   * (the paths of the ids an index of that generation returns): a filtered search maps its top
+   * k to paths here rather than by a catalogue read (negative ids, no result, are skipped).
+   * Undefined when it does not, or when an id is not searchable at that generation.
+   */
+  pathsAt(ids: ArrayLike<number>, generation: number): Map<number, string> | undefined {
+    if (generation !== this.generation) return undefined;
+    const out = new Map<number, string>();
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      if (id < 0) continue;
+      const path = this.paths.get(id);
+      if (path === undefined) return undefined;
+      out.set(id, path);
+    }
+    return out;
+  }
+
+  /**
    * Every path of the catalogue's generation now, page by page with the event loop free between
    * pages; the changes made meanwhile come with the pathChangesSince that follows. A store
    * without pages is read whole by that call instead.
@@ -112,8 +131,14 @@ export class FolderIds {
     for (const f of folders) n += this.members.get(f)?.size ?? 0;
     const out = new Int32Array(n);
     let m = 0;
-    for (const f of folders) for (const id of this.members.get(f) ?? []) out[m++] = id;
-    out.sort();
+    let increasing = true;
+    for (const f of folders)
+      for (const id of this.members.get(f) ?? []) {
+        if (m > 0 && id <= out[m - 1]!) increasing = false;
+        out[m++] = id;
+      }
+    // a folder's Set holds its ids in the order they came: by id, unless ids were reused
+    if (!increasing) out.sort();
     // nested folders (a and a/b) list an id twice
     let w = 0;
     for (let i = 0; i < n; i++) if (i === 0 || out[i] !== out[w - 1]) out[w++] = out[i]!;

@@ -129,17 +129,24 @@ export class IndexSlot {
   tuning: Tuning | null = null;
   /** The sidecar changed (tuning) while the index file did not. */
   metaDirty = false;
+  /**
+   * What the held index was last found current for (checkedKey: generation, the policy's
+   * settings, the kinds' dimensions): while they are the same, the plan's verdict is too, so
+   * ensure's fast path skips it. Cleared whenever the slot's own state may change.
+   */
+  checked: string | undefined;
   private busy: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly dir: string,
     readonly kind: FeatureKind,
     readonly role: SlotRole,
-  ) {}
-
-  get file(): string {
-    return join(this.dir, this.role === 'primary' ? `${this.kind}.index` : `${this.kind}.ivf.index`);
+  ) {
+    this.file = join(dir, role === 'primary' ? `${kind}.index` : `${kind}.ivf.index`);
   }
+
+  /** The index file (made once: every search asks for it, through `problems`). */
+  readonly file: string;
 
   get sidecarFile(): string {
     return `${this.file}.json`;
@@ -160,6 +167,7 @@ export class IndexSlot {
     if (this.index) retireIndex(this.index);
     this.index = undefined;
     this.generation = -1;
+    this.checked = undefined;
   }
 }
 
@@ -387,19 +395,24 @@ export class IndexManager {
    */
   private async ensure(slot: IndexSlot, dim: number, progress: Progress, generation?: number): Promise<EngineIndex> {
     const { store } = this.o;
-    // Fast path (every search): one cached, indexed read (or none, when the caller has just
-    // read the generation), without queueing behind the slot's other work. Whatever the slow
-    // path does happens while the generation, the plan or the tuning disagrees, so a match
-    // here means the index is current.
+    // Fast path (every search): the generation (no SQL while nothing was committed:
+    // catalog/wal-header.ts; none at all when the caller has just read it), without queueing
+    // behind the slot's other work. Whatever the slow path does happens while the generation,
+    // the plan or the tuning disagrees, so a match here means the index is current; the plan's
+    // verdict is remembered per checkedKey.
     const now = generation ?? (await store.generation());
-    const current = (config: CollectionConfig, dims: readonly number[]) =>
-      slot.index !== undefined &&
-      slot.generation === now &&
-      !needsRebuild(slot, config, slot.index.size, dims) &&
-      !needsTuning(slot, config) &&
-      this.refineMatches(slot, config, dims);
-    if (current(this.o.config(), this.knownDims())) return slot.index!;
+    if (slot.index !== undefined && slot.generation === now) {
+      const config = this.o.config(),
+        dims = this.knownDims();
+      const key = checkedKey(now, config, dims);
+      if (slot.checked === key) return slot.index;
+      if (!needsRebuild(slot, config, slot.index.size, dims) && !needsTuning(slot, config) && this.refineMatches(slot, config, dims)) {
+        slot.checked = key;
+        return slot.index;
+      }
+    }
     return slot.exclusive(async () => {
+      slot.checked = undefined;
       const config = this.o.config();
       const space = this.o.space(slot.kind);
       const dims = (await this.o.kindDims?.()) ?? this.knownDims();
@@ -615,6 +628,11 @@ export class IndexManager {
       return true;
     });
   }
+}
+
+/** Everything besides the slot's own state that the plan's verdict on a held index depends on. */
+function checkedKey(generation: number, config: CollectionConfig, dims: readonly number[]): string {
+  return `${generation}|${config.index}|${config.nlist}|${config.memory_budget}|${config.target_recall}|${dims.join(',')}`;
 }
 
 /** The factory string of an index whose sidecar predates them (flat and IVF files). */

@@ -135,15 +135,16 @@ export class SearchService {
     const generation = current.slot.generation;
     const factory = current.slot.factory ?? undefined;
     if (m === 'exact') {
-      if (primary.capabilities.compressed) return { index: primary, method: m, params: {}, generation, exactFromCatalog: true, factory: 'Flat' };
-      // Exact on an IVF index = every list scanned (same answers as flat, plus nlist centroid distances).
       const nlist = primary.describe({ lists: false }).nlist;
+      if (primary.capabilities.compressed) return { index: primary, method: m, params: {}, generation, exactFromCatalog: true, factory: 'Flat', nlist };
+      // Exact on an IVF index = every list scanned (same answers as flat, plus nlist centroid distances).
       return {
         index: primary,
         method: m,
         params: nlist !== undefined ? { nprobe: nlist } : {},
         generation,
         exactFromCatalog: false,
+        nlist,
         ...(factory ? { factory } : {}),
       };
     }
@@ -159,7 +160,7 @@ export class SearchService {
     if (nlist !== undefined) params.nprobe = Math.min(nprobe ?? tuned?.nprobe ?? DEFAULT_NPROBE, Math.max(1, nlist));
     if (refineFactor !== undefined) params.refineFactor = refineFactor;
     else if ((ivf.refineBytes ?? 0) > 0) params.refineFactor = tuned?.refine_factor ?? COLLECTION_REFINE_FACTOR;
-    return { index: ivf, method: m, params, generation, exactFromCatalog: false, ...(own && factory ? { factory } : {}) };
+    return { index: ivf, method: m, params, generation, exactFromCatalog: false, nlist, ...(own && factory ? { factory } : {}) };
   }
 
   /** The ids a filter selects in the catalogue `target` reflects (./filter-cache.ts). */
@@ -180,8 +181,7 @@ export class SearchService {
       dim: index.dim,
       query: { source: q.source, ...(q.id !== undefined ? { id: q.id } : {}), ...(q.relpath !== undefined ? { path: q.relpath } : {}) },
     };
-    const nlist = index.describe({ lists: false }).nlist;
-    if (nlist !== undefined) base.nlist = nlist;
+    if (target.nlist !== undefined) base.nlist = target.nlist;
     if (target.factory) base.index = target.factory;
     if (allowed) base.filtered = allowed.length;
     if (n === 0) return { ...base, took_ms: 0, distances_computed: 0, results: [] };
@@ -201,7 +201,9 @@ export class SearchService {
     // left out), and the query's own id when its vector came from the index
     const found = res.labels.subarray(0, res.k);
     const queryPath = q.relpath === undefined && q.id !== undefined;
-    const paths = await this.ctx.store.relpaths(queryPath ? [q.id!, ...found] : found, target.generation);
+    const ids = queryPath ? [q.id!, ...found] : found;
+    // the folder index, when a filtered search has brought it to the index's generation, holds them all: no catalogue read
+    const paths = this.filters.pathsAt(ids, target.generation) ?? (await this.ctx.store.relpaths(ids, target.generation));
     if (queryPath && paths.has(q.id!)) base.query.path = paths.get(q.id!)!;
     const results: SearchHit[] = [];
     for (let j = 0; j < res.k && results.length < k; j++) {
@@ -306,6 +308,8 @@ export interface Target {
   generation: number;
   /** Exact search of a compressed index: scan the full vectors in the catalogue. */
   exactFromCatalog: boolean;
+  /** The index's list count (undefined: it has no lists), read once with the index. */
+  nlist: number | undefined;
   /** The index as a factory string (when known). */
   factory?: string;
 }

@@ -240,12 +240,13 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     const p = parseIVFParams(params);
     const { nprobe, warnings } = this.probes(p);
     const subset = p.allowed && this.subsetRows(lists, p.allowed, p);
-    const plan = this.plan(lists, nprobe, p.efSearch);
+    // a subset scan has no lists to plan
+    const plan = () => this.plan(lists, nprobe, p.efSearch);
     const r = subset
       ? this.searchRowsHere(queries, k, lists.slotsInUse(), subset)
       : p.allowed
-        ? this.searchFilteredHere(queries, k, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
-        : this.searchListsHere(queries, k, plan);
+        ? this.searchFilteredHere(queries, k, this.filterPlans(plan(), lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+        : this.searchListsHere(queries, k, plan());
     return { ...r, nprobe, ...(warnings.length ? { warnings } : {}) };
   }
 
@@ -255,12 +256,12 @@ export class IVFIndex extends ArenaIndex<IVFSearchParams> {
     const threads = resolveThreads(p.threads);
     const { nprobe, warnings } = this.probes(p);
     const subset = p.allowed && this.subsetRows(lists, p.allowed, p);
-    const plan = this.plan(lists, nprobe, p.efSearch);
+    const plan = () => this.plan(lists, nprobe, p.efSearch);
     const run = subset
       ? this.searchRowsOnWorkers(queries, k, threads, lists.slotsInUse(), subset)
       : p.allowed
-        ? this.searchFilteredOnWorkers(queries, k, threads, this.filterPlans(plan, lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
-        : this.searchListsOnWorkers(queries, k, threads, plan);
+        ? this.searchFilteredOnWorkers(queries, k, threads, this.filterPlans(plan(), lists, p.allowed, this.queryCost({ ...p, allowed: undefined })))
+        : this.searchListsOnWorkers(queries, k, threads, plan());
     return run.then((r) => ({
       ...r,
       nprobe,

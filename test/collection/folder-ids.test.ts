@@ -106,3 +106,23 @@ test('the first read goes in pages with the event loop free between them; writes
     assert.ok(got[1]!.includes(ids[count - 1]! + 1), 'the path added during the read is found');
   });
 });
+
+test('pathsAt: the paths the catalogue gives for ids of the generation it holds; nothing for another generation or an id gone', async () => {
+  await withCatalogue(async (store, writer) => {
+    const put = putter();
+    const ids = (await writer.commit([put('a/1.png'), put('a/b/2.png'), put('top.png'), put('a/skip.png', 'skipped')])).ids;
+    const fi = new FolderIds();
+    const g = await store.generation();
+    await fi.resolve(store, ['a'], g);
+    const ok = ids.slice(0, 3);
+    const got = fi.pathsAt([-1, ...ok], g);
+    assert.deepEqual(got && [...got], [...(await store.relpaths(ok, g))], 'the SQL answer, -1 (no result) skipped');
+    assert.equal(fi.pathsAt([ids[3]!], g), undefined, 'a row that is not searchable');
+    await writer.commit([{ op: 'delete', id: ids[0]! }]);
+    const g2 = await store.generation();
+    assert.equal(fi.pathsAt(ok, g2), undefined, 'a generation it has not read yet');
+    await fi.resolve(store, ['a'], g2);
+    assert.equal(fi.pathsAt(ok, g2), undefined, 'an id deleted since');
+    assert.deepEqual([...fi.pathsAt(ok.slice(1), g2)!], [...(await store.relpaths(ok.slice(1), g2))]);
+  });
+});
