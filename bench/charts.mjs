@@ -25,6 +25,9 @@ export const colorOf = (name) =>
   PALETTE[Object.keys(PALETTE).find((k) => name.startsWith(k)) ?? ''] ??
   '#495057';
 
+/** Both charts' size and margins (left, right for the legend, top, bottom), in pixels. */
+const PLOT = { W: 1000, H: 540, L: 70, R: 260, Tp: 40, B: 50 };
+
 function svgFrame(W, H, title) {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${title}</text>\n`;
 }
@@ -48,12 +51,7 @@ function legend(series, x, yTop) {
  * recall `marks.recall`. `marks.qpsLabel` names the y axis.
  */
 export function svgRecallQps(title, series, marks) {
-  const W = 1000,
-    H = 540,
-    L = 70,
-    R = 260,
-    Tp = 40,
-    B = 50;
+  const { W, H, L, R, Tp, B } = PLOT;
   const pts = series.flatMap((s) => s.points);
   const ymin = Math.log10(Math.min(...pts.map((p) => p.qps)) * 0.8),
     ymax = Math.log10(Math.max(...pts.map((p) => p.qps)) * 1.2);
@@ -83,12 +81,7 @@ export function svgRecallQps(title, series, marks) {
  * reach (y); dashed lines at `marks.recall` and `marks.ram`.
  */
 export function svgRecallMemory(title, series, marks) {
-  const W = 1000,
-    H = 540,
-    L = 70,
-    R = 260,
-    Tp = 40,
-    B = 50;
+  const { W, H, L, R, Tp, B } = PLOT;
   const pts = series.flatMap((s) => s.points);
   const xmin = Math.log10(Math.min(marks.ram, ...pts.map((p) => p.mem)) * 0.7),
     xmax = Math.log10(Math.max(...pts.map((p) => p.mem)) * 1.4);

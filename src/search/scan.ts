@@ -268,6 +268,7 @@ const reservoirCap = (k: number): number => 4 * k;
 /** Bytes of the reservoir scratch ivfSearchRange takes for k candidates from these parts; 0 when heaps serve. */
 export function reservoirFor(parts: readonly IVFLayout[], k: number): number {
   const first = parts[0];
+  // not for a filtered scan: it also pushes from scanTopKRows, which may be native code with a heap of its own
   if (!first || k < RESERVOIR_MIN_K || parts.some((L) => L.allowed)) return 0;
   return LIST_SCANNERS[first.scanner].reservoir === true ? reservoirCap(k) * 8 : 0;
 }
@@ -548,8 +549,7 @@ export function ivfSearchRange(
       ? { bytes, ids: new Int32Array(buf, L.ids, L.n), outIds: new Int32Array(buf, gather + GATHER_ROWS * codeSize, GATHER_ROWS) }
       : null,
   );
-  const scanQuery = (i: number, size: number): number => {
-    const q = B.queries + i * d * 4;
+  const scanQuery = (i: number, q: number, size: number): number => {
     for (let p = 0; p < nprobe; p++) {
       const list = probes ? probes[i * nprobe + p]! : 0;
       if (list < 0) continue;
@@ -589,8 +589,8 @@ export function ivfSearchRange(
     }
     return size;
   };
-  // not for a filtered scan: it also pushes from scanTopKRows, which may be native code with a heap of its own
-  const cap = reservoir !== 0 && reservoirFor(parts, B.k) !== 0 ? reservoirCap(B.k) : 0;
+  // the caller gives room only where reservoirFor allows one (never a filtered scan)
+  const cap = reservoir !== 0 ? reservoirCap(B.k) : 0;
   for (let i = q0; i < q1; i++) {
     const q = B.queries + i * d * 4;
     scanner.setQuery(K, L0, q, scratch);
@@ -598,7 +598,7 @@ export function ivfSearchRange(
     const pooled = cap !== 0 && size === 0;
     if (pooled) K.reservoirBegin(reservoir, reservoir + cap * 4, cap);
     try {
-      size = scanQuery(i, size);
+      size = scanQuery(i, q, size);
     } finally {
       // also after a throw: a reservoir left open would take the next search's pushes
       if (pooled) size = K.reservoirEnd(B.heapsD + i * B.k * 4, B.heapsI + i * B.k * 4, B.k, size);
