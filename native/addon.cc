@@ -142,7 +142,8 @@ napi_value UseIsa(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-void registerRefine(napi_env env, napi_value exports);  // refine.cc
+void registerRefine(napi_env env, napi_value exports);     // refine.cc
+void registerHugePages(napi_env env, napi_value exports);  // huge-pages.cc
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
@@ -153,5 +154,6 @@ NAPI_MODULE_INIT() {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   registerRefine(env, exports);
+  registerHugePages(env, exports);
   return exports;
 }

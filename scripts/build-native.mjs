@@ -25,6 +25,7 @@ const UNITS = [
   ['isa-scalar.cc', []],
   ['rows.cc', []],
   ['refine.cc', []],
+  ['huge-pages.cc', []],
   ...(x86
     ? [
         ['isa-avx2.cc', ['-mavx2', '-mfma']],

@@ -13,6 +13,7 @@
  * once needed. Its id goes with it, so worker threads keep their kernel instance for it.
  */
 import { NitamonoError } from '../errors.js';
+import { adviseHugePages } from './huge-pages.js';
 
 const PAGE = 65536;
 /** The first page is left to the WASM module itself (its data segment and stack). */
@@ -63,6 +64,8 @@ export class Arena {
     this.id = nextArenaId++;
     const pages = Math.min(Math.ceil(this.limit / PAGE), Math.max(2, Math.ceil((initialBytes + RESERVED) / PAGE)));
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    // before any row is written: pages are given their size when first touched
+    adviseHugePages(this.memory, this.limit);
   }
 
   /**

@@ -90,6 +90,9 @@ describe('nitamono index / search / info', () => {
     assert.ok(ij.disk_bytes > 0);
     const infoText = await runCli(['info', '--collection', col]);
     assert.match(infoText.stdout, /color\s+12-d\s+flat, 4 vectors/);
+    // the page size index memory asks for, and the kernel's huge-page mode that decides it
+    assert.match(infoText.stdout, /pages: {4}(2 MiB|4 KiB) .*\)/);
+    assert.match(ij.pages, /^(2 MiB|4 KiB) /);
   });
 
   test('bad usage and bad queries exit 2 with the reason', async () => {

@@ -13,6 +13,7 @@ import { type ClusterStats, clusterStats } from '../../cluster/stats.js';
 import { AUTO_FLAT_MAX, Collection, DEFAULT_COLLECTION_PATH } from '../../collection/index.js';
 import { invalid } from '../../errors.js';
 import { displayRedisUrl, ExtractionQueue } from '../../ingest/queue.js';
+import { hugePagesSummary } from '../../kernels/huge-pages.js';
 import { kernelsSummary } from '../../kernels/index.js';
 import { displayPath, fmtBytes, fmtInt, fmtMs, writeJson } from '../format.js';
 import { clusterCollection, collectionPath, DEFAULT_REDIS } from '../options.js';
@@ -106,7 +107,7 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
   try {
     const s = await c.stats();
     if (o.json) {
-      writeJson({ ...s, kernels: kernelsSummary() });
+      writeJson({ ...s, kernels: kernelsSummary(), pages: hugePagesSummary() });
       return;
     }
     const out: string[] = [];
@@ -156,6 +157,7 @@ async function infoCommand(o: InfoCliOptions): Promise<void> {
     out.push(`  disk:     ${fmtBytes(s.disk_bytes)} (catalog, indexes)`);
     out.push(`  updated:  ${s.updated_at}`);
     out.push(`  kernels:  ${kernelsSummary()}`);
+    out.push(`  pages:    ${hugePagesSummary()}`);
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     await c.close();
