@@ -227,6 +227,7 @@ export {
 } from './ingest/queue.js';
 // ---- distance kernels (native batch scan, WASM SIMD or the TypeScript reference) over a shared memory arena
 export { Arena } from './kernels/arena.js';
+export { hugePagesSummary } from './kernels/huge-pages.js';
 export {
   createKernels,
   createNativeKernels,

@@ -60,4 +60,5 @@ test('a new arena’s mapping carries the advice, and rows written as it grows r
   for (let i = 0; i < n; i += 997) view[i] = i;
   for (let i = 0; i < n; i += 997) assert.equal(arena.f32(off, n)[i], i);
   arena.release(off);
+  arena.recycle();
 });
