@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Arena } from '../dist/src/kernels/arena.js';
 import { createNativeKernels, nativeKernelInfo } from '../dist/src/kernels/index.js';
+import { rng } from '../dist/src/util/random.js';
 import { arg, percentile } from './lib.mjs';
 
 const N = Number(arg('n', 100_000));
@@ -19,11 +20,7 @@ const K = 10;
 const EVICT_BYTES = 192 << 20;
 
 if (!nativeKernelInfo().available) throw new Error('the native kernel is not built (npm run build)');
-let seed = 1;
-const rand = () => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed / 0x7fffffff;
-};
+const rand = rng(1);
 const data = Float32Array.from({ length: N * D }, rand);
 
 /** An arena holding the N rows, made with huge pages advised or not; its scan of `rows`. */
@@ -81,13 +78,10 @@ console.log(
 );
 console.log('| pages | median ms | p90 ms | ÷ 4 KiB pages |');
 console.log('|---|---|---|---|');
-const med = (s) =>
-  percentile(
-    [...s.times].sort((a, b) => a - b),
-    50,
-  );
-for (const s of sides) {
-  const sorted = [...s.times].sort((a, b) => a - b);
-  console.log(`| ${s.name} | ${med(s).toFixed(4)} | ${percentile(sorted, 90).toFixed(4)} | ${(med(s) / med(sides[1])).toFixed(3)} |`);
-}
+const sorted = sides.map((s) => [...s.times].sort((a, b) => a - b));
+const base = percentile(sorted[1], 50);
+sides.forEach((s, i) => {
+  const med = percentile(sorted[i], 50);
+  console.log(`| ${s.name} | ${med.toFixed(4)} | ${percentile(sorted[i], 90).toFixed(4)} | ${(med / base).toFixed(3)} |`);
+});
 console.log(`same top ${K} on both sides: ${ROUNDS + 10 - mismatches} of ${ROUNDS + 10} rounds`);

@@ -9,6 +9,7 @@
  * kernel's compaction for huge pages stalls).
  */
 import { readFileSync } from 'node:fs';
+import { nativeAllowed } from './index.js';
 import { nativeAddon } from './native.js';
 
 /** Bytes at the start of every arena left on small pages. */
@@ -18,14 +19,11 @@ interface HugePagesAddon {
   adviseHugePages(memory: Uint8Array, from: number, to: number): number;
 }
 
-/** Why arenas stay on small pages here, or undefined when they are advised. */
-function notWanted(): string | undefined {
+/** The addon's adviseHugePages when native code may run here and NITAMONO_HUGE_PAGES is not 0. */
+function advisor(): HugePagesAddon['adviseHugePages'] | undefined {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  const kernels = env?.['NITAMONO_KERNELS']?.trim().toLowerCase();
-  if (env?.['NITAMONO_HUGE_PAGES']?.trim() === '0') return 'NITAMONO_HUGE_PAGES=0';
-  if (kernels === 'wasm' || kernels === 'reference') return `NITAMONO_KERNELS=${kernels}`;
-  if (typeof (nativeAddon() as Partial<HugePagesAddon> | null)?.adviseHugePages !== 'function') return 'no native kernel';
-  return undefined;
+  if (env?.['NITAMONO_HUGE_PAGES']?.trim() === '0' || !nativeAllowed()) return undefined;
+  return (nativeAddon() as Partial<HugePagesAddon> | null)?.adviseHugePages;
 }
 
 /**
@@ -33,9 +31,8 @@ function notWanted(): string | undefined {
  * arena may grow to); returns the bytes advised (0 when not wanted, not available, or refused).
  */
 export function adviseHugePages(memory: WebAssembly.Memory, limit: number): number {
-  if (limit <= SMALL_PAGES_HEAD || notWanted() !== undefined) return 0;
-  const addon = nativeAddon() as unknown as HugePagesAddon;
-  return Math.max(0, addon.adviseHugePages(new Uint8Array(memory.buffer), SMALL_PAGES_HEAD, limit));
+  const advise = limit > SMALL_PAGES_HEAD ? advisor() : undefined;
+  return advise ? Math.max(0, advise(new Uint8Array(memory.buffer), SMALL_PAGES_HEAD, limit)) : 0;
 }
 
 /**
@@ -49,8 +46,8 @@ export function hugePagesSummary(): string {
   } catch {
     return '4 KiB (no transparent huge pages here)';
   }
-  const why = notWanted();
   if (mode === 'always') return '2 MiB where the kernel finds them (transparent huge pages: always)';
-  if (mode === 'never' || why) return `4 KiB (${why ?? 'transparent huge pages: never'})`;
+  if (mode === 'never') return '4 KiB (transparent huge pages: never)';
+  if (!advisor()) return '4 KiB (NITAMONO_HUGE_PAGES=0, NITAMONO_KERNELS=wasm|reference, or no native kernel)';
   return `2 MiB advised for indexes above 2 MiB (transparent huge pages: ${mode})`;
 }
